@@ -1,0 +1,1 @@
+"""oppbot: a Slack-native sales opportunity pipeline."""

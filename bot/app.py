@@ -1,0 +1,57 @@
+"""Wiring: settings + clock + storage + Slack client -> a Bolt app with its listeners. No I/O at import."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+from slack_bolt import App, BoltResponse
+from slack_sdk import WebClient
+from sqlalchemy.engine import Engine
+
+from bot.clock import Clock, SystemClock
+from bot.config import WorkspaceConfig, load_config
+from bot.core import Pipeline
+from bot.settings import Settings
+from bot.slack_gateway import SlackGateway, make_web_client
+from storage.db import UnitOfWork, make_engine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class OppBot:
+    settings: Settings
+    bolt: App
+    pipeline: Pipeline
+    engine: Engine
+    client: WebClient
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None,
+               config: WorkspaceConfig | None = None, client: WebClient | None = None,
+               listener_executor: Executor | None = None) -> OppBot:
+    from handlers import register_all
+
+    engine = engine or make_engine(settings.database_url)
+    config = config or load_config(settings.config_path)
+    client = client or make_web_client(settings.slack_bot_token, settings.slack_api_url)
+    bolt = App(
+        token=settings.slack_bot_token,
+        signing_secret=settings.slack_signing_secret,
+        client=client,
+        token_verification_enabled=False,  # auth.test runs in `oppbot run`, not at construction
+        process_before_response=False,
+        raise_error_for_unhandled_request=False,
+        **({"listener_executor": listener_executor} if listener_executor is not None else {}),
+    )
+    pipeline = Pipeline(lambda write=False: UnitOfWork(engine, write=write), clock or SystemClock(), config, SlackGateway(client))
+    register_all(bolt, pipeline)
+
+    @bolt.error
+    def on_error(error: Exception, body: dict, logger: logging.Logger) -> BoltResponse:
+        logger.exception("unhandled error for %s: %s", (body or {}).get("type"), error)
+        return BoltResponse(status=500, body="")
+
+    return OppBot(settings=settings, bolt=bolt, pipeline=pipeline, engine=engine, client=client)

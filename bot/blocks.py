@@ -1,0 +1,375 @@
+"""Block Kit builders: pure functions from plain values to Slack JSON, inside Slack's limits."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Iterable, Sequence
+
+from bot.domain import CHANGE_KIND, FOUND, LOST, OPEN, REACH, TAG_CHOICES, VISIBILITY, WON, HistoryEntry, OpportunityView, StageModel
+from bot.forms import CUSTOMER_MAX, NAME_MAX, NEXT_STEP_MAX, NOTES_MAX, SOURCE_MAX, LOST_REASON_MAX, FormChoices
+from bot.stages import describe_move
+
+MESSAGE_BLOCKS = 50
+VIEW_BLOCKS = 100
+SECTION_TEXT = 3000
+FIELD_TEXT = 2000
+HEADER_TEXT = 150
+BUTTON_TEXT = 75
+OPTION_TEXT = 75
+OPTION_VALUE = 150
+MAX_OPTIONS = 100
+VIEW_TITLE = 24
+LIST_PAGE_SIZE = 25
+
+# action_id / callback_id values shared with the handlers
+STAGE_SELECT = "card_stage_select"
+WON_BUTTON = "card_won"
+LOST_BUTTON = "card_lost"
+DETAILS_BUTTON = "card_details"
+LIST_PAGE_BUTTON = "list_page"
+HOME_NEW_BUTTON = "home_new_opportunity"
+NEW_MODAL = "new_opportunity"
+LOST_MODAL = "lost_reason"
+DETAILS_MODAL = "opportunity_details"
+
+
+def escape(text: str) -> str:
+    """User text in mrkdwn: Slack needs &, < and > escaped, or a name could mention @channel."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def plain(text: str, limit: int | None = None) -> dict:
+    return {"type": "plain_text", "text": clip(text, limit) if limit else text, "emoji": True}
+
+
+def mrkdwn(text: str, limit: int = SECTION_TEXT) -> dict:
+    return {"type": "mrkdwn", "text": clip(text, limit)}
+
+
+def option(text: str, value: str) -> dict:
+    return {"text": plain(text, OPTION_TEXT), "value": value[:OPTION_VALUE]}
+
+
+def format_amount(amount: Decimal | None, currency: str) -> str:
+    if amount is None:
+        return "—"
+    shown = f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
+    return f"{currency} {shown}"
+
+
+def slack_date(moment: datetime, fmt: str = "{date_short_pretty} {time}") -> str:
+    """Rendered by Slack in the reader's own time zone, with a UTC fallback."""
+    return f"<!date^{int(moment.timestamp())}^{fmt}|{moment:%Y-%m-%d %H:%M} UTC>"
+
+
+def days_between(start: datetime, now: datetime) -> int:
+    return max(0, (now - start).days)
+
+
+def status_label(opp: OpportunityView, stages: StageModel) -> str:
+    if opp.status == WON:
+        return "Won :trophy:"
+    if opp.status == LOST:
+        return "Lost"
+    return stages.name_of(opp.stage_id)
+
+
+def stage_path(opp: OpportunityView, stages: StageModel) -> str:
+    """Prospect › *[Solution design]* › Technical evaluation › … › Won / Lost"""
+    parts = []
+    for stage in stages.stages:
+        if opp.is_open and stage.id == opp.stage_id:
+            parts.append(f"*[{escape(stage.name)}]*")
+        else:
+            parts.append(escape(stage.name))
+    parts.append("*[Won]*" if opp.status == WON else "Won")
+    parts.append("*[Lost]*" if opp.status == LOST else "Lost")
+    return " › ".join(parts)
+
+
+def card_text(opp: OpportunityView, stages: StageModel) -> str:
+    """The notification / fallback text of a card."""
+    return f"{opp.ref} {opp.name} ({opp.customer}) · {status_label(opp, stages)}"
+
+
+def _tags(opp: OpportunityView) -> list[str]:
+    tags = []
+    for key, labels in TAG_CHOICES.items():
+        value = getattr(opp, key)
+        if value:
+            tags.append(labels.get(value, value))
+    return tags
+
+
+def opportunity_card(opp: OpportunityView, stages: StageModel, now: datetime) -> list[dict]:
+    fields = [
+        f"*Customer*\n{escape(opp.customer)}",
+        f"*Amount*\n{format_amount(opp.amount, opp.currency)}",
+        f"*Owner*\n<@{opp.owner_id}>",
+        f"*Expected close*\n{opp.close_date.isoformat() if opp.close_date else '—'}",
+    ]
+    if opp.is_open:
+        fields.append(f"*Stage*\n{escape(stages.name_of(opp.stage_id))} · {days_between(opp.stage_entered_at, now)} days in stage")
+    else:
+        closed = opp.closed_at or opp.updated_at
+        fields.append(f"*Status*\n{status_label(opp, stages)} on {slack_date(closed, '{date_short}')}")
+    segment = " · ".join(escape(v) for v in (opp.industry, opp.region, opp.company_size) if v)
+    if segment:
+        fields.append(f"*Segment*\n{segment}")
+    if opp.source:
+        fields.append(f"*Source*\n{escape(opp.source)}")
+    blocks: list[dict] = [
+        {"type": "header", "text": plain(f"{opp.ref} · {opp.name}", HEADER_TEXT)},
+        {"type": "section", "fields": [mrkdwn(f, FIELD_TEXT) for f in fields[:10]]},
+        {"type": "context", "elements": [mrkdwn(stage_path(opp, stages))]},
+    ]
+    if opp.status == LOST and opp.lost_reason:
+        blocks.append({"type": "section", "text": mrkdwn(f"*Lost because:* {escape(opp.lost_reason)}")})
+    if opp.next_step:
+        blocks.append({"type": "section", "text": mrkdwn(f"*Next step:* {escape(opp.next_step)}")})
+    if opp.notes:
+        blocks.append({"type": "section", "text": mrkdwn(f"*Notes:* {escape(clip(opp.notes, 600))}")})
+    if tags := _tags(opp):
+        blocks.append({"type": "context", "elements": [mrkdwn("Tags: " + " · ".join(tags))]})
+    blocks.append({"type": "actions", "block_id": f"card:{opp.id}", "elements": card_controls(opp, stages)})
+    return blocks
+
+
+def card_controls(opp: OpportunityView, stages: StageModel) -> list[dict]:
+    value = str(opp.id)
+    select: dict = {
+        "type": "static_select",
+        "action_id": STAGE_SELECT,
+        "placeholder": plain("Move to stage…" if opp.is_open else "Reopen in stage…"),
+        "options": [option(f"{i}. {s.name}", f"{opp.id}:{s.id}") for i, s in enumerate(stages.stages[:MAX_OPTIONS], start=1)],
+    }
+    if opp.is_open:
+        current = stages.index_of(opp.stage_id)
+        if current is not None:
+            select["initial_option"] = select["options"][current]
+    elements = [select]
+    if opp.is_open:
+        elements.append({"type": "button", "action_id": WON_BUTTON, "text": plain("Won"), "style": "primary", "value": value})
+        elements.append({"type": "button", "action_id": LOST_BUTTON, "text": plain("Lost"), "style": "danger", "value": value})
+    elements.append({"type": "button", "action_id": DETAILS_BUTTON, "text": plain("Details"), "value": value})
+    return elements
+
+
+def history_lines(entries: Sequence[HistoryEntry], stages: StageModel) -> list[str]:
+    return [
+        f"{slack_date(e.changed_at)} · {escape(describe_move(stages, e.from_stage_id, e.from_status, e.to_stage_id, e.to_status))} · <@{e.changed_by}>"
+        for e in entries
+    ]
+
+
+def details_blocks(opp: OpportunityView, stages: StageModel, entries: Sequence[HistoryEntry], now: datetime, *, limit: int) -> list[dict]:
+    """The card without its controls, then the full notes and the stage history."""
+    blocks = [b for b in opportunity_card(opp, stages, now) if b["type"] != "actions"]
+    blocks = [b for b in blocks if not (b["type"] == "section" and b.get("text", {}).get("text", "").startswith("*Notes:*"))]
+    if opp.notes:
+        blocks.append({"type": "section", "text": mrkdwn(f"*Notes:*\n{escape(opp.notes)}")})
+    blocks.append({"type": "context", "elements": [mrkdwn(f"Created {slack_date(opp.created_at)} by <@{opp.created_by}> · updated {slack_date(opp.updated_at)}")]})
+    blocks.append({"type": "divider"})
+    blocks.append({"type": "section", "text": mrkdwn("*Stage history*")})
+    lines = history_lines(entries, stages)
+    room = max(1, limit - len(blocks))
+    chunks = _chunk_lines(lines, SECTION_TEXT)
+    if len(chunks) > room:
+        chunks = chunks[-room:]
+        chunks[0] = clip("_(older changes omitted)_\n" + chunks[0], SECTION_TEXT)
+    blocks.extend({"type": "section", "text": mrkdwn(chunk)} for chunk in chunks)
+    return blocks
+
+
+def _chunk_lines(lines: Iterable[str], limit: int) -> list[str]:
+    chunks: list[str] = []
+    current = ""
+    for line in lines:
+        line = clip(line, limit)
+        if current and len(current) + 1 + len(line) > limit:
+            chunks.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def details_modal(opp: OpportunityView, stages: StageModel, entries: Sequence[HistoryEntry], now: datetime) -> dict:
+    return {
+        "type": "modal",
+        "callback_id": DETAILS_MODAL,
+        "title": plain(clip(opp.ref, VIEW_TITLE)),
+        "close": plain("Close"),
+        "blocks": details_blocks(opp, stages, entries, now, limit=VIEW_BLOCKS),
+    }
+
+
+def _input(block_id: str, label: str, element: dict, *, optional: bool = False, hint: str | None = None) -> dict:
+    block = {"type": "input", "block_id": block_id, "label": plain(label), "element": element, "optional": optional}
+    if hint:
+        block["hint"] = plain(hint)
+    return block
+
+
+def _text_input(action_id: str, *, max_length: int, initial: str | None = None, multiline: bool = False, placeholder: str | None = None) -> dict:
+    element: dict = {"type": "plain_text_input", "action_id": action_id, "max_length": max_length, "multiline": multiline}
+    if initial:
+        element["initial_value"] = initial[:max_length]
+    if placeholder:
+        element["placeholder"] = plain(placeholder)
+    return element
+
+
+def _select(action_id: str, choices: Sequence[tuple[str, str]], *, initial: str | None = None, placeholder: str = "Choose…") -> dict:
+    options = [option(label, value) for label, value in choices[:MAX_OPTIONS]]
+    element: dict = {"type": "static_select", "action_id": action_id, "placeholder": plain(placeholder), "options": options}
+    for opt in options:
+        if opt["value"] == initial:
+            element["initial_option"] = opt
+    return element
+
+
+def _radio(action_id: str, labels: dict[str, str]) -> dict:
+    return {"type": "radio_buttons", "action_id": action_id, "options": [option(text, value) for value, text in labels.items()]}
+
+
+def new_opportunity_modal(choices: FormChoices, *, owner_id: str, metadata: dict, name: str | None = None, notes: str | None = None) -> dict:
+    stage_choices = [(f"{i}. {s.name}", str(s.id)) for i, s in enumerate(choices.stages.stages, start=1)]
+    blocks = [
+        _input("name", "Opportunity name", _text_input("value", max_length=NAME_MAX, initial=name, placeholder="e.g. Acme — 200 seats")),
+        _input("customer", "Customer / account", _text_input("value", max_length=CUSTOMER_MAX)),
+        _input("amount", "Amount", _text_input("value", max_length=30, placeholder="e.g. 12,500.00"), optional=True),
+        _input("currency", "Currency", _select("value", [(c, c) for c in choices.currencies], initial=choices.currencies[0])),
+        _input("close_date", "Expected close date", {"type": "datepicker", "action_id": "value"}, optional=True),
+        _input("stage", "Stage", _select("value", stage_choices, initial=str(choices.stages.first.id))),
+        _input("owner", "Owner", {"type": "users_select", "action_id": "value", "initial_user": owner_id}),
+        _input("industry", "Industry", _select("value", [(v, v) for v in choices.industries]), optional=True),
+        _input("region", "Region", _select("value", [(v, v) for v in choices.regions]), optional=True),
+        _input("company_size", "Company size", _select("value", [(v, v) for v in choices.company_sizes]), optional=True),
+        _input("source", "Source", _text_input("value", max_length=SOURCE_MAX, placeholder="e.g. referral, trade show, inbound"), optional=True),
+        _input("found", "How it was found", _radio("value", FOUND), optional=True),
+        _input("reach", "Reach", _radio("value", REACH), optional=True, hint="Strategic: long-term, company-wide impact. Tactical: short-term, local."),
+        _input("visibility", "Visibility", _radio("value", VISIBILITY), optional=True, hint="Latent: had to be dug out. Explicit: stated by the customer."),
+        _input("change_kind", "Change that created it", _select("value", [(label, value) for value, label in CHANGE_KIND.items()]), optional=True),
+        _input("next_step", "Next step", _text_input("value", max_length=NEXT_STEP_MAX), optional=True),
+        _input("notes", "Notes", _text_input("value", max_length=NOTES_MAX, initial=notes, multiline=True), optional=True),
+    ]
+    return {
+        "type": "modal",
+        "callback_id": NEW_MODAL,
+        "title": plain("New opportunity"),
+        "submit": plain("Create"),
+        "close": plain("Cancel"),
+        "private_metadata": json.dumps(metadata)[:3000],
+        "blocks": blocks,
+    }
+
+
+def lost_reason_modal(opp: OpportunityView, metadata: dict) -> dict:
+    return {
+        "type": "modal",
+        "callback_id": LOST_MODAL,
+        "title": plain("Mark as lost"),
+        "submit": plain("Mark lost"),
+        "close": plain("Cancel"),
+        "private_metadata": json.dumps(metadata)[:3000],
+        "blocks": [
+            {"type": "section", "text": mrkdwn(f"*{opp.ref} · {escape(opp.name)}* ({escape(opp.customer)})")},
+            _input("reason", "Why was it lost?", _text_input("value", max_length=LOST_REASON_MAX, multiline=True,
+                                                             placeholder="e.g. price, chose a competitor, no budget")),
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class ListPage:
+    owner_id: str
+    items: Sequence[OpportunityView]
+    total: int
+    offset: int
+    stage_filter: int | None = None
+
+
+def opportunity_line(opp: OpportunityView, now: datetime) -> str:
+    return clip(
+        f"*{opp.ref}* {escape(opp.name)} — {escape(opp.customer)} · {format_amount(opp.amount, opp.currency)}"
+        f" · {days_between(opp.stage_entered_at, now)} d in stage", SECTION_TEXT)
+
+
+def list_blocks(page: ListPage, stages: StageModel, now: datetime, *, viewer_id: str) -> list[dict]:
+    who = "Your" if page.owner_id == viewer_id else f"<@{page.owner_id}>'s"
+    scope = f" in {escape(stages.name_of(page.stage_filter))}" if page.stage_filter else ""
+    if not page.total:
+        return [{"type": "section", "text": mrkdwn(f"{who} open opportunities{scope}: none. Create one with `/opp new`.")}]
+    last = page.offset + len(page.items)
+    blocks: list[dict] = [{"type": "section", "text": mrkdwn(f"*{who} open opportunities{scope}* · {page.offset + 1}–{last} of {page.total}")}]
+    current_stage = None
+    for opp in page.items:
+        if opp.stage_id != current_stage:
+            current_stage = opp.stage_id
+            blocks.append({"type": "context", "elements": [mrkdwn(f"*{escape(stages.name_of(opp.stage_id))}*")]})
+        blocks.append({"type": "section", "text": mrkdwn(opportunity_line(opp, now)),
+                       "accessory": {"type": "button", "action_id": DETAILS_BUTTON, "text": plain("Open"), "value": str(opp.id)}})
+    if last < page.total:
+        state = json.dumps({"o": page.owner_id, "s": page.stage_filter, "n": last})
+        blocks.append({"type": "actions", "elements": [
+            {"type": "button", "action_id": LIST_PAGE_BUTTON, "text": plain(f"Next page ({last + 1}–{min(last + LIST_PAGE_SIZE, page.total)})"), "value": state}]})
+    return blocks
+
+
+@dataclass(frozen=True)
+class StageSummary:
+    stage_id: int
+    count: int
+    amounts: dict[str, Decimal]
+
+
+HOME_ITEMS = 40
+
+
+def home_view(owner_id: str, summaries: Sequence[StageSummary], items: Sequence[OpportunityView], total: int, stages: StageModel, now: datetime) -> dict:
+    blocks: list[dict] = [
+        {"type": "header", "text": plain("Your pipeline")},
+        {"type": "actions", "elements": [{"type": "button", "action_id": HOME_NEW_BUTTON, "text": plain("New opportunity"), "style": "primary", "value": "new"}]},
+    ]
+    if not total:
+        blocks.append({"type": "section", "text": mrkdwn("You have no open opportunities. Create one with the button above or `/opp new`.")})
+        return {"type": "home", "blocks": blocks}
+    by_stage = {s.stage_id: s for s in summaries}
+    shown_per_stage: dict[int, int] = {}
+    for opp in items:
+        shown_per_stage[opp.stage_id] = shown_per_stage.get(opp.stage_id, 0) + 1
+    for stage in stages.stages:
+        summary = by_stage.get(stage.id)
+        if summary is None:
+            continue
+        amounts = " · ".join(format_amount(v, c) for c, v in sorted(summary.amounts.items())) or "no amounts"
+        blocks.append({"type": "divider"})
+        blocks.append({"type": "section", "text": mrkdwn(f"*{escape(stage.name)}* · {summary.count} open · {amounts}")})
+        for opp in (o for o in items if o.stage_id == stage.id):
+            blocks.append({"type": "section", "text": mrkdwn(opportunity_line(opp, now)),
+                           "accessory": {"type": "button", "action_id": DETAILS_BUTTON, "text": plain("Open"), "value": str(opp.id)}})
+        hidden = summary.count - shown_per_stage.get(stage.id, 0)
+        if hidden > 0:
+            blocks.append({"type": "context", "elements": [mrkdwn(f"…and {hidden} more in {escape(stage.name)}: `/opp list {escape(stage.name)}`")]})
+    return {"type": "home", "blocks": blocks[:VIEW_BLOCKS]}
+
+
+def help_blocks(problem: str | None = None) -> list[dict]:
+    from bot.commands import HELP_LINES
+
+    blocks = []
+    if problem:
+        blocks.append({"type": "section", "text": mrkdwn(f":warning: {escape(problem)}")})
+    lines = "\n".join(f"`{usage}` — {what}" for usage, what in HELP_LINES)
+    blocks.append({"type": "section", "text": mrkdwn(f"*oppbot: your pipeline in Slack*\n{lines}")})
+    return blocks

@@ -1,0 +1,93 @@
+"""Parsing `/opp` text into a command. Pure: no Slack, no database."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.forms import LOST_REASON_MAX, NAME_MAX
+
+_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+_REF = re.compile(r"^(?:OPP-?|#)?(\d{1,9})$", re.IGNORECASE)
+
+HELP_LINES = (
+    ("/opp new [name]", "open the New opportunity form"),
+    ("/opp list [stage] [@user]", "open opportunities by stage, oldest in stage first"),
+    ("/opp show OPP-12", "one opportunity's card and stage history"),
+    ("/opp stage OPP-12 <stage>", "move to a stage: by name, its start, or its number"),
+    ("/opp won OPP-12", "mark as won"),
+    ("/opp lost OPP-12 <reason>", "mark as lost, with the reason"),
+    ("/opp help", "this help"),
+)
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    ref: int | None = None
+    stage: str | None = None
+    user_id: str | None = None
+    text: str | None = None
+
+
+class CommandError(ValueError):
+    """Malformed `/opp` text; the message says what was wrong and help follows it."""
+
+
+def parse_ref(token: str) -> int:
+    match = _REF.match(token.strip())
+    if not match or int(match.group(1)) == 0:
+        raise CommandError(f"“{token}” is not an opportunity id; write it like OPP-12.")
+    return int(match.group(1))
+
+
+def parse_mention(token: str) -> str | None:
+    match = _MENTION.match(token)
+    return match.group(1) if match else None
+
+
+def parse(text: str) -> Command:
+    words = text.split()
+    if not words:
+        return Command("help")
+    sub, args = words[0].lower(), words[1:]
+    rest = text.strip()[len(words[0]):].strip()
+
+    if sub == "help":
+        return Command("help")
+    if sub == "new":
+        if len(rest) > NAME_MAX:
+            raise CommandError(f"The name is too long: {len(rest)} characters, at most {NAME_MAX}.")
+        return Command("new", text=rest or None)
+    if sub == "list":
+        user_id = None
+        stage_words = []
+        for word in args:
+            if word.startswith("<@") or word.startswith("@"):
+                if user_id is not None:
+                    raise CommandError("Name at most one person: /opp list [stage] [@user].")
+                user_id = parse_mention(word)
+                if user_id is None:
+                    raise CommandError(f"“{word}” is not a person Slack recognises; pick them from the @ menu.")
+            else:
+                stage_words.append(word)
+        return Command("list", stage=" ".join(stage_words) or None, user_id=user_id)
+    if sub in ("show", "won"):
+        if len(args) != 1:
+            raise CommandError(f"Usage: /opp {sub} OPP-12.")
+        return Command(sub, ref=parse_ref(args[0]))
+    if sub == "stage":
+        if len(args) < 2:
+            raise CommandError("Usage: /opp stage OPP-12 <stage>.")
+        return Command("stage", ref=parse_ref(args[0]), stage=" ".join(args[1:]))
+    if sub == "lost":
+        if not args:
+            raise CommandError("Usage: /opp lost OPP-12 <reason>.")
+        ref = parse_ref(args[0])
+        reason = rest[len(args[0]):].strip()
+        if not reason:
+            raise CommandError("Say why it was lost: /opp lost OPP-12 <reason>.")
+        if len(reason) > LOST_REASON_MAX:
+            raise CommandError(f"The reason is too long: {len(reason)} characters, at most {LOST_REASON_MAX}.")
+        return Command("lost", ref=ref, text=reason)
+    raise CommandError(f"I don't know the subcommand “{words[0][:40]}”.")

@@ -1,0 +1,435 @@
+"""The pipeline core: every rule about opportunities lives here, called by thin Slack listeners.
+
+Writes happen in one unit of work and are committed before anything is sent to Slack; a Slack
+failure after the commit is logged and never undoes or half-writes a record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import IntegrityError
+
+from bot.blocks import LIST_PAGE_SIZE, HOME_ITEMS, ListPage, StageSummary, card_text, home_view, opportunity_card
+from bot.clock import Clock
+from bot.config import WorkspaceConfig
+from bot.domain import (
+    LOST,
+    OPEN,
+    WON,
+    Actor,
+    Forbidden,
+    HistoryEntry,
+    Invalid,
+    NotFound,
+    OpportunityDraft,
+    OpportunityView,
+    StageInfo,
+    StageModel,
+)
+from bot.forms import FormChoices, currencies_for
+from bot.slack_gateway import CANNOT_POST_HERE, SlackGateway, slack_error
+from bot.stages import can_view, check_change, resolve_stage
+from storage import queries
+from storage.db import UnitOfWorkFactory
+from storage.models import Member, Opportunity, PostedCard, SalesTeam, Stage, StageChange, Workspace
+
+log = logging.getLogger(__name__)
+
+PROFILE_TTL = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where a new card went."""
+
+    channel: str
+    ts: str
+    in_requested_channel: bool
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    opportunity: OpportunityView
+    delivery: Delivery | None
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    opportunity: OpportunityView
+    changed: bool
+    message: str
+
+
+def to_view(opp: Opportunity) -> OpportunityView:
+    assert opp.id is not None
+    return OpportunityView(**{name: getattr(opp, name) for name in OpportunityView.__dataclass_fields__})
+
+
+def _stage_info(stage: Stage) -> StageInfo:
+    assert stage.id is not None
+    return StageInfo(stage.id, stage.position, stage.name, stage.probability, stage.max_days, stage.alert_channel, stage.alert_usergroup)
+
+
+def config_digest(config: WorkspaceConfig) -> str:
+    data = asdict(config)
+    data.pop("source", None)
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class Pipeline:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, config: WorkspaceConfig, slack: SlackGateway) -> None:
+        self.uow = uow
+        self.clock = clock
+        self.config = config
+        self.slack = slack
+        self._config_digest = config_digest(config)
+        self._synced: set[str] = set()
+        self._sync_lock = threading.Lock()
+
+    # ----- workspace configuration -------------------------------------------------------------
+
+    def ensure_workspace(self, team_id: str) -> None:
+        """Create the workspace from the configuration the first time it is seen, or re-apply a changed file."""
+        if team_id in self._synced:
+            return
+        with self._sync_lock:
+            if team_id in self._synced:
+                return
+            for attempt in range(3):
+                try:
+                    self._apply_config(team_id)
+                    break
+                except IntegrityError:
+                    # another instance seeded the same workspace at the same moment: read theirs
+                    if attempt == 2:
+                        raise
+            self._synced.add(team_id)
+
+    def sync_known_workspaces(self) -> None:
+        with self.uow() as uow:
+            team_ids = queries.all_team_ids(uow.session)
+        for team_id in team_ids:
+            self.ensure_workspace(team_id)
+
+    def _apply_config(self, team_id: str) -> None:
+        config, now = self.config, self.clock.now()
+        with self.uow(write=True) as uow:
+            session = uow.session
+            workspace = queries.get_workspace(session, team_id)
+            if workspace is not None and workspace.config_digest == self._config_digest:
+                return
+            if workspace is None:
+                workspace = Workspace(team_id=team_id, currency=config.currency, timezone=config.timezone, created_at=now)
+                log.info("new workspace %s: seeding it from %s", team_id, config.source)
+            workspace.currency = config.currency
+            workspace.timezone = config.timezone
+            workspace.admins = list(config.admins)
+            workspace.industries = list(config.industries)
+            workspace.regions = list(config.regions)
+            workspace.company_sizes = list(config.company_sizes)
+            workspace.won_channel = config.won_channel
+            workspace.lost_channel = config.lost_channel
+            workspace.config_digest = self._config_digest
+            session.add(workspace)
+            session.flush()
+
+            existing = {s.name.lower(): s for s in queries.stages(session, team_id)}
+            for stage in existing.values():
+                # park positions out of the way while stages are renumbered
+                stage.position += 1000
+                stage.active = False
+            session.flush()
+            for position, wanted in enumerate(config.stages):
+                stage = existing.get(wanted.name.lower()) or Stage(team_id=team_id, name=wanted.name, position=position, probability=0, max_days=1)
+                stage.name = wanted.name
+                stage.position = position
+                stage.probability = wanted.probability
+                stage.max_days = wanted.max_days
+                stage.alert_channel = wanted.alert_channel
+                stage.alert_usergroup = wanted.alert_usergroup
+                stage.active = True
+                session.add(stage)
+
+            teams = {t.name.lower(): t for t in queries.sales_teams(session, team_id)}
+            wanted_names = {t.name.lower() for t in config.teams}
+            for name, team in teams.items():
+                if name not in wanted_names:
+                    queries.replace_team_members(session, team_id, team.id, [])  # type: ignore[arg-type]
+                    session.delete(team)
+            session.flush()
+            for wanted_team in config.teams:
+                team = teams.get(wanted_team.name.lower()) or SalesTeam(team_id=team_id, name=wanted_team.name, manager_id=wanted_team.manager)
+                team.name = wanted_team.name
+                team.manager_id = wanted_team.manager
+                team.channel = wanted_team.channel
+                team.digest_cron = wanted_team.digest
+                team.timezone = wanted_team.timezone
+                session.add(team)
+                session.flush()
+                queries.replace_team_members(session, team_id, team.id, list(wanted_team.members))  # type: ignore[arg-type]
+            uow.commit()
+
+    def stage_model(self, team_id: str) -> StageModel:
+        self.ensure_workspace(team_id)
+        with self.uow() as uow:
+            rows = queries.stages(uow.session, team_id)
+        return StageModel(
+            stages=tuple(_stage_info(s) for s in rows if s.active),
+            retired=tuple(_stage_info(s) for s in rows if not s.active),
+        )
+
+    def form_choices(self, team_id: str) -> FormChoices:
+        self.ensure_workspace(team_id)
+        with self.uow() as uow:
+            workspace = queries.get_workspace(uow.session, team_id)
+        assert workspace is not None
+        return FormChoices(
+            stages=self.stage_model(team_id),
+            currencies=currencies_for(workspace.currency),
+            industries=tuple(workspace.industries),
+            regions=tuple(workspace.regions),
+            company_sizes=tuple(workspace.company_sizes),
+        )
+
+    # ----- people -----------------------------------------------------------------------------
+
+    def profile(self, team_id: str, user_id: str) -> Member | None:
+        """The user's cached Slack profile, refreshed from users.info once a day; None if Slack has no such user."""
+        now = self.clock.now()
+        with self.uow() as uow:
+            cached = queries.member(uow.session, team_id, user_id)
+        if cached is not None and cached.fetched_at is not None and now - cached.fetched_at < PROFILE_TTL:
+            return cached
+        try:
+            info = self.slack.user_info(user_id)
+        except SlackApiError as exc:
+            log.warning("users.info %s failed (%s); using what is cached", user_id, slack_error(exc))
+            return cached
+        if info is None:
+            return None
+        with self.uow(write=True) as uow:
+            row = queries.member(uow.session, team_id, user_id) or Member(team_id=team_id, user_id=user_id)
+            row.name = str(info.get("real_name") or info.get("name") or "")[:200]
+            row.tz = info.get("tz")
+            row.is_slack_admin = bool(info.get("is_admin") or info.get("is_owner"))
+            row.is_bot = bool(info.get("is_bot")) or user_id == "USLACKBOT"
+            row.is_deleted = bool(info.get("deleted"))
+            row.fetched_at = now
+            uow.session.add(row)
+            try:
+                uow.commit()
+            except IntegrityError:
+                pass  # a concurrent request cached the same profile
+            return row
+
+    def actor(self, team_id: str, user_id: str) -> Actor:
+        self.ensure_workspace(team_id)
+        profile = self.profile(team_id, user_id)
+        with self.uow() as uow:
+            workspace = queries.get_workspace(uow.session, team_id)
+            managed = queries.managed_user_ids(uow.session, team_id, user_id)
+        assert workspace is not None
+        is_admin = user_id in workspace.admins or bool(profile and profile.is_slack_admin)
+        return Actor(team_id=team_id, user_id=user_id, is_admin=is_admin, managed_user_ids=frozenset(managed))
+
+    # ----- opportunities ----------------------------------------------------------------------
+
+    def check_owner(self, team_id: str, owner_id: str) -> str | None:
+        """Why this user can't own an opportunity, or None when they can."""
+        profile = self.profile(team_id, owner_id)
+        if profile is None:
+            return "I can't find that person in this workspace."
+        if profile.is_bot:
+            return "A bot can't own an opportunity; pick a person."
+        if profile.is_deleted:
+            return "That person's account is deactivated; pick someone else."
+        return None
+
+    def create(self, actor: Actor, draft: OpportunityDraft) -> OpportunityView:
+        """Store the opportunity and its first stage change in one transaction."""
+        stages = self.stage_model(actor.team_id)
+        if stages.index_of(draft.stage_id) is None:
+            raise Invalid("That stage is not one of the workspace's stages.")
+        now = self.clock.now()
+        with self.uow(write=True) as uow:
+            number = queries.next_opportunity_number(uow.session, actor.team_id)
+            opp = Opportunity(
+                team_id=actor.team_id, number=number, status=OPEN, created_by=actor.user_id,
+                created_at=now, updated_at=now, stage_entered_at=now, **asdict(draft),
+            )
+            uow.session.add(opp)
+            uow.session.flush()
+            uow.session.add(StageChange(
+                team_id=actor.team_id, opportunity_id=opp.id, from_stage_id=None, from_status=None,  # type: ignore[arg-type]
+                to_stage_id=draft.stage_id, to_status=OPEN, changed_by=actor.user_id, owner_id=draft.owner_id, changed_at=now,
+            ))
+            uow.commit()
+            view = to_view(opp)
+        log.info("%s created %s in %s", actor.user_id, view.ref, actor.team_id)
+        return view
+
+    def find(self, actor: Actor, *, number: int | None = None, opp_id: int | None = None) -> OpportunityView:
+        with self.uow() as uow:
+            if number is not None:
+                opp = queries.opportunity_by_number(uow.session, actor.team_id, number)
+            elif opp_id is not None:
+                opp = queries.opportunity_by_id(uow.session, actor.team_id, opp_id)
+            else:
+                opp = None
+            view = to_view(opp) if opp is not None else None
+        if view is None:
+            label = f"OPP-{number}" if number is not None else "That opportunity"
+            raise NotFound(f"{label} doesn't exist in this workspace.")
+        if not can_view(actor, view):
+            raise Forbidden(f"{view.ref} belongs to <@{view.owner_id}>; only its owner, their manager or an admin can see it.")
+        return view
+
+    def history(self, opp: OpportunityView) -> list[HistoryEntry]:
+        """The stage history of an opportunity the caller has already been allowed to see (see `find`)."""
+        with self.uow() as uow:
+            rows = queries.history(uow.session, opp.team_id, opp.id)
+        return [HistoryEntry(r.from_stage_id, r.from_status, r.to_stage_id, r.to_status, r.changed_by, r.changed_at) for r in rows]
+
+    def move(self, actor: Actor, opp_id: int, *, stage_id: int | None = None, stage_query: str | None = None) -> ChangeResult:
+        stages = self.stage_model(actor.team_id)
+        if stage_query is not None:
+            target = resolve_stage(stage_query, stages)
+        else:
+            found = stages.by_id(stage_id) if stage_id is not None else None
+            if found is None or stages.index_of(found.id) is None:
+                raise Invalid("That stage is not one of the workspace's stages.")
+            target = found
+        return self._transition(actor, opp_id, target.id, OPEN, stages)
+
+    def win(self, actor: Actor, opp_id: int) -> ChangeResult:
+        return self._transition(actor, opp_id, None, WON, self.stage_model(actor.team_id))
+
+    def lose(self, actor: Actor, opp_id: int, reason: str) -> ChangeResult:
+        return self._transition(actor, opp_id, None, LOST, self.stage_model(actor.team_id), reason=reason)
+
+    def _transition(self, actor: Actor, opp_id: int, to_stage_id: int | None, to_status: str, stages: StageModel, *, reason: str | None = None) -> ChangeResult:
+        now = self.clock.now()
+        with self.uow(write=True) as uow:
+            opp = queries.opportunity_by_id(uow.session, actor.team_id, opp_id, for_update=True)
+            if opp is None:
+                raise NotFound("That opportunity doesn't exist in this workspace.")
+            before = to_view(opp)
+            check_change(actor, before)
+            target_stage = to_stage_id if to_stage_id is not None else opp.stage_id
+            if opp.status == to_status and opp.stage_id == target_stage:
+                where = "Won" if to_status == WON else "Lost" if to_status == LOST else stages.name_of(target_stage)
+                return ChangeResult(before, False, f"{before.ref} is already in {where}; nothing changed.")
+            uow.session.add(StageChange(
+                team_id=actor.team_id, opportunity_id=opp.id, from_stage_id=opp.stage_id, from_status=opp.status,  # type: ignore[arg-type]
+                to_stage_id=target_stage, to_status=to_status, changed_by=actor.user_id, owner_id=opp.owner_id, changed_at=now,
+            ))
+            if target_stage != opp.stage_id or opp.status != to_status:
+                opp.stage_entered_at = now
+            opp.stage_id = target_stage
+            opp.status = to_status
+            opp.lost_reason = reason if to_status == LOST else None
+            opp.closed_at = now if to_status in (WON, LOST) else None
+            opp.updated_at = now
+            uow.session.add(opp)
+            uow.commit()
+            after = to_view(opp)
+        if to_status == WON:
+            message = f"{after.ref} marked *Won* :tada:"
+        elif to_status == LOST:
+            message = f"{after.ref} marked *Lost*."
+        elif before.status != OPEN:
+            message = f"{after.ref} reopened in *{stages.name_of(target_stage)}*."
+        else:
+            message = f"{after.ref} moved from *{stages.name_of(before.stage_id)}* to *{stages.name_of(target_stage)}*."
+        log.info("%s: %s by %s", actor.team_id, message, actor.user_id)
+        self.refresh_cards(after, stages)
+        return ChangeResult(after, True, message)
+
+    def list_open(self, actor: Actor, *, owner_id: str | None = None, stage_query: str | None = None, offset: int = 0) -> ListPage:
+        owner_id = owner_id or actor.user_id
+        if owner_id != actor.user_id and not (actor.is_admin or owner_id in actor.managed_user_ids):
+            raise Forbidden(f"You can list only your own opportunities{', or your team’s' if actor.is_manager else ''}; <@{owner_id}>'s are not yours to see.")
+        stages = self.stage_model(actor.team_id)
+        stage_id = resolve_stage(stage_query, stages).id if stage_query else None
+        offset = max(0, offset)
+        with self.uow() as uow:
+            rows, total = queries.open_opportunities(uow.session, actor.team_id, owner_id, stage_id=stage_id, offset=offset, limit=LIST_PAGE_SIZE)
+            items = [to_view(r) for r in rows]
+        return ListPage(owner_id=owner_id, items=items, total=total, offset=offset, stage_filter=stage_id)
+
+    def home(self, actor: Actor) -> dict:
+        stages = self.stage_model(actor.team_id)
+        with self.uow() as uow:
+            grouped = queries.open_pipeline_by_stage(uow.session, actor.team_id, actor.user_id)
+            rows, total = queries.open_opportunities(uow.session, actor.team_id, actor.user_id, stage_id=None, offset=0, limit=HOME_ITEMS)
+            items = [to_view(r) for r in rows]
+        summaries: dict[int, StageSummary] = {}
+        for stage_id, currency, count, amount in grouped:
+            summary = summaries.setdefault(stage_id, StageSummary(stage_id, 0, {}))
+            summaries[stage_id] = StageSummary(stage_id, summary.count + count, summary.amounts | ({currency: amount} if amount is not None else {}))
+        return home_view(actor.user_id, list(summaries.values()), items, total, stages, self.clock.now())
+
+    # ----- cards ------------------------------------------------------------------------------
+
+    def card(self, opp: OpportunityView, stages: StageModel | None = None) -> tuple[str, list[dict]]:
+        stages = stages or self.stage_model(opp.team_id)
+        return card_text(opp, stages), opportunity_card(opp, stages, self.clock.now())
+
+    def publish_card(self, team_id: str, opp: OpportunityView, channel_id: str | None, submitter_id: str) -> Delivery:
+        """Post a new card where it was asked for; when the bot can't post there, DM the owner and tell the submitter."""
+        stages = self.stage_model(team_id)
+        text, blocks = card_text(opp, stages), opportunity_card(opp, stages, self.clock.now())
+        refused: str | None = None
+        delivery: Delivery | None = None
+        if channel_id:
+            try:
+                channel, ts = self.slack.post(channel_id, text, blocks)
+                delivery = Delivery(channel, ts, True)
+            except SlackApiError as exc:
+                refused = slack_error(exc)
+                if refused not in CANNOT_POST_HERE:
+                    log.warning("posting %s to %s failed: %s; sending it by DM", opp.ref, channel_id, refused)
+        if delivery is None:
+            channel, ts = self.slack.dm(opp.owner_id, text, blocks)
+            delivery = Delivery(channel, ts, False)
+        self._remember_card(team_id, opp, delivery)
+        if not delivery.in_requested_channel:
+            where = f"<@{opp.owner_id}> by DM" if opp.owner_id != submitter_id else "you by DM"
+            why = f"I can't post in <#{channel_id}> (invite me with `/invite @oppbot`), so " if channel_id else ""
+            note = f"{opp.ref} is created. {why}I sent its card to {where}."
+            if opp.owner_id != submitter_id or channel_id:
+                try:
+                    self.slack.dm(submitter_id, note)
+                except SlackApiError as exc:
+                    log.warning("could not tell %s where %s went: %s", submitter_id, opp.ref, slack_error(exc))
+        return delivery
+
+    def _remember_card(self, team_id: str, opp: OpportunityView, delivery: Delivery) -> None:
+        with self.uow(write=True) as uow:
+            uow.session.add(PostedCard(team_id=team_id, opportunity_id=opp.id, channel_id=delivery.channel, ts=delivery.ts, posted_at=self.clock.now()))
+            uow.commit()
+
+    def refresh_cards(self, opp: OpportunityView, stages: StageModel) -> None:
+        """Update every posted copy of the card. Runs after the change is committed; failures are logged."""
+        team_id = opp.team_id
+        with self.uow() as uow:
+            cards = [(c.id, c.channel_id, c.ts) for c in queries.posted_cards(uow.session, team_id, opp.id)]
+        text, blocks = card_text(opp, stages), opportunity_card(opp, stages, self.clock.now())
+        for card_id, channel, ts in cards:
+            try:
+                self.slack.update(channel, ts, text, blocks)
+            except SlackApiError as exc:
+                error = slack_error(exc)
+                if error in ("message_not_found", "channel_not_found", "is_archived"):
+                    with self.uow(write=True) as uow:
+                        queries.forget_posted_card(uow.session, team_id, card_id)  # type: ignore[arg-type]
+                        uow.commit()
+                else:
+                    log.warning("could not update the card of %s in %s: %s", opp.ref, channel, error)

@@ -1,0 +1,154 @@
+"""Plain values the core passes around: no database session, no Slack client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+OPEN, WON, LOST = "open", "won", "lost"
+
+FOUND = {"foreseen": "Foreseen / planned", "unexpected": "Unexpected"}
+REACH = {"strategic": "Strategic", "tactical": "Tactical"}
+VISIBILITY = {"explicit": "Explicit", "latent": "Latent"}
+CHANGE_KIND = {"political": "Political", "economic": "Economic", "seasonal": "Seasonal", "time_bound": "Time-bound", "other": "Other"}
+TAG_CHOICES = {"found": FOUND, "reach": REACH, "visibility": VISIBILITY, "change_kind": CHANGE_KIND}
+
+
+@dataclass(frozen=True)
+class StageInfo:
+    id: int
+    position: int
+    name: str
+    probability: int
+    max_days: int
+    alert_channel: str | None = None
+    alert_usergroup: str | None = None
+
+
+@dataclass(frozen=True)
+class StageModel:
+    """A workspace's open stages in order. Won and Lost are outcomes, not stages."""
+
+    stages: tuple[StageInfo, ...]
+    retired: tuple[StageInfo, ...] = ()
+
+    def by_id(self, stage_id: int) -> StageInfo | None:
+        for stage in self.stages + self.retired:
+            if stage.id == stage_id:
+                return stage
+        return None
+
+    def name_of(self, stage_id: int | None) -> str:
+        stage = self.by_id(stage_id) if stage_id is not None else None
+        return stage.name if stage else "?"
+
+    @property
+    def first(self) -> StageInfo:
+        return self.stages[0]
+
+    def index_of(self, stage_id: int) -> int | None:
+        for i, stage in enumerate(self.stages):
+            if stage.id == stage_id:
+                return i
+        return None
+
+
+@dataclass(frozen=True)
+class OpportunityDraft:
+    """A validated new opportunity, as the modal produced it."""
+
+    name: str
+    customer: str
+    owner_id: str
+    stage_id: int
+    currency: str
+    amount: Decimal | None = None
+    close_date: date | None = None
+    industry: str | None = None
+    region: str | None = None
+    company_size: str | None = None
+    source: str | None = None
+    found: str | None = None
+    reach: str | None = None
+    visibility: str | None = None
+    change_kind: str | None = None
+    next_step: str | None = None
+    notes: str | None = None
+
+
+@dataclass(frozen=True)
+class OpportunityView:
+    id: int
+    team_id: str
+    number: int
+    name: str
+    customer: str
+    amount: Decimal | None
+    currency: str
+    close_date: date | None
+    stage_id: int
+    status: str
+    owner_id: str
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    stage_entered_at: datetime
+    lost_reason: str | None = None
+    industry: str | None = None
+    region: str | None = None
+    company_size: str | None = None
+    source: str | None = None
+    found: str | None = None
+    reach: str | None = None
+    visibility: str | None = None
+    change_kind: str | None = None
+    next_step: str | None = None
+    notes: str | None = None
+    closed_at: datetime | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"OPP-{self.number}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == OPEN
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    from_stage_id: int | None
+    from_status: str | None
+    to_stage_id: int
+    to_status: str
+    changed_by: str
+    changed_at: datetime
+
+
+@dataclass(frozen=True)
+class Actor:
+    team_id: str
+    user_id: str
+    is_admin: bool = False
+    managed_user_ids: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_manager(self) -> bool:
+        return bool(self.managed_user_ids)
+
+
+class OppError(Exception):
+    """A refusal or a bad request the user should read; nothing was changed."""
+
+
+class NotFound(OppError):
+    pass
+
+
+class Forbidden(OppError):
+    pass
+
+
+class Invalid(OppError):
+    pass

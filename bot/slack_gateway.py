@@ -1,0 +1,66 @@
+"""The narrow slice of the Slack Web API the core uses, behind one object that tests can fake."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler, ServerErrorRetryHandler
+
+log = logging.getLogger(__name__)
+
+# Errors that mean "the bot can't post in this conversation", so the card goes to a DM instead.
+CANNOT_POST_HERE = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action", "cannot_dm_bot", "ekm_access_denied", "team_access_not_granted"}
+
+
+def make_web_client(token: str, base_url: str, *, retries: int = 3) -> WebClient:
+    """A WebClient that waits out 429s (Retry-After), 5xx and dropped connections before giving up."""
+    client = WebClient(token=token, base_url=base_url, timeout=10)
+    client.retry_handlers.extend([
+        RateLimitErrorRetryHandler(max_retry_count=retries),
+        ServerErrorRetryHandler(max_retry_count=retries),
+        ConnectionErrorRetryHandler(max_retry_count=retries),
+    ])
+    return client
+
+
+def slack_error(exc: SlackApiError) -> str:
+    response = exc.response
+    try:
+        return str(response.get("error") or f"http_{response.status_code}")
+    except Exception:
+        return "unknown_error"
+
+
+class SlackGateway:
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+
+    def post(self, channel: str, text: str, blocks: list[dict]) -> tuple[str, str]:
+        response = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks, unfurl_links=False)
+        return response["channel"], response["ts"]
+
+    def dm(self, user_id: str, text: str, blocks: list[dict] | None = None) -> tuple[str, str]:
+        channel = self.client.conversations_open(users=user_id)["channel"]["id"]
+        response = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks, unfurl_links=False)
+        return response["channel"], response["ts"]
+
+    def update(self, channel: str, ts: str, text: str, blocks: list[dict]) -> None:
+        self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+
+    def user_info(self, user_id: str) -> dict | None:
+        """users.info's user, or None when Slack says there is no such user."""
+        try:
+            return self.client.users_info(user=user_id)["user"]
+        except SlackApiError as exc:
+            if slack_error(exc) in ("user_not_found", "user_not_visible"):
+                return None
+            raise
+
+    def permalink(self, channel: str, ts: str) -> str | None:
+        try:
+            return self.client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"]
+        except SlackApiError as exc:
+            log.info("no permalink for %s/%s: %s", channel, ts, slack_error(exc))
+            return None

@@ -1,0 +1,131 @@
+"""Buttons and selects: on opportunity cards, in lists, and on the App Home tab."""
+
+from __future__ import annotations
+
+import json
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot.blocks import DETAILS_BUTTON, HOME_NEW_BUTTON, LIST_PAGE_BUTTON, LOST_BUTTON, STAGE_SELECT, WON_BUTTON, details_modal, list_blocks, lost_reason_modal
+from bot.core import ChangeResult, Pipeline
+from bot.domain import OppError
+from bot.stages import check_change
+from handlers.common import ephemeral, notice_modal, open_new_opportunity, open_view
+from handlers.rendering import card_message
+
+
+def _action(body: dict) -> dict:
+    return (body.get("actions") or [{}])[0]
+
+
+def _int(value: object) -> int | None:
+    return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 12 else None
+
+
+def _is_ephemeral(body: dict) -> bool:
+    return bool((body.get("container") or {}).get("is_ephemeral"))
+
+
+def _tell(body: dict, respond: Respond, client: WebClient, text: str) -> None:
+    """Answer the clicker only: in the conversation when there is one, else in a modal."""
+    if body.get("response_url"):
+        respond(**ephemeral(text))
+    elif body.get("trigger_id"):
+        open_view(client, body["trigger_id"], notice_modal("oppbot", text))
+
+
+def _after_change(pipeline: Pipeline, body: dict, respond: Respond, client: WebClient, result: ChangeResult) -> None:
+    if _is_ephemeral(body) and result.changed:
+        # Ephemeral cards can't be chat.update'd: replace them through the response_url.
+        respond(replace_original=True, **card_message(pipeline, result.opportunity))
+    _tell(body, respond, client, result.message)
+
+
+def register(app: App, pipeline: Pipeline) -> None:
+    @app.action(STAGE_SELECT)
+    def stage_selected(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
+        ack()
+        value = ((_action(body).get("selected_option") or {}).get("value") or "")
+        opp_id, _, stage_id = value.partition(":")
+        if _int(opp_id) is None or _int(stage_id) is None:
+            _tell(body, respond, client, ":warning: That stage choice is not valid.")
+            return
+        try:
+            actor = pipeline.actor(body["team"]["id"], body["user"]["id"])
+            result = pipeline.move(actor, int(opp_id), stage_id=int(stage_id))
+        except OppError as exc:
+            _tell(body, respond, client, f":warning: {exc}")
+            return
+        _after_change(pipeline, body, respond, client, result)
+
+    @app.action(WON_BUTTON)
+    def won_clicked(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
+        ack()
+        opp_id = _int(_action(body).get("value"))
+        try:
+            if opp_id is None:
+                raise OppError("That button doesn't name an opportunity.")
+            actor = pipeline.actor(body["team"]["id"], body["user"]["id"])
+            result = pipeline.win(actor, opp_id)
+        except OppError as exc:
+            _tell(body, respond, client, f":warning: {exc}")
+            return
+        _after_change(pipeline, body, respond, client, result)
+
+    @app.action(LOST_BUTTON)
+    def lost_clicked(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
+        ack()
+        opp_id = _int(_action(body).get("value"))
+        try:
+            if opp_id is None:
+                raise OppError("That button doesn't name an opportunity.")
+            actor = pipeline.actor(body["team"]["id"], body["user"]["id"])
+            opp = pipeline.find(actor, opp_id=opp_id)
+            check_change(actor, opp)  # refuse before asking for a reason
+        except OppError as exc:
+            _tell(body, respond, client, f":warning: {exc}")
+            return
+        response_url = body.get("response_url") if _is_ephemeral(body) else None
+        open_view(client, body["trigger_id"], lost_reason_modal(opp, {"opp": opp.id, "response_url": response_url}))
+
+    @app.action(DETAILS_BUTTON)
+    def details_clicked(ack: Ack, body: dict, client: WebClient) -> None:
+        ack()
+        opp_id = _int(_action(body).get("value"))
+        try:
+            if opp_id is None:
+                raise OppError("That button doesn't name an opportunity.")
+            actor = pipeline.actor(body["team"]["id"], body["user"]["id"])
+            opp = pipeline.find(actor, opp_id=opp_id)
+        except OppError as exc:
+            open_view(client, body["trigger_id"], notice_modal("oppbot", f":warning: {exc}"))
+            return
+        view = details_modal(opp, pipeline.stage_model(opp.team_id), pipeline.history(opp), pipeline.clock.now())
+        open_view(client, body["trigger_id"], view)
+
+    @app.action(LIST_PAGE_BUTTON)
+    def next_page(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
+        ack()
+        try:
+            state = json.loads(_action(body).get("value") or "{}")
+            owner, stage_id, offset = str(state["o"]), state.get("s"), int(state["n"])
+        except (ValueError, KeyError, TypeError):
+            _tell(body, respond, client, ":warning: That page button is not valid any more; run `/opp list` again.")
+            return
+        try:
+            actor = pipeline.actor(body["team"]["id"], body["user"]["id"])
+            stages = pipeline.stage_model(actor.team_id)
+            stage_name = stages.name_of(stage_id) if isinstance(stage_id, int) else None
+            page = pipeline.list_open(actor, owner_id=owner, stage_query=stage_name, offset=offset)
+        except OppError as exc:
+            _tell(body, respond, client, f":warning: {exc}")
+            return
+        respond(replace_original=True, text=f"{page.total} open opportunities",
+                blocks=list_blocks(page, stages, pipeline.clock.now(), viewer_id=actor.user_id))
+
+    @app.action(HOME_NEW_BUTTON)
+    def home_new(ack: Ack, body: dict, client: WebClient) -> None:
+        ack()
+        open_new_opportunity(client, pipeline, team_id=body["team"]["id"], user_id=body["user"]["id"],
+                             trigger_id=body["trigger_id"], channel_id=None)

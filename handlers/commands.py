@@ -1,0 +1,57 @@
+"""The /opp slash command."""
+
+from __future__ import annotations
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot import commands as opp_commands
+from bot.blocks import help_blocks, list_blocks
+from bot.core import Pipeline
+from bot.domain import OppError
+from handlers.common import ephemeral, open_new_opportunity
+from handlers.rendering import card_message
+
+
+def register(app: App, pipeline: Pipeline) -> None:
+    @app.command("/opp")
+    def opp(ack: Ack, command: dict, respond: Respond, client: WebClient) -> None:
+        try:
+            parsed = opp_commands.parse(command.get("text") or "")
+        except opp_commands.CommandError as exc:
+            ack(response_type="ephemeral", text=f"{exc} Here is what /opp understands:", blocks=help_blocks(str(exc)))
+            return
+        if parsed.name == "help":
+            ack(response_type="ephemeral", text="oppbot help", blocks=help_blocks())
+            return
+        ack()
+        team_id, user_id = command["team_id"], command["user_id"]
+        if parsed.name == "new":
+            opened = open_new_opportunity(client, pipeline, team_id=team_id, user_id=user_id, trigger_id=command["trigger_id"],
+                                          channel_id=command.get("channel_id"), name=parsed.text)
+            if not opened:
+                respond(**ephemeral("Slack didn't let me open the form in time. Please run `/opp new` again."))
+            return
+        try:
+            actor = pipeline.actor(team_id, user_id)
+            if parsed.name == "list":
+                page = pipeline.list_open(actor, owner_id=parsed.user_id, stage_query=parsed.stage)
+                stages = pipeline.stage_model(team_id)
+                respond(response_type="ephemeral", text=f"{page.total} open opportunities",
+                        blocks=list_blocks(page, stages, pipeline.clock.now(), viewer_id=user_id))
+                return
+            assert parsed.ref is not None
+            opp = pipeline.find(actor, number=parsed.ref)
+            if parsed.name == "show":
+                respond(response_type="ephemeral", **card_message(pipeline, opp, with_history=True))
+                return
+            if parsed.name == "stage":
+                result = pipeline.move(actor, opp.id, stage_query=parsed.stage)
+            elif parsed.name == "won":
+                result = pipeline.win(actor, opp.id)
+            else:
+                assert parsed.text is not None
+                result = pipeline.lose(actor, opp.id, parsed.text)
+            respond(**ephemeral(result.message))
+        except OppError as exc:
+            respond(**ephemeral(f":warning: {exc}"))

@@ -1,0 +1,72 @@
+"""What every listener needs: payload parsing, modal opening, and turning refusals into messages."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.blocks import mrkdwn, new_opportunity_modal, plain
+from bot.core import Pipeline
+from bot.slack_gateway import slack_error
+
+log = logging.getLogger(__name__)
+
+
+def form_values(view: dict) -> dict[str, Any]:
+    """Flatten view.state.values to {block_id: value} for the element types our modals use."""
+    values: dict[str, Any] = {}
+    for block_id, actions in (view.get("state", {}).get("values") or {}).items():
+        if not isinstance(actions, dict):
+            continue
+        for element in actions.values():
+            if not isinstance(element, dict):
+                continue
+            kind = element.get("type")
+            if kind == "plain_text_input":
+                values[block_id] = element.get("value")
+            elif kind in ("static_select", "radio_buttons"):
+                values[block_id] = (element.get("selected_option") or {}).get("value")
+            elif kind == "users_select":
+                values[block_id] = element.get("selected_user")
+            elif kind == "datepicker":
+                values[block_id] = element.get("selected_date")
+            elif kind == "conversations_select":
+                values[block_id] = element.get("selected_conversation")
+    return values
+
+
+def metadata(view: dict) -> dict:
+    try:
+        data = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def notice_modal(title: str, text: str) -> dict:
+    return {"type": "modal", "title": plain(title[:24]), "close": plain("Close"), "blocks": [{"type": "section", "text": mrkdwn(text)}]}
+
+
+def open_view(client: WebClient, trigger_id: str, view: dict) -> bool:
+    try:
+        client.views_open(trigger_id=trigger_id, view=view)
+        return True
+    except SlackApiError as exc:
+        # An expired trigger (over 3 s) can't be retried: the user has to click again.
+        log.warning("views.open failed: %s", slack_error(exc))
+        return False
+
+
+def open_new_opportunity(client: WebClient, pipeline: Pipeline, *, team_id: str, user_id: str, trigger_id: str,
+                         channel_id: str | None, name: str | None = None, notes: str | None = None) -> bool:
+    choices = pipeline.form_choices(team_id)
+    view = new_opportunity_modal(choices, owner_id=user_id, metadata={"channel": channel_id}, name=name, notes=notes)
+    return open_view(client, trigger_id, view)
+
+
+def ephemeral(text: str) -> dict:
+    return {"response_type": "ephemeral", "replace_original": False, "text": text}

@@ -1,0 +1,34 @@
+"""Global and message shortcuts."""
+
+from __future__ import annotations
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.core import Pipeline
+from bot.forms import NOTES_MAX
+from handlers.common import open_new_opportunity
+
+NEW_SHORTCUT = "new_opportunity"
+FROM_MESSAGE_SHORTCUT = "opportunity_from_message"
+
+
+def register(app: App, pipeline: Pipeline) -> None:
+    @app.shortcut(NEW_SHORTCUT)
+    def new_from_shortcut(ack: Ack, shortcut: dict, client: WebClient) -> None:
+        ack()
+        open_new_opportunity(client, pipeline, team_id=shortcut["team"]["id"], user_id=shortcut["user"]["id"],
+                             trigger_id=shortcut["trigger_id"], channel_id=None)
+
+    @app.shortcut(FROM_MESSAGE_SHORTCUT)
+    def new_from_message(ack: Ack, shortcut: dict, client: WebClient) -> None:
+        ack()
+        channel_id = (shortcut.get("channel") or {}).get("id")
+        message = shortcut.get("message") or {}
+        link = pipeline.slack.permalink(channel_id, message.get("ts", "")) if channel_id and message.get("ts") else None
+        suffix = f"\n\nFrom {link}" if link else ""
+        text = (message.get("text") or "").strip()
+        room = NOTES_MAX - len(suffix)
+        notes = (text if len(text) <= room else text[: room - 1] + "…") + suffix
+        open_new_opportunity(client, pipeline, team_id=shortcut["team"]["id"], user_id=shortcut["user"]["id"],
+                             trigger_id=shortcut["trigger_id"], channel_id=channel_id, notes=notes.strip() or None)

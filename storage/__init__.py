@@ -1,0 +1,1 @@
+"""Persistence: SQLModel tables, engine and unit of work, query functions, Alembic migrations."""

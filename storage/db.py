@@ -1,0 +1,99 @@
+"""Engine creation, the unit of work, and schema migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, create_engine
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def make_engine(database_url: str, *, pool_size: int = 10) -> Engine:
+    if database_url.startswith("sqlite"):
+        engine = create_engine(database_url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):
+            # We emit BEGIN ourselves (below), so pysqlite must not.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection):
+            # A writing transaction takes the write lock up front: a deferred one that read first
+            # fails with "database is locked" instead of waiting when another writer got there.
+            write = connection.get_execution_options().get("oppbot_write", False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        return engine
+    return create_engine(database_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+class UnitOfWork:
+    """One transaction. Nothing is kept unless `commit()` is called; leaving the block rolls back."""
+
+    def __init__(self, engine: Engine, *, write: bool = False) -> None:
+        self.engine = engine
+        self.write = write
+
+    def __enter__(self) -> "UnitOfWork":
+        self.session = Session(self.engine, expire_on_commit=False)
+        if self.write and self.engine.dialect.name == "sqlite":
+            self.session.connection(execution_options={"oppbot_write": True})
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        # close() rolls back what was not committed; unlike rollback() it leaves loaded rows readable.
+        self.session.close()
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+
+UnitOfWorkFactory = Callable[..., UnitOfWork]
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade(engine: Engine) -> None:
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def pending_migrations(engine: Engine) -> bool:
+    script = ScriptDirectory.from_config(alembic_config(engine.url.render_as_string(hide_password=False)))
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_heads()
+    return set(current) != set(script.get_heads())
+
+
+def database_answers(engine: Engine) -> bool:
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False

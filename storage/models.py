@@ -1,0 +1,166 @@
+"""Tables. Every row carries the Slack workspace's team_id and every query filters on it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import JSON, Column, Index, Numeric, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+OPEN, WON, LOST = "open", "won", "lost"
+STATUSES = (OPEN, WON, LOST)
+
+
+def _ts(nullable: bool = False):
+    return Field(sa_type=UTCDateTime, nullable=nullable)
+
+
+class Workspace(SQLModel, table=True):
+    team_id: str = Field(primary_key=True, max_length=32)
+    currency: str = Field(max_length=3)
+    timezone: str = Field(max_length=64)
+    admins: list[str] = Field(default_factory=list, sa_type=JSON)
+    industries: list[str] = Field(default_factory=list, sa_type=JSON)
+    regions: list[str] = Field(default_factory=list, sa_type=JSON)
+    company_sizes: list[str] = Field(default_factory=list, sa_type=JSON)
+    won_channel: str | None = Field(default=None, max_length=90)
+    lost_channel: str | None = Field(default=None, max_length=90)
+    last_opp_number: int = Field(default=0)
+    config_digest: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _ts()
+
+
+class Member(SQLModel, table=True):
+    """A Slack user as oppbot knows them; profile data is a cache of users.info."""
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    user_id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(default="", max_length=200)
+    tz: str | None = Field(default=None, max_length=64)
+    is_slack_admin: bool = False
+    is_bot: bool = False
+    is_deleted: bool = False
+    fetched_at: datetime | None = _ts(nullable=True)
+
+
+class SalesTeam(SQLModel, table=True):
+    __tablename__ = "sales_team"
+    __table_args__ = (
+        UniqueConstraint("team_id", "name"),
+        Index("ix_sales_team_manager", "team_id", "manager_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    name: str = Field(max_length=60)
+    manager_id: str = Field(max_length=32)
+    channel: str | None = Field(default=None, max_length=90)
+    digest_cron: str = Field(default="30 8 * * 1-5", max_length=100)
+    timezone: str | None = Field(default=None, max_length=64)
+
+
+class SalesTeamMember(SQLModel, table=True):
+    """A rep belongs to one sales team (unique per workspace)."""
+
+    __tablename__ = "sales_team_member"
+    __table_args__ = (
+        UniqueConstraint("team_id", "user_id"),
+        Index("ix_sales_team_member_team", "team_id", "sales_team_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    sales_team_id: int = Field(foreign_key="sales_team.id", ondelete="CASCADE")
+    user_id: str = Field(max_length=32)
+
+
+class Stage(SQLModel, table=True):
+    """One open stage of a workspace's stage model. Rows are retired, never deleted, so history keeps its names."""
+
+    __table_args__ = (
+        UniqueConstraint("team_id", "name"),
+        Index("ix_stage_position", "team_id", "active", "position"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    position: int
+    name: str = Field(max_length=40)
+    probability: int
+    max_days: int
+    alert_channel: str | None = Field(default=None, max_length=90)
+    alert_usergroup: str | None = Field(default=None, max_length=32)
+    active: bool = True
+
+
+class Opportunity(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("team_id", "number"),
+        # /opp list, App Home: an owner's open deals by stage, oldest in stage first.
+        Index("ix_opportunity_owner_open", "team_id", "owner_id", "status", "stage_id", "stage_entered_at"),
+        # Funnel and pipeline by stage.
+        Index("ix_opportunity_stage", "team_id", "status", "stage_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    number: int
+    name: str = Field(max_length=150)
+    customer: str = Field(max_length=150)
+    amount: Decimal | None = Field(default=None, sa_type=Numeric(15, 2))
+    currency: str = Field(max_length=3)
+    close_date: date | None = None
+    stage_id: int = Field(foreign_key="stage.id")
+    status: str = Field(default=OPEN, max_length=8)
+    lost_reason: str | None = Field(default=None, max_length=500)
+    owner_id: str = Field(max_length=32)
+    created_by: str = Field(max_length=32)
+    industry: str | None = Field(default=None, max_length=60)
+    region: str | None = Field(default=None, max_length=60)
+    company_size: str | None = Field(default=None, max_length=60)
+    source: str | None = Field(default=None, max_length=100)
+    found: str | None = Field(default=None, max_length=16)
+    reach: str | None = Field(default=None, max_length=16)
+    visibility: str | None = Field(default=None, max_length=16)
+    change_kind: str | None = Field(default=None, max_length=16)
+    next_step: str | None = Field(default=None, max_length=500)
+    notes: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    stage_entered_at: datetime = _ts()
+    closed_at: datetime | None = _ts(nullable=True)
+
+
+class StageChange(SQLModel, table=True):
+    """Append-only history: from, to, who, when. Rows are never updated or deleted."""
+
+    __tablename__ = "stage_change"
+    __table_args__ = (
+        Index("ix_stage_change_opportunity", "team_id", "opportunity_id", "changed_at"),
+        Index("ix_stage_change_time", "team_id", "changed_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    opportunity_id: int = Field(foreign_key="opportunity.id")
+    from_stage_id: int | None = Field(default=None, foreign_key="stage.id")
+    from_status: str | None = Field(default=None, max_length=8)
+    to_stage_id: int = Field(foreign_key="stage.id")
+    to_status: str = Field(max_length=8)
+    changed_by: str = Field(max_length=32)
+    owner_id: str = Field(max_length=32)
+    changed_at: datetime = _ts()
+
+
+class PostedCard(SQLModel, table=True):
+    """Where an opportunity's card was posted, so every copy is updated when it changes."""
+
+    __tablename__ = "posted_card"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "ts"),
+        Index("ix_posted_card_opportunity", "team_id", "opportunity_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    opportunity_id: int = Field(foreign_key="opportunity.id")
+    channel_id: str = Field(max_length=32)
+    ts: str = Field(max_length=32)
+    posted_at: datetime = _ts()

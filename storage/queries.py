@@ -1,0 +1,118 @@
+"""Query functions. Each takes a session and the workspace's team_id; none commits."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import delete, func, select, update
+from sqlmodel import Session
+
+from storage.models import (
+    OPEN,
+    Member,
+    Opportunity,
+    PostedCard,
+    SalesTeam,
+    SalesTeamMember,
+    Stage,
+    StageChange,
+    Workspace,
+)
+
+
+def get_workspace(session: Session, team_id: str) -> Workspace | None:
+    return session.get(Workspace, team_id)
+
+
+def all_team_ids(session: Session) -> list[str]:
+    return list(session.scalars(select(Workspace.team_id)))
+
+
+def stages(session: Session, team_id: str) -> list[Stage]:
+    return list(session.scalars(select(Stage).where(Stage.team_id == team_id).order_by(Stage.active.desc(), Stage.position)))
+
+
+def next_opportunity_number(session: Session, team_id: str) -> int:
+    """Numbers OPP-1, OPP-2, … per workspace; the UPDATE serialises concurrent creators."""
+    return session.execute(
+        update(Workspace).where(Workspace.team_id == team_id)
+        .values(last_opp_number=Workspace.last_opp_number + 1)
+        .returning(Workspace.last_opp_number)
+    ).scalar_one()
+
+
+def opportunity_by_number(session: Session, team_id: str, number: int, *, for_update: bool = False) -> Opportunity | None:
+    query = select(Opportunity).where(Opportunity.team_id == team_id, Opportunity.number == number)
+    if for_update:
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+def opportunity_by_id(session: Session, team_id: str, opp_id: int, *, for_update: bool = False) -> Opportunity | None:
+    query = select(Opportunity).where(Opportunity.team_id == team_id, Opportunity.id == opp_id)
+    if for_update:
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+def open_opportunities(session: Session, team_id: str, owner_id: str, *, stage_id: int | None, offset: int, limit: int) -> tuple[list[Opportunity], int]:
+    """An owner's open deals, by stage order, oldest in stage first; and how many there are."""
+    where = [Opportunity.team_id == team_id, Opportunity.owner_id == owner_id, Opportunity.status == OPEN]
+    if stage_id is not None:
+        where.append(Opportunity.stage_id == stage_id)
+    total = session.execute(select(func.count()).select_from(Opportunity).where(*where)).scalar_one()
+    rows = session.scalars(
+        select(Opportunity).join(Stage, Stage.id == Opportunity.stage_id).where(*where)
+        .order_by(Stage.position, Opportunity.stage_entered_at, Opportunity.number)
+        .offset(offset).limit(limit)
+    )
+    return list(rows), total
+
+
+def open_pipeline_by_stage(session: Session, team_id: str, owner_id: str) -> list[tuple[int, str, int, Decimal | None]]:
+    """(stage_id, currency, count, amount) of an owner's open deals."""
+    rows = session.execute(
+        select(Opportunity.stage_id, Opportunity.currency, func.count(), func.sum(Opportunity.amount))
+        .where(Opportunity.team_id == team_id, Opportunity.owner_id == owner_id, Opportunity.status == OPEN)
+        .group_by(Opportunity.stage_id, Opportunity.currency)
+    )
+    return [(stage_id, currency, count, amount) for stage_id, currency, count, amount in rows]
+
+
+def history(session: Session, team_id: str, opportunity_id: int, limit: int = 200) -> list[StageChange]:
+    return list(session.scalars(
+        select(StageChange).where(StageChange.team_id == team_id, StageChange.opportunity_id == opportunity_id)
+        .order_by(StageChange.changed_at, StageChange.id).limit(limit)
+    ))
+
+
+def posted_cards(session: Session, team_id: str, opportunity_id: int) -> list[PostedCard]:
+    return list(session.scalars(
+        select(PostedCard).where(PostedCard.team_id == team_id, PostedCard.opportunity_id == opportunity_id).order_by(PostedCard.id)
+    ))
+
+
+def forget_posted_card(session: Session, team_id: str, card_id: int) -> None:
+    session.execute(delete(PostedCard).where(PostedCard.team_id == team_id, PostedCard.id == card_id))
+
+
+def member(session: Session, team_id: str, user_id: str) -> Member | None:
+    return session.get(Member, (team_id, user_id))
+
+
+def managed_user_ids(session: Session, team_id: str, manager_id: str) -> set[str]:
+    rows = session.scalars(
+        select(SalesTeamMember.user_id).join(SalesTeam, SalesTeam.id == SalesTeamMember.sales_team_id)
+        .where(SalesTeam.team_id == team_id, SalesTeamMember.team_id == team_id, SalesTeam.manager_id == manager_id)
+    )
+    return set(rows)
+
+
+def sales_teams(session: Session, team_id: str) -> list[SalesTeam]:
+    return list(session.scalars(select(SalesTeam).where(SalesTeam.team_id == team_id).order_by(SalesTeam.name)))
+
+
+def replace_team_members(session: Session, team_id: str, sales_team_id: int, user_ids: list[str]) -> None:
+    session.execute(delete(SalesTeamMember).where(SalesTeamMember.team_id == team_id, SalesTeamMember.sales_team_id == sales_team_id))
+    for user_id in user_ids:
+        session.add(SalesTeamMember(team_id=team_id, sales_team_id=sales_team_id, user_id=user_id))

@@ -1,0 +1,108 @@
+"""Fixtures: databases (SQLite always, PostgreSQL when TEST_DATABASE_URL is set), the fake Slack
+server, a fake clock, and the app running in HTTP mode behind uvicorn exactly as in production."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bot.clock import FakeClock
+from bot.config import WorkspaceConfig, parse_config
+from storage.db import make_engine, upgrade
+from tests.driver import SlackDriver, running_app
+from tests.fakeslack import FakeSlack
+
+PG_URL = os.environ.get("TEST_DATABASE_URL")
+START = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+TEAM = "T0TEST"
+
+TABLES = ["posted_card", "stage_change", "opportunity", "stage", "sales_team_member", "sales_team", "member", "workspace"]
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_engine():
+    if not PG_URL:
+        pytest.skip("TEST_DATABASE_URL is not set")
+    engine = make_engine(PG_URL)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def engine(request, tmp_path, sqlite_template):
+    if request.param == "sqlite":
+        path = tmp_path / "oppbot.db"
+        shutil.copy(sqlite_template, path)
+        engine = make_engine(f"sqlite:///{path}")
+        yield engine
+        engine.dispose()
+    else:
+        engine = request.getfixturevalue("pg_engine")
+        with engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        yield engine
+
+
+@pytest.fixture(scope="session")
+def fake_slack_server():
+    with FakeSlack(team_id=TEAM) as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_slack(fake_slack_server):
+    fake_slack_server.reset()
+    for user, tz, admin in (("U0REP1", "Asia/Shanghai", False), ("U0REP2", "America/Los_Angeles", False),
+                            ("U0MGR", "Asia/Shanghai", False), ("U0ADMIN", "Europe/Berlin", False),
+                            ("U0OTHER", "UTC", False), ("U0SLACKADMIN", "UTC", True)):
+        fake_slack_server.add_user(user, tz=tz, is_admin=admin)
+    fake_slack_server.add_user("U0BOTUSER", is_bot=True)
+    fake_slack_server.add_user("U0GONE", deleted=True)
+    yield fake_slack_server
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START)
+
+
+TEST_CONFIG = """
+[workspace]
+currency = "USD"
+timezone = "Asia/Shanghai"
+admins = ["U0ADMIN"]
+
+[[teams]]
+name = "East"
+manager = "U0MGR"
+members = ["U0REP1", "U0REP2"]
+"""
+
+
+@pytest.fixture
+def config() -> WorkspaceConfig:
+    return parse_config(TEST_CONFIG, "test.toml")
+
+
+@pytest.fixture
+def slack(engine, fake_slack, clock, config) -> SlackDriver:
+    with running_app(engine=engine, fake=fake_slack, clock=clock, config=config) as driver:
+        yield driver

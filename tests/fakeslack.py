@@ -1,0 +1,686 @@
+"""A small in-process fake of the Slack Web API for tests.
+
+Point a ``slack_sdk.WebClient`` at it with ``WebClient(token=fake.bot_token,
+base_url=fake.api_url)``. Every request is recorded as a :class:`Call`, so tests
+can assert on what the bot sent, inject failures (errors, 429s, 5xx) and check
+Block Kit payloads against Slack's documented limits (also usable without a
+server via :func:`check_blocks` / :func:`check_view`).
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qsl
+from zoneinfo import ZoneInfo
+
+__all__ = ["Call", "FakeSlack", "check_blocks", "check_view"]
+
+JSON_PARAMS = ("blocks", "view", "attachments")
+KNOWN_BLOCKS = {"section", "divider", "header", "context", "actions", "input",
+                "image", "rich_text", "video", "file", "markdown"}
+MAX_BLOCKS = {"message": 50, "modal": 100, "home": 100}
+OPTION_ELEMENTS = {"static_select", "multi_static_select", "overflow", "radio_buttons", "checkboxes"}
+
+
+# --------------------------------------------------------------------------- Block Kit checks
+class _Checker:
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def err(self, path: str, msg: str) -> None:
+        self.errors.append(f"[ERROR] {msg} [json-pointer:{path}]")
+
+    def maxlen(self, path: str, value: Any, n: int) -> None:
+        if isinstance(value, dict):
+            value, path = value.get("text"), path + "/text"
+        if isinstance(value, str) and len(value) > n:
+            self.err(path, f"must be less than {n + 1} characters (got {len(value)})")
+
+    def maxitems(self, path: str, seq: Any, n: int) -> None:
+        if isinstance(seq, list) and len(seq) > n:
+            self.err(path, f"must be less than {n + 1} items (got {len(seq)})")
+
+    def option(self, path: str, opt: Any) -> None:
+        if not isinstance(opt, dict):
+            return self.err(path, "option must be an object")
+        self.maxlen(f"{path}/text", opt.get("text"), 75)
+        self.maxlen(f"{path}/value", opt.get("value"), 150)
+        self.maxlen(f"{path}/description", opt.get("description"), 75)
+
+    def options(self, path: str, opts: Any, n: int | None) -> None:
+        if n is not None:
+            self.maxitems(path, opts, n)
+        for i, opt in enumerate(opts if isinstance(opts, list) else []):
+            self.option(f"{path}/{i}", opt)
+
+    def element(self, p: str, el: Any) -> None:
+        if not isinstance(el, dict):
+            return self.err(p, "element must be an object")
+        t = el.get("type")
+        self.maxlen(f"{p}/action_id", el.get("action_id"), 255)
+        self.maxlen(f"{p}/placeholder", el.get("placeholder"), 150)
+        if t == "button":
+            self.maxlen(f"{p}/text", el.get("text"), 75)
+            self.maxlen(f"{p}/value", el.get("value"), 2000)
+            self.maxlen(f"{p}/url", el.get("url"), 3000)
+        elif t in OPTION_ELEMENTS:
+            limit = {"overflow": 5, "radio_buttons": 10, "checkboxes": 10}.get(t, 100)
+            self.options(f"{p}/options", el.get("options"), limit)
+            groups = el.get("option_groups")
+            self.maxitems(f"{p}/option_groups", groups, 100)
+            for i, g in enumerate(groups if isinstance(groups, list) else []):
+                if isinstance(g, dict):
+                    self.maxlen(f"{p}/option_groups/{i}/label", g.get("label"), 75)
+                    self.options(f"{p}/option_groups/{i}/options", g.get("options"), 100)
+            if "initial_option" in el:
+                self.option(f"{p}/initial_option", el["initial_option"])
+            self.options(f"{p}/initial_options", el.get("initial_options"), None)
+        elif t == "plain_text_input":
+            for key in ("max_length", "min_length"):
+                if isinstance(el.get(key), int) and el[key] > 3000:
+                    self.err(f"{p}/{key}", "must be at most 3000")
+            self.maxlen(f"{p}/initial_value", el.get("initial_value"), 3000)
+
+    def block(self, p: str, b: Any, surface: str) -> None:
+        if not isinstance(b, dict):
+            return self.err(p, "block must be an object")
+        t = b.get("type")
+        if t not in KNOWN_BLOCKS:
+            return self.err(f"{p}/type", f"unknown block type {t!r}")
+        self.maxlen(f"{p}/block_id", b.get("block_id"), 255)
+        if t == "section":
+            text, fields = b.get("text"), b.get("fields")
+            if not text and not fields:
+                self.err(p, "section must have text or fields")
+            if isinstance(text, dict) and text.get("text") == "":
+                self.err(f"{p}/text/text", "must be more than 0 characters")
+            self.maxlen(f"{p}/text", text, 3000)
+            self.maxitems(f"{p}/fields", fields, 10)
+            for i, f in enumerate(fields if isinstance(fields, list) else []):
+                self.maxlen(f"{p}/fields/{i}", f, 2000)
+            if "accessory" in b:
+                self.element(f"{p}/accessory", b["accessory"])
+        elif t == "header":
+            self.maxlen(f"{p}/text", b.get("text"), 150)
+        elif t == "context":
+            self.maxitems(f"{p}/elements", b.get("elements"), 10)
+        elif t == "actions":
+            els = b.get("elements")
+            self.maxitems(f"{p}/elements", els, 25)
+            for i, el in enumerate(els if isinstance(els, list) else []):
+                self.element(f"{p}/elements/{i}", el)
+        elif t == "input":
+            if surface == "home":
+                self.err(f"{p}/type", "input blocks are not allowed in home views")
+            self.maxlen(f"{p}/label", b.get("label"), 2000)
+            self.maxlen(f"{p}/hint", b.get("hint"), 2000)
+            self.element(f"{p}/element", b.get("element"))
+        elif t == "image":
+            self.maxlen(f"{p}/image_url", b.get("image_url"), 3000)
+            self.maxlen(f"{p}/alt_text", b.get("alt_text"), 2000)
+        elif t == "markdown":
+            self.maxlen(f"{p}/text", b.get("text"), 12000)
+
+
+def check_blocks(blocks: Any, surface: str = "message", _prefix: str = "/blocks") -> list[str]:
+    """Return Slack-style error messages for ``blocks`` ([] when valid).
+
+    ``surface`` is "message" (max 50 blocks), "modal" or "home" (max 100 blocks)."""
+    c = _Checker()
+    if not isinstance(blocks, list):
+        c.err(_prefix, "blocks must be an array")
+        return c.errors
+    c.maxitems(_prefix, blocks, MAX_BLOCKS.get(surface, 50))
+    for i, b in enumerate(blocks):
+        c.block(f"{_prefix}/{i}", b, surface)
+    return c.errors
+
+
+def check_view(view: Any) -> list[str]:
+    """Return Slack-style error messages for a modal/home ``view`` ([] when valid)."""
+    c = _Checker()
+    if not isinstance(view, dict):
+        c.err("/view", "view must be an object")
+        return c.errors
+    vtype = view.get("type")
+    if vtype not in ("modal", "home"):
+        c.err("/view/type", f"view type must be 'modal' or 'home' (got {vtype!r})")
+    if vtype == "modal" and not view.get("title"):
+        c.err("/view/title", "modal views require a title")
+    for key in ("title", "submit", "close"):
+        c.maxlen(f"/view/{key}", view.get(key), 24)
+    c.maxlen("/view/private_metadata", view.get("private_metadata"), 3000)
+    c.maxlen("/view/callback_id", view.get("callback_id"), 255)
+    c.maxlen("/view/external_id", view.get("external_id"), 255)
+    blocks = view.get("blocks", [])
+    if (vtype == "modal" and not view.get("submit") and isinstance(blocks, list)
+            and any(isinstance(b, dict) and b.get("type") == "input" for b in blocks)):
+        c.err("/view/submit", "modals with input blocks require a submit button")
+    return c.errors + check_blocks(blocks, "home" if vtype == "home" else "modal", "/view/blocks")
+
+
+# --------------------------------------------------------------------------- server
+@dataclass
+class Call:
+    method: str
+    params: dict
+    headers: dict
+    at: float
+    response: dict
+    status: int = 200  # HTTP status the fake answered with
+
+
+@dataclass
+class _Reply:
+    body: dict | str
+    status: int = 200
+    headers: dict = field(default_factory=dict)
+
+
+def _err(error: str, *messages: str) -> dict:
+    resp: dict = {"ok": False, "error": error}
+    if messages:
+        resp["response_metadata"] = {"messages": list(messages)}
+    return resp
+
+
+def _tz_offset(tz: str) -> int:
+    try:
+        return int(datetime.now(ZoneInfo(tz)).utcoffset().total_seconds())
+    except Exception:
+        return 0
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "FakeSlack/1.0"
+
+    def log_message(self, *args: Any) -> None:  # keep test output quiet
+        pass
+
+    def do_GET(self) -> None:
+        self.do_POST()
+
+    def do_POST(self) -> None:
+        fake: FakeSlack = self.server.fake  # type: ignore[attr-defined]
+        path, _, query = self.path.partition("?")
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if path.startswith("/api/"):
+            reply = fake._handle_api(path[5:], query, body, self.headers)
+        elif path.startswith("/response/"):
+            reply = fake._handle_response_url(path[10:], body, self.headers)
+        elif path.startswith("/upload/"):
+            reply = fake._handle_upload(path[8:], body, self.headers)
+        else:
+            reply = _Reply("not found", 404)
+        is_json = isinstance(reply.body, dict)
+        data = (json.dumps(reply.body) if is_json else str(reply.body)).encode()
+        self.send_response(reply.status)
+        self.send_header("Content-Type", "application/json; charset=utf-8" if is_json else "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in reply.headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class FakeSlack:
+    def __init__(self, bot_token: str = "xoxb-test", team_id: str = "T0TEST",
+                 bot_user_id: str = "U0BOT", bot_id: str = "B0BOT") -> None:
+        self.bot_token, self.team_id, self.bot_user_id, self.bot_id = bot_token, team_id, bot_user_id, bot_id
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._seq = 0  # never reset: ids stay unique across reset()
+        self._methods: dict[str, Callable[[dict], dict]] = {
+            "auth.test": self._auth_test, "chat.postMessage": self._post_message,
+            "chat.update": self._chat_update, "chat.delete": self._chat_delete,
+            "chat.postEphemeral": self._post_ephemeral, "chat.getPermalink": self._permalink,
+            "conversations.open": self._conv_open, "conversations.join": self._conv_join,
+            "conversations.info": self._conv_info, "conversations.list": self._conv_list,
+            "views.open": self._views_open, "views.push": self._views_open,
+            "views.update": self._views_update, "views.publish": self._views_publish,
+            "users.info": self._users_info, "usergroups.list": self._usergroups_list,
+            "files.getUploadURLExternal": self._upload_url, "files.completeUploadExternal": self._complete_upload,
+        }
+        self.reset()
+
+    # ----- lifecycle
+    def start(self) -> "FakeSlack":
+        if self._server is None:
+            self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+            self._server.daemon_threads = True
+            self._server.fake = self  # type: ignore[attr-defined]
+            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                            name="FakeSlack", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=5)  # type: ignore[union-attr]
+            self._server = self._thread = None
+
+    def __enter__(self) -> "FakeSlack":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("FakeSlack is not started")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def api_url(self) -> str:
+        return self.base_url + "/api/"
+
+    def response_url(self, name: str = "r1") -> str:
+        return f"{self.base_url}/response/{name}"
+
+    # ----- state / configuration
+    def reset(self) -> None:
+        """Forget calls, injected failures and all state (users, channels, messages, views, uploads...)."""
+        with self._lock:
+            self._calls: list[Call] = []
+            self._failures: dict[str, deque] = {}
+            self._users: dict[str, dict] = {}
+            self._channels: dict[str, dict] = {}
+            self._usergroups: list[dict] = []
+            self._not_in: set[str] = set()
+            self._not_found: set[str] = set()
+            self._messages: dict[tuple[str, str], dict] = {}
+            self._opened: set[str] = set()
+            self._used_triggers: set[str] = set()
+            self._expired_triggers: set[str] = set()
+            self._views: dict[str, dict] = {}
+            self._home: dict[str, dict] = {}
+            self._uploads: dict[str, dict] = {}
+
+    def add_user(self, user_id: str, name: str | None = None, tz: str = "America/Los_Angeles",
+                 is_admin: bool = False, is_owner: bool = False, *, real_name: str | None = None,
+                 deleted: bool = False, is_bot: bool = False) -> None:
+        name = name or user_id.lower()
+        real = real_name or name
+        with self._lock:
+            self._users[user_id] = {
+                "id": user_id, "team_id": self.team_id, "name": name, "real_name": real, "tz": tz,
+                "tz_offset": _tz_offset(tz), "is_admin": is_admin, "is_owner": is_owner,
+                "deleted": deleted, "is_bot": is_bot, "profile": {"display_name": name, "real_name": real}}
+
+    def add_channel(self, channel_id: str, name: str, is_private: bool = False, is_member: bool = True) -> None:
+        with self._lock:
+            self._channels[channel_id] = {"id": channel_id, "name": name, "is_channel": not is_private,
+                                          "is_private": is_private, "is_member": is_member}
+            (self._not_in.discard if is_member else self._not_in.add)(channel_id)
+
+    def add_usergroup(self, usergroup_id: str, handle: str, name: str | None = None,
+                      users: list[str] | None = None) -> None:
+        with self._lock:
+            self._usergroups.append({"id": usergroup_id, "team_id": self.team_id, "handle": handle,
+                                     "name": name or handle, "users": list(users or [])})
+
+    def bot_not_in_channel(self, channel_id: str) -> None:
+        with self._lock:
+            self._not_in.add(channel_id)
+            if channel_id in self._channels:
+                self._channels[channel_id]["is_member"] = False
+
+    def channel_not_found(self, channel_id: str) -> None:
+        with self._lock:
+            self._not_found.add(channel_id)
+
+    def expire_trigger(self, trigger_id: str) -> None:
+        with self._lock:
+            self._expired_triggers.add(trigger_id)
+
+    # ----- failure injection
+    def _inject(self, method: str, reply: _Reply, times: int) -> None:
+        with self._lock:
+            self._failures.setdefault(method, deque()).extend([reply] * times)
+
+    def fail_next(self, method: str, error: str, times: int = 1) -> None:
+        self._inject(method, _Reply(_err(error)), times)
+
+    def rate_limit_next(self, method: str, retry_after: int = 1, times: int = 1) -> None:
+        self._inject(method, _Reply(_err("ratelimited"), 429, {"Retry-After": str(retry_after)}), times)
+
+    def server_error_next(self, method: str, status: int = 500, times: int = 1) -> None:
+        body = "service unavailable" if status == 503 else _err("internal_error")
+        self._inject(method, _Reply(body, status), times)
+
+    # ----- inspection
+    def calls(self, method: str | None = None) -> list[Call]:
+        with self._lock:
+            return [c for c in self._calls if method is None or c.method == method]
+
+    def wait_for(self, method: str | None, count: int = 1, timeout: float = 5.0,
+                 predicate: Callable[[Call], bool] | None = None) -> list[Call]:
+        """Block until >= ``count`` calls of ``method`` (matching ``predicate``) were recorded; return them all."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = [c for c in self._calls if (method is None or c.method == method)
+                         and (predicate is None or predicate(c))]
+                remaining = deadline - time.monotonic()
+                if len(found) >= count or remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            if len(found) >= count:
+                return found
+            seen = "\n".join(f"  {c.method} -> {c.status} {c.response.get('ok')} {c.response.get('error', '')}"
+                             for c in self._calls[-30:]) or "  (none)"
+        raise AssertionError(f"timed out after {timeout}s waiting for {count} call(s) of {method!r} "
+                             f"(matched {len(found)}); {len(self.calls())} call(s) seen:\n{seen}")
+
+    def message(self, channel: str, ts: str) -> dict | None:
+        with self._lock:
+            msg = self._messages.get((channel, ts))
+            return dict(msg) if msg else None
+
+    def messages(self, channel: str | None = None) -> list[dict]:
+        with self._lock:
+            return [dict(m) for (ch, _), m in self._messages.items() if channel is None or ch == channel]
+
+    def home_view(self, user_id: str) -> dict | None:
+        with self._lock:
+            view = self._home.get(user_id)
+            return dict(view) if view else None
+
+    def view(self, view_id: str) -> dict | None:
+        with self._lock:
+            return self._views.get(view_id)
+
+    def uploaded(self, file_id: str) -> bytes | None:
+        with self._lock:
+            return self._uploads[file_id]["data"]
+
+    # ----- request plumbing
+    def _record(self, method: str, params: dict, headers: Any, reply: _Reply) -> None:
+        response = reply.body if isinstance(reply.body, dict) else {"ok": reply.status < 400, "_body": reply.body}
+        with self._cond:
+            self._calls.append(Call(method, params, dict(headers.items()), time.monotonic(), response, reply.status))
+            self._cond.notify_all()
+
+    def _take_failure(self, method: str) -> _Reply | None:
+        queue = self._failures.get(method)
+        return queue.popleft() if queue else None
+
+    def _handle_api(self, method: str, query: str, body: bytes, headers: Any) -> _Reply:
+        params: dict = dict(parse_qsl(query, keep_blank_values=True))
+        ctype = (headers.get("Content-Type") or "").lower()
+        text = body.decode("utf-8", "replace")
+        if "json" in ctype and text.strip():
+            try:
+                params.update(json.loads(text))
+            except ValueError:
+                params["_raw"] = text
+        elif text:
+            params.update(parse_qsl(text, keep_blank_values=True))
+        for key in JSON_PARAMS:
+            if isinstance(params.get(key), str):
+                try:
+                    params[key] = json.loads(params[key])
+                except ValueError:
+                    pass
+        token = params.pop("token", None)
+        auth = headers.get("Authorization") or ""
+        with self._lock:
+            reply = self._take_failure(method)
+            if reply is None:
+                if self.bot_token not in (auth.removeprefix("Bearer ").strip(), token):
+                    reply = _Reply(_err("invalid_auth"))
+                elif method not in self._methods:
+                    reply = _Reply(_err("unknown_method"))
+                else:
+                    reply = _Reply(self._methods[method](params))
+            self._record(method, params, headers, reply)
+        return reply
+
+    def _handle_response_url(self, name: str, body: bytes, headers: Any) -> _Reply:
+        try:
+            params = json.loads(body or b"{}")
+        except ValueError:
+            params = {"_raw": body.decode("utf-8", "replace")}
+        params = {**(params if isinstance(params, dict) else {"_raw": params}), "_name": name}
+        with self._lock:
+            reply = self._take_failure("response_url") or _Reply("ok")
+            self._record("response_url", params, headers, reply)
+        return reply
+
+    def _handle_upload(self, file_id: str, body: bytes, headers: Any) -> _Reply:
+        with self._lock:
+            reply = self._take_failure("upload")
+            if reply is None and file_id not in self._uploads:
+                reply = _Reply("file not found", 404)
+            elif reply is None:
+                self._uploads[file_id]["data"] = body
+                reply = _Reply(f"OK - {len(body)}")
+            self._record("upload", {"_file_id": file_id, "_length": len(body)}, headers, reply)
+        return reply
+
+    def _next(self, prefix: str) -> str:
+        self._seq += 1
+        return f"{prefix}{self._seq:08d}"
+
+    def _next_ts(self) -> str:
+        self._seq += 1
+        n = self._seq * 100
+        return f"{1700000000 + n // 1_000_000}.{n % 1_000_000:06d}"
+
+    def _channel_error(self, channel: Any) -> dict | None:
+        if not channel or channel in self._not_found:
+            return _err("channel_not_found")
+        if channel in self._not_in and not str(channel).startswith("D"):
+            return _err("not_in_channel")
+        return None
+
+    def _message_error(self, params: dict) -> dict | None:
+        blocks = params.get("blocks")
+        if not params.get("text") and not blocks and not params.get("attachments"):
+            return _err("no_text")
+        if blocks is not None:
+            if not isinstance(blocks, list):
+                return _err("invalid_blocks_format")
+            problems = check_blocks(blocks, "message")
+            if problems:
+                return _err("invalid_blocks", *problems)
+        if len(params.get("text") or "") > 40000:
+            return _err("msg_too_long")
+        return None
+
+    # ----- Web API methods (called with the lock held)
+    def _auth_test(self, p: dict) -> dict:
+        return {"ok": True, "url": "https://fake.slack.com/", "team": "Fake Team", "team_id": self.team_id,
+                "user": "oppbot", "user_id": self.bot_user_id, "bot_id": self.bot_id}
+
+    def _post_message(self, p: dict) -> dict:
+        channel = p.get("channel")
+        error = self._channel_error(channel) or self._message_error(p)
+        if error:
+            return error
+        ts = self._next_ts()
+        msg = {"type": "message", "text": p.get("text", ""), "blocks": p.get("blocks") or [], "ts": ts,
+               "user": self.bot_user_id, "bot_id": self.bot_id}
+        if p.get("thread_ts"):
+            msg["thread_ts"] = p["thread_ts"]
+        self._messages[(channel, ts)] = {**msg, "channel": channel}
+        return {"ok": True, "channel": channel, "ts": ts, "message": msg}
+
+    def _chat_update(self, p: dict) -> dict:
+        key = (p.get("channel"), p.get("ts"))
+        if key not in self._messages:
+            return _err("message_not_found")
+        error = self._message_error(p)
+        if error:
+            return error
+        msg = self._messages[key]
+        msg["text"] = p.get("text", msg["text"])
+        if "blocks" in p:
+            msg["blocks"] = p["blocks"] or []
+        return {"ok": True, "channel": key[0], "ts": key[1], "text": msg["text"],
+                "message": {k: v for k, v in msg.items() if k != "channel"}}
+
+    def _chat_delete(self, p: dict) -> dict:
+        key = (p.get("channel"), p.get("ts"))
+        if self._messages.pop(key, None) is None:
+            return _err("message_not_found")
+        return {"ok": True, "channel": key[0], "ts": key[1]}
+
+    def _post_ephemeral(self, p: dict) -> dict:
+        if not p.get("user"):
+            return _err("user_not_found")
+        error = self._channel_error(p.get("channel")) or self._message_error(p)
+        return error or {"ok": True, "message_ts": self._next_ts()}
+
+    def _permalink(self, p: dict) -> dict:
+        channel, ts = p.get("channel"), p.get("message_ts")
+        if not channel or channel in self._not_found:
+            return _err("channel_not_found")
+        if not ts:
+            return _err("message_not_found")
+        return {"ok": True, "channel": channel,
+                "permalink": f"https://fake.slack.com/archives/{channel}/p{str(ts).replace('.', '')}"}
+
+    def _conv_open(self, p: dict) -> dict:
+        if p.get("channel"):
+            cid = p["channel"]
+        else:
+            users = [u.strip() for u in str(p.get("users") or "").split(",") if u.strip()]
+            if not users:
+                return _err("users_list_not_supplied")
+            cid = "D" + users[0] if len(users) == 1 else "G" + "".join(sorted(users))
+        already = cid in self._opened
+        self._opened.add(cid)
+        return {"ok": True, "no_op": already, "already_open": already, "channel": {"id": cid}}
+
+    def _conv_join(self, p: dict) -> dict:
+        cid = p.get("channel")
+        if not cid or cid in self._not_found:
+            return _err("channel_not_found")
+        self._not_in.discard(cid)
+        if cid in self._channels:
+            self._channels[cid]["is_member"] = True
+        return {"ok": True, "channel": self._conv_dict(cid)}
+
+    def _conv_dict(self, cid: str) -> dict:
+        if cid in self._channels:
+            return dict(self._channels[cid])
+        if cid.startswith("D"):
+            return {"id": cid, "is_im": True, "user": cid[1:], "is_private": True, "is_member": True}
+        return {"id": cid, "name": cid.lower(), "is_channel": True, "is_private": False,
+                "is_member": cid not in self._not_in}
+
+    def _conv_info(self, p: dict) -> dict:
+        cid = p.get("channel")
+        if not cid or cid in self._not_found:
+            return _err("channel_not_found")
+        return {"ok": True, "channel": self._conv_dict(cid)}
+
+    def _conv_list(self, p: dict) -> dict:
+        types = set(str(p.get("types") or "public_channel").split(","))
+        chans = [dict(c) for c in self._channels.values()
+                 if ("private_channel" if c["is_private"] else "public_channel") in types]
+        return {"ok": True, "channels": chans, "response_metadata": {"next_cursor": ""}}
+
+    def _view_error(self, view: Any) -> dict | None:
+        if not isinstance(view, dict):
+            return _err("invalid_arguments", "[ERROR] missing required field: view")
+        problems = check_view(view)
+        return _err("invalid_arguments", *problems) if problems else None
+
+    def _store_view(self, view: dict, view_id: str | None = None) -> dict:
+        view_id = view_id or self._next("V")
+        stored = {**view, "id": view_id, "team_id": self.team_id, "hash": f"{time.time():.0f}.{self._next('h')}",
+                  "state": {"values": {}}, "blocks": view.get("blocks", []),
+                  "private_metadata": view.get("private_metadata", ""), "callback_id": view.get("callback_id", ""),
+                  "external_id": view.get("external_id", ""), "bot_id": self.bot_id}
+        self._views[view_id] = stored
+        return stored
+
+    def _views_open(self, p: dict) -> dict:
+        tid = p.get("trigger_id")
+        if not tid:
+            return _err("invalid_arguments", "[ERROR] missing required field: trigger_id")
+        if tid in self._used_triggers or tid in self._expired_triggers:
+            return _err("expired_trigger_id")
+        error = self._view_error(p.get("view"))
+        if error:
+            return error
+        self._used_triggers.add(tid)
+        return {"ok": True, "view": self._store_view(p["view"])}
+
+    def _views_update(self, p: dict) -> dict:
+        view_id, ext = p.get("view_id"), p.get("external_id")
+        if not view_id and ext:
+            view_id = next((v["id"] for v in self._views.values() if v.get("external_id") == ext), None)
+        if not view_id and not ext:
+            return _err("invalid_arguments", "[ERROR] view_id or external_id is required")
+        if view_id not in self._views:
+            return _err("not_found")
+        if p.get("hash") and p["hash"] != self._views[view_id]["hash"]:
+            return _err("hash_conflict")
+        error = self._view_error(p.get("view"))
+        return error or {"ok": True, "view": self._store_view(p["view"], view_id)}
+
+    def _views_publish(self, p: dict) -> dict:
+        user, view = p.get("user_id"), p.get("view")
+        if not user:
+            return _err("invalid_arguments", "[ERROR] missing required field: user_id")
+        if isinstance(view, dict) and view.get("type") != "home":
+            return _err("invalid_arguments", "[ERROR] view type must be 'home' [json-pointer:/view/type]")
+        error = self._view_error(view)
+        if error:
+            return error
+        old = self._home.get(user)
+        self._home[user] = self._store_view(view, old["id"] if old else None)
+        return {"ok": True, "view": self._home[user]}
+
+    def _users_info(self, p: dict) -> dict:
+        user = self._users.get(p.get("user"))
+        return {"ok": True, "user": json.loads(json.dumps(user))} if user else _err("user_not_found")
+
+    def _usergroups_list(self, p: dict) -> dict:
+        include_users = str(p.get("include_users", "")).lower() in ("1", "true")
+        groups = [{k: v for k, v in g.items() if k != "users" or include_users} for g in self._usergroups]
+        return {"ok": True, "usergroups": groups}
+
+    def _upload_url(self, p: dict) -> dict:
+        if not p.get("filename") or not str(p.get("length", "")).isdigit():
+            return _err("invalid_arguments", "[ERROR] filename and length are required")
+        file_id = self._next("F")
+        self._uploads[file_id] = {"filename": p["filename"], "length": int(p["length"]), "data": None}
+        return {"ok": True, "upload_url": f"{self.base_url}/upload/{file_id}", "file_id": file_id}
+
+    def _complete_upload(self, p: dict) -> dict:
+        files = p.get("files")
+        if isinstance(files, str):
+            try:
+                files = json.loads(files)
+            except ValueError:
+                return _err("invalid_arguments", "[ERROR] files must be a JSON array")
+        if not isinstance(files, list) or not files:
+            return _err("invalid_arguments", "[ERROR] missing required field: files")
+        p["files"] = files
+        channel = p.get("channel_id") or (str(p["channels"]).split(",")[0] if p.get("channels") else None)
+        if channel:
+            error = self._channel_error(channel)
+            if error:
+                return error
+        out = []
+        for f in files:
+            fid = f.get("id") if isinstance(f, dict) else None
+            if fid not in self._uploads:
+                return _err("file_not_found")
+            out.append({"id": fid, "title": f.get("title") or self._uploads[fid]["filename"]})
+        return {"ok": True, "files": out}

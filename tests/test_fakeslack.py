@@ -1,0 +1,294 @@
+import time
+
+import pytest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from slack_sdk.webhook import WebhookClient
+
+from tests.fakeslack import FakeSlack, check_blocks, check_view
+
+
+@pytest.fixture
+def fake():
+    with FakeSlack() as f:
+        yield f
+
+
+@pytest.fixture
+def client(fake):
+    return WebClient(token="xoxb-test", base_url=fake.api_url, retry_handlers=[])
+
+
+def section(text):
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def modal(title="Opp", blocks=None, **extra):
+    return {"type": "modal", "title": {"type": "plain_text", "text": title}, "blocks": blocks or [], **extra}
+
+
+def test_urls(fake):
+    assert fake.api_url.startswith("http://127.0.0.1:") and fake.api_url.endswith("/api/")
+    assert fake.api_url == fake.base_url + "/api/"
+    assert fake.response_url("x") == fake.base_url + "/response/x"
+
+
+def test_auth_test(fake, client):
+    resp = client.auth_test()
+    assert resp["user_id"] == "U0BOT" and resp["team_id"] == "T0TEST" and resp["bot_id"]
+    call = fake.calls("auth.test")[0]
+    assert call.headers["Authorization"] == "Bearer xoxb-test" and call.response["ok"] is True
+
+
+def test_invalid_auth(fake):
+    bad = WebClient(token="xoxb-wrong", base_url=fake.api_url)
+    with pytest.raises(SlackApiError) as exc:
+        bad.auth_test()
+    assert exc.value.response["error"] == "invalid_auth"
+    with pytest.raises(SlackApiError):
+        WebClient(base_url=fake.api_url).chat_postMessage(channel="C1", text="x")
+    assert len(fake.calls()) == 2
+
+
+def test_token_param_accepted(fake):
+    resp = WebClient(base_url=fake.api_url).api_call("auth.test", params={"token": "xoxb-test"})
+    assert resp["ok"]
+
+
+def test_unknown_method(client):
+    with pytest.raises(SlackApiError) as exc:
+        client.api_call("reactions.add", params={"channel": "C1"})
+    assert exc.value.response["error"] == "unknown_method"
+
+
+def test_post_update_and_permalink(fake, client):
+    blocks = [section("*hello*")]
+    r1 = client.chat_postMessage(channel="C1", text="hello", blocks=blocks)
+    r2 = client.chat_postMessage(channel="C1", text="again")
+    assert r1["ok"] and r1["channel"] == "C1"
+    assert float(r2["ts"]) > float(r1["ts"])
+    assert r1["message"]["blocks"] == blocks and r1["message"]["user"] == "U0BOT"
+    assert fake.calls("chat.postMessage")[0].params["blocks"] == blocks
+
+    up = client.chat_update(channel="C1", ts=r1["ts"], text="changed", blocks=[section("changed")])
+    assert up["ts"] == r1["ts"] and up["text"] == "changed"
+    assert fake.message("C1", r1["ts"])["blocks"] == [section("changed")]
+    with pytest.raises(SlackApiError) as exc:
+        client.chat_update(channel="C1", ts="1.000001", text="nope")
+    assert exc.value.response["error"] == "message_not_found"
+
+    link = client.chat_getPermalink(channel="C1", message_ts=r1["ts"])
+    assert link["permalink"] == f"https://fake.slack.com/archives/C1/p{r1['ts'].replace('.', '')}"
+    assert client.chat_postEphemeral(channel="C1", user="U1", text="psst")["message_ts"]
+
+
+def test_form_encoded_json_params_are_decoded(fake, client):
+    client.api_call("chat.postMessage", params={"channel": "C1", "text": "t", "blocks": '[{"type": "divider"}]'})
+    assert fake.calls("chat.postMessage")[0].params["blocks"] == [{"type": "divider"}]
+
+
+def test_post_errors(fake, client):
+    fake.bot_not_in_channel("C2")
+    fake.channel_not_found("C3")
+    for kwargs, error in [({"channel": "C2", "text": "x"}, "not_in_channel"),
+                          ({"channel": "C3", "text": "x"}, "channel_not_found"),
+                          ({"channel": "", "text": "x"}, "channel_not_found"),
+                          ({"channel": "C1"}, "no_text")]:
+        with pytest.raises(SlackApiError) as exc:
+            client.api_call("chat.postMessage", json=kwargs)  # bypasses the SDK's missing-text warning
+        assert exc.value.response["error"] == error
+    assert fake.messages() == []
+    client.conversations_join(channel="C2")
+    assert client.conversations_info(channel="C2")["channel"]["is_member"] is True
+    assert client.chat_postMessage(channel="C2", text="x")["ok"]
+
+
+def test_conversations(fake, client):
+    opened = client.conversations_open(users="U123")
+    assert opened["channel"]["id"] == "DU123"
+    assert client.conversations_open(users="U123")["channel"]["id"] == "DU123"
+    fake.bot_not_in_channel("DU123")  # DMs always work
+    assert client.chat_postMessage(channel="DU123", text="hi")["ok"]
+    fake.add_channel("C9", "sales", is_private=True)
+    fake.add_channel("C8", "general")
+    info = client.conversations_info(channel="C9")["channel"]
+    assert info == {**info, "id": "C9", "name": "sales", "is_private": True, "is_member": True}
+    listed = client.conversations_list(types="public_channel,private_channel")
+    assert {c["id"] for c in listed["channels"]} == {"C8", "C9"}
+    assert listed["response_metadata"]["next_cursor"] == ""
+
+
+def test_views_open_trigger_reuse_and_expiry(fake, client):
+    view = modal(blocks=[section("hi")], callback_id="new_opp", private_metadata="{}")
+    resp = client.views_open(trigger_id="t1", view=view)
+    assert resp["view"]["id"].startswith("V") and resp["view"]["hash"]
+    assert resp["view"]["callback_id"] == "new_opp"
+    with pytest.raises(SlackApiError) as exc:
+        client.views_open(trigger_id="t1", view=view)
+    assert exc.value.response["error"] == "expired_trigger_id"
+    fake.expire_trigger("t2")
+    with pytest.raises(SlackApiError) as exc:
+        client.views_push(trigger_id="t2", view=view)
+    assert exc.value.response["error"] == "expired_trigger_id"
+    assert client.views_push(trigger_id="t3", view=view)["ok"]
+    updated = client.views_update(view_id=resp["view"]["id"], view=modal(title="Edited"))
+    assert updated["view"]["title"]["text"] == "Edited"
+    assert len(fake.calls("views.open")) == 2
+
+
+def test_views_publish_home(fake, client):
+    home = {"type": "home", "blocks": [section("pipeline")]}
+    first = client.views_publish(user_id="U1", view=home)["view"]
+    again = client.views_publish(user_id="U1", view=home)["view"]
+    assert first["id"] == again["id"]
+    assert fake.home_view("U1")["blocks"] == home["blocks"]
+    bad = {"type": "home", "blocks": [{"type": "input", "label": {"type": "plain_text", "text": "x"},
+                                       "element": {"type": "plain_text_input", "action_id": "a"}}]}
+    with pytest.raises(SlackApiError) as exc:
+        client.views_publish(user_id="U1", view=bad)
+    assert exc.value.response["error"] == "invalid_arguments"
+
+
+def test_users_info(fake, client):
+    fake.add_user("U1", name="alice", tz="Europe/Berlin", is_admin=True)
+    user = client.users_info(user="U1")["user"]
+    assert user["name"] == "alice" and user["tz"] == "Europe/Berlin" and user["is_admin"] is True
+    assert user["tz_offset"] in (3600, 7200) and user["profile"]["display_name"] == "alice"
+    with pytest.raises(SlackApiError) as exc:
+        client.users_info(user="U404")
+    assert exc.value.response["error"] == "user_not_found"
+
+
+def test_usergroups(fake, client):
+    assert client.usergroups_list()["usergroups"] == []
+    fake.add_usergroup("S1", "sales-managers")
+    assert client.usergroups_list()["usergroups"][0]["handle"] == "sales-managers"
+
+
+def test_fail_next(fake, client):
+    fake.fail_next("chat.postMessage", "channel_is_archived", times=2)
+    for _ in range(2):
+        with pytest.raises(SlackApiError) as exc:
+            client.chat_postMessage(channel="C1", text="x")
+        assert exc.value.response["error"] == "channel_is_archived"
+    assert client.chat_postMessage(channel="C1", text="x")["ok"]
+    assert [c.response["ok"] for c in fake.calls("chat.postMessage")] == [False, False, True]
+
+
+def test_rate_limit_retried(fake):
+    client = WebClient(token="xoxb-test", base_url=fake.api_url,
+                       retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)])
+    fake.rate_limit_next("chat.postMessage", retry_after=1)
+    assert client.chat_postMessage(channel="C1", text="x")["ok"]
+    calls = fake.calls("chat.postMessage")
+    assert [c.status for c in calls] == [429, 200]
+    assert calls[0].response["error"] == "ratelimited"
+    assert calls[1].at - calls[0].at >= 1.0
+
+
+def test_rate_limit_without_retry(fake, client):
+    fake.rate_limit_next("chat.postMessage", retry_after=7)
+    with pytest.raises(SlackApiError) as exc:
+        client.chat_postMessage(channel="C1", text="x")
+    assert exc.value.response.status_code == 429
+    assert exc.value.response.headers["Retry-After"] == "7"
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_server_error(fake, client, status):
+    fake.server_error_next("chat.postMessage", status=status)
+    with pytest.raises(SlackApiError) as exc:
+        client.chat_postMessage(channel="C1", text="x")
+    assert exc.value.response.status_code == status
+    assert len(fake.calls("chat.postMessage")) == 1 and fake.messages() == []
+
+
+def test_block_kit_violations_rejected(fake, client):
+    cases = [
+        [{"type": "divider"}] * 51,
+        [section("x" * 3001)],
+        [{"type": "actions", "elements": [{"type": "static_select", "action_id": "s", "options": [
+            {"text": {"type": "plain_text", "text": str(i)}, "value": str(i)} for i in range(101)]}]}],
+        [{"type": "fancy"}],
+    ]
+    for blocks in cases:
+        with pytest.raises(SlackApiError) as exc:
+            client.chat_postMessage(channel="C1", text="x", blocks=blocks)
+        assert exc.value.response["error"] == "invalid_blocks"
+        assert exc.value.response["response_metadata"]["messages"]
+    assert fake.messages() == []
+    with pytest.raises(SlackApiError) as exc:
+        client.views_open(trigger_id="t1", view=modal(title="x" * 25))
+    assert exc.value.response["error"] == "invalid_arguments"
+    assert "/view/title/text" in exc.value.response["response_metadata"]["messages"][0]
+    assert client.views_open(trigger_id="t1", view=modal(title="x" * 24))["ok"]  # trigger not consumed
+
+
+def test_check_functions_pure():
+    assert check_blocks([section("ok"), {"type": "divider"}]) == []
+    assert check_blocks([{"type": "divider"}] * 100, surface="modal") == []
+    assert check_blocks([{"type": "divider"}] * 51)
+    button = {"type": "button", "text": {"type": "plain_text", "text": "b" * 76}, "action_id": "a", "value": "v"}
+    assert "/blocks/0/elements/0/text/text" in check_blocks([{"type": "actions", "elements": [button]}])[0]
+    overflow = {"type": "overflow", "action_id": "o", "options": [
+        {"text": {"type": "plain_text", "text": "o"}, "value": "v" * 151}] * 6}
+    errors = check_blocks([{"type": "section", "text": {"type": "mrkdwn", "text": "t"}, "accessory": overflow}])
+    assert len(errors) == 7  # too many options + 6 too-long values
+    fields = [{"type": "mrkdwn", "text": "f"}] * 11
+    assert check_blocks([{"type": "section", "fields": fields}])
+    assert check_blocks([{"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}])
+    assert check_view(modal(private_metadata="m" * 3001))
+    assert check_view(modal(callback_id="c" * 256))
+    assert check_view({"type": "home", "blocks": [section("x")]}) == []
+
+
+def test_upload_flow(fake, client):
+    resp = client.files_upload_v2(content=b"\x89PNG data", filename="x.png", channel="C1", title="Chart")
+    file_id = resp["file"]["id"]
+    assert file_id.startswith("F") and resp["file"]["title"] == "Chart"
+    assert fake.uploaded(file_id) == b"\x89PNG data"
+    complete = fake.calls("files.completeUploadExternal")[0]
+    assert complete.params["channel_id"] == "C1"
+    with pytest.raises(SlackApiError) as exc:
+        client.files_completeUploadExternal(files=[{"id": "F404", "title": "t"}], channel_id="C1")
+    assert exc.value.response["error"] == "file_not_found"
+
+
+def test_response_url(fake):
+    url = fake.response_url("r1")
+    resp = WebhookClient(url).send(text="done", response_type="ephemeral", replace_original=True)
+    assert resp.status_code == 200 and resp.body == "ok"
+    call = fake.wait_for("response_url")[0]
+    assert call.params["text"] == "done" and call.params["_name"] == "r1"
+    assert call.params["replace_original"] is True
+
+
+def test_wait_for_from_other_thread(fake, client):
+    import threading
+
+    timer = threading.Timer(0.2, lambda: client.chat_postMessage(channel="C1", text="later"))
+    timer.start()
+    calls = fake.wait_for("chat.postMessage", timeout=5, predicate=lambda c: c.params.get("text") == "later")
+    timer.join()
+    assert calls[0].params["channel"] == "C1"
+
+
+def test_wait_for_timeout(fake, client):
+    client.auth_test()
+    start = time.monotonic()
+    with pytest.raises(AssertionError) as exc:
+        fake.wait_for("chat.postMessage", timeout=0.3)
+    assert 0.25 <= time.monotonic() - start < 2
+    assert "auth.test" in str(exc.value)
+
+
+def test_reset(fake, client):
+    fake.add_user("U1")
+    fake.fail_next("auth.test", "boom")
+    client.chat_postMessage(channel="C1", text="x")
+    fake.reset()
+    assert fake.calls() == [] and fake.messages() == []
+    assert client.auth_test()["ok"]
+    with pytest.raises(SlackApiError):
+        client.users_info(user="U1")
