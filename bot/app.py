@@ -20,6 +20,16 @@ from storage.db import UnitOfWork, make_engine
 log = logging.getLogger(__name__)
 
 
+class _TokenFromClientFilter(logging.Filter):
+    """Bolt also reads SLACK_BOT_TOKEN from the environment and warns that our client's token wins; it is the same token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+logging.getLogger("slack_bolt.App").addFilter(_TokenFromClientFilter())
+
+
 @dataclass
 class OppBot:
     settings: Settings
@@ -38,9 +48,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
     config = config or load_config(settings.config_path)
     client = client or make_web_client(settings.slack_bot_token, settings.slack_api_url)
     bolt = App(
-        token=settings.slack_bot_token,
         signing_secret=settings.slack_signing_secret,
-        client=client,
+        client=client,  # carries the bot token
         token_verification_enabled=False,  # auth.test runs in `oppbot run`, not at construction
         process_before_response=False,
         raise_error_for_unhandled_request=False,

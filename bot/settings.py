@@ -137,3 +137,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=getattr(logging, level), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Alembic narrates every plugin and migration at INFO; operators need only its warnings.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, getattr(logging, level)))

@@ -1,0 +1,145 @@
+"""`oppbot` as operators run it: settings errors fail fast with one line, `db upgrade`,
+and `oppbot run` serving HTTP against a Slack-compatible API given by SLACK_API_URL."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from bot import cli
+from storage.db import make_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def oppbot(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), **env},
+                          cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+BASE_ENV = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": "s3cret"}
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({}, "SLACK_BOT_TOKEN is not set"),
+    ({"SLACK_BOT_TOKEN": "xoxb-test"}, "SLACK_SIGNING_SECRET is not set"),
+    ({**BASE_ENV, "PORT": "eighty"}, "PORT must be a number between 1 and 65535, got 'eighty'"),
+    ({**BASE_ENV, "SLACK_API_URL": "slack.com/api"}, "SLACK_API_URL must be an http(s) URL"),
+    ({**BASE_ENV, "DATABASE_URL": "mysql://db/oppbot"}, "DATABASE_URL must be sqlite:/// or postgresql://"),
+    ({**BASE_ENV, "OPPBOT_CONFIG": "missing.toml"}, "OPPBOT_CONFIG points to 'missing.toml'"),
+])
+def test_run_fails_fast_with_one_line_naming_the_key(tmp_path, env, expected):
+    result = oppbot("run", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert expected in lines[0]
+    assert not (tmp_path / "oppbot.db").exists()
+
+
+def test_config_error_names_file_line_and_key(tmp_path):
+    config = tmp_path / "oppbot.toml"
+    config.write_text('[workspace]\ncurrency = "USD"\n\n[[stages]]\nname = "Prospect"\nprobability = 150\n')
+    result = oppbot("run", env={**BASE_ENV, "OPPBOT_CONFIG": str(config)}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"oppbot: configuration error: {config}:6: stages[1].probability: must be between 0 and 100, got 150"
+
+
+def test_db_upgrade_creates_the_schema(tmp_path):
+    result = oppbot("db", "upgrade", env={"DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "up to date" in result.stdout
+    tables = set(inspect(make_engine(f"sqlite:///{tmp_path}/x.db")).get_table_names())
+    assert {"workspace", "member", "sales_team", "sales_team_member", "stage", "opportunity", "stage_change", "posted_card", "alembic_version"} <= tables
+
+
+def test_run_serves_http_against_the_given_slack_api(tmp_path, fake_slack):
+    port = free_port()
+    env = {**BASE_ENV, "SLACK_API_URL": fake_slack.api_url, "PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path}/run.db",
+           "LOG_LEVEL": "WARNING"}
+    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), **env},
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                    assert response.status == 200
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"oppbot run did not come up: {process.communicate(timeout=5)}")
+                time.sleep(0.1)
+        assert fake_slack.calls("auth.test"), "oppbot run checks its token with auth.test at start-up"
+        body = urllib.parse.urlencode({"command": "/opp", "text": "help", "team_id": "T0TEST", "user_id": "U0REP1",
+                                       "channel_id": "C1", "response_url": fake_slack.response_url(), "trigger_id": "t"})
+        timestamp = str(int(time.time()))
+        signature = "v0=" + hmac.new(b"s3cret", f"v0:{timestamp}:{body}".encode(), hashlib.sha256).hexdigest()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/slack/events", data=body.encode(), headers={
+            "X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+            assert "/opp new" in response.read().decode()
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+    assert (tmp_path / "run.db").exists(), "oppbot run upgrades an SQLite database by itself"
+
+
+def test_run_refuses_a_token_slack_rejects(tmp_path, fake_slack):
+    env = {**BASE_ENV, "SLACK_BOT_TOKEN": "xoxb-wrong", "SLACK_API_URL": fake_slack.api_url, "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    result = oppbot("run", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "oppbot: SLACK_BOT_TOKEN: Slack refused the token (invalid_auth)"
+
+
+def test_run_picks_socket_mode_when_an_app_token_is_set(monkeypatch, tmp_path, fake_slack):
+    import bot.server
+
+    chosen = []
+    monkeypatch.setattr(bot.server, "run_socket_mode", lambda app: chosen.append(("socket", app.settings.slack_app_token)))
+    monkeypatch.setattr(bot.server, "run_http", lambda app: chosen.append(("http", app.settings.port)))
+    for key, value in {**BASE_ENV, "SLACK_BOT_TOKEN": fake_slack.bot_token, "SLACK_API_URL": fake_slack.api_url,
+                       "DATABASE_URL": f"sqlite:///{tmp_path}/s.db", "OPPBOT_CONFIG": ""}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-test")
+    assert cli.main(["run"]) == 0
+    monkeypatch.delenv("SLACK_APP_TOKEN")
+    monkeypatch.setenv("PORT", "3456")
+    assert cli.main(["run"]) == 0
+    assert chosen == [("socket", "xapp-1-test"), ("http", 3456)]
+
+
+def test_run_on_postgres_refuses_an_unmigrated_database(tmp_path, fake_slack):
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("TEST_DATABASE_URL is not set")
+    admin = make_engine(url)
+    from sqlalchemy import text
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("DROP DATABASE IF EXISTS oppbot_cli_test"))
+        connection.execute(text("CREATE DATABASE oppbot_cli_test"))
+    admin.dispose()
+    scratch = url.rsplit("/", 1)[0] + "/oppbot_cli_test"
+    env = {**BASE_ENV, "SLACK_BOT_TOKEN": fake_slack.bot_token, "SLACK_API_URL": fake_slack.api_url, "DATABASE_URL": scratch}
+    result = oppbot("run", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "oppbot: DATABASE_URL: the database schema is not up to date; run `oppbot db upgrade` first"
+    assert oppbot("db", "upgrade", env={"DATABASE_URL": scratch}, cwd=tmp_path).returncode == 0

@@ -1,0 +1,70 @@
+"""The Slack app manifest creates an app with everything the code uses."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from handlers.shortcuts import FROM_MESSAGE_SHORTCUT, NEW_SHORTCUT
+
+ROOT = Path(__file__).resolve().parent.parent
+MANIFEST = yaml.safe_load((ROOT / "manifest.yml").read_text())
+
+# Web API method (as slack_sdk spells it) -> the bot scope it needs.
+SCOPES = {
+    "chat_postMessage": "chat:write",
+    "chat_update": "chat:write",
+    "chat_postEphemeral": "chat:write",
+    "conversations_open": "im:write",
+    "conversations_join": "channels:join",
+    "conversations_info": "channels:read",
+    "users_info": "users:read",
+    "files_upload_v2": "files:write",
+    "usergroups_list": "usergroups:read",
+}
+
+
+def source_text() -> str:
+    return "\n".join(p.read_text() for folder in ("bot", "handlers") for p in (ROOT / folder).rglob("*.py"))
+
+
+def test_every_web_api_method_used_has_its_scope():
+    used = set(re.findall(r"\.(\w+)\(", source_text())) & set(SCOPES)
+    assert used, "the scan found no Web API calls"
+    scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
+    assert {SCOPES[m] for m in used} <= scopes
+    assert "commands" in scopes
+
+
+def test_command_shortcuts_events_and_interactivity():
+    features, settings = MANIFEST["features"], MANIFEST["settings"]
+    command = features["slash_commands"][0]
+    assert command["command"] == "/opp" and command["should_escape"] is True
+    assert {s["callback_id"]: s["type"] for s in features["shortcuts"]} == {NEW_SHORTCUT: "global", FROM_MESSAGE_SHORTCUT: "message"}
+    assert features["app_home"]["home_tab_enabled"] is True
+    assert "app_home_opened" in settings["event_subscriptions"]["bot_events"]
+    assert settings["interactivity"]["is_enabled"] is True
+    for url in (command["url"], settings["event_subscriptions"]["request_url"], settings["interactivity"]["request_url"]):
+        assert url.endswith("/slack/events")
+
+
+def test_env_example_lists_every_key_with_a_comment():
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    keys = [line.split("=", 1)[0] for line in lines if re.match(r"^[A-Z_]+=", line)]
+    assert set(keys) == {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_API_URL", "DATABASE_URL",
+                         "OPPBOT_CONFIG", "OPPBOT_TICK_SECONDS", "PORT", "LOG_LEVEL"}
+    for index, line in enumerate(lines):
+        if re.match(r"^[A-Z_]+=", line):
+            assert lines[index - 1].startswith("#"), f"{line} has no comment above it"
+    settings_source = (ROOT / "bot" / "settings.py").read_text()
+    for key in keys:
+        assert f'"{key}"' in settings_source, f"{key} is documented but never read"
+
+
+def test_example_config_parses():
+    from bot.config import load_config
+
+    config = load_config(ROOT / "oppbot.example.toml")
+    assert [s.name for s in config.stages] == ["Prospect", "Solution design", "Technical evaluation", "Negotiation"]

@@ -1,0 +1,142 @@
+"""The storage layer on SQLite and PostgreSQL: migrations match the models, numbering under
+concurrency, workspace scoping, timezone-aware times, append-only history."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from slack_sdk import WebClient
+from sqlmodel import Session, SQLModel, select
+
+from bot.clock import FakeClock
+from bot.config import parse_config
+from bot.core import Pipeline
+from bot.domain import NotFound, OpportunityDraft
+from bot.slack_gateway import SlackGateway
+from storage.db import UnitOfWork, pending_migrations
+from storage.models import Opportunity, Stage, StageChange, Workspace
+from tests.conftest import START, TEST_CONFIG
+
+
+@pytest.fixture
+def pipeline(engine, fake_slack):
+    client = WebClient(token=fake_slack.bot_token, base_url=fake_slack.api_url)
+    return Pipeline(lambda write=False: UnitOfWork(engine, write=write), FakeClock(START), parse_config(TEST_CONFIG, "t.toml"), SlackGateway(client))
+
+
+def draft(pipeline: Pipeline, team_id: str = "T0TEST", owner: str = "U0REP1", **extra) -> OpportunityDraft:
+    stage = pipeline.stage_model(team_id).first
+    return OpportunityDraft(name="Deal", customer="Cust", owner_id=owner, stage_id=stage.id, currency="USD", **extra)
+
+
+def test_migrations_match_the_models(engine):
+    assert not pending_migrations(engine)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    assert differences == []
+
+
+def test_numbers_are_unique_and_gapless_under_concurrent_creates(pipeline, engine):
+    actor = pipeline.actor("T0TEST", "U0REP1")
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            for _ in range(5):
+                pipeline.create(actor, draft(pipeline))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with Session(engine) as session:
+        numbers = sorted(session.scalars(select(Opportunity.number).where(Opportunity.team_id == "T0TEST")))
+        changes = session.scalars(select(StageChange)).all()
+    assert numbers == list(range(1, 41))
+    assert len(changes) == 40
+
+
+def test_each_workspace_has_its_own_numbers_and_sees_only_its_own_rows(pipeline):
+    rep_a = pipeline.actor("T0TEST", "U0REP1")
+    rep_b = pipeline.actor("T0OTHERTEAM", "U0REP1")
+    first_a = pipeline.create(rep_a, draft(pipeline))
+    first_b = pipeline.create(rep_b, draft(pipeline, "T0OTHERTEAM"))
+    assert (first_a.number, first_b.number) == (1, 1)
+    assert pipeline.find(rep_b, number=1).id == first_b.id
+    with pytest.raises(NotFound):
+        pipeline.find(rep_b, opp_id=first_a.id)
+    assert pipeline.stage_model("T0OTHERTEAM").first.id != pipeline.stage_model("T0TEST").first.id
+
+
+def test_times_come_back_timezone_aware_in_utc(pipeline, engine):
+    actor = pipeline.actor("T0TEST", "U0REP1")
+    created = pipeline.create(actor, draft(pipeline, amount=Decimal("12.50")))
+    with Session(engine) as session:
+        row = session.get(Opportunity, created.id)
+        assert row is not None
+        assert row.created_at.tzinfo is not None and row.created_at.utcoffset() == timedelta(0)
+        assert row.created_at == START
+        assert row.amount == Decimal("12.50")
+    shanghai = START.astimezone(timezone(timedelta(hours=8)))
+    with UnitOfWork(engine, write=True) as uow:
+        opp = uow.session.get(Opportunity, created.id)
+        opp.updated_at = shanghai
+        uow.commit()
+    with Session(engine) as session:
+        assert session.get(Opportunity, created.id).updated_at == START
+
+
+def test_history_is_appended_never_rewritten(pipeline, engine):
+    actor = pipeline.actor("T0TEST", "U0REP1")
+    opp = pipeline.create(actor, draft(pipeline))
+    stages = pipeline.stage_model("T0TEST").stages
+    pipeline.move(actor, opp.id, stage_id=stages[1].id)
+    pipeline.move(actor, opp.id, stage_id=stages[0].id)
+    pipeline.win(actor, opp.id)
+    with Session(engine) as session:
+        rows = session.scalars(select(StageChange).where(StageChange.opportunity_id == opp.id).order_by(StageChange.id)).all()
+    moves = [(r.from_stage_id, r.from_status, r.to_stage_id, r.to_status) for r in rows]
+    assert moves == [
+        (None, None, stages[0].id, "open"),
+        (stages[0].id, "open", stages[1].id, "open"),
+        (stages[1].id, "open", stages[0].id, "open"),
+        (stages[0].id, "open", stages[0].id, "won"),
+    ]
+
+
+def test_unit_of_work_rolls_back_unless_committed(engine):
+    with UnitOfWork(engine, write=True) as uow:
+        uow.session.add(Workspace(team_id="T0ROLLBACK", currency="USD", timezone="UTC", created_at=START))
+        uow.session.flush()
+    with Session(engine) as session:
+        assert session.get(Workspace, "T0ROLLBACK") is None
+
+
+def test_changed_configuration_is_reapplied_and_removed_stages_are_retired(engine, fake_slack):
+    client = WebClient(token=fake_slack.bot_token, base_url=fake_slack.api_url)
+
+    def pipeline_with(text: str) -> Pipeline:
+        return Pipeline(lambda write=False: UnitOfWork(engine, write=write), FakeClock(START), parse_config(text, "t.toml"), SlackGateway(client))
+
+    first = pipeline_with('[[stages]]\nname = "Lead"\n[[stages]]\nname = "Demo"\nprobability = 40\n')
+    actor = first.actor("T0TEST", "U0REP1")
+    opp = first.create(actor, draft(first))
+    lead_id = first.stage_model("T0TEST").first.id
+
+    second = pipeline_with('[[stages]]\nname = "Qualify"\n[[stages]]\nname = "Demo"\nprobability = 60\n')
+    model = second.stage_model("T0TEST")
+    assert [s.name for s in model.stages] == ["Qualify", "Demo"]
+    assert model.stages[1].probability == 60
+    assert [s.name for s in model.retired] == ["Lead"]
+    assert second.find(actor, opp_id=opp.id).stage_id == lead_id  # history keeps its stage
+    with Session(engine) as session:
+        assert session.scalars(select(Stage).where(Stage.team_id == "T0TEST")).all().__len__() == 3
