@@ -13,6 +13,8 @@ from sqlalchemy.engine import Engine
 from bot.clock import Clock, SystemClock
 from bot.config import WorkspaceConfig, load_config
 from bot.core import Pipeline
+from bot.delivery import Dispatcher
+from bot.followups import FollowUps
 from bot.settings import Settings
 from bot.slack_gateway import SlackGateway, make_web_client
 from storage.db import UnitOfWork, make_engine
@@ -35,13 +37,15 @@ class OppBot:
     settings: Settings
     bolt: App
     pipeline: Pipeline
+    follow_ups: FollowUps
+    dispatcher: Dispatcher
     engine: Engine
     client: WebClient
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None,
                config: WorkspaceConfig | None = None, client: WebClient | None = None,
-               listener_executor: Executor | None = None) -> OppBot:
+               delivery_client: WebClient | None = None, listener_executor: Executor | None = None) -> OppBot:
     from handlers import register_all
 
     engine = engine or make_engine(settings.database_url)
@@ -55,12 +59,17 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
         raise_error_for_unhandled_request=False,
         **({"listener_executor": listener_executor} if listener_executor is not None else {}),
     )
-    pipeline = Pipeline(lambda write=False: UnitOfWork(engine, write=write), clock or SystemClock(), config, SlackGateway(client))
-    register_all(bolt, pipeline)
+    clock = clock or SystemClock()
+    uow = lambda write=False: UnitOfWork(engine, write=write)  # noqa: E731
+    pipeline = Pipeline(uow, clock, config, SlackGateway(client))
+    follow_ups = FollowUps(pipeline, SlackGateway(delivery_client or make_web_client(settings.slack_bot_token, settings.slack_api_url, retries=0)))
+    dispatcher = Dispatcher(uow, clock)
+    follow_ups.register(dispatcher)
+    register_all(bolt, pipeline, follow_ups)
 
     @bolt.error
     def on_error(error: Exception, body: dict, logger: logging.Logger) -> BoltResponse:
         logger.exception("unhandled error for %s: %s", (body or {}).get("type"), error)
         return BoltResponse(status=500, body="")
 
-    return OppBot(settings=settings, bolt=bolt, pipeline=pipeline, engine=engine, client=client)
+    return OppBot(settings=settings, bolt=bolt, pipeline=pipeline, follow_ups=follow_ups, dispatcher=dispatcher, engine=engine, client=client)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Iterable, Sequence
 
-from bot.domain import CHANGE_KIND, FOUND, LOST, OPEN, REACH, TAG_CHOICES, VISIBILITY, WON, HistoryEntry, OpportunityView, StageModel
+from bot.domain import CHANGE_KIND, FOUND, LOST, OPEN, REACH, TAG_CHOICES, VISIBILITY, WON, FollowUpView, HistoryEntry, OpportunityView, StageModel
 from bot.forms import CUSTOMER_MAX, NAME_MAX, NEXT_STEP_MAX, NOTES_MAX, SOURCE_MAX, LOST_REASON_MAX, FormChoices
 from bot.stages import describe_move
 
@@ -31,7 +31,11 @@ LOST_BUTTON = "card_lost"
 DETAILS_BUTTON = "card_details"
 LIST_PAGE_BUTTON = "list_page"
 HOME_NEW_BUTTON = "home_new_opportunity"
+ADD_FOLLOW_UP_BUTTON = "add_follow_up"
+DONE_BUTTON = "follow_up_done"
+SNOOZE_SELECT = "follow_up_snooze"
 NEW_MODAL = "new_opportunity"
+FOLLOW_UP_MODAL = "new_follow_up"
 LOST_MODAL = "lost_reason"
 DETAILS_MODAL = "opportunity_details"
 
@@ -96,7 +100,7 @@ def stage_path(opp: OpportunityView, stages: StageModel) -> str:
 
 def card_text(opp: OpportunityView, stages: StageModel) -> str:
     """The notification / fallback text of a card."""
-    return f"{opp.ref} {opp.name} ({opp.customer}) · {status_label(opp, stages)}"
+    return f"{opp.ref} {escape(opp.name)} ({escape(opp.customer)}) · {status_label(opp, stages)}"
 
 
 def _tags(opp: OpportunityView) -> list[str]:
@@ -108,7 +112,13 @@ def _tags(opp: OpportunityView) -> list[str]:
     return tags
 
 
-def opportunity_card(opp: OpportunityView, stages: StageModel, now: datetime) -> list[dict]:
+def follow_up_line(follow_up: FollowUpView, now: datetime) -> str:
+    overdue = follow_up.due_at < now
+    marker = ":alarm_clock: *Overdue* " if overdue else ""
+    return f"{marker}{slack_date(follow_up.due_at)} · {escape(follow_up.text)} · <@{follow_up.assignee_id}>"
+
+
+def opportunity_card(opp: OpportunityView, stages: StageModel, now: datetime, next_follow_up: FollowUpView | None = None) -> list[dict]:
     fields = [
         f"*Customer*\n{escape(opp.customer)}",
         f"*Amount*\n{format_amount(opp.amount, opp.currency)}",
@@ -136,6 +146,8 @@ def opportunity_card(opp: OpportunityView, stages: StageModel, now: datetime) ->
         blocks.append({"type": "section", "text": mrkdwn(f"*Next step:* {escape(opp.next_step)}")})
     if opp.notes:
         blocks.append({"type": "section", "text": mrkdwn(f"*Notes:* {escape(clip(opp.notes, 600))}")})
+    if next_follow_up is not None and opp.is_open:
+        blocks.append({"type": "section", "text": mrkdwn(f"*Next follow-up:* {follow_up_line(next_follow_up, now)}")})
     if tags := _tags(opp):
         blocks.append({"type": "context", "elements": [mrkdwn("Tags: " + " · ".join(tags))]})
     blocks.append({"type": "actions", "block_id": f"card:{opp.id}", "elements": card_controls(opp, stages)})
@@ -158,6 +170,7 @@ def card_controls(opp: OpportunityView, stages: StageModel) -> list[dict]:
     if opp.is_open:
         elements.append({"type": "button", "action_id": WON_BUTTON, "text": plain("Won"), "style": "primary", "value": value})
         elements.append({"type": "button", "action_id": LOST_BUTTON, "text": plain("Lost"), "style": "danger", "value": value})
+        elements.append({"type": "button", "action_id": ADD_FOLLOW_UP_BUTTON, "text": plain("Add follow-up"), "value": value})
     elements.append({"type": "button", "action_id": DETAILS_BUTTON, "text": plain("Details"), "value": value})
     return elements
 
@@ -269,7 +282,7 @@ def new_opportunity_modal(choices: FormChoices, *, owner_id: str, metadata: dict
         "title": plain("New opportunity"),
         "submit": plain("Create"),
         "close": plain("Cancel"),
-        "private_metadata": json.dumps(metadata)[:3000],
+        "private_metadata": json.dumps(metadata),
         "blocks": blocks,
     }
 
@@ -281,7 +294,7 @@ def lost_reason_modal(opp: OpportunityView, metadata: dict) -> dict:
         "title": plain("Mark as lost"),
         "submit": plain("Mark lost"),
         "close": plain("Cancel"),
-        "private_metadata": json.dumps(metadata)[:3000],
+        "private_metadata": json.dumps(metadata),
         "blocks": [
             {"type": "section", "text": mrkdwn(f"*{opp.ref} · {escape(opp.name)}* ({escape(opp.customer)})")},
             _input("reason", "Why was it lost?", _text_input("value", max_length=LOST_REASON_MAX, multiline=True,
@@ -297,12 +310,20 @@ class ListPage:
     total: int
     offset: int
     stage_filter: int | None = None
+    follow_ups: dict[int, FollowUpView] = field(default_factory=dict)
 
 
-def opportunity_line(opp: OpportunityView, now: datetime) -> str:
+def opportunity_line(opp: OpportunityView, now: datetime, follow_up: FollowUpView | None = None) -> str:
+    marker = ":alarm_clock: " if follow_up is not None and follow_up.due_at < now else ""
+    plan = f"\nNext: {follow_up_line(follow_up, now)}" if follow_up is not None else ""
     return clip(
-        f"*{opp.ref}* {escape(opp.name)} — {escape(opp.customer)} · {format_amount(opp.amount, opp.currency)}"
-        f" · {days_between(opp.stage_entered_at, now)} d in stage", SECTION_TEXT)
+        f"{marker}*{opp.ref}* {escape(opp.name)} — {escape(opp.customer)} · {format_amount(opp.amount, opp.currency)}"
+        f" · {days_between(opp.stage_entered_at, now)} d in stage{plan}", SECTION_TEXT)
+
+
+def overdue_first(items: Sequence[OpportunityView], follow_ups: dict[int, FollowUpView], now: datetime) -> list[OpportunityView]:
+    """Within each stage, deals with an overdue follow-up come first; otherwise the order is kept."""
+    return sorted(items, key=lambda o: (0 if (f := follow_ups.get(o.id)) is not None and f.due_at < now else 1))
 
 
 def list_blocks(page: ListPage, stages: StageModel, now: datetime, *, viewer_id: str) -> list[dict]:
@@ -312,12 +333,19 @@ def list_blocks(page: ListPage, stages: StageModel, now: datetime, *, viewer_id:
         return [{"type": "section", "text": mrkdwn(f"{who} open opportunities{scope}: none. Create one with `/opp new`.")}]
     last = page.offset + len(page.items)
     blocks: list[dict] = [{"type": "section", "text": mrkdwn(f"*{who} open opportunities{scope}* · {page.offset + 1}–{last} of {page.total}")}]
+    overdue = sum(1 for o in page.items if (f := page.follow_ups.get(o.id)) is not None and f.due_at < now)
+    if overdue:
+        blocks.append({"type": "context", "elements": [mrkdwn(f":alarm_clock: {overdue} on this page with an overdue follow-up, shown first in each stage")]})
     current_stage = None
-    for opp in page.items:
+    ordered = sorted(page.items, key=lambda o: (stages.index_of(o.stage_id) if stages.index_of(o.stage_id) is not None else 99))
+    grouped: list[OpportunityView] = []
+    for stage_id in dict.fromkeys(o.stage_id for o in ordered):
+        grouped.extend(overdue_first([o for o in ordered if o.stage_id == stage_id], page.follow_ups, now))
+    for opp in grouped:
         if opp.stage_id != current_stage:
             current_stage = opp.stage_id
             blocks.append({"type": "context", "elements": [mrkdwn(f"*{escape(stages.name_of(opp.stage_id))}*")]})
-        blocks.append({"type": "section", "text": mrkdwn(opportunity_line(opp, now)),
+        blocks.append({"type": "section", "text": mrkdwn(opportunity_line(opp, now, page.follow_ups.get(opp.id))),
                        "accessory": {"type": "button", "action_id": DETAILS_BUTTON, "text": plain("Open"), "value": str(opp.id)}})
     if last < page.total:
         state = json.dumps({"o": page.owner_id, "s": page.stage_filter, "n": last})
@@ -336,32 +364,48 @@ class StageSummary:
 HOME_ITEMS = 40
 
 
-def home_view(owner_id: str, summaries: Sequence[StageSummary], items: Sequence[OpportunityView], total: int, stages: StageModel, now: datetime) -> dict:
+HOME_FOLLOW_UPS = 10
+
+
+def home_view(owner_id: str, summaries: Sequence[StageSummary], items: Sequence[OpportunityView], total: int, stages: StageModel, now: datetime,
+              *, due: Sequence[tuple[FollowUpView, OpportunityView]] = (), follow_ups: dict[int, FollowUpView] | None = None) -> dict:
+    follow_ups = follow_ups or {}
     blocks: list[dict] = [
         {"type": "header", "text": plain("Your pipeline")},
         {"type": "actions", "elements": [{"type": "button", "action_id": HOME_NEW_BUTTON, "text": plain("New opportunity"), "style": "primary", "value": "new"}]},
     ]
+    if due:
+        overdue = sum(1 for f, _ in due if f.due_at < now)
+        blocks.append({"type": "section", "text": mrkdwn(f"*Follow-ups: {overdue} overdue, {len(due) - overdue} due today*")})
+        for follow_up, opp in list(due)[:HOME_FOLLOW_UPS]:
+            blocks.append({"type": "section", "text": mrkdwn(clip(f"{follow_up_line(follow_up, now)}\n{opp.ref} · {escape(opp.name)}", SECTION_TEXT)),
+                           "accessory": {"type": "button", "action_id": DONE_BUTTON, "text": plain("Done"), "value": str(follow_up.id)}})
+        if len(due) > HOME_FOLLOW_UPS:
+            blocks.append({"type": "context", "elements": [mrkdwn(f"…and {len(due) - HOME_FOLLOW_UPS} more")]})
     if not total:
         blocks.append({"type": "section", "text": mrkdwn("You have no open opportunities. Create one with the button above or `/opp new`.")})
         return {"type": "home", "blocks": blocks}
     by_stage = {s.stage_id: s for s in summaries}
-    shown_per_stage: dict[int, int] = {}
-    for opp in items:
-        shown_per_stage[opp.stage_id] = shown_per_stage.get(opp.stage_id, 0) + 1
-    for stage in stages.stages:
-        summary = by_stage.get(stage.id)
-        if summary is None:
-            continue
+    present = [stage for stage in stages.stages if stage.id in by_stage]
+    # Every stage keeps its divider, summary and "…and N more" line; deals fill what is left.
+    room = VIEW_BLOCKS - len(blocks) - 3 * len(present)
+    shown: list[OpportunityView] = []
+    for stage in present:
+        shown.extend(overdue_first([o for o in items if o.stage_id == stage.id], follow_ups, now))
+    shown = shown[:max(0, room)]
+    for stage in present:
+        summary = by_stage[stage.id]
         amounts = " · ".join(format_amount(v, c) for c, v in sorted(summary.amounts.items())) or "no amounts"
         blocks.append({"type": "divider"})
         blocks.append({"type": "section", "text": mrkdwn(f"*{escape(stage.name)}* · {summary.count} open · {amounts}")})
-        for opp in (o for o in items if o.stage_id == stage.id):
-            blocks.append({"type": "section", "text": mrkdwn(opportunity_line(opp, now)),
+        in_stage = [o for o in shown if o.stage_id == stage.id]
+        for opp in in_stage:
+            blocks.append({"type": "section", "text": mrkdwn(opportunity_line(opp, now, follow_ups.get(opp.id))),
                            "accessory": {"type": "button", "action_id": DETAILS_BUTTON, "text": plain("Open"), "value": str(opp.id)}})
-        hidden = summary.count - shown_per_stage.get(stage.id, 0)
+        hidden = summary.count - len(in_stage)
         if hidden > 0:
-            blocks.append({"type": "context", "elements": [mrkdwn(f"…and {hidden} more in {escape(stage.name)}: `/opp list {escape(stage.name)}`")]})
-    return {"type": "home", "blocks": blocks[:VIEW_BLOCKS]}
+            blocks.append({"type": "context", "elements": [mrkdwn(f"…and {hidden} more in {escape(stage.name)}: `/opp list {escape(clip(stage.name, 40))}`")]})
+    return {"type": "home", "blocks": blocks}
 
 
 def help_blocks(problem: str | None = None) -> list[dict]:
@@ -373,3 +417,77 @@ def help_blocks(problem: str | None = None) -> list[dict]:
     lines = "\n".join(f"`{usage}` — {what}" for usage, what in HELP_LINES)
     blocks.append({"type": "section", "text": mrkdwn(f"*oppbot: your pipeline in Slack*\n{lines}")})
     return blocks
+
+
+QUICK_CHOICES = {"tomorrow": "Tomorrow 9:00", "3d": "In 3 days", "monday": "Next Monday 9:00"}
+SNOOZE_CHOICES = {"1h": "1 hour", "tomorrow": "Tomorrow 9:00", "3d": "3 days"}
+
+
+def follow_up_modal(opp: OpportunityView, metadata: dict, *, assignee_id: str) -> dict:
+    return {
+        "type": "modal",
+        "callback_id": FOLLOW_UP_MODAL,
+        "title": plain("Add follow-up"),
+        "submit": plain("Save"),
+        "close": plain("Cancel"),
+        "private_metadata": json.dumps(metadata),
+        "blocks": [
+            {"type": "section", "text": mrkdwn(f"*{opp.ref} · {escape(opp.name)}* ({escape(opp.customer)})")},
+            _input("what", "What to do", _text_input("value", max_length=500, placeholder="e.g. call the buyer back about pricing")),
+            _input("quick", "When", _radio("value", QUICK_CHOICES), optional=True, hint="Or pick a date and time below."),
+            _input("date", "Date", {"type": "datepicker", "action_id": "value"}, optional=True),
+            _input("time", "Time", {"type": "timepicker", "action_id": "value", "initial_time": "09:00"}, optional=True,
+                   hint="In your Slack time zone."),
+            _input("assignee", "Who", {"type": "users_select", "action_id": "value", "initial_user": assignee_id}),
+        ],
+    }
+
+
+def add_follow_up_offer(opp: OpportunityView, text: str) -> list[dict]:
+    """A confirmation that offers to plan the next step when the deal has none pending."""
+    return [{"type": "section", "text": mrkdwn(text)},
+            {"type": "actions", "elements": [{"type": "button", "action_id": ADD_FOLLOW_UP_BUTTON, "text": plain("Add follow-up"),
+                                              "style": "primary", "value": str(opp.id)}]},
+            {"type": "context", "elements": [mrkdwn(f"{opp.ref} has no follow-up planned.")]}]
+
+
+def reminder_message(follow_up: FollowUpView, opp: OpportunityView, *, nudge: bool, late_since: datetime | None) -> tuple[str, list[dict]]:
+    lead = ":bell: *Still to do*" if nudge else ":bell: *Follow-up due*"
+    late = f"\n_It was due at {slack_date(late_since)}; I was offline then._" if late_since else ""
+    text = f"Follow-up due: {escape(follow_up.text)} — {opp.ref} {escape(opp.name)} ({escape(opp.customer)})"
+    value = str(follow_up.id)
+    return text, [
+        {"type": "section", "text": mrkdwn(f"{lead}: {escape(follow_up.text)}\n*{opp.ref} · {escape(opp.name)}* — {escape(opp.customer)}"
+                                           f"\nDue {slack_date(follow_up.due_at)}{late}")},
+        {"type": "actions", "block_id": f"reminder:{follow_up.id}", "elements": [
+            {"type": "button", "action_id": DONE_BUTTON, "text": plain("Done"), "style": "primary", "value": value},
+            {"type": "static_select", "action_id": SNOOZE_SELECT, "placeholder": plain("Snooze…"),
+             "options": [option(label, f"{follow_up.id}:{key}") for key, label in SNOOZE_CHOICES.items()]},
+            {"type": "button", "action_id": DETAILS_BUTTON, "text": plain("Open opportunity"), "value": str(opp.id)},
+        ]},
+    ]
+
+
+def reminder_closed_message(follow_up: FollowUpView, opp: OpportunityView, outcome: str) -> tuple[str, list[dict]]:
+    text = f"{outcome} — {escape(follow_up.text)} ({opp.ref})"
+    return text, [
+        {"type": "section", "text": mrkdwn(f"{outcome}\n*{opp.ref} · {escape(opp.name)}* — {escape(opp.customer)}")},
+        {"type": "actions", "elements": [{"type": "button", "action_id": DETAILS_BUTTON, "text": plain("Open opportunity"), "value": str(opp.id)}]},
+    ]
+
+
+def stalled_message(opp: OpportunityView, stages: StageModel, now: datetime) -> tuple[str, list[dict]]:
+    stage = stages.by_id(opp.stage_id)
+    days = days_between(opp.stage_entered_at, now)
+    norm = f" (the norm is at most {stage.max_days})" if stage else ""
+    text = f"{opp.ref} {escape(opp.name)} has been in {escape(stages.name_of(opp.stage_id))} for {days} days"
+    select = card_controls(opp, stages)[0]
+    return text, [
+        {"type": "section", "text": mrkdwn(f":hourglass: *{opp.ref} · {escape(opp.name)}* ({escape(opp.customer)}) has been in "
+                                           f"*{escape(stages.name_of(opp.stage_id))}* for {days} days{norm}. Move it on, or plan the next step.")},
+        {"type": "actions", "elements": [
+            select,
+            {"type": "button", "action_id": ADD_FOLLOW_UP_BUTTON, "text": plain("Add follow-up"), "style": "primary", "value": str(opp.id)},
+            {"type": "button", "action_id": DETAILS_BUTTON, "text": plain("Open opportunity"), "value": str(opp.id)},
+        ]},
+    ]

@@ -67,6 +67,7 @@ def db_upgrade() -> int:
 
 def run(settings: Settings) -> int:
     from bot.app import create_app
+    from bot.scheduler import build_scheduler
     from bot.server import run_http, run_socket_mode
     from storage.db import pending_migrations, upgrade
 
@@ -87,10 +88,15 @@ def run(settings: Settings) -> int:
     oppbot.pipeline.ensure_workspace(identity["team_id"])
     oppbot.pipeline.sync_known_workspaces()
     log.info("signed in to %s as %s", identity.get("team"), identity.get("user"))
-    if settings.socket_mode:
-        run_socket_mode(oppbot)
-    else:
-        run_http(oppbot)
+    scheduler = build_scheduler(oppbot.dispatcher, settings.tick_seconds)
+    scheduler.start()
+    try:
+        if settings.socket_mode:
+            run_socket_mode(oppbot)
+        else:
+            run_http(oppbot)
+    finally:
+        scheduler.shutdown(wait=False)
     return 0
 
 

@@ -15,6 +15,7 @@ HELP_LINES = (
     ("/opp list [stage] [@user]", "open opportunities by stage, oldest in stage first"),
     ("/opp show OPP-12", "one opportunity's card and stage history"),
     ("/opp stage OPP-12 <stage>", "move to a stage: by name, its start, or its number"),
+    ("/opp followup OPP-12 <when> <what>", "plan a follow-up: “in 3 days call back”, “tomorrow 9am send quote”, “friday demo”, “2026-12-03 14:00 review”"),
     ("/opp won OPP-12", "mark as won"),
     ("/opp lost OPP-12 <reason>", "mark as lost, with the reason"),
     ("/opp help", "this help"),
@@ -80,6 +81,10 @@ def parse(text: str) -> Command:
         if len(args) < 2:
             raise CommandError("Usage: /opp stage OPP-12 <stage>.")
         return Command("stage", ref=parse_ref(args[0]), stage=" ".join(args[1:]))
+    if sub in ("followup", "follow-up", "fu"):
+        if len(args) < 2:
+            raise CommandError("Usage: /opp followup OPP-12 <when> <what>, e.g. /opp followup OPP-12 in 3 days call the buyer back.")
+        return Command("followup", ref=parse_ref(args[0]), text=rest[len(args[0]):].strip())
     if sub == "lost":
         if not args:
             raise CommandError("Usage: /opp lost OPP-12 <reason>.")

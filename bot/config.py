@@ -12,9 +12,10 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
+
+from bot.timezones import is_zone
 
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 CHANNEL_NAME = re.compile(r"^#[a-z0-9][a-z0-9._-]{0,79}$")
@@ -104,7 +105,7 @@ class _Locator:
                 return start + 1
         if key is None:
             return None
-        pattern = re.compile(rf"^\s*\"?{re.escape(key)}\"?\s*=")
+        pattern = re.compile(rf"^\s*(\"?{re.escape(key)}\"?\s*=|\[\[?\s*{re.escape(key)}\s*\]\]?)")
         for number in range(start, end):
             if pattern.match(self.lines[number]):
                 return number + 1
@@ -135,7 +136,7 @@ class _Reader:
                pattern: re.Pattern | None = None, what: str = "", max_len: int = 200) -> str | None:
         if key not in data:
             if required:
-                raise self.fail("is required", table, index, None if index is not None else key)
+                raise self.fail("is required", table, index, key)
             return None
         value = data[key]
         if not isinstance(value, str) or not value.strip():
@@ -182,10 +183,8 @@ class _Reader:
         value = self.string(data, key, table, index)
         if value is None:
             return None
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise self.fail(f"unknown time zone {value!r} (use an IANA name like Asia/Shanghai)", table, index, key) from None
+        if not is_zone(value):
+            raise self.fail(f"unknown time zone {value!r} (use an IANA name like Asia/Shanghai)", table, index, key)
         return value
 
 
@@ -237,7 +236,7 @@ def parse_config(text: str, source: str = "<config>") -> WorkspaceConfig:
             assert name is not None
             if name.lower() in ("won", "lost"):
                 raise reader.fail("Won and Lost are outcomes, not stages; leave them out", "stages", i, "name")
-            if name.isdigit():
+            if re.fullmatch(r"[0-9]+", name):
                 raise reader.fail("a stage name can't be only digits (digits select stages by number)", "stages", i, "name")
             if name.lower() in seen_names:
                 raise reader.fail(f"duplicate stage {name!r}", "stages", i, "name")

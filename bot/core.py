@@ -11,12 +11,13 @@ import json
 import logging
 import threading
 from dataclasses import asdict, dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import IntegrityError
 
-from bot.blocks import LIST_PAGE_SIZE, HOME_ITEMS, ListPage, StageSummary, card_text, home_view, opportunity_card
+from bot.blocks import HOME_ITEMS, LIST_PAGE_SIZE, ListPage, StageSummary, add_follow_up_offer, card_text, home_view, opportunity_card
+from bot.delivery import schedule
 from bot.clock import Clock
 from bot.config import WorkspaceConfig
 from bot.domain import (
@@ -24,6 +25,7 @@ from bot.domain import (
     OPEN,
     WON,
     Actor,
+    FollowUpView,
     Forbidden,
     HistoryEntry,
     Invalid,
@@ -36,13 +38,15 @@ from bot.domain import (
 from bot.forms import FormChoices, currencies_for
 from bot.slack_gateway import CANNOT_POST_HERE, SlackGateway, slack_error
 from bot.stages import can_view, check_change, resolve_stage
+from bot.when import next_local
 from storage import queries
 from storage.db import UnitOfWorkFactory
-from storage.models import Member, Opportunity, PostedCard, SalesTeam, Stage, StageChange, Workspace
+from storage.models import FollowUp, Member, Opportunity, PostedCard, SalesTeam, Stage, StageChange, Workspace
 
 log = logging.getLogger(__name__)
 
 PROFILE_TTL = timedelta(hours=24)
+STALLED = "stalled"
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,22 @@ class ChangeResult:
 def to_view(opp: Opportunity) -> OpportunityView:
     assert opp.id is not None
     return OpportunityView(**{name: getattr(opp, name) for name in OpportunityView.__dataclass_fields__})
+
+
+def follow_up_view(row: FollowUp) -> FollowUpView:
+    assert row.id is not None
+    return FollowUpView(row.id, row.team_id, row.opportunity_id, row.text, row.due_at, row.assignee_id, row.status,
+                        row.created_by, row.done_by, row.done_at)
+
+
+def schedule_stalled_check(session, opp: Opportunity, stages: StageModel, now: datetime) -> None:
+    """One nudge per stage entry, due when the deal outstays the stage's max days."""
+    stage = stages.by_id(opp.stage_id)
+    if stage is None or opp.status != OPEN:
+        return
+    entered = int(opp.stage_entered_at.timestamp())
+    schedule(session, team_id=opp.team_id, kind=STALLED, subject_id=opp.id, dedupe_key=f"stalled:{opp.id}:{entered}",  # type: ignore[arg-type]
+             due_at=opp.stage_entered_at + timedelta(days=stage.max_days), now=now, payload={"entered": entered})
 
 
 def _stage_info(stage: Stage) -> StageInfo:
@@ -229,6 +249,15 @@ class Pipeline:
                 pass  # a concurrent request cached the same profile
             return row
 
+    def timezone_of(self, team_id: str, user_id: str) -> str:
+        """The user's Slack time zone, else the workspace's."""
+        profile = self.profile(team_id, user_id)
+        if profile is not None and profile.tz:
+            return profile.tz
+        with self.uow() as uow:
+            workspace = queries.get_workspace(uow.session, team_id)
+        return workspace.timezone if workspace else "UTC"
+
     def actor(self, team_id: str, user_id: str) -> Actor:
         self.ensure_workspace(team_id)
         profile = self.profile(team_id, user_id)
@@ -270,6 +299,7 @@ class Pipeline:
                 team_id=actor.team_id, opportunity_id=opp.id, from_stage_id=None, from_status=None,  # type: ignore[arg-type]
                 to_stage_id=draft.stage_id, to_status=OPEN, changed_by=actor.user_id, owner_id=draft.owner_id, changed_at=now,
             ))
+            schedule_stalled_check(uow.session, opp, stages, now)
             uow.commit()
             view = to_view(opp)
         log.info("%s created %s in %s", actor.user_id, view.ref, actor.team_id)
@@ -338,6 +368,7 @@ class Pipeline:
             opp.closed_at = now if to_status in (WON, LOST) else None
             opp.updated_at = now
             uow.session.add(opp)
+            schedule_stalled_check(uow.session, opp, stages, now)
             uow.commit()
             after = to_view(opp)
         if to_status == WON:
@@ -362,30 +393,45 @@ class Pipeline:
         with self.uow() as uow:
             rows, total = queries.open_opportunities(uow.session, actor.team_id, owner_id, stage_id=stage_id, offset=offset, limit=LIST_PAGE_SIZE)
             items = [to_view(r) for r in rows]
-        return ListPage(owner_id=owner_id, items=items, total=total, offset=offset, stage_filter=stage_id)
+            follow_ups = {k: follow_up_view(v) for k, v in queries.next_follow_ups(uow.session, actor.team_id, [o.id for o in items]).items()}
+        return ListPage(owner_id=owner_id, items=items, total=total, offset=offset, stage_filter=stage_id, follow_ups=follow_ups)
+
+    def due_follow_ups(self, actor: Actor, *, limit: int = 20) -> list[tuple[FollowUpView, OpportunityView]]:
+        """The actor's pending follow-ups that are overdue or due before the end of their day."""
+        end_of_today = next_local(self.clock.now(), self.timezone_of(actor.team_id, actor.user_id), days=1, at=datetime.min.time())
+        with self.uow() as uow:
+            rows = queries.pending_follow_ups_of(uow.session, actor.team_id, actor.user_id, due_before=end_of_today, limit=limit)
+            opps = queries.opportunities_by_id(uow.session, actor.team_id, sorted({r.opportunity_id for r in rows}))
+            return [(follow_up_view(r), to_view(opps[r.opportunity_id])) for r in rows if r.opportunity_id in opps]
 
     def home(self, actor: Actor) -> dict:
         stages = self.stage_model(actor.team_id)
+        due = self.due_follow_ups(actor)
         with self.uow() as uow:
             grouped = queries.open_pipeline_by_stage(uow.session, actor.team_id, actor.user_id)
             rows, total = queries.open_opportunities(uow.session, actor.team_id, actor.user_id, stage_id=None, offset=0, limit=HOME_ITEMS)
             items = [to_view(r) for r in rows]
+            follow_ups = {k: follow_up_view(v) for k, v in queries.next_follow_ups(uow.session, actor.team_id, [o.id for o in items]).items()}
         summaries: dict[int, StageSummary] = {}
         for stage_id, currency, count, amount in grouped:
             summary = summaries.setdefault(stage_id, StageSummary(stage_id, 0, {}))
             summaries[stage_id] = StageSummary(stage_id, summary.count + count, summary.amounts | ({currency: amount} if amount is not None else {}))
-        return home_view(actor.user_id, list(summaries.values()), items, total, stages, self.clock.now())
+        return home_view(actor.user_id, list(summaries.values()), items, total, stages, self.clock.now(), due=due, follow_ups=follow_ups)
 
     # ----- cards ------------------------------------------------------------------------------
 
+    def next_follow_up(self, opp: OpportunityView) -> FollowUpView | None:
+        with self.uow() as uow:
+            row = queries.next_follow_ups(uow.session, opp.team_id, [opp.id]).get(opp.id)
+            return follow_up_view(row) if row is not None else None
+
     def card(self, opp: OpportunityView, stages: StageModel | None = None) -> tuple[str, list[dict]]:
         stages = stages or self.stage_model(opp.team_id)
-        return card_text(opp, stages), opportunity_card(opp, stages, self.clock.now())
+        return card_text(opp, stages), opportunity_card(opp, stages, self.clock.now(), self.next_follow_up(opp))
 
     def publish_card(self, team_id: str, opp: OpportunityView, channel_id: str | None, submitter_id: str) -> Delivery:
-        """Post a new card where it was asked for; when the bot can't post there, DM the owner and tell the submitter."""
-        stages = self.stage_model(team_id)
-        text, blocks = card_text(opp, stages), opportunity_card(opp, stages, self.clock.now())
+        """Post a new card where it was asked for, else DM it to the owner; then tell the submitter where it went."""
+        text, blocks = self.card(opp)
         refused: str | None = None
         delivery: Delivery | None = None
         if channel_id:
@@ -400,16 +446,24 @@ class Pipeline:
             channel, ts = self.slack.dm(opp.owner_id, text, blocks)
             delivery = Delivery(channel, ts, False)
         self._remember_card(team_id, opp, delivery)
-        if not delivery.in_requested_channel:
+        self._confirm_creation(opp, delivery, channel_id, submitter_id)
+        return delivery
+
+    def _confirm_creation(self, opp: OpportunityView, delivery: Delivery, channel_id: str | None, submitter_id: str) -> None:
+        if delivery.in_requested_channel:
+            note = f"{opp.ref} is created and its card is above."
+        else:
             where = f"<@{opp.owner_id}> by DM" if opp.owner_id != submitter_id else "you by DM"
             why = f"I can't post in <#{channel_id}> (invite me with `/invite @oppbot`), so " if channel_id else ""
             note = f"{opp.ref} is created. {why}I sent its card to {where}."
-            if opp.owner_id != submitter_id or channel_id:
-                try:
-                    self.slack.dm(submitter_id, note)
-                except SlackApiError as exc:
-                    log.warning("could not tell %s where %s went: %s", submitter_id, opp.ref, slack_error(exc))
-        return delivery
+        message = add_follow_up_offer(opp, note + " What is the next step?")
+        try:
+            if delivery.in_requested_channel:
+                self.slack.ephemeral(delivery.channel, submitter_id, note, message)
+            elif channel_id or opp.owner_id != submitter_id:
+                self.slack.dm(submitter_id, note, message)
+        except SlackApiError as exc:
+            log.warning("could not tell %s where %s went: %s", submitter_id, opp.ref, slack_error(exc))
 
     def _remember_card(self, team_id: str, opp: OpportunityView, delivery: Delivery) -> None:
         with self.uow(write=True) as uow:
@@ -421,7 +475,7 @@ class Pipeline:
         team_id = opp.team_id
         with self.uow() as uow:
             cards = [(c.id, c.channel_id, c.ts) for c in queries.posted_cards(uow.session, team_id, opp.id)]
-        text, blocks = card_text(opp, stages), opportunity_card(opp, stages, self.clock.now())
+        text, blocks = self.card(opp, stages)
         for card_id, channel, ts in cards:
             try:
                 self.slack.update(channel, ts, text, blocks)

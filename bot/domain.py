@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -117,6 +118,20 @@ class OpportunityView:
 
 
 @dataclass(frozen=True)
+class FollowUpView:
+    id: int
+    team_id: str
+    opportunity_id: int
+    text: str
+    due_at: datetime
+    assignee_id: str
+    status: str
+    created_by: str
+    done_by: str | None = None
+    done_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class HistoryEntry:
     from_stage_id: int | None
     from_status: str | None
@@ -136,6 +151,13 @@ class Actor:
     @property
     def is_manager(self) -> bool:
         return bool(self.managed_user_ids)
+
+
+def parse_id(value: object) -> int | None:
+    """A database id from a button value or form field: ASCII digits only, or None."""
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,12}", value):
+        return int(value)
+    return None
 
 
 class OppError(Exception):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Mapping
 
-from bot.domain import TAG_CHOICES, OpportunityDraft, StageModel
+from bot.domain import TAG_CHOICES, OpportunityDraft, StageModel, parse_id
+from bot.timezones import zone
+from bot.when import next_local, next_weekday
 
 NAME_MAX = 150
 CUSTOMER_MAX = 150
@@ -52,7 +54,7 @@ def parse_amount(raw: str) -> Decimal:
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -2 and value != value.quantize(Decimal("0.01")):
         raise ValueError("Amount can have at most 2 decimals.")
-    return value.quantize(Decimal("0.01"))
+    return abs(value).quantize(Decimal("0.01")) if value == 0 else value.quantize(Decimal("0.01"))
 
 
 def parse_close_date(raw: str) -> date:
@@ -106,10 +108,11 @@ def validate_new_opportunity(values: Mapping[str, object], choices: FormChoices,
 
     stage_id = choices.stages.first.id
     if raw_stage := _text(values, "stage"):
-        if not raw_stage.isdigit() or choices.stages.index_of(int(raw_stage)) is None:
+        picked_stage = parse_id(raw_stage)
+        if picked_stage is None or choices.stages.index_of(picked_stage) is None:
             errors["stage"] = "Pick one of the workspace's stages."
         else:
-            stage_id = int(raw_stage)
+            stage_id = picked_stage
 
     owner = _text(values, "owner") or default_owner
     if not _USER.match(owner):
@@ -152,3 +155,62 @@ def validate_lost_reason(raw: object) -> tuple[str | None, str | None]:
     if len(reason) > LOST_REASON_MAX:
         return None, f"Reason is too long: {len(reason)} characters, at most {LOST_REASON_MAX}."
     return reason, None
+
+
+FOLLOW_UP_TEXT_MAX = 500
+
+
+@dataclass(frozen=True)
+class FollowUpDraft:
+    text: str
+    due_at: datetime
+    assignee_id: str
+
+
+def validate_follow_up(values: Mapping[str, object], now: datetime, tz_name: str) -> tuple[FollowUpDraft | None, dict[str, str]]:
+    """The "Add follow-up" modal: a task, a moment (quick choice, or date + time in the user's zone), an assignee."""
+    errors: dict[str, str] = {}
+    text = " ".join(_text(values, "what").split())
+    if not text:
+        errors["what"] = "Say what to do, e.g. “call the buyer back”."
+    elif len(text) > FOLLOW_UP_TEXT_MAX:
+        errors["what"] = f"Too long: {len(text)} characters, at most {FOLLOW_UP_TEXT_MAX}."
+    tz = zone(tz_name)
+    due_at = None
+    quick = _text(values, "quick")
+    if quick:
+        if quick == "tomorrow":
+            due_at = next_local(now, tz_name, days=1)
+        elif quick == "3d":
+            due_at = now + timedelta(days=3)
+        elif quick == "monday":
+            due_at = next_weekday(now, tz_name, 0)
+        else:
+            errors["quick"] = "Pick one of the choices."
+    else:
+        raw_date, raw_time = _text(values, "date"), _text(values, "time") or "09:00"
+        if not raw_date:
+            errors["date"] = "Pick a date, or one of the quick choices above."
+        else:
+            try:
+                day = date.fromisoformat(raw_date)
+            except ValueError:
+                errors["date"] = "That is not a date."
+                day = None
+            match = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)", raw_time)
+            if not match:
+                errors["time"] = "That is not a time of day (HH:MM)."
+            elif day is not None:
+                due_at = datetime.combine(day, time(int(match.group(1)), int(match.group(2))), tz).astimezone(timezone.utc)
+                if due_at <= now:
+                    errors["date"] = "That moment is in the past; pick a later date or time."
+                    due_at = None
+                elif due_at > now + timedelta(days=3 * 366):
+                    errors["date"] = "That is more than three years away."
+                    due_at = None
+    assignee = _text(values, "assignee")
+    if not _USER.match(assignee):
+        errors["assignee"] = "Pick who should do it."
+    if errors or due_at is None:
+        return None, errors
+    return FollowUpDraft(text=text, due_at=due_at, assignee_id=assignee), {}

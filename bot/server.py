@@ -10,7 +10,7 @@ from slack_bolt.adapter.starlette.handler import to_starlette_response
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.app import OppBot
@@ -34,10 +34,14 @@ def asgi_app(oppbot: OppBot) -> Starlette:
         bolt_response = await run_in_threadpool(oppbot.bolt.dispatch, bolt_request)
         return to_starlette_response(bolt_response)
 
+    def health() -> tuple[int, dict]:
+        if not database_answers(oppbot.engine):
+            return 503, {"database": "unavailable"}
+        return 200, {"database": "ok", "failed_deliveries": oppbot.dispatcher.failed_count()}
+
     async def healthz(_: Request) -> Response:
-        if await run_in_threadpool(database_answers, oppbot.engine):
-            return PlainTextResponse("ok")
-        return PlainTextResponse("database unavailable", status_code=503)
+        status, body = await run_in_threadpool(health)
+        return JSONResponse(body, status_code=status)
 
     return Starlette(routes=[
         Route("/slack/events", slack_events, methods=["POST"]),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -115,7 +116,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(f"OPPBOT_TICK_SECONDS must be between 0.05 and 3600, got {tick_raw!r}")
 
     port_raw = _optional(env, "PORT") or "3000"
-    if not port_raw.isdigit() or not 1 <= int(port_raw) <= 65535:
+    if not re.fullmatch(r"[0-9]{1,5}", port_raw) or not 1 <= int(port_raw) <= 65535:
         raise SettingsError(f"PORT must be a number between 1 and 65535, got {port_raw!r}")
 
     log_level = (_optional(env, "LOG_LEVEL") or "INFO").upper()

@@ -46,6 +46,9 @@ class SlackGateway:
         response = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks, unfurl_links=False)
         return response["channel"], response["ts"]
 
+    def ephemeral(self, channel: str, user_id: str, text: str, blocks: list[dict] | None = None) -> None:
+        self.client.chat_postEphemeral(channel=channel, user=user_id, text=text, blocks=blocks)
+
     def update(self, channel: str, ts: str, text: str, blocks: list[dict]) -> None:
         self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from bot.domain import LOST, OPEN, WON, Actor, Forbidden, Invalid, OpportunityView, StageInfo, StageModel
 
 
@@ -14,7 +16,7 @@ def resolve_stage(query: str, model: StageModel) -> StageInfo:
     wanted = " ".join(query.split()).strip().lower()
     if not wanted:
         raise Invalid(f"Which stage? Valid stages: {valid_stages_text(model)}.")
-    if wanted.isdigit():
+    if re.fullmatch(r"[0-9]{1,6}", wanted):
         index = int(wanted)
         if 1 <= index <= len(model.stages):
             return model.stages[index - 1]

@@ -1,13 +1,18 @@
-"""Thin Slack listeners, one module per surface, each with register(app, pipeline)."""
+"""Thin Slack listeners, one module per surface, each with register(app, …)."""
 
 from __future__ import annotations
 
 from slack_bolt import App
 
 from bot.core import Pipeline
-from handlers import actions, commands, events, shortcuts, views
+from bot.followups import FollowUps
+from handlers import actions, commands, events, followups, shortcuts, views
 
 
-def register_all(app: App, pipeline: Pipeline) -> None:
-    for module in (commands, actions, views, shortcuts, events):
-        module.register(app, pipeline)
+def register_all(app: App, pipeline: Pipeline, follow_ups: FollowUps) -> None:
+    commands.register(app, pipeline, follow_ups)
+    actions.register(app, pipeline, follow_ups)
+    views.register(app, pipeline)
+    shortcuts.register(app, pipeline)
+    events.register(app, pipeline)
+    followups.register(app, follow_ups)

@@ -9,18 +9,15 @@ from slack_sdk import WebClient
 
 from bot.blocks import DETAILS_BUTTON, HOME_NEW_BUTTON, LIST_PAGE_BUTTON, LOST_BUTTON, STAGE_SELECT, WON_BUTTON, details_modal, list_blocks, lost_reason_modal
 from bot.core import ChangeResult, Pipeline
-from bot.domain import OppError
+from bot.domain import OppError, parse_id
 from bot.stages import check_change
 from handlers.common import ephemeral, notice_modal, open_new_opportunity, open_view
-from handlers.rendering import card_message
+from bot.followups import FollowUps
+from handlers.rendering import card_message, change_reply
 
 
 def _action(body: dict) -> dict:
     return (body.get("actions") or [{}])[0]
-
-
-def _int(value: object) -> int | None:
-    return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 12 else None
 
 
 def _is_ephemeral(body: dict) -> bool:
@@ -35,20 +32,22 @@ def _tell(body: dict, respond: Respond, client: WebClient, text: str) -> None:
         open_view(client, body["trigger_id"], notice_modal("oppbot", text))
 
 
-def _after_change(pipeline: Pipeline, body: dict, respond: Respond, client: WebClient, result: ChangeResult) -> None:
-    if _is_ephemeral(body) and result.changed:
-        # Ephemeral cards can't be chat.update'd: replace them through the response_url.
-        respond(replace_original=True, **card_message(pipeline, result.opportunity))
-    _tell(body, respond, client, result.message)
+def register(app: App, pipeline: Pipeline, follow_ups: FollowUps) -> None:
+    def _after_change(body: dict, respond: Respond, client: WebClient, result: ChangeResult) -> None:
+        if _is_ephemeral(body) and result.changed:
+            # Ephemeral cards can't be chat.update'd: replace them through the response_url.
+            respond(replace_original=True, **card_message(pipeline, result.opportunity))
+        if body.get("response_url"):
+            respond(**change_reply(follow_ups, result))
+        else:
+            _tell(body, respond, client, result.message)
 
-
-def register(app: App, pipeline: Pipeline) -> None:
     @app.action(STAGE_SELECT)
     def stage_selected(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
         ack()
         value = ((_action(body).get("selected_option") or {}).get("value") or "")
         opp_id, _, stage_id = value.partition(":")
-        if _int(opp_id) is None or _int(stage_id) is None:
+        if parse_id(opp_id) is None or parse_id(stage_id) is None:
             _tell(body, respond, client, ":warning: That stage choice is not valid.")
             return
         try:
@@ -57,12 +56,12 @@ def register(app: App, pipeline: Pipeline) -> None:
         except OppError as exc:
             _tell(body, respond, client, f":warning: {exc}")
             return
-        _after_change(pipeline, body, respond, client, result)
+        _after_change(body, respond, client, result)
 
     @app.action(WON_BUTTON)
     def won_clicked(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
         ack()
-        opp_id = _int(_action(body).get("value"))
+        opp_id = parse_id(_action(body).get("value"))
         try:
             if opp_id is None:
                 raise OppError("That button doesn't name an opportunity.")
@@ -71,12 +70,12 @@ def register(app: App, pipeline: Pipeline) -> None:
         except OppError as exc:
             _tell(body, respond, client, f":warning: {exc}")
             return
-        _after_change(pipeline, body, respond, client, result)
+        _after_change(body, respond, client, result)
 
     @app.action(LOST_BUTTON)
     def lost_clicked(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
         ack()
-        opp_id = _int(_action(body).get("value"))
+        opp_id = parse_id(_action(body).get("value"))
         try:
             if opp_id is None:
                 raise OppError("That button doesn't name an opportunity.")
@@ -92,7 +91,7 @@ def register(app: App, pipeline: Pipeline) -> None:
     @app.action(DETAILS_BUTTON)
     def details_clicked(ack: Ack, body: dict, client: WebClient) -> None:
         ack()
-        opp_id = _int(_action(body).get("value"))
+        opp_id = parse_id(_action(body).get("value"))
         try:
             if opp_id is None:
                 raise OppError("That button doesn't name an opportunity.")

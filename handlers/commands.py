@@ -6,20 +6,21 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot import commands as opp_commands
-from bot.blocks import help_blocks, list_blocks
+from bot.blocks import escape, help_blocks, list_blocks
 from bot.core import Pipeline
 from bot.domain import OppError
+from bot.followups import FollowUps
 from handlers.common import ephemeral, open_new_opportunity
-from handlers.rendering import card_message
+from handlers.rendering import card_message, change_reply
 
 
-def register(app: App, pipeline: Pipeline) -> None:
+def register(app: App, pipeline: Pipeline, follow_ups: FollowUps) -> None:
     @app.command("/opp")
     def opp(ack: Ack, command: dict, respond: Respond, client: WebClient) -> None:
         try:
             parsed = opp_commands.parse(command.get("text") or "")
         except opp_commands.CommandError as exc:
-            ack(response_type="ephemeral", text=f"{exc} Here is what /opp understands:", blocks=help_blocks(str(exc)))
+            ack(response_type="ephemeral", text=f"{escape(str(exc))} Here is what /opp understands:", blocks=help_blocks(str(exc)))
             return
         if parsed.name == "help":
             ack(response_type="ephemeral", text="oppbot help", blocks=help_blocks())
@@ -41,6 +42,10 @@ def register(app: App, pipeline: Pipeline) -> None:
                         blocks=list_blocks(page, stages, pipeline.clock.now(), viewer_id=user_id))
                 return
             assert parsed.ref is not None
+            if parsed.name == "followup":
+                added = follow_ups.add_from_text(actor, parsed.ref, parsed.text or "")
+                respond(**ephemeral(added.message))
+                return
             opp = pipeline.find(actor, number=parsed.ref)
             if parsed.name == "show":
                 respond(response_type="ephemeral", **card_message(pipeline, opp, with_history=True))
@@ -52,6 +57,6 @@ def register(app: App, pipeline: Pipeline) -> None:
             else:
                 assert parsed.text is not None
                 result = pipeline.lose(actor, opp.id, parsed.text)
-            respond(**ephemeral(result.message))
+            respond(**change_reply(follow_ups, result))
         except OppError as exc:
             respond(**ephemeral(f":warning: {exc}"))

@@ -34,6 +34,8 @@ def form_values(view: dict) -> dict[str, Any]:
                 values[block_id] = element.get("selected_user")
             elif kind == "datepicker":
                 values[block_id] = element.get("selected_date")
+            elif kind == "timepicker":
+                values[block_id] = element.get("selected_time")
             elif kind == "conversations_select":
                 values[block_id] = element.get("selected_conversation")
     return values

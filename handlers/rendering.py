@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from bot.blocks import MESSAGE_BLOCKS, card_text, details_blocks, opportunity_card
-from bot.core import Pipeline
+from bot.blocks import MESSAGE_BLOCKS, add_follow_up_offer, details_blocks
+from bot.core import ChangeResult, Pipeline
 from bot.domain import OpportunityView
+from bot.followups import FollowUps
 
 
 def card_message(pipeline: Pipeline, opp: OpportunityView, *, with_history: bool = False) -> dict:
     stages = pipeline.stage_model(opp.team_id)
-    now = pipeline.clock.now()
-    blocks = opportunity_card(opp, stages, now)
+    text, blocks = pipeline.card(opp, stages)
     if with_history:
         actions = blocks[-1]
-        entries = pipeline.history(opp)
-        blocks = details_blocks(opp, stages, entries, now, limit=MESSAGE_BLOCKS - 1) + [actions]
-    return {"text": card_text(opp, stages), "blocks": blocks}
+        history = details_blocks(opp, stages, pipeline.history(opp), pipeline.clock.now(), limit=MESSAGE_BLOCKS - 1)
+        blocks = history + [actions]
+    return {"text": text, "blocks": blocks}
+
+
+def change_reply(follow_ups: FollowUps, result: ChangeResult) -> dict:
+    """The ephemeral answer to a stage change; it offers a follow-up when the open deal has none pending."""
+    reply = {"response_type": "ephemeral", "replace_original": False, "text": result.message}
+    opp = result.opportunity
+    if result.changed and opp.is_open and not follow_ups.has_pending(opp.team_id, opp.id):
+        reply["blocks"] = add_follow_up_offer(opp, result.message)
+    return reply

@@ -164,3 +164,60 @@ class PostedCard(SQLModel, table=True):
     channel_id: str = Field(max_length=32)
     ts: str = Field(max_length=32)
     posted_at: datetime = _ts()
+
+
+PENDING, DONE, CANCELLED = "pending", "done", "cancelled"
+
+
+class FollowUp(SQLModel, table=True):
+    """Something to do about an opportunity, by a time, by someone (the owner unless said otherwise)."""
+
+    __tablename__ = "follow_up"
+    __table_args__ = (
+        Index("ix_follow_up_opportunity", "team_id", "opportunity_id", "status", "due_at"),
+        Index("ix_follow_up_assignee", "team_id", "assignee_id", "status", "due_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    opportunity_id: int = Field(foreign_key="opportunity.id")
+    text: str = Field(max_length=500)
+    due_at: datetime = _ts()
+    assignee_id: str = Field(max_length=32)
+    status: str = Field(default=PENDING, max_length=10)
+    created_by: str = Field(max_length=32)
+    created_at: datetime = _ts()
+    done_at: datetime | None = _ts(nullable=True)
+    done_by: str | None = Field(default=None, max_length=32)
+
+
+SENT, FAILED = "sent", "failed"
+
+
+class Delivery(SQLModel, table=True):
+    """Durable outgoing work (reminder DMs, nudges, alerts): claimed by one process, sent, marked sent.
+
+    `dedupe_key` makes scheduling idempotent: the same reminder, nudge or alert is recorded once.
+    """
+
+    __table_args__ = (
+        UniqueConstraint("team_id", "dedupe_key"),
+        Index("ix_delivery_due", "team_id", "status", "due_at"),
+        Index("ix_delivery_subject", "team_id", "kind", "subject_id", "status"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    kind: str = Field(max_length=20)
+    subject_id: int
+    dedupe_key: str = Field(max_length=200)
+    payload: dict = Field(default_factory=dict, sa_type=JSON)
+    status: str = Field(default=PENDING, max_length=10)
+    due_at: datetime = _ts()
+    scheduled_for: datetime = _ts()
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=300)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: datetime | None = _ts(nullable=True)
+    sent_at: datetime | None = _ts(nullable=True)
+    channel_id: str | None = Field(default=None, max_length=32)
+    message_ts: str | None = Field(default=None, max_length=32)
+    created_at: datetime = _ts()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import delete, func, select, update
@@ -9,6 +10,9 @@ from sqlmodel import Session
 
 from storage.models import (
     OPEN,
+    PENDING,
+    Delivery,
+    FollowUp,
     Member,
     Opportunity,
     PostedCard,
@@ -80,10 +84,12 @@ def open_pipeline_by_stage(session: Session, team_id: str, owner_id: str) -> lis
 
 
 def history(session: Session, team_id: str, opportunity_id: int, limit: int = 200) -> list[StageChange]:
-    return list(session.scalars(
+    """The latest `limit` stage changes, oldest first."""
+    rows = list(session.scalars(
         select(StageChange).where(StageChange.team_id == team_id, StageChange.opportunity_id == opportunity_id)
-        .order_by(StageChange.changed_at, StageChange.id).limit(limit)
+        .order_by(StageChange.changed_at.desc(), StageChange.id.desc()).limit(limit)
     ))
+    return rows[::-1]
 
 
 def posted_cards(session: Session, team_id: str, opportunity_id: int) -> list[PostedCard]:
@@ -116,3 +122,50 @@ def replace_team_members(session: Session, team_id: str, sales_team_id: int, use
     session.execute(delete(SalesTeamMember).where(SalesTeamMember.team_id == team_id, SalesTeamMember.sales_team_id == sales_team_id))
     for user_id in user_ids:
         session.add(SalesTeamMember(team_id=team_id, sales_team_id=sales_team_id, user_id=user_id))
+
+
+def next_follow_ups(session: Session, team_id: str, opportunity_ids: list[int]) -> dict[int, FollowUp]:
+    """The earliest pending follow-up of each given opportunity, in one query."""
+    if not opportunity_ids:
+        return {}
+    earliest = (
+        select(FollowUp.opportunity_id, func.min(FollowUp.due_at).label("due_at"))
+        .where(FollowUp.team_id == team_id, FollowUp.opportunity_id.in_(opportunity_ids), FollowUp.status == PENDING)
+        .group_by(FollowUp.opportunity_id)
+        .subquery()
+    )
+    rows = session.scalars(
+        select(FollowUp).join(earliest, (FollowUp.opportunity_id == earliest.c.opportunity_id) & (FollowUp.due_at == earliest.c.due_at))
+        .where(FollowUp.team_id == team_id, FollowUp.status == PENDING).order_by(FollowUp.id)
+    )
+    found: dict[int, FollowUp] = {}
+    for row in rows:
+        found.setdefault(row.opportunity_id, row)
+    return found
+
+
+def follow_up(session: Session, team_id: str, follow_up_id: int, *, for_update: bool = False) -> FollowUp | None:
+    query = select(FollowUp).where(FollowUp.team_id == team_id, FollowUp.id == follow_up_id)
+    if for_update:
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+def pending_follow_ups_of(session: Session, team_id: str, assignee_id: str, *, due_before: datetime, limit: int) -> list[FollowUp]:
+    return list(session.scalars(
+        select(FollowUp).where(FollowUp.team_id == team_id, FollowUp.assignee_id == assignee_id, FollowUp.status == PENDING,
+                               FollowUp.due_at < due_before)
+        .order_by(FollowUp.due_at, FollowUp.id).limit(limit)
+    ))
+
+
+def opportunities_by_id(session: Session, team_id: str, ids: list[int]) -> dict[int, Opportunity]:
+    if not ids:
+        return {}
+    return {o.id: o for o in session.scalars(select(Opportunity).where(Opportunity.team_id == team_id, Opportunity.id.in_(ids)))}  # type: ignore[misc]
+
+
+def due_deliveries(session: Session, team_id: str, *, statuses: tuple[str, ...], limit: int) -> list[Delivery]:
+    return list(session.scalars(
+        select(Delivery).where(Delivery.team_id == team_id, Delivery.status.in_(statuses)).order_by(Delivery.due_at, Delivery.id).limit(limit)
+    ))

@@ -21,7 +21,7 @@ PG_URL = os.environ.get("TEST_DATABASE_URL")
 START = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
 TEAM = "T0TEST"
 
-TABLES = ["posted_card", "stage_change", "opportunity", "stage", "sales_team_member", "sales_team", "member", "workspace"]
+TABLES = ["delivery", "follow_up", "posted_card", "stage_change", "opportunity", "stage", "sales_team_member", "sales_team", "member", "workspace"]
 
 
 @pytest.fixture(scope="session")
@@ -55,10 +55,15 @@ def engine(request, tmp_path, sqlite_template):
         yield engine
         engine.dispose()
     else:
-        engine = request.getfixturevalue("pg_engine")
-        with engine.begin() as connection:
-            connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-        yield engine
+        yield request.getfixturevalue("postgres_engine")
+
+
+@pytest.fixture
+def postgres_engine(pg_engine):
+    """The PostgreSQL test database, emptied: for tests that are about PostgreSQL only."""
+    with pg_engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    return pg_engine
 
 
 @pytest.fixture(scope="session")

@@ -153,6 +153,8 @@ class SlackDriver:
                 entry = {"type": kind, "selected_user": value}
             elif kind == "datepicker":
                 entry = {"type": kind, "selected_date": value}
+            elif kind == "timepicker":
+                entry = {"type": kind, "selected_time": value}
             else:
                 raise ValueError(f"unsupported element {kind}")
             state[block["block_id"]] = {element["action_id"]: entry}

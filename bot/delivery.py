@@ -1,0 +1,210 @@
+"""Durable delivery of due work (reminder DMs, nudges, alerts).
+
+Work is a row in `delivery` with a due time. One interval job per process calls `run_once()`:
+it claims due rows for a lease (on PostgreSQL with FOR UPDATE SKIP LOCKED, so any number of
+processes share one database), sends them through the sender registered for their kind, and
+marks them sent. A Slack failure leaves the row pending with a later due time (Retry-After
+honoured for 429, exponential backoff otherwise); after MAX_ATTEMPTS it is flagged failed with
+the reason. A process that dies holding a lease only delays the row until the lease expires.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable
+
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import func, or_, select, update
+
+from bot.clock import Clock
+from bot.slack_gateway import slack_error
+from storage import queries
+from storage.db import UnitOfWorkFactory
+from storage.models import FAILED, PENDING, SENT, CANCELLED, Delivery
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+BASE_BACKOFF = timedelta(seconds=30)
+MAX_BACKOFF = timedelta(hours=1)
+LEASE = timedelta(minutes=2)
+BATCH = 200
+# Slack answers that no retry will fix.
+PERMANENT_ERRORS = {"user_not_found", "cannot_dm_bot", "account_inactive", "user_disabled", "invalid_blocks", "msg_too_long",
+                    "channel_not_found", "is_archived", "invalid_auth", "not_authed", "missing_scope", "no_text"}
+
+
+@dataclass(frozen=True)
+class Sent:
+    channel_id: str | None = None
+    message_ts: str | None = None
+
+
+@dataclass(frozen=True)
+class Skip:
+    """The work is obsolete (done, moved, cancelled): nothing to send."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class RetryLater:
+    """Not deliverable yet for a reason of ours (e.g. waiting for an admin); try again at `at`."""
+
+    at: datetime
+    reason: str
+
+
+Outcome = Sent | Skip | RetryLater
+Sender = Callable[[Delivery, datetime], Outcome]
+
+
+@dataclass
+class DispatchStats:
+    sent: int = 0
+    skipped: int = 0
+    retried: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def instance_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(MAX_BACKOFF, BASE_BACKOFF * (2 ** max(0, attempts - 1)))
+
+
+def schedule(session, *, team_id: str, kind: str, subject_id: int, dedupe_key: str, due_at: datetime, now: datetime,
+             payload: dict | None = None) -> None:
+    """Record work inside the caller's transaction; the same dedupe_key is recorded once."""
+    exists = session.scalar(select(Delivery.id).where(Delivery.team_id == team_id, Delivery.dedupe_key == dedupe_key))
+    if exists is None:
+        session.add(Delivery(team_id=team_id, kind=kind, subject_id=subject_id, dedupe_key=dedupe_key, payload=payload or {},
+                             due_at=due_at, scheduled_for=due_at, created_at=now))
+
+
+def cancel_pending(session, *, team_id: str, kinds: tuple[str, ...], subject_id: int) -> None:
+    session.execute(update(Delivery).where(
+        Delivery.team_id == team_id, Delivery.kind.in_(kinds), Delivery.subject_id == subject_id, Delivery.status == PENDING,
+    ).values(status=CANCELLED))
+
+
+class Dispatcher:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, *, owner: str | None = None, lease: timedelta = LEASE, batch: int = BATCH) -> None:
+        self.uow = uow
+        self.clock = clock
+        self.owner = owner or instance_id()
+        self.lease = lease
+        self.batch = batch
+        self.senders: dict[str, Sender] = {}
+
+    def register(self, kind: str, sender: Sender) -> None:
+        self.senders[kind] = sender
+
+    def run_once(self, *, max_batches: int = 50) -> DispatchStats:
+        stats = DispatchStats()
+        with self.uow() as uow:
+            team_ids = queries.all_team_ids(uow.session)
+        for team_id in team_ids:
+            for _ in range(max_batches):
+                claimed = self.claim(team_id)
+                if not claimed:
+                    break
+                for delivery_id in claimed:
+                    self._deliver(team_id, delivery_id, stats)
+        return stats
+
+    def claim(self, team_id: str) -> list[int]:
+        now = self.clock.now()
+        with self.uow(write=True) as uow:
+            query = (
+                select(Delivery.id)
+                .where(Delivery.team_id == team_id, Delivery.status == PENDING, Delivery.due_at <= now,
+                       or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now))
+                .order_by(Delivery.due_at, Delivery.id)
+                .limit(self.batch)
+            )
+            if uow.dialect == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            ids = list(uow.session.scalars(query))
+            if ids:
+                uow.session.execute(update(Delivery).where(Delivery.team_id == team_id, Delivery.id.in_(ids))
+                                    .values(claimed_by=self.owner, claimed_until=now + self.lease))
+                uow.commit()
+        return ids
+
+    def _deliver(self, team_id: str, delivery_id: int, stats: DispatchStats) -> None:
+        with self.uow() as uow:
+            delivery = uow.session.get(Delivery, delivery_id)
+        if delivery is None or delivery.claimed_by != self.owner or delivery.status != PENDING:
+            return
+        sender = self.senders.get(delivery.kind)
+        now = self.clock.now()
+        values: dict
+        try:
+            if sender is None:
+                raise LookupError(f"no sender for kind {delivery.kind!r}")
+            outcome = sender(delivery, now)
+        except SlackApiError as exc:
+            error = slack_error(exc)
+            retry_after = _retry_after(exc)
+            values = self._failure(delivery, error, now, retry_after, permanent=error in PERMANENT_ERRORS)
+            stats.failed += values["status"] == FAILED
+            stats.retried += values["status"] == PENDING
+            stats.errors.append(error)
+        except Exception as exc:  # a network failure or a bug: keep the row, retry later, say why
+            error = f"{exc.__class__.__name__}: {exc}"[:300]
+            log.exception("delivery %s (%s) raised", delivery.id, delivery.kind)
+            values = self._failure(delivery, error, now, None, permanent=False)
+            stats.failed += values["status"] == FAILED
+            stats.retried += values["status"] == PENDING
+            stats.errors.append(error)
+        else:
+            if isinstance(outcome, Sent):
+                values = {"status": SENT, "sent_at": now, "channel_id": outcome.channel_id, "message_ts": outcome.message_ts, "attempts": delivery.attempts + 1}
+                stats.sent += 1
+            elif isinstance(outcome, Skip):
+                values = {"status": CANCELLED, "last_error": outcome.reason[:300]}
+                stats.skipped += 1
+            else:
+                values = {"due_at": outcome.at, "last_error": outcome.reason[:300]}
+                stats.retried += 1
+        values.update(claimed_by=None, claimed_until=None)
+        with self.uow(write=True) as uow:
+            uow.session.execute(update(Delivery).where(
+                Delivery.team_id == team_id, Delivery.id == delivery.id, Delivery.claimed_by == self.owner).values(**values))
+            uow.commit()
+
+    def _failure(self, delivery: Delivery, error: str, now: datetime, retry_after: int | None, *, permanent: bool) -> dict:
+        attempts = delivery.attempts + 1
+        if permanent or attempts >= MAX_ATTEMPTS:
+            log.error("delivery %s (%s for %s) failed for good after %d attempt(s): %s",
+                      delivery.id, delivery.kind, delivery.dedupe_key, attempts, error)
+            return {"status": FAILED, "attempts": attempts, "last_error": error[:300]}
+        wait = timedelta(seconds=retry_after) if retry_after is not None else backoff(attempts)
+        log.warning("delivery %s (%s) failed (%s); retrying in %s", delivery.id, delivery.kind, error, wait)
+        return {"status": PENDING, "attempts": attempts, "last_error": error[:300], "due_at": now + wait}
+
+    def failed_count(self) -> int:
+        with self.uow() as uow:
+            return sum(uow.session.scalar(select(func.count()).select_from(Delivery).where(Delivery.team_id == team_id, Delivery.status == FAILED)) or 0
+                       for team_id in queries.all_team_ids(uow.session))
+
+
+def _retry_after(exc: SlackApiError) -> int | None:
+    response = exc.response
+    if getattr(response, "status_code", None) != 429:
+        return None
+    headers = getattr(response, "headers", {}) or {}
+    value = headers.get("Retry-After") or headers.get("retry-after")
+    try:
+        return max(1, int(value[0] if isinstance(value, list) else value))
+    except (TypeError, ValueError):
+        return 1

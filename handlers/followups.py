@@ -1,0 +1,116 @@
+"""Follow-up buttons, the "Add follow-up" modal, and the reminder DM's Done / Snooze."""
+
+from __future__ import annotations
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.blocks import ADD_FOLLOW_UP_BUTTON, DONE_BUTTON, FOLLOW_UP_MODAL, SNOOZE_SELECT, follow_up_modal, reminder_closed_message
+from bot.domain import OppError, parse_id
+from bot.followups import FollowUpResult, FollowUps
+from bot.forms import validate_follow_up
+from bot.stages import can_change
+from handlers.common import ephemeral, form_values, metadata, notice_modal, open_view
+
+
+def _value(body: dict) -> str:
+    action = (body.get("actions") or [{}])[0]
+    return str(action.get("value") or (action.get("selected_option") or {}).get("value") or "")
+
+
+def _tell(body: dict, respond: Respond, client: WebClient, text: str) -> None:
+    if body.get("response_url"):
+        respond(**ephemeral(text))
+    elif body.get("trigger_id"):
+        open_view(client, body["trigger_id"], notice_modal("oppbot", text))
+
+
+def register(app: App, follow_ups: FollowUps) -> None:
+    pipeline = follow_ups.pipeline
+
+    def refresh_surface(body: dict, client: WebClient, result: FollowUpResult) -> None:
+        """Update the reminder DM in place, or the App Home the click came from."""
+        container = body.get("container") or {}
+        if container.get("type") == "view" and (body.get("view") or {}).get("type") == "home":
+            actor = pipeline.actor(body["team"]["id"], body["user"]["id"])
+            client.views_publish(user_id=actor.user_id, view=pipeline.home(actor))
+            return
+        channel, ts = container.get("channel_id"), container.get("message_ts")
+        if channel and ts and not container.get("is_ephemeral") and str(((body.get("actions") or [{}])[0].get("block_id") or "")).startswith("reminder:"):
+            text, message = reminder_closed_message(result.follow_up, result.opportunity, result.message)
+            try:
+                client.chat_update(channel=channel, ts=ts, text=text, blocks=message)
+            except SlackApiError:
+                pass  # the DM was deleted: the change itself is saved
+
+    @app.action(ADD_FOLLOW_UP_BUTTON)
+    def add_clicked(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
+        ack()
+        value = _value(body)
+        try:
+            opp_id = parse_id(value)
+            if opp_id is None:
+                raise OppError("That button doesn't name an opportunity.")
+            actor = pipeline.actor(body["team"]["id"], body["user"]["id"])
+            opp = pipeline.find(actor, opp_id=opp_id)
+            if not can_change(actor, opp):
+                raise OppError(f"You can't add follow-ups to {opp.ref}: it belongs to <@{opp.owner_id}>.")
+        except OppError as exc:
+            _tell(body, respond, client, f":warning: {exc}")
+            return
+        open_view(client, body["trigger_id"], follow_up_modal(opp, {"opp": opp.id}, assignee_id=opp.owner_id))
+
+    @app.view(FOLLOW_UP_MODAL)
+    def follow_up_submitted(ack: Ack, body: dict, view: dict) -> None:
+        team_id, user_id = body["team"]["id"], body["user"]["id"]
+        draft, errors = validate_follow_up(form_values(view), pipeline.clock.now(), pipeline.timezone_of(team_id, user_id))
+        if draft is None:
+            ack(response_action="errors", errors=errors)
+            return
+        opp_id = metadata(view).get("opp")
+        try:
+            if not isinstance(opp_id, int):
+                raise OppError("This form doesn't name an opportunity any more; click Add follow-up again.")
+            actor = pipeline.actor(team_id, user_id)
+            follow_ups.add(actor, opp_id, draft.text, draft.due_at, draft.assignee_id)
+        except OppError as exc:
+            ack(response_action="errors", errors={"what": str(exc)})
+            return
+        ack()
+
+    @app.action(DONE_BUTTON)
+    def done_clicked(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
+        ack()
+        value = _value(body)
+        try:
+            follow_up_id = parse_id(value)
+            if follow_up_id is None:
+                raise OppError("That button doesn't name a follow-up.")
+            actor = pipeline.actor(body["team"]["id"], body["user"]["id"])
+            result = follow_ups.complete(actor, follow_up_id)
+        except OppError as exc:
+            _tell(body, respond, client, f":warning: {exc}")
+            return
+        if result.changed:
+            refresh_surface(body, client, result)
+        else:
+            _tell(body, respond, client, result.message)
+
+    @app.action(SNOOZE_SELECT)
+    def snooze_chosen(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
+        ack()
+        raw_id, _, choice = _value(body).partition(":")
+        try:
+            follow_up_id = parse_id(raw_id)
+            if follow_up_id is None:
+                raise OppError("That choice doesn't name a follow-up.")
+            actor = pipeline.actor(body["team"]["id"], body["user"]["id"])
+            result = follow_ups.snooze(actor, follow_up_id, choice)
+        except OppError as exc:
+            _tell(body, respond, client, f":warning: {exc}")
+            return
+        if result.changed:
+            refresh_surface(body, client, result)
+        else:
+            _tell(body, respond, client, result.message)
