@@ -26,6 +26,9 @@ def _parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply the schema migrations")
     sub.add_parser("check-config", help="validate OPPBOT_CONFIG and print the stage model")
+    reminders = sub.add_parser("reminders", help="operators' view of reminders, nudges and other pending deliveries")
+    reminders.add_argument("--due", action="store_true", help="list what is pending (overdue first) and what failed")
+    reminders.add_argument("--limit", type=int, default=200, help="at most this many rows per workspace (default 200)")
     return parser
 
 
@@ -40,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "db":
             return db_upgrade()
+        if args.command == "reminders":
+            return list_reminders(args.limit)
         settings = load_settings()
         configure_logging(settings.log_level)
         if args.command == "check-config":
@@ -62,6 +67,35 @@ def db_upgrade() -> int:
     except SQLAlchemyError as exc:
         return _fail(f"DATABASE_URL: cannot upgrade the database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
     print("database is up to date")
+    return 0
+
+
+def list_reminders(limit: int, out=None) -> int:
+    from bot.clock import SystemClock
+    from storage import queries
+    from storage.db import UnitOfWork, make_engine
+
+    out = out or sys.stdout
+    engine = make_engine(load_database_url())
+    now = SystemClock().now()
+    try:
+        with UnitOfWork(engine) as uow:
+            team_ids = queries.all_team_ids(uow.session)
+            rows = [(team_id, *row) for team_id in team_ids for row in queries.open_deliveries(uow.session, team_id, limit=limit)]
+    except SQLAlchemyError as exc:
+        return _fail(f"DATABASE_URL: cannot read the database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
+    if not rows:
+        print("Nothing pending.", file=out)
+        return 0
+    print(f"{'workspace':<12} {'due (UTC)':<17} {'state':<8} {'kind':<9} {'deal':<9} {'for':<12} {'tries':>5}  detail", file=out)
+    for team_id, delivery, follow_up, opp in rows:
+        state = "failed" if delivery.status == "failed" else "overdue" if delivery.due_at <= now else "pending"
+        who = follow_up.assignee_id if follow_up else (opp.owner_id if opp else "")
+        detail = delivery.last_error or (follow_up.text if follow_up else "")
+        if delivery.scheduled_for != delivery.due_at and delivery.status != "failed":
+            detail = f"retrying; first due {delivery.scheduled_for:%Y-%m-%d %H:%M}; {detail}"
+        print(f"{team_id:<12} {delivery.due_at:%Y-%m-%d %H:%M} {state:<8} {delivery.kind:<9} {('OPP-%d' % opp.number) if opp else '':<9} "
+              f"{who:<12} {delivery.attempts:>5}  {detail[:80]}", file=out)
     return 0
 
 

@@ -165,7 +165,16 @@ def opportunities_by_id(session: Session, team_id: str, ids: list[int]) -> dict[
     return {o.id: o for o in session.scalars(select(Opportunity).where(Opportunity.team_id == team_id, Opportunity.id.in_(ids)))}  # type: ignore[misc]
 
 
-def due_deliveries(session: Session, team_id: str, *, statuses: tuple[str, ...], limit: int) -> list[Delivery]:
-    return list(session.scalars(
-        select(Delivery).where(Delivery.team_id == team_id, Delivery.status.in_(statuses)).order_by(Delivery.due_at, Delivery.id).limit(limit)
-    ))
+def open_deliveries(session: Session, team_id: str, *, limit: int) -> list[tuple[Delivery, FollowUp | None, Opportunity | None]]:
+    """Pending and failed deliveries, soonest first, with the follow-up and opportunity they are about."""
+    follow_up_kinds = ("reminder", "nudge")
+    rows = session.execute(
+        select(Delivery, FollowUp, Opportunity)
+        .outerjoin(FollowUp, (FollowUp.id == Delivery.subject_id) & Delivery.kind.in_(follow_up_kinds) & (FollowUp.team_id == team_id))
+        .outerjoin(Opportunity, (Opportunity.team_id == team_id) & (
+            ((Opportunity.id == FollowUp.opportunity_id) & Delivery.kind.in_(follow_up_kinds))
+            | ((Opportunity.id == Delivery.subject_id) & Delivery.kind.not_in(follow_up_kinds))))
+        .where(Delivery.team_id == team_id, Delivery.status.in_(("pending", "failed")))
+        .order_by(Delivery.status.desc(), Delivery.due_at, Delivery.id).limit(limit)
+    )
+    return [(d, f, o) for d, f, o in rows]

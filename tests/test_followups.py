@@ -403,3 +403,24 @@ def test_two_claim_loops_on_postgres_send_2000_reminders_exactly_once(postgres_e
     with Session(engine) as session:
         assert session.scalar(select(func.count()).select_from(Delivery).where(Delivery.kind == "reminder", Delivery.status == "sent")) == 2000
     print(f"two claim loops: {results}")
+
+
+def test_operators_list_pending_overdue_and_failed_deliveries(slack, deal, monkeypatch, capsys):
+    from bot import cli
+
+    slack.command("followup OPP-1 in 1 hour call the buyer")
+    slack.command("followup OPP-1 in 3 days send the quote")
+    slack.clock.advance(hours=1)
+    slack.fake.server_error_next("conversations.open", status=500, times=MAX_ATTEMPTS)
+    for _ in range(MAX_ATTEMPTS):
+        slack.oppbot.dispatcher.run_once()
+        slack.clock.advance(hours=2)
+    monkeypatch.setenv("DATABASE_URL", slack.oppbot.engine.url.render_as_string(hide_password=False))
+    assert cli.main(["reminders", "--due"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:4] == ["workspace", "due", "(UTC)", "state"]
+    failed = next(line for line in lines if " failed " in line)
+    assert "reminder" in failed and "OPP-1" in failed and "U0REP1" in failed and "internal_error" in failed
+    pending = [line for line in lines if "send the quote" in line]
+    assert len(pending) == 1 and " reminder " in pending[0]
+    assert any("stalled" in line and "OPP-1" in line for line in lines)
