@@ -6,7 +6,7 @@ import logging
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
@@ -14,6 +14,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import WorkspaceConfig, load_config
 from bot.core import Pipeline
 from bot.delivery import Dispatcher
+from bot.alerts import Alerts
 from bot.followups import FollowUps
 from bot.settings import Settings
 from bot.slack_gateway import SlackGateway, make_web_client
@@ -38,6 +39,7 @@ class OppBot:
     bolt: App
     pipeline: Pipeline
     follow_ups: FollowUps
+    alerts: Alerts
     dispatcher: Dispatcher
     engine: Engine
     client: WebClient
@@ -62,14 +64,18 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
     clock = clock or SystemClock()
     uow = lambda write=False: UnitOfWork(engine, write=write)  # noqa: E731
     pipeline = Pipeline(uow, clock, config, SlackGateway(client))
-    follow_ups = FollowUps(pipeline, SlackGateway(delivery_client or make_web_client(settings.slack_bot_token, settings.slack_api_url, retries=0)))
+    # Deliveries go out through a client that fails fast: the dispatcher reschedules instead of sleeping.
+    delivery_gateway = SlackGateway(delivery_client or make_web_client(settings.slack_bot_token, settings.slack_api_url, retries=0))
+    follow_ups = FollowUps(pipeline, delivery_gateway)
+    alerts = Alerts(pipeline, delivery_gateway)
     dispatcher = Dispatcher(uow, clock)
     follow_ups.register(dispatcher)
-    register_all(bolt, pipeline, follow_ups)
+    alerts.register(dispatcher)
+    register_all(bolt, pipeline, follow_ups, alerts)
 
     @bolt.error
-    def on_error(error: Exception, body: dict, logger: logging.Logger) -> BoltResponse:
-        logger.exception("unhandled error for %s: %s", (body or {}).get("type"), error)
-        return BoltResponse(status=500, body="")
+    def on_error(error: Exception, body: dict, logger: logging.Logger) -> None:
+        # Most listeners have acked already; Bolt answers 500 itself when one failed before its ack.
+        logger.error("unhandled error for %s", (body or {}).get("type"), exc_info=error)
 
-    return OppBot(settings=settings, bolt=bolt, pipeline=pipeline, follow_ups=follow_ups, dispatcher=dispatcher, engine=engine, client=client)
+    return OppBot(settings=settings, bolt=bolt, pipeline=pipeline, follow_ups=follow_ups, alerts=alerts, dispatcher=dispatcher, engine=engine, client=client)

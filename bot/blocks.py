@@ -36,6 +36,9 @@ DONE_BUTTON = "follow_up_done"
 SNOOZE_SELECT = "follow_up_snooze"
 NEW_MODAL = "new_opportunity"
 FOLLOW_UP_MODAL = "new_follow_up"
+TAKE_BUTTON = "alert_take"
+RELEASE_BUTTON = "alert_release"
+CONFIG_MODAL = "workspace_config"
 LOST_MODAL = "lost_reason"
 DETAILS_MODAL = "opportunity_details"
 
@@ -118,7 +121,9 @@ def follow_up_line(follow_up: FollowUpView, now: datetime) -> str:
     return f"{marker}{slack_date(follow_up.due_at)} · {escape(follow_up.text)} · <@{follow_up.assignee_id}>"
 
 
-def opportunity_card(opp: OpportunityView, stages: StageModel, now: datetime, next_follow_up: FollowUpView | None = None) -> list[dict]:
+def opportunity_card(opp: OpportunityView, stages: StageModel, now: datetime, next_follow_up: FollowUpView | None = None,
+                     collaborators: Sequence[tuple[str, int]] = ()) -> list[dict]:
+    """The card; `collaborators` are (user_id, stage_id) of colleagues who took the deal's stage alerts."""
     fields = [
         f"*Customer*\n{escape(opp.customer)}",
         f"*Amount*\n{format_amount(opp.amount, opp.currency)}",
@@ -148,6 +153,9 @@ def opportunity_card(opp: OpportunityView, stages: StageModel, now: datetime, ne
         blocks.append({"type": "section", "text": mrkdwn(f"*Notes:* {escape(clip(opp.notes, 600))}")})
     if next_follow_up is not None and opp.is_open:
         blocks.append({"type": "section", "text": mrkdwn(f"*Next follow-up:* {follow_up_line(next_follow_up, now)}")})
+    if collaborators:
+        people = ", ".join(f"<@{user}> ({escape(stages.name_of(stage_id))})" for user, stage_id in collaborators[:20])
+        blocks.append({"type": "context", "elements": [mrkdwn(f"Working with: {people}")]})
     if tags := _tags(opp):
         blocks.append({"type": "context", "elements": [mrkdwn("Tags: " + " · ".join(tags))]})
     blocks.append({"type": "actions", "block_id": f"card:{opp.id}", "elements": card_controls(opp, stages)})
@@ -182,9 +190,9 @@ def history_lines(entries: Sequence[HistoryEntry], stages: StageModel) -> list[s
     ]
 
 
-def details_blocks(opp: OpportunityView, stages: StageModel, entries: Sequence[HistoryEntry], now: datetime, *, limit: int) -> list[dict]:
-    """The card without its controls, then the full notes and the stage history."""
-    blocks = [b for b in opportunity_card(opp, stages, now) if b["type"] != "actions"]
+def details_blocks(card: Sequence[dict], opp: OpportunityView, stages: StageModel, entries: Sequence[HistoryEntry], now: datetime, *, limit: int) -> list[dict]:
+    """The card (as built by opportunity_card) without its controls, then the full notes and the stage history."""
+    blocks = [b for b in card if b["type"] != "actions"]
     blocks = [b for b in blocks if not (b["type"] == "section" and b.get("text", {}).get("text", "").startswith("*Notes:*"))]
     if opp.notes:
         blocks.append({"type": "section", "text": mrkdwn(f"*Notes:*\n{escape(opp.notes)}")})
@@ -216,13 +224,13 @@ def _chunk_lines(lines: Iterable[str], limit: int) -> list[str]:
     return chunks
 
 
-def details_modal(opp: OpportunityView, stages: StageModel, entries: Sequence[HistoryEntry], now: datetime) -> dict:
+def details_modal(card: Sequence[dict], opp: OpportunityView, stages: StageModel, entries: Sequence[HistoryEntry], now: datetime) -> dict:
     return {
         "type": "modal",
         "callback_id": DETAILS_MODAL,
         "title": plain(clip(opp.ref, VIEW_TITLE)),
         "close": plain("Close"),
-        "blocks": details_blocks(opp, stages, entries, now, limit=VIEW_BLOCKS),
+        "blocks": details_blocks(card, opp, stages, entries, now, limit=VIEW_BLOCKS),
     }
 
 
@@ -414,7 +422,7 @@ def help_blocks(problem: str | None = None) -> list[dict]:
     blocks = []
     if problem:
         blocks.append({"type": "section", "text": mrkdwn(f":warning: {escape(problem)}")})
-    lines = "\n".join(f"`{usage}` — {what}" for usage, what in HELP_LINES)
+    lines = "\n".join(f"`{escape(usage)}` — {escape(what)}" for usage, what in HELP_LINES)
     blocks.append({"type": "section", "text": mrkdwn(f"*oppbot: your pipeline in Slack*\n{lines}")})
     return blocks
 
@@ -491,3 +499,73 @@ def stalled_message(opp: OpportunityView, stages: StageModel, now: datetime) -> 
             {"type": "button", "action_id": DETAILS_BUTTON, "text": plain("Open opportunity"), "value": str(opp.id)},
         ]},
     ]
+
+
+def stage_alert_message(opp: OpportunityView, stages: StageModel, change_id: int, mover_id: str, stage, path: Sequence[int],
+                        permalink: str | None, *, holder: str | None) -> tuple[str, list[dict]]:
+    """The alert posted to a stage's channel; `holder` is who took it, if anyone."""
+    mention = f"<!subteam^{stage.alert_usergroup}> " if stage.alert_usergroup else ""
+    text = f"{opp.ref} {escape(opp.name)} ({escape(opp.customer)}) entered {escape(stage.name)}"
+    route = " › ".join(escape(stages.name_of(s)) for s in list(dict.fromkeys(path))[-8:])
+    fields = [
+        f"*Customer*\n{escape(opp.customer)}",
+        f"*Amount*\n{format_amount(opp.amount, opp.currency)}",
+        f"*Owner*\n<@{opp.owner_id}>",
+        f"*Expected close*\n{opp.close_date.isoformat() if opp.close_date else '—'}",
+        f"*Stage*\n{escape(stage.name)}",
+        f"*Path so far*\n{route or escape(stage.name)}",
+    ]
+    message: list[dict] = [
+        {"type": "section", "text": mrkdwn(f"{mention}:rotating_light: <@{mover_id}> moved *{opp.ref} · {escape(opp.name)}* into *{escape(stage.name)}*.")},
+        {"type": "section", "fields": [mrkdwn(f, FIELD_TEXT) for f in fields]},
+    ]
+    if opp.next_step:
+        message.append({"type": "section", "text": mrkdwn(f"*Next step:* {escape(opp.next_step)}")})
+    value = str(change_id)
+    elements: list[dict]
+    if holder:
+        message.append({"type": "context", "elements": [mrkdwn(f":raised_hand: Taken by <@{holder}>")]})
+        elements = [{"type": "button", "action_id": RELEASE_BUTTON, "text": plain("Release"), "value": value}]
+    else:
+        elements = [{"type": "button", "action_id": TAKE_BUTTON, "text": plain("Take it"), "style": "primary", "value": value}]
+    if permalink:
+        elements.append({"type": "button", "action_id": "alert_open", "text": plain("Open"), "url": permalink})
+    message.append({"type": "actions", "block_id": f"alert:{change_id}", "elements": elements})
+    return text, message
+
+
+def outcome_message(opp: OpportunityView, status: str, mover_id: str, permalink: str | None) -> tuple[str, list[dict]]:
+    if status == WON:
+        headline = f":trophy: *{opp.ref} · {escape(opp.name)}* ({escape(opp.customer)}) is *won* — {format_amount(opp.amount, opp.currency)}. Owner <@{opp.owner_id}>."
+    else:
+        reason = f" Reason: {escape(opp.lost_reason)}" if opp.lost_reason else ""
+        headline = f":small_red_triangle_down: *{opp.ref} · {escape(opp.name)}* ({escape(opp.customer)}) is *lost* — {format_amount(opp.amount, opp.currency)}. Owner <@{opp.owner_id}>.{reason}"
+    message: list[dict] = [{"type": "section", "text": mrkdwn(headline)},
+                           {"type": "context", "elements": [mrkdwn(f"Marked by <@{mover_id}>")]}]
+    if permalink:
+        message.append({"type": "actions", "elements": [{"type": "button", "action_id": "alert_open", "text": plain("Open"), "url": permalink}]})
+    return f"{opp.ref} {escape(opp.name)} {status}", message
+
+
+def config_modal(stages: StageModel, *, won_channel: str | None, lost_channel: str | None) -> dict:
+    """/opp config: per stage its alert channel, user group, win probability and max days; won / lost channels."""
+
+    def channel_select(initial: str | None) -> dict:
+        element: dict = {"type": "conversations_select", "action_id": "value", "placeholder": plain("No alerts"),
+                         "filter": {"include": ["public", "private"], "exclude_bot_users": True}}
+        if initial and not initial.startswith("#"):
+            element["initial_conversation"] = initial
+        return element
+
+    blocks: list[dict] = []
+    for number, stage in enumerate(stages.stages, start=1):
+        prefix = f"{number}. {clip(stage.name, 30)}"
+        blocks.append(_input(f"stage:{stage.id}:channel", f"{prefix} · alert channel", channel_select(stage.alert_channel_id or stage.alert_channel), optional=True))
+        blocks.append(_input(f"stage:{stage.id}:group", f"{prefix} · user group to mention",
+                             _text_input("value", max_length=20, initial=stage.alert_usergroup, placeholder="S0123ABCD"), optional=True))
+        blocks.append(_input(f"stage:{stage.id}:probability", f"{prefix} · win probability (%)", _text_input("value", max_length=5, initial=str(stage.probability))))
+        blocks.append(_input(f"stage:{stage.id}:max_days", f"{prefix} · stalled after (days)", _text_input("value", max_length=5, initial=str(stage.max_days))))
+    blocks.append(_input("won_channel", "Announce won deals in", channel_select(won_channel), optional=True))
+    blocks.append(_input("lost_channel", "Announce lost deals in", channel_select(lost_channel), optional=True))
+    return {"type": "modal", "callback_id": CONFIG_MODAL, "title": plain("Pipeline settings"), "submit": plain("Save"),
+            "close": plain("Cancel"), "blocks": blocks[:VIEW_BLOCKS]}

@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import ConfigError, load_config
+from bot.domain import OppError
 from bot.settings import Settings, SettingsError, configure_logging, load_database_url, load_settings
 from bot.slack_gateway import slack_error
 
@@ -26,6 +27,10 @@ def _parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply the schema migrations")
     sub.add_parser("check-config", help="validate OPPBOT_CONFIG and print the stage model")
+    config = sub.add_parser("config", help="workspace settings")
+    config.add_argument("--export", action="store_true", required=True,
+                        help="print the live settings (after /opp config edits) as an OPPBOT_CONFIG TOML file")
+    config.add_argument("--team", help="the workspace's team id (default: every workspace oppbot knows)")
     reminders = sub.add_parser("reminders", help="operators' view of reminders, nudges and other pending deliveries")
     reminders.add_argument("--due", action="store_true", help="list what is pending (overdue first) and what failed")
     reminders.add_argument("--limit", type=int, default=200, help="at most this many rows per workspace (default 200)")
@@ -45,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return db_upgrade()
         if args.command == "reminders":
             return list_reminders(args.limit)
+        if args.command == "config":
+            return export_config(args.team)
         settings = load_settings()
         configure_logging(settings.log_level)
         if args.command == "check-config":
@@ -67,6 +74,33 @@ def db_upgrade() -> int:
     except SQLAlchemyError as exc:
         return _fail(f"DATABASE_URL: cannot upgrade the database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
     print("database is up to date")
+    return 0
+
+
+def export_config(team: str | None, out=None) -> int:
+    from bot.config import to_toml
+
+    out = out or sys.stdout
+    settings = load_settings()
+    from bot.app import create_app
+    from storage import queries
+
+    oppbot = create_app(settings)
+    try:
+        with oppbot.pipeline.uow() as uow:
+            team_ids = [team] if team else queries.all_team_ids(uow.session)
+    except SQLAlchemyError as exc:
+        return _fail(f"DATABASE_URL: cannot read the database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
+    if not team_ids:
+        return _fail("no workspace yet: oppbot has not run against this database")
+    for index, team_id in enumerate(team_ids):
+        try:
+            config = oppbot.pipeline.current_config(team_id)
+        except OppError as exc:
+            return _fail(str(exc))
+        if len(team_ids) > 1:
+            print(f"{'' if index == 0 else chr(10)}# ----- workspace {team_id} -----", file=out)
+        print(to_toml(config), end="", file=out)
     return 0
 
 
@@ -101,7 +135,7 @@ def list_reminders(limit: int, out=None) -> int:
 
 def run(settings: Settings) -> int:
     from bot.app import create_app
-    from bot.scheduler import build_scheduler
+    from bot.scheduler import build_scheduler, wake
     from bot.server import run_http, run_socket_mode
     from storage.db import pending_migrations, upgrade
 
@@ -121,9 +155,21 @@ def run(settings: Settings) -> int:
         return _fail(f"SLACK_API_URL: cannot reach {settings.slack_api_url} ({exc})")
     oppbot.pipeline.ensure_workspace(identity["team_id"])
     oppbot.pipeline.sync_known_workspaces()
+    try:
+        unresolved = oppbot.alerts.resolve_channels(identity["team_id"])
+    except SlackApiError as exc:
+        log.warning("could not list channels to resolve #names in alert rules (%s); alerts will retry", slack_error(exc))
+        unresolved = []
+    if unresolved:
+        names = ", ".join(unresolved)
+        if settings.config_path is not None:
+            return _fail(f"OPPBOT_CONFIG: {settings.config_path}: no channel named {names} in this workspace (or the bot can't see it); "
+                         "use the channel id, or invite the bot to a private channel")
+        log.warning("the default stage model alerts %s, which this workspace doesn't have; set alert channels with /opp config", names)
     log.info("signed in to %s as %s", identity.get("team"), identity.get("user"))
     scheduler = build_scheduler(oppbot.dispatcher, settings.tick_seconds)
     scheduler.start()
+    oppbot.pipeline.wake_dispatcher = lambda: wake(scheduler)
     try:
         if settings.socket_mode:
             run_socket_mode(oppbot)

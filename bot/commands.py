@@ -18,6 +18,7 @@ HELP_LINES = (
     ("/opp followup OPP-12 <when> <what>", "plan a follow-up: “in 3 days call back”, “tomorrow 9am send quote”, “friday demo”, “2026-12-03 14:00 review”"),
     ("/opp won OPP-12", "mark as won"),
     ("/opp lost OPP-12 <reason>", "mark as lost, with the reason"),
+    ("/opp config", "pipeline settings: stage alerts, probabilities, stalled days (admins)"),
     ("/opp help", "this help"),
 )
 
@@ -56,6 +57,10 @@ def parse(text: str) -> Command:
 
     if sub == "help":
         return Command("help")
+    if sub == "config":
+        if args:
+            raise CommandError("Usage: /opp config (it takes no arguments).")
+        return Command("config")
     if sub == "new":
         if len(rest) > NAME_MAX:
             raise CommandError(f"The name is too long: {len(rest)} characters, at most {NAME_MAX}.")

@@ -7,6 +7,7 @@ between 0 and 100, got 150``.
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -308,3 +309,42 @@ def load_config(path: Path | None) -> WorkspaceConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
     return parse_config(text, str(path))
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"can't write {value!r} as TOML")
+
+
+def to_toml(config: WorkspaceConfig) -> str:
+    """The configuration as an OPPBOT_CONFIG file; `parse_config` reads it back to the same values."""
+    lines = ["# oppbot workspace configuration, exported with `oppbot config --export`.", "", "[workspace]"]
+    for key in ("currency", "timezone", "admins", "industries", "regions", "company_sizes"):
+        lines.append(f"{key} = {_toml_value(getattr(config, key))}")
+    for stage in config.stages:
+        lines += ["", "[[stages]]", f"name = {_toml_value(stage.name)}", f"probability = {stage.probability}", f"max_days = {stage.max_days}"]
+        if stage.alert_channel:
+            lines.append(f"alert_channel = {_toml_value(stage.alert_channel)}")
+        if stage.alert_usergroup:
+            lines.append(f"alert_usergroup = {_toml_value(stage.alert_usergroup)}")
+    if config.won_channel or config.lost_channel:
+        lines += ["", "[outcomes]"]
+        if config.won_channel:
+            lines.append(f"won_channel = {_toml_value(config.won_channel)}")
+        if config.lost_channel:
+            lines.append(f"lost_channel = {_toml_value(config.lost_channel)}")
+    for team in config.teams:
+        lines += ["", "[[teams]]", f"name = {_toml_value(team.name)}", f"manager = {_toml_value(team.manager)}",
+                  f"members = {_toml_value(list(team.members))}", f"digest = {_toml_value(team.digest)}"]
+        if team.channel:
+            lines.append(f"channel = {_toml_value(team.channel)}")
+        if team.timezone:
+            lines.append(f"timezone = {_toml_value(team.timezone)}")
+    return "\n".join(lines) + "\n"

@@ -10,16 +10,17 @@ import hashlib
 import json
 import logging
 import threading
+from typing import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import IntegrityError
 
-from bot.blocks import HOME_ITEMS, LIST_PAGE_SIZE, ListPage, StageSummary, add_follow_up_offer, card_text, home_view, opportunity_card
+from bot.blocks import HOME_ITEMS, LIST_PAGE_SIZE, ListPage, StageSummary, add_follow_up_offer, card_text, config_modal, home_view, opportunity_card
 from bot.delivery import schedule
 from bot.clock import Clock
-from bot.config import WorkspaceConfig
+from bot.config import StageConfig, TeamConfig, WorkspaceConfig
 from bot.domain import (
     LOST,
     OPEN,
@@ -35,7 +36,7 @@ from bot.domain import (
     StageInfo,
     StageModel,
 )
-from bot.forms import FormChoices, currencies_for
+from bot.forms import FormChoices, WorkspaceSettings, currencies_for
 from bot.slack_gateway import CANNOT_POST_HERE, SlackGateway, slack_error
 from bot.stages import can_view, check_change, resolve_stage
 from bot.when import next_local
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 
 PROFILE_TTL = timedelta(hours=24)
 STALLED = "stalled"
+STAGE_ALERT = "stage_alert"
+OUTCOME_ALERT = "outcome_alert"
 
 
 @dataclass(frozen=True)
@@ -92,9 +95,32 @@ def schedule_stalled_check(session, opp: Opportunity, stages: StageModel, now: d
              due_at=opp.stage_entered_at + timedelta(days=stage.max_days), now=now, payload={"entered": entered})
 
 
+def channel_id_of(configured: str | None, previous_configured: str | None, previous_id: str | None) -> str | None:
+    """A channel id is its own id; a #name keeps the id it was resolved to until the name changes."""
+    if configured is None:
+        return None
+    if not configured.startswith("#"):
+        return configured
+    return previous_id if configured == previous_configured else None
+
+
+def schedule_alerts(session, opp: Opportunity, change: StageChange, stages: StageModel, workspace: Workspace, now: datetime) -> None:
+    """Alerts are recorded with the stage change (an outbox row) and sent after commit; one per change."""
+    assert change.id is not None
+    if change.to_status == OPEN and (change.from_status != OPEN or change.from_stage_id != change.to_stage_id):
+        stage = stages.by_id(change.to_stage_id)
+        if stage is not None and stage.alert_channel:
+            schedule(session, team_id=opp.team_id, kind=STAGE_ALERT, subject_id=change.id, dedupe_key=f"alert:{change.id}", due_at=now, now=now)
+    elif change.to_status == WON and workspace.won_channel:
+        schedule(session, team_id=opp.team_id, kind=OUTCOME_ALERT, subject_id=change.id, dedupe_key=f"outcome:{change.id}", due_at=now, now=now)
+    elif change.to_status == LOST and workspace.lost_channel:
+        schedule(session, team_id=opp.team_id, kind=OUTCOME_ALERT, subject_id=change.id, dedupe_key=f"outcome:{change.id}", due_at=now, now=now)
+
+
 def _stage_info(stage: Stage) -> StageInfo:
     assert stage.id is not None
-    return StageInfo(stage.id, stage.position, stage.name, stage.probability, stage.max_days, stage.alert_channel, stage.alert_usergroup)
+    return StageInfo(stage.id, stage.position, stage.name, stage.probability, stage.max_days, stage.alert_channel, stage.alert_usergroup,
+                     stage.alert_channel_id)
 
 
 def config_digest(config: WorkspaceConfig) -> str:
@@ -110,8 +136,11 @@ class Pipeline:
         self.config = config
         self.slack = slack
         self._config_digest = config_digest(config)
+        self._config_is_file = config.source != WorkspaceConfig().source
         self._synced: set[str] = set()
         self._sync_lock = threading.Lock()
+        # Set by `oppbot run` to run the delivery job now, so alerts go out at once rather than at the next tick.
+        self.wake_dispatcher: Callable[[], None] = lambda: None
 
     # ----- workspace configuration -------------------------------------------------------------
 
@@ -143,7 +172,9 @@ class Pipeline:
         with self.uow(write=True) as uow:
             session = uow.session
             workspace = queries.get_workspace(session, team_id)
-            if workspace is not None and workspace.config_digest == self._config_digest:
+            if workspace is not None and (workspace.config_digest == self._config_digest or not self._config_is_file):
+                # The database holds the live settings (/opp config edits them); only a changed
+                # configuration file, never the built-in defaults, overrides them.
                 return
             if workspace is None:
                 workspace = Workspace(team_id=team_id, currency=config.currency, timezone=config.timezone, created_at=now)
@@ -154,7 +185,9 @@ class Pipeline:
             workspace.industries = list(config.industries)
             workspace.regions = list(config.regions)
             workspace.company_sizes = list(config.company_sizes)
+            workspace.won_channel_id = channel_id_of(config.won_channel, workspace.won_channel, workspace.won_channel_id)
             workspace.won_channel = config.won_channel
+            workspace.lost_channel_id = channel_id_of(config.lost_channel, workspace.lost_channel, workspace.lost_channel_id)
             workspace.lost_channel = config.lost_channel
             workspace.config_digest = self._config_digest
             session.add(workspace)
@@ -172,6 +205,7 @@ class Pipeline:
                 stage.position = position
                 stage.probability = wanted.probability
                 stage.max_days = wanted.max_days
+                stage.alert_channel_id = channel_id_of(wanted.alert_channel, stage.alert_channel, stage.alert_channel_id)
                 stage.alert_channel = wanted.alert_channel
                 stage.alert_usergroup = wanted.alert_usergroup
                 stage.active = True
@@ -217,6 +251,56 @@ class Pipeline:
             regions=tuple(workspace.regions),
             company_sizes=tuple(workspace.company_sizes),
         )
+
+    def current_config(self, team_id: str) -> WorkspaceConfig:
+        """The live settings of a workspace (the database's, after any /opp config edits) as a configuration."""
+        with self.uow() as uow:
+            workspace = queries.get_workspace(uow.session, team_id)
+            if workspace is None:
+                raise NotFound(f"oppbot has no workspace {team_id} in this database.")
+            stages = [s for s in queries.stages(uow.session, team_id) if s.active]
+            teams = []
+            for team in queries.sales_teams(uow.session, team_id):
+                members = tuple(sorted(queries.team_member_ids(uow.session, team_id, team.id)))  # type: ignore[arg-type]
+                teams.append(TeamConfig(team.name, team.manager_id, members, team.channel, team.digest_cron, team.timezone))
+        return WorkspaceConfig(
+            currency=workspace.currency, timezone=workspace.timezone, admins=tuple(workspace.admins),
+            industries=tuple(workspace.industries), regions=tuple(workspace.regions), company_sizes=tuple(workspace.company_sizes),
+            stages=tuple(StageConfig(s.name, s.probability, s.max_days, s.alert_channel, s.alert_usergroup) for s in stages),
+            won_channel=workspace.won_channel, lost_channel=workspace.lost_channel, teams=tuple(teams), source=f"workspace {team_id}",
+        )
+
+    def settings_form(self, actor: Actor) -> dict:
+        if not actor.is_admin:
+            raise Forbidden("Only oppbot admins can change the pipeline settings (ask one to add you to [workspace] admins).")
+        with self.uow() as uow:
+            workspace = queries.get_workspace(uow.session, actor.team_id)
+        assert workspace is not None
+        return config_modal(self.stage_model(actor.team_id), won_channel=workspace.won_channel_id or workspace.won_channel,
+                            lost_channel=workspace.lost_channel_id or workspace.lost_channel)
+
+    def update_settings(self, actor: Actor, settings: WorkspaceSettings) -> None:
+        """/opp config: admins only; the database holds the live settings from now on."""
+        if not actor.is_admin:
+            raise Forbidden("Only oppbot admins can change the pipeline settings (ask one to add you to [workspace] admins).")
+        with self.uow(write=True) as uow:
+            stages = {s.id: s for s in queries.stages(uow.session, actor.team_id)}
+            for wanted in settings.stages:
+                stage = stages.get(wanted.stage_id)
+                if stage is None or not stage.active:
+                    raise Invalid("The stage model changed while the form was open; run /opp config again.")
+                stage.alert_channel = stage.alert_channel_id = wanted.alert_channel
+                stage.alert_usergroup = wanted.alert_usergroup
+                stage.probability = wanted.probability
+                stage.max_days = wanted.max_days
+                uow.session.add(stage)
+            workspace = queries.get_workspace(uow.session, actor.team_id)
+            assert workspace is not None
+            workspace.won_channel = workspace.won_channel_id = settings.won_channel
+            workspace.lost_channel = workspace.lost_channel_id = settings.lost_channel
+            uow.session.add(workspace)
+            uow.commit()
+        log.info("%s changed the pipeline settings of %s", actor.user_id, actor.team_id)
 
     # ----- people -----------------------------------------------------------------------------
 
@@ -295,14 +379,20 @@ class Pipeline:
             )
             uow.session.add(opp)
             uow.session.flush()
-            uow.session.add(StageChange(
+            change = StageChange(
                 team_id=actor.team_id, opportunity_id=opp.id, from_stage_id=None, from_status=None,  # type: ignore[arg-type]
                 to_stage_id=draft.stage_id, to_status=OPEN, changed_by=actor.user_id, owner_id=draft.owner_id, changed_at=now,
-            ))
+            )
+            uow.session.add(change)
+            uow.session.flush()
             schedule_stalled_check(uow.session, opp, stages, now)
+            workspace = queries.get_workspace(uow.session, actor.team_id)
+            assert workspace is not None
+            schedule_alerts(uow.session, opp, change, stages, workspace, now)
             uow.commit()
             view = to_view(opp)
         log.info("%s created %s in %s", actor.user_id, view.ref, actor.team_id)
+        self.wake_dispatcher()
         return view
 
     def find(self, actor: Actor, *, number: int | None = None, opp_id: int | None = None) -> OpportunityView:
@@ -356,10 +446,12 @@ class Pipeline:
             if opp.status == to_status and opp.stage_id == target_stage:
                 where = "Won" if to_status == WON else "Lost" if to_status == LOST else stages.name_of(target_stage)
                 return ChangeResult(before, False, f"{before.ref} is already in {where}; nothing changed.")
-            uow.session.add(StageChange(
+            change = StageChange(
                 team_id=actor.team_id, opportunity_id=opp.id, from_stage_id=opp.stage_id, from_status=opp.status,  # type: ignore[arg-type]
                 to_stage_id=target_stage, to_status=to_status, changed_by=actor.user_id, owner_id=opp.owner_id, changed_at=now,
-            ))
+            )
+            uow.session.add(change)
+            uow.session.flush()
             if target_stage != opp.stage_id or opp.status != to_status:
                 opp.stage_entered_at = now
             opp.stage_id = target_stage
@@ -369,8 +461,12 @@ class Pipeline:
             opp.updated_at = now
             uow.session.add(opp)
             schedule_stalled_check(uow.session, opp, stages, now)
+            workspace = queries.get_workspace(uow.session, actor.team_id)
+            assert workspace is not None
+            schedule_alerts(uow.session, opp, change, stages, workspace, now)
             uow.commit()
             after = to_view(opp)
+        self.wake_dispatcher()
         if to_status == WON:
             message = f"{after.ref} marked *Won* :tada:"
         elif to_status == LOST:
@@ -389,9 +485,13 @@ class Pipeline:
             raise Forbidden(f"You can list only your own opportunities{', or your team’s' if actor.is_manager else ''}; <@{owner_id}>'s are not yours to see.")
         stages = self.stage_model(actor.team_id)
         stage_id = resolve_stage(stage_query, stages).id if stage_query else None
-        offset = max(0, offset)
+        offset = min(max(0, offset), 10**6)
         with self.uow() as uow:
             rows, total = queries.open_opportunities(uow.session, actor.team_id, owner_id, stage_id=stage_id, offset=offset, limit=LIST_PAGE_SIZE)
+            if not rows and total:
+                # deals were closed since the page button was drawn: show the last page that exists
+                offset = (total - 1) // LIST_PAGE_SIZE * LIST_PAGE_SIZE
+                rows, total = queries.open_opportunities(uow.session, actor.team_id, owner_id, stage_id=stage_id, offset=offset, limit=LIST_PAGE_SIZE)
             items = [to_view(r) for r in rows]
             follow_ups = {k: follow_up_view(v) for k, v in queries.next_follow_ups(uow.session, actor.team_id, [o.id for o in items]).items()}
         return ListPage(owner_id=owner_id, items=items, total=total, offset=offset, stage_filter=stage_id, follow_ups=follow_ups)
@@ -425,9 +525,13 @@ class Pipeline:
             row = queries.next_follow_ups(uow.session, opp.team_id, [opp.id]).get(opp.id)
             return follow_up_view(row) if row is not None else None
 
+    def collaborators(self, opp: OpportunityView) -> list[tuple[str, int]]:
+        with self.uow() as uow:
+            return [(c.user_id, c.stage_id) for c in queries.active_collaborators(uow.session, opp.team_id, opp.id)]
+
     def card(self, opp: OpportunityView, stages: StageModel | None = None) -> tuple[str, list[dict]]:
         stages = stages or self.stage_model(opp.team_id)
-        return card_text(opp, stages), opportunity_card(opp, stages, self.clock.now(), self.next_follow_up(opp))
+        return card_text(opp, stages), opportunity_card(opp, stages, self.clock.now(), self.next_follow_up(opp), self.collaborators(opp))
 
     def publish_card(self, team_id: str, opp: OpportunityView, channel_id: str | None, submitter_id: str) -> Delivery:
         """Post a new card where it was asked for, else DM it to the owner; then tell the submitter where it went."""

@@ -39,6 +39,10 @@ PERMANENT_ERRORS = {"user_not_found", "cannot_dm_bot", "account_inactive", "user
                     "channel_not_found", "is_archived", "invalid_auth", "not_authed", "missing_scope", "no_text"}
 
 
+class Undeliverable(Exception):
+    """No retry can deliver this (e.g. a #channel that doesn't exist): flag it failed with this reason."""
+
+
 @dataclass(frozen=True)
 class Sent:
     channel_id: str | None = None
@@ -152,6 +156,10 @@ class Dispatcher:
             if sender is None:
                 raise LookupError(f"no sender for kind {delivery.kind!r}")
             outcome = sender(delivery, now)
+        except Undeliverable as exc:
+            values = self._failure(delivery, str(exc), now, None, permanent=True)
+            stats.failed += 1
+            stats.errors.append(str(exc))
         except SlackApiError as exc:
             error = slack_error(exc)
             retry_after = _retry_after(exc)

@@ -25,6 +25,7 @@ class StageInfo:
     max_days: int
     alert_channel: str | None = None
     alert_usergroup: str | None = None
+    alert_channel_id: str | None = None
 
 
 @dataclass(frozen=True)

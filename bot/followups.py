@@ -41,7 +41,6 @@ class FollowUps:
         self.pipeline = pipeline
         self.uow = pipeline.uow
         self.clock = pipeline.clock
-        # Reminders go out through a client that fails fast: the dispatcher reschedules instead of sleeping.
         self.slack = delivery_slack or pipeline.slack
 
     # ----- changes ----------------------------------------------------------------------------

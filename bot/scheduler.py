@@ -7,7 +7,7 @@ between processes): the job only asks the dispatcher to claim and send what is d
 from __future__ import annotations
 
 import logging
-from datetime import timezone
+from datetime import datetime, timezone
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -25,6 +25,13 @@ def build_scheduler(dispatcher: Dispatcher, tick_seconds: float) -> BackgroundSc
         max_instances=1, coalesce=True, misfire_grace_time=None,  # a late tick still runs: nothing is dropped
     )
     return scheduler
+
+
+def wake(scheduler: BackgroundScheduler) -> None:
+    """Run the delivery job now (after a commit that recorded alerts) instead of at the next tick."""
+    job = scheduler.get_job(JOB_ID)
+    if job is not None:
+        job.modify(next_run_time=datetime.now(timezone.utc))
 
 
 def _tick(dispatcher: Dispatcher) -> None:

@@ -61,6 +61,21 @@ class SlackGateway:
                 return None
             raise
 
+    def join(self, channel: str) -> None:
+        self.client.conversations_join(channel=channel)
+
+    def channel_ids_by_name(self) -> dict[str, str]:
+        """Every channel the bot can see, public and private, by name (conversations.list, paginated)."""
+        found: dict[str, str] = {}
+        cursor = None
+        while True:
+            response = self.client.conversations_list(types="public_channel,private_channel", exclude_archived=True, limit=1000, cursor=cursor)
+            for channel in response.get("channels", []):
+                found[channel["name"]] = channel["id"]
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return found
+
     def permalink(self, channel: str, ts: str) -> str | None:
         try:
             return self.client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"]

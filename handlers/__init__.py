@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from slack_bolt import App
 
+from bot.alerts import Alerts
 from bot.core import Pipeline
 from bot.followups import FollowUps
-from handlers import actions, commands, events, followups, shortcuts, views
+from handlers import actions, alerts as alert_handlers, commands, events, followups, shortcuts, views
 
 
-def register_all(app: App, pipeline: Pipeline, follow_ups: FollowUps) -> None:
-    commands.register(app, pipeline, follow_ups)
+def register_all(app: App, pipeline: Pipeline, follow_ups: FollowUps, alerts: Alerts) -> None:
+    commands.register(app, pipeline, follow_ups, alerts)
+    alert_handlers.register(app, alerts)
     actions.register(app, pipeline, follow_ups)
     views.register(app, pipeline)
     shortcuts.register(app, pipeline)

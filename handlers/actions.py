@@ -100,7 +100,8 @@ def register(app: App, pipeline: Pipeline, follow_ups: FollowUps) -> None:
         except OppError as exc:
             open_view(client, body["trigger_id"], notice_modal("oppbot", f":warning: {exc}"))
             return
-        view = details_modal(opp, pipeline.stage_model(opp.team_id), pipeline.history(opp), pipeline.clock.now())
+        stages = pipeline.stage_model(opp.team_id)
+        view = details_modal(pipeline.card(opp, stages)[1], opp, stages, pipeline.history(opp), pipeline.clock.now())
         open_view(client, body["trigger_id"], view)
 
     @app.action(LIST_PAGE_BUTTON)

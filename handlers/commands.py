@@ -9,12 +9,14 @@ from bot import commands as opp_commands
 from bot.blocks import escape, help_blocks, list_blocks
 from bot.core import Pipeline
 from bot.domain import OppError
+from bot.alerts import Alerts
 from bot.followups import FollowUps
+from handlers.alerts import open_settings
 from handlers.common import ephemeral, open_new_opportunity
 from handlers.rendering import card_message, change_reply
 
 
-def register(app: App, pipeline: Pipeline, follow_ups: FollowUps) -> None:
+def register(app: App, pipeline: Pipeline, follow_ups: FollowUps, alerts: Alerts) -> None:
     @app.command("/opp")
     def opp(ack: Ack, command: dict, respond: Respond, client: WebClient) -> None:
         try:
@@ -32,6 +34,11 @@ def register(app: App, pipeline: Pipeline, follow_ups: FollowUps) -> None:
                                           channel_id=command.get("channel_id"), name=parsed.text)
             if not opened:
                 respond(**ephemeral("Slack didn't let me open the form in time. Please run `/opp new` again."))
+            return
+        if parsed.name == "config":
+            refusal = open_settings(client, alerts, team_id=team_id, user_id=user_id, trigger_id=command["trigger_id"])
+            if refusal:
+                respond(**ephemeral(refusal))
             return
         try:
             actor = pipeline.actor(team_id, user_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Column, Index, Numeric, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Numeric, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -27,7 +27,9 @@ class Workspace(SQLModel, table=True):
     regions: list[str] = Field(default_factory=list, sa_type=JSON)
     company_sizes: list[str] = Field(default_factory=list, sa_type=JSON)
     won_channel: str | None = Field(default=None, max_length=90)
+    won_channel_id: str | None = Field(default=None, max_length=32)
     lost_channel: str | None = Field(default=None, max_length=90)
+    lost_channel_id: str | None = Field(default=None, max_length=32)
     last_opp_number: int = Field(default=0)
     config_digest: str | None = Field(default=None, max_length=64)
     created_at: datetime = _ts()
@@ -89,6 +91,7 @@ class Stage(SQLModel, table=True):
     probability: int
     max_days: int
     alert_channel: str | None = Field(default=None, max_length=90)
+    alert_channel_id: str | None = Field(default=None, max_length=32)
     alert_usergroup: str | None = Field(default=None, max_length=32)
     active: bool = True
 
@@ -221,3 +224,21 @@ class Delivery(SQLModel, table=True):
     channel_id: str | None = Field(default=None, max_length=32)
     message_ts: str | None = Field(default=None, max_length=32)
     created_at: datetime = _ts()
+
+
+class Collaborator(SQLModel, table=True):
+    """A colleague who took a stage alert ("Take it"): who, for which stage entry, when; released_at ends it."""
+
+    __table_args__ = (
+        Index("ix_collaborator_opportunity", "team_id", "opportunity_id", "released_at"),
+        Index("uq_collaborator_active", "team_id", "stage_change_id", unique=True,
+              sqlite_where=text("released_at IS NULL"), postgresql_where=text("released_at IS NULL")),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    opportunity_id: int = Field(foreign_key="opportunity.id")
+    stage_id: int = Field(foreign_key="stage.id")
+    stage_change_id: int = Field(foreign_key="stage_change.id")
+    user_id: str = Field(max_length=32)
+    taken_at: datetime = _ts()
+    released_at: datetime | None = _ts(nullable=True)

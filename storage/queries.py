@@ -11,6 +11,7 @@ from sqlmodel import Session
 from storage.models import (
     OPEN,
     PENDING,
+    Collaborator,
     Delivery,
     FollowUp,
     Member,
@@ -178,3 +179,32 @@ def open_deliveries(session: Session, team_id: str, *, limit: int) -> list[tuple
         .order_by(Delivery.status.desc(), Delivery.due_at, Delivery.id).limit(limit)
     )
     return [(d, f, o) for d, f, o in rows]
+
+
+def active_collaborators(session: Session, team_id: str, opportunity_id: int) -> list[Collaborator]:
+    return list(session.scalars(
+        select(Collaborator).where(Collaborator.team_id == team_id, Collaborator.opportunity_id == opportunity_id, Collaborator.released_at.is_(None))
+        .order_by(Collaborator.taken_at, Collaborator.id)
+    ))
+
+
+def active_collaborator_of_change(session: Session, team_id: str, stage_change_id: int) -> Collaborator | None:
+    return session.scalars(
+        select(Collaborator).where(Collaborator.team_id == team_id, Collaborator.stage_change_id == stage_change_id, Collaborator.released_at.is_(None))
+    ).first()
+
+
+def stage_change(session: Session, team_id: str, change_id: int) -> StageChange | None:
+    return session.scalars(select(StageChange).where(StageChange.team_id == team_id, StageChange.id == change_id)).first()
+
+
+def first_posted_card(session: Session, team_id: str, opportunity_id: int) -> PostedCard | None:
+    return session.scalars(
+        select(PostedCard).where(PostedCard.team_id == team_id, PostedCard.opportunity_id == opportunity_id).order_by(PostedCard.id).limit(1)
+    ).first()
+
+
+def team_member_ids(session: Session, team_id: str, sales_team_id: int) -> list[str]:
+    return list(session.scalars(
+        select(SalesTeamMember.user_id).where(SalesTeamMember.team_id == team_id, SalesTeamMember.sales_team_id == sales_team_id)
+    ))

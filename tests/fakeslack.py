@@ -330,6 +330,13 @@ class FakeSlack:
             self._usergroups.append({"id": usergroup_id, "team_id": self.team_id, "handle": handle,
                                      "name": name or handle, "users": list(users or [])})
 
+    def invite_bot(self, channel_id: str) -> None:
+        """Someone ran /invite @oppbot in the channel."""
+        with self._lock:
+            self._not_in.discard(channel_id)
+            if channel_id in self._channels:
+                self._channels[channel_id]["is_member"] = True
+
     def bot_not_in_channel(self, channel_id: str) -> None:
         with self._lock:
             self._not_in.add(channel_id)
@@ -568,6 +575,8 @@ class FakeSlack:
         cid = p.get("channel")
         if not cid or cid in self._not_found:
             return _err("channel_not_found")
+        if self._channels.get(cid, {}).get("is_private") and cid in self._not_in:
+            return _err("method_not_supported_for_channel_type")  # private channels need an invitation
         self._not_in.discard(cid)
         if cid in self._channels:
             self._channels[cid]["is_member"] = True

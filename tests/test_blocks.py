@@ -110,6 +110,10 @@ def test_format_amount(amount, currency, text):
     assert format_amount(amount, currency) == text
 
 
+def modal_of(opp, stages, entries, now):
+    return details_modal(opportunity_card(opp, stages, now), opp, stages, entries, now)
+
+
 def test_escape():
     assert escape("a & b <c> d > e") == "a &amp; b &lt;c&gt; d &gt; e"
     assert escape("<!channel> <@U1>") == "&lt;!channel&gt; &lt;@U1&gt;"
@@ -371,7 +375,7 @@ def section_texts(view: dict) -> list[str]:
 
 def test_details_modal_with_500_history_entries():
     entries = history(500)
-    view = details_modal(make_opp(notes="&" * 3000), STAGES, entries, NOW)
+    view = modal_of(make_opp(notes="&" * 3000), STAGES, entries, NOW)
     assert check_view(view) == []
     assert len(view["blocks"]) <= 100
     assert all(len(t) <= 3000 for t in section_texts(view))
@@ -387,14 +391,14 @@ def test_details_modal_with_500_history_entries():
 
 def test_details_modal_shows_full_notes_once():
     notes = "Budget " * 300  # 2100 characters: more than the card's 600
-    view = details_modal(make_opp(notes=notes.strip()), STAGES, history(3), NOW)
+    view = modal_of(make_opp(notes=notes.strip()), STAGES, history(3), NOW)
     note_sections = [t for t in section_texts(view) if t.startswith("*Notes:*")]
     assert note_sections == [f"*Notes:*\n{notes.strip()}"]
 
 
 def test_details_modal_with_too_much_history_keeps_the_latest():
     entries = history(3000)
-    view = details_modal(make_opp(), STAGES, entries, NOW)
+    view = modal_of(make_opp(), STAGES, entries, NOW)
     assert check_view(view) == []
     assert len(view["blocks"]) <= 100
     text = all_text(view["blocks"])
@@ -404,7 +408,7 @@ def test_details_modal_with_too_much_history_keeps_the_latest():
 
 
 def test_details_modal_title_and_created_line():
-    view = details_modal(make_opp(created_by="U0SDR"), STAGES, history(2), NOW)
+    view = modal_of(make_opp(created_by="U0SDR"), STAGES, history(2), NOW)
     assert view["title"]["text"] == "OPP-12"
     assert view["callback_id"] == B.DETAILS_MODAL
     assert "by <@U0SDR>" in all_text(view["blocks"])
@@ -570,7 +574,8 @@ def test_help_without_problem():
     assert len(blocks) == 1
     text = blocks[0]["text"]["text"]
     for usage, what in HELP_LINES:
-        assert f"`{usage}` — {what}" in text
+        assert f"`{escape(usage)}` — {escape(what)}" in text
+    assert "<stage>" not in text and "`/opp stage OPP-12 &lt;stage&gt;`" in text
 
 
 def test_help_with_problem_comes_first_and_is_escaped():

@@ -143,3 +143,16 @@ def test_run_on_postgres_refuses_an_unmigrated_database(tmp_path, fake_slack):
     assert result.returncode == 2
     assert result.stderr.strip() == "oppbot: DATABASE_URL: the database schema is not up to date; run `oppbot db upgrade` first"
     assert oppbot("db", "upgrade", env={"DATABASE_URL": scratch}, cwd=tmp_path).returncode == 0
+
+
+def test_run_refuses_a_config_naming_a_channel_the_workspace_does_not_have(tmp_path, fake_slack):
+    fake_slack.add_channel("C0SOLUTIONS", "solutions")
+    config = tmp_path / "oppbot.toml"
+    config.write_text('[[stages]]\nname = "Prospect"\n\n[[stages]]\nname = "Design"\nalert_channel = "#solutions"\n\n'
+                      '[[stages]]\nname = "Tech"\nalert_channel = "#enginering"\n')
+    env = {**BASE_ENV, "SLACK_BOT_TOKEN": fake_slack.bot_token, "SLACK_API_URL": fake_slack.api_url,
+           "DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "OPPBOT_CONFIG": str(config), "LOG_LEVEL": "WARNING"}
+    result = oppbot("run", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"oppbot: OPPBOT_CONFIG: {config}: no channel named #enginering in this workspace (or the bot can't see it); "
+                                     "use the channel id, or invite the bot to a private channel")

@@ -90,7 +90,7 @@ def test_followup_command_rejects_what_it_cannot_read_and_stores_nothing(slack, 
 
 def test_followup_command_usage_error_is_answered_with_help(slack, deal):
     reply = slack.command("followup OPP-1")
-    assert reply.status == 200 and "Usage: /opp followup OPP-12 <when> <what>" in reply.body
+    assert reply.status == 200 and "Usage: /opp followup OPP-12 &lt;when&gt; &lt;what&gt;" in reply.body
 
 
 def test_another_rep_cannot_add_followups_to_my_deal(slack, deal):

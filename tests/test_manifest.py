@@ -20,6 +20,7 @@ SCOPES = {
     "conversations_open": "im:write",
     "conversations_join": "channels:join",
     "conversations_info": "channels:read",
+    "conversations_list": "groups:read",
     "users_info": "users:read",
     "files_upload_v2": "files:write",
     "usergroups_list": "usergroups:read",
