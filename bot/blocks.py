@@ -190,7 +190,8 @@ def history_lines(entries: Sequence[HistoryEntry], stages: StageModel) -> list[s
     ]
 
 
-def details_blocks(card: Sequence[dict], opp: OpportunityView, stages: StageModel, entries: Sequence[HistoryEntry], now: datetime, *, limit: int) -> list[dict]:
+def details_blocks(card: Sequence[dict], opp: OpportunityView, stages: StageModel, entries: Sequence[HistoryEntry], now: datetime, *, limit: int,
+                   omitted: int = 0) -> list[dict]:
     """The card (as built by opportunity_card) without its controls, then the full notes and the stage history."""
     blocks = [b for b in card if b["type"] != "actions"]
     blocks = [b for b in blocks if not (b["type"] == "section" and b.get("text", {}).get("text", "").startswith("*Notes:*"))]
@@ -202,7 +203,7 @@ def details_blocks(card: Sequence[dict], opp: OpportunityView, stages: StageMode
     lines = history_lines(entries, stages)
     room = max(1, limit - len(blocks))
     chunks = _chunk_lines(lines, SECTION_TEXT)
-    if len(chunks) > room:
+    if len(chunks) > room or omitted:
         chunks = chunks[-room:]
         chunks[0] = clip("_(older changes omitted)_\n" + chunks[0], SECTION_TEXT)
     blocks.extend({"type": "section", "text": mrkdwn(chunk)} for chunk in chunks)
@@ -224,13 +225,14 @@ def _chunk_lines(lines: Iterable[str], limit: int) -> list[str]:
     return chunks
 
 
-def details_modal(card: Sequence[dict], opp: OpportunityView, stages: StageModel, entries: Sequence[HistoryEntry], now: datetime) -> dict:
+def details_modal(card: Sequence[dict], opp: OpportunityView, stages: StageModel, entries: Sequence[HistoryEntry], now: datetime,
+                  omitted: int = 0) -> dict:
     return {
         "type": "modal",
         "callback_id": DETAILS_MODAL,
         "title": plain(clip(opp.ref, VIEW_TITLE)),
         "close": plain("Close"),
-        "blocks": details_blocks(card, opp, stages, entries, now, limit=VIEW_BLOCKS),
+        "blocks": details_blocks(card, opp, stages, entries, now, limit=VIEW_BLOCKS, omitted=omitted),
     }
 
 

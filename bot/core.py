@@ -411,8 +411,13 @@ class Pipeline:
             raise Forbidden(f"{view.ref} belongs to <@{view.owner_id}>; only its owner, their manager or an admin can see it.")
         return view
 
+    def history_omitted(self, opp: OpportunityView, shown: int) -> int:
+        """How many older stage changes `history` left out."""
+        with self.uow() as uow:
+            return max(0, queries.history_count(uow.session, opp.team_id, opp.id) - shown)
+
     def history(self, opp: OpportunityView) -> list[HistoryEntry]:
-        """The stage history of an opportunity the caller has already been allowed to see (see `find`)."""
+        """The latest stage changes (at most 200) of an opportunity the caller may see (see `find`)."""
         with self.uow() as uow:
             rows = queries.history(uow.session, opp.team_id, opp.id)
         return [HistoryEntry(r.from_stage_id, r.from_status, r.to_stage_id, r.to_status, r.changed_by, r.changed_at) for r in rows]
@@ -445,6 +450,13 @@ class Pipeline:
             target_stage = to_stage_id if to_stage_id is not None else opp.stage_id
             if opp.status == to_status and opp.stage_id == target_stage:
                 where = "Won" if to_status == WON else "Lost" if to_status == LOST else stages.name_of(target_stage)
+                if to_status == LOST and reason and reason != opp.lost_reason:
+                    opp.lost_reason, opp.updated_at = reason, now
+                    uow.session.add(opp)
+                    uow.commit()
+                    after = to_view(opp)
+                    self.refresh_cards(after, stages)
+                    return ChangeResult(after, True, f"{after.ref} was already lost; its reason is updated.")
                 return ChangeResult(before, False, f"{before.ref} is already in {where}; nothing changed.")
             change = StageChange(
                 team_id=actor.team_id, opportunity_id=opp.id, from_stage_id=opp.stage_id, from_status=opp.status,  # type: ignore[arg-type]

@@ -101,7 +101,8 @@ def register(app: App, pipeline: Pipeline, follow_ups: FollowUps) -> None:
             open_view(client, body["trigger_id"], notice_modal("oppbot", f":warning: {exc}"))
             return
         stages = pipeline.stage_model(opp.team_id)
-        view = details_modal(pipeline.card(opp, stages)[1], opp, stages, pipeline.history(opp), pipeline.clock.now())
+        entries = pipeline.history(opp)
+        view = details_modal(pipeline.card(opp, stages)[1], opp, stages, entries, pipeline.clock.now(), pipeline.history_omitted(opp, len(entries)))
         open_view(client, body["trigger_id"], view)
 
     @app.action(LIST_PAGE_BUTTON)

@@ -13,7 +13,9 @@ def card_message(pipeline: Pipeline, opp: OpportunityView, *, with_history: bool
     text, blocks = pipeline.card(opp, stages)
     if with_history:
         actions = blocks[-1]
-        history = details_blocks(blocks, opp, stages, pipeline.history(opp), pipeline.clock.now(), limit=MESSAGE_BLOCKS - 1)
+        entries = pipeline.history(opp)
+        history = details_blocks(blocks, opp, stages, entries, pipeline.clock.now(), limit=MESSAGE_BLOCKS - 1,
+                                 omitted=pipeline.history_omitted(opp, len(entries)))
         blocks = history + [actions]
     return {"text": text, "blocks": blocks}
 

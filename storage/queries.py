@@ -93,6 +93,11 @@ def history(session: Session, team_id: str, opportunity_id: int, limit: int = 20
     return rows[::-1]
 
 
+def history_count(session: Session, team_id: str, opportunity_id: int) -> int:
+    return session.execute(select(func.count()).select_from(StageChange).where(
+        StageChange.team_id == team_id, StageChange.opportunity_id == opportunity_id)).scalar_one()
+
+
 def posted_cards(session: Session, team_id: str, opportunity_id: int) -> list[PostedCard]:
     return list(session.scalars(
         select(PostedCard).where(PostedCard.team_id == team_id, PostedCard.opportunity_id == opportunity_id).order_by(PostedCard.id)
@@ -208,3 +213,37 @@ def team_member_ids(session: Session, team_id: str, sales_team_id: int) -> list[
     return list(session.scalars(
         select(SalesTeamMember.user_id).where(SalesTeamMember.team_id == team_id, SalesTeamMember.sales_team_id == sales_team_id)
     ))
+
+
+def remove_team_member(session: Session, team_id: str, sales_team_id: int, user_id: str) -> None:
+    session.execute(delete(SalesTeamMember).where(
+        SalesTeamMember.team_id == team_id, SalesTeamMember.sales_team_id == sales_team_id, SalesTeamMember.user_id == user_id))
+
+
+def export_batch(session: Session, team_id: str, *, after_id: int, limit: int, status: str | None, stage_id: int | None,
+                 owner_ids: tuple[str, ...] | None, industry: str | None, region: str | None, since: datetime | None) -> list[Opportunity]:
+    """Keyset pagination by id, so each batch is one indexed range scan however far the export has got."""
+    query = select(Opportunity).where(Opportunity.team_id == team_id, Opportunity.id > after_id)
+    if status:
+        query = query.where(Opportunity.status == status)
+    if stage_id is not None:
+        query = query.where(Opportunity.stage_id == stage_id)
+    if owner_ids is not None:
+        query = query.where(Opportunity.owner_id.in_(owner_ids))
+    if industry:
+        query = query.where(Opportunity.industry == industry)
+    if region:
+        query = query.where(Opportunity.region == region)
+    if since is not None:
+        query = query.where(Opportunity.created_at >= since)
+    return list(session.scalars(query.order_by(Opportunity.id).limit(limit)))
+
+
+def history_of_many(session: Session, team_id: str, opportunity_ids: list[int]) -> dict[int, list[StageChange]]:
+    found: dict[int, list[StageChange]] = {}
+    if not opportunity_ids:
+        return found
+    for change in session.scalars(select(StageChange).where(StageChange.team_id == team_id, StageChange.opportunity_id.in_(opportunity_ids))
+                                  .order_by(StageChange.opportunity_id, StageChange.changed_at, StageChange.id)):
+        found.setdefault(change.opportunity_id, []).append(change)
+    return found
