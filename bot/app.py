@@ -16,6 +16,7 @@ from bot.core import Pipeline
 from bot.delivery import Dispatcher
 from bot.alerts import Alerts
 from bot.followups import FollowUps
+from bot.services import Services, build_services
 from bot.settings import Settings
 from bot.slack_gateway import SlackGateway, make_web_client
 from storage.db import UnitOfWork, make_engine
@@ -37,12 +38,25 @@ logging.getLogger("slack_bolt.App").addFilter(_TokenFromClientFilter())
 class OppBot:
     settings: Settings
     bolt: App
-    pipeline: Pipeline
-    follow_ups: FollowUps
-    alerts: Alerts
-    dispatcher: Dispatcher
+    services: Services
     engine: Engine
     client: WebClient
+
+    @property
+    def pipeline(self) -> Pipeline:
+        return self.services.pipeline
+
+    @property
+    def follow_ups(self) -> FollowUps:
+        return self.services.follow_ups
+
+    @property
+    def alerts(self) -> Alerts:
+        return self.services.alerts
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        return self.services.dispatcher
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None,
@@ -64,18 +78,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
     clock = clock or SystemClock()
     uow = lambda write=False: UnitOfWork(engine, write=write)  # noqa: E731
     pipeline = Pipeline(uow, clock, config, SlackGateway(client))
-    # Deliveries go out through a client that fails fast: the dispatcher reschedules instead of sleeping.
     delivery_gateway = SlackGateway(delivery_client or make_web_client(settings.slack_bot_token, settings.slack_api_url, retries=0))
-    follow_ups = FollowUps(pipeline, delivery_gateway)
-    alerts = Alerts(pipeline, delivery_gateway)
-    dispatcher = Dispatcher(uow, clock)
-    follow_ups.register(dispatcher)
-    alerts.register(dispatcher)
-    register_all(bolt, pipeline, follow_ups, alerts)
+    services = build_services(pipeline, delivery_gateway, Dispatcher(uow, clock))
+    register_all(bolt, services)
 
     @bolt.error
     def on_error(error: Exception, body: dict, logger: logging.Logger) -> None:
         # Most listeners have acked already; Bolt answers 500 itself when one failed before its ack.
         logger.error("unhandled error for %s", (body or {}).get("type"), exc_info=error)
 
-    return OppBot(settings=settings, bolt=bolt, pipeline=pipeline, follow_ups=follow_ups, alerts=alerts, dispatcher=dispatcher, engine=engine, client=client)
+    return OppBot(settings=settings, bolt=bolt, services=services, engine=engine, client=client)

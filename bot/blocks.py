@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -377,8 +378,21 @@ HOME_ITEMS = 40
 HOME_FOLLOW_UPS = 10
 
 
+def stalled_lines(stalled, stages: StageModel, *, top: int, owners: bool) -> str:
+    lines = []
+    for deal in stalled.deals[:top]:
+        who = f" (<@{deal.owner_id}>)" if owners else ""
+        lines.append(f"• *OPP-{deal.number}* {escape(clip(deal.name, 60))}{who} · {deal.days_in_stage:.0f} d in {escape(stages.name_of(deal.stage_id))}")
+    return "\n".join(lines) + _more(stalled.total, len(lines))
+
+
 def home_view(owner_id: str, summaries: Sequence[StageSummary], items: Sequence[OpportunityView], total: int, stages: StageModel, now: datetime,
-              *, due: Sequence[tuple[FollowUpView, OpportunityView]] = (), follow_ups: dict[int, FollowUpView] | None = None) -> dict:
+              *, due: Sequence[tuple[FollowUpView, OpportunityView]] = (), follow_ups: dict[int, FollowUpView] | None = None,
+              my_stalled=None, team=None) -> dict:
+    """The App Home: "my day" (follow-ups, stalled deals, my pipeline); for a manager also the team's funnel and stalled list.
+
+    `team` is (conversion steps, stalled) of the deals of the reps the viewer manages, or None.
+    """
     follow_ups = follow_ups or {}
     blocks: list[dict] = [
         {"type": "header", "text": plain("Your pipeline")},
@@ -392,6 +406,17 @@ def home_view(owner_id: str, summaries: Sequence[StageSummary], items: Sequence[
                            "accessory": {"type": "button", "action_id": DONE_BUTTON, "text": plain("Done"), "value": str(follow_up.id)}})
         if len(due) > HOME_FOLLOW_UPS:
             blocks.append({"type": "context", "elements": [mrkdwn(f"…and {len(due) - HOME_FOLLOW_UPS} more")]})
+    if my_stalled is not None and my_stalled.total:
+        blocks.append({"type": "section", "text": mrkdwn(clip(f"*Your stalled deals ({my_stalled.total})*\n"
+                                                              + stalled_lines(my_stalled, stages, top=5, owners=False), SECTION_TEXT))})
+    if team is not None:
+        conversion, team_stalled = team
+        funnel = " · ".join(f"{escape(stages.name_of(s.stage_id))} {s.entered} → {percent(s.rate)}" for s in conversion) or "no deals yet"
+        text = f"*Your team's funnel* (deals entering each stage → conversion to the next)\n{funnel}"
+        if team_stalled.total:
+            text += f"\n*Team's stalled deals ({team_stalled.total})*\n" + stalled_lines(team_stalled, stages, top=5, owners=True)
+        blocks.append({"type": "divider"})
+        blocks.append({"type": "section", "text": mrkdwn(clip(text, SECTION_TEXT))})
     if not total:
         blocks.append({"type": "section", "text": mrkdwn("You have no open opportunities. Create one with the button above or `/opp new`.")})
         return {"type": "home", "blocks": blocks}
@@ -571,3 +596,196 @@ def config_modal(stages: StageModel, *, won_channel: str | None, lost_channel: s
     blocks.append(_input("lost_channel", "Announce lost deals in", channel_select(lost_channel), optional=True))
     return {"type": "modal", "callback_id": CONFIG_MODAL, "title": plain("Pipeline settings"), "submit": plain("Save"),
             "close": plain("Cancel"), "blocks": blocks[:VIEW_BLOCKS]}
+
+
+# ----- manager digest ---------------------------------------------------------------------------
+
+DIGEST_TOP = 5
+DIGEST_FULL_TOP = 25
+DIGEST_REPS = 10
+DIGEST_FULL_BUTTON = "digest_full_report"
+
+
+def percent(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate:.0%}"
+
+
+def _days(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f} d"
+
+
+def _more(total: int, shown: int) -> str:
+    return f"\n…and {total - shown} more" if total > shown else ""
+
+
+def _deal(number: int, name: str, owner_id: str) -> str:
+    return f"*OPP-{number}* {escape(clip(name, 60))} (<@{owner_id}>)"
+
+
+def digest_message(data, stages: StageModel, *, full: bool = False) -> tuple[str, list[dict]]:
+    """The manager digest: pipeline, changes, follow-ups, stalled deals, rates, reps, expected closes.
+
+    Lists are cut to the top entries with "…and N more", so the message stays within Slack's limits
+    whatever the team's size; `full` (the modal behind "Full report") shows longer lists.
+    """
+    top = DIGEST_FULL_TOP if full else DIGEST_TOP
+    currency = data.currency
+    team = data.team
+    out: list[dict] = [
+        {"type": "header", "text": plain(f"{team.name} · pipeline digest", HEADER_TEXT)},
+        {"type": "context", "elements": [mrkdwn(f"Changes since {slack_date(data.since)} · as of {slack_date(data.now)} · amounts in {currency}")]},
+    ]
+
+    # pipeline by stage
+    fields = []
+    total_count, total_amount, total_weighted, other = 0, Decimal(0), Decimal(0), 0
+    for row in data.pipeline:
+        total_count += row.count
+        total_amount += row.amount
+        total_weighted += row.weighted_amount
+        other += row.other_currency
+        fields.append(f"*{escape(stages.name_of(row.stage_id))}*\n{row.count} · {format_amount(row.amount, currency)} · weighted {format_amount(row.weighted_amount, currency)}")
+    summary = f"*Open pipeline:* {total_count} deals · {format_amount(total_amount, currency)} · weighted {format_amount(total_weighted, currency)}"
+    if other:
+        summary += f"\n_{other} deal(s) in other currencies are counted but not in the amounts._"
+    out.append({"type": "section", "text": mrkdwn(summary)})
+    for start in range(0, len(fields), 10):
+        out.append({"type": "section", "fields": [mrkdwn(f, FIELD_TEXT) for f in fields[start:start + 10]]})
+
+    # what changed
+    changes = data.changes
+    lines = []
+    for label, changed in (("New", changes.new), ("Advanced", changes.advanced), ("Moved back", changes.moved_back),
+                           ("Won", changes.won), ("Lost", changes.lost), ("Reopened", changes.reopened)):
+        if not changed.total:
+            continue
+        items = []
+        for deal in changed.deals[:top]:
+            detail = ""
+            if label in ("Advanced", "Moved back") and deal.from_stage_id is not None:
+                detail = f" {escape(stages.name_of(deal.from_stage_id))} → {escape(stages.name_of(deal.to_stage_id))}"
+            elif label == "Lost" and deal.lost_reason:
+                detail = f" — {escape(clip(deal.lost_reason, 100))}"
+            elif label == "Won":
+                detail = f" — {format_amount(deal.amount, deal.currency)}"
+            items.append(f"• {_deal(deal.number, deal.name, deal.owner_id)}{detail}")
+        lines.append(f"*{label} ({changed.total})*\n" + "\n".join(items) + _more(changed.total, len(items)))
+    out.append({"type": "divider"})
+    out.append({"type": "section", "text": mrkdwn(clip("*What changed*\n" + ("\n".join(lines) if lines else "Nothing since the last digest."), SECTION_TEXT))})
+
+    # follow-ups
+    overdue = sorted(data.overdue, key=lambda o: -o.count)
+    follow = [f"• <@{o.assignee_id}>: {o.count} overdue, oldest due {slack_date(o.oldest_due_at, '{date_short}')}" for o in overdue[:top]]
+    text = "*Overdue follow-ups*\n" + ("\n".join(follow) + _more(len(overdue), len(follow)) if follow else "None. :tada:")
+    without = data.without_follow_up
+    if without.total:
+        deals = "\n".join(f"• {_deal(d.number, d.name, d.owner_id)} · {escape(stages.name_of(d.stage_id))}" for d in without.deals[:top])
+        text += f"\n*Open deals with no follow-up planned ({without.total})*\n{deals}{_more(without.total, min(top, len(without.deals)))}"
+    out.append({"type": "section", "text": mrkdwn(clip(text, SECTION_TEXT))})
+
+    # stalled
+    stalled = data.stalled
+    if stalled.total:
+        items = []
+        for deal in stalled.deals[:top]:
+            why = f"over the stage's {deal.max_days} days" if deal.reason == "max_days" else f"over 2× the team's median ({_days(deal.median_days)})"
+            items.append(f"• {_deal(deal.number, deal.name, deal.owner_id)} · {deal.days_in_stage:.0f} d in {escape(stages.name_of(deal.stage_id))}, {why}")
+        out.append({"type": "section", "text": mrkdwn(clip(f"*Stalled ({stalled.total})*\n" + "\n".join(items) + _more(stalled.total, len(items)), SECTION_TEXT))})
+    else:
+        out.append({"type": "section", "text": mrkdwn("*Stalled:* none.")})
+
+    # rates
+    rate = data.win_rate
+    conversion = " · ".join(f"{escape(stages.name_of(s.stage_id))} → {escape(stages.name_of(s.next_stage_id)) if s.next_stage_id else 'Won'} {percent(s.rate)}"
+                            for s in data.conversion)
+    dwell = " · ".join(f"{escape(stages.name_of(d.stage_id))} {_days(d.avg_days)}" for d in data.dwell)
+    out.append({"type": "divider"})
+    out.append({"type": "section", "text": mrkdwn(clip(
+        f"*Win rate, last 90 days:* {percent(rate.rate_by_count)} by count ({rate.won_count} won, {rate.lost_count} lost) · "
+        f"{percent(rate.rate_by_amount)} by amount ({format_amount(rate.won_amount, currency)} won)\n"
+        f"*Average cycle:* {_days(data.cycle.avg_days)} over {data.cycle.count} won deal(s)\n"
+        f"*Stage-to-stage conversion:* {conversion or '—'}\n*Average days in stage:* {dwell or '—'}", SECTION_TEXT))})
+
+    # reps side by side
+    reps = [r for r in data.reps.reps if r.owner_id]
+    if reps:
+        team_line = " · ".join(str(s.entered) for s in data.reps.team.stages)
+        items = [f"_Deals entering each stage ({' · '.join(escape(clip(stages.name_of(s.stage_id), 14)) for s in data.reps.team.stages)}):_ team {team_line}"]
+        limit = DIGEST_FULL_TOP if full else DIGEST_REPS
+        for rep in reps[:limit]:
+            counts = " · ".join(str(s.entered) for s in rep.stages)
+            pointer = (f"; stalls in *{escape(stages.name_of(rep.stall_stage_id))}* ({rep.stall_ratio:.1f}× the team's time)"
+                       if rep.stall_stage_id is not None and rep.stall_ratio and rep.stall_ratio > 1 else "")
+            items.append(f"• <@{rep.owner_id}>: {counts}{pointer}")
+        out.append({"type": "section", "text": mrkdwn(clip("*Reps side by side*\n" + "\n".join(items) + _more(len(reps), min(limit, len(reps))), SECTION_TEXT))})
+
+    # expected closes
+    this_month, next_month = data.closes_this_month, data.closes_next_month
+    out.append({"type": "section", "fields": [
+        mrkdwn(f"*Expected to close this month*\n{this_month.count} · {format_amount(this_month.amount, currency)} (weighted {format_amount(this_month.weighted_amount, currency)})"),
+        mrkdwn(f"*Next month*\n{next_month.count} · {format_amount(next_month.amount, currency)} (weighted {format_amount(next_month.weighted_amount, currency)})"),
+    ]})
+    if not full:
+        out.append({"type": "actions", "elements": [
+            {"type": "button", "action_id": DIGEST_FULL_BUTTON, "text": plain("Full report"), "value": str(team.id)}]})
+    text = f"{team.name} pipeline digest: {total_count} open deals, {format_amount(total_amount, currency)}"
+    return text, out[:(VIEW_BLOCKS if full else MESSAGE_BLOCKS)]
+
+
+def digest_modal(data, stages: StageModel) -> dict:
+    _, content = digest_message(data, stages, full=True)
+    return {"type": "modal", "title": plain(clip(f"{data.team.name} report", VIEW_TITLE)), "close": plain("Close"), "blocks": content}
+
+
+def blocks_as_text(message: Sequence[dict]) -> str:
+    """Blocks as plain terminal text (for previews): headers, sections, fields and context, in order."""
+    import re as _re
+
+    def unslack(text: str) -> str:
+        text = _re.sub(r"<!date\^\d+\^[^|]*\|([^>]*)>", r"\1", text)
+        text = _re.sub(r"<!subteam\^([A-Z0-9]+)>", r"@\1", text)
+        text = _re.sub(r"<@([A-Z0-9]+)>", r"@\1", text)
+        return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").replace("*", "")
+
+    lines: list[str] = []
+    for block in message:
+        kind = block.get("type")
+        if kind == "header":
+            title = block["text"]["text"]
+            lines += [title, "=" * len(title)]
+        elif kind == "section":
+            if "text" in block:
+                lines.append(unslack(block["text"]["text"]))
+            for item in block.get("fields", []):
+                lines.append("  " + unslack(item["text"]).replace("\n", ": ", 1))
+        elif kind == "context":
+            lines.append(" ".join(unslack(e.get("text", "")) for e in block["elements"]))
+        elif kind == "divider":
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def report_message(dimension: str, period_label: str, who: str, rows, currency: str) -> tuple[str, list[dict]]:
+    title = f"Report by {dimension}, {period_label} ({who})"
+    if not rows:
+        return title, [{"type": "section", "text": mrkdwn(f"*{escape(title)}*\nNo deals were created in this period.")}]
+    lines = []
+    for row in rows[:40]:
+        key = f"<@{row.key}>" if dimension == "rep" and re.fullmatch(r"[UW][A-Z0-9]+", row.key) else escape(row.key)
+        lines.append(f"*{key}* · {row.count} deals · {format_amount(row.amount, currency)} · weighted open {format_amount(row.weighted_open_amount, currency)}"
+                     f" · win rate {percent(row.win_rate)} ({row.won_count}/{row.won_count + row.lost_count}) · cycle {_days(row.avg_cycle_days)}")
+    chunks = _chunk_lines(lines, SECTION_TEXT)
+    message = [{"type": "section", "text": mrkdwn(f"*{escape(title)}*")}] + [{"type": "section", "text": mrkdwn(c)} for c in chunks[:45]]
+    if len(rows) > 40:
+        message.append({"type": "context", "elements": [mrkdwn(f"…and {len(rows) - 40} more groups; `/opp export` has every deal.")]})
+    return title, message
+
+
+def team_blocks(team) -> list[dict]:
+    members = ", ".join(f"<@{m}>" for m in team.member_ids) or "nobody yet"
+    where = f" · digest also in <#{team.channel}>" if team.channel and not team.channel.startswith("#") else (f" · digest also in {escape(team.channel)}" if team.channel else "")
+    return [
+        {"type": "section", "text": mrkdwn(f"*Team {escape(team.name)}*\nManager: <@{team.manager_id}>\nReps ({len(team.member_ids)}): {clip(members, 2500)}")},
+        {"type": "context", "elements": [mrkdwn(f"Digest schedule `{escape(team.digest)}` ({escape(team.timezone or 'workspace time zone')}){where}. "
+                                                "Managers change the team with `/opp team add @rep` and `/opp team remove @rep`.")]},
+    ]

@@ -31,6 +31,13 @@ def _parser() -> argparse.ArgumentParser:
     config.add_argument("--export", action="store_true", required=True,
                         help="print the live settings (after /opp config edits) as an OPPBOT_CONFIG TOML file")
     config.add_argument("--team", help="the workspace's team id (default: every workspace oppbot knows)")
+    digest = sub.add_parser("digest", help="manager digests")
+    mode = digest.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--now", action="store_true", help="send every team's digest now (or one team's with --team)")
+    mode.add_argument("--preview", action="store_true", help="print the digest in the terminal; nothing is sent")
+    digest.add_argument("--team", help="the sales team's name")
+    export = sub.add_parser("export", help="export opportunities")
+    export.add_argument("--csv", action="store_true", required=True, help="write every opportunity with its stage history as CSV to standard output")
     reminders = sub.add_parser("reminders", help="operators' view of reminders, nudges and other pending deliveries")
     reminders.add_argument("--due", action="store_true", help="list what is pending (overdue first) and what failed")
     reminders.add_argument("--limit", type=int, default=200, help="at most this many rows per workspace (default 200)")
@@ -52,6 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return list_reminders(args.limit)
         if args.command == "config":
             return export_config(args.team)
+        if args.command == "digest":
+            return digest_command(now=args.now, team=args.team)
+        if args.command == "export":
+            return export_csv()
         settings = load_settings()
         configure_logging(settings.log_level)
         if args.command == "check-config":
@@ -74,6 +85,51 @@ def db_upgrade() -> int:
     except SQLAlchemyError as exc:
         return _fail(f"DATABASE_URL: cannot upgrade the database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
     print("database is up to date")
+    return 0
+
+
+def _offline_app():
+    """The app for one-off commands: same settings and database as `oppbot run`, no server."""
+    from bot.app import create_app
+
+    return create_app(load_settings())
+
+
+def digest_command(*, now: bool, team: str | None, out=None) -> int:
+    from storage import queries
+
+    out = out or sys.stdout
+    oppbot = _offline_app()
+    services = oppbot.services
+    with oppbot.pipeline.uow() as uow:
+        team_ids = queries.all_team_ids(uow.session)
+    teams = [(team_id, t) for team_id in team_ids for t in services.teams.all(team_id) if team is None or t.name.lower() == team.lower()]
+    if not teams:
+        return _fail(f"no sales team named {team!r}" if team else "no sales teams: define [[teams]] in OPPBOT_CONFIG")
+    if not now:
+        for team_id, sales_team in teams:
+            print(services.digests.preview(team_id, sales_team), file=out)
+        return 0
+    planned = services.digests.plan_now(team)
+    stats = services.dispatcher.run_once()
+    print(f"{planned} digest(s) planned; {stats.sent} delivery(ies) sent, {stats.retried} to retry, {stats.failed} failed", file=out)
+    return 0 if not stats.failed else 1
+
+
+def export_csv(out=None) -> int:
+    from bot.domain import Actor
+    from storage import queries
+
+    out = out or sys.stdout
+    oppbot = _offline_app()
+    with oppbot.pipeline.uow() as uow:
+        team_ids = queries.all_team_ids(uow.session)
+    for index, team_id in enumerate(team_ids):
+        admin = Actor(team_id=team_id, user_id="oppbot-cli", is_admin=True)
+        for index_chunk, chunk in enumerate(oppbot.services.reports.export(admin, ())):
+            if index and index_chunk == 0:
+                chunk = chunk.split("\n", 1)[1]  # one header for the whole file
+            out.write(chunk)
     return 0
 
 

@@ -10,6 +10,9 @@ from bot.forms import LOST_REASON_MAX, NAME_MAX
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 _REF = re.compile(r"^(?:OPP-?|#)?(\d{1,9})$", re.IGNORECASE)
 
+REPORT_DIMENSIONS = ("industry", "region", "size", "tag", "month", "rep")
+EXPORT_FILTERS = ("status", "stage", "owner", "industry", "region", "since")
+
 HELP_LINES = (
     ("/opp new [name]", "open the New opportunity form"),
     ("/opp list [stage] [@user]", "open opportunities by stage, oldest in stage first"),
@@ -18,6 +21,10 @@ HELP_LINES = (
     ("/opp followup OPP-12 <when> <what>", "plan a follow-up: “in 3 days call back”, “tomorrow 9am send quote”, “friday demo”, “2026-12-03 14:00 review”"),
     ("/opp won OPP-12", "mark as won"),
     ("/opp lost OPP-12 <reason>", "mark as lost, with the reason"),
+    ("/opp team [name] · /opp team add|remove @rep [name]", "a sales team; managers and admins change it"),
+    ("/opp funnel [@user|team|<team name>]", "funnel chart, conversion and win rate"),
+    ("/opp report by industry|region|size|tag|month|rep [period]", "count, amount, weighted amount, win rate, cycle per group; period: this month, last quarter, last 90 days, 2026, 2026-11, 2026-Q3…"),
+    ("/opp export [status:open|won|lost] [stage:<name>] [owner:@user] [industry:<x>] [region:<x>] [since:2026-01-01]", "a CSV of opportunities and their stage history, by DM"),
     ("/opp config", "pipeline settings: stage alerts, probabilities, stalled days (admins)"),
     ("/opp help", "this help"),
 )
@@ -30,6 +37,9 @@ class Command:
     stage: str | None = None
     user_id: str | None = None
     text: str | None = None
+    action: str | None = None
+    team: str | None = None
+    filters: tuple[tuple[str, str], ...] = ()
 
 
 class CommandError(ValueError):
@@ -86,6 +96,42 @@ def parse(text: str) -> Command:
         if len(args) < 2:
             raise CommandError("Usage: /opp stage OPP-12 <stage>.")
         return Command("stage", ref=parse_ref(args[0]), stage=" ".join(args[1:]))
+    if sub == "team":
+        if args and args[0].lower() in ("add", "remove"):
+            if len(args) < 2 or (user_id := parse_mention(args[1])) is None:
+                raise CommandError(f"Usage: /opp team {args[0].lower()} @rep [team name] — pick the rep from the @ menu.")
+            return Command("team", action=args[0].lower(), user_id=user_id, team=" ".join(args[2:]) or None)
+        return Command("team", action="show", team=rest or None)
+    if sub == "funnel":
+        if len(args) > 1 and not args[0].startswith("<@"):
+            return Command("funnel", team=rest)
+        if args and args[0].startswith(("<@", "@")):
+            user_id = parse_mention(args[0])
+            if user_id is None or len(args) > 1:
+                raise CommandError("Usage: /opp funnel [@user|team|<team name>] — pick the person from the @ menu.")
+            return Command("funnel", user_id=user_id)
+        return Command("funnel", team=rest or None)
+    if sub == "report":
+        if len(args) < 2 or args[0].lower() != "by":
+            raise CommandError("Usage: /opp report by industry|region|size|tag|month|rep [period].")
+        dimension = args[1].lower()
+        if dimension not in REPORT_DIMENSIONS:
+            raise CommandError(f"I can't report by “{args[1][:30]}”; choose industry, region, size, tag, month or rep.")
+        return Command("report", action=dimension, text=" ".join(args[2:]) or None)
+    if sub == "export":
+        filters = []
+        for word in args:
+            key, sep, value = word.partition(":")
+            key = key.lower()
+            if not sep or not value or key not in EXPORT_FILTERS:
+                raise CommandError(f"“{word[:40]}” is not a filter; use status:, stage:, owner:, industry:, region: or since:.")
+            if key == "owner":
+                mentioned = parse_mention(value)
+                if mentioned is None:
+                    raise CommandError("owner: needs a person picked from the @ menu, e.g. owner:@maria.")
+                value = mentioned
+            filters.append((key, value))
+        return Command("export", filters=tuple(filters))
     if sub in ("followup", "follow-up", "fu"):
         if len(args) < 2:
             raise CommandError("Usage: /opp followup OPP-12 <when> <what>, e.g. /opp followup OPP-12 in 3 days call the buyer back.")

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from apscheduler.triggers.cron import CronTrigger
-
+from bot.cron import trigger as cron_trigger
 from bot.timezones import is_zone
 
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
@@ -282,7 +281,7 @@ def parse_config(text: str, source: str = "<config>") -> WorkspaceConfig:
                 member_of[member] = name
             digest = reader.string(team, "digest", "teams", i) or "30 8 * * 1-5"
             try:
-                CronTrigger.from_crontab(digest)
+                cron_trigger(digest, None)
             except ValueError as exc:
                 raise reader.fail(f"must be a cron expression like '30 8 * * 1-5' ({exc})", "teams", i, "digest") from None
             teams.append(TeamConfig(

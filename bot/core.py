@@ -40,7 +40,7 @@ from bot.forms import FormChoices, WorkspaceSettings, currencies_for
 from bot.slack_gateway import CANNOT_POST_HERE, SlackGateway, slack_error
 from bot.stages import can_view, check_change, resolve_stage
 from bot.when import next_local
-from storage import queries
+from storage import analytics, queries
 from storage.db import UnitOfWorkFactory
 from storage.models import FollowUp, Member, Opportunity, PostedCard, SalesTeam, Stage, StageChange, Workspace
 
@@ -524,11 +524,18 @@ class Pipeline:
             rows, total = queries.open_opportunities(uow.session, actor.team_id, actor.user_id, stage_id=None, offset=0, limit=HOME_ITEMS)
             items = [to_view(r) for r in rows]
             follow_ups = {k: follow_up_view(v) for k, v in queries.next_follow_ups(uow.session, actor.team_id, [o.id for o in items]).items()}
+            now = self.clock.now()
+            my_stalled = analytics.stalled(uow.session, analytics.Scope(actor.team_id, owner_ids=(actor.user_id,)), now, limit=5)
+            team = None
+            if actor.is_manager:
+                scope = analytics.Scope(actor.team_id, owner_ids=tuple(sorted(actor.managed_user_ids)))
+                team = (analytics.stage_conversion(uow.session, scope), analytics.stalled(uow.session, scope, now, limit=5))
         summaries: dict[int, StageSummary] = {}
         for stage_id, currency, count, amount in grouped:
             summary = summaries.setdefault(stage_id, StageSummary(stage_id, 0, {}))
             summaries[stage_id] = StageSummary(stage_id, summary.count + count, summary.amounts | ({currency: amount} if amount is not None else {}))
-        return home_view(actor.user_id, list(summaries.values()), items, total, stages, self.clock.now(), due=due, follow_ups=follow_ups)
+        return home_view(actor.user_id, list(summaries.values()), items, total, stages, now, due=due, follow_ups=follow_ups,
+                         my_stalled=my_stalled, team=team)
 
     # ----- cards ------------------------------------------------------------------------------
 

@@ -86,12 +86,12 @@ def backoff(attempts: int) -> timedelta:
 
 
 def schedule(session, *, team_id: str, kind: str, subject_id: int, dedupe_key: str, due_at: datetime, now: datetime,
-             payload: dict | None = None) -> None:
+             payload: dict | None = None, status: str = PENDING) -> None:
     """Record work inside the caller's transaction; the same dedupe_key is recorded once."""
     exists = session.scalar(select(Delivery.id).where(Delivery.team_id == team_id, Delivery.dedupe_key == dedupe_key))
     if exists is None:
         session.add(Delivery(team_id=team_id, kind=kind, subject_id=subject_id, dedupe_key=dedupe_key, payload=payload or {},
-                             due_at=due_at, scheduled_for=due_at, created_at=now))
+                             due_at=due_at, scheduled_for=due_at, created_at=now, status=status))
 
 
 def cancel_pending(session, *, team_id: str, kinds: tuple[str, ...], subject_id: int) -> None:
@@ -108,12 +108,19 @@ class Dispatcher:
         self.lease = lease
         self.batch = batch
         self.senders: dict[str, Sender] = {}
+        # Called at the start of every run to record newly due work (e.g. the digests whose time came).
+        self.before_run: Callable[[], object] | None = None
 
     def register(self, kind: str, sender: Sender) -> None:
         self.senders[kind] = sender
 
     def run_once(self, *, max_batches: int = 50) -> DispatchStats:
         stats = DispatchStats()
+        if self.before_run is not None:
+            try:
+                self.before_run()
+            except Exception:  # planning must not stop the sending of what is already due
+                log.exception("planning due work failed")
         with self.uow() as uow:
             team_ids = queries.all_team_ids(uow.session)
         for team_id in team_ids:

@@ -61,6 +61,14 @@ class SlackGateway:
                 return None
             raise
 
+    def upload(self, channel: str, content: bytes | str, filename: str, title: str, comment: str | None = None) -> str:
+        """files.getUploadURLExternal → upload → files.completeUploadExternal, shared in `channel`; returns the file id."""
+        response = self.client.files_upload_v2(channel=channel, content=content, filename=filename, title=title, initial_comment=comment)
+        return response["file"]["id"] if response.get("file") else response["files"][0]["id"]
+
+    def dm_channel(self, user_id: str) -> str:
+        return self.client.conversations_open(users=user_id)["channel"]["id"]
+
     def join(self, channel: str) -> None:
         self.client.conversations_join(channel=channel)
 

@@ -8,11 +8,11 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.blocks import DETAILS_BUTTON, HOME_NEW_BUTTON, LIST_PAGE_BUTTON, LOST_BUTTON, STAGE_SELECT, WON_BUTTON, details_modal, list_blocks, lost_reason_modal
-from bot.core import ChangeResult, Pipeline
+from bot.core import ChangeResult
 from bot.domain import OppError, parse_id
 from bot.stages import check_change
 from handlers.common import ephemeral, notice_modal, open_new_opportunity, open_view
-from bot.followups import FollowUps
+from bot.services import Services
 from handlers.rendering import card_message, change_reply
 
 
@@ -32,7 +32,9 @@ def _tell(body: dict, respond: Respond, client: WebClient, text: str) -> None:
         open_view(client, body["trigger_id"], notice_modal("oppbot", text))
 
 
-def register(app: App, pipeline: Pipeline, follow_ups: FollowUps) -> None:
+def register(app: App, services: Services) -> None:
+    pipeline, follow_ups = services.pipeline, services.follow_ups
+
     def _after_change(body: dict, respond: Respond, client: WebClient, result: ChangeResult) -> None:
         if _is_ephemeral(body) and result.changed:
             # Ephemeral cards can't be chat.update'd: replace them through the response_url.

@@ -9,6 +9,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.alerts import Alerts, TakeResult
+from bot.services import Services
 from bot.blocks import CONFIG_MODAL, RELEASE_BUTTON, TAKE_BUTTON
 from bot.domain import OppError, parse_id
 from bot.forms import validate_workspace_settings
@@ -18,8 +19,8 @@ from handlers.common import ephemeral, form_values, open_view
 log = logging.getLogger(__name__)
 
 
-def register(app: App, alerts: Alerts) -> None:
-    pipeline = alerts.pipeline
+def register(app: App, services: Services) -> None:
+    alerts, pipeline = services.alerts, services.pipeline
 
     def update_alert(body: dict, client: WebClient, result: TakeResult) -> None:
         container = body.get("container") or {}

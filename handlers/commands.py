@@ -7,16 +7,17 @@ from slack_sdk import WebClient
 
 from bot import commands as opp_commands
 from bot.blocks import escape, help_blocks, list_blocks
-from bot.core import Pipeline
 from bot.domain import OppError
-from bot.alerts import Alerts
-from bot.followups import FollowUps
+from bot.services import Services
 from handlers.alerts import open_settings
+from handlers.analytics import ANALYTICS_COMMANDS, run_analytics_command
 from handlers.common import ephemeral, open_new_opportunity
 from handlers.rendering import card_message, change_reply
 
 
-def register(app: App, pipeline: Pipeline, follow_ups: FollowUps, alerts: Alerts) -> None:
+def register(app: App, services: Services) -> None:
+    pipeline, follow_ups, alerts = services.pipeline, services.follow_ups, services.alerts
+
     @app.command("/opp")
     def opp(ack: Ack, command: dict, respond: Respond, client: WebClient) -> None:
         try:
@@ -42,6 +43,9 @@ def register(app: App, pipeline: Pipeline, follow_ups: FollowUps, alerts: Alerts
             return
         try:
             actor = pipeline.actor(team_id, user_id)
+            if parsed.name in ANALYTICS_COMMANDS:
+                run_analytics_command(services, actor, parsed, respond)
+                return
             if parsed.name == "list":
                 page = pipeline.list_open(actor, owner_id=parsed.user_id, stage_query=parsed.stage)
                 stages = pipeline.stage_model(team_id)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.core import Pipeline
+from bot.services import Services
 
 
-def register(app: App, pipeline: Pipeline) -> None:
+def register(app: App, services: Services) -> None:
+    pipeline = services.pipeline
+
     @app.event("app_home_opened")
     def home_opened(event: dict, context: dict, client: WebClient) -> None:
         # Re-rendering is idempotent, so a redelivered event (x-slack-retry-num) does no harm.

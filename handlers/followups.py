@@ -8,7 +8,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot.blocks import ADD_FOLLOW_UP_BUTTON, DONE_BUTTON, FOLLOW_UP_MODAL, SNOOZE_SELECT, follow_up_modal, reminder_closed_message
 from bot.domain import OppError, parse_id
-from bot.followups import FollowUpResult, FollowUps
+from bot.followups import FollowUpResult
+from bot.services import Services
 from bot.forms import validate_follow_up
 from bot.stages import can_change
 from handlers.common import ephemeral, form_values, metadata, notice_modal, open_view
@@ -26,8 +27,8 @@ def _tell(body: dict, respond: Respond, client: WebClient, text: str) -> None:
         open_view(client, body["trigger_id"], notice_modal("oppbot", text))
 
 
-def register(app: App, follow_ups: FollowUps) -> None:
-    pipeline = follow_ups.pipeline
+def register(app: App, services: Services) -> None:
+    follow_ups, pipeline = services.follow_ups, services.pipeline
 
     def refresh_surface(body: dict, client: WebClient, result: FollowUpResult) -> None:
         """Update the reminder DM in place, or the App Home the click came from."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.core import Pipeline
+from bot.services import Services
 from bot.forms import NOTES_MAX
 from handlers.common import open_new_opportunity
 
@@ -13,7 +13,9 @@ NEW_SHORTCUT = "new_opportunity"
 FROM_MESSAGE_SHORTCUT = "opportunity_from_message"
 
 
-def register(app: App, pipeline: Pipeline) -> None:
+def register(app: App, services: Services) -> None:
+    pipeline = services.pipeline
+
     @app.shortcut(NEW_SHORTCUT)
     def new_from_shortcut(ack: Ack, shortcut: dict, client: WebClient) -> None:
         ack()

@@ -8,7 +8,7 @@ from slack_bolt import Ack, App
 from slack_sdk.webhook import WebhookClient
 
 from bot.blocks import LOST_MODAL, NEW_MODAL
-from bot.core import Pipeline
+from bot.services import Services
 from bot.domain import OppError
 from bot.forms import validate_lost_reason, validate_new_opportunity
 from handlers.common import form_values, metadata
@@ -17,7 +17,9 @@ from handlers.rendering import card_message
 log = logging.getLogger(__name__)
 
 
-def register(app: App, pipeline: Pipeline) -> None:
+def register(app: App, services: Services) -> None:
+    pipeline = services.pipeline
+
     @app.view(NEW_MODAL)
     def new_submitted(ack: Ack, body: dict, view: dict) -> None:
         team_id, user_id = body["team"]["id"], body["user"]["id"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 
 from sqlalchemy import delete, func, select, update
@@ -247,3 +247,16 @@ def history_of_many(session: Session, team_id: str, opportunity_ids: list[int]) 
                                   .order_by(StageChange.opportunity_id, StageChange.changed_at, StageChange.id)):
         found.setdefault(change.opportunity_id, []).append(change)
     return found
+
+
+def last_digest_period(session: Session, team_id: str, sales_team_id: int) -> datetime | None:
+    """The period of the team's latest scheduled digest (from its dedupe key), or None."""
+    prefix = f"digest:{sales_team_id}:scheduled:"
+    key = session.scalar(
+        select(Delivery.dedupe_key).where(Delivery.team_id == team_id, Delivery.kind == "digest", Delivery.subject_id == sales_team_id,
+                                          Delivery.dedupe_key.startswith(prefix))
+        .order_by(Delivery.created_at.desc(), Delivery.id.desc()).limit(1)
+    )
+    if key is None:
+        return None
+    return datetime.fromtimestamp(int(key[len(prefix):]), tz=timezone.utc)

@@ -1,0 +1,237 @@
+"""Manager digests: what a team's pipeline looks like, what changed, where deals stall.
+
+A digest is planned per (team, period) as an outbox row before anything is sent, so several
+processes on one database send it once; a digest missed while the bot was down is planned at
+the first tick after restart (only the latest missed period). Its messages and chart are further
+outbox rows, each sent and retried on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+from sqlalchemy.exc import IntegrityError
+
+from bot import blocks as ui
+from bot.charts import funnel_chart_png
+from bot.core import Pipeline
+from bot.cron import last_fire_time
+from bot.delivery import Dispatcher, Sent, Skip, schedule
+from bot.domain import Actor, Forbidden, NotFound, StageModel
+from bot.teams import Teams, TeamView
+from bot.timezones import zone
+from storage import analytics, queries
+from storage.models import CANCELLED, PENDING, Delivery
+
+log = logging.getLogger(__name__)
+
+DIGEST, DIGEST_POST, DIGEST_CHART = "digest", "digest_post", "digest_chart"
+WIN_RATE_WINDOW = timedelta(days=90)
+
+
+@dataclass(frozen=True)
+class DigestData:
+    team: TeamView
+    currency: str
+    since: datetime
+    now: datetime
+    pipeline: tuple[analytics.StagePipeline, ...]
+    changes: analytics.Changes
+    overdue: tuple[analytics.OverdueFollowUps, ...]
+    without_follow_up: analytics.OpenWithoutFollowUp
+    stalled: analytics.Stalled
+    win_rate: analytics.WinRate
+    conversion: tuple[analytics.StageStep, ...]
+    dwell: tuple[analytics.StageDwell, ...]
+    cycle: analytics.CycleLength
+    reps: analytics.RepFunnels
+    closes_this_month: analytics.ExpectedCloses
+    closes_next_month: analytics.ExpectedCloses
+
+
+def _month_bounds(now: datetime, tz_name: str | None) -> tuple[date, date, date]:
+    today = now.astimezone(zone(tz_name)).date()
+    this_month = today.replace(day=1)
+    next_month = (this_month + timedelta(days=32)).replace(day=1)
+    after_next = (next_month + timedelta(days=32)).replace(day=1)
+    return this_month, next_month, after_next
+
+
+class Digests:
+    def __init__(self, pipeline: Pipeline, teams: Teams, slack=None) -> None:
+        self.pipeline = pipeline
+        self.teams = teams
+        self.uow = pipeline.uow
+        self.clock = pipeline.clock
+        self.slack = slack or pipeline.slack
+
+    # ----- content ----------------------------------------------------------------------------
+
+    def build(self, team_id: str, team: TeamView, since: datetime, now: datetime | None = None) -> DigestData:
+        now = now or self.clock.now()
+        with self.uow() as uow:
+            workspace = queries.get_workspace(uow.session, team_id)
+            currency = workspace.currency if workspace else "USD"
+            tz_name = team.timezone or (workspace.timezone if workspace else None)
+            scope = analytics.Scope(team_id=team_id, owner_ids=team.member_ids or ("",))
+            session = uow.session
+            this_month, next_month, after_next = _month_bounds(now, tz_name)
+            return DigestData(
+                team=team, currency=currency, since=since, now=now,
+                pipeline=tuple(analytics.pipeline_by_stage(session, scope, currency)),
+                changes=analytics.changes_between(session, scope, since, now, limit=ui.DIGEST_FULL_TOP),
+                overdue=tuple(analytics.overdue_follow_ups_by_rep(session, scope, now)),
+                without_follow_up=analytics.open_without_follow_up(session, scope, limit=ui.DIGEST_FULL_TOP),
+                stalled=analytics.stalled(session, scope, now, limit=ui.DIGEST_FULL_TOP),
+                win_rate=analytics.win_rate(session, scope, now - WIN_RATE_WINDOW, now, currency),
+                conversion=tuple(analytics.stage_conversion(session, scope)),
+                dwell=tuple(analytics.stage_dwell(session, scope, now)),
+                cycle=analytics.cycle_length(session, scope, now - WIN_RATE_WINDOW, now),
+                reps=analytics.rep_funnels(session, scope, now),
+                closes_this_month=analytics.expected_closes(session, scope, currency, this_month, next_month),
+                closes_next_month=analytics.expected_closes(session, scope, currency, next_month, after_next),
+            )
+
+    def full_report(self, actor: Actor, sales_team_id: int | None) -> tuple[DigestData]:
+        """The digest's "Full report" modal: for the team's manager and admins."""
+        team = self.teams.get(actor.team_id, sales_team_id) if sales_team_id is not None else None
+        if team is None:
+            raise NotFound("That team doesn't exist any more.")
+        if not (actor.is_admin or team.manager_id == actor.user_id):
+            raise Forbidden(f"The full report of {team.name} is for its manager and admins.")
+        since = self.previous_period(actor.team_id, team) or self.clock.now() - timedelta(days=1)
+        return (self.build(actor.team_id, team, since),)
+
+    def render(self, data: DigestData, team_id: str) -> tuple[str, list[dict]]:
+        return ui.digest_message(data, self.pipeline.stage_model(team_id))
+
+    def chart(self, data: DigestData, stages: StageModel) -> bytes:
+        steps, rates = funnel_steps(data.conversion, stages)
+        return funnel_chart_png(f"{data.team.name}: funnel", steps, rates=rates)
+
+    def preview(self, team_id: str, team: TeamView) -> str:
+        """The digest as terminal text (oppbot digest --preview): no Slack involved."""
+        since = self.previous_period(team_id, team) or self.clock.now() - timedelta(days=1)
+        text, message = self.render(self.build(team_id, team, since), team_id)
+        return ui.blocks_as_text(message)
+
+    # ----- scheduling -------------------------------------------------------------------------
+
+    def previous_period(self, team_id: str, team: TeamView) -> datetime | None:
+        with self.uow() as uow:
+            return queries.last_digest_period(uow.session, team_id, team.id)
+
+    def plan_due(self, now: datetime | None = None) -> int:
+        """Record the latest due digest of every team that has not had it; returns how many were planned."""
+        now = now or self.clock.now()
+        planned = 0
+        with self.uow() as uow:
+            team_ids = queries.all_team_ids(uow.session)
+        for team_id in team_ids:
+            for team in self.teams.all(team_id):
+                try:
+                    fire = last_fire_time(team.digest, team.timezone or self._workspace_tz(team_id), now)
+                except ValueError:
+                    log.error("team %s has an invalid digest schedule %r", team.name, team.digest)
+                    continue
+                if fire is None:
+                    continue
+                planned += self._plan(team_id, team, fire.astimezone(timezone.utc), now, scheduled=True)
+        return planned
+
+    def plan_now(self, team_name: str | None = None) -> int:
+        """`oppbot digest --now`: a digest for every team (or one) at once, whatever the schedule."""
+        now = self.clock.now()
+        planned = 0
+        with self.uow() as uow:
+            team_ids = queries.all_team_ids(uow.session)
+        for team_id in team_ids:
+            for team in self.teams.all(team_id):
+                if team_name is None or team.name.lower() == team_name.lower():
+                    planned += self._plan(team_id, team, now, now, scheduled=False)
+        return planned
+
+    def _workspace_tz(self, team_id: str) -> str:
+        with self.uow() as uow:
+            workspace = queries.get_workspace(uow.session, team_id)
+        return workspace.timezone if workspace else "UTC"
+
+    def _plan(self, team_id: str, team: TeamView, period: datetime, now: datetime, *, scheduled: bool) -> int:
+        previous = self.previous_period(team_id, team)
+        if scheduled and previous is not None and previous >= period:
+            return 0
+        key = f"digest:{team.id}:{'scheduled' if scheduled else 'manual'}:{int(period.timestamp())}"
+        since = previous or period - timedelta(days=1)
+        # A team seen for the first time starts with its next period: its past one is recorded, not sent.
+        baseline = scheduled and previous is None
+        with self.uow(write=True) as uow:
+            schedule(uow.session, team_id=team_id, kind=DIGEST, subject_id=team.id, dedupe_key=key, due_at=now, now=now,
+                     payload={"period": period.isoformat(), "since": since.isoformat(), "scheduled": scheduled},
+                     status=CANCELLED if baseline else PENDING)
+            try:
+                uow.commit()
+            except IntegrityError:
+                return 0  # another process planned the same period
+        return 0 if baseline else 1
+
+    # ----- delivery ---------------------------------------------------------------------------
+
+    def register(self, dispatcher: Dispatcher) -> None:
+        dispatcher.register(DIGEST, self.send_digest)
+        dispatcher.register(DIGEST_POST, self.send_post)
+        dispatcher.register(DIGEST_CHART, self.send_chart)
+        dispatcher.before_run = self.plan_due
+
+    def send_digest(self, delivery: Delivery, now: datetime) -> Sent | Skip:
+        """Compute the digest once and record one message (and one chart) per destination."""
+        team = self.teams.get(delivery.team_id, delivery.subject_id)
+        if team is None:
+            return Skip("the team is gone")
+        data = self.build(delivery.team_id, team, datetime.fromisoformat(delivery.payload["since"]), now)
+        stages = self.pipeline.stage_model(delivery.team_id)
+        text, message = ui.digest_message(data, stages)
+        steps, rates = funnel_steps(data.conversion, stages)
+        destinations = [("user", team.manager_id)] + ([("channel", team.channel)] if team.channel else [])
+        with self.uow(write=True) as uow:
+            for kind, target in destinations:
+                base = f"{delivery.dedupe_key}:{kind}:{target}"
+                schedule(uow.session, team_id=delivery.team_id, kind=DIGEST_POST, subject_id=team.id, dedupe_key=f"{base}:post", due_at=now, now=now,
+                         payload={"kind": kind, "target": target, "text": text, "blocks": message})
+                schedule(uow.session, team_id=delivery.team_id, kind=DIGEST_CHART, subject_id=team.id, dedupe_key=f"{base}:chart", due_at=now, now=now,
+                         payload={"kind": kind, "target": target, "title": f"{team.name}: funnel", "steps": steps, "rates": rates})
+            uow.commit()
+        return Sent()
+
+    def _channel(self, payload: dict) -> str:
+        return self.slack.dm_channel(payload["target"]) if payload["kind"] == "user" else payload["target"]
+
+    def send_post(self, delivery: Delivery, now: datetime) -> Sent:
+        channel, ts = self.slack.post(self._channel(delivery.payload), delivery.payload["text"], delivery.payload["blocks"])
+        return Sent(channel, ts)
+
+    def send_chart(self, delivery: Delivery, now: datetime) -> Sent:
+        payload = delivery.payload
+        png = funnel_chart_png(payload["title"], [tuple(s) for s in payload["steps"]], rates=payload["rates"])
+        channel = self._channel(payload)
+        self.slack.upload(channel, png, "funnel.png", payload["title"])
+        return Sent(channel)
+
+
+def funnel_steps(conversion, stages: StageModel) -> tuple[list[tuple[str, int]], list[float | None]]:
+    """Chart rows: deals that entered each stage, then Won; and the step rates between rows."""
+    steps: list[tuple[str, int]] = []
+    rates: list[float | None] = []
+    for step in conversion:
+        steps.append((stages.name_of(step.stage_id), step.entered))
+        rates.append(step.rate)
+    if conversion:
+        last = conversion[-1]
+        steps.append(("Won", last.advanced))
+    return steps, rates
+
+
+def money(amount: Decimal | None, currency: str) -> str:
+    return ui.format_amount(amount, currency)

@@ -1,0 +1,79 @@
+"""Teams, funnel, reports, CSV export and the digest's Full report button."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.blocks import DIGEST_FULL_BUTTON, digest_modal, team_blocks
+from bot.commands import Command
+from bot.domain import Actor, OppError, parse_id
+from bot.reports import export_name
+from bot.services import Services
+from bot.slack_gateway import slack_error
+from handlers.common import ephemeral, notice_modal, open_view
+
+log = logging.getLogger(__name__)
+ANALYTICS_COMMANDS = ("team", "funnel", "report", "export")
+
+
+def run_analytics_command(services: Services, actor: Actor, parsed: Command, respond: Respond) -> None:
+    """Runs after the ack: these can take a moment on a large pipeline. OppError is answered by the caller."""
+    if parsed.name == "team":
+        teams = services.teams
+        if parsed.action == "add":
+            team = teams.add(actor, parsed.user_id or "", parsed.team)
+            respond(**ephemeral(f"<@{parsed.user_id}> is now on {team.name}."))
+        elif parsed.action == "remove":
+            team = teams.remove(actor, parsed.user_id or "", parsed.team)
+            respond(**ephemeral(f"<@{parsed.user_id}> is no longer on {team.name}."))
+        else:
+            team = teams.pick(actor, parsed.team, for_change=False)
+            respond(response_type="ephemeral", text=f"Team {team.name}", blocks=team_blocks(team))
+        return
+    if parsed.name == "funnel":
+        result = services.reports.funnel(actor, user_id=parsed.user_id, team_name=parsed.team)
+        respond(response_type="ephemeral", text=result.text, blocks=result.blocks + [
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": "The funnel chart is in your DM with oppbot."}]}])
+        gateway = services.pipeline.slack
+        try:
+            gateway.upload(gateway.dm_channel(actor.user_id), result.png, "funnel.png", result.title.replace("<@", "@").replace(">", ""))
+        except SlackApiError as exc:
+            log.warning("funnel chart upload failed: %s", slack_error(exc))
+            respond(**ephemeral(f"I couldn't send the chart ({slack_error(exc)}); the numbers above are complete."))
+        return
+    if parsed.name == "report":
+        result = services.reports.report(actor, parsed.action or "", parsed.text)
+        respond(response_type="ephemeral", text=result.text, blocks=result.blocks)
+        return
+    if parsed.name == "export":
+        content = "".join(services.reports.export(actor, parsed.filters))
+        rows = content.count("\n") - 1
+        gateway = services.pipeline.slack
+        name = export_name(services.pipeline.clock.now())
+        try:
+            gateway.upload(gateway.dm_channel(actor.user_id), content.encode("utf-8"), name, name, comment=f"{rows} opportunities")
+        except SlackApiError as exc:
+            respond(**ephemeral(f":warning: I couldn't upload the export ({slack_error(exc)}). Please try again."))
+            return
+        respond(**ephemeral(f"Exported {rows} opportunities with their stage history to `{name}` in your DM with oppbot."))
+
+
+def register(app: App, services: Services) -> None:
+    pipeline = services.pipeline
+
+    @app.action(DIGEST_FULL_BUTTON)
+    def full_report(ack: Ack, body: dict, client: WebClient) -> None:
+        ack()
+        team_id, user_id = body["team"]["id"], body["user"]["id"]
+        sales_team_id = parse_id((body.get("actions") or [{}])[0].get("value"))
+        try:
+            actor = pipeline.actor(team_id, user_id)
+            view = digest_modal(*services.digests.full_report(actor, sales_team_id), pipeline.stage_model(team_id))
+        except OppError as exc:
+            open_view(client, body["trigger_id"], notice_modal("oppbot", f":warning: {exc}"))
+            return
+        open_view(client, body["trigger_id"], view)

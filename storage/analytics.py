@@ -1,0 +1,907 @@
+"""Pipeline analytics: the figures behind the manager's digest, `/opp funnel` and `/opp report`.
+
+Every figure is one SQL statement (two for `rep_funnels`) whose aggregates — counts, sums,
+averages, medians, first/last changes — are computed by the database with GROUP BY, window
+functions and CTEs; Python only turns the few result rows (one per stage, rep or group) into
+frozen dataclasses of plain values. The number of statements never depends on the data size.
+
+Conventions
+- `Scope` says whose deals count: always one workspace (team_id); optionally some owners and an
+  industry / region / company size. Owners are the opportunity's current owner, except in
+  `rep_funnels`, which attributes each stage visit to `stage_change.owner_id`, the owner at the time.
+- Amounts are summed in one currency (the `currency` argument, normally the workspace's); deals
+  in another currency still count in counts, and `other_currency` says how many priced deals were
+  left out of the amounts. Amounts are summed as whole cents (exact on SQLite, which keeps NUMERIC
+  as REAL); weighted amounts (amount × stage probability / 100) are rounded half-up to the cent.
+- Days are floats (fractions of a day count). Rates are floats in 0..1, or None when nothing was
+  there to divide.
+- A stage *visit* starts with a stage change that leaves the deal open in a stage (creation, a
+  move, a reopen) and ends at the deal's next change (move, won, lost); a visit with no next
+  change is still going and counts until `now`.
+- Stages are ordered by `position` among the active ones. Retired stages (kept for history, with
+  parked positions) rank nowhere: moves into or out of them are neither advances nor moves back.
+- The window arguments `since`/`until` are half-open: since <= t < until.
+
+SQLite and PostgreSQL differ in date arithmetic and in formatting; `_days_between` and
+`_month_of` hide that, nothing else does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    String,
+    and_,
+    case,
+    cast,
+    distinct,
+    exists,
+    extract,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy.orm import aliased
+from sqlmodel import Session
+
+from storage.models import LOST, OPEN, PENDING, WON, FollowUp, Opportunity, Stage, StageChange
+from storage.types import UTCDateTime
+
+CENT = Decimal("0.01")
+WON_RANK = 1_000_000_000  # a win ranks above every open stage
+MIN_VISITS_FOR_MEDIAN = 5  # `stalled` only trusts a stage's median with at least this many visits
+NONE_LABEL = "(none)"
+TAG_COLUMNS = ("found", "reach", "visibility", "change_kind")
+DIMENSIONS = ("industry", "region", "size", "tag", "month", "rep")
+
+
+# ----- scope and result types --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose deals a figure covers: one workspace, optionally narrowed. owner_ids None = everyone."""
+
+    team_id: str
+    owner_ids: tuple[str, ...] | None = None
+    industry: str | None = None
+    region: str | None = None
+    company_size: str | None = None
+
+
+@dataclass(frozen=True)
+class StagePipeline:
+    stage_id: int
+    count: int
+    amount: Decimal
+    weighted_amount: Decimal
+    other_currency: int
+
+
+@dataclass(frozen=True)
+class ChangedDeal:
+    opportunity_id: int
+    number: int
+    name: str
+    owner_id: str
+    amount: Decimal | None
+    currency: str
+    from_stage_id: int | None
+    to_stage_id: int
+    changed_at: datetime
+    lost_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ChangeList:
+    total: int  # deals in this category, even when `deals` was cut to a limit
+    deals: tuple[ChangedDeal, ...]
+
+
+@dataclass(frozen=True)
+class Changes:
+    new: ChangeList
+    advanced: ChangeList
+    moved_back: ChangeList
+    won: ChangeList
+    lost: ChangeList
+    reopened: ChangeList
+
+
+@dataclass(frozen=True)
+class WinRate:
+    won_count: int
+    lost_count: int
+    won_amount: Decimal
+    lost_amount: Decimal
+    other_currency: int
+    rate_by_count: float | None
+    rate_by_amount: float | None
+
+
+@dataclass(frozen=True)
+class StageStep:
+    stage_id: int
+    next_stage_id: int | None  # None: the step from the last stage to Won
+    entered: int
+    advanced: int
+    rate: float | None
+
+
+@dataclass(frozen=True)
+class StageDwell:
+    stage_id: int
+    visits: int
+    avg_days: float | None
+    median_days: float | None
+    finished_visits: int
+    finished_avg_days: float | None
+    finished_median_days: float | None
+
+
+@dataclass(frozen=True)
+class CycleLength:
+    count: int
+    avg_days: float | None
+
+
+@dataclass(frozen=True)
+class StalledDeal:
+    opportunity_id: int
+    number: int
+    name: str
+    owner_id: str
+    stage_id: int
+    days_in_stage: float
+    reason: str  # "max_days" (wins when both apply) or "median"
+    max_days: int
+    median_days: float | None  # the stage's median visit in this scope; None under MIN_VISITS_FOR_MEDIAN visits
+
+
+@dataclass(frozen=True)
+class Stalled:
+    total: int
+    deals: tuple[StalledDeal, ...]
+
+
+@dataclass(frozen=True)
+class RepStage:
+    stage_id: int
+    next_stage_id: int | None
+    entered: int
+    advanced: int
+    rate: float | None
+    visits: int
+    avg_days: float | None
+    finished_visits: int
+    finished_avg_days: float | None
+
+
+@dataclass(frozen=True)
+class RepFunnel:
+    owner_id: str | None  # None: the whole scope (the team)
+    stages: tuple[RepStage, ...]
+    stall_stage_id: int | None = None  # where this rep's finished visits exceed the team's by the largest ratio
+    stall_ratio: float | None = None
+
+
+@dataclass(frozen=True)
+class RepFunnels:
+    team: RepFunnel
+    reps: tuple[RepFunnel, ...]
+
+
+@dataclass(frozen=True)
+class ExpectedCloses:
+    count: int
+    amount: Decimal
+    weighted_amount: Decimal
+    other_currency: int
+
+
+@dataclass(frozen=True)
+class OverdueFollowUps:
+    assignee_id: str
+    count: int
+    oldest_due_at: datetime
+
+
+@dataclass(frozen=True)
+class DealRef:
+    opportunity_id: int
+    number: int
+    name: str
+    owner_id: str
+    stage_id: int
+    stage_entered_at: datetime
+
+
+@dataclass(frozen=True)
+class OpenWithoutFollowUp:
+    total: int
+    deals: tuple[DealRef, ...]
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    key: str
+    count: int
+    amount: Decimal
+    other_currency: int
+    weighted_open_amount: Decimal
+    won_count: int
+    lost_count: int
+    win_rate: float | None
+    avg_cycle_days: float | None
+
+
+# ----- helpers -----------------------------------------------------------------------------------
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _days_between(session: Session, start: Any, end: Any) -> Any:
+    """SQL for the days (a float) from `start` to `end`.
+
+    SQLite stores these columns as naive UTC text, which julianday() reads; PostgreSQL has
+    timestamptz, whose difference is an interval.
+    """
+    if _dialect(session) == "sqlite":
+        return type_coerce(func.julianday(end) - func.julianday(start), Float)
+    return cast(extract("epoch", end - start), Float) / 86400.0
+
+
+def _month_of(session: Session, column: Any) -> Any:
+    """SQL for the UTC month of a timestamp, as 'YYYY-MM'."""
+    if _dialect(session) == "sqlite":
+        return func.strftime("%Y-%m", column)
+    # to_char would format a timestamptz in the session's time zone: convert to UTC first.
+    return func.to_char(func.timezone("UTC", column), "YYYY-MM")
+
+
+def _at(moment: datetime) -> Any:
+    """A datetime parameter stored the way the columns are (naive UTC text on SQLite)."""
+    return literal(moment, UTCDateTime())
+
+
+def _cents(amount: Any) -> Any:
+    """An amount as whole cents: integer sums are exact on both databases."""
+    return cast(func.round(amount * 100), BigInteger)
+
+
+def _money(cents: Any) -> Decimal:
+    return (Decimal(int(cents or 0)) / 100).quantize(CENT)
+
+
+def _weighted_money(cent_percent: Any) -> Decimal:
+    """Σ cents × probability (percent) → an amount, rounded half-up to the cent."""
+    return (Decimal(int(cent_percent or 0)) / 10000).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _ratio(part: float | Decimal | int, whole: float | Decimal | int) -> float | None:
+    return float(part) / float(whole) if whole else None
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _deal_filters(scope: Scope, *, by_owner: bool = True) -> list[Any]:
+    """WHERE clauses putting `Opportunity` rows in the scope (by current owner unless by_owner=False)."""
+    where = [Opportunity.team_id == scope.team_id]
+    if by_owner and scope.owner_ids is not None:
+        where.append(Opportunity.owner_id.in_(scope.owner_ids))
+    for column, value in ((Opportunity.industry, scope.industry), (Opportunity.region, scope.region),
+                          (Opportunity.company_size, scope.company_size)):
+        if value is not None:
+            where.append(column == value)
+    return where
+
+
+def _deal_of_change(change: Any = StageChange) -> Any:
+    return and_(Opportunity.id == change.opportunity_id, Opportunity.team_id == change.team_id)
+
+
+def _rank(stage: Any) -> Any:
+    """A stage's place in the funnel: its position when active, NULL when retired."""
+    return case((stage.active == true(), stage.position))
+
+
+def _in_currency(currency: str) -> Any:
+    return Opportunity.currency == currency
+
+
+def _other_currency(currency: str) -> Any:
+    """A priced deal whose amount is left out of sums in `currency`."""
+    return and_(Opportunity.currency != currency, Opportunity.amount.is_not(None))
+
+
+def _active_stages(session: Session, scope: Scope) -> list[int]:
+    return list(session.scalars(
+        select(Stage.id).where(Stage.team_id == scope.team_id, Stage.active == true()).order_by(Stage.position, Stage.id)
+    ))
+
+
+def _visits(session: Session, scope: Scope, now: datetime | None, *, attribute_to_change_owner: bool = False,
+            created_since: datetime | None = None) -> Any:
+    """A CTE with one row per stage visit in the scope.
+
+    Columns: opportunity_id, stage_id, owner_id (the owner when the visit started), rank (the
+    stage's funnel rank), advanced (the deal later reached a higher-ranked stage or was won),
+    finished (the visit has ended) and, when `now` is given, days (until the next change, or
+    until `now` for a visit still going).
+    """
+    order = (StageChange.changed_at, StageChange.id)
+    reached = case((StageChange.to_status == OPEN, _rank(Stage)), (StageChange.to_status == WON, WON_RANK))
+    where = _deal_filters(scope, by_owner=not attribute_to_change_owner)
+    if created_since is not None:
+        where.append(Opportunity.created_at >= created_since)
+    changes = (
+        select(
+            StageChange.opportunity_id,
+            StageChange.to_stage_id.label("stage_id"),
+            StageChange.to_status,
+            StageChange.owner_id,
+            _rank(Stage).label("rank"),
+            StageChange.changed_at.label("entered_at"),
+            func.lead(StageChange.changed_at, type_=UTCDateTime)
+            .over(partition_by=StageChange.opportunity_id, order_by=order).label("left_at"),
+            func.max(reached)
+            .over(partition_by=StageChange.opportunity_id, order_by=order, rows=(1, None)).label("best_later"),
+        )
+        .join(Opportunity, _deal_of_change())
+        .join(Stage, and_(Stage.id == StageChange.to_stage_id, Stage.team_id == StageChange.team_id))
+        .where(StageChange.team_id == scope.team_id, *where)
+        .cte("changes")
+    )
+    columns = [
+        changes.c.opportunity_id,
+        changes.c.stage_id,
+        changes.c.owner_id,
+        changes.c.rank,
+        (changes.c.best_later > changes.c.rank).label("advanced"),
+        changes.c.left_at.is_not(None).label("finished"),
+    ]
+    if now is not None:
+        ended_at = func.coalesce(changes.c.left_at, _at(now))
+        columns.append(_days_between(session, changes.c.entered_at, ended_at).label("days"))
+    query = select(*columns).where(changes.c.to_status == OPEN)
+    if attribute_to_change_owner and scope.owner_ids is not None:
+        query = query.where(changes.c.owner_id.in_(scope.owner_ids))
+    return query.cte("visits")
+
+
+def _funnel_figures(visits: Any, *keys: Any) -> list[Any]:
+    """Aggregates of visits grouped by `keys`: entered, advanced, visit counts and average days."""
+    finished_days = case((visits.c.finished, visits.c.days))
+    return [
+        *keys,
+        visits.c.stage_id,
+        func.count(distinct(visits.c.opportunity_id)).label("entered"),
+        func.count(distinct(case((visits.c.advanced, visits.c.opportunity_id)))).label("advanced"),
+        func.count().label("visits"),
+        func.avg(visits.c.days).label("avg_days"),
+        func.count(finished_days).label("finished_visits"),
+        func.avg(finished_days).label("finished_avg_days"),
+    ]
+
+
+def _days_stats(visits: Any, *, finished_only: bool = False) -> Any:
+    """A subquery per stage: visits, avg_days and median_days, the median taken in SQL.
+
+    Ranked 1..n by days, the middle rows are those with n <= 2·rank <= n + 2 (one row when n is
+    odd, two when even); the median is their average.
+    """
+    ranked = select(
+        visits.c.stage_id,
+        visits.c.days,
+        func.row_number().over(partition_by=visits.c.stage_id, order_by=visits.c.days).label("rank"),
+        func.count().over(partition_by=visits.c.stage_id).label("n"),
+    )
+    if finished_only:
+        ranked = ranked.where(visits.c.finished)
+    ranked = ranked.subquery()
+    middle = and_(ranked.c.rank * 2 >= ranked.c.n, ranked.c.rank * 2 <= ranked.c.n + 2)
+    return (
+        select(
+            ranked.c.stage_id,
+            func.count().label("visits"),
+            func.avg(ranked.c.days).label("avg_days"),
+            func.avg(case((middle, ranked.c.days))).label("median_days"),
+        )
+        .group_by(ranked.c.stage_id)
+        .subquery()
+    )
+
+
+def _final_closes(scope: Scope, since: datetime, until: datetime) -> Any:
+    """A subquery of deals whose last change is a win or loss made in [since, until).
+
+    A deal closed in the window but reopened since is left out; a deal won, reopened and lost
+    counts once, by its last outcome. Columns: opportunity_id, outcome, closed_at, created_at,
+    amount, currency.
+    """
+    later = aliased(StageChange)
+    superseded = exists().where(
+        later.team_id == StageChange.team_id,
+        later.opportunity_id == StageChange.opportunity_id,
+        or_(later.changed_at > StageChange.changed_at,
+            and_(later.changed_at == StageChange.changed_at, later.id > StageChange.id)),
+    )
+    return (
+        select(
+            StageChange.opportunity_id,
+            StageChange.to_status.label("outcome"),
+            StageChange.changed_at.label("closed_at"),
+            Opportunity.created_at,
+            Opportunity.amount,
+            Opportunity.currency,
+        )
+        .join(Opportunity, _deal_of_change())
+        .where(
+            StageChange.team_id == scope.team_id,
+            StageChange.to_status.in_((WON, LOST)),
+            StageChange.changed_at >= since,
+            StageChange.changed_at < until,
+            ~superseded,
+            *_deal_filters(scope),
+        )
+        .subquery()
+    )
+
+
+# ----- 1. pipeline by stage ----------------------------------------------------------------------
+
+
+def pipeline_by_stage(session: Session, scope: Scope, currency: str) -> list[StagePipeline]:
+    """Open deals per stage: count, amount and weighted amount in `currency`.
+
+    Every active stage appears, in position order, even with no deals; a retired stage appears
+    after them only while open deals still sit in it.
+    """
+    deals = (
+        select(
+            Opportunity.stage_id,
+            func.count().label("count"),
+            func.sum(case((_in_currency(currency), _cents(Opportunity.amount)))).label("cents"),
+            func.count(case((_other_currency(currency), 1))).label("other_currency"),
+        )
+        .where(*_deal_filters(scope), Opportunity.status == OPEN)
+        .group_by(Opportunity.stage_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Stage.id, deals.c.count, deals.c.cents, (deals.c.cents * Stage.probability).label("cent_percent"),
+               deals.c.other_currency)
+        .outerjoin(deals, deals.c.stage_id == Stage.id)
+        .where(Stage.team_id == scope.team_id, or_(Stage.active == true(), deals.c.count.is_not(None)))
+        .order_by(Stage.active.desc(), Stage.position, Stage.id)
+    )
+    return [
+        StagePipeline(stage_id=r.id, count=r.count or 0, amount=_money(r.cents),
+                      weighted_amount=_weighted_money(r.cent_percent), other_currency=r.other_currency or 0)
+        for r in rows
+    ]
+
+
+# ----- 2. what changed ---------------------------------------------------------------------------
+
+CHANGE_KINDS = ("new", "advanced", "moved_back", "won", "lost", "reopened")
+
+
+def changes_between(session: Session, scope: Scope, since: datetime, until: datetime, *, limit: int | None = None) -> Changes:
+    """Deals that were created, advanced, moved back, won, lost or reopened in [since, until).
+
+    A deal appears at most once per category, with its latest change of that kind in the window
+    (so a deal won and later lost in the window is in both lists). Newest first; `limit` cuts
+    each list, `total` still counts all. The lost reason is the deal's current one, so it is
+    given only while the deal is still lost (stage changes do not keep reasons).
+    """
+    from_stage, to_stage = aliased(Stage), aliased(Stage)
+    kind = case(
+        (StageChange.from_status.is_(None), "new"),
+        (StageChange.to_status == WON, "won"),
+        (StageChange.to_status == LOST, "lost"),
+        (StageChange.from_status != OPEN, "reopened"),
+        (_rank(to_stage) > _rank(from_stage), "advanced"),
+        (_rank(to_stage) < _rank(from_stage), "moved_back"),
+    )
+    newest_first = (StageChange.changed_at.desc(), StageChange.id.desc())
+    classified = (
+        select(
+            StageChange.id.label("change_id"),
+            StageChange.opportunity_id,
+            StageChange.from_stage_id,
+            StageChange.to_stage_id,
+            StageChange.changed_at,
+            kind.label("kind"),
+            func.row_number().over(partition_by=(StageChange.opportunity_id, kind), order_by=newest_first).label("nth"),
+        )
+        .join(Opportunity, _deal_of_change())
+        .join(to_stage, and_(to_stage.id == StageChange.to_stage_id, to_stage.team_id == StageChange.team_id))
+        .outerjoin(from_stage, and_(from_stage.id == StageChange.from_stage_id, from_stage.team_id == StageChange.team_id))
+        .where(StageChange.team_id == scope.team_id, StageChange.changed_at >= since, StageChange.changed_at < until,
+               *_deal_filters(scope))
+        .cte("classified")
+    )
+    latest = (
+        select(
+            classified,
+            func.row_number().over(partition_by=classified.c.kind,
+                                   order_by=(classified.c.changed_at.desc(), classified.c.change_id.desc())).label("place"),
+            func.count().over(partition_by=classified.c.kind).label("total"),
+        )
+        .where(classified.c.nth == 1, classified.c.kind.is_not(None))
+        .cte("latest")
+    )
+    query = (
+        select(
+            latest.c.kind, latest.c.total, latest.c.opportunity_id, latest.c.from_stage_id, latest.c.to_stage_id,
+            latest.c.changed_at, Opportunity.number, Opportunity.name, Opportunity.owner_id, Opportunity.amount,
+            Opportunity.currency, case((Opportunity.status == LOST, Opportunity.lost_reason)).label("lost_reason"),
+        )
+        .join(Opportunity, and_(Opportunity.id == latest.c.opportunity_id, Opportunity.team_id == scope.team_id))
+        .order_by(latest.c.kind, latest.c.place)
+    )
+    if limit is not None:
+        query = query.where(latest.c.place <= limit)
+    totals: dict[str, int] = {}
+    deals: dict[str, list[ChangedDeal]] = {k: [] for k in CHANGE_KINDS}
+    for r in session.execute(query):
+        totals[r.kind] = r.total
+        deals[r.kind].append(ChangedDeal(
+            opportunity_id=r.opportunity_id, number=r.number, name=r.name, owner_id=r.owner_id, amount=r.amount,
+            currency=r.currency, from_stage_id=r.from_stage_id, to_stage_id=r.to_stage_id, changed_at=r.changed_at,
+            lost_reason=r.lost_reason if r.kind == "lost" else None,
+        ))
+    return Changes(**{k: ChangeList(total=totals.get(k, 0), deals=tuple(deals[k])) for k in CHANGE_KINDS})
+
+
+# ----- 3. win rate -------------------------------------------------------------------------------
+
+
+def win_rate(session: Session, scope: Scope, since: datetime, until: datetime, currency: str) -> WinRate:
+    """Deals whose final outcome (won or lost, not reopened since) was decided in [since, until).
+
+    rate_by_count = won / (won + lost); rate_by_amount the same over amounts in `currency`.
+    """
+    closes = _final_closes(scope, since, until)
+    is_won, is_lost = closes.c.outcome == WON, closes.c.outcome == LOST
+    in_currency = closes.c.currency == currency
+    cents = _cents(closes.c.amount)
+    row = session.execute(select(
+        func.count(case((is_won, 1))).label("won"),
+        func.count(case((is_lost, 1))).label("lost"),
+        func.sum(case((and_(is_won, in_currency), cents))).label("won_cents"),
+        func.sum(case((and_(is_lost, in_currency), cents))).label("lost_cents"),
+        func.count(case((and_(~in_currency, closes.c.amount.is_not(None)), 1))).label("other_currency"),
+    )).one()
+    won_amount, lost_amount = _money(row.won_cents), _money(row.lost_cents)
+    return WinRate(
+        won_count=row.won, lost_count=row.lost, won_amount=won_amount, lost_amount=lost_amount,
+        other_currency=row.other_currency, rate_by_count=_ratio(row.won, row.won + row.lost),
+        rate_by_amount=_ratio(won_amount, won_amount + lost_amount),
+    )
+
+
+# ----- 4. stage conversion -----------------------------------------------------------------------
+
+
+def stage_conversion(session: Session, scope: Scope, since: datetime | None = None) -> list[StageStep]:
+    """Stage-to-stage conversion along the active stages, the last one converting to Won.
+
+    entered: distinct deals that ever entered the stage (created in it, moved or reopened into
+    it); advanced: of those, the ones that afterwards entered a later stage or were won. With
+    `since`, only deals created at or after it count.
+    """
+    visits = _visits(session, scope, None, created_since=since)
+    figures = (
+        select(
+            visits.c.stage_id,
+            func.count(distinct(visits.c.opportunity_id)).label("entered"),
+            func.count(distinct(case((visits.c.advanced, visits.c.opportunity_id)))).label("advanced"),
+        )
+        .group_by(visits.c.stage_id)
+        .subquery()
+    )
+    rows = list(session.execute(
+        select(Stage.id, figures.c.entered, figures.c.advanced)
+        .outerjoin(figures, figures.c.stage_id == Stage.id)
+        .where(Stage.team_id == scope.team_id, Stage.active == true())
+        .order_by(Stage.position, Stage.id)
+    ))
+    steps = []
+    for i, r in enumerate(rows):
+        entered, advanced = r.entered or 0, r.advanced or 0
+        next_id = rows[i + 1].id if i + 1 < len(rows) else None
+        steps.append(StageStep(stage_id=r.id, next_stage_id=next_id, entered=entered, advanced=advanced,
+                               rate=_ratio(advanced, entered)))
+    return steps
+
+
+# ----- 5. time in stage --------------------------------------------------------------------------
+
+
+def stage_dwell(session: Session, scope: Scope, now: datetime) -> list[StageDwell]:
+    """Days per stage visit, per stage: count, average and median of all visits (the ones still
+    going count until `now`) and of finished visits only.
+
+    Active stages in position order, then retired stages that have visits.
+    """
+    visits = _visits(session, scope, now)
+    every, finished = _days_stats(visits), _days_stats(visits, finished_only=True)
+    rows = session.execute(
+        select(Stage.id, every.c.visits, every.c.avg_days, every.c.median_days,
+               finished.c.visits.label("finished_visits"), finished.c.avg_days.label("finished_avg_days"),
+               finished.c.median_days.label("finished_median_days"))
+        .outerjoin(every, every.c.stage_id == Stage.id)
+        .outerjoin(finished, finished.c.stage_id == Stage.id)
+        .where(Stage.team_id == scope.team_id, or_(Stage.active == true(), every.c.visits.is_not(None)))
+        .order_by(Stage.active.desc(), Stage.position, Stage.id)
+    )
+    return [
+        StageDwell(stage_id=r.id, visits=r.visits or 0, avg_days=_float(r.avg_days), median_days=_float(r.median_days),
+                   finished_visits=r.finished_visits or 0, finished_avg_days=_float(r.finished_avg_days),
+                   finished_median_days=_float(r.finished_median_days))
+        for r in rows
+    ]
+
+
+# ----- 6. sales cycle ----------------------------------------------------------------------------
+
+
+def cycle_length(session: Session, scope: Scope, since: datetime, until: datetime) -> CycleLength:
+    """Days from creation to the win, averaged over deals won in [since, until) and still won."""
+    closes = _final_closes(scope, since, until)
+    row = session.execute(
+        select(func.count().label("count"),
+               func.avg(_days_between(session, closes.c.created_at, closes.c.closed_at)).label("avg_days"))
+        .where(closes.c.outcome == WON)
+    ).one()
+    return CycleLength(count=row.count, avg_days=_float(row.avg_days))
+
+
+# ----- 7. stalled deals --------------------------------------------------------------------------
+
+
+def stalled(session: Session, scope: Scope, now: datetime, multiplier: float = 2, limit: int = 10) -> Stalled:
+    """Open deals sitting in their stage too long: longer than the stage's max_days ("max_days"),
+    or longer than `multiplier` × the median visit of that stage in this scope, finished and
+    ongoing visits alike, when the stage has at least MIN_VISITS_FOR_MEDIAN visits ("median").
+
+    The longest first; `total` counts them all, `deals` holds the first `limit` (at least 1).
+    """
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    medians = _days_stats(_visits(session, scope, now))
+    days_in_stage = _days_between(session, Opportunity.stage_entered_at, _at(now))
+    over_max = days_in_stage > Stage.max_days
+    over_median = and_(medians.c.visits >= MIN_VISITS_FOR_MEDIAN,
+                       days_in_stage > medians.c.median_days * literal(float(multiplier), Float))
+    rows = session.execute(
+        select(
+            Opportunity.id, Opportunity.number, Opportunity.name, Opportunity.owner_id, Opportunity.stage_id,
+            days_in_stage.label("days_in_stage"),
+            case((over_max, "max_days"), else_="median").label("reason"),
+            Stage.max_days,
+            case((medians.c.visits >= MIN_VISITS_FOR_MEDIAN, medians.c.median_days)).label("median_days"),
+            func.count().over().label("total"),
+        )
+        .join(Stage, and_(Stage.id == Opportunity.stage_id, Stage.team_id == Opportunity.team_id))
+        .outerjoin(medians, medians.c.stage_id == Opportunity.stage_id)
+        .where(*_deal_filters(scope), Opportunity.status == OPEN, or_(over_max, over_median))
+        .order_by(days_in_stage.desc(), Opportunity.number)
+        .limit(limit)
+    ).all()
+    return Stalled(
+        total=rows[0].total if rows else 0,
+        deals=tuple(
+            StalledDeal(opportunity_id=r.id, number=r.number, name=r.name, owner_id=r.owner_id, stage_id=r.stage_id,
+                        days_in_stage=float(r.days_in_stage), reason=r.reason, max_days=r.max_days,
+                        median_days=_float(r.median_days))
+            for r in rows
+        ),
+    )
+
+
+# ----- 8. reps side by side ----------------------------------------------------------------------
+
+
+def rep_funnels(session: Session, scope: Scope, now: datetime) -> RepFunnels:
+    """Each rep's funnel next to the team's.
+
+    A stage visit belongs to the rep who owned the deal when the visit started
+    (`stage_change.owner_id`), and `scope.owner_ids` selects visits by that owner. Per active
+    stage: deals entered, advanced (later entered a later stage or won), conversion rate, visits
+    and average days (ongoing visits until `now`), finished visits and their average days.
+
+    The team line counts each deal once. A rep's stall pointer is the stage where the rep's average
+    finished visit is longest compared with the team's, when that ratio is above 1.
+    Reps: `scope.owner_ids` in the order given, else everyone with visits, by id.
+    """
+    stage_ids = _active_stages(session, scope)
+    visits = _visits(session, scope, now, attribute_to_change_owner=True)
+    per_rep = select(*_funnel_figures(visits, visits.c.owner_id)).group_by(visits.c.owner_id, visits.c.stage_id)
+    team = select(*_funnel_figures(visits, cast(null(), String).label("owner_id"))).group_by(visits.c.stage_id)
+    figures: dict[str | None, dict[int, Any]] = {}
+    for r in session.execute(union_all(per_rep, team)):
+        figures.setdefault(r.owner_id, {})[r.stage_id] = r
+
+    def funnel(owner_id: str | None) -> RepFunnel:
+        mine = figures.get(owner_id, {})
+        stages = []
+        for i, stage_id in enumerate(stage_ids):
+            r = mine.get(stage_id)
+            entered, advanced = (r.entered, r.advanced) if r else (0, 0)
+            stages.append(RepStage(
+                stage_id=stage_id, next_stage_id=stage_ids[i + 1] if i + 1 < len(stage_ids) else None,
+                entered=entered, advanced=advanced, rate=_ratio(advanced, entered),
+                visits=r.visits if r else 0, avg_days=_float(r.avg_days) if r else None,
+                finished_visits=r.finished_visits if r else 0,
+                finished_avg_days=_float(r.finished_avg_days) if r else None,
+            ))
+        return RepFunnel(owner_id=owner_id, stages=tuple(stages))
+
+    team_funnel = funnel(None)
+    team_days = {s.stage_id: s.finished_avg_days for s in team_funnel.stages}
+    owners = scope.owner_ids if scope.owner_ids is not None else tuple(sorted(k for k in figures if k is not None))
+    reps = []
+    for owner_id in owners:
+        rep = funnel(owner_id)
+        ratios = [(s.finished_avg_days / team_days[s.stage_id], s.stage_id) for s in rep.stages
+                  if s.finished_avg_days is not None and team_days[s.stage_id]]
+        worst = max(ratios, key=lambda pair: pair[0], default=None)
+        if worst is not None and worst[0] > 1:
+            rep = RepFunnel(owner_id=owner_id, stages=rep.stages, stall_stage_id=worst[1], stall_ratio=worst[0])
+        reps.append(rep)
+    return RepFunnels(team=team_funnel, reps=tuple(reps))
+
+
+# ----- 9. expected closes ------------------------------------------------------------------------
+
+
+def expected_closes(session: Session, scope: Scope, currency: str, start: date, end: date) -> ExpectedCloses:
+    """Open deals expected to close in [start, end): count, amount and weighted amount in `currency`."""
+    in_currency = _in_currency(currency)
+    row = session.execute(
+        select(
+            func.count().label("count"),
+            func.sum(case((in_currency, _cents(Opportunity.amount)))).label("cents"),
+            func.sum(case((in_currency, _cents(Opportunity.amount) * Stage.probability))).label("cent_percent"),
+            func.count(case((_other_currency(currency), 1))).label("other_currency"),
+        )
+        .join(Stage, and_(Stage.id == Opportunity.stage_id, Stage.team_id == Opportunity.team_id))
+        .where(*_deal_filters(scope), Opportunity.status == OPEN, Opportunity.close_date >= start, Opportunity.close_date < end)
+    ).one()
+    return ExpectedCloses(count=row.count, amount=_money(row.cents), weighted_amount=_weighted_money(row.cent_percent),
+                          other_currency=row.other_currency)
+
+
+# ----- 10. follow-up hygiene ---------------------------------------------------------------------
+
+
+def overdue_follow_ups_by_rep(session: Session, scope: Scope, now: datetime) -> list[OverdueFollowUps]:
+    """Pending follow-ups due before `now` on the scope's deals, per assignee (who may be outside
+    the scope's owners): how many and the oldest due time. Most overdue first."""
+    oldest = func.min(FollowUp.due_at)
+    rows = session.execute(
+        select(FollowUp.assignee_id, func.count().label("count"), oldest.label("oldest_due_at"))
+        .join(Opportunity, and_(Opportunity.id == FollowUp.opportunity_id, Opportunity.team_id == FollowUp.team_id))
+        .where(FollowUp.team_id == scope.team_id, FollowUp.status == PENDING, FollowUp.due_at < now, *_deal_filters(scope))
+        .group_by(FollowUp.assignee_id)
+        .order_by(func.count().desc(), oldest, FollowUp.assignee_id)
+    )
+    return [OverdueFollowUps(assignee_id=r.assignee_id, count=r.count, oldest_due_at=r.oldest_due_at) for r in rows]
+
+
+def open_without_follow_up(session: Session, scope: Scope, limit: int = 10) -> OpenWithoutFollowUp:
+    """Open deals with no pending follow-up: how many, and the first `limit` (at least 1), longest in
+    their stage first."""
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    pending = exists().where(FollowUp.team_id == Opportunity.team_id, FollowUp.opportunity_id == Opportunity.id,
+                             FollowUp.status == PENDING)
+    rows = session.execute(
+        select(Opportunity.id, Opportunity.number, Opportunity.name, Opportunity.owner_id, Opportunity.stage_id,
+               Opportunity.stage_entered_at, func.count().over().label("total"))
+        .where(*_deal_filters(scope), Opportunity.status == OPEN, ~pending)
+        .order_by(Opportunity.stage_entered_at, Opportunity.number)
+        .limit(limit)
+    ).all()
+    return OpenWithoutFollowUp(
+        total=rows[0].total if rows else 0,
+        deals=tuple(DealRef(opportunity_id=r.id, number=r.number, name=r.name, owner_id=r.owner_id,
+                            stage_id=r.stage_id, stage_entered_at=r.stage_entered_at) for r in rows),
+    )
+
+
+# ----- 11. breakdowns ----------------------------------------------------------------------------
+
+
+def report(session: Session, scope: Scope, dimension: str, since: datetime, until: datetime, currency: str) -> list[ReportRow]:
+    """Deals created in [since, until), grouped by `dimension`, and what became of them so far.
+
+    dimension: industry | region | size | month (UTC month of creation) | rep (current owner) |
+    tag (each deal in one group per tag column, e.g. "reach: strategic"). A missing value is
+    grouped as "(none)". Per group: deals, their amount in `currency`, the weighted amount of
+    those still open, won and lost counts and the win rate among the closed, the average days
+    from creation to the win of the won ones.
+    Groups by size, largest first (month: chronological).
+    """
+    if dimension not in DIMENSIONS:
+        raise ValueError(f"unknown dimension {dimension!r}; expected one of {', '.join(DIMENSIONS)}")
+    won_at = (
+        select(StageChange.opportunity_id, func.max(StageChange.changed_at).label("won_at"))
+        .where(StageChange.team_id == scope.team_id, StageChange.to_status == WON)
+        .group_by(StageChange.opportunity_id)
+        .subquery()
+    )
+    in_currency = _in_currency(currency)
+    cohort = (
+        select(
+            Opportunity.id, Opportunity.owner_id, Opportunity.industry, Opportunity.region, Opportunity.company_size,
+            Opportunity.found, Opportunity.reach, Opportunity.visibility, Opportunity.change_kind,
+            Opportunity.created_at, Opportunity.status,
+            case((in_currency, _cents(Opportunity.amount))).label("cents"),
+            case((_other_currency(currency), 1)).label("other_currency"),
+            case((and_(in_currency, Opportunity.status == OPEN), _cents(Opportunity.amount) * Stage.probability))
+            .label("open_cent_percent"),
+            case((Opportunity.status == WON, _days_between(session, Opportunity.created_at, won_at.c.won_at)))
+            .label("cycle_days"),
+        )
+        .join(Stage, and_(Stage.id == Opportunity.stage_id, Stage.team_id == Opportunity.team_id))
+        .outerjoin(won_at, won_at.c.opportunity_id == Opportunity.id)
+        .where(*_deal_filters(scope), Opportunity.created_at >= since, Opportunity.created_at < until)
+        .cte("cohort")
+    )
+
+    def named(column: Any) -> Any:
+        return func.coalesce(column, NONE_LABEL)
+
+    if dimension == "tag":
+        keys = [literal(f"{tag}: ", String) + named(cohort.c[tag]) for tag in TAG_COLUMNS]
+    else:
+        keys = [{
+            "industry": named(cohort.c.industry),
+            "region": named(cohort.c.region),
+            "size": named(cohort.c.company_size),
+            "month": _month_of(session, cohort.c.created_at),
+            "rep": cohort.c.owner_id,
+        }[dimension]]
+    keyed = union_all(*[select(cohort, key.label("key")) for key in keys]).subquery()
+    rows = session.execute(
+        select(
+            keyed.c.key,
+            func.count().label("count"),
+            func.sum(keyed.c.cents).label("cents"),
+            func.count(keyed.c.other_currency).label("other_currency"),
+            func.sum(keyed.c.open_cent_percent).label("open_cent_percent"),
+            func.count(case((keyed.c.status == WON, 1))).label("won"),
+            func.count(case((keyed.c.status == LOST, 1))).label("lost"),
+            func.avg(keyed.c.cycle_days).label("avg_cycle_days"),
+        )
+        .group_by(keyed.c.key)
+    ).all()
+    result = [
+        ReportRow(key=r.key, count=r.count, amount=_money(r.cents), other_currency=r.other_currency,
+                  weighted_open_amount=_weighted_money(r.open_cent_percent), won_count=r.won, lost_count=r.lost,
+                  win_rate=_ratio(r.won, r.won + r.lost), avg_cycle_days=_float(r.avg_cycle_days))
+        for r in rows
+    ]
+    # Sorted here, not in SQL, so that "(none)" sorts the same under every database collation.
+    if dimension == "month":
+        return sorted(result, key=lambda row: row.key)
+    return sorted(result, key=lambda row: (-row.count, row.key))
