@@ -1,0 +1,337 @@
+"""Manager digests, funnel, reports, export and teams, end to end through the fake Slack."""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from slack_sdk import WebClient
+from sqlmodel import Session, select
+
+from bot.blocks import DIGEST_FULL_BUTTON, digest_message
+from bot.config import parse_config
+from bot.core import Pipeline
+from bot.delivery import Dispatcher
+from bot.domain import OpportunityDraft
+from bot.services import build_services
+from bot.slack_gateway import SlackGateway
+from storage.db import UnitOfWork
+from storage.models import Delivery
+from tests.conftest import START, TEST_CONFIG
+from tests.driver import running_app
+from tests.fakeslack import check_blocks, check_view
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+DIGEST_CONFIG = TEST_CONFIG.replace('members = ["U0REP1", "U0REP2"]', 'members = ["U0REP1", "U0REP2"]\nchannel = "C0EAST"\ntimezone = "Asia/Shanghai"')
+
+
+@pytest.fixture
+def config():
+    return parse_config(DIGEST_CONFIG, "digest.toml")
+
+
+def pipeline_of(slack):
+    return slack.oppbot.pipeline
+
+
+def add_deal(slack, owner="U0REP1", amount="1000", stage=0, **extra):
+    pipeline = pipeline_of(slack)
+    actor = pipeline.actor("T0TEST", owner)
+    stages = pipeline.stage_model("T0TEST").stages
+    return pipeline.create(actor, OpportunityDraft(name=extra.pop("name", "Deal"), customer="Cust", owner_id=owner, stage_id=stages[stage].id,
+                                                   currency=extra.pop("currency", "USD"), amount=Decimal(amount) if amount else None, **extra))
+
+
+def digests_sent(fake, target):
+    return [c for c in fake.calls("chat.postMessage") if c.params["channel"] == target and "pipeline digest" in c.params.get("text", "")
+            and c.status == 200]
+
+
+def team(slack):
+    return slack.oppbot.services.teams.all("T0TEST")[0]
+
+
+# ----- content --------------------------------------------------------------------------------
+
+def test_digest_numbers_match_what_happened(slack):
+    clock = slack.clock
+    pipeline = pipeline_of(slack)
+    manager = pipeline.actor("T0TEST", "U0MGR")
+    stages = pipeline.stage_model("T0TEST").stages
+    a = add_deal(slack, amount="10000", name="Alpha")
+    b = add_deal(slack, owner="U0REP2", amount="20000", name="Beta")
+    c = add_deal(slack, amount="5000", name="Gamma")
+    add_deal(slack, amount="999", name="Outsider", owner="U0OTHER")  # not on the team
+    clock.advance(minutes=1)
+    since = clock.now()
+    clock.advance(hours=1)
+    pipeline.move(manager, a.id, stage_id=stages[2].id)       # advanced
+    pipeline.move(manager, b.id, stage_id=stages[1].id)
+    pipeline.move(manager, b.id, stage_id=stages[0].id)       # moved back (latest move)
+    pipeline.win(manager, c.id)                               # won
+    d = add_deal(slack, amount="7000", name="Delta")           # new
+    pipeline.lose(manager, d.id, "budget cut")                # lost
+    clock.advance(minutes=1)  # the digest's window is [since, now): a change at `now` belongs to the next one
+    data = slack.oppbot.services.digests.build("T0TEST", team(slack), since)
+    by_stage = {row.stage_id: row for row in data.pipeline}
+    # open: Alpha 10000 in Technical evaluation (50%), Beta 20000 in Prospect (10%)
+    assert (by_stage[stages[2].id].count, by_stage[stages[2].id].amount, by_stage[stages[2].id].weighted_amount) == (1, Decimal("10000.00"), Decimal("5000.00"))
+    assert (by_stage[stages[0].id].count, by_stage[stages[0].id].amount, by_stage[stages[0].id].weighted_amount) == (1, Decimal("20000.00"), Decimal("2000.00"))
+    assert sorted(d.name for d in data.changes.advanced.deals) == ["Alpha", "Beta"]  # Beta went forward, then back
+    assert [d.name for d in data.changes.moved_back.deals] == ["Beta"]
+    assert [d.name for d in data.changes.won.deals] == ["Gamma"]
+    assert [(d.name, d.lost_reason) for d in data.changes.lost.deals] == [("Delta", "budget cut")]
+    assert [d.name for d in data.changes.new.deals] == ["Delta"]
+    assert (data.win_rate.won_count, data.win_rate.lost_count, data.win_rate.rate_by_count) == (1, 1, 0.5)
+    assert data.win_rate.rate_by_amount == pytest.approx(5000 / 12000)
+    text, message = digest_message(data, pipeline.stage_model("T0TEST"))
+    assert check_blocks(message, "message") == []
+    rendered = str(message)
+    for expected in ("*Open pipeline:* 2 deals · USD 30,000 · weighted USD 7,000", "*Advanced (2)*", "Prospect → Technical evaluation",
+                     "*Moved back (1)*", "*Won (1)*", "— USD 5,000", "*Lost (1)*", "budget cut", "50% by count (1 won, 1 lost)", "Outsider"):
+        if expected == "Outsider":
+            assert expected not in rendered
+        else:
+            assert expected in rendered, expected
+
+
+def test_digest_of_a_team_with_no_deals_and_with_one(slack):
+    digests = slack.oppbot.services.digests
+    stages = pipeline_of(slack).stage_model("T0TEST")
+    _, empty = digest_message(digests.build("T0TEST", team(slack), START - timedelta(days=1)), stages)
+    assert check_blocks(empty, "message") == [] and "*Open pipeline:* 0 deals" in str(empty) and "Nothing since the last digest." in str(empty)
+    add_deal(slack)
+    slack.clock.advance(minutes=1)
+    _, one = digest_message(digests.build("T0TEST", team(slack), START - timedelta(days=1)), stages)
+    assert check_blocks(one, "message") == [] and "*Open pipeline:* 1 deals" in str(one) and "*New (1)*" in str(one)
+
+
+def test_digest_of_5000_deals_stays_inside_block_kit_limits(slack, engine):
+    from storage.models import FollowUp, Opportunity, StageChange
+
+    stages = pipeline_of(slack).stage_model("T0TEST").stages
+    pipeline_of(slack).ensure_workspace("T0TEST")
+    reps = [f"U0REP{i}" for i in range(3, 40)]
+    with UnitOfWork(engine, write=True) as uow:
+        uow.session.execute(Opportunity.__table__.insert(), [dict(
+            team_id="T0TEST", number=i + 1, name=f"Deal {i} " + "x" * 100, customer="Customer", amount=Decimal(1000 + i), currency="USD",
+            stage_id=stages[i % 4].id, status=("open", "open", "won", "lost")[i % 4] if i % 3 else "open", owner_id=(["U0REP1", "U0REP2"] + reps)[i % 39],
+            created_by="U0REP1", created_at=START - timedelta(days=i % 60), updated_at=START, stage_entered_at=START - timedelta(days=i % 90),
+            lost_reason="price" if i % 4 == 3 else None) for i in range(5000)])
+        ids = [row[0] for row in uow.session.execute(select(Opportunity.id).order_by(Opportunity.id))]
+        uow.session.execute(StageChange.__table__.insert(), [dict(
+            team_id="T0TEST", opportunity_id=opp_id, from_stage_id=None, from_status=None, to_stage_id=stages[i % 4].id, to_status="open",
+            changed_by="U0REP1", owner_id="U0REP1", changed_at=START - timedelta(hours=i % 48)) for i, opp_id in enumerate(ids)])
+        uow.session.execute(FollowUp.__table__.insert(), [dict(
+            team_id="T0TEST", opportunity_id=opp_id, text="call", due_at=START - timedelta(days=1), assignee_id="U0REP1", status="pending",
+            created_by="U0REP1", created_at=START) for opp_id in ids[:300]])
+        uow.commit()
+    slack.oppbot.services.teams.add(pipeline_of(slack).actor("T0TEST", "U0ADMIN"), "U0OTHER", "East")
+    data = slack.oppbot.services.digests.build("T0TEST", team(slack), START - timedelta(days=1))
+    text, message = digest_message(data, pipeline_of(slack).stage_model("T0TEST"))
+    assert check_blocks(message, "message") == [], check_blocks(message, "message")
+    assert len(message) <= 50 and "…and" in str(message)
+    view = {"type": "modal", "title": {"type": "plain_text", "text": "x"}, "close": {"type": "plain_text", "text": "Close"},
+            "blocks": digest_message(data, pipeline_of(slack).stage_model("T0TEST"), full=True)[1]}
+    assert check_view(view) == []
+
+
+# ----- schedule -------------------------------------------------------------------------------
+
+def test_digests_follow_the_team_schedule_and_catch_up_only_the_latest_missed_one(slack):
+    fake, dispatcher, clock = slack.fake, slack.oppbot.dispatcher, slack.clock
+    add_deal(slack)
+    # Tue 1 Dec 17:00 in Shanghai: today's 08:30 passed before oppbot knew the team: a baseline, nothing sent
+    dispatcher.run_once()
+    assert digests_sent(fake, "DU0MGR") == []
+    clock.set(datetime(2026, 12, 2, 8, 29, tzinfo=SHANGHAI))
+    dispatcher.run_once()
+    assert digests_sent(fake, "DU0MGR") == []
+    clock.set(datetime(2026, 12, 2, 8, 30, tzinfo=SHANGHAI))
+    dispatcher.run_once()
+    dispatcher.run_once()
+    assert len(digests_sent(fake, "DU0MGR")) == 1 and len(digests_sent(fake, "C0EAST")) == 1
+    uploads = fake.calls("files.completeUploadExternal")
+    assert len(uploads) == 2 and {u.params.get("channel_id") or u.params.get("channels") for u in uploads} == {"DU0MGR", "C0EAST"}
+    assert fake.calls("files.getUploadURLExternal") and fake.calls("upload")
+    png = fake.uploaded(fake.calls("files.getUploadURLExternal")[0].response["file_id"])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    # down from Wednesday evening to Monday noon: Thu, Fri and Mon were missed; only Monday's is sent
+    clock.set(datetime(2026, 12, 7, 12, 0, tzinfo=SHANGHAI))
+    dispatcher.run_once()
+    dispatcher.run_once()
+    sent = digests_sent(fake, "DU0MGR")
+    assert len(sent) == 2
+    # the weekend (cron 1-5 = Monday to Friday) never gets one
+    clock.set(datetime(2026, 12, 12, 9, 0, tzinfo=SHANGHAI))  # Saturday
+    dispatcher.run_once()
+    with Session(slack.oppbot.engine) as session:
+        periods = sorted(d.payload["period"] for d in session.scalars(select(Delivery).where(Delivery.kind == "digest", Delivery.status == "sent")))
+    assert periods == ["2026-12-02T00:30:00+00:00", "2026-12-07T00:30:00+00:00", "2026-12-11T00:30:00+00:00"]
+
+
+def test_digest_now_and_preview_from_the_command_line(slack, monkeypatch, capsys):
+    from bot import cli
+
+    add_deal(slack, name="Preview me")
+    for key, value in {"SLACK_BOT_TOKEN": slack.fake.bot_token, "SLACK_SIGNING_SECRET": "x", "SLACK_API_URL": slack.fake.api_url,
+                       "DATABASE_URL": slack.oppbot.engine.url.render_as_string(hide_password=False), "OPPBOT_CONFIG": ""}.items():
+        monkeypatch.setenv(key, value)
+    assert cli.main(["digest", "--preview", "--team", "East"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("East · pipeline digest\n======================") and "Preview me" in out and "<@" not in out
+    assert slack.fake.calls("chat.postMessage") == [] or all("digest" not in c.params.get("text", "") for c in slack.fake.calls("chat.postMessage"))
+    assert cli.main(["digest", "--now"]) == 0
+    assert "1 digest(s) planned" in capsys.readouterr().out
+    assert len(digests_sent(slack.fake, "DU0MGR")) == 1 and len(digests_sent(slack.fake, "C0EAST")) == 1
+    assert cli.main(["digest", "--now", "--team", "Nowhere"]) == 2
+
+
+@pytest.mark.postgres
+def test_two_processes_send_one_digest_per_period(postgres_engine, fake_slack, clock, config):
+    with running_app(engine=postgres_engine, fake=fake_slack, clock=clock, config=config) as slack:
+        add_deal(slack)
+        slack.oppbot.dispatcher.run_once()  # baseline
+    clock.set(datetime(2026, 12, 2, 8, 30, tzinfo=SHANGHAI))
+    uow = lambda write=False: UnitOfWork(postgres_engine, write=write)  # noqa: E731
+
+    def process(name: str) -> None:
+        gateway = SlackGateway(WebClient(token=fake_slack.bot_token, base_url=fake_slack.api_url))
+        pipeline = Pipeline(uow, clock, config, gateway)
+        services = build_services(pipeline, gateway, Dispatcher(uow, clock, owner=name))
+        for _ in range(3):
+            services.dispatcher.run_once()
+
+    threads = [threading.Thread(target=process, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(digests_sent(fake_slack, "DU0MGR")) == 1 and len(digests_sent(fake_slack, "C0EAST")) == 1
+    assert len(fake_slack.calls("files.completeUploadExternal")) == 2
+
+
+def test_full_report_button_for_the_manager_only(slack):
+    add_deal(slack)
+    sales_team = team(slack)
+    slack.click(DIGEST_FULL_BUTTON, value=str(sales_team.id), user="U0MGR", channel="DU0MGR")
+    view = slack.last_view()
+    assert check_view(view) == [] and view["title"]["text"] == "East report"
+    slack.click(DIGEST_FULL_BUTTON, value=str(sales_team.id), user="U0REP1", channel="DU0REP1")
+    assert "is for its manager and admins" in str(slack.last_view()["blocks"])
+
+
+# ----- teams ----------------------------------------------------------------------------------
+
+def test_team_commands_and_their_permissions(slack):
+    slack.command("team", user="U0REP1")
+    assert "Manager: <@U0MGR>" in str(slack.last_response()["blocks"]) and "<@U0REP2>" in str(slack.last_response()["blocks"])
+    slack.command("team add <@U0OTHER|other>", user="U0REP1")
+    assert "Name the team" in slack.last_response()["text"] or "Only East's manager" in slack.last_response()["text"]
+    slack.command("team add <@U0OTHER|other> East", user="U0REP1")
+    assert "Only East's manager <@U0MGR> or an admin can change the team." in slack.last_response()["text"]
+    slack.command("team add <@U0OTHER|other>", user="U0MGR")
+    assert slack.last_response()["text"] == "<@U0OTHER> is now on East."
+    slack.command("team add <@U0OTHER|other>", user="U0MGR")
+    assert "already on East" in slack.last_response()["text"]
+    slack.command("team add <@U0BOTUSER|bot>", user="U0MGR")
+    assert "A bot can't be on a team" in slack.last_response()["text"]
+    slack.command("team remove <@U0OTHER|other>", user="U0ADMIN")
+    assert slack.last_response()["text"] == "<@U0OTHER> is no longer on East."
+    assert "U0OTHER" not in team(slack).member_ids
+    reply = slack.command("team add bob", user="U0MGR")
+    assert "Usage: /opp team add @rep" in reply.json["text"]
+
+
+def test_a_rep_belongs_to_one_team(engine, fake_slack, clock):
+    config = parse_config(DIGEST_CONFIG + '\n[[teams]]\nname = "West"\nmanager = "U0ADMIN"\nmembers = ["U0OTHER"]\n', "t.toml")
+    with running_app(engine=engine, fake=fake_slack, clock=clock, config=config) as slack:
+        slack.command("team add <@U0OTHER> East", user="U0MGR")
+        assert "is on West; a rep belongs to one team" in slack.last_response()["text"]
+
+
+# ----- funnel, report, export -----------------------------------------------------------------
+
+def test_funnel_text_and_chart(slack):
+    pipeline = pipeline_of(slack)
+    stages = pipeline.stage_model("T0TEST").stages
+    rep = pipeline.actor("T0TEST", "U0REP1")
+    for i in range(4):
+        deal = add_deal(slack)
+        if i < 2:
+            pipeline.move(rep, deal.id, stage_id=stages[1].id)
+        if i == 0:
+            pipeline.win(rep, deal.id)
+    slack.command("funnel", user="U0REP1")
+    reply = slack.last_response()
+    assert reply["response_type"] == "ephemeral"
+    assert "Prospect → Solution design: 2 of 4 (50%)" in reply["text"] and "Open now: 3 deals" in reply["text"]
+    upload = slack.fake.calls("files.completeUploadExternal")[-1]
+    assert (upload.params.get("channel_id") or upload.params.get("channels")) == "DU0REP1"
+    slack.command("funnel <@U0REP1|rep1>", user="U0REP2")
+    assert "You can see only your own numbers" in slack.last_response()["text"]
+    slack.command("funnel", user="U0MGR")
+    assert "Funnel: East" in slack.last_response()["text"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("report by colour", "I can't report by “colour”"),
+    ("report industry", "Usage: /opp report by industry|region|size|tag|month|rep [period]."),
+])
+def test_bad_report_arguments_get_help(slack, text, message):
+    reply = slack.command(text)
+    assert message in reply.json["text"]
+
+
+def test_report_by_industry_and_a_bad_period(slack):
+    add_deal(slack, industry="Finance", amount="100")
+    add_deal(slack, industry="Finance", amount="300")
+    add_deal(slack, industry="Retail", amount="50")
+    slack.command("report by industry this month", user="U0ADMIN")
+    text = str(slack.last_response()["blocks"])
+    assert "*Finance* · 2 deals · USD 400" in text and "*Retail* · 1 deals · USD 50" in text
+    slack.command("report by industry someday", user="U0ADMIN")
+    assert "I can't read the period “someday”" in slack.last_response()["text"]
+
+
+def test_export_uploads_a_csv_of_what_the_user_may_see(slack, monkeypatch, capsys):
+    pipeline = pipeline_of(slack)
+    mine = add_deal(slack, name="Mine, with a comma")
+    add_deal(slack, owner="U0REP2", name="Theirs")
+    pipeline.move(pipeline.actor("T0TEST", "U0REP1"), mine.id, stage_id=pipeline.stage_model("T0TEST").stages[1].id)
+    slack.command("export", user="U0REP1")
+    assert "Exported 1 opportunities" in slack.last_response()["text"]
+    file_id = slack.fake.calls("files.getUploadURLExternal")[-1].response["file_id"]
+    rows = list(csv.DictReader(io.StringIO(slack.fake.uploaded(file_id).decode())))
+    assert [r["name"] for r in rows] == ["Mine, with a comma"]
+    assert "created -> Prospect by U0REP1" in rows[0]["history"] and "Prospect -> Solution design by U0REP1" in rows[0]["history"]
+    slack.command("export owner:<@U0REP2|rep2>", user="U0REP1")
+    assert "only your own opportunities and your team's" in slack.last_response()["text"]
+    slack.command("export status:open", user="U0MGR")
+    assert "Exported 2 opportunities" in slack.last_response()["text"]
+    slack.command("export status:maybe", user="U0MGR")
+    assert "status: is open, won or lost" in slack.last_response()["text"]
+    for key, value in {"SLACK_BOT_TOKEN": slack.fake.bot_token, "SLACK_SIGNING_SECRET": "x", "SLACK_API_URL": slack.fake.api_url,
+                       "DATABASE_URL": slack.oppbot.engine.url.render_as_string(hide_password=False), "OPPBOT_CONFIG": ""}.items():
+        monkeypatch.setenv(key, value)
+    from bot import cli
+    assert cli.main(["export", "--csv"]) == 0
+    exported = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert sorted(r["id"] for r in exported) == ["OPP-1", "OPP-2"]
+
+
+def test_app_home_shows_the_managers_team_funnel_and_stalled_deals(slack):
+    add_deal(slack, name="Sleepy")
+    slack.clock.advance(days=20)  # over Prospect's 14 days
+    slack.event({"type": "app_home_opened", "user": "U0MGR", "tab": "home"})
+    manager_home = str(slack.fake.home_view("U0MGR"))
+    assert "Your team's funnel" in manager_home and "Team's stalled deals (1)" in manager_home and "Sleepy" in manager_home
+    slack.event({"type": "app_home_opened", "user": "U0REP1", "tab": "home"})
+    rep_home = slack.fake.home_view("U0REP1")
+    assert "Your stalled deals (1)" in str(rep_home) and "Your team's funnel" not in str(rep_home)
+    assert check_view(rep_home) == []
