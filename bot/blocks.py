@@ -38,6 +38,8 @@ SNOOZE_SELECT = "follow_up_snooze"
 NEW_MODAL = "new_opportunity"
 FOLLOW_UP_MODAL = "new_follow_up"
 TAKE_BUTTON = "alert_take"
+NEEDS_OWNER_BUTTON = "needs_owner"
+ASSIGN_BUTTON = "assign_to"
 RELEASE_BUTTON = "alert_release"
 CONFIG_MODAL = "workspace_config"
 LOST_MODAL = "lost_reason"
@@ -128,7 +130,7 @@ def opportunity_card(opp: OpportunityView, stages: StageModel, now: datetime, ne
     fields = [
         f"*Customer*\n{escape(opp.customer)}",
         f"*Amount*\n{format_amount(opp.amount, opp.currency)}",
-        f"*Owner*\n<@{opp.owner_id}>",
+        f"*Owner*\n<@{opp.owner_id}>" + (" · _needs an owner_" if opp.needs_owner else ""),
         f"*Expected close*\n{opp.close_date.isoformat() if opp.close_date else '—'}",
     ]
     if opp.is_open:
@@ -180,6 +182,8 @@ def card_controls(opp: OpportunityView, stages: StageModel) -> list[dict]:
         elements.append({"type": "button", "action_id": WON_BUTTON, "text": plain("Won"), "style": "primary", "value": value})
         elements.append({"type": "button", "action_id": LOST_BUTTON, "text": plain("Lost"), "style": "danger", "value": value})
         elements.append({"type": "button", "action_id": ADD_FOLLOW_UP_BUTTON, "text": plain("Add follow-up"), "value": value})
+        if not opp.needs_owner:
+            elements.append({"type": "button", "action_id": NEEDS_OWNER_BUTTON, "text": plain("Needs an owner"), "value": value})
     elements.append({"type": "button", "action_id": DETAILS_BUTTON, "text": plain("Details"), "value": value})
     return elements
 
@@ -275,7 +279,8 @@ def new_opportunity_modal(choices: FormChoices, *, owner_id: str, metadata: dict
         _input("currency", "Currency", _select("value", [(c, c) for c in choices.currencies], initial=choices.currencies[0])),
         _input("close_date", "Expected close date", {"type": "datepicker", "action_id": "value"}, optional=True),
         _input("stage", "Stage", _select("value", stage_choices, initial=str(choices.stages.first.id))),
-        _input("owner", "Owner", {"type": "users_select", "action_id": "value", "initial_user": owner_id}),
+        _input("owner", "Owner", {"type": "users_select", "action_id": "value", "initial_user": owner_id}, optional=True,
+               hint="Clear it to have the team's manager assign the deal, with suggestions."),
         _input("industry", "Industry", _select("value", [(v, v) for v in choices.industries]), optional=True),
         _input("region", "Region", _select("value", [(v, v) for v in choices.regions]), optional=True),
         _input("company_size", "Company size", _select("value", [(v, v) for v in choices.company_sizes]), optional=True),
@@ -789,3 +794,21 @@ def team_blocks(team) -> list[dict]:
         {"type": "context", "elements": [mrkdwn(f"Digest schedule `{escape(team.digest)}` ({escape(team.timezone or 'workspace time zone')}){where}. "
                                                 "Managers change the team with `/opp team add @rep` and `/opp team remove @rep`.")]},
     ]
+
+
+def suggestions_message(opp: OpportunityView, suggestions, *, requested_by: str, team_name: str) -> tuple[str, list[dict]]:
+    """To the manager (or routing channel): a deal that needs an owner, the best reps with their reasons, and Assign buttons."""
+    text = f"{opp.ref} {escape(opp.name)} needs an owner"
+    out: list[dict] = [{"type": "section", "text": mrkdwn(
+        f":busts_in_silhouette: *{opp.ref} · {escape(opp.name)}* ({escape(opp.customer)}, {format_amount(opp.amount, opp.currency)}) needs an owner"
+        f" — asked by <@{requested_by}>.")}]
+    if not suggestions:
+        out.append({"type": "section", "text": mrkdwn(f"{escape(team_name)} has no available rep to suggest (nobody on the team, or everyone is away). "
+                                                      f"Assign it with `/opp assign {opp.ref} @rep`.")})
+        return text, out
+    for rank_number, suggestion in enumerate(suggestions, start=1):
+        out.append({"type": "section", "text": mrkdwn(clip(f"*{rank_number}. <@{suggestion.user_id}>* — {escape(suggestion.reasons)}", SECTION_TEXT)),
+                    "accessory": {"type": "button", "action_id": ASSIGN_BUTTON, "text": plain("Assign"), "value": f"{opp.id}:{suggestion.user_id}"}})
+    out.append({"type": "context", "elements": [mrkdwn(f"Ranked on similar deals won, speed and current load in {escape(team_name)}. "
+                                                       f"Or `/opp assign {opp.ref} @rep`.")]})
+    return text, out

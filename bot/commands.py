@@ -25,6 +25,8 @@ HELP_LINES = (
     ("/opp funnel [@user|team|<team name>]", "funnel chart, conversion and win rate"),
     ("/opp report by industry|region|size|tag|month|rep [period]", "count, amount, weighted amount, win rate, cycle per group; period: this month, last quarter, last 90 days, 2026, 2026-11, 2026-Q3…"),
     ("/opp export [status:open|won|lost] [stage:<name>] [owner:@user] [industry:<x>] [region:<x>] [since:2026-01-01]", "a CSV of opportunities and their stage history, by DM"),
+    ("/opp suggest OPP-12 · /opp assign OPP-12 @rep", "managers: the best reps for a deal, with reasons; assign it"),
+    ("/opp away [@rep] until 2026-12-24 · /opp away [@rep] off", "away reps get no new deals suggested or assigned"),
     ("/opp config", "pipeline settings: stage alerts, probabilities, stalled days (admins)"),
     ("/opp help", "this help"),
 )
@@ -132,6 +134,22 @@ def parse(text: str) -> Command:
                 value = mentioned
             filters.append((key, value))
         return Command("export", filters=tuple(filters))
+    if sub == "suggest":
+        if len(args) != 1:
+            raise CommandError("Usage: /opp suggest OPP-12.")
+        return Command("suggest", ref=parse_ref(args[0]))
+    if sub == "assign":
+        if len(args) != 2 or (user_id := parse_mention(args[1])) is None:
+            raise CommandError("Usage: /opp assign OPP-12 @rep — pick the rep from the @ menu.")
+        return Command("assign", ref=parse_ref(args[0]), user_id=user_id)
+    if sub == "away":
+        user_id = parse_mention(args[0]) if args else None
+        words = args[1:] if user_id else args
+        if words == ["off"] or words == ["back"]:
+            return Command("away", user_id=user_id, text=None)
+        if len(words) == 2 and words[0].lower() == "until":
+            return Command("away", user_id=user_id, text=words[1])
+        raise CommandError("Usage: /opp away [@rep] until 2026-12-24, or /opp away [@rep] off.")
     if sub in ("followup", "follow-up", "fu"):
         if len(args) < 2:
             raise CommandError("Usage: /opp followup OPP-12 <when> <what>, e.g. /opp followup OPP-12 in 3 days call the buyer back.")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,18 @@ class TeamConfig:
     channel: str | None = None
     digest: str = "30 8 * * 1-5"
     timezone: str | None = None
+    auto_assign: bool = False
+    routing_channel: str | None = None
+
+
+@dataclass(frozen=True)
+class AssignmentConfig:
+    """How suggestions weigh a rep's record on similar deals, their speed, and their current load."""
+
+    window_days: int = 365
+    win_rate: float = 0.5
+    cycle: float = 0.2
+    load: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -62,6 +74,7 @@ class WorkspaceConfig:
     won_channel: str | None = None
     lost_channel: str | None = None
     teams: tuple[TeamConfig, ...] = ()
+    assignment: AssignmentConfig = field(default_factory=AssignmentConfig)
     source: str = "<defaults>"
 
 
@@ -75,8 +88,9 @@ DEFAULT_STAGES: tuple[StageConfig, ...] = (
 _WORKSPACE_KEYS = {"currency", "timezone", "admins", "industries", "regions", "company_sizes"}
 _STAGE_KEYS = {"name", "probability", "max_days", "alert_channel", "alert_usergroup"}
 _OUTCOME_KEYS = {"won_channel", "lost_channel"}
-_TEAM_KEYS = {"name", "manager", "members", "channel", "digest", "timezone"}
-_TOP_KEYS = {"workspace", "stages", "outcomes", "teams"}
+_TEAM_KEYS = {"name", "manager", "members", "channel", "digest", "timezone", "auto_assign", "routing_channel"}
+_ASSIGNMENT_KEYS = {"window_days", "win_rate", "cycle", "load"}
+_TOP_KEYS = {"workspace", "stages", "outcomes", "teams", "assignment"}
 
 
 class _Locator:
@@ -148,7 +162,7 @@ class _Reader:
             raise self.fail(f"must be {what}, got {value!r}", table, index, key)
         return value
 
-    def integer(self, data: dict, key: str, table: str, index: int, low: int, high: int, default: int) -> int:
+    def integer(self, data: dict, key: str, table: str, index: int | None, low: int, high: int, default: int) -> int:
         if key not in data:
             return default
         value = data[key]
@@ -178,6 +192,18 @@ class _Reader:
                 raise self.fail(f"duplicate entry {item!r}", table, index, key)
             seen.add(item.lower())
         return items
+
+    def boolean(self, data: dict, key: str, table: str, index: int) -> bool:
+        value = data.get(key, False)
+        if not isinstance(value, bool):
+            raise self.fail(f"must be true or false, got {value!r}", table, index, key)
+        return value
+
+    def weight(self, data: dict, key: str) -> float:
+        value = data[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 10:
+            raise self.fail(f"must be a number from 0 to 10, got {value!r}", "assignment", None, key)
+        return float(value)
 
     def timezone(self, data: dict, key: str, table: str | None, index: int | None = None) -> str | None:
         value = self.string(data, key, table, index)
@@ -291,8 +317,20 @@ def parse_config(text: str, source: str = "<config>") -> WorkspaceConfig:
                 channel=reader.string(team, "channel", "teams", i, pattern=_CHANNEL, what=CHANNEL_WHAT),
                 digest=digest,
                 timezone=reader.timezone(team, "timezone", "teams", i),
+                auto_assign=reader.boolean(team, "auto_assign", "teams", i),
+                routing_channel=reader.string(team, "routing_channel", "teams", i, pattern=_CHANNEL, what=CHANNEL_WHAT),
             ))
         values["teams"] = tuple(teams)
+
+    assignment = data.get("assignment", {})
+    if not isinstance(assignment, dict):
+        raise reader.fail("must be a table ([assignment])", None, None, "assignment")
+    reader.check_keys(assignment, _ASSIGNMENT_KEYS, "assignment")
+    weights = {key: reader.weight(assignment, key) for key in ("win_rate", "cycle", "load") if key in assignment}
+    if weights and sum({**asdict(AssignmentConfig()), **weights}[k] for k in ("win_rate", "cycle", "load")) <= 0:
+        raise reader.fail("the weights win_rate, cycle and load can't all be 0", "assignment", None, "win_rate")
+    window = reader.integer(assignment, "window_days", "assignment", None, 7, 3650, default=365)  # type: ignore[arg-type]
+    values["assignment"] = AssignmentConfig(window_days=window, **weights)
 
     return WorkspaceConfig(**values)
 
@@ -346,4 +384,10 @@ def to_toml(config: WorkspaceConfig) -> str:
             lines.append(f"channel = {_toml_value(team.channel)}")
         if team.timezone:
             lines.append(f"timezone = {_toml_value(team.timezone)}")
+        if team.auto_assign:
+            lines.append("auto_assign = true")
+        if team.routing_channel:
+            lines.append(f"routing_channel = {_toml_value(team.routing_channel)}")
+    a = config.assignment
+    lines += ["", "[assignment]", f"window_days = {a.window_days}", f"win_rate = {a.win_rate}", f"cycle = {a.cycle}", f"load = {a.load}"]
     return "\n".join(lines) + "\n"

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.blocks import HOME_ITEMS, LIST_PAGE_SIZE, ListPage, StageSummary, add_follow_up_offer, card_text, config_modal, home_view, opportunity_card
 from bot.delivery import schedule
 from bot.clock import Clock
-from bot.config import StageConfig, TeamConfig, WorkspaceConfig
+from bot.config import AssignmentConfig, StageConfig, TeamConfig, WorkspaceConfig
 from bot.domain import (
     LOST,
     OPEN,
@@ -189,6 +189,7 @@ class Pipeline:
             workspace.won_channel = config.won_channel
             workspace.lost_channel_id = channel_id_of(config.lost_channel, workspace.lost_channel, workspace.lost_channel_id)
             workspace.lost_channel = config.lost_channel
+            workspace.assignment = asdict(config.assignment)
             workspace.config_digest = self._config_digest
             session.add(workspace)
             session.flush()
@@ -225,6 +226,8 @@ class Pipeline:
                 team.channel = wanted_team.channel
                 team.digest_cron = wanted_team.digest
                 team.timezone = wanted_team.timezone
+                team.auto_assign = wanted_team.auto_assign
+                team.routing_channel = wanted_team.routing_channel
                 session.add(team)
                 session.flush()
                 queries.replace_team_members(session, team_id, team.id, list(wanted_team.members))  # type: ignore[arg-type]
@@ -262,12 +265,14 @@ class Pipeline:
             teams = []
             for team in queries.sales_teams(uow.session, team_id):
                 members = tuple(sorted(queries.team_member_ids(uow.session, team_id, team.id)))  # type: ignore[arg-type]
-                teams.append(TeamConfig(team.name, team.manager_id, members, team.channel, team.digest_cron, team.timezone))
+                teams.append(TeamConfig(team.name, team.manager_id, members, team.channel, team.digest_cron, team.timezone,
+                                        team.auto_assign, team.routing_channel))
         return WorkspaceConfig(
             currency=workspace.currency, timezone=workspace.timezone, admins=tuple(workspace.admins),
             industries=tuple(workspace.industries), regions=tuple(workspace.regions), company_sizes=tuple(workspace.company_sizes),
             stages=tuple(StageConfig(s.name, s.probability, s.max_days, s.alert_channel, s.alert_usergroup) for s in stages),
-            won_channel=workspace.won_channel, lost_channel=workspace.lost_channel, teams=tuple(teams), source=f"workspace {team_id}",
+            won_channel=workspace.won_channel, lost_channel=workspace.lost_channel, teams=tuple(teams),
+            assignment=AssignmentConfig(**workspace.assignment) if workspace.assignment else AssignmentConfig(), source=f"workspace {team_id}",
         )
 
     def settings_form(self, actor: Actor) -> dict:

@@ -77,6 +77,7 @@ class OpportunityDraft:
     change_kind: str | None = None
     next_step: str | None = None
     notes: str | None = None
+    needs_owner: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ class OpportunityView:
     next_step: str | None = None
     notes: str | None = None
     closed_at: datetime | None = None
+    needs_owner: bool = False
 
     @property
     def ref(self) -> str:

@@ -114,6 +114,8 @@ def validate_new_opportunity(values: Mapping[str, object], choices: FormChoices,
         else:
             stage_id = picked_stage
 
+    # No owner picked: the submitter holds the deal while the team's manager assigns it.
+    needs_owner = not _text(values, "owner") and "owner" in values
     owner = _text(values, "owner") or default_owner
     if not _USER.match(owner):
         errors["owner"] = "Pick the owner from the list of people."
@@ -144,7 +146,7 @@ def validate_new_opportunity(values: Mapping[str, object], choices: FormChoices,
         return None, errors
     return OpportunityDraft(
         name=name, customer=customer, owner_id=owner, stage_id=stage_id, currency=currency, amount=amount,
-        close_date=close_date, source=source, next_step=next_step, notes=notes, **picked,  # type: ignore[arg-type]
+        close_date=close_date, source=source, next_step=next_step, notes=notes, needs_owner=needs_owner, **picked,  # type: ignore[arg-type]
     ), {}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.alerts import Alerts
+from bot.assignment import Assignments
 from bot.core import Pipeline
 from bot.delivery import Dispatcher
 from bot.digest import Digests
@@ -22,6 +23,7 @@ class Services:
     teams: Teams
     digests: Digests
     reports: Reports
+    assignments: Assignments
     dispatcher: Dispatcher
 
 
@@ -35,6 +37,7 @@ def build_services(pipeline: Pipeline, delivery_slack: SlackGateway, dispatcher:
         teams=teams,
         digests=Digests(pipeline, teams, delivery_slack),
         reports=Reports(pipeline, teams),
+        assignments=Assignments(pipeline, teams),
         dispatcher=dispatcher,
     )
     services.follow_ups.register(dispatcher)

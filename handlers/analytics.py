@@ -8,7 +8,8 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.blocks import DIGEST_FULL_BUTTON, digest_modal, team_blocks
+from bot.blocks import ASSIGN_BUTTON, DIGEST_FULL_BUTTON, NEEDS_OWNER_BUTTON, digest_modal, slack_date, suggestions_message, team_blocks
+from bot.when import WhenError, parse_when
 from bot.commands import Command
 from bot.domain import Actor, OppError, parse_id
 from bot.reports import export_name
@@ -17,7 +18,7 @@ from bot.slack_gateway import slack_error
 from handlers.common import ephemeral, notice_modal, open_view
 
 log = logging.getLogger(__name__)
-ANALYTICS_COMMANDS = ("team", "funnel", "report", "export")
+ANALYTICS_COMMANDS = ("team", "funnel", "report", "export", "suggest", "assign", "away")
 
 
 def run_analytics_command(services: Services, actor: Actor, parsed: Command, respond: Respond) -> None:
@@ -33,6 +34,29 @@ def run_analytics_command(services: Services, actor: Actor, parsed: Command, res
         else:
             team = teams.pick(actor, parsed.team, for_change=False)
             respond(response_type="ephemeral", text=f"Team {team.name}", blocks=team_blocks(team))
+        return
+    if parsed.name == "suggest":
+        opp, suggestions = services.assignments.suggest(actor, parsed.ref or 0)
+        text, message = suggestions_message(opp, suggestions, requested_by=actor.user_id, team_name="the team")
+        respond(response_type="ephemeral", text=text, blocks=message)
+        return
+    if parsed.name == "assign":
+        opp = services.pipeline.find(actor, number=parsed.ref or 0)
+        after = services.assignments.assign(actor, opp.id, parsed.user_id or "")
+        respond(**ephemeral(f"{after.ref} now belongs to <@{after.owner_id}>; I told them."))
+        return
+    if parsed.name == "away":
+        who = parsed.user_id or actor.user_id
+        until = None
+        if parsed.text:
+            try:
+                until = parse_when(parsed.text, services.pipeline.clock.now(), services.pipeline.timezone_of(actor.team_id, who)).at
+            except WhenError as exc:
+                raise OppError(str(exc)) from None
+        services.assignments.set_away(actor, who, until)
+        name = "You are" if who == actor.user_id else f"<@{who}> is"
+        respond(**ephemeral(f"{name} away until {slack_date(until)}: no new deals are suggested or assigned until then." if until
+                            else f"{name} back: new deals can be suggested and assigned again."))
         return
     if parsed.name == "funnel":
         result = services.reports.funnel(actor, user_id=parsed.user_id, team_name=parsed.team)
@@ -64,6 +88,42 @@ def run_analytics_command(services: Services, actor: Actor, parsed: Command, res
 
 def register(app: App, services: Services) -> None:
     pipeline = services.pipeline
+
+    @app.action(ASSIGN_BUTTON)
+    def assign_clicked(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
+        ack()
+        raw_opp, _, user_id = str((body.get("actions") or [{}])[0].get("value") or "").partition(":")
+        opp_id = parse_id(raw_opp)
+        try:
+            if opp_id is None or not user_id:
+                raise OppError("That button doesn't name a deal and a rep.")
+            actor = pipeline.actor(body["team"]["id"], body["user"]["id"])
+            after = services.assignments.assign(actor, opp_id, user_id)
+        except OppError as exc:
+            respond(**ephemeral(f":warning: {exc}"))
+            return
+        container = body.get("container") or {}
+        if container.get("channel_id") and container.get("message_ts") and not container.get("is_ephemeral"):
+            done = f":white_check_mark: {after.ref} assigned to <@{user_id}> by <@{body['user']['id']}>."
+            try:
+                client.chat_update(channel=container["channel_id"], ts=container["message_ts"], text=done,
+                                   blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": done}}])
+            except SlackApiError as exc:
+                log.warning("could not update the suggestions message: %s", slack_error(exc))
+        else:
+            respond(**ephemeral(f"{after.ref} now belongs to <@{user_id}>; I told them."))
+
+    @app.action(NEEDS_OWNER_BUTTON)
+    def needs_owner_clicked(ack: Ack, body: dict, respond: Respond) -> None:
+        ack()
+        opp_id = parse_id((body.get("actions") or [{}])[0].get("value"))
+        try:
+            if opp_id is None:
+                raise OppError("That button doesn't name an opportunity.")
+            actor = pipeline.actor(body["team"]["id"], body["user"]["id"])
+            respond(**ephemeral(services.assignments.needs_owner(actor, opp_id)))
+        except OppError as exc:
+            respond(**ephemeral(f":warning: {exc}"))
 
     @app.action(DIGEST_FULL_BUTTON)
     def full_report(ack: Ack, body: dict, client: WebClient) -> None:

@@ -38,6 +38,8 @@ def register(app: App, services: Services) -> None:
             return
         ack()
         pipeline.publish_card(team_id, opp, metadata(view).get("channel"), user_id)
+        if opp.needs_owner:
+            services.pipeline.slack.dm(user_id, services.assignments.route(opp, requested_by=user_id))
 
     @app.view(LOST_MODAL)
     def lost_submitted(ack: Ack, body: dict, view: dict) -> None:

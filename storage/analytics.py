@@ -905,3 +905,80 @@ def report(session: Session, scope: Scope, dimension: str, since: datetime, unti
     if dimension == "month":
         return sorted(result, key=lambda row: row.key)
     return sorted(result, key=lambda row: (-row.count, row.key))
+
+
+# ----- assignment ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Similar:
+    """What makes a closed deal similar to the one being assigned (None: not known, not compared)."""
+
+    industry: str | None = None
+    region: str | None = None
+    company_size: str | None = None
+    amount_band: tuple[Decimal, Decimal] | None = None  # [low, high) in the workspace currency
+
+
+@dataclass(frozen=True)
+class RepRecord:
+    owner_id: str
+    closed: int            # deals closed in the window, any kind
+    won: int
+    similar_closed: int    # closed deals matching every known attribute
+    similar_won: int
+    weighted_closed: float  # Σ similarity (0..1) over closed deals
+    weighted_won: float
+    weighted_cycle_days: float  # Σ similarity × days to win, over won deals
+
+
+@dataclass(frozen=True)
+class RepLoad:
+    owner_id: str
+    open_count: int
+    weighted_open_amount: Decimal
+    overdue_follow_ups: int
+
+
+def rep_records(session: Session, team_id: str, owner_ids: tuple[str, ...], since: datetime, similar: Similar, currency: str) -> list[RepRecord]:
+    """Each rep's closed deals in the window, weighted by how similar each is to the deal being assigned."""
+    matches = []
+    if similar.industry:
+        matches.append(case((Opportunity.industry == similar.industry, 1.0), else_=0.0))
+    if similar.region:
+        matches.append(case((Opportunity.region == similar.region, 1.0), else_=0.0))
+    if similar.company_size:
+        matches.append(case((Opportunity.company_size == similar.company_size, 1.0), else_=0.0))
+    if similar.amount_band is not None:
+        low, high = similar.amount_band
+        matches.append(case(((Opportunity.currency == currency) & (Opportunity.amount >= low) & (Opportunity.amount < high), 1.0), else_=0.0))
+    weight = (sum(matches[1:], matches[0]) / float(len(matches))) if matches else literal(1.0)
+    exact = case((weight >= 0.999, 1), else_=0)
+    won = case((Opportunity.status == WON, 1), else_=0)
+    days = _days_between(session, Opportunity.created_at, Opportunity.closed_at)
+    rows = session.execute(
+        select(Opportunity.owner_id, func.count(), func.sum(won), func.sum(exact), func.sum(exact * won),
+               func.sum(weight), func.sum(weight * won), func.sum(case((Opportunity.status == WON, weight * days), else_=0.0)))
+        .where(Opportunity.team_id == team_id, Opportunity.owner_id.in_(owner_ids), Opportunity.status.in_((WON, LOST)),
+               Opportunity.closed_at >= _at(since))
+        .group_by(Opportunity.owner_id)
+    )
+    return [RepRecord(owner, int(n), int(w or 0), int(sn or 0), int(sw or 0), float(wc or 0), float(ww or 0), float(wd or 0))
+            for owner, n, w, sn, sw, wc, ww, wd in rows]
+
+
+def rep_loads(session: Session, team_id: str, owner_ids: tuple[str, ...], now: datetime) -> list[RepLoad]:
+    """Each rep's open deals, their weighted amount (amount × stage probability) and overdue follow-ups."""
+    open_rows = session.execute(
+        select(Opportunity.owner_id, func.count(), func.sum(_cents(func.coalesce(Opportunity.amount, 0)) * Stage.probability))
+        .join(Stage, Stage.id == Opportunity.stage_id)
+        .where(Opportunity.team_id == team_id, Opportunity.owner_id.in_(owner_ids), Opportunity.status == OPEN)
+        .group_by(Opportunity.owner_id)
+    )
+    loads = {owner: (int(n), _weighted_money(w)) for owner, n, w in open_rows}
+    overdue = dict(session.execute(
+        select(FollowUp.assignee_id, func.count())
+        .where(FollowUp.team_id == team_id, FollowUp.assignee_id.in_(owner_ids), FollowUp.status == PENDING, FollowUp.due_at < _at(now))
+        .group_by(FollowUp.assignee_id)
+    ).all())
+    return [RepLoad(owner, loads.get(owner, (0, Decimal(0)))[0], loads.get(owner, (0, Decimal("0.00")))[1], int(overdue.get(owner, 0)))
+            for owner in owner_ids]

@@ -31,6 +31,7 @@ class Workspace(SQLModel, table=True):
     lost_channel: str | None = Field(default=None, max_length=90)
     lost_channel_id: str | None = Field(default=None, max_length=32)
     last_opp_number: int = Field(default=0)
+    assignment: dict = Field(default_factory=dict, sa_type=JSON)
     config_digest: str | None = Field(default=None, max_length=64)
     created_at: datetime = _ts()
 
@@ -46,6 +47,7 @@ class Member(SQLModel, table=True):
     is_bot: bool = False
     is_deleted: bool = False
     fetched_at: datetime | None = _ts(nullable=True)
+    away_until: datetime | None = _ts(nullable=True)
 
 
 class SalesTeam(SQLModel, table=True):
@@ -61,6 +63,8 @@ class SalesTeam(SQLModel, table=True):
     channel: str | None = Field(default=None, max_length=90)
     digest_cron: str = Field(default="30 8 * * 1-5", max_length=100)
     timezone: str | None = Field(default=None, max_length=64)
+    auto_assign: bool = False
+    routing_channel: str | None = Field(default=None, max_length=90)
 
 
 class SalesTeamMember(SQLModel, table=True):
@@ -131,6 +135,7 @@ class Opportunity(SQLModel, table=True):
     updated_at: datetime = _ts()
     stage_entered_at: datetime = _ts()
     closed_at: datetime | None = _ts(nullable=True)
+    needs_owner: bool = False
 
 
 class StageChange(SQLModel, table=True):
@@ -242,3 +247,21 @@ class Collaborator(SQLModel, table=True):
     user_id: str = Field(max_length=32)
     taken_at: datetime = _ts()
     released_at: datetime | None = _ts(nullable=True)
+
+
+class OwnerChange(SQLModel, table=True):
+    """Who owned a deal when: every assignment and hand-over, never rewritten."""
+
+    __tablename__ = "owner_change"
+    __table_args__ = (
+        Index("ix_owner_change_opportunity", "team_id", "opportunity_id", "changed_at"),
+        Index("ix_owner_change_to", "team_id", "to_owner", "changed_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    opportunity_id: int = Field(foreign_key="opportunity.id")
+    from_owner: str | None = Field(default=None, max_length=32)
+    to_owner: str = Field(max_length=32)
+    changed_by: str = Field(max_length=32)
+    how: str = Field(max_length=16)  # "assigned", "automatic", "handed_back"
+    changed_at: datetime = _ts()

@@ -16,6 +16,7 @@ from storage.models import (
     FollowUp,
     Member,
     Opportunity,
+    OwnerChange,
     PostedCard,
     SalesTeam,
     SalesTeamMember,
@@ -260,3 +261,14 @@ def last_digest_period(session: Session, team_id: str, sales_team_id: int) -> da
     if key is None:
         return None
     return datetime.fromtimestamp(int(key[len(prefix):]), tz=timezone.utc)
+
+
+def away_until(session: Session, team_id: str, user_ids: tuple[str, ...]) -> dict[str, datetime]:
+    return {user: until for user, until in session.execute(
+        select(Member.user_id, Member.away_until).where(Member.team_id == team_id, Member.user_id.in_(user_ids), Member.away_until.is_not(None)))}
+
+
+def last_assigned(session: Session, team_id: str, user_ids: tuple[str, ...]) -> dict[str, datetime]:
+    return dict(session.execute(
+        select(OwnerChange.to_owner, func.max(OwnerChange.changed_at)).where(OwnerChange.team_id == team_id, OwnerChange.to_owner.in_(user_ids))
+        .group_by(OwnerChange.to_owner)).all())

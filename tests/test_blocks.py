@@ -268,7 +268,7 @@ def test_card_for_many_stages_stays_within_limits():
 
 BLOCK_IDS = ["name", "customer", "amount", "currency", "close_date", "stage", "owner", "industry", "region",
              "company_size", "source", "found", "reach", "visibility", "change_kind", "next_step", "notes"]
-REQUIRED = {"name", "customer", "currency", "stage", "owner"}
+REQUIRED = {"name", "customer", "currency", "stage"}  # an empty owner asks the manager to assign
 
 
 def choices(**changes) -> FormChoices:

@@ -175,7 +175,7 @@ def test_unknown_top_level_key():
         [workspace]
         currency = "USD"
     """)
-    assert message == "x.toml:1: colour: unknown key (allowed: outcomes, stages, teams, workspace)"
+    assert message == "x.toml:1: colour: unknown key (allowed: assignment, outcomes, stages, teams, workspace)"
 
 
 @pytest.mark.parametrize("text, line, key", [
@@ -241,7 +241,7 @@ def test_unknown_key_in_a_team():
         lead = "U0LEAD"
     """)
     assert message == ("x.toml:8: teams[2].lead: unknown key "
-                       "(allowed: channel, digest, manager, members, name, timezone)")
+                       "(allowed: auto_assign, channel, digest, manager, members, name, routing_channel, timezone)")
 
 
 def test_unknown_key_in_outcomes():
