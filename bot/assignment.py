@@ -9,6 +9,7 @@ amount, overdue follow-ups) against the team's average; (c) availability: reps m
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -28,6 +29,7 @@ from storage.models import Member, OwnerChange
 log = logging.getLogger(__name__)
 
 PRIOR_STRENGTH = 5.0  # how many closed deals' worth of evidence the team's rate counts for
+CONFIDENCE_Z = 1.28   # an 80% lower bound: a rate is trusted as far as its evidence goes
 DEFAULT_WIN_RATE = 0.3
 AMOUNT_BANDS = (Decimal(0), Decimal(10_000), Decimal(100_000), Decimal(1_000_000), Decimal(10) ** 13)
 
@@ -66,6 +68,17 @@ def _band_label(band: tuple[Decimal, Decimal] | None, currency: str) -> str | No
     return f"{currency} {low:,.0f}+" if high >= AMOUNT_BANDS[-1] else f"{currency} {low:,.0f}–{high:,.0f}"
 
 
+def confident_rate(wins: float, closed: float, z: float = CONFIDENCE_Z) -> float:
+    """The Wilson lower bound of a win rate: 1 of 1 is weaker evidence than 40 of 60."""
+    if closed <= 0:
+        return 0.0
+    p = wins / closed
+    z2 = z * z
+    centre = p + z2 / (2 * closed)
+    spread = z * math.sqrt(p * (1 - p) / closed + z2 / (4 * closed * closed))
+    return max(0.0, (centre - spread) / (1 + z2 / closed))
+
+
 def rank(candidates: Sequence[Candidate], weights: AssignmentConfig, now: datetime, *, similar_label: str, currency: str) -> list[Suggestion]:
     """Available reps, best first. Pure: the numbers come in, the order and the reasons come out."""
     available = [c for c in candidates if c.away_until is None or c.away_until <= now]
@@ -82,7 +95,11 @@ def rank(candidates: Sequence[Candidate], weights: AssignmentConfig, now: dateti
     suggestions = []
     for candidate in available:
         record, load = candidate.record, candidate.load
-        win_rate = ((record.weighted_won if record else 0) + PRIOR_STRENGTH * prior) / ((record.weighted_closed if record else 0) + PRIOR_STRENGTH)
+        # The team's rate counts as PRIOR_STRENGTH closed deals of evidence, then the bound discounts thin records.
+        wins = (record.weighted_won if record else 0) + PRIOR_STRENGTH * prior
+        closed_weight = (record.weighted_closed if record else 0) + PRIOR_STRENGTH
+        win_rate = wins / closed_weight
+        trusted_rate = confident_rate(wins, closed_weight)
         rep_cycle = None
         if team_cycle is not None:
             rep_cycle = ((record.weighted_cycle_days if record else 0) + PRIOR_STRENGTH * team_cycle) / ((record.weighted_won if record else 0) + PRIOR_STRENGTH)
@@ -91,7 +108,7 @@ def rank(candidates: Sequence[Candidate], weights: AssignmentConfig, now: dateti
                   float(load.weighted_open_amount / average_weighted) if average_weighted else 0.0]
         load_ratio = sum(ratios) / len(ratios) + 0.1 * load.overdue_follow_ups
         lightness = 1 / (1 + load_ratio)
-        score = (weights.win_rate * win_rate + weights.cycle * speed + weights.load * lightness) / total_weight if total_weight else 0.0
+        score = (weights.win_rate * trusted_rate + weights.cycle * speed + weights.load * lightness) / total_weight if total_weight else 0.0
 
         reasons = []
         if record and record.similar_closed:
@@ -161,7 +178,7 @@ class Assignments:
         return opp, self.suggestions(actor.team_id, opp, team)[:3]
 
     def assign(self, actor: Actor, opp_id: int, user_id: str, *, how: str = "assigned") -> OpportunityView:
-        opp = self.pipeline.find(actor, opp_id=opp_id) if not actor.is_admin else self._get(actor.team_id, opp_id)
+        opp = self._get(actor.team_id, opp_id)  # the assigner check below is stricter than seeing the deal
         team = self._team_of_deal(opp)
         target_team = self.team_of(actor.team_id, user_id)
         self._check_assigner(actor, team if team is not None else target_team)

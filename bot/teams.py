@@ -24,6 +24,8 @@ class TeamView:
     channel: str | None
     digest: str
     timezone: str | None
+    auto_assign: bool = False
+    routing_channel: str | None = None
 
 
 class Teams:
@@ -34,7 +36,7 @@ class Teams:
     def _views(self, team_id: str) -> list[TeamView]:
         with self.uow() as uow:
             return [TeamView(t.id, t.name, t.manager_id, tuple(sorted(queries.team_member_ids(uow.session, team_id, t.id))),  # type: ignore[arg-type]
-                             t.channel, t.digest_cron, t.timezone) for t in queries.sales_teams(uow.session, team_id)]
+                             t.channel, t.digest_cron, t.timezone, t.auto_assign, t.routing_channel) for t in queries.sales_teams(uow.session, team_id)]
 
     def all(self, team_id: str) -> list[TeamView]:
         self.pipeline.ensure_workspace(team_id)

@@ -971,7 +971,8 @@ def rep_loads(session: Session, team_id: str, owner_ids: tuple[str, ...], now: d
     open_rows = session.execute(
         select(Opportunity.owner_id, func.count(), func.sum(_cents(func.coalesce(Opportunity.amount, 0)) * Stage.probability))
         .join(Stage, Stage.id == Opportunity.stage_id)
-        .where(Opportunity.team_id == team_id, Opportunity.owner_id.in_(owner_ids), Opportunity.status == OPEN)
+        # a deal waiting for an owner is only held by its creator: it is nobody's load
+        .where(Opportunity.team_id == team_id, Opportunity.owner_id.in_(owner_ids), Opportunity.status == OPEN, Opportunity.needs_owner.is_(False))
         .group_by(Opportunity.owner_id)
     )
     loads = {owner: (int(n), _weighted_money(w)) for owner, n, w in open_rows}
