@@ -190,16 +190,20 @@ class Alerts:
 
     # ----- Take it / Release ------------------------------------------------------------------
 
+    @staticmethod
+    def _alerted(uow, actor: Actor, change_id: int):
+        """The stage change an alert is about, its deal, and who holds it now."""
+        change = queries.stage_change(uow.session, actor.team_id, change_id)
+        if change is None:
+            raise NotFound("That alert's stage change doesn't exist in this workspace.")
+        opp_row = queries.opportunity_by_id(uow.session, actor.team_id, change.opportunity_id)
+        assert opp_row is not None
+        return change, to_view(opp_row), queries.active_collaborator_of_change(uow.session, actor.team_id, change_id)
+
     def take(self, actor: Actor, change_id: int) -> TakeResult:
         now = self.clock.now()
         with self.uow(write=True) as uow:
-            change = queries.stage_change(uow.session, actor.team_id, change_id)
-            if change is None:
-                raise NotFound("That alert's stage change doesn't exist in this workspace.")
-            opp_row = queries.opportunity_by_id(uow.session, actor.team_id, change.opportunity_id)
-            assert opp_row is not None
-            opp = to_view(opp_row)
-            holder = queries.active_collaborator_of_change(uow.session, actor.team_id, change_id)
+            change, opp, holder = self._alerted(uow, actor, change_id)
             if holder is not None:
                 message = "You already have it." if holder.user_id == actor.user_id else f"<@{holder.user_id}> has already taken this."
                 return TakeResult(opp, change_id, change.to_stage_id, holder.user_id, False, message)
@@ -224,13 +228,7 @@ class Alerts:
     def release(self, actor: Actor, change_id: int) -> TakeResult:
         now = self.clock.now()
         with self.uow(write=True) as uow:
-            change = queries.stage_change(uow.session, actor.team_id, change_id)
-            if change is None:
-                raise NotFound("That alert's stage change doesn't exist in this workspace.")
-            opp_row = queries.opportunity_by_id(uow.session, actor.team_id, change.opportunity_id)
-            assert opp_row is not None
-            opp = to_view(opp_row)
-            holder = queries.active_collaborator_of_change(uow.session, actor.team_id, change_id)
+            change, opp, holder = self._alerted(uow, actor, change_id)
             if holder is None:
                 return TakeResult(opp, change_id, change.to_stage_id, None, False, "Nobody has this one; it is free to take.")
             if holder.user_id != actor.user_id and not actor.is_admin:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Iterable, Sequence
 
-from bot.domain import CHANGE_KIND, FOUND, LOST, OPEN, REACH, TAG_CHOICES, VISIBILITY, WON, FollowUpView, HistoryEntry, OpportunityView, StageModel
+from bot.domain import CHANGE_KIND, FOUND, LOST, REACH, TAG_CHOICES, VISIBILITY, WON, FollowUpView, HistoryEntry, OpportunityView, StageModel
 from bot.forms import CUSTOMER_MAX, NAME_MAX, NEXT_STEP_MAX, NOTES_MAX, SOURCE_MAX, LOST_REASON_MAX, FormChoices
 from bot.stages import describe_move
 

@@ -11,7 +11,7 @@ from bot.blocks import DETAILS_BUTTON, HOME_NEW_BUTTON, LIST_PAGE_BUTTON, LOST_B
 from bot.core import ChangeResult
 from bot.domain import OppError, parse_id
 from bot.stages import check_change
-from handlers.common import ephemeral, notice_modal, open_new_opportunity, open_view
+from handlers.common import notice_modal, open_new_opportunity, open_view, tell_clicker
 from bot.services import Services
 from handlers.rendering import card_message, change_reply
 
@@ -24,14 +24,6 @@ def _is_ephemeral(body: dict) -> bool:
     return bool((body.get("container") or {}).get("is_ephemeral"))
 
 
-def _tell(body: dict, respond: Respond, client: WebClient, text: str) -> None:
-    """Answer the clicker only: in the conversation when there is one, else in a modal."""
-    if body.get("response_url"):
-        respond(**ephemeral(text))
-    elif body.get("trigger_id"):
-        open_view(client, body["trigger_id"], notice_modal("oppbot", text))
-
-
 def register(app: App, services: Services) -> None:
     pipeline, follow_ups = services.pipeline, services.follow_ups
 
@@ -42,7 +34,7 @@ def register(app: App, services: Services) -> None:
         if body.get("response_url"):
             respond(**change_reply(follow_ups, result))
         else:
-            _tell(body, respond, client, result.message)
+            tell_clicker(body, respond, client, result.message)
 
     @app.action(STAGE_SELECT)
     def stage_selected(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
@@ -50,13 +42,13 @@ def register(app: App, services: Services) -> None:
         value = ((_action(body).get("selected_option") or {}).get("value") or "")
         opp_id, _, stage_id = value.partition(":")
         if parse_id(opp_id) is None or parse_id(stage_id) is None:
-            _tell(body, respond, client, ":warning: That stage choice is not valid.")
+            tell_clicker(body, respond, client, ":warning: That stage choice is not valid.")
             return
         try:
             actor = pipeline.actor(body["team"]["id"], body["user"]["id"])
             result = pipeline.move(actor, int(opp_id), stage_id=int(stage_id))
         except OppError as exc:
-            _tell(body, respond, client, f":warning: {exc}")
+            tell_clicker(body, respond, client, f":warning: {exc}")
             return
         _after_change(body, respond, client, result)
 
@@ -70,7 +62,7 @@ def register(app: App, services: Services) -> None:
             actor = pipeline.actor(body["team"]["id"], body["user"]["id"])
             result = pipeline.win(actor, opp_id)
         except OppError as exc:
-            _tell(body, respond, client, f":warning: {exc}")
+            tell_clicker(body, respond, client, f":warning: {exc}")
             return
         _after_change(body, respond, client, result)
 
@@ -85,7 +77,7 @@ def register(app: App, services: Services) -> None:
             opp = pipeline.find(actor, opp_id=opp_id)
             check_change(actor, opp)  # refuse before asking for a reason
         except OppError as exc:
-            _tell(body, respond, client, f":warning: {exc}")
+            tell_clicker(body, respond, client, f":warning: {exc}")
             return
         response_url = body.get("response_url") if _is_ephemeral(body) else None
         open_view(client, body["trigger_id"], lost_reason_modal(opp, {"opp": opp.id, "response_url": response_url}))
@@ -114,7 +106,7 @@ def register(app: App, services: Services) -> None:
             state = json.loads(_action(body).get("value") or "{}")
             owner, stage_id, offset = str(state["o"]), state.get("s"), int(state["n"])
         except (ValueError, KeyError, TypeError):
-            _tell(body, respond, client, ":warning: That page button is not valid any more; run `/opp list` again.")
+            tell_clicker(body, respond, client, ":warning: That page button is not valid any more; run `/opp list` again.")
             return
         try:
             actor = pipeline.actor(body["team"]["id"], body["user"]["id"])
@@ -122,7 +114,7 @@ def register(app: App, services: Services) -> None:
             stage_name = stages.name_of(stage_id) if isinstance(stage_id, int) else None
             page = pipeline.list_open(actor, owner_id=owner, stage_query=stage_name, offset=offset)
         except OppError as exc:
-            _tell(body, respond, client, f":warning: {exc}")
+            tell_clicker(body, respond, client, f":warning: {exc}")
             return
         respond(replace_original=True, text=f"{page.total} open opportunities",
                 blocks=list_blocks(page, stages, pipeline.clock.now(), viewer_id=actor.user_id))

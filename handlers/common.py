@@ -72,3 +72,11 @@ def open_new_opportunity(client: WebClient, pipeline: Pipeline, *, team_id: str,
 
 def ephemeral(text: str) -> dict:
     return {"response_type": "ephemeral", "replace_original": False, "text": text}
+
+
+def tell_clicker(body: dict, respond, client: WebClient, text: str) -> None:
+    """Answer the clicker only: in the conversation when there is one, else (App Home) in a modal."""
+    if body.get("response_url"):
+        respond(**ephemeral(text))
+    elif body.get("trigger_id"):
+        open_view(client, body["trigger_id"], notice_modal("oppbot", text))

@@ -12,19 +12,12 @@ from bot.followups import FollowUpResult
 from bot.services import Services
 from bot.forms import validate_follow_up
 from bot.stages import can_change
-from handlers.common import ephemeral, form_values, metadata, notice_modal, open_view
+from handlers.common import form_values, metadata, open_view, tell_clicker
 
 
 def _value(body: dict) -> str:
     action = (body.get("actions") or [{}])[0]
     return str(action.get("value") or (action.get("selected_option") or {}).get("value") or "")
-
-
-def _tell(body: dict, respond: Respond, client: WebClient, text: str) -> None:
-    if body.get("response_url"):
-        respond(**ephemeral(text))
-    elif body.get("trigger_id"):
-        open_view(client, body["trigger_id"], notice_modal("oppbot", text))
 
 
 def register(app: App, services: Services) -> None:
@@ -58,7 +51,7 @@ def register(app: App, services: Services) -> None:
             if not can_change(actor, opp):
                 raise OppError(f"You can't add follow-ups to {opp.ref}: it belongs to <@{opp.owner_id}>.")
         except OppError as exc:
-            _tell(body, respond, client, f":warning: {exc}")
+            tell_clicker(body, respond, client, f":warning: {exc}")
             return
         open_view(client, body["trigger_id"], follow_up_modal(opp, {"opp": opp.id}, assignee_id=opp.owner_id))
 
@@ -91,12 +84,12 @@ def register(app: App, services: Services) -> None:
             actor = pipeline.actor(body["team"]["id"], body["user"]["id"])
             result = follow_ups.complete(actor, follow_up_id)
         except OppError as exc:
-            _tell(body, respond, client, f":warning: {exc}")
+            tell_clicker(body, respond, client, f":warning: {exc}")
             return
         if result.changed:
             refresh_surface(body, client, result)
         else:
-            _tell(body, respond, client, result.message)
+            tell_clicker(body, respond, client, result.message)
 
     @app.action(SNOOZE_SELECT)
     def snooze_chosen(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
@@ -109,9 +102,9 @@ def register(app: App, services: Services) -> None:
             actor = pipeline.actor(body["team"]["id"], body["user"]["id"])
             result = follow_ups.snooze(actor, follow_up_id, choice)
         except OppError as exc:
-            _tell(body, respond, client, f":warning: {exc}")
+            tell_clicker(body, respond, client, f":warning: {exc}")
             return
         if result.changed:
             refresh_surface(body, client, result)
         else:
-            _tell(body, respond, client, result.message)
+            tell_clicker(body, respond, client, result.message)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 
 import pytest
 from sqlmodel import Session, select
 
 from bot.blocks import RELEASE_BUTTON, STAGE_SELECT, TAKE_BUTTON, WON_BUTTON
 from bot.config import parse_config
-from bot.delivery import MAX_ATTEMPTS
 from storage.models import Collaborator, Delivery, Stage, Workspace
 from tests.conftest import TEST_CONFIG
 from tests.driver import running_app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 

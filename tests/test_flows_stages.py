@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-import pytest
 from sqlmodel import Session, select
 
 from bot.domain import OpportunityDraft
