@@ -193,12 +193,13 @@ def run(settings: Settings) -> int:
     from bot.app import create_app
     from bot.scheduler import build_scheduler, wake
     from bot.server import run_http, run_socket_mode
-    from storage.db import pending_migrations, upgrade
+    from storage.db import pending_migrations, refresh_statistics, upgrade
 
     oppbot = create_app(settings)
     try:
         if settings.is_sqlite:
             upgrade(oppbot.engine)
+            refresh_statistics(oppbot.engine)
         elif pending_migrations(oppbot.engine):
             return _fail("DATABASE_URL: the database schema is not up to date; run `oppbot db upgrade` first")
     except SQLAlchemyError as exc:

@@ -347,6 +347,11 @@ def _visits(session: Session, scope: Scope, now: datetime | None, *, attribute_t
     order = (StageChange.changed_at, StageChange.id)
     reached = case((StageChange.to_status == OPEN, _rank(Stage)), (StageChange.to_status == WON, WON_RANK))
     where = _deal_filters(scope, by_owner=not attribute_to_change_owner)
+    if attribute_to_change_owner and scope.owner_ids is not None:
+        # Only deals one of these reps ever owned at a change: the window functions below then run
+        # over those deals' whole histories, not over the whole workspace's.
+        touched = select(StageChange.opportunity_id).where(StageChange.team_id == scope.team_id, StageChange.owner_id.in_(scope.owner_ids))
+        where.append(StageChange.opportunity_id.in_(touched))
     if created_since is not None:
         where.append(Opportunity.created_at >= created_since)
     changes = (

@@ -83,6 +83,13 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+def refresh_statistics(engine: Engine) -> None:
+    """Let SQLite's planner see the data's shape (PostgreSQL's autovacuum does this by itself)."""
+    if engine.dialect.name == "sqlite":
+        with engine.begin() as connection:
+            connection.exec_driver_sql("PRAGMA optimize=0x10002")
+
+
 def pending_migrations(engine: Engine) -> bool:
     script = ScriptDirectory.from_config(alembic_config(engine.url.render_as_string(hide_password=False)))
     with engine.connect() as connection:

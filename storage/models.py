@@ -145,6 +145,8 @@ class StageChange(SQLModel, table=True):
     __table_args__ = (
         Index("ix_stage_change_opportunity", "team_id", "opportunity_id", "changed_at"),
         Index("ix_stage_change_time", "team_id", "changed_at"),
+        # rep funnels: the deals a rep owned at some change
+        Index("ix_stage_change_owner", "team_id", "owner_id", "opportunity_id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(max_length=32)
