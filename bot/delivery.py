@@ -114,9 +114,12 @@ class Dispatcher:
     def register(self, kind: str, sender: Sender) -> None:
         self.senders[kind] = sender
 
-    def run_once(self, *, max_batches: int = 50) -> DispatchStats:
+    def run_once(self, *, max_batches: int = 50, kinds: tuple[str, ...] | None = None, skip: tuple[str, ...] = (),
+                 plan: bool = True) -> DispatchStats:
+        """Claim and send what is due: every kind, or only `kinds`, or all but `skip` (separate lanes,
+        so that slow work such as building digests never holds up reminders and alerts)."""
         stats = DispatchStats()
-        if self.before_run is not None:
+        if plan and self.before_run is not None:
             try:
                 self.before_run()
             except Exception:  # planning must not stop the sending of what is already due
@@ -125,14 +128,14 @@ class Dispatcher:
             team_ids = queries.all_team_ids(uow.session)
         for team_id in team_ids:
             for _ in range(max_batches):
-                claimed = self.claim(team_id)
+                claimed = self.claim(team_id, kinds=kinds, skip=skip)
                 if not claimed:
                     break
                 for delivery_id in claimed:
                     self._deliver(team_id, delivery_id, stats)
         return stats
 
-    def claim(self, team_id: str) -> list[int]:
+    def claim(self, team_id: str, *, kinds: tuple[str, ...] | None = None, skip: tuple[str, ...] = ()) -> list[int]:
         now = self.clock.now()
         with self.uow(write=True) as uow:
             query = (
@@ -142,6 +145,10 @@ class Dispatcher:
                 .order_by(Delivery.due_at, Delivery.id)
                 .limit(self.batch)
             )
+            if kinds is not None:
+                query = query.where(Delivery.kind.in_(kinds))
+            if skip:
+                query = query.where(Delivery.kind.not_in(skip))
             if uow.dialect == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             ids = list(uow.session.scalars(query))

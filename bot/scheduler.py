@@ -13,17 +13,22 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.delivery import Dispatcher
+from bot.digest import DIGEST
 
 log = logging.getLogger(__name__)
 JOB_ID = "deliveries"
+SLOW_JOB_ID = "digests"
+SLOW_KINDS = (DIGEST,)  # building a digest runs a dozen aggregates: it has a lane of its own
 
 
 def build_scheduler(dispatcher: Dispatcher, tick_seconds: float) -> BackgroundScheduler:
+    """Two lanes on their own threads: quick deliveries (reminders, alerts, posts) and digest building."""
     scheduler = BackgroundScheduler(timezone=timezone.utc)
-    scheduler.add_job(
-        _tick, IntervalTrigger(seconds=tick_seconds), args=[dispatcher], id=JOB_ID,
-        max_instances=1, coalesce=True, misfire_grace_time=None,  # a late tick still runs: nothing is dropped
-    )
+    for job_id, lane in ((JOB_ID, {"skip": SLOW_KINDS, "plan": False}), (SLOW_JOB_ID, {"kinds": SLOW_KINDS})):
+        scheduler.add_job(
+            _tick, IntervalTrigger(seconds=tick_seconds), args=[dispatcher, lane], id=job_id,
+            max_instances=1, coalesce=True, misfire_grace_time=None,  # a late tick still runs: nothing is dropped
+        )
     return scheduler
 
 
@@ -34,9 +39,9 @@ def wake(scheduler: BackgroundScheduler) -> None:
         job.modify(next_run_time=datetime.now(timezone.utc))
 
 
-def _tick(dispatcher: Dispatcher) -> None:
+def _tick(dispatcher: Dispatcher, lane: dict) -> None:
     try:
-        stats = dispatcher.run_once()
+        stats = dispatcher.run_once(**lane)
     except Exception:  # keep ticking: the next run picks the work up again
         log.exception("delivery tick failed")
         return

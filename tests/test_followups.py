@@ -424,3 +424,21 @@ def test_operators_list_pending_overdue_and_failed_deliveries(slack, deal, monke
     pending = [line for line in lines if "send the quote" in line]
     assert len(pending) == 1 and " reminder " in pending[0]
     assert any("stalled" in line and "OPP-1" in line for line in lines)
+
+
+def test_the_scheduler_runs_quick_deliveries_and_digests_in_separate_lanes(slack, deal):
+    from bot.scheduler import JOB_ID, SLOW_JOB_ID, build_scheduler
+
+    scheduler = build_scheduler(slack.oppbot.dispatcher, 30)
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    assert set(jobs) == {JOB_ID, SLOW_JOB_ID}
+    assert all(job.misfire_grace_time is None and job.max_instances == 1 and job.coalesce for job in jobs.values())
+    assert jobs[JOB_ID].trigger.interval == timedelta(seconds=30)
+    slack.command("followup OPP-1 in 1 hour call")
+    slack.clock.advance(hours=1)
+    slow_lane = jobs[SLOW_JOB_ID]
+    slow_lane.func(*slow_lane.args)  # the digest lane sends no reminders
+    assert reminder_dms(slack.fake) == []
+    quick_lane = jobs[JOB_ID]
+    quick_lane.func(*quick_lane.args)
+    assert len(reminder_dms(slack.fake)) == 1
