@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
@@ -101,12 +102,15 @@ def cancel_pending(session, *, team_id: str, kinds: tuple[str, ...], subject_id:
 
 
 class Dispatcher:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, *, owner: str | None = None, lease: timedelta = LEASE, batch: int = BATCH) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, *, owner: str | None = None, lease: timedelta = LEASE, batch: int = BATCH,
+                 workers: int = 8) -> None:
         self.uow = uow
         self.clock = clock
         self.owner = owner or instance_id()
         self.lease = lease
         self.batch = batch
+        # Sending is waiting on Slack: a claimed batch goes out over several connections at once.
+        self.workers = workers
         self.senders: dict[str, Sender] = {}
         # Called at the start of every run to record newly due work (e.g. the digests whose time came).
         self.before_run: Callable[[], object] | None = None
@@ -131,15 +135,23 @@ class Dispatcher:
                 claimed = self.claim(team_id, kinds=kinds, skip=skip)
                 if not claimed:
                     break
-                for delivery_id in claimed:
-                    self._deliver(team_id, delivery_id, stats)
+                if self.workers > 1 and len(claimed) > 1:
+                    with ThreadPoolExecutor(max_workers=min(self.workers, len(claimed)), thread_name_prefix="deliver") as pool:
+                        outcomes = list(pool.map(self._deliver, claimed))
+                else:
+                    outcomes = [self._deliver(delivery) for delivery in claimed]
+                for label, error in outcomes:
+                    setattr(stats, label, getattr(stats, label) + 1)
+                    if error is not None:
+                        stats.errors.append(error)
         return stats
 
-    def claim(self, team_id: str, *, kinds: tuple[str, ...] | None = None, skip: tuple[str, ...] = ()) -> list[int]:
+    def claim(self, team_id: str, *, kinds: tuple[str, ...] | None = None, skip: tuple[str, ...] = ()) -> list[Delivery]:
+        """Take a lease on a batch of due rows (skipping rows another process holds) and return them."""
         now = self.clock.now()
         with self.uow(write=True) as uow:
             query = (
-                select(Delivery.id)
+                select(Delivery)
                 .where(Delivery.team_id == team_id, Delivery.status == PENDING, Delivery.due_at <= now,
                        or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now))
                 .order_by(Delivery.due_at, Delivery.id)
@@ -151,58 +163,50 @@ class Dispatcher:
                 query = query.where(Delivery.kind.not_in(skip))
             if uow.dialect == "postgresql":
                 query = query.with_for_update(skip_locked=True)
-            ids = list(uow.session.scalars(query))
-            if ids:
-                uow.session.execute(update(Delivery).where(Delivery.team_id == team_id, Delivery.id.in_(ids))
+            rows = list(uow.session.scalars(query))
+            if rows:
+                uow.session.execute(update(Delivery).where(Delivery.team_id == team_id, Delivery.id.in_([r.id for r in rows]))
                                     .values(claimed_by=self.owner, claimed_until=now + self.lease))
                 uow.commit()
-        return ids
+        return rows
 
-    def _deliver(self, team_id: str, delivery_id: int, stats: DispatchStats) -> None:
-        with self.uow() as uow:
-            delivery = uow.session.get(Delivery, delivery_id)
-        if delivery is None or delivery.claimed_by != self.owner or delivery.status != PENDING:
-            return
+    def _deliver(self, delivery: Delivery) -> tuple[str, str | None]:
+        """Send one claimed row and record the outcome; returns ("sent" | "skipped" | "retried" | "failed", error)."""
         sender = self.senders.get(delivery.kind)
         now = self.clock.now()
         values: dict
+        error: str | None = None
         try:
             if sender is None:
                 raise LookupError(f"no sender for kind {delivery.kind!r}")
             outcome = sender(delivery, now)
         except Undeliverable as exc:
-            values = self._failure(delivery, str(exc), now, None, permanent=True)
-            stats.failed += 1
-            stats.errors.append(str(exc))
+            error = str(exc)
+            values = self._failure(delivery, error, now, None, permanent=True)
         except SlackApiError as exc:
             error = slack_error(exc)
-            retry_after = _retry_after(exc)
-            values = self._failure(delivery, error, now, retry_after, permanent=error in PERMANENT_ERRORS)
-            stats.failed += values["status"] == FAILED
-            stats.retried += values["status"] == PENDING
-            stats.errors.append(error)
+            values = self._failure(delivery, error, now, _retry_after(exc), permanent=error in PERMANENT_ERRORS)
         except Exception as exc:  # a network failure or a bug: keep the row, retry later, say why
             error = f"{exc.__class__.__name__}: {exc}"[:300]
             log.exception("delivery %s (%s) raised", delivery.id, delivery.kind)
             values = self._failure(delivery, error, now, None, permanent=False)
-            stats.failed += values["status"] == FAILED
-            stats.retried += values["status"] == PENDING
-            stats.errors.append(error)
         else:
             if isinstance(outcome, Sent):
-                values = {"status": SENT, "sent_at": now, "channel_id": outcome.channel_id, "message_ts": outcome.message_ts, "attempts": delivery.attempts + 1}
-                stats.sent += 1
+                values = {"status": SENT, "sent_at": now, "channel_id": outcome.channel_id, "message_ts": outcome.message_ts,
+                          "attempts": delivery.attempts + 1}
             elif isinstance(outcome, Skip):
                 values = {"status": CANCELLED, "last_error": outcome.reason[:300]}
-                stats.skipped += 1
             else:
                 values = {"due_at": outcome.at, "last_error": outcome.reason[:300]}
-                stats.retried += 1
         values.update(claimed_by=None, claimed_until=None)
         with self.uow(write=True) as uow:
             uow.session.execute(update(Delivery).where(
-                Delivery.team_id == team_id, Delivery.id == delivery.id, Delivery.claimed_by == self.owner).values(**values))
+                Delivery.team_id == delivery.team_id, Delivery.id == delivery.id, Delivery.claimed_by == self.owner).values(**values))
             uow.commit()
+        if error is not None:
+            return ("failed" if values.get("status") == FAILED else "retried"), error
+        status = values.get("status")
+        return ("sent" if status == SENT else "skipped" if status == CANCELLED else "retried"), None
 
     def _failure(self, delivery: Delivery, error: str, now: datetime, retry_after: int | None, *, permanent: bool) -> dict:
         attempts = delivery.attempts + 1

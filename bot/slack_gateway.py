@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -36,14 +37,16 @@ def slack_error(exc: SlackApiError) -> str:
 class SlackGateway:
     def __init__(self, client: WebClient) -> None:
         self.client = client
+        # conversations.open returns the same DM channel for a user every time: ask once per process
+        self._dm_channels: dict[str, str] = {}
+        self._dm_lock = threading.Lock()
 
     def post(self, channel: str, text: str, blocks: list[dict]) -> tuple[str, str]:
         response = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks, unfurl_links=False)
         return response["channel"], response["ts"]
 
     def dm(self, user_id: str, text: str, blocks: list[dict] | None = None) -> tuple[str, str]:
-        channel = self.client.conversations_open(users=user_id)["channel"]["id"]
-        response = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks, unfurl_links=False)
+        response = self.client.chat_postMessage(channel=self.dm_channel(user_id), text=text, blocks=blocks, unfurl_links=False)
         return response["channel"], response["ts"]
 
     def ephemeral(self, channel: str, user_id: str, text: str, blocks: list[dict] | None = None) -> None:
@@ -67,7 +70,16 @@ class SlackGateway:
         return response["file"]["id"] if response.get("file") else response["files"][0]["id"]
 
     def dm_channel(self, user_id: str) -> str:
-        return self.client.conversations_open(users=user_id)["channel"]["id"]
+        with self._dm_lock:
+            cached = self._dm_channels.get(user_id)
+        if cached is not None:
+            return cached
+        channel = self.client.conversations_open(users=user_id)["channel"]["id"]
+        with self._dm_lock:
+            if len(self._dm_channels) >= 100_000:
+                self._dm_channels.clear()
+            self._dm_channels[user_id] = channel
+        return channel
 
     def join(self, channel: str) -> None:
         self.client.conversations_join(channel=channel)
