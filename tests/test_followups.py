@@ -4,6 +4,7 @@ caught up after an outage, delivered through Slack failures, shared between proc
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -393,16 +394,18 @@ def test_two_claim_loops_on_postgres_send_2000_reminders_exactly_once(postgres_e
         results[name] = dispatcher.run_once(max_batches=1000).sent
 
     threads = [threading.Thread(target=loop, args=(name,)) for name in ("one", "two")]
+    started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    elapsed = time.perf_counter() - started
     texts = [c.params["text"] for c in fake_slack.calls("chat.postMessage")]
     assert len(texts) == 2000 and len(set(texts)) == 2000
     assert results["one"] + results["two"] == 2000 and results["one"] > 0 and results["two"] > 0
     with Session(engine) as session:
         assert session.scalar(select(func.count()).select_from(Delivery).where(Delivery.kind == "reminder", Delivery.status == "sent")) == 2000
-    print(f"two claim loops: {results}")
+    print(f"two claim loops: {results}, 2000 reminders in {elapsed:.1f} s ({2000 / elapsed:.0f}/s), each sent once")
 
 
 def test_operators_list_pending_overdue_and_failed_deliveries(slack, deal, monkeypatch, capsys):
