@@ -263,8 +263,9 @@ class Pipeline:
                 raise NotFound(f"oppbot has no workspace {team_id} in this database.")
             stages = [s for s in queries.stages(uow.session, team_id) if s.active]
             teams = []
+            members_of = queries.members_by_sales_team(uow.session, team_id)
             for team in queries.sales_teams(uow.session, team_id):
-                members = tuple(sorted(queries.team_member_ids(uow.session, team_id, team.id)))  # type: ignore[arg-type]
+                members = tuple(sorted(members_of.get(team.id, ())))  # type: ignore[arg-type]
                 teams.append(TeamConfig(team.name, team.manager_id, members, team.channel, team.digest_cron, team.timezone,
                                         team.auto_assign, team.routing_channel))
         return WorkspaceConfig(

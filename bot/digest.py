@@ -122,7 +122,7 @@ class Digests:
 
     def previous_period(self, team_id: str, team: TeamView) -> datetime | None:
         with self.uow() as uow:
-            return queries.last_digest_period(uow.session, team_id, team.id)
+            return queries.last_digest_periods(uow.session, team_id).get(team.id)
 
     def plan_due(self, now: datetime | None = None) -> int:
         """Record the latest due digest of every team that has not had it; returns how many were planned."""
@@ -131,14 +131,17 @@ class Digests:
         with self.uow() as uow:
             team_ids = queries.all_team_ids(uow.session)
         for team_id in team_ids:
+            with self.uow() as uow:
+                previous = queries.last_digest_periods(uow.session, team_id)
+            workspace_tz = self._workspace_tz(team_id)
             for team in self.teams.all(team_id):
                 try:
-                    fire = last_fire_time(team.digest, team.timezone or self._workspace_tz(team_id), now)
+                    fire = last_fire_time(team.digest, team.timezone or workspace_tz, now)
                 except ValueError:
                     log.error("team %s has an invalid digest schedule %r", team.name, team.digest)
                     continue
-                if fire is None:
-                    continue
+                if fire is None or (team.id in previous and previous[team.id] >= fire):
+                    continue  # nothing new: no query, no write
                 planned += self._plan(team_id, team, fire.astimezone(timezone.utc), now, scheduled=True)
         return planned
 

@@ -35,7 +35,8 @@ class Teams:
 
     def _views(self, team_id: str) -> list[TeamView]:
         with self.uow() as uow:
-            return [TeamView(t.id, t.name, t.manager_id, tuple(sorted(queries.team_member_ids(uow.session, team_id, t.id))),  # type: ignore[arg-type]
+            members = queries.members_by_sales_team(uow.session, team_id)
+            return [TeamView(t.id, t.name, t.manager_id, tuple(sorted(members.get(t.id, ()))),  # type: ignore[arg-type]
                              t.channel, t.digest_cron, t.timezone, t.auto_assign, t.routing_channel) for t in queries.sales_teams(uow.session, team_id)]
 
     def all(self, team_id: str) -> list[TeamView]:

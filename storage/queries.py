@@ -210,12 +210,6 @@ def first_posted_card(session: Session, team_id: str, opportunity_id: int) -> Po
     ).first()
 
 
-def team_member_ids(session: Session, team_id: str, sales_team_id: int) -> list[str]:
-    return list(session.scalars(
-        select(SalesTeamMember.user_id).where(SalesTeamMember.team_id == team_id, SalesTeamMember.sales_team_id == sales_team_id)
-    ))
-
-
 def remove_team_member(session: Session, team_id: str, sales_team_id: int, user_id: str) -> None:
     session.execute(delete(SalesTeamMember).where(
         SalesTeamMember.team_id == team_id, SalesTeamMember.sales_team_id == sales_team_id, SalesTeamMember.user_id == user_id))
@@ -250,18 +244,18 @@ def history_of_many(session: Session, team_id: str, opportunity_ids: list[int]) 
     return found
 
 
-def last_digest_period(session: Session, team_id: str, sales_team_id: int) -> datetime | None:
-    """The period of the team's latest scheduled digest (from its dedupe key), or None."""
-    prefix = f"digest:{sales_team_id}:scheduled:"
-    key = session.scalar(
-        select(Delivery.dedupe_key).where(Delivery.team_id == team_id, Delivery.kind == "digest", Delivery.subject_id == sales_team_id,
-                                          Delivery.dedupe_key.startswith(prefix))
-        .order_by(Delivery.created_at.desc(), Delivery.id.desc()).limit(1)
-    )
-    if key is None:
-        return None
-    return datetime.fromtimestamp(int(key[len(prefix):]), tz=timezone.utc)
+def last_digest_periods(session: Session, team_id: str) -> dict[int, datetime]:
+    """Each sales team's latest scheduled digest period, read from the dedupe keys, in one query.
 
+    Keys are "digest:<team>:scheduled:<epoch seconds>", ten digits until the year 2286, so the
+    greatest key is the latest period.
+    """
+    rows = session.execute(
+        select(Delivery.subject_id, func.max(Delivery.dedupe_key))
+        .where(Delivery.team_id == team_id, Delivery.kind == "digest", Delivery.dedupe_key.like("digest:%:scheduled:%"))
+        .group_by(Delivery.subject_id)
+    )
+    return {subject: datetime.fromtimestamp(int(key.rsplit(":", 1)[1]), tz=timezone.utc) for subject, key in rows}
 
 def away_until(session: Session, team_id: str, user_ids: tuple[str, ...]) -> dict[str, datetime]:
     return {user: until for user, until in session.execute(
@@ -272,3 +266,12 @@ def last_assigned(session: Session, team_id: str, user_ids: tuple[str, ...]) -> 
     return dict(session.execute(
         select(OwnerChange.to_owner, func.max(OwnerChange.changed_at)).where(OwnerChange.team_id == team_id, OwnerChange.to_owner.in_(user_ids))
         .group_by(OwnerChange.to_owner)).all())
+
+
+def members_by_sales_team(session: Session, team_id: str) -> dict[int, list[str]]:
+    """Every sales team's reps, in one query."""
+    found: dict[int, list[str]] = {}
+    for sales_team_id, user_id in session.execute(
+            select(SalesTeamMember.sales_team_id, SalesTeamMember.user_id).where(SalesTeamMember.team_id == team_id)):
+        found.setdefault(sales_team_id, []).append(user_id)
+    return found
