@@ -5,9 +5,6 @@ Revises: 0004
 Create Date: 2026-11-30 06:24:07.038558
 """
 from alembic import op
-import sqlalchemy as sa
-import sqlmodel
-import storage.types
 
 
 revision = '0005'
