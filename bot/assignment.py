@@ -23,6 +23,7 @@ from bot.core import Pipeline, to_view
 from bot.domain import Actor, Forbidden, Invalid, NotFound, OpportunityView
 from bot.slack_gateway import slack_error
 from bot.teams import Teams, TeamView
+from bot.when import WhenError, parse_when
 from storage import analytics, queries
 from storage.models import Member, OwnerChange
 
@@ -259,12 +260,20 @@ class Assignments:
         except SlackApiError as exc:
             log.warning("could not route a deal to %s: %s", channel or manager_id, slack_error(exc))
 
-    def set_away(self, actor: Actor, user_id: str, until: datetime | None) -> None:
+    def set_away(self, actor: Actor, user_id: str, until_text: str | None) -> datetime | None:
+        """Away until a day (read in the rep's time zone), or back when `until_text` is None; returns the moment."""
         if user_id != actor.user_id and not (actor.is_admin or user_id in actor.managed_user_ids):
             raise Forbidden("You can mark only yourself, or your own reps, as away.")
+        until = None
+        if until_text:
+            try:
+                until = parse_when(until_text, self.clock.now(), self.pipeline.timezone_of(actor.team_id, user_id)).at
+            except WhenError as exc:
+                raise Invalid(str(exc)) from None
         profile = self.pipeline.profile(actor.team_id, user_id)
         with self.uow(write=True) as uow:
             row = queries.member(uow.session, actor.team_id, user_id) or Member(team_id=actor.team_id, user_id=user_id, name=profile.name if profile else "")
             row.away_until = until
             uow.session.add(row)
             uow.commit()
+        return until

@@ -9,7 +9,6 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks import ASSIGN_BUTTON, DIGEST_FULL_BUTTON, NEEDS_OWNER_BUTTON, digest_modal, slack_date, suggestions_message, team_blocks
-from bot.when import WhenError, parse_when
 from bot.commands import Command
 from bot.domain import Actor, OppError, parse_id
 from bot.reports import export_name
@@ -47,13 +46,7 @@ def run_analytics_command(services: Services, actor: Actor, parsed: Command, res
         return
     if parsed.name == "away":
         who = parsed.user_id or actor.user_id
-        until = None
-        if parsed.text:
-            try:
-                until = parse_when(parsed.text, services.pipeline.clock.now(), services.pipeline.timezone_of(actor.team_id, who)).at
-            except WhenError as exc:
-                raise OppError(str(exc)) from None
-        services.assignments.set_away(actor, who, until)
+        until = services.assignments.set_away(actor, who, parsed.text)
         name = "You are" if who == actor.user_id else f"<@{who}> is"
         respond(**ephemeral(f"{name} away until {slack_date(until)}: no new deals are suggested or assigned until then." if until
                             else f"{name} back: new deals can be suggested and assigned again."))

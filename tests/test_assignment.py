@@ -232,3 +232,12 @@ def test_the_rep_comparison_credits_each_stage_change_to_the_owner_at_the_time(s
     entered = {rep.owner_id: {s.stage_id: s.entered for s in rep.stages} for rep in funnels.reps}
     assert entered["U0REP1"][stages[0].id] == 1 and entered["U0REP1"][stages[1].id] == 1 and entered["U0REP1"][stages[2].id] == 0
     assert entered["U0REP2"][stages[2].id] == 1
+
+
+def test_an_unreadable_away_date_is_refused_and_changes_nothing(slack):
+    slack.command("away until someday", user="U0REP2")
+    assert "can't read" in slack.last_response()["text"]
+    slack.command("away until 2020-01-01", user="U0REP2")
+    assert "is in the past" in slack.last_response()["text"]
+    reply = slack.command("away tomorrow", user="U0REP2")
+    assert "Usage: /opp away [@rep] until 2026-12-24" in reply.json["text"]
