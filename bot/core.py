@@ -47,6 +47,8 @@ from storage.models import FollowUp, Member, Opportunity, PostedCard, SalesTeam,
 log = logging.getLogger(__name__)
 
 PROFILE_TTL = timedelta(hours=24)
+# The App Home's statistics over whole stage histories (stage medians, the team funnel) are reused this long.
+HOME_STATS_TTL = timedelta(minutes=15)
 STALLED = "stalled"
 STAGE_ALERT = "stage_alert"
 OUTCOME_ALERT = "outcome_alert"
@@ -138,6 +140,7 @@ class Pipeline:
         self._config_digest = config_digest(config)
         self._config_is_file = config.source != WorkspaceConfig().source
         self._synced: set[str] = set()
+        self._home_stats: dict[tuple, tuple[datetime, object]] = {}
         self._sync_lock = threading.Lock()
         # Set by `oppbot run` to run the delivery job now, so alerts go out at once rather than at the next tick.
         self.wake_dispatcher: Callable[[], None] = lambda: None
@@ -505,11 +508,14 @@ class Pipeline:
         stage_id = resolve_stage(stage_query, stages).id if stage_query else None
         offset = min(max(0, offset), 10**6)
         with self.uow() as uow:
-            rows, total = queries.open_opportunities(uow.session, actor.team_id, owner_id, stage_id=stage_id, offset=offset, limit=LIST_PAGE_SIZE)
+            order = [s.id for s in stages.stages + stages.retired]
+            rows, total = queries.open_opportunities(uow.session, actor.team_id, owner_id, stage_id=stage_id, offset=offset, limit=LIST_PAGE_SIZE,
+                                                     stage_order=order)
             if not rows and total:
                 # deals were closed since the page button was drawn: show the last page that exists
                 offset = (total - 1) // LIST_PAGE_SIZE * LIST_PAGE_SIZE
-                rows, total = queries.open_opportunities(uow.session, actor.team_id, owner_id, stage_id=stage_id, offset=offset, limit=LIST_PAGE_SIZE)
+                rows, total = queries.open_opportunities(uow.session, actor.team_id, owner_id, stage_id=stage_id, offset=offset, limit=LIST_PAGE_SIZE,
+                                                         stage_order=order)
             items = [to_view(r) for r in rows]
             follow_ups = {k: follow_up_view(v) for k, v in queries.next_follow_ups(uow.session, actor.team_id, [o.id for o in items]).items()}
         return ListPage(owner_id=owner_id, items=items, total=total, offset=offset, stage_filter=stage_id, follow_ups=follow_ups)
@@ -527,21 +533,38 @@ class Pipeline:
         due = self.due_follow_ups(actor)
         with self.uow() as uow:
             grouped = queries.open_pipeline_by_stage(uow.session, actor.team_id, actor.user_id)
-            rows, total = queries.open_opportunities(uow.session, actor.team_id, actor.user_id, stage_id=None, offset=0, limit=HOME_ITEMS)
+            rows, total = queries.open_opportunities(uow.session, actor.team_id, actor.user_id, stage_id=None, offset=0, limit=HOME_ITEMS,
+                                                     stage_order=[s.id for s in stages.stages + stages.retired])
             items = [to_view(r) for r in rows]
             follow_ups = {k: follow_up_view(v) for k, v in queries.next_follow_ups(uow.session, actor.team_id, [o.id for o in items]).items()}
             now = self.clock.now()
-            my_stalled = analytics.stalled(uow.session, analytics.Scope(actor.team_id, owner_ids=(actor.user_id,)), now, limit=5)
+            max_days = {s.id: s.max_days for s in stages.stages + stages.retired}
+            mine = analytics.Scope(actor.team_id, owner_ids=(actor.user_id,))
+            my_stalled = analytics.stalled(uow.session, mine, now, limit=5, max_days=max_days,
+                                           medians=self._cached(("medians", mine), now, lambda: analytics.stage_medians(uow.session, mine, now)))
             team = None
             if actor.is_manager:
                 scope = analytics.Scope(actor.team_id, owner_ids=tuple(sorted(actor.managed_user_ids)))
-                team = (analytics.stage_conversion(uow.session, scope), analytics.stalled(uow.session, scope, now, limit=5))
+                team = (self._cached(("conversion", scope), now, lambda: analytics.stage_conversion(uow.session, scope)),
+                        analytics.stalled(uow.session, scope, now, limit=5, max_days=max_days,
+                                          medians=self._cached(("medians", scope), now, lambda: analytics.stage_medians(uow.session, scope, now))))
         summaries: dict[int, StageSummary] = {}
         for stage_id, currency, count, amount in grouped:
             summary = summaries.setdefault(stage_id, StageSummary(stage_id, 0, {}))
             summaries[stage_id] = StageSummary(stage_id, summary.count + count, summary.amounts | ({currency: amount} if amount is not None else {}))
         return home_view(actor.user_id, list(summaries.values()), items, total, stages, now, due=due, follow_ups=follow_ups,
                          my_stalled=my_stalled, team=team)
+
+    def _cached(self, key: tuple, now: datetime, compute: Callable[[], object]):
+        """A statistic over whole stage histories, reused for HOME_STATS_TTL (per process)."""
+        hit = self._home_stats.get(key)
+        if hit is not None and timedelta(0) <= now - hit[0] < HOME_STATS_TTL:
+            return hit[1]
+        value = compute()
+        if len(self._home_stats) > 10_000:
+            self._home_stats.clear()
+        self._home_stats[key] = (now, value)
+        return value
 
     # ----- cards ------------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ SQLite and PostgreSQL differ in date arithmetic and in formatting; `_days_betwee
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -682,15 +682,31 @@ def cycle_length(session: Session, scope: Scope, since: datetime, until: datetim
 # ----- 7. stalled deals --------------------------------------------------------------------------
 
 
-def stalled(session: Session, scope: Scope, now: datetime, multiplier: float = 2, limit: int = 10) -> Stalled:
+def stage_medians(session: Session, scope: Scope, now: datetime) -> dict[int, tuple[int, float | None]]:
+    """{stage_id: (visits, median days)} of the scope's stage visits, finished and ongoing (until `now`):
+    what `stalled` compares against. It reads the scope's whole stage history, O(history), so a caller
+    that asks often (the App Home) computes it once in a while and hands it to `stalled`.
+    """
+    stats = _days_stats(_visits(session, scope, now))
+    return {r.stage_id: (r.visits, _float(r.median_days))
+            for r in session.execute(select(stats.c.stage_id, stats.c.visits, stats.c.median_days))}
+
+
+def stalled(session: Session, scope: Scope, now: datetime, multiplier: float = 2, limit: int = 10, *,
+            medians: dict[int, tuple[int, float | None]] | None = None, max_days: dict[int, int] | None = None) -> Stalled:
     """Open deals sitting in their stage too long: longer than the stage's max_days ("max_days"),
     or longer than `multiplier` × the median visit of that stage in this scope, finished and
     ongoing visits alike, when the stage has at least MIN_VISITS_FOR_MEDIAN visits ("median").
 
     The longest first; `total` counts them all, `deals` holds the first `limit` (at least 1).
+
+    Given `medians` (stage_medians) and every stage's `max_days`, the stage history is not read:
+    each stage's limit becomes one range on ix_opportunity_owner_open's stage_entered_at.
     """
     if limit < 1:
         raise ValueError("limit must be at least 1")
+    if medians is not None and max_days is not None:
+        return _stalled_by_limits(session, scope, now, multiplier, limit, medians, max_days)
     medians = _days_stats(_visits(session, scope, now))
     days_in_stage = _days_between(session, Opportunity.stage_entered_at, _at(now))
     over_max = days_in_stage > Stage.max_days
@@ -720,6 +736,36 @@ def stalled(session: Session, scope: Scope, now: datetime, multiplier: float = 2
             for r in rows
         ),
     )
+
+
+def _stalled_by_limits(session: Session, scope: Scope, now: datetime, multiplier: float, limit: int,
+                       medians: dict[int, tuple[int, float | None]], max_days: dict[int, int]) -> Stalled:
+    limits: dict[int, tuple[int, float | None]] = {}
+    ranges = []
+    for stage_id, stage_max in max_days.items():
+        visits, median = medians.get(stage_id, (0, None))
+        median = median if visits >= MIN_VISITS_FOR_MEDIAN and median is not None else None
+        limits[stage_id] = (stage_max, median)
+        days = float(stage_max) if median is None else min(float(stage_max), median * multiplier)
+        ranges.append(and_(Opportunity.stage_id == stage_id, Opportunity.stage_entered_at < _at(now - timedelta(days=days))))
+    if not ranges:
+        return Stalled(total=0, deals=())
+    days_in_stage = _days_between(session, Opportunity.stage_entered_at, _at(now))
+    rows = session.execute(
+        select(Opportunity.id, Opportunity.number, Opportunity.name, Opportunity.owner_id, Opportunity.stage_id,
+               days_in_stage.label("days_in_stage"), func.count().over().label("total"))
+        .where(*_deal_filters(scope), Opportunity.status == OPEN, or_(*ranges))
+        .order_by(Opportunity.stage_entered_at, Opportunity.number)  # = days in stage, longest first
+        .limit(limit)
+    ).all()
+    deals = []
+    for r in rows:
+        stage_max, median = limits[r.stage_id]
+        days = float(r.days_in_stage)
+        deals.append(StalledDeal(opportunity_id=r.id, number=r.number, name=r.name, owner_id=r.owner_id, stage_id=r.stage_id,
+                                 days_in_stage=days, reason="max_days" if days > stage_max else "median", max_days=stage_max,
+                                 median_days=median))
+    return Stalled(total=rows[0].total if rows else 0, deals=tuple(deals))
 
 
 # ----- 8. reps side by side ----------------------------------------------------------------------
