@@ -51,7 +51,7 @@ from bot.core import Pipeline
 from bot.domain import Actor
 from bot.slack_gateway import SlackGateway
 from handlers.rendering import card_message
-from storage.db import UnitOfWork, make_engine
+from storage.db import UnitOfWork, make_engine, pending_migrations
 from storage.models import Member, Opportunity, SalesTeam, SalesTeamMember
 from tests.fakeslack import FakeSlack
 
@@ -153,6 +153,8 @@ def scale_label(n: int) -> str:
 def bench_database(url: str, args: argparse.Namespace) -> list[Result]:
     engine = make_engine(url, pool_size=2)
     db = "postgresql" if is_postgres(url) else "sqlite"
+    if pending_migrations(engine):
+        print(f"WARNING: {url} is not at the latest migration (indexes may be missing); run `oppbot db upgrade` or reseed")
     clock = SystemClock()
     fake = FakeSlack(team_id=TEAM_ID).start()
     try:
