@@ -252,8 +252,9 @@ def main() -> int:
             log_text = (workdir / f"{name}.log").read_text(errors="replace")
             sent_by[name] = sum(int(m) for m in re.findall(r"deliveries: (\d+) sent", log_text))
             tracebacks = log_text.count("Traceback")
-            print(f"process {name}: sent {sent_by[name]} deliveries (from its log), {tracebacks} tracebacks in its log, "
-                  f"peak RSS {rss.peak[name] / 2**20:.0f} MB")
+            skipped = log_text.count("maximum number of running instances reached")
+            print(f"process {name}: sent {sent_by[name]} deliveries (from its log), {tracebacks} tracebacks and {skipped} "
+                  f"'skipped: maximum number of running instances' warnings in its log, peak RSS {rss.peak[name] / 2**20:.0f} MB")
         print(f"fake Slack calls: {sum(fake.counts.values())} ({', '.join(f'{m} {s}: {c}' for (m, s), c in sorted(fake.counts.items(), key=lambda x: -x[1])[:8])})")
         digests_ok = all(c == 1 for c in periods.values()) and all(count == len(sent_periods) + len([m for m in manual if m[1] == "sent"])
                                                                     for count in digest_posts.values())

@@ -57,10 +57,11 @@ class RateLimitedFakeSlack(FakeSlack):
     stay small.
     """
 
-    def __init__(self, *args, rate: float = 1.0, burst: int = 3, **kwargs) -> None:
+    def __init__(self, *args, rate: float = 1.0, burst: int = 3, latency: float = 0.0, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.rate = rate
         self.burst = burst
+        self.latency = latency  # seconds every Web API call takes (Slack answers in ~50-200 ms, not in 1 ms)
         self.limit_enabled = True
 
     def reset(self) -> None:
@@ -93,6 +94,8 @@ class RateLimitedFakeSlack(FakeSlack):
         return dict(parse_qsl(query + "&" + text)).get("channel", "")
 
     def _handle_api(self, method: str, query: str, body: bytes, headers) -> _Reply:
+        if self.latency:
+            time.sleep(self.latency)  # each request has its own server thread: calls overlap as they do at Slack
         if method == "chat.postMessage" and self.limit_enabled:
             channel = self._channel_of(query, body, headers)
             with self._lock:
@@ -176,6 +179,17 @@ def attempts_histogram(engine) -> dict[int, int]:
     return dict(sorted(rows))
 
 
+def pg_transactions(engine) -> tuple[int, int]:
+    """(commits, rollbacks) PostgreSQL counted for this database so far; (0, 0) on SQLite."""
+    from sqlalchemy import text
+
+    if engine.dialect.name != "postgresql":
+        return 0, 0
+    with engine.connect() as connection:
+        row = connection.execute(text("SELECT xact_commit, xact_rollback FROM pg_stat_database WHERE datname = current_database()")).one()
+    return int(row[0]), int(row[1])
+
+
 def baseline(fake: RateLimitedFakeSlack, channels: list[str]) -> tuple[float, int]:
     """The ceiling: the same number of chat.postMessage calls straight from slack_sdk, one loop, limiter off."""
     from slack_sdk import WebClient
@@ -202,12 +216,13 @@ def run_scenario(name: str, args, n: int, n_reps: int) -> dict:
     from storage.db import make_engine, upgrade
 
     print(f"\n=== scenario {name}: {n} reminders to {n_reps} reps, due over {args.spread:g} s; "
-          f"chat.postMessage limited to {args.limit_rate:g}/s per channel, burst {args.burst}")
+          f"chat.postMessage limited to {args.limit_rate:g}/s per channel, burst {args.burst}"
+          + (f"; every Web API call takes {args.slack_latency * 1000:.0f} ms" if args.slack_latency else ""))
     workdir = Path(tempfile.mkdtemp(prefix=f"oppbot-bench-rem-{name}-"))
     db_name = "oppbot_bench_reminders"
     assignees = reps(n_reps)
     owners = assignees[:10]
-    fake = start_fake(RateLimitedFakeSlack, users=owners, rate=args.limit_rate, burst=args.burst)
+    fake = start_fake(RateLimitedFakeSlack, users=owners, rate=args.limit_rate, burst=args.burst, latency=args.slack_latency)
     scheduler = None
     engine = None
     try:
@@ -237,7 +252,7 @@ def run_scenario(name: str, args, n: int, n_reps: int) -> dict:
             fake.add_user(user, tz="UTC")
 
         scheduler = build_scheduler(oppbot.dispatcher, args.tick)
-        started = time.time()
+        transactions_before = pg_transactions(engine)
         scheduler.start()
         deadline = first_due.timestamp() + args.spread + args.cap_seconds
         last_report = time.time()
@@ -253,6 +268,8 @@ def run_scenario(name: str, args, n: int, n_reps: int) -> dict:
         finished = time.time()
         scheduler.shutdown(wait=True)
         scheduler = None
+        time.sleep(1.0)  # PostgreSQL publishes its transaction counters within a second
+        transactions_after = pg_transactions(engine)
         status = db_status(engine)
         attempts = attempts_histogram(engine)
 
@@ -289,7 +306,9 @@ def run_scenario(name: str, args, n: int, n_reps: int) -> dict:
         opens = sum(v for (m, _), v in fake.counts.items() if m == "conversations.open")
         posted_ok = sum(v for (m, s), v in fake.counts.items() if m == "chat.postMessage" and s == 200)
 
-        base_elapsed, base_sent = baseline(fake, [f"D{assignees[i % len(assignees)]}" for i in sorted(dues, key=dues.get)])
+        # with --slack-latency one loop is latency bound (1/latency calls per second): time 200 calls, not all
+        ceiling_calls = [f"D{assignees[i % len(assignees)]}" for i in sorted(dues, key=dues.get)][:200 if args.slack_latency else None]
+        base_elapsed, base_sent = baseline(fake, ceiling_calls)
         base_rate = base_sent / base_elapsed
 
         print(f"sent {len(sent_times)} reminder DMs ({len(first_sent)} follow-ups) in {span:.1f}s from first to last: {throughput:.1f} messages/s")
@@ -303,6 +322,11 @@ def run_scenario(name: str, args, n: int, n_reps: int) -> dict:
         print(f"fake Slack: {posted_ok} chat.postMessage ok, "
               f"{rate_429} x 429, {opens} conversations.open; "
               f"wall time from the first due to the end: {finished - first_due.timestamp():.1f}s")
+        if engine.dialect.name == "postgresql":
+            commits = transactions_after[0] - transactions_before[0]
+            rollbacks = transactions_after[1] - transactions_before[1]
+            print(f"database transactions while sending (incl. the 0.2 s ticks and this script's polling): {commits} commits, "
+                  f"{rollbacks} rollbacks = {commits / max(1, len(sent_times)):.2f} + {rollbacks / max(1, len(sent_times)):.2f} per message")
         print(f"ceiling: {base_sent} chat.postMessage calls straight from slack_sdk in one loop took {base_elapsed:.1f}s = {base_rate:.1f}/s; "
               f"dispatcher/ceiling = {throughput / base_rate:.2f}")
         ok = not duplicates and not missing
@@ -339,6 +363,8 @@ def main() -> int:
     parser.add_argument("--tick", type=float, default=0.2, help="scheduler tick (OPPBOT_TICK_SECONDS)")
     parser.add_argument("--limit-rate", type=float, default=1.0, help="chat.postMessage per second per channel")
     parser.add_argument("--burst", type=int, default=3)
+    parser.add_argument("--slack-latency", type=float, default=0.0,
+                        help="seconds each fake Web API call takes (e.g. 0.1 for Slack's real latency; the ceiling loop pays it too)")
     parser.add_argument("--cap-seconds", type=float, default=240.0, help="stop waiting this long after the last due time")
     args = parser.parse_args()
     print(f"code under test: {ROOT}")

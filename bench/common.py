@@ -61,8 +61,3 @@ def rep_id(i: int) -> str:
 
 def manager_id(t: int) -> str:
     return f"U0M{t:03d}"
-
-
-def label(url: str) -> str:
-    parsed = make_url(url)
-    return "postgresql" if is_postgres(url) else "sqlite"

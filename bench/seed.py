@@ -19,7 +19,8 @@ done ones.
 
 PostgreSQL is loaded with COPY (session_replication_role=replica skips the FK triggers: the
 generated rows are consistent by construction), SQLite with SQLAlchemy Core executemany in
-batches of 10k. Both end with ANALYZE (PostgreSQL: VACUUM ANALYZE, as autovacuum would).
+batches of 10k. Both end with ANALYZE (PostgreSQL: VACUUM ANALYZE, as autovacuum would); --no-analyze
+leaves a SQLite file without statistics, as the app's own files are (it never runs ANALYZE).
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--now", help="ISO time the history ends at (UTC); default: the start of this hour")
     parser.add_argument("--method", choices=("copy", "insert"), default=None, help="PostgreSQL: COPY (default) or Core executemany")
+    parser.add_argument("--no-analyze", action="store_true",
+                        help="SQLite: leave the file without planner statistics, as a file the app created itself is")
     return parser.parse_args()
 
 
@@ -353,7 +356,7 @@ def main() -> None:
     if postgres:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text("VACUUM ANALYZE"))
-    else:
+    elif not args.no_analyze:
         with engine.begin() as connection:
             connection.exec_driver_sql("ANALYZE")
     analyze_seconds = time.perf_counter() - analyze_started
