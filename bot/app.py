@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from slack_bolt import App
@@ -22,6 +22,10 @@ from bot.slack_gateway import SlackGateway, make_web_client
 from storage.db import UnitOfWork, make_engine
 
 log = logging.getLogger(__name__)
+
+# Work after an ack is mostly waiting on Slack and the database; Bolt's default of 5 threads would
+# queue a burst of clicks behind one slow Web API call.
+AFTER_ACK_THREADS = 16
 
 
 class _TokenFromClientFilter(logging.Filter):
@@ -71,9 +75,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
         signing_secret=settings.slack_signing_secret,
         client=client,  # carries the bot token
         token_verification_enabled=False,  # auth.test runs in `oppbot run`, not at construction
-        process_before_response=False,
+        # Each listener acks in the request's own thread and leaves the rest to lazy listeners on
+        # the pool below (handlers.common.after_ack), so an ack never waits behind other work.
+        process_before_response=True,
         raise_error_for_unhandled_request=False,
-        **({"listener_executor": listener_executor} if listener_executor is not None else {}),
+        listener_executor=listener_executor or ThreadPoolExecutor(max_workers=AFTER_ACK_THREADS, thread_name_prefix="after-ack"),
     )
     clock = clock or SystemClock()
     uow = lambda write=False: UnitOfWork(engine, write=write)  # noqa: E731

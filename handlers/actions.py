@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
 from bot.blocks import DETAILS_BUTTON, HOME_NEW_BUTTON, LIST_PAGE_BUTTON, LOST_BUTTON, STAGE_SELECT, WON_BUTTON, details_modal, list_blocks, lost_reason_modal
 from bot.core import ChangeResult
 from bot.domain import OppError, parse_id
 from bot.stages import check_change
-from handlers.common import notice_modal, open_new_opportunity, open_view, tell_clicker
+from handlers.common import after_ack, notice_modal, open_new_opportunity, open_view, tell_clicker
 from bot.services import Services
 from handlers.rendering import card_message, change_reply
 
@@ -36,9 +36,8 @@ def register(app: App, services: Services) -> None:
         else:
             tell_clicker(body, respond, client, result.message)
 
-    @app.action(STAGE_SELECT)
-    def stage_selected(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
-        ack()
+    @after_ack(app.action(STAGE_SELECT))
+    def stage_selected(body: dict, respond: Respond, client: WebClient) -> None:
         value = ((_action(body).get("selected_option") or {}).get("value") or "")
         opp_id, _, stage_id = value.partition(":")
         if parse_id(opp_id) is None or parse_id(stage_id) is None:
@@ -52,9 +51,8 @@ def register(app: App, services: Services) -> None:
             return
         _after_change(body, respond, client, result)
 
-    @app.action(WON_BUTTON)
-    def won_clicked(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
-        ack()
+    @after_ack(app.action(WON_BUTTON))
+    def won_clicked(body: dict, respond: Respond, client: WebClient) -> None:
         opp_id = parse_id(_action(body).get("value"))
         try:
             if opp_id is None:
@@ -66,9 +64,8 @@ def register(app: App, services: Services) -> None:
             return
         _after_change(body, respond, client, result)
 
-    @app.action(LOST_BUTTON)
-    def lost_clicked(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
-        ack()
+    @after_ack(app.action(LOST_BUTTON))
+    def lost_clicked(body: dict, respond: Respond, client: WebClient) -> None:
         opp_id = parse_id(_action(body).get("value"))
         try:
             if opp_id is None:
@@ -82,9 +79,8 @@ def register(app: App, services: Services) -> None:
         response_url = body.get("response_url") if _is_ephemeral(body) else None
         open_view(client, body["trigger_id"], lost_reason_modal(opp, {"opp": opp.id, "response_url": response_url}))
 
-    @app.action(DETAILS_BUTTON)
-    def details_clicked(ack: Ack, body: dict, client: WebClient) -> None:
-        ack()
+    @after_ack(app.action(DETAILS_BUTTON))
+    def details_clicked(body: dict, client: WebClient) -> None:
         opp_id = parse_id(_action(body).get("value"))
         try:
             if opp_id is None:
@@ -99,9 +95,8 @@ def register(app: App, services: Services) -> None:
         view = details_modal(pipeline.card(opp, stages)[1], opp, stages, entries, pipeline.clock.now(), pipeline.history_omitted(opp, len(entries)))
         open_view(client, body["trigger_id"], view)
 
-    @app.action(LIST_PAGE_BUTTON)
-    def next_page(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
-        ack()
+    @after_ack(app.action(LIST_PAGE_BUTTON))
+    def next_page(body: dict, respond: Respond, client: WebClient) -> None:
         try:
             state = json.loads(_action(body).get("value") or "{}")
             owner, stage_id, offset = str(state["o"]), state.get("s"), int(state["n"])
@@ -119,8 +114,7 @@ def register(app: App, services: Services) -> None:
         respond(replace_original=True, text=f"{page.total} open opportunities",
                 blocks=list_blocks(page, stages, pipeline.clock.now(), viewer_id=actor.user_id))
 
-    @app.action(HOME_NEW_BUTTON)
-    def home_new(ack: Ack, body: dict, client: WebClient) -> None:
-        ack()
+    @after_ack(app.action(HOME_NEW_BUTTON))
+    def home_new(body: dict, client: WebClient) -> None:
         open_new_opportunity(client, pipeline, team_id=body["team"]["id"], user_id=body["user"]["id"],
                              trigger_id=body["trigger_id"], channel_id=None)

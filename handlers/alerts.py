@@ -14,7 +14,7 @@ from bot.blocks import CONFIG_MODAL, RELEASE_BUTTON, TAKE_BUTTON
 from bot.domain import OppError, parse_id
 from bot.forms import validate_workspace_settings
 from bot.slack_gateway import slack_error
-from handlers.common import ephemeral, form_values, open_view
+from handlers.common import after_ack, ephemeral, form_values, open_view
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +48,12 @@ def register(app: App, services: Services) -> None:
         else:
             respond(**ephemeral(result.message))
 
-    @app.action(TAKE_BUTTON)
-    def take_clicked(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
-        ack()
+    @after_ack(app.action(TAKE_BUTTON))
+    def take_clicked(body: dict, respond: Respond, client: WebClient) -> None:
         clicked(body, respond, client, alerts.take)
 
-    @app.action(RELEASE_BUTTON)
-    def release_clicked(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
-        ack()
+    @after_ack(app.action(RELEASE_BUTTON))
+    def release_clicked(body: dict, respond: Respond, client: WebClient) -> None:
         clicked(body, respond, client, alerts.release)
 
     @app.action("alert_open")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -14,7 +14,7 @@ from bot.domain import Actor, OppError, parse_id
 from bot.reports import export_name
 from bot.services import Services
 from bot.slack_gateway import slack_error
-from handlers.common import ephemeral, notice_modal, open_view
+from handlers.common import after_ack, ephemeral, notice_modal, open_view
 
 log = logging.getLogger(__name__)
 ANALYTICS_COMMANDS = ("team", "funnel", "report", "export", "suggest", "assign", "away")
@@ -82,9 +82,8 @@ def run_analytics_command(services: Services, actor: Actor, parsed: Command, res
 def register(app: App, services: Services) -> None:
     pipeline = services.pipeline
 
-    @app.action(ASSIGN_BUTTON)
-    def assign_clicked(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
-        ack()
+    @after_ack(app.action(ASSIGN_BUTTON))
+    def assign_clicked(body: dict, respond: Respond, client: WebClient) -> None:
         raw_opp, _, user_id = str((body.get("actions") or [{}])[0].get("value") or "").partition(":")
         opp_id = parse_id(raw_opp)
         try:
@@ -106,9 +105,8 @@ def register(app: App, services: Services) -> None:
         else:
             respond(**ephemeral(f"{after.ref} now belongs to <@{user_id}>; I told them."))
 
-    @app.action(NEEDS_OWNER_BUTTON)
-    def needs_owner_clicked(ack: Ack, body: dict, respond: Respond) -> None:
-        ack()
+    @after_ack(app.action(NEEDS_OWNER_BUTTON))
+    def needs_owner_clicked(body: dict, respond: Respond) -> None:
         opp_id = parse_id((body.get("actions") or [{}])[0].get("value"))
         try:
             if opp_id is None:
@@ -118,9 +116,8 @@ def register(app: App, services: Services) -> None:
         except OppError as exc:
             respond(**ephemeral(f":warning: {exc}"))
 
-    @app.action(DIGEST_FULL_BUTTON)
-    def full_report(ack: Ack, body: dict, client: WebClient) -> None:
-        ack()
+    @after_ack(app.action(DIGEST_FULL_BUTTON))
+    def full_report(body: dict, client: WebClient) -> None:
         team_id, user_id = body["team"]["id"], body["user"]["id"]
         sales_team_id = parse_id((body.get("actions") or [{}])[0].get("value"))
         try:

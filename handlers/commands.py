@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot import commands as opp_commands
@@ -11,15 +11,15 @@ from bot.domain import OppError
 from bot.services import Services
 from handlers.alerts import open_settings
 from handlers.analytics import ANALYTICS_COMMANDS, run_analytics_command
-from handlers.common import ephemeral, open_new_opportunity
+from handlers.common import after_ack, ephemeral, open_new_opportunity
 from handlers.rendering import card_message, change_reply
 
 
 def register(app: App, services: Services) -> None:
     pipeline, follow_ups, alerts = services.pipeline, services.follow_ups, services.alerts
 
-    @app.command("/opp")
-    def opp(ack: Ack, command: dict, respond: Respond, client: WebClient) -> None:
+    def answer(ack: Ack, command: dict, context: BoltContext) -> None:
+        """Help and unreadable commands are answered in the ack itself; everything else after it."""
         try:
             parsed = opp_commands.parse(command.get("text") or "")
         except opp_commands.CommandError as exc:
@@ -28,7 +28,14 @@ def register(app: App, services: Services) -> None:
         if parsed.name == "help":
             ack(response_type="ephemeral", text="oppbot help", blocks=help_blocks())
             return
+        context["opp_command"] = parsed
         ack()
+
+    @after_ack(app.command("/opp"), ack=answer)
+    def opp(command: dict, context: BoltContext, respond: Respond, client: WebClient) -> None:
+        parsed: opp_commands.Command | None = context.get("opp_command")
+        if parsed is None:
+            return
         team_id, user_id = command["team_id"], command["user_id"]
         if parsed.name == "new":
             opened = open_new_opportunity(client, pipeline, team_id=team_id, user_id=user_id, trigger_id=command["trigger_id"],

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-from typing import Any
+from typing import Any, Callable
 
+from slack_bolt import Ack
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -14,6 +16,36 @@ from bot.core import Pipeline
 from bot.slack_gateway import slack_error
 
 log = logging.getLogger(__name__)
+
+Listener = Callable[..., None]
+
+
+def ack_now(ack: Ack) -> None:
+    ack()
+
+
+def after_ack(route: Callable[..., Any], ack: Listener = ack_now) -> Callable[[Listener], Listener]:
+    """Register `work` to run after Slack has its answer.
+
+    The ack (by default a bare one) runs in the request's own thread, so the HTTP answer never
+    queues behind other requests' database and Web API work; `work` then runs as a Bolt lazy
+    listener on the listener pool, with the same injected arguments. What the ack decided (a
+    parsed command, a created deal) reaches `work` through `context`, which Bolt copies.
+    """
+
+    def register(work: Listener) -> Listener:
+        @functools.wraps(work)
+        def logged(*args: Any, **kwargs: Any) -> None:
+            try:
+                work(*args, **kwargs)
+            except Exception:
+                # Bolt would log only the message of a lazy listener's error, not where it came from.
+                log.exception("%s failed after its ack", work.__name__)
+
+        route(ack=ack, lazy=[logged])
+        return work
+
+    return register
 
 
 def form_values(view: dict) -> dict[str, Any]:

@@ -6,12 +6,13 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.services import Services
+from handlers.common import after_ack
 
 
 def register(app: App, services: Services) -> None:
     pipeline = services.pipeline
 
-    @app.event("app_home_opened")
+    @after_ack(app.event("app_home_opened"))
     def home_opened(event: dict, context: dict, client: WebClient) -> None:
         # Re-rendering is idempotent, so a redelivered event (x-slack-retry-num) does no harm.
         if event.get("tab") != "home":

@@ -12,7 +12,7 @@ from bot.followups import FollowUpResult
 from bot.services import Services
 from bot.forms import validate_follow_up
 from bot.stages import can_change
-from handlers.common import form_values, metadata, open_view, tell_clicker
+from handlers.common import after_ack, form_values, metadata, open_view, tell_clicker
 
 
 def _value(body: dict) -> str:
@@ -38,9 +38,8 @@ def register(app: App, services: Services) -> None:
             except SlackApiError:
                 pass  # the DM was deleted: the change itself is saved
 
-    @app.action(ADD_FOLLOW_UP_BUTTON)
-    def add_clicked(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
-        ack()
+    @after_ack(app.action(ADD_FOLLOW_UP_BUTTON))
+    def add_clicked(body: dict, respond: Respond, client: WebClient) -> None:
         value = _value(body)
         try:
             opp_id = parse_id(value)
@@ -73,9 +72,8 @@ def register(app: App, services: Services) -> None:
             return
         ack()
 
-    @app.action(DONE_BUTTON)
-    def done_clicked(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
-        ack()
+    @after_ack(app.action(DONE_BUTTON))
+    def done_clicked(body: dict, respond: Respond, client: WebClient) -> None:
         value = _value(body)
         try:
             follow_up_id = parse_id(value)
@@ -91,9 +89,8 @@ def register(app: App, services: Services) -> None:
         else:
             tell_clicker(body, respond, client, result.message)
 
-    @app.action(SNOOZE_SELECT)
-    def snooze_chosen(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
-        ack()
+    @after_ack(app.action(SNOOZE_SELECT))
+    def snooze_chosen(body: dict, respond: Respond, client: WebClient) -> None:
         raw_id, _, choice = _value(body).partition(":")
         try:
             follow_up_id = parse_id(raw_id)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from slack_bolt import Ack, App
+from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.services import Services
 from bot.forms import NOTES_MAX
-from handlers.common import open_new_opportunity
+from handlers.common import after_ack, open_new_opportunity
 
 NEW_SHORTCUT = "new_opportunity"
 FROM_MESSAGE_SHORTCUT = "opportunity_from_message"
@@ -16,15 +16,13 @@ FROM_MESSAGE_SHORTCUT = "opportunity_from_message"
 def register(app: App, services: Services) -> None:
     pipeline = services.pipeline
 
-    @app.shortcut(NEW_SHORTCUT)
-    def new_from_shortcut(ack: Ack, shortcut: dict, client: WebClient) -> None:
-        ack()
+    @after_ack(app.shortcut(NEW_SHORTCUT))
+    def new_from_shortcut(shortcut: dict, client: WebClient) -> None:
         open_new_opportunity(client, pipeline, team_id=shortcut["team"]["id"], user_id=shortcut["user"]["id"],
                              trigger_id=shortcut["trigger_id"], channel_id=None)
 
-    @app.shortcut(FROM_MESSAGE_SHORTCUT)
-    def new_from_message(ack: Ack, shortcut: dict, client: WebClient) -> None:
-        ack()
+    @after_ack(app.shortcut(FROM_MESSAGE_SHORTCUT))
+    def new_from_message(shortcut: dict, client: WebClient) -> None:
         channel_id = (shortcut.get("channel") or {}).get("id")
         message = shortcut.get("message") or {}
         link = pipeline.slack.permalink(channel_id, message.get("ts", "")) if channel_id and message.get("ts") else None

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk.webhook import WebhookClient
 
 from bot.blocks import LOST_MODAL, NEW_MODAL
 from bot.services import Services
-from bot.domain import OppError
+from bot.domain import OppError, OpportunityView
 from bot.forms import validate_lost_reason, validate_new_opportunity
-from handlers.common import form_values, metadata
+from handlers.common import after_ack, form_values, metadata
 from handlers.rendering import card_message
 
 log = logging.getLogger(__name__)
@@ -20,8 +20,8 @@ log = logging.getLogger(__name__)
 def register(app: App, services: Services) -> None:
     pipeline = services.pipeline
 
-    @app.view(NEW_MODAL)
-    def new_submitted(ack: Ack, body: dict, view: dict) -> None:
+    def create(ack: Ack, body: dict, view: dict, context: BoltContext) -> None:
+        """The deal is validated and saved before the ack, so the modal can show what is wrong."""
         team_id, user_id = body["team"]["id"], body["user"]["id"]
         choices = pipeline.form_choices(team_id)
         draft, errors = validate_new_opportunity(form_values(view), choices, default_owner=user_id)
@@ -32,23 +32,28 @@ def register(app: App, services: Services) -> None:
             return
         try:
             actor = pipeline.actor(team_id, user_id)
-            opp = pipeline.create(actor, draft)
+            context["created_opportunity"] = pipeline.create(actor, draft)
         except OppError as exc:
             ack(response_action="errors", errors={"stage": str(exc)})
             return
         ack()
-        pipeline.publish_card(team_id, opp, metadata(view).get("channel"), user_id)
+
+    @after_ack(app.view(NEW_MODAL), ack=create)
+    def new_submitted(body: dict, view: dict, context: BoltContext) -> None:
+        opp: OpportunityView | None = context.get("created_opportunity")
+        if opp is None:
+            return
+        user_id = body["user"]["id"]
+        pipeline.publish_card(opp.team_id, opp, metadata(view).get("channel"), user_id)
         if opp.needs_owner:
             services.pipeline.slack.dm(user_id, services.assignments.route(opp, requested_by=user_id))
 
-    @app.view(LOST_MODAL)
-    def lost_submitted(ack: Ack, body: dict, view: dict) -> None:
+    def lose(ack: Ack, body: dict, view: dict, context: BoltContext) -> None:
         reason, problem = validate_lost_reason(form_values(view).get("reason"))
         if problem:
             ack(response_action="errors", errors={"reason": problem})
             return
-        data = metadata(view)
-        opp_id = data.get("opp")
+        opp_id = metadata(view).get("opp")
         try:
             if not isinstance(opp_id, int):
                 raise OppError("This form doesn't name an opportunity any more; click Lost on the card again.")
@@ -57,7 +62,14 @@ def register(app: App, services: Services) -> None:
         except OppError as exc:
             ack(response_action="errors", errors={"reason": str(exc)})
             return
+        if result.changed:
+            context["lost_opportunity"] = result.opportunity
         ack()
-        response_url = data.get("response_url")
-        if result.changed and isinstance(response_url, str) and response_url:
-            WebhookClient(response_url).send(replace_original=True, **card_message(pipeline, result.opportunity))
+
+    @after_ack(app.view(LOST_MODAL), ack=lose)
+    def lost_submitted(view: dict, context: BoltContext) -> None:
+        """An ephemeral card can't be chat.update'd: it is replaced through the response_url it came with."""
+        opp: OpportunityView | None = context.get("lost_opportunity")
+        response_url = metadata(view).get("response_url")
+        if opp is not None and isinstance(response_url, str) and response_url:
+            WebhookClient(response_url).send(replace_original=True, **card_message(pipeline, opp))

@@ -174,11 +174,11 @@ class SlackDriver:
             payload.update(message=message, channel={"id": channel}, response_url=self.fake.response_url(f"sc{n}"))
         return self.interact(payload)
 
-    def event(self, event: dict, *, event_id: str | None = None, retry_num: int | None = None) -> Reply:
+    def event(self, event: dict, *, event_id: str | None = None, retry_num: int | None = None, **kwargs: Any) -> Reply:
         envelope = {"token": "legacy", "team_id": TEAM, "api_app_id": "A0OPPBOT", "type": "event_callback",
                     "event_id": event_id or f"Ev{next(_ids)}", "event_time": int(time.time()), "event": event}
         headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"} if retry_num else None
-        return self.post(json.dumps(envelope), "application/json", headers=headers)
+        return self.post(json.dumps(envelope), "application/json", headers=headers, **kwargs)
 
     # ----- conveniences -----------------------------------------------------------------------
 
