@@ -116,6 +116,7 @@ def test_run_picks_socket_mode_when_an_app_token_is_set(monkeypatch, tmp_path, f
     chosen = []
     monkeypatch.setattr(bot.server, "run_socket_mode", lambda app: chosen.append(("socket", app.settings.slack_app_token)))
     monkeypatch.setattr(bot.server, "run_http", lambda app: chosen.append(("http", app.settings.port)))
+    monkeypatch.setattr(cli.gc, "freeze", lambda: chosen.append("start-up objects frozen"))
     for key, value in {**BASE_ENV, "SLACK_BOT_TOKEN": fake_slack.bot_token, "SLACK_API_URL": fake_slack.api_url,
                        "DATABASE_URL": f"sqlite:///{tmp_path}/s.db", "OPPBOT_CONFIG": ""}.items():
         monkeypatch.setenv(key, value)
@@ -124,7 +125,7 @@ def test_run_picks_socket_mode_when_an_app_token_is_set(monkeypatch, tmp_path, f
     monkeypatch.delenv("SLACK_APP_TOKEN")
     monkeypatch.setenv("PORT", "3456")
     assert cli.main(["run"]) == 0
-    assert chosen == [("socket", "xapp-1-test"), ("http", 3456)]
+    assert chosen == ["start-up objects frozen", ("socket", "xapp-1-test"), "start-up objects frozen", ("http", 3456)]
 
 
 def test_run_on_postgres_refuses_an_unmigrated_database(tmp_path, fake_slack):
