@@ -198,8 +198,7 @@ def run(settings: Settings) -> int:
     oppbot = create_app(settings)
     try:
         if settings.is_sqlite:
-            upgrade(oppbot.engine)
-            refresh_statistics(oppbot.engine)
+            upgrade(oppbot.engine)  # also gives the planner statistics when they are missing or stale
         elif pending_migrations(oppbot.engine):
             return _fail("DATABASE_URL: the database schema is not up to date; run `oppbot db upgrade` first")
     except SQLAlchemyError as exc:
@@ -224,7 +223,8 @@ def run(settings: Settings) -> int:
                          "use the channel id, or invite the bot to a private channel")
         log.warning("the default stage model alerts %s, which this workspace doesn't have; set alert channels with /opp config", names)
     log.info("signed in to %s as %s", identity.get("team"), identity.get("user"))
-    scheduler = build_scheduler(oppbot.dispatcher, settings.tick_seconds)
+    daily = (lambda: refresh_statistics(oppbot.engine, full=True)) if settings.is_sqlite else None
+    scheduler = build_scheduler(oppbot.dispatcher, settings.tick_seconds, daily=daily)
     scheduler.start()
     oppbot.pipeline.wake_dispatcher = lambda: wake(scheduler)
     try:

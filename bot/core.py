@@ -508,14 +508,11 @@ class Pipeline:
         stage_id = resolve_stage(stage_query, stages).id if stage_query else None
         offset = min(max(0, offset), 10**6)
         with self.uow() as uow:
-            order = [s.id for s in stages.stages + stages.retired]
-            rows, total = queries.open_opportunities(uow.session, actor.team_id, owner_id, stage_id=stage_id, offset=offset, limit=LIST_PAGE_SIZE,
-                                                     stage_order=order)
+            rows, total = queries.open_opportunities(uow.session, actor.team_id, owner_id, stage_id=stage_id, offset=offset, limit=LIST_PAGE_SIZE)
             if not rows and total:
                 # deals were closed since the page button was drawn: show the last page that exists
                 offset = (total - 1) // LIST_PAGE_SIZE * LIST_PAGE_SIZE
-                rows, total = queries.open_opportunities(uow.session, actor.team_id, owner_id, stage_id=stage_id, offset=offset, limit=LIST_PAGE_SIZE,
-                                                         stage_order=order)
+                rows, total = queries.open_opportunities(uow.session, actor.team_id, owner_id, stage_id=stage_id, offset=offset, limit=LIST_PAGE_SIZE)
             items = [to_view(r) for r in rows]
             follow_ups = {k: follow_up_view(v) for k, v in queries.next_follow_ups(uow.session, actor.team_id, [o.id for o in items]).items()}
         return ListPage(owner_id=owner_id, items=items, total=total, offset=offset, stage_filter=stage_id, follow_ups=follow_ups)
@@ -533,8 +530,7 @@ class Pipeline:
         due = self.due_follow_ups(actor)
         with self.uow() as uow:
             grouped = queries.open_pipeline_by_stage(uow.session, actor.team_id, actor.user_id)
-            rows, total = queries.open_opportunities(uow.session, actor.team_id, actor.user_id, stage_id=None, offset=0, limit=HOME_ITEMS,
-                                                     stage_order=[s.id for s in stages.stages + stages.retired])
+            rows, total = queries.open_opportunities(uow.session, actor.team_id, actor.user_id, stage_id=None, offset=0, limit=HOME_ITEMS)
             items = [to_view(r) for r in rows]
             follow_ups = {k: follow_up_view(v) for k, v in queries.next_follow_ups(uow.session, actor.team_id, [o.id for o in items]).items()}
             now = self.clock.now()
