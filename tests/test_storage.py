@@ -166,3 +166,27 @@ def test_upgrade_gives_sqlite_planner_statistics_and_refreshes_them_when_stale(e
     assert stats and all(int(stat.split()[0]) == 1300 for stat in stats.values())
     assert refresh_statistics(engine) is False  # fresh: only PRAGMA optimize
     assert refresh_statistics(engine, full=True) is True  # the daily job
+
+
+def test_app_home_statistics_are_reused_then_refreshed_in_the_background(pipeline):
+    """The App Home's figures over whole stage histories: computed on the first open, reused for
+    15 minutes, then shown stale while a background thread computes them again; after a week, computed at once."""
+    calls: list[int] = []
+
+    def compute(session) -> int:
+        assert session is not None
+        calls.append(1)
+        return len(calls)
+
+    now = pipeline.clock.now()
+    with pipeline.uow() as uow:
+        assert pipeline._cached(("k",), now, uow, compute) == 1
+        assert pipeline._cached(("k",), now + timedelta(minutes=14), uow, compute) == 1
+        assert len(calls) == 1
+        assert pipeline._cached(("k",), now + timedelta(minutes=16), uow, compute) == 1  # stale, refreshed behind
+    pipeline._home_stats_pool.shutdown(wait=True)
+    pipeline._home_stats_pool = None
+    assert len(calls) == 2
+    with pipeline.uow() as uow:
+        assert pipeline._cached(("k",), now + timedelta(minutes=20), uow, compute) == 2
+        assert pipeline._cached(("k",), now + timedelta(days=8), uow, compute) == 3  # too old to show: computed now
