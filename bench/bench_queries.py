@@ -9,7 +9,10 @@ rep (the median), the busiest rep's manager, and a fixed sample of 50 opportunit
   actor  Pipeline.actor(team, user)  (every command and the App Home start with it)
   list   /opp list as the handler does it: Pipeline.list_open(actor) + stage_model + list_blocks
   show   /opp show: Pipeline.find(actor, number=…) + handlers.rendering.card_message(with_history=True)
-  home   App Home: Pipeline.home(actor)
+  home   App Home: Pipeline.home(actor), warm: its 15-minute cache of stage medians (and a manager's
+         team funnel) filled, as for every open but the first in 15 minutes
+  home   "…, cold": the same with that cache emptied before each call (the first open after start-up
+         or after 15 minutes): the medians are computed from the whole stage history of the rep (team)
   card   Pipeline.card(opp)
 
 each call followed by its baseline (so both see the same machine load), on a raw DB-API
@@ -61,6 +64,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--database-url", action="append", help="repeatable; default: $DATABASE_URL")
     parser.add_argument("--repeat", type=int, default=200, help="timed calls per operation (after 10 warm-up calls)")
     parser.add_argument("--max-seconds", type=float, default=60.0, help="stop an operation's timing after this long (fewer samples)")
+    parser.add_argument("--cold-repeat", type=int, default=30, help="timed calls of the cold App Home (cache emptied each time)")
     parser.add_argument("--only", action="append", help="operations to run (actor, list, show, home, card); default all")
     parser.add_argument("--trace", action="store_true", help="print each SQL statement of one call of each operation, with its time")
     return parser.parse_args()
@@ -126,8 +130,9 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[max(0, min(len(ordered) - 1, math.ceil(p * len(ordered)) - 1))]
 
 
-def time_pair(op: Callable[[], object], base: Callable[[], object], repeat: int, max_seconds: float) -> tuple[list[float], list[float]]:
-    for _ in range(10):
+def time_pair(op: Callable[[], object], base: Callable[[], object], repeat: int, max_seconds: float,
+              warmup: int = 10) -> tuple[list[float], list[float]]:
+    for _ in range(warmup):
         op()
         base()
     samples, baseline = [], []
@@ -237,9 +242,14 @@ def bench_database(url: str, args: argparse.Namespace) -> list[Result]:
             return baseline.run(("SELECT * FROM follow_up WHERE team_id = %s AND opportunity_id = %s AND status = 'pending' "
                                  "ORDER BY due_at LIMIT 1", (TEAM_ID, view.id)))
 
-        def home_op(user: str):
+        def home_op(user: str, cold: bool = False):
             actor = actors[user]
-            return lambda: pipeline.home(actor)
+
+            def run():
+                if cold:
+                    pipeline.__dict__.get("_home_stats", {}).clear()  # the App Home's 15-minute cache
+                return pipeline.home(actor)
+            return run
 
         def home_base(user: str, team: list[str] | None = None):
             statements = [
@@ -258,7 +268,7 @@ def bench_database(url: str, args: argparse.Namespace) -> list[Result]:
                 ]
             return lambda: baseline.run(*statements)
 
-        plan: list[tuple[str, str, Callable, Callable]] = [
+        plan: list[tuple[str, str, Callable, Callable]] = [  # (operation, subject, op, baseline)
             ("actor", "busy rep", actor_op(busy), actor_base(busy)),
             ("list", "busy rep", list_op(busy), list_base(busy)),
             ("list", "typical rep", list_op(typical), list_base(typical)),
@@ -269,6 +279,11 @@ def bench_database(url: str, args: argparse.Namespace) -> list[Result]:
         ]
         if manager:
             plan.append(("home", f"manager ({team_size} reps)", home_op(manager), home_base(manager, sorted(actors[manager].managed_user_ids))))
+        plan += [("home", "busy rep, cold", home_op(busy, cold=True), home_base(busy)),
+                 ("home", "typical rep, cold", home_op(typical, cold=True), home_base(typical))]
+        if manager:
+            plan.append(("home", f"manager ({team_size} reps), cold", home_op(manager, cold=True),
+                         home_base(manager, sorted(actors[manager].managed_user_ids))))
         results = []
         for operation, subject, op, base in plan:
             if args.only and operation not in args.only:
@@ -285,7 +300,8 @@ def bench_database(url: str, args: argparse.Namespace) -> list[Result]:
                 for ms, sql in sorted(trace, key=lambda x: -x[0])[:8]:
                     print(f"    {ms:8.2f} ms  {sql[:220]}")
             gc.collect()
-            samples, base_samples = time_pair(op, base, args.repeat, args.max_seconds)
+            cold = subject.endswith(", cold")
+            samples, base_samples = time_pair(op, base, args.cold_repeat if cold else args.repeat, args.max_seconds, warmup=2 if cold else 10)
             result = Result(operation, subject, scale, db, samples, base_samples, statements)
             results.append(result)
             print(f"  {operation:6} {subject:22} p50 {percentile(samples, .5):8.2f} ms  p99 {percentile(samples, .99):8.2f} ms  "

@@ -199,8 +199,7 @@ def run(settings: Settings) -> int:
     oppbot = create_app(settings)
     try:
         if settings.is_sqlite:
-            upgrade(oppbot.engine)
-            refresh_statistics(oppbot.engine)
+            upgrade(oppbot.engine)  # also gives the planner statistics when they are missing or stale
         elif pending_migrations(oppbot.engine):
             return _fail("DATABASE_URL: the database schema is not up to date; run `oppbot db upgrade` first")
     except SQLAlchemyError as exc:
@@ -230,7 +229,8 @@ def run(settings: Settings) -> int:
     # request threads included, for 100-200 ms (bench/bench_ack.py: p99 ack 358 -> 33 ms).
     gc.collect()
     gc.freeze()
-    scheduler = build_scheduler(oppbot.dispatcher, settings.tick_seconds)
+    daily = (lambda: refresh_statistics(oppbot.engine, full=True)) if settings.is_sqlite else None
+    scheduler = build_scheduler(oppbot.dispatcher, settings.tick_seconds, daily=daily)
     scheduler.start()
     oppbot.pipeline.wake_dispatcher = lambda: wake(scheduler)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from sqlalchemy import delete, func, literal, select, union_all, update
+from sqlalchemy import delete, func, select, update
 from sqlmodel import Session
 
 from storage.models import (
@@ -61,13 +61,11 @@ def opportunity_by_id(session: Session, team_id: str, opp_id: int, *, for_update
     return session.scalars(query).first()
 
 
-def open_opportunities(session: Session, team_id: str, owner_id: str, *, stage_id: int | None, offset: int, limit: int,
-                       stage_order: list[int] | None = None) -> tuple[list[Opportunity], int]:
+def open_opportunities(session: Session, team_id: str, owner_id: str, *, stage_id: int | None, offset: int, limit: int) -> tuple[list[Opportunity], int]:
     """An owner's open deals, by stage order, oldest in stage first; and how many there are.
 
-    `stage_order` is the workspace's stage ids by position (active, then retired), read here when not given.
-    Each stage is one range scan of ix_opportunity_owner_open (…, stage_id, stage_entered_at) reading at
-    most offset + limit rows, so a page costs the same however many open deals the owner has.
+    Both statements read the owner's open deals on ix_opportunity_owner_open; the page sorts them
+    (a top-N sort: a few ms for a rep with thousands of open deals).
     """
     where = [Opportunity.team_id == team_id, Opportunity.owner_id == owner_id, Opportunity.status == OPEN]
     if stage_id is not None:
@@ -75,23 +73,12 @@ def open_opportunities(session: Session, team_id: str, owner_id: str, *, stage_i
     total = session.execute(select(func.count()).select_from(Opportunity).where(*where)).scalar_one()
     if not total or offset >= total:
         return [], total
-    if stage_order is None:
-        stage_order = list(session.scalars(select(Stage.id).where(Stage.team_id == team_id).order_by(Stage.position)))
-    if stage_id is not None:
-        stage_order = [s for s in stage_order if s == stage_id]
-    parts = [
-        select(select(Opportunity.id, literal(rank).label("stage_rank"), Opportunity.stage_entered_at, Opportunity.number)
-               .where(*where, Opportunity.stage_id == sid)
-               .order_by(Opportunity.stage_entered_at, Opportunity.number).limit(offset + limit).subquery())
-        for rank, sid in enumerate(stage_order)
-    ]
-    if not parts:
-        return [], total
-    page = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
-    ids = list(session.scalars(select(page.c.id).order_by(page.c.stage_rank, page.c.stage_entered_at, page.c.number)
-                               .offset(offset).limit(limit)))
-    found = opportunities_by_id(session, team_id, ids)
-    return [found[i] for i in ids if i in found], total
+    rows = session.scalars(
+        select(Opportunity).join(Stage, Stage.id == Opportunity.stage_id).where(*where)
+        .order_by(Stage.position, Opportunity.stage_entered_at, Opportunity.number)
+        .offset(offset).limit(limit)
+    )
+    return list(rows), total
 
 
 def open_pipeline_by_stage(session: Session, team_id: str, owner_id: str) -> list[tuple[int, str, int, Decimal | None]]:
@@ -162,7 +149,9 @@ def next_follow_ups(session: Session, team_id: str, opportunity_ids: list[int]) 
     )
     rows = session.scalars(
         select(FollowUp).join(earliest, (FollowUp.opportunity_id == earliest.c.opportunity_id) & (FollowUp.due_at == earliest.c.due_at))
-        .where(FollowUp.team_id == team_id, FollowUp.status == PENDING).order_by(FollowUp.id)
+        # the IN list again: without it a planner may read every pending follow-up of the workspace
+        .where(FollowUp.team_id == team_id, FollowUp.opportunity_id.in_(opportunity_ids), FollowUp.status == PENDING)
+        .order_by(FollowUp.id)
     )
     found: dict[int, FollowUp] = {}
     for row in rows:

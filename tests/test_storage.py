@@ -140,3 +140,53 @@ def test_changed_configuration_is_reapplied_and_removed_stages_are_retired(engin
     assert second.find(actor, opp_id=opp.id).stage_id == lead_id  # history keeps its stage
     with Session(engine) as session:
         assert session.scalars(select(Stage).where(Stage.team_id == "T0TEST")).all().__len__() == 3
+
+
+def test_upgrade_gives_sqlite_planner_statistics_and_refreshes_them_when_stale(engine, pipeline):
+    """SQLite never gathers statistics itself (PRAGMA optimize on a fresh connection does nothing):
+    without them the planner picks bad indexes at scale. upgrade() analyzes; PostgreSQL is left to autovacuum."""
+    from storage.db import refresh_statistics, upgrade
+
+    upgrade(engine)  # nothing to migrate: a no-op apart from the statistics check
+    if engine.dialect.name != "sqlite":
+        assert refresh_statistics(engine) is False and refresh_statistics(engine, full=True) is False
+        return
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'").scalar_one() == 1
+    stage_id = pipeline.stage_model("T0TEST").first.id
+    with UnitOfWork(engine, write=True) as uow:  # rows the statistics don't know of: more than a quarter of 1,000
+        for n in range(1, 1301):
+            uow.session.add(Opportunity(team_id="T0TEST", number=10_000 + n, name="Deal", customer="C", owner_id="U0REP1",
+                                        stage_id=stage_id, status="open", currency="USD", created_by="U0REP1",
+                                        created_at=START, updated_at=START, stage_entered_at=START))
+        uow.commit()
+    assert refresh_statistics(engine) is True  # stale: analyzed
+    with engine.connect() as connection:
+        stats = dict(connection.exec_driver_sql("SELECT idx, stat FROM sqlite_stat1 WHERE tbl = 'opportunity'").all())
+    assert stats and all(int(stat.split()[0]) == 1300 for stat in stats.values())
+    assert refresh_statistics(engine) is False  # fresh: only PRAGMA optimize
+    assert refresh_statistics(engine, full=True) is True  # the daily job
+
+
+def test_app_home_statistics_are_reused_then_refreshed_in_the_background(pipeline):
+    """The App Home's figures over whole stage histories: computed on the first open, reused for
+    15 minutes, then shown stale while a background thread computes them again; after a week, computed at once."""
+    calls: list[int] = []
+
+    def compute(session) -> int:
+        assert session is not None
+        calls.append(1)
+        return len(calls)
+
+    now = pipeline.clock.now()
+    with pipeline.uow() as uow:
+        assert pipeline._cached(("k",), now, uow, compute) == 1
+        assert pipeline._cached(("k",), now + timedelta(minutes=14), uow, compute) == 1
+        assert len(calls) == 1
+        assert pipeline._cached(("k",), now + timedelta(minutes=16), uow, compute) == 1  # stale, refreshed behind
+    pipeline._home_stats_pool.shutdown(wait=True)
+    pipeline._home_stats_pool = None
+    assert len(calls) == 2
+    with pipeline.uow() as uow:
+        assert pipeline._cached(("k",), now + timedelta(minutes=20), uow, compute) == 2
+        assert pipeline._cached(("k",), now + timedelta(days=8), uow, compute) == 3  # too old to show: computed now
