@@ -602,6 +602,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=1, help="repeat the phase pattern (bare, oppbot, oppbot, bare) this many times per rate")
     parser.add_argument("--concurrency", type=int, default=16, help="client threads (bounds the requests in flight)")
     parser.add_argument("--warmup", type=int, default=80)
+    parser.add_argument("--tick", help="OPPBOT_TICK_SECONDS for oppbot (default: the production default)")
     parser.add_argument("--candidate", type=Path, metavar="TREE",
                         help="also run `oppbot run` from this source tree (a scratch copy with a fix) and compare it in the same run")
     parser.add_argument("--py-spy", metavar="FILE", help="record the oppbot process with py-spy during its phases (speedscope JSON)")
@@ -632,17 +633,19 @@ def main() -> int:
         print(f"code under test: {ROOT}" + (f"; candidate: {args.candidate}" if args.candidate else ""))
         print(f"seeded {len(seeded.deals)} deals for {len(owners)} reps through the Pipeline on {args.db} in {time.monotonic() - t:.1f}s")
 
+        # The production tick (30 s) unless asked: alerts still go out at once, a commit wakes the delivery job.
+        tick = {"OPPBOT_TICK_SECONDS": args.tick} if args.tick else {}
         ports = {"bare": free_port(), "bare-ack-first": free_port(), "oppbot": free_port()}
         processes["bare"] = start_bare(fake, ports["bare"], workdir / "bare.log")
         processes["bare-ack-first"] = start_bare(fake, ports["bare-ack-first"], workdir / "bare-ack-first.log", ack_first=True)
-        processes["oppbot"] = start_oppbot(database_url, fake, config_path, ports["oppbot"], workdir / "oppbot.log", OPPBOT_TICK_SECONDS="1")
+        processes["oppbot"] = start_oppbot(database_url, fake, config_path, ports["oppbot"], workdir / "oppbot.log", **tick)
         pattern = ["bare", "bare-ack-first", "oppbot", "oppbot", "bare-ack-first", "bare"]
         if args.candidate:
             if args.db == "sqlite":
                 raise SystemExit("--candidate needs --db pg (two processes on one database)")
             ports["candidate"] = free_port()
             processes["candidate"] = start_oppbot_from(args.candidate.resolve(), database_url, fake, config_path, ports["candidate"],
-                                                       workdir / "candidate.log", OPPBOT_TICK_SECONDS="1")
+                                                       workdir / "candidate.log", **tick)
             pattern = ["bare", "bare-ack-first", "oppbot", "candidate", "candidate", "oppbot", "bare-ack-first", "bare"]
         names = list(ports)
         state: dict[int, int] = {}
