@@ -16,6 +16,7 @@ from bot.core import Pipeline
 from bot.delivery import Dispatcher
 from bot.alerts import Alerts
 from bot.followups import FollowUps
+from bot.pacing import ChannelPacer
 from bot.services import Services, build_services
 from bot.settings import Settings
 from bot.slack_gateway import SlackGateway, make_web_client
@@ -84,7 +85,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
     clock = clock or SystemClock()
     uow = lambda write=False: UnitOfWork(engine, write=write)  # noqa: E731
     pipeline = Pipeline(uow, clock, config, SlackGateway(client))
-    delivery_gateway = SlackGateway(delivery_client or make_web_client(settings.slack_bot_token, settings.slack_api_url, retries=0))
+    delivery_gateway = SlackGateway(delivery_client or make_web_client(settings.slack_bot_token, settings.slack_api_url, retries=0),
+                                    pacer=ChannelPacer(lambda: clock.now().timestamp()))
     services = build_services(pipeline, delivery_gateway, Dispatcher(uow, clock))
     register_all(bolt, services)
 

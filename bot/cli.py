@@ -232,7 +232,7 @@ def run(settings: Settings) -> int:
     daily = (lambda: refresh_statistics(oppbot.engine, full=True)) if settings.is_sqlite else None
     scheduler = build_scheduler(oppbot.dispatcher, settings.tick_seconds, daily=daily)
     scheduler.start()
-    oppbot.pipeline.wake_dispatcher = lambda: wake(scheduler)
+    oppbot.pipeline.wake_dispatcher = lambda at=None: wake(scheduler, at)
     try:
         if settings.socket_mode:
             run_socket_mode(oppbot)

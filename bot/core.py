@@ -148,8 +148,9 @@ class Pipeline:
         self._home_stats_refreshing: set[tuple] = set()
         self._home_stats_pool: ThreadPoolExecutor | None = None
         self._sync_lock = threading.Lock()
-        # Set by `oppbot run` to run the delivery job now, so alerts go out at once rather than at the next tick.
-        self.wake_dispatcher: Callable[[], None] = lambda: None
+        # Set by `oppbot run`: run the delivery job now (alerts go out at once rather than at the next
+        # tick), or at a given time (a follow-up due before the next tick).
+        self.wake_dispatcher: Callable[..., None] = lambda at=None: None
 
     # ----- workspace configuration -------------------------------------------------------------
 

@@ -16,14 +16,16 @@ import socket
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.slack_gateway import slack_error
+from bot.pacing import Paced, delivery_scope
+from bot.slack_gateway import retry_after, slack_error
 from storage import queries
 from storage.db import UnitOfWorkFactory
 from storage.models import FAILED, PENDING, SENT, CANCELLED, Delivery
@@ -31,6 +33,10 @@ from storage.models import FAILED, PENDING, SENT, CANCELLED, Delivery
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+# Sending is mostly waiting (on Slack, on the database's commit): this many rows are in flight at once.
+WORKERS = 16
+# last_error of a row the pacer put back: it holds its channel's slot (bot/pacing.py).
+PACED = "paced: waiting for the channel's next slot"
 BASE_BACKOFF = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(hours=1)
 LEASE = timedelta(minutes=2)
@@ -48,6 +54,8 @@ class Undeliverable(Exception):
 class Sent:
     channel_id: str | None = None
     message_ts: str | None = None
+    # Follow-on work (e.g. the reminder's nudge) recorded in the same transaction that marks the row sent.
+    then: Callable[[Session], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,7 @@ class DispatchStats:
     skipped: int = 0
     retried: int = 0
     failed: int = 0
+    paced: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -103,7 +112,7 @@ def cancel_pending(session, *, team_id: str, kinds: tuple[str, ...], subject_id:
 
 class Dispatcher:
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, *, owner: str | None = None, lease: timedelta = LEASE, batch: int = BATCH,
-                 workers: int = 8) -> None:
+                 workers: int = WORKERS) -> None:
         self.uow = uow
         self.clock = clock
         self.owner = owner or instance_id()
@@ -176,16 +185,26 @@ class Dispatcher:
         now = self.clock.now()
         values: dict
         error: str | None = None
+        then = None
         try:
             if sender is None:
                 raise LookupError(f"no sender for kind {delivery.kind!r}")
-            outcome = sender(delivery, now)
+            with delivery_scope(holds_slot=delivery.last_error == PACED):
+                outcome = sender(delivery, now)
+        except Paced as exc:
+            # Not an attempt: the row comes back when its channel's slot is due, and keeps that slot.
+            values = {"due_at": now + timedelta(seconds=exc.wait), "last_error": PACED}
         except Undeliverable as exc:
             error = str(exc)
             values = self._failure(delivery, error, now, None, permanent=True)
         except SlackApiError as exc:
             error = slack_error(exc)
-            values = self._failure(delivery, error, now, _retry_after(exc), permanent=error in PERMANENT_ERRORS)
+            wait = retry_after(exc)
+            if wait is not None:
+                # Slack asks for patience, the message is fine: not an attempt, never a reason to give up.
+                values = {"due_at": now + timedelta(seconds=wait), "last_error": f"ratelimited: retry after {wait}s"}
+            else:
+                values = self._failure(delivery, error, now, None, permanent=error in PERMANENT_ERRORS)
         except Exception as exc:  # a network failure or a bug: keep the row, retry later, say why
             error = f"{exc.__class__.__name__}: {exc}"[:300]
             log.exception("delivery %s (%s) raised", delivery.id, delivery.kind)
@@ -194,6 +213,7 @@ class Dispatcher:
             if isinstance(outcome, Sent):
                 values = {"status": SENT, "sent_at": now, "channel_id": outcome.channel_id, "message_ts": outcome.message_ts,
                           "attempts": delivery.attempts + 1}
+                then = outcome.then
             elif isinstance(outcome, Skip):
                 values = {"status": CANCELLED, "last_error": outcome.reason[:300]}
             else:
@@ -202,10 +222,14 @@ class Dispatcher:
         with self.uow(write=True) as uow:
             uow.session.execute(update(Delivery).where(
                 Delivery.team_id == delivery.team_id, Delivery.id == delivery.id, Delivery.claimed_by == self.owner).values(**values))
+            if then is not None:
+                then(uow.session)
             uow.commit()
         if error is not None:
             return ("failed" if values.get("status") == FAILED else "retried"), error
         status = values.get("status")
+        if values.get("last_error") == PACED:
+            return "paced", None
         return ("sent" if status == SENT else "skipped" if status == CANCELLED else "retried"), None
 
     def _failure(self, delivery: Delivery, error: str, now: datetime, retry_after: int | None, *, permanent: bool) -> dict:
@@ -218,19 +242,28 @@ class Dispatcher:
         log.warning("delivery %s (%s) failed (%s); retrying in %s", delivery.id, delivery.kind, error, wait)
         return {"status": PENDING, "attempts": attempts, "last_error": error[:300], "due_at": now + wait}
 
+    def next_due(self, *, kinds: tuple[str, ...] | None = None, skip: tuple[str, ...] = ()) -> datetime | None:
+        """When the earliest pending row of these kinds that nobody holds falls due (one index range per workspace)."""
+        now = self.clock.now()
+        earliest: datetime | None = None
+        with self.uow() as uow:
+            for team_id in queries.all_team_ids(uow.session):
+                query = (select(Delivery.due_at)
+                         .where(Delivery.team_id == team_id, Delivery.status == PENDING,
+                                or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now))
+                         .order_by(Delivery.due_at).limit(1))
+                if kinds is not None:
+                    query = query.where(Delivery.kind.in_(kinds))
+                if skip:
+                    query = query.where(Delivery.kind.not_in(skip))
+                due = uow.session.scalar(query)
+                if due is not None and due.tzinfo is None:
+                    due = due.replace(tzinfo=timezone.utc)
+                if due is not None and (earliest is None or due < earliest):
+                    earliest = due
+        return earliest
+
     def failed_count(self) -> int:
         with self.uow() as uow:
             return sum(uow.session.scalar(select(func.count()).select_from(Delivery).where(Delivery.team_id == team_id, Delivery.status == FAILED)) or 0
                        for team_id in queries.all_team_ids(uow.session))
-
-
-def _retry_after(exc: SlackApiError) -> int | None:
-    response = exc.response
-    if getattr(response, "status_code", None) != 429:
-        return None
-    headers = getattr(response, "headers", {}) or {}
-    value = headers.get("Retry-After") or headers.get("retry-after")
-    try:
-        return max(1, int(value[0] if isinstance(value, list) else value))
-    except (TypeError, ValueError):
-        return 1

@@ -72,6 +72,7 @@ class FollowUps:
                      due_at=due_at, now=now, payload={"due": int(due_at.timestamp())})
             uow.commit()
             view = follow_up_view(row)
+        self.pipeline.wake_dispatcher(due_at)
         self.pipeline.refresh_cards(opp, self.pipeline.stage_model(actor.team_id))
         who = "you" if assignee == actor.user_id else f"<@{assignee}>"
         return FollowUpResult(view, opp, True, f"Follow-up on {opp.ref} for {who}: “{blocks.escape(text)}”, due {blocks.slack_date(due_at)}.")
@@ -140,6 +141,7 @@ class FollowUps:
             uow.session.add(row)
             uow.commit()
             view = follow_up_view(row)
+        self.pipeline.wake_dispatcher(until)
         self.pipeline.refresh_cards(opp, self.pipeline.stage_model(actor.team_id))
         return FollowUpResult(view, opp, True, f":zzz: Snoozed until {blocks.slack_date(until)}: “{blocks.escape(view.text)}” ({opp.ref}).")
 
@@ -169,13 +171,12 @@ class FollowUps:
         late_since = delivery.scheduled_for if now - delivery.scheduled_for > LATE_AFTER and not nudge else None
         text, message = blocks.reminder_message(follow_up, opp, nudge=nudge, late_since=late_since)
         channel, ts = self.slack.dm(follow_up.assignee_id, text, message)
-        if not nudge:
-            with self.uow(write=True) as uow:
-                schedule(uow.session, team_id=delivery.team_id, kind=NUDGE, subject_id=follow_up.id,
-                         dedupe_key=f"nudge:{follow_up.id}:{int(follow_up.due_at.timestamp())}",
-                         due_at=max(now, follow_up.due_at + NUDGE_AFTER), now=now, payload={"due": int(follow_up.due_at.timestamp())})
-                uow.commit()
-        return Sent(channel, ts)
+        if nudge:
+            return Sent(channel, ts)
+        due = int(follow_up.due_at.timestamp())
+        return Sent(channel, ts, then=lambda session: schedule(
+            session, team_id=delivery.team_id, kind=NUDGE, subject_id=follow_up.id, dedupe_key=f"nudge:{follow_up.id}:{due}",
+            due_at=max(now, follow_up.due_at + NUDGE_AFTER), now=now, payload={"due": due}))
 
     def send_stalled(self, delivery: Delivery, now: datetime) -> Sent | Skip | RetryLater:
         with self.uow() as uow:

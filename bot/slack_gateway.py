@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import contextmanager
+from typing import Iterator
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler, ServerErrorRetryHandler
+
+from bot.pacing import ChannelPacer
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +30,19 @@ def make_web_client(token: str, base_url: str, *, retries: int = 3) -> WebClient
     return client
 
 
+def retry_after(exc: SlackApiError) -> int | None:
+    """The seconds a 429 asks us to wait; None for any other error."""
+    response = exc.response
+    if getattr(response, "status_code", None) != 429:
+        return None
+    headers = getattr(response, "headers", {}) or {}
+    value = headers.get("Retry-After") or headers.get("retry-after")
+    try:
+        return max(1, int(value[0] if isinstance(value, list) else value))
+    except (TypeError, ValueError):
+        return 1
+
+
 def slack_error(exc: SlackApiError) -> str:
     response = exc.response
     try:
@@ -35,18 +52,36 @@ def slack_error(exc: SlackApiError) -> str:
 
 
 class SlackGateway:
-    def __init__(self, client: WebClient) -> None:
+    def __init__(self, client: WebClient, pacer: ChannelPacer | None = None) -> None:
         self.client = client
+        # The delivery path paces its posts per channel (bot/pacing.py); a user's click is never held back.
+        self.pacer = pacer
         # conversations.open returns the same DM channel for a user every time: ask once per process
         self._dm_channels: dict[str, str] = {}
         self._dm_lock = threading.Lock()
 
     def post(self, channel: str, text: str, blocks: list[dict]) -> tuple[str, str]:
-        response = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks, unfurl_links=False)
+        with self._posting(channel):
+            response = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks, unfurl_links=False)
         return response["channel"], response["ts"]
 
+    @contextmanager
+    def _posting(self, channel: str) -> Iterator[None]:
+        if self.pacer is None:
+            yield
+            return
+        self.pacer.before_post(channel)
+        try:
+            yield
+        except SlackApiError as exc:
+            if getattr(exc.response, "status_code", None) == 429:
+                self.pacer.hold_off(channel, retry_after(exc) or 1)
+            raise
+
     def dm(self, user_id: str, text: str, blocks: list[dict] | None = None) -> tuple[str, str]:
-        response = self.client.chat_postMessage(channel=self.dm_channel(user_id), text=text, blocks=blocks, unfurl_links=False)
+        channel = self.dm_channel(user_id)
+        with self._posting(channel):
+            response = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks, unfurl_links=False)
         return response["channel"], response["ts"]
 
     def ephemeral(self, channel: str, user_id: str, text: str, blocks: list[dict] | None = None) -> None:
@@ -66,7 +101,8 @@ class SlackGateway:
 
     def upload(self, channel: str, content: bytes | str, filename: str, title: str, comment: str | None = None) -> str:
         """files.getUploadURLExternal → upload → files.completeUploadExternal, shared in `channel`; returns the file id."""
-        response = self.client.files_upload_v2(channel=channel, content=content, filename=filename, title=title, initial_comment=comment)
+        with self._posting(channel):
+            response = self.client.files_upload_v2(channel=channel, content=content, filename=filename, title=title, initial_comment=comment)
         return response["file"]["id"] if response.get("file") else response["files"][0]["id"]
 
     def dm_channel(self, user_id: str) -> str:

@@ -335,6 +335,41 @@ def test_a_429_is_retried_after_retry_after_not_before(slack, deal):
     assert slack.oppbot.dispatcher.run_once().sent == 1
 
 
+def test_a_burst_of_reminders_to_one_rep_leaves_at_slacks_rate_and_each_once(slack, deal):
+    for n in range(6):
+        slack.command(f"followup OPP-1 in 1 hour call {n}")
+    slack.clock.advance(hours=1)
+    dispatcher = slack.oppbot.dispatcher
+
+    stats = dispatcher.run_once()
+    assert (stats.sent, stats.paced, stats.retried, stats.failed) == (3, 3, 0, 0)  # a burst of three, then one a second
+    put_back = [r for r in deliveries(slack.oppbot.engine, "reminder") if r.status == "pending"]
+    assert sorted((r.due_at - slack.clock.now()).total_seconds() for r in put_back) == [1, 2, 3]
+    assert [r.attempts for r in put_back] == [0, 0, 0]
+    for second in range(3):
+        slack.clock.advance(seconds=1)
+        stats = dispatcher.run_once()
+        assert (stats.sent, stats.paced) == (1, 0), second  # each row kept its slot: none is put back twice
+    rows = deliveries(slack.oppbot.engine, "reminder")
+    assert [(r.status, r.attempts) for r in rows] == [("sent", 1)] * 6
+    texts = [dm.params["text"] for dm in reminder_dms(slack.fake)]
+    assert len(texts) == len(set(texts)) == 6  # one DM per follow-up
+    assert not [c for c in slack.fake.calls("chat.postMessage") if c.status == 429]
+
+
+def test_429s_never_use_up_a_reminders_attempts(slack, deal):
+    slack.command("followup OPP-1 in 1 hour call")
+    slack.clock.advance(hours=1)
+    slack.fake.rate_limit_next("chat.postMessage", retry_after=1, times=MAX_ATTEMPTS + 4)
+    for _ in range(MAX_ATTEMPTS + 5):
+        slack.oppbot.dispatcher.run_once()
+        slack.clock.advance(seconds=3)
+    [row] = deliveries(slack.oppbot.engine, "reminder")
+    assert (row.status, row.attempts) == ("sent", 1)
+    assert len(reminder_dms(slack.fake)) == 1
+    assert len([c for c in slack.fake.calls("chat.postMessage") if c.status == 429]) == MAX_ATTEMPTS + 4
+
+
 def test_repeated_failure_is_flagged_with_its_reason_and_counted(slack, deal):
     slack.command("followup OPP-1 in 1 hour call")
     slack.clock.advance(hours=1)
