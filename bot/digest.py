@@ -9,9 +9,11 @@ outbox rows, each sent and retried on its own.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -60,6 +62,21 @@ def _month_bounds(now: datetime, tz_name: str | None) -> tuple[date, date, date]
     return this_month, next_month, after_next
 
 
+_TUPLES = ("pipeline", "overdue", "conversion", "dwell")
+
+
+def _by_window(scopes: list[analytics.Scope], windows: list, compute: Callable[[list[analytics.Scope], Any], list]) -> list:
+    """compute(scopes, window) once per distinct window (normally one for a whole batch), results in scope order."""
+    indexes: dict[Any, list[int]] = {}
+    for i, window in enumerate(windows):
+        indexes.setdefault(window, []).append(i)
+    result: list = [None] * len(scopes)
+    for window, chosen in indexes.items():
+        for i, value in zip(chosen, compute([scopes[i] for i in chosen], window)):
+            result[i] = value
+    return result
+
+
 class Digests:
     def __init__(self, pipeline: Pipeline, teams: Teams, slack=None) -> None:
         self.pipeline = pipeline
@@ -71,29 +88,53 @@ class Digests:
     # ----- content ----------------------------------------------------------------------------
 
     def build(self, team_id: str, team: TeamView, since: datetime, now: datetime | None = None) -> DigestData:
+        return self.build_many(team_id, [(team, since)], now)[0]
+
+    def build_many(self, team_id: str, requests: Sequence[tuple[TeamView, datetime]], now: datetime | None = None) -> list[DigestData]:
+        """The digests of several sales teams of one workspace, each team with its `since`.
+
+        Every figure is one statement grouped by team over the workspace (analytics.*_each), not one
+        statement per team; the figures with a window of their own (what changed since the team's
+        last digest, the closes expected in the team's months) take one statement per distinct window.
+        """
+        if not requests:
+            return []
         now = now or self.clock.now()
         with self.uow() as uow:
-            workspace = queries.get_workspace(uow.session, team_id)
-            currency = workspace.currency if workspace else "USD"
-            tz_name = team.timezone or (workspace.timezone if workspace else None)
-            scope = analytics.Scope(team_id=team_id, owner_ids=team.member_ids or ("",))
             session = uow.session
-            this_month, next_month, after_next = _month_bounds(now, tz_name)
-            return DigestData(
-                team=team, currency=currency, since=since, now=now,
-                pipeline=tuple(analytics.pipeline_by_stage(session, scope, currency)),
-                changes=analytics.changes_between(session, scope, since, now, limit=ui.DIGEST_FULL_TOP),
-                overdue=tuple(analytics.overdue_follow_ups_by_rep(session, scope, now)),
-                without_follow_up=analytics.open_without_follow_up(session, scope, limit=ui.DIGEST_FULL_TOP),
-                stalled=analytics.stalled(session, scope, now, limit=ui.DIGEST_FULL_TOP),
-                win_rate=analytics.win_rate(session, scope, now - WIN_RATE_WINDOW, now, currency),
-                conversion=tuple(analytics.stage_conversion(session, scope)),
-                dwell=tuple(analytics.stage_dwell(session, scope, now)),
-                cycle=analytics.cycle_length(session, scope, now - WIN_RATE_WINDOW, now),
-                reps=analytics.rep_funnels(session, scope, now),
-                closes_this_month=analytics.expected_closes(session, scope, currency, this_month, next_month),
-                closes_next_month=analytics.expected_closes(session, scope, currency, next_month, after_next),
+            workspace = queries.get_workspace(session, team_id)
+            currency = workspace.currency if workspace else "USD"
+            teams = [team for team, _ in requests]
+            scopes = [analytics.Scope(team_id=team_id, owner_ids=team.member_ids or ("",)) for team in teams]
+            months = [_month_bounds(now, team.timezone or (workspace.timezone if workspace else None)) for team in teams]
+            dwell = analytics.stage_dwell_each(session, scopes, now)
+            changes = _by_window(scopes, [since for _, since in requests],
+                                 lambda subset, since: analytics.changes_between_each(session, subset, since, now, limit=ui.DIGEST_FULL_TOP))
+            closes_this_month = _by_window(scopes, [(m[0], m[1]) for m in months],
+                                           lambda subset, window: analytics.expected_closes_each(session, subset, currency, *window))
+            closes_next_month = _by_window(scopes, [(m[1], m[2]) for m in months],
+                                           lambda subset, window: analytics.expected_closes_each(session, subset, currency, *window))
+            columns = dict(
+                pipeline=analytics.pipeline_by_stage_each(session, scopes, currency),
+                changes=changes,
+                overdue=analytics.overdue_follow_ups_each(session, scopes, now),
+                without_follow_up=analytics.open_without_follow_up_each(session, scopes, limit=ui.DIGEST_FULL_TOP),
+                # the medians stalled deals are measured against are those of the dwell figures (the same visits)
+                stalled=analytics.stalled_each(session, scopes, now, limit=ui.DIGEST_FULL_TOP,
+                                               medians=[analytics.medians_of(d) for d in dwell]),
+                win_rate=analytics.win_rate_each(session, scopes, now - WIN_RATE_WINDOW, now, currency),
+                conversion=analytics.stage_conversion_each(session, scopes),
+                dwell=dwell,
+                cycle=analytics.cycle_length_each(session, scopes, now - WIN_RATE_WINDOW, now),
+                reps=analytics.rep_funnels_each(session, scopes, now),
+                closes_this_month=closes_this_month,
+                closes_next_month=closes_next_month,
             )
+        return [
+            DigestData(team=team, currency=currency, since=since, now=now,
+                       **{name: tuple(values[i]) if name in _TUPLES else values[i] for name, values in columns.items()})
+            for i, (team, since) in enumerate(requests)
+        ]
 
     def full_report(self, actor: Actor, sales_team_id: int | None) -> tuple[DigestData]:
         """The digest's "Full report" modal: for the team's manager and admins."""
