@@ -425,6 +425,13 @@ class _Scopes:
             connection.execute(table.insert(), [{"grp": grp, "owner_id": owner} for grp, owner in pairs])
         return table.alias(f"members{next(self._names)}")
 
+    def execute(self, statement: Any) -> Any:
+        """Run a statement of these scopes. The SQL of a batch embeds its owners (and medians) as VALUES,
+        so it differs from batch to batch: it is compiled afresh rather than kept in the engine's
+        statement cache, which it would otherwise fill with large entries batch after batch."""
+        options = {"compiled_cache": None} if len(self.scopes) > 1 else {}
+        return self.session.execute(statement, execution_options=options)
+
     def on(self, members: Any, owner: Any) -> Any:
         """The join condition putting a row owned by `owner` in its scopes."""
         return true() if self.everyone else members.c.owner_id == owner
@@ -610,7 +617,7 @@ def pipeline_by_stage(session: Session, scope: Scope, currency: str) -> list[Sta
 def pipeline_by_stage_each(session: Session, scopes: Sequence[Scope], currency: str) -> list[list[StagePipeline]]:
     group = _Scopes(session, scopes)
     members = group.members()
-    figures = {(r.grp, r.stage_id): r for r in session.execute(
+    figures = {(r.grp, r.stage_id): r for r in group.execute(
         select(
             members.c.grp,
             Opportunity.stage_id,
@@ -714,7 +721,7 @@ def changes_between_each(session: Session, scopes: Sequence[Scope], since: datet
         query = query.where(latest.c.place <= limit)
     totals: list[dict[str, int]] = [{} for _ in scopes]
     deals: list[dict[str, list[ChangedDeal]]] = [{k: [] for k in CHANGE_KINDS} for _ in scopes]
-    for r in session.execute(query):
+    for r in group.execute(query):
         totals[r.grp][r.kind] = r.total
         deals[r.grp][r.kind].append(ChangedDeal(
             opportunity_id=r.opportunity_id, number=r.number, name=r.name, owner_id=r.owner_id, amount=r.amount,
@@ -742,7 +749,7 @@ def win_rate_each(session: Session, scopes: Sequence[Scope], since: datetime, un
     is_won, is_lost = closes.c.outcome == WON, closes.c.outcome == LOST
     in_currency = closes.c.currency == currency
     cents = _cents(closes.c.amount)
-    rows = {r.grp: r for r in session.execute(
+    rows = {r.grp: r for r in group.execute(
         select(
             closes.c.grp,
             func.count(case((is_won, 1))).label("won"),
@@ -782,7 +789,7 @@ def stage_conversion(session: Session, scope: Scope, since: datetime | None = No
 def stage_conversion_each(session: Session, scopes: Sequence[Scope], since: datetime | None = None) -> list[list[StageStep]]:
     group = _Scopes(session, scopes)
     visits = _visits(session, group, None, created_since=since)
-    figures = {(r.grp, r.stage_id): r for r in session.execute(
+    figures = {(r.grp, r.stage_id): r for r in group.execute(
         select(
             visits.c.grp,
             visits.c.stage_id,
@@ -820,7 +827,7 @@ def stage_dwell_each(session: Session, scopes: Sequence[Scope], now: datetime) -
     group = _Scopes(session, scopes)
     visits = _visits(session, group, now)
     every, finished = _days_stats(visits), _days_stats(visits, finished_only=True)
-    rows = session.execute(
+    rows = group.execute(
         select(every.c.grp, every.c.stage_id, every.c.visits, every.c.avg_days, every.c.median_days,
                finished.c.visits.label("finished_visits"), finished.c.avg_days.label("finished_avg_days"),
                finished.c.median_days.label("finished_median_days"))
@@ -856,7 +863,7 @@ def cycle_length(session: Session, scope: Scope, since: datetime, until: datetim
 def cycle_length_each(session: Session, scopes: Sequence[Scope], since: datetime, until: datetime) -> list[CycleLength]:
     group = _Scopes(session, scopes)
     closes = _final_closes(group, since, until)
-    rows = {r.grp: r for r in session.execute(
+    rows = {r.grp: r for r in group.execute(
         select(closes.c.grp, func.count().label("count"),
                func.avg(_days_between(session, closes.c.created_at, closes.c.closed_at)).label("avg_days"))
         .where(closes.c.outcome == WON)
@@ -881,7 +888,7 @@ def stage_medians_each(session: Session, scopes: Sequence[Scope], now: datetime)
     group = _Scopes(session, scopes)
     stats = _days_stats(_visits(session, group, now))
     result: list[dict[int, tuple[int, float | None]]] = [{} for _ in scopes]
-    for r in session.execute(select(stats.c.grp, stats.c.stage_id, stats.c.visits, stats.c.median_days)):
+    for r in group.execute(select(stats.c.grp, stats.c.stage_id, stats.c.visits, stats.c.median_days)):
         result[r.grp][r.stage_id] = (r.visits, _float(r.median_days))
     return result
 
@@ -947,7 +954,7 @@ def stalled_each(session: Session, scopes: Sequence[Scope], now: datetime, multi
         .subquery()
     )
     found: list[list[Any]] = [[] for _ in scopes]
-    for r in session.execute(select(ranked).where(ranked.c.place <= limit).order_by(ranked.c.grp, ranked.c.place)):
+    for r in group.execute(select(ranked).where(ranked.c.place <= limit).order_by(ranked.c.grp, ranked.c.place)):
         found[r.grp].append(r)
     result = []
     for grp, rows in enumerate(found):
@@ -1017,7 +1024,7 @@ def rep_funnels_each(session: Session, scopes: Sequence[Scope], now: datetime) -
     team = (select(*_funnel_figures(visits, visits.c.grp, cast(null(), String).label("owner_id")))
             .group_by(visits.c.grp, visits.c.stage_id))
     figures: list[dict[str | None, dict[int, Any]]] = [{} for _ in scopes]
-    for r in session.execute(union_all(per_rep, team)):
+    for r in group.execute(union_all(per_rep, team)):
         figures[r.grp].setdefault(r.owner_id, {})[r.stage_id] = r
     return [_rep_funnels(stage_ids, scope, mine) for scope, mine in zip(scopes, figures)]
 
@@ -1065,7 +1072,7 @@ def expected_closes_each(session: Session, scopes: Sequence[Scope], currency: st
     group = _Scopes(session, scopes)
     members = group.members()
     in_currency = _in_currency(currency)
-    rows = {r.grp: r for r in session.execute(
+    rows = {r.grp: r for r in group.execute(
         select(
             members.c.grp,
             func.count().label("count"),
@@ -1098,7 +1105,7 @@ def overdue_follow_ups_each(session: Session, scopes: Sequence[Scope], now: date
     group = _Scopes(session, scopes)
     members = group.members()
     oldest = func.min(FollowUp.due_at)
-    rows = session.execute(
+    rows = group.execute(
         select(members.c.grp, FollowUp.assignee_id, func.count().label("count"), oldest.label("oldest_due_at"))
         .select_from(FollowUp)
         .join(Opportunity, and_(Opportunity.id == FollowUp.opportunity_id, Opportunity.team_id == FollowUp.team_id))
@@ -1137,7 +1144,7 @@ def open_without_follow_up_each(session: Session, scopes: Sequence[Scope], limit
         .subquery()
     )
     found: list[list[Any]] = [[] for _ in scopes]
-    for r in session.execute(select(ranked).where(ranked.c.place <= limit).order_by(ranked.c.grp, ranked.c.place)):
+    for r in group.execute(select(ranked).where(ranked.c.place <= limit).order_by(ranked.c.grp, ranked.c.place)):
         found[r.grp].append(r)
     return [OpenWithoutFollowUp(
         total=rows[0].total if rows else 0,
