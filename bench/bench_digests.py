@@ -45,6 +45,7 @@ BASELINE = text("""
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url")
+    parser.add_argument("--limit", type=int, default=0, help="build only the first N teams' digests (as one batch; 0: all)")
     parser.add_argument("--repeat", type=int, default=1, help="time the batch this many times (median)")
     parser.add_argument("--per-team", type=int, default=0, help="also time N digests built one team at a time and extrapolate")
     args = parser.parse_args()
@@ -59,6 +60,8 @@ def main() -> None:
     teams = services.teams.all(TEAM_ID)
     if not teams:
         raise SystemExit("no teams: seed with --teams")
+    workspace_teams = len(teams)
+    teams = teams[: args.limit] if args.limit else teams
     with engine.connect() as connection:
         opportunities = connection.execute(text("SELECT count(*) FROM opportunity WHERE team_id = :t"), {"t": TEAM_ID}).scalar_one()
 
@@ -100,7 +103,8 @@ def main() -> None:
             event.remove(engine, "before_cursor_execute", before)
             event.remove(engine, "after_cursor_execute", after)
     total = statistics.median(runs)
-    print(f"database: {engine.dialect.name}; {opportunities:,} opportunities; {len(teams)} teams")
+    print(f"database: {engine.dialect.name}; {opportunities:,} opportunities; {workspace_teams} teams"
+          + (f", the first {len(teams)} built" if len(teams) < workspace_teams else ""))
     print(f"baseline: one raw GROUP BY over the workspace: {baseline_s * 1000:.1f} ms (median of 3)")
     print(f"all digests, one batch: {total:.2f} s for {len(teams)} (median of {args.repeat}); per digest {total / len(teams) * 1000:.1f} ms")
     print(f"ratio: all digests / raw GROUP BY = {total / baseline_s:.1f}x (target 2x)")
