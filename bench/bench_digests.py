@@ -1,11 +1,15 @@
 """All digests for every team of a seeded workspace, against one raw GROUP BY over the same data.
 
-    python bench/seed.py --opportunities 1000000 --reps 5000 --teams 1000 --database-url postgresql://postgres@127.0.0.1/oppbot_bench_digest
-    python bench/bench_digests.py --database-url postgresql://postgres@127.0.0.1/oppbot_bench_digest [--limit 100] [--workers 2]
+    python bench/seed.py --opportunities 1000000 --reps 5000 --teams 1000 --database-url postgresql://postgres@127.0.0.1/oppbot_bench_1e6
+    python bench/bench_digests.py --database-url postgresql://postgres@127.0.0.1/oppbot_bench_1e6 [--per-team 20] [--repeat 1]
 
-Builds each team's digest exactly as the scheduled job does (every figure, then the Block Kit
-message and the chart data) without sending it, and prints the total, the time per digest and the
-ratio to the baseline query. `--limit` times only the first N teams and extrapolates the total.
+Builds every team's digest exactly as the scheduled job does when they all fall due at the same
+minute: one batch (Digests.build_many: every figure one statement grouped by team over the
+workspace), then each team's Block Kit message and chart data, without sending or writing anything
+(read-only). Prints the total, the time per digest and the ratio to the baseline query, and the
+time of each statement of the batch. `--per-team N` also times N digests built one team at a time
+(a batch of one each, as `/opp funnel`-style single scopes and the preview do) and extrapolates
+that path to all teams, for comparison.
 """
 
 from __future__ import annotations
@@ -15,12 +19,12 @@ import resource
 import statistics
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+import traceback
 from datetime import timedelta
 
 from common import TEAM_ID, database_url  # noqa: F401  (also puts the project on sys.path)
 from slack_sdk import WebClient
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from bot.blocks import digest_message
 from bot.clock import SystemClock
@@ -41,12 +45,13 @@ BASELINE = text("""
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url")
-    parser.add_argument("--limit", type=int, default=0, help="time only the first N teams and extrapolate (0: all)")
-    parser.add_argument("--workers", type=int, default=1, help="digests built in parallel (each on its own connection)")
+    parser.add_argument("--limit", type=int, default=0, help="build only the first N teams' digests (as one batch; 0: all)")
+    parser.add_argument("--repeat", type=int, default=1, help="time the batch this many times (median)")
+    parser.add_argument("--per-team", type=int, default=0, help="also time N digests built one team at a time and extrapolate")
     args = parser.parse_args()
 
     url = database_url(args.database_url)
-    engine = make_engine(url, pool_size=max(2, args.workers))
+    engine = make_engine(url, pool_size=2)
     clock = SystemClock()
     uow = lambda write=False: UnitOfWork(engine, write=write)  # noqa: E731
     gateway = SlackGateway(WebClient(token="xoxb-bench", base_url="http://127.0.0.1:9/api/"))  # never called: nothing is sent
@@ -55,6 +60,8 @@ def main() -> None:
     teams = services.teams.all(TEAM_ID)
     if not teams:
         raise SystemExit("no teams: seed with --teams")
+    workspace_teams = len(teams)
+    teams = teams[: args.limit] if args.limit else teams
     with engine.connect() as connection:
         opportunities = connection.execute(text("SELECT count(*) FROM opportunity WHERE team_id = :t"), {"t": TEAM_ID}).scalar_one()
 
@@ -66,29 +73,63 @@ def main() -> None:
         baseline.append(time.perf_counter() - started)
     baseline_s = statistics.median(baseline)
 
-    chosen = teams[: args.limit] if args.limit else teams
     stages = pipeline.stage_model(TEAM_ID)
     since = clock.now() - timedelta(days=1)
+    statements: list[tuple[float, str]] = []
 
-    def one(team) -> float:
+    def before(conn, cursor, statement, parameters, context, executemany):
+        context._bench_started = time.perf_counter()
+        context._bench_figure = next((f.name for f in reversed(traceback.extract_stack()) if f.filename.endswith("analytics.py")
+                                      and f.name.endswith("_each")), "other")
+
+    def after(conn, cursor, statement, parameters, context, executemany):
+        statements.append((time.perf_counter() - context._bench_started, context._bench_figure))
+
+    def batch() -> float:
         started = time.perf_counter()
-        data = services.digests.build(TEAM_ID, team, since)
-        digest_message(data, stages)
-        funnel_steps(data.conversion, stages)
+        for data in services.digests.build_many(TEAM_ID, [(team, since) for team in teams]):
+            digest_message(data, stages)
+            funnel_steps(data.conversion, stages)
         return time.perf_counter() - started
 
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=args.workers) as pool:
-        durations = list(pool.map(one, chosen))
-    elapsed = time.perf_counter() - started
-    total = elapsed * len(teams) / len(chosen)
-    durations.sort()
-    p99 = durations[min(len(durations) - 1, int(len(durations) * 0.99))]
-    print(f"database: {engine.dialect.name}; {opportunities:,} opportunities; {len(teams)} teams; timed {len(chosen)} digests with {args.workers} worker(s)")
+    runs = []
+    for _ in range(args.repeat):
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", before)
+        event.listen(engine, "after_cursor_execute", after)
+        try:
+            runs.append(batch())
+        finally:
+            event.remove(engine, "before_cursor_execute", before)
+            event.remove(engine, "after_cursor_execute", after)
+    total = statistics.median(runs)
+    print(f"database: {engine.dialect.name}; {opportunities:,} opportunities; {workspace_teams} teams"
+          + (f", the first {len(teams)} built" if len(teams) < workspace_teams else ""))
     print(f"baseline: one raw GROUP BY over the workspace: {baseline_s * 1000:.1f} ms (median of 3)")
-    print(f"digests: {elapsed:.2f} s for {len(chosen)} -> {total:.1f} s for all {len(teams)}{' (extrapolated)' if args.limit else ''}")
-    print(f"per digest: mean {statistics.mean(durations) * 1000:.1f} ms, p50 {statistics.median(durations) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms")
+    print(f"all digests, one batch: {total:.2f} s for {len(teams)} (median of {args.repeat}); per digest {total / len(teams) * 1000:.1f} ms")
     print(f"ratio: all digests / raw GROUP BY = {total / baseline_s:.1f}x (target 2x)")
+    by_figure: dict[str, list[float]] = {}
+    for seconds, figure in statements:
+        by_figure.setdefault(figure, []).append(seconds)
+    print("statements of the last batch (ms, × baseline):")
+    for figure, times in sorted(by_figure.items(), key=lambda item: -sum(item[1])):
+        print(f"  {figure:28s} {len(times):3d} statement(s) {sum(times) * 1000:9.1f} ms  {sum(times) / baseline_s:5.1f}x")
+
+    if args.per_team:
+        chosen = teams[:: max(1, len(teams) // args.per_team)][: args.per_team]
+
+        def one(team) -> float:
+            started = time.perf_counter()
+            data = services.digests.build(TEAM_ID, team, since)
+            digest_message(data, stages)
+            funnel_steps(data.conversion, stages)
+            return time.perf_counter() - started
+
+        durations = sorted(one(team) for team in chosen)
+        p99 = durations[min(len(durations) - 1, int(len(durations) * 0.99))]
+        print(f"team by team ({len(chosen)} timed): p50 {statistics.median(durations) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms per digest "
+              f"-> {statistics.mean(durations) * len(teams):.1f} s for all {len(teams)} (extrapolated), "
+              f"{statistics.mean(durations) * len(teams) / baseline_s:.0f}x")
     print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 

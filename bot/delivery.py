@@ -75,6 +75,16 @@ class RetryLater:
 
 Outcome = Sent | Skip | RetryLater
 Sender = Callable[[Delivery, datetime], Outcome]
+# Given the claimed rows of one kind, returns one outcome per row, in order: an Outcome, or the
+# exception that stopped that row (recorded exactly as if a Sender had raised it).
+BatchSender = Callable[[list[Delivery], datetime], list[Outcome | Exception]]
+
+
+@dataclass(frozen=True)
+class _Batched:
+    sender: BatchSender
+    size: int
+    lease: timedelta
 
 
 @dataclass
@@ -98,10 +108,27 @@ def backoff(attempts: int) -> timedelta:
 def schedule(session, *, team_id: str, kind: str, subject_id: int, dedupe_key: str, due_at: datetime, now: datetime,
              payload: dict | None = None, status: str = PENDING) -> None:
     """Record work inside the caller's transaction; the same dedupe_key is recorded once."""
-    exists = session.scalar(select(Delivery.id).where(Delivery.team_id == team_id, Delivery.dedupe_key == dedupe_key))
-    if exists is None:
-        session.add(Delivery(team_id=team_id, kind=kind, subject_id=subject_id, dedupe_key=dedupe_key, payload=payload or {},
-                             due_at=due_at, scheduled_for=due_at, created_at=now, status=status))
+    schedule_many(session, [dict(team_id=team_id, kind=kind, subject_id=subject_id, dedupe_key=dedupe_key, due_at=due_at,
+                                 payload=payload, status=status)], now=now)
+
+
+def schedule_many(session, rows: list[dict], *, now: datetime) -> None:
+    """`schedule` for many rows (each a dict of its keyword arguments), looking up existing keys in bulk."""
+    existing: set[tuple[str, str]] = set()
+    keys_by_team: dict[str, list[str]] = {}
+    for row in rows:
+        keys_by_team.setdefault(row["team_id"], []).append(row["dedupe_key"])
+    for team_id, keys in keys_by_team.items():
+        for start in range(0, len(keys), 500):
+            existing.update((team_id, key) for key in session.scalars(
+                select(Delivery.dedupe_key).where(Delivery.team_id == team_id, Delivery.dedupe_key.in_(keys[start:start + 500]))))
+    for row in rows:
+        if (row["team_id"], row["dedupe_key"]) in existing:
+            continue
+        existing.add((row["team_id"], row["dedupe_key"]))
+        session.add(Delivery(team_id=row["team_id"], kind=row["kind"], subject_id=row["subject_id"], dedupe_key=row["dedupe_key"],
+                             payload=row.get("payload") or {}, due_at=row["due_at"], scheduled_for=row["due_at"], created_at=now,
+                             status=row.get("status") or PENDING))
 
 
 def cancel_pending(session, *, team_id: str, kinds: tuple[str, ...], subject_id: int) -> None:
@@ -121,11 +148,19 @@ class Dispatcher:
         # Sending is waiting on Slack: a claimed batch goes out over several connections at once.
         self.workers = workers
         self.senders: dict[str, Sender] = {}
+        self.batch_senders: dict[str, _Batched] = {}
         # Called at the start of every run to record newly due work (e.g. the digests whose time came).
         self.before_run: Callable[[], object] | None = None
 
     def register(self, kind: str, sender: Sender) -> None:
         self.senders[kind] = sender
+
+    def register_batch(self, kind: str, sender: BatchSender, *, size: int = 1000, lease: timedelta | None = None) -> None:
+        """Rows of `kind` are claimed up to `size` at a time (per workspace) and handed to `sender` together,
+        e.g. so that the digests due at the same minute are built in one pass over the data. Each row's
+        outcome is still recorded on its own, as for a `Sender`. `lease` (default: the dispatcher's) should
+        cover building a whole batch."""
+        self.batch_senders[kind] = _Batched(sender, size, lease or self.lease)
 
     def run_once(self, *, max_batches: int = 50, kinds: tuple[str, ...] | None = None, skip: tuple[str, ...] = (),
                  plan: bool = True) -> DispatchStats:
@@ -139,23 +174,37 @@ class Dispatcher:
                 log.exception("planning due work failed")
         with self.uow() as uow:
             team_ids = queries.all_team_ids(uow.session)
+        batched = [kind for kind in self.batch_senders if (kinds is None or kind in kinds) and kind not in skip]
         for team_id in team_ids:
+            for kind in batched:
+                batch = self.batch_senders[kind]
+                for _ in range(max_batches):
+                    claimed = self.claim(team_id, kinds=(kind,), limit=batch.size, lease=batch.lease)
+                    if not claimed:
+                        break
+                    self._tally(stats, self._deliver_batch(batch.sender, claimed))
             for _ in range(max_batches):
-                claimed = self.claim(team_id, kinds=kinds, skip=skip)
+                claimed = self.claim(team_id, kinds=kinds, skip=(*skip, *self.batch_senders))
                 if not claimed:
                     break
-                if self.workers > 1 and len(claimed) > 1:
-                    with ThreadPoolExecutor(max_workers=min(self.workers, len(claimed)), thread_name_prefix="deliver") as pool:
-                        outcomes = list(pool.map(self._deliver, claimed))
-                else:
-                    outcomes = [self._deliver(delivery) for delivery in claimed]
-                for label, error in outcomes:
-                    setattr(stats, label, getattr(stats, label) + 1)
-                    if error is not None:
-                        stats.errors.append(error)
+                self._tally(stats, self._in_parallel(self._deliver, claimed))
         return stats
 
-    def claim(self, team_id: str, *, kinds: tuple[str, ...] | None = None, skip: tuple[str, ...] = ()) -> list[Delivery]:
+    def _in_parallel(self, work: Callable, items: list) -> list:
+        if self.workers > 1 and len(items) > 1:
+            with ThreadPoolExecutor(max_workers=min(self.workers, len(items)), thread_name_prefix="deliver") as pool:
+                return list(pool.map(work, items))
+        return [work(item) for item in items]
+
+    @staticmethod
+    def _tally(stats: DispatchStats, outcomes: list[tuple[str, str | None]]) -> None:
+        for label, error in outcomes:
+            setattr(stats, label, getattr(stats, label) + 1)
+            if error is not None:
+                stats.errors.append(error)
+
+    def claim(self, team_id: str, *, kinds: tuple[str, ...] | None = None, skip: tuple[str, ...] = (), limit: int | None = None,
+              lease: timedelta | None = None) -> list[Delivery]:
         """Take a lease on a batch of due rows (skipping rows another process holds) and return them."""
         now = self.clock.now()
         with self.uow(write=True) as uow:
@@ -164,7 +213,7 @@ class Dispatcher:
                 .where(Delivery.team_id == team_id, Delivery.status == PENDING, Delivery.due_at <= now,
                        or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now))
                 .order_by(Delivery.due_at, Delivery.id)
-                .limit(self.batch)
+                .limit(limit or self.batch)
             )
             if kinds is not None:
                 query = query.where(Delivery.kind.in_(kinds))
@@ -175,7 +224,7 @@ class Dispatcher:
             rows = list(uow.session.scalars(query))
             if rows:
                 uow.session.execute(update(Delivery).where(Delivery.team_id == team_id, Delivery.id.in_([r.id for r in rows]))
-                                    .values(claimed_by=self.owner, claimed_until=now + self.lease))
+                                    .values(claimed_by=self.owner, claimed_until=now + (lease or self.lease)))
                 uow.commit()
         return rows
 
@@ -183,41 +232,59 @@ class Dispatcher:
         """Send one claimed row and record the outcome; returns ("sent" | "skipped" | "retried" | "failed", error)."""
         sender = self.senders.get(delivery.kind)
         now = self.clock.now()
-        values: dict
-        error: str | None = None
-        then = None
+        outcome: Outcome | Exception
         try:
             if sender is None:
                 raise LookupError(f"no sender for kind {delivery.kind!r}")
             with delivery_scope(holds_slot=delivery.last_error == PACED):
                 outcome = sender(delivery, now)
-        except Paced as exc:
+        except Exception as exc:
+            outcome = exc
+        return self._record(delivery, outcome, now)
+
+    def _deliver_batch(self, sender: BatchSender, claimed: list[Delivery]) -> list[tuple[str, str | None]]:
+        """Hand claimed rows of one kind to their batch sender together, then record each row's outcome."""
+        now = self.clock.now()
+        outcomes: list[Outcome | Exception]
+        try:
+            outcomes = list(sender(claimed, now))
+            if len(outcomes) != len(claimed):
+                raise RuntimeError(f"the batch sender returned {len(outcomes)} outcomes for {len(claimed)} rows")
+        except Exception as exc:  # the whole batch failed: every row is retried
+            outcomes = [exc] * len(claimed)
+        return self._in_parallel(lambda pair: self._record(pair[0], pair[1], now), list(zip(claimed, outcomes)))
+
+    def _record(self, delivery: Delivery, outcome: Outcome | Exception, now: datetime) -> tuple[str, str | None]:
+        """Record a row's outcome (or the exception that stopped it) and release its claim."""
+        values: dict
+        error: str | None = None
+        then = None
+        if isinstance(outcome, Paced):
             # Not an attempt: the row comes back when its channel's slot is due, and keeps that slot.
-            values = {"due_at": now + timedelta(seconds=exc.wait), "last_error": PACED}
-        except Undeliverable as exc:
-            error = str(exc)
+            values = {"due_at": now + timedelta(seconds=outcome.wait), "last_error": PACED}
+        elif isinstance(outcome, Undeliverable):
+            error = str(outcome)
             values = self._failure(delivery, error, now, None, permanent=True)
-        except SlackApiError as exc:
-            error = slack_error(exc)
-            wait = retry_after(exc)
+        elif isinstance(outcome, SlackApiError):
+            error = slack_error(outcome)
+            wait = retry_after(outcome)
             if wait is not None:
                 # Slack asks for patience, the message is fine: not an attempt, never a reason to give up.
                 values = {"due_at": now + timedelta(seconds=wait), "last_error": f"ratelimited: retry after {wait}s"}
             else:
                 values = self._failure(delivery, error, now, None, permanent=error in PERMANENT_ERRORS)
-        except Exception as exc:  # a network failure or a bug: keep the row, retry later, say why
-            error = f"{exc.__class__.__name__}: {exc}"[:300]
-            log.exception("delivery %s (%s) raised", delivery.id, delivery.kind)
+        elif isinstance(outcome, Exception):  # a network failure or a bug: keep the row, retry later, say why
+            error = f"{outcome.__class__.__name__}: {outcome}"[:300]
+            log.error("delivery %s (%s) raised", delivery.id, delivery.kind, exc_info=outcome)
             values = self._failure(delivery, error, now, None, permanent=False)
+        elif isinstance(outcome, Sent):
+            values = {"status": SENT, "sent_at": now, "channel_id": outcome.channel_id, "message_ts": outcome.message_ts,
+                      "attempts": delivery.attempts + 1}
+            then = outcome.then
+        elif isinstance(outcome, Skip):
+            values = {"status": CANCELLED, "last_error": outcome.reason[:300]}
         else:
-            if isinstance(outcome, Sent):
-                values = {"status": SENT, "sent_at": now, "channel_id": outcome.channel_id, "message_ts": outcome.message_ts,
-                          "attempts": delivery.attempts + 1}
-                then = outcome.then
-            elif isinstance(outcome, Skip):
-                values = {"status": CANCELLED, "last_error": outcome.reason[:300]}
-            else:
-                values = {"due_at": outcome.at, "last_error": outcome.reason[:300]}
+            values = {"due_at": outcome.at, "last_error": outcome.reason[:300]}
         values.update(claimed_by=None, claimed_until=None)
         with self.uow(write=True) as uow:
             uow.session.execute(update(Delivery).where(

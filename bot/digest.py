@@ -9,9 +9,11 @@ outbox rows, each sent and retried on its own.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -19,7 +21,7 @@ from bot import blocks as ui
 from bot.charts import funnel_chart_png
 from bot.core import Pipeline
 from bot.cron import last_fire_time
-from bot.delivery import Dispatcher, Sent, Skip, schedule
+from bot.delivery import Dispatcher, Sent, Skip, schedule, schedule_many
 from bot.domain import Actor, Forbidden, NotFound, StageModel
 from bot.teams import Teams, TeamView
 from bot.timezones import zone
@@ -30,6 +32,9 @@ log = logging.getLogger(__name__)
 
 DIGEST, DIGEST_POST, DIGEST_CHART = "digest", "digest_post", "digest_chart"
 WIN_RATE_WINDOW = timedelta(days=90)
+DIGEST_BATCH = 2000  # digests claimed (and built) together per workspace
+DIGEST_LEASE = timedelta(minutes=10)  # covers building a whole batch; a process that dies holding one delays it this long
+DIGEST_WRITE_CHUNK = 100  # digests rendered and recorded per transaction
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,21 @@ def _month_bounds(now: datetime, tz_name: str | None) -> tuple[date, date, date]
     return this_month, next_month, after_next
 
 
+_TUPLES = ("pipeline", "overdue", "conversion", "dwell")
+
+
+def _by_window(scopes: list[analytics.Scope], windows: list, compute: Callable[[list[analytics.Scope], Any], list]) -> list:
+    """compute(scopes, window) once per distinct window (normally one for a whole batch), results in scope order."""
+    indexes: dict[Any, list[int]] = {}
+    for i, window in enumerate(windows):
+        indexes.setdefault(window, []).append(i)
+    result: list = [None] * len(scopes)
+    for window, chosen in indexes.items():
+        for i, value in zip(chosen, compute([scopes[i] for i in chosen], window)):
+            result[i] = value
+    return result
+
+
 class Digests:
     def __init__(self, pipeline: Pipeline, teams: Teams, slack=None) -> None:
         self.pipeline = pipeline
@@ -71,29 +91,53 @@ class Digests:
     # ----- content ----------------------------------------------------------------------------
 
     def build(self, team_id: str, team: TeamView, since: datetime, now: datetime | None = None) -> DigestData:
+        return self.build_many(team_id, [(team, since)], now)[0]
+
+    def build_many(self, team_id: str, requests: Sequence[tuple[TeamView, datetime]], now: datetime | None = None) -> list[DigestData]:
+        """The digests of several sales teams of one workspace, each team with its `since`.
+
+        Every figure is one statement grouped by team over the workspace (analytics.*_each), not one
+        statement per team; the figures with a window of their own (what changed since the team's
+        last digest, the closes expected in the team's months) take one statement per distinct window.
+        """
+        if not requests:
+            return []
         now = now or self.clock.now()
         with self.uow() as uow:
-            workspace = queries.get_workspace(uow.session, team_id)
-            currency = workspace.currency if workspace else "USD"
-            tz_name = team.timezone or (workspace.timezone if workspace else None)
-            scope = analytics.Scope(team_id=team_id, owner_ids=team.member_ids or ("",))
             session = uow.session
-            this_month, next_month, after_next = _month_bounds(now, tz_name)
-            return DigestData(
-                team=team, currency=currency, since=since, now=now,
-                pipeline=tuple(analytics.pipeline_by_stage(session, scope, currency)),
-                changes=analytics.changes_between(session, scope, since, now, limit=ui.DIGEST_FULL_TOP),
-                overdue=tuple(analytics.overdue_follow_ups_by_rep(session, scope, now)),
-                without_follow_up=analytics.open_without_follow_up(session, scope, limit=ui.DIGEST_FULL_TOP),
-                stalled=analytics.stalled(session, scope, now, limit=ui.DIGEST_FULL_TOP),
-                win_rate=analytics.win_rate(session, scope, now - WIN_RATE_WINDOW, now, currency),
-                conversion=tuple(analytics.stage_conversion(session, scope)),
-                dwell=tuple(analytics.stage_dwell(session, scope, now)),
-                cycle=analytics.cycle_length(session, scope, now - WIN_RATE_WINDOW, now),
-                reps=analytics.rep_funnels(session, scope, now),
-                closes_this_month=analytics.expected_closes(session, scope, currency, this_month, next_month),
-                closes_next_month=analytics.expected_closes(session, scope, currency, next_month, after_next),
+            workspace = queries.get_workspace(session, team_id)
+            currency = workspace.currency if workspace else "USD"
+            teams = [team for team, _ in requests]
+            scopes = [analytics.Scope(team_id=team_id, owner_ids=team.member_ids or ("",)) for team in teams]
+            months = [_month_bounds(now, team.timezone or (workspace.timezone if workspace else None)) for team in teams]
+            dwell = analytics.stage_dwell_each(session, scopes, now)
+            changes = _by_window(scopes, [since for _, since in requests],
+                                 lambda subset, since: analytics.changes_between_each(session, subset, since, now, limit=ui.DIGEST_FULL_TOP))
+            closes_this_month = _by_window(scopes, [(m[0], m[1]) for m in months],
+                                           lambda subset, window: analytics.expected_closes_each(session, subset, currency, *window))
+            closes_next_month = _by_window(scopes, [(m[1], m[2]) for m in months],
+                                           lambda subset, window: analytics.expected_closes_each(session, subset, currency, *window))
+            columns = dict(
+                pipeline=analytics.pipeline_by_stage_each(session, scopes, currency),
+                changes=changes,
+                overdue=analytics.overdue_follow_ups_each(session, scopes, now),
+                without_follow_up=analytics.open_without_follow_up_each(session, scopes, limit=ui.DIGEST_FULL_TOP),
+                # the medians stalled deals are measured against are those of the dwell figures (the same visits)
+                stalled=analytics.stalled_each(session, scopes, now, limit=ui.DIGEST_FULL_TOP,
+                                               medians=[analytics.medians_of(d) for d in dwell]),
+                win_rate=analytics.win_rate_each(session, scopes, now - WIN_RATE_WINDOW, now, currency),
+                conversion=analytics.stage_conversion_each(session, scopes),
+                dwell=dwell,
+                cycle=analytics.cycle_length_each(session, scopes, now - WIN_RATE_WINDOW, now),
+                reps=analytics.rep_funnels_each(session, scopes, now),
+                closes_this_month=closes_this_month,
+                closes_next_month=closes_next_month,
             )
+        return [
+            DigestData(team=team, currency=currency, since=since, now=now,
+                       **{name: tuple(values[i]) if name in _TUPLES else values[i] for name, values in columns.items()})
+            for i, (team, since) in enumerate(requests)
+        ]
 
     def full_report(self, actor: Actor, sales_team_id: int | None) -> tuple[DigestData]:
         """The digest's "Full report" modal: for the team's manager and admins."""
@@ -142,7 +186,7 @@ class Digests:
                     continue
                 if fire is None or (team.id in previous and previous[team.id] >= fire):
                     continue  # nothing new: no query, no write
-                planned += self._plan(team_id, team, fire.astimezone(timezone.utc), now, scheduled=True)
+                planned += self._plan(team_id, team, fire.astimezone(timezone.utc), now, scheduled=True, previous=previous.get(team.id))
         return planned
 
     def plan_now(self, team_name: str | None = None) -> int:
@@ -152,9 +196,11 @@ class Digests:
         with self.uow() as uow:
             team_ids = queries.all_team_ids(uow.session)
         for team_id in team_ids:
+            with self.uow() as uow:
+                previous = queries.last_digest_periods(uow.session, team_id)
             for team in self.teams.all(team_id):
                 if team_name is None or team.name.lower() == team_name.lower():
-                    planned += self._plan(team_id, team, now, now, scheduled=False)
+                    planned += self._plan(team_id, team, now, now, scheduled=False, previous=previous.get(team.id))
         return planned
 
     def _workspace_tz(self, team_id: str) -> str:
@@ -162,8 +208,8 @@ class Digests:
             workspace = queries.get_workspace(uow.session, team_id)
         return workspace.timezone if workspace else "UTC"
 
-    def _plan(self, team_id: str, team: TeamView, period: datetime, now: datetime, *, scheduled: bool) -> int:
-        previous = self.previous_period(team_id, team)
+    def _plan(self, team_id: str, team: TeamView, period: datetime, now: datetime, *, scheduled: bool, previous: datetime | None) -> int:
+        """Record one digest (period, since); `previous` is the team's last scheduled period as read by the caller."""
         if scheduled and previous is not None and previous >= period:
             return 0
         key = f"digest:{team.id}:{'scheduled' if scheduled else 'manual'}:{int(period.timestamp())}"
@@ -183,30 +229,76 @@ class Digests:
     # ----- delivery ---------------------------------------------------------------------------
 
     def register(self, dispatcher: Dispatcher) -> None:
-        dispatcher.register(DIGEST, self.send_digest)
+        dispatcher.register_batch(DIGEST, self.send_digests, size=DIGEST_BATCH, lease=DIGEST_LEASE)
         dispatcher.register(DIGEST_POST, self.send_post)
         dispatcher.register(DIGEST_CHART, self.send_chart)
         dispatcher.before_run = self.plan_due
 
-    def send_digest(self, delivery: Delivery, now: datetime) -> Sent | Skip:
-        """Compute the digest once and record one message (and one chart) per destination."""
-        team = self.teams.get(delivery.team_id, delivery.subject_id)
-        if team is None:
-            return Skip("the team is gone")
-        data = self.build(delivery.team_id, team, datetime.fromisoformat(delivery.payload["since"]), now)
-        stages = self.pipeline.stage_model(delivery.team_id)
+    def send_digests(self, deliveries: list[Delivery], now: datetime) -> list[Sent | Skip | Exception]:
+        """Build the claimed digests of a workspace in one batch (every figure one statement for all of
+        them), then record each digest's message and chart per destination as outbox rows of their own.
+
+        One outcome per row: Sent once its messages are recorded (their dedupe keys make a retry
+        record nothing twice), Skip for a team that is gone, or the exception that stopped it (retried).
+        """
+        outcomes: list[Sent | Skip | Exception | None] = [None] * len(deliveries)
+        by_workspace: dict[str, list[int]] = {}
+        for i, delivery in enumerate(deliveries):
+            by_workspace.setdefault(delivery.team_id, []).append(i)
+        for team_id, indexes in by_workspace.items():
+            try:
+                teams = {team.id: team for team in self.teams.all(team_id)}
+                wanted = []
+                for i in indexes:
+                    team = teams.get(deliveries[i].subject_id)
+                    if team is None:
+                        outcomes[i] = Skip("the team is gone")
+                    else:
+                        wanted.append((i, team))
+                built = self.build_many(team_id, [(team, datetime.fromisoformat(deliveries[i].payload["since"])) for i, team in wanted], now)
+                stages = self.pipeline.stage_model(team_id)
+            except Exception as exc:
+                log.exception("building the digests of %s failed", team_id)
+                for i in indexes:
+                    outcomes[i] = outcomes[i] or exc
+                continue
+            # Rendered and recorded a slice at a time: a transaction (and the rendered messages in memory)
+            # stays small however many teams are due.
+            for start in range(0, len(wanted), DIGEST_WRITE_CHUNK):
+                rows, done = [], []
+                for (i, team), data in zip(wanted[start:start + DIGEST_WRITE_CHUNK], built[start:start + DIGEST_WRITE_CHUNK]):
+                    try:
+                        rows.extend(self._outbox_rows(deliveries[i], team, data, stages, now))
+                        done.append(i)
+                    except Exception as exc:
+                        log.exception("rendering the digest of team %s failed", team.name)
+                        outcomes[i] = exc
+                try:
+                    with self.uow(write=True) as uow:
+                        schedule_many(uow.session, rows, now=now)
+                        uow.commit()
+                except Exception as exc:
+                    for i in done:
+                        outcomes[i] = exc
+                else:
+                    for i in done:
+                        outcomes[i] = Sent()
+        return outcomes  # type: ignore[return-value]
+
+    def _outbox_rows(self, delivery: Delivery, team: TeamView, data: DigestData, stages: StageModel, now: datetime) -> list[dict]:
+        """One message and one chart per destination (the manager's DM, the team's channel)."""
         text, message = ui.digest_message(data, stages)
         steps, rates = funnel_steps(data.conversion, stages)
         destinations = [("user", team.manager_id)] + ([("channel", team.channel)] if team.channel else [])
-        with self.uow(write=True) as uow:
-            for kind, target in destinations:
-                base = f"{delivery.dedupe_key}:{kind}:{target}"
-                schedule(uow.session, team_id=delivery.team_id, kind=DIGEST_POST, subject_id=team.id, dedupe_key=f"{base}:post", due_at=now, now=now,
-                         payload={"kind": kind, "target": target, "text": text, "blocks": message})
-                schedule(uow.session, team_id=delivery.team_id, kind=DIGEST_CHART, subject_id=team.id, dedupe_key=f"{base}:chart", due_at=now, now=now,
-                         payload={"kind": kind, "target": target, "title": f"{team.name}: funnel", "steps": steps, "rates": rates})
-            uow.commit()
-        return Sent()
+        rows = []
+        for kind, target in destinations:
+            base = f"{delivery.dedupe_key}:{kind}:{target}"
+            common = dict(team_id=delivery.team_id, subject_id=team.id, due_at=now)
+            rows.append(dict(common, kind=DIGEST_POST, dedupe_key=f"{base}:post",
+                             payload={"kind": kind, "target": target, "text": text, "blocks": message}))
+            rows.append(dict(common, kind=DIGEST_CHART, dedupe_key=f"{base}:chart",
+                             payload={"kind": kind, "target": target, "title": f"{team.name}: funnel", "steps": steps, "rates": rates}))
+        return rows
 
     def _channel(self, payload: dict) -> str:
         return self.slack.dm_channel(payload["target"]) if payload["kind"] == "user" else payload["target"]

@@ -28,6 +28,9 @@ SQLite and PostgreSQL differ in date arithmetic and in formatting; `_days_betwee
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -35,19 +38,26 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Column,
     Float,
+    Integer,
+    MetaData,
     String,
+    Table,
     and_,
     case,
     cast,
+    column,
     distinct,
     exists,
     extract,
     func,
     literal,
+    literal_column,
     null,
     or_,
     select,
+    text,
     true,
     type_coerce,
     union_all,
@@ -300,14 +310,14 @@ def _float(value: Any) -> float | None:
 
 
 def _deal_filters(scope: Scope, *, by_owner: bool = True) -> list[Any]:
-    """WHERE clauses putting `Opportunity` rows in the scope (by current owner unless by_owner=False)."""
+    """WHERE clauses putting `Opportunity` rows in one scope (by current owner unless by_owner=False)."""
     where = [Opportunity.team_id == scope.team_id]
     if by_owner and scope.owner_ids is not None:
         where.append(Opportunity.owner_id.in_(scope.owner_ids))
-    for column, value in ((Opportunity.industry, scope.industry), (Opportunity.region, scope.region),
-                          (Opportunity.company_size, scope.company_size)):
+    for col, value in ((Opportunity.industry, scope.industry), (Opportunity.region, scope.region),
+                       (Opportunity.company_size, scope.company_size)):
         if value is not None:
-            where.append(column == value)
+            where.append(col == value)
     return where
 
 
@@ -329,33 +339,143 @@ def _other_currency(currency: str) -> Any:
     return and_(Opportunity.currency != currency, Opportunity.amount.is_not(None))
 
 
-def _active_stages(session: Session, scope: Scope) -> list[int]:
-    return list(session.scalars(
-        select(Stage.id).where(Stage.team_id == scope.team_id, Stage.active == true()).order_by(Stage.position, Stage.id)
+def _stages(session: Session, team_id: str) -> list[Any]:
+    """Every stage of the workspace: active ones in position order, then retired ones."""
+    return list(session.execute(
+        select(Stage.id, Stage.active, Stage.probability)
+        .where(Stage.team_id == team_id)
+        .order_by(Stage.active.desc(), Stage.position, Stage.id)
     ))
 
 
-def _visits(session: Session, scope: Scope, now: datetime | None, *, attribute_to_change_owner: bool = False,
-            created_since: datetime | None = None) -> Any:
-    """A CTE with one row per stage visit in the scope.
+def _active_stages(session: Session, team_id: str) -> list[int]:
+    return [s.id for s in _stages(session, team_id) if s.active]
 
-    Columns: opportunity_id, stage_id, owner_id (the owner when the visit started), rank (the
-    stage's funnel rank), advanced (the deal later reached a higher-ranked stage or was won),
-    finished (the visit has ended) and, when `now` is given, days (until the next change, or
-    until `now` for a visit still going).
+
+# ----- several scopes at once --------------------------------------------------------------------
+
+SMALL_OWNER_SET = 64  # up to this many owners, statements also filter `owner_id IN (...)` to start from the owner indexes
+
+
+class _Scopes:
+    """Several scopes of one workspace (e.g. every sales team whose digest is due), computed together.
+
+    Each scope is numbered by its place in the list (`grp`). A statement joins the scopes' owners as
+    (grp, owner_id) rows — a VALUES list, which SQLite and PostgreSQL both name column1, column2 —
+    and groups by grp, so N teams cost one pass over the workspace's rows instead of N passes.
+    One scope is the same statement with one group. A scope of everyone (owner_ids None) has no
+    owners to join: it is computed on its own, as group 0 joined to every row.
+
+    Scopes computed together have no owner in common (as sales teams: a rep is on one team), so a
+    row joins at most one scope and window functions over a deal's rows are not disturbed by the join.
+    """
+
+    def __init__(self, session: Session, scopes: Sequence[Scope]) -> None:
+        self.session = session
+        if not scopes:
+            raise ValueError("no scope given")
+        first = scopes[0]
+        shared = (first.team_id, first.industry, first.region, first.company_size)
+        if any((s.team_id, s.industry, s.region, s.company_size) != shared for s in scopes):
+            raise ValueError("scopes computed together share the workspace and the industry, region and size filters")
+        self.everyone = first.owner_ids is None
+        if any(s.owner_ids is None for s in scopes) and len(scopes) > 1:
+            raise ValueError("a scope of everyone is computed on its own")
+        self.scopes = tuple(scopes)
+        self.first = first
+        self.team_id = first.team_id
+        self.pairs = [] if self.everyone else [(grp, owner) for grp, s in enumerate(scopes) for owner in dict.fromkeys(s.owner_ids)]
+        self.owners = sorted({owner for _, owner in self.pairs})
+        if len(self.owners) != len(self.pairs):
+            raise ValueError("scopes computed together cannot share an owner")
+        self._names = itertools.count()
+
+    def __len__(self) -> int:
+        return len(self.scopes)
+
+    def members(self) -> Any:
+        """A fresh (grp, owner_id) selectable; for everyone, one row (grp 0) that joins on true.
+
+        PostgreSQL gets a VALUES list, which it hashes. SQLite would loop over a VALUES list for every
+        row it joins (it has no index on it and misjudges the join order), so there it is a temporary
+        table with owner_id as its key, filled once per transaction and set of scopes (a write to the
+        connection's temp schema only: the database itself is not locked).
+        """
+        n = next(self._names)
+        if self.everyone:
+            return select(literal_column("0", Integer).label("grp")).subquery(f"members{n}")
+        pairs = self.pairs or [(-1, "")]  # scopes without owners: a row that matches nothing
+        if _dialect(self.session) == "sqlite":
+            return self._temporary_table(pairs)
+        rows = ", ".join(f"({int(grp)}, :m{n}_{i})" for i, (grp, _) in enumerate(pairs))
+        statement = (text(f"SELECT column1 AS grp, column2 AS owner_id FROM (VALUES {rows}) AS members_values{n}")
+                     .bindparams(**{f"m{n}_{i}": owner for i, (_, owner) in enumerate(pairs)})
+                     .columns(column("grp", Integer), column("owner_id", String)))
+        return statement.subquery(f"members{n}")
+
+    def _temporary_table(self, pairs: list[tuple[int, str]]) -> Any:
+        digest = hashlib.sha1(repr(pairs).encode()).hexdigest()[:16]
+        table = Table(f"scope_members_{digest}", MetaData(), Column("owner_id", String, primary_key=True),
+                      Column("grp", Integer, nullable=False), prefixes=["TEMPORARY"])
+        connection = self.session.connection()
+        exists_already = connection.exec_driver_sql(
+            "SELECT 1 FROM sqlite_temp_master WHERE type = 'table' AND name = ?", (table.name,)).first()
+        if exists_already is None:
+            table.create(connection)
+            connection.execute(table.insert(), [{"grp": grp, "owner_id": owner} for grp, owner in pairs])
+        return table.alias(f"members{next(self._names)}")
+
+    def execute(self, statement: Any) -> Any:
+        """Run a statement of these scopes. The SQL of a batch embeds its owners (and medians) as VALUES,
+        so it differs from batch to batch: it is compiled afresh rather than kept in the engine's
+        statement cache, which it would otherwise fill with large entries batch after batch."""
+        options = {"compiled_cache": None} if len(self.scopes) > 1 else {}
+        return self.session.execute(statement, execution_options=options)
+
+    def on(self, members: Any, owner: Any) -> Any:
+        """The join condition putting a row owned by `owner` in its scopes."""
+        return true() if self.everyone else members.c.owner_id == owner
+
+    def deal_filters(self, *, by_owner: bool = True) -> list[Any]:
+        """WHERE clauses on `Opportunity` that every scope shares; the owners come from the join."""
+        where = [Opportunity.team_id == self.team_id]
+        if by_owner and not self.everyone and len(self.owners) <= SMALL_OWNER_SET:
+            where.append(Opportunity.owner_id.in_(self.owners))  # redundant with the join; lets the planner start from the owner index
+        for col, value in ((Opportunity.industry, self.first.industry), (Opportunity.region, self.first.region),
+                           (Opportunity.company_size, self.first.company_size)):
+            if value is not None:
+                where.append(col == value)
+        return where
+
+
+def _visits(session: Session, scopes: _Scopes, now: datetime | None, *, attribute_to_change_owner: bool = False,
+            created_since: datetime | None = None) -> Any:
+    """A CTE with one row per stage visit in each scope.
+
+    Columns: grp (the scope), opportunity_id, stage_id, owner_id (the owner when the visit started),
+    rank (the stage's funnel rank), advanced (the deal later reached a higher-ranked stage or was
+    won), finished (the visit has ended) and, when `now` is given, days (until the next change, or
+    until `now` for a visit still going). A visit is in a scope by the deal's current owner, or
+    with `attribute_to_change_owner` by `owner_id`.
+
+    The scopes are joined before the window functions: by the current owner that keeps or drops a
+    deal's whole history; by the change's owner it is an outer join, so every change of a deal stays
+    in its window and only the visits of the scopes' owners are kept afterwards.
     """
     order = (StageChange.changed_at, StageChange.id)
     reached = case((StageChange.to_status == OPEN, _rank(Stage)), (StageChange.to_status == WON, WON_RANK))
-    where = _deal_filters(scope, by_owner=not attribute_to_change_owner)
-    if attribute_to_change_owner and scope.owner_ids is not None:
+    where = [StageChange.team_id == scopes.team_id, *scopes.deal_filters(by_owner=not attribute_to_change_owner)]
+    if attribute_to_change_owner and not scopes.everyone and len(scopes.owners) <= SMALL_OWNER_SET:
         # Only deals one of these reps ever owned at a change: the window functions below then run
         # over those deals' whole histories, not over the whole workspace's.
-        touched = select(StageChange.opportunity_id).where(StageChange.team_id == scope.team_id, StageChange.owner_id.in_(scope.owner_ids))
+        touched = select(StageChange.opportunity_id).where(StageChange.team_id == scopes.team_id, StageChange.owner_id.in_(scopes.owners))
         where.append(StageChange.opportunity_id.in_(touched))
     if created_since is not None:
         where.append(Opportunity.created_at >= created_since)
+    members = scopes.members()
     changes = (
         select(
+            members.c.grp,
             StageChange.opportunity_id,
             StageChange.to_stage_id.label("stage_id"),
             StageChange.to_status,
@@ -367,12 +487,18 @@ def _visits(session: Session, scope: Scope, now: datetime | None, *, attribute_t
             func.max(reached)
             .over(partition_by=StageChange.opportunity_id, order_by=order, rows=(1, None)).label("best_later"),
         )
+        .select_from(StageChange)
         .join(Opportunity, _deal_of_change())
         .join(Stage, and_(Stage.id == StageChange.to_stage_id, Stage.team_id == StageChange.team_id))
-        .where(StageChange.team_id == scope.team_id, *where)
-        .cte("changes")
     )
+    if attribute_to_change_owner:
+        # every change of a deal stays in its window; the visits are then those of the scopes' owners
+        changes = changes.outerjoin(members, scopes.on(members, StageChange.owner_id))
+    else:
+        changes = changes.join(members, scopes.on(members, Opportunity.owner_id))
+    changes = changes.where(*where).cte("changes")
     columns = [
+        changes.c.grp,
         changes.c.opportunity_id,
         changes.c.stage_id,
         changes.c.owner_id,
@@ -383,10 +509,7 @@ def _visits(session: Session, scope: Scope, now: datetime | None, *, attribute_t
     if now is not None:
         ended_at = func.coalesce(changes.c.left_at, _at(now))
         columns.append(_days_between(session, changes.c.entered_at, ended_at).label("days"))
-    query = select(*columns).where(changes.c.to_status == OPEN)
-    if attribute_to_change_owner and scope.owner_ids is not None:
-        query = query.where(changes.c.owner_id.in_(scope.owner_ids))
-    return query.cte("visits")
+    return select(*columns).where(changes.c.to_status == OPEN, changes.c.grp.is_not(None)).cte("visits")
 
 
 def _funnel_figures(visits: Any, *keys: Any) -> list[Any]:
@@ -405,16 +528,17 @@ def _funnel_figures(visits: Any, *keys: Any) -> list[Any]:
 
 
 def _days_stats(visits: Any, *, finished_only: bool = False) -> Any:
-    """A subquery per stage: visits, avg_days and median_days, the median taken in SQL.
+    """A subquery per scope and stage: visits, avg_days and median_days, the median taken in SQL.
 
     Ranked 1..n by days, the middle rows are those with n <= 2·rank <= n + 2 (one row when n is
     odd, two when even); the median is their average.
     """
     ranked = select(
+        visits.c.grp,
         visits.c.stage_id,
         visits.c.days,
-        func.row_number().over(partition_by=visits.c.stage_id, order_by=visits.c.days).label("rank"),
-        func.count().over(partition_by=visits.c.stage_id).label("n"),
+        func.row_number().over(partition_by=(visits.c.grp, visits.c.stage_id), order_by=visits.c.days).label("rank"),
+        func.count().over(partition_by=(visits.c.grp, visits.c.stage_id)).label("n"),
     )
     if finished_only:
         ranked = ranked.where(visits.c.finished)
@@ -422,21 +546,22 @@ def _days_stats(visits: Any, *, finished_only: bool = False) -> Any:
     middle = and_(ranked.c.rank * 2 >= ranked.c.n, ranked.c.rank * 2 <= ranked.c.n + 2)
     return (
         select(
+            ranked.c.grp,
             ranked.c.stage_id,
             func.count().label("visits"),
             func.avg(ranked.c.days).label("avg_days"),
             func.avg(case((middle, ranked.c.days))).label("median_days"),
         )
-        .group_by(ranked.c.stage_id)
+        .group_by(ranked.c.grp, ranked.c.stage_id)
         .subquery()
     )
 
 
-def _final_closes(scope: Scope, since: datetime, until: datetime) -> Any:
-    """A subquery of deals whose last change is a win or loss made in [since, until).
+def _final_closes(scopes: _Scopes, since: datetime, until: datetime) -> Any:
+    """A subquery of deals whose last change is a win or loss made in [since, until), per scope.
 
     A deal closed in the window but reopened since is left out; a deal won, reopened and lost
-    counts once, by its last outcome. Columns: opportunity_id, outcome, closed_at, created_at,
+    counts once, by its last outcome. Columns: grp, opportunity_id, outcome, closed_at, created_at,
     amount, currency.
     """
     later = aliased(StageChange)
@@ -446,8 +571,10 @@ def _final_closes(scope: Scope, since: datetime, until: datetime) -> Any:
         or_(later.changed_at > StageChange.changed_at,
             and_(later.changed_at == StageChange.changed_at, later.id > StageChange.id)),
     )
+    members = scopes.members()
     return (
         select(
+            members.c.grp,
             StageChange.opportunity_id,
             StageChange.to_status.label("outcome"),
             StageChange.changed_at.label("closed_at"),
@@ -455,17 +582,24 @@ def _final_closes(scope: Scope, since: datetime, until: datetime) -> Any:
             Opportunity.amount,
             Opportunity.currency,
         )
+        .select_from(StageChange)
         .join(Opportunity, _deal_of_change())
+        .join(members, scopes.on(members, Opportunity.owner_id))
         .where(
-            StageChange.team_id == scope.team_id,
+            StageChange.team_id == scopes.team_id,
             StageChange.to_status.in_((WON, LOST)),
             StageChange.changed_at >= since,
             StageChange.changed_at < until,
             ~superseded,
-            *_deal_filters(scope),
+            *scopes.deal_filters(),
         )
         .subquery()
     )
+
+
+# Every figure below has a `…_each(session, scopes, …)` form, one statement for any number of scopes
+# of one workspace returning one result per scope in order, and the one-scope form, which is it
+# with a list of one.
 
 
 # ----- 1. pipeline by stage ----------------------------------------------------------------------
@@ -477,29 +611,41 @@ def pipeline_by_stage(session: Session, scope: Scope, currency: str) -> list[Sta
     Every active stage appears, in position order, even with no deals; a retired stage appears
     after them only while open deals still sit in it.
     """
-    deals = (
+    return pipeline_by_stage_each(session, [scope], currency)[0]
+
+
+def pipeline_by_stage_each(session: Session, scopes: Sequence[Scope], currency: str) -> list[list[StagePipeline]]:
+    group = _Scopes(session, scopes)
+    members = group.members()
+    figures = {(r.grp, r.stage_id): r for r in group.execute(
         select(
+            members.c.grp,
             Opportunity.stage_id,
             func.count().label("count"),
             func.sum(case((_in_currency(currency), _cents(Opportunity.amount)))).label("cents"),
             func.count(case((_other_currency(currency), 1))).label("other_currency"),
         )
-        .where(*_deal_filters(scope), Opportunity.status == OPEN)
-        .group_by(Opportunity.stage_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(Stage.id, deals.c.count, deals.c.cents, (deals.c.cents * Stage.probability).label("cent_percent"),
-               deals.c.other_currency)
-        .outerjoin(deals, deals.c.stage_id == Stage.id)
-        .where(Stage.team_id == scope.team_id, or_(Stage.active == true(), deals.c.count.is_not(None)))
-        .order_by(Stage.active.desc(), Stage.position, Stage.id)
-    )
-    return [
-        StagePipeline(stage_id=r.id, count=r.count or 0, amount=_money(r.cents),
-                      weighted_amount=_weighted_money(r.cent_percent), other_currency=r.other_currency or 0)
-        for r in rows
-    ]
+        .select_from(Opportunity)
+        .join(members, group.on(members, Opportunity.owner_id))
+        .where(*group.deal_filters(), Opportunity.status == OPEN)
+        .group_by(members.c.grp, Opportunity.stage_id)
+    )}
+    stages = _stages(session, group.team_id)
+    result = []
+    for grp in range(len(group)):
+        lines = []
+        for stage in stages:
+            r = figures.get((grp, stage.id))
+            if r is None and not stage.active:
+                continue
+            cents = None if r is None else r.cents
+            lines.append(StagePipeline(
+                stage_id=stage.id, count=r.count if r else 0, amount=_money(cents),
+                weighted_amount=_weighted_money(None if cents is None else int(cents) * stage.probability),
+                other_currency=r.other_currency if r else 0,
+            ))
+        result.append(lines)
+    return result
 
 
 # ----- 2. what changed ---------------------------------------------------------------------------
@@ -515,6 +661,13 @@ def changes_between(session: Session, scope: Scope, since: datetime, until: date
     each list, `total` still counts all. The lost reason is the deal's current one, so it is
     given only while the deal is still lost (stage changes do not keep reasons).
     """
+    return changes_between_each(session, [scope], since, until, limit=limit)[0]
+
+
+def changes_between_each(session: Session, scopes: Sequence[Scope], since: datetime, until: datetime, *,
+                         limit: int | None = None) -> list[Changes]:
+    group = _Scopes(session, scopes)
+    members = group.members()
     from_stage, to_stage = aliased(Stage), aliased(Stage)
     kind = case(
         (StageChange.from_status.is_(None), "new"),
@@ -527,52 +680,56 @@ def changes_between(session: Session, scope: Scope, since: datetime, until: date
     newest_first = (StageChange.changed_at.desc(), StageChange.id.desc())
     classified = (
         select(
+            members.c.grp,
             StageChange.id.label("change_id"),
             StageChange.opportunity_id,
             StageChange.from_stage_id,
             StageChange.to_stage_id,
             StageChange.changed_at,
             kind.label("kind"),
-            func.row_number().over(partition_by=(StageChange.opportunity_id, kind), order_by=newest_first).label("nth"),
+            func.row_number().over(partition_by=(members.c.grp, StageChange.opportunity_id, kind), order_by=newest_first).label("nth"),
         )
+        .select_from(StageChange)
         .join(Opportunity, _deal_of_change())
+        .join(members, group.on(members, Opportunity.owner_id))
         .join(to_stage, and_(to_stage.id == StageChange.to_stage_id, to_stage.team_id == StageChange.team_id))
         .outerjoin(from_stage, and_(from_stage.id == StageChange.from_stage_id, from_stage.team_id == StageChange.team_id))
-        .where(StageChange.team_id == scope.team_id, StageChange.changed_at >= since, StageChange.changed_at < until,
-               *_deal_filters(scope))
+        .where(StageChange.team_id == group.team_id, StageChange.changed_at >= since, StageChange.changed_at < until,
+               *group.deal_filters())
         .cte("classified")
     )
     latest = (
         select(
             classified,
-            func.row_number().over(partition_by=classified.c.kind,
+            func.row_number().over(partition_by=(classified.c.grp, classified.c.kind),
                                    order_by=(classified.c.changed_at.desc(), classified.c.change_id.desc())).label("place"),
-            func.count().over(partition_by=classified.c.kind).label("total"),
+            func.count().over(partition_by=(classified.c.grp, classified.c.kind)).label("total"),
         )
         .where(classified.c.nth == 1, classified.c.kind.is_not(None))
         .cte("latest")
     )
     query = (
         select(
-            latest.c.kind, latest.c.total, latest.c.opportunity_id, latest.c.from_stage_id, latest.c.to_stage_id,
+            latest.c.grp, latest.c.kind, latest.c.total, latest.c.opportunity_id, latest.c.from_stage_id, latest.c.to_stage_id,
             latest.c.changed_at, Opportunity.number, Opportunity.name, Opportunity.owner_id, Opportunity.amount,
             Opportunity.currency, case((Opportunity.status == LOST, Opportunity.lost_reason)).label("lost_reason"),
         )
-        .join(Opportunity, and_(Opportunity.id == latest.c.opportunity_id, Opportunity.team_id == scope.team_id))
-        .order_by(latest.c.kind, latest.c.place)
+        .join(Opportunity, and_(Opportunity.id == latest.c.opportunity_id, Opportunity.team_id == group.team_id))
+        .order_by(latest.c.grp, latest.c.kind, latest.c.place)
     )
     if limit is not None:
         query = query.where(latest.c.place <= limit)
-    totals: dict[str, int] = {}
-    deals: dict[str, list[ChangedDeal]] = {k: [] for k in CHANGE_KINDS}
-    for r in session.execute(query):
-        totals[r.kind] = r.total
-        deals[r.kind].append(ChangedDeal(
+    totals: list[dict[str, int]] = [{} for _ in scopes]
+    deals: list[dict[str, list[ChangedDeal]]] = [{k: [] for k in CHANGE_KINDS} for _ in scopes]
+    for r in group.execute(query):
+        totals[r.grp][r.kind] = r.total
+        deals[r.grp][r.kind].append(ChangedDeal(
             opportunity_id=r.opportunity_id, number=r.number, name=r.name, owner_id=r.owner_id, amount=r.amount,
             currency=r.currency, from_stage_id=r.from_stage_id, to_stage_id=r.to_stage_id, changed_at=r.changed_at,
             lost_reason=r.lost_reason if r.kind == "lost" else None,
         ))
-    return Changes(**{k: ChangeList(total=totals.get(k, 0), deals=tuple(deals[k])) for k in CHANGE_KINDS})
+    return [Changes(**{k: ChangeList(total=totals[grp].get(k, 0), deals=tuple(deals[grp][k])) for k in CHANGE_KINDS})
+            for grp in range(len(group))]
 
 
 # ----- 3. win rate -------------------------------------------------------------------------------
@@ -583,23 +740,37 @@ def win_rate(session: Session, scope: Scope, since: datetime, until: datetime, c
 
     rate_by_count = won / (won + lost); rate_by_amount the same over amounts in `currency`.
     """
-    closes = _final_closes(scope, since, until)
+    return win_rate_each(session, [scope], since, until, currency)[0]
+
+
+def win_rate_each(session: Session, scopes: Sequence[Scope], since: datetime, until: datetime, currency: str) -> list[WinRate]:
+    group = _Scopes(session, scopes)
+    closes = _final_closes(group, since, until)
     is_won, is_lost = closes.c.outcome == WON, closes.c.outcome == LOST
     in_currency = closes.c.currency == currency
     cents = _cents(closes.c.amount)
-    row = session.execute(select(
-        func.count(case((is_won, 1))).label("won"),
-        func.count(case((is_lost, 1))).label("lost"),
-        func.sum(case((and_(is_won, in_currency), cents))).label("won_cents"),
-        func.sum(case((and_(is_lost, in_currency), cents))).label("lost_cents"),
-        func.count(case((and_(~in_currency, closes.c.amount.is_not(None)), 1))).label("other_currency"),
-    )).one()
-    won_amount, lost_amount = _money(row.won_cents), _money(row.lost_cents)
-    return WinRate(
-        won_count=row.won, lost_count=row.lost, won_amount=won_amount, lost_amount=lost_amount,
-        other_currency=row.other_currency, rate_by_count=_ratio(row.won, row.won + row.lost),
-        rate_by_amount=_ratio(won_amount, won_amount + lost_amount),
-    )
+    rows = {r.grp: r for r in group.execute(
+        select(
+            closes.c.grp,
+            func.count(case((is_won, 1))).label("won"),
+            func.count(case((is_lost, 1))).label("lost"),
+            func.sum(case((and_(is_won, in_currency), cents))).label("won_cents"),
+            func.sum(case((and_(is_lost, in_currency), cents))).label("lost_cents"),
+            func.count(case((and_(~in_currency, closes.c.amount.is_not(None)), 1))).label("other_currency"),
+        )
+        .group_by(closes.c.grp)
+    )}
+    result = []
+    for grp in range(len(group)):
+        r = rows.get(grp)
+        won, lost = (r.won, r.lost) if r else (0, 0)
+        won_amount, lost_amount = (_money(r.won_cents), _money(r.lost_cents)) if r else (_money(None), _money(None))
+        result.append(WinRate(
+            won_count=won, lost_count=lost, won_amount=won_amount, lost_amount=lost_amount,
+            other_currency=r.other_currency if r else 0, rate_by_count=_ratio(won, won + lost),
+            rate_by_amount=_ratio(won_amount, won_amount + lost_amount),
+        ))
+    return result
 
 
 # ----- 4. stage conversion -----------------------------------------------------------------------
@@ -612,29 +783,32 @@ def stage_conversion(session: Session, scope: Scope, since: datetime | None = No
     it); advanced: of those, the ones that afterwards entered a later stage or were won. With
     `since`, only deals created at or after it count.
     """
-    visits = _visits(session, scope, None, created_since=since)
-    figures = (
+    return stage_conversion_each(session, [scope], since)[0]
+
+
+def stage_conversion_each(session: Session, scopes: Sequence[Scope], since: datetime | None = None) -> list[list[StageStep]]:
+    group = _Scopes(session, scopes)
+    visits = _visits(session, group, None, created_since=since)
+    figures = {(r.grp, r.stage_id): r for r in group.execute(
         select(
+            visits.c.grp,
             visits.c.stage_id,
             func.count(distinct(visits.c.opportunity_id)).label("entered"),
             func.count(distinct(case((visits.c.advanced, visits.c.opportunity_id)))).label("advanced"),
         )
-        .group_by(visits.c.stage_id)
-        .subquery()
-    )
-    rows = list(session.execute(
-        select(Stage.id, figures.c.entered, figures.c.advanced)
-        .outerjoin(figures, figures.c.stage_id == Stage.id)
-        .where(Stage.team_id == scope.team_id, Stage.active == true())
-        .order_by(Stage.position, Stage.id)
-    ))
-    steps = []
-    for i, r in enumerate(rows):
-        entered, advanced = r.entered or 0, r.advanced or 0
-        next_id = rows[i + 1].id if i + 1 < len(rows) else None
-        steps.append(StageStep(stage_id=r.id, next_stage_id=next_id, entered=entered, advanced=advanced,
-                               rate=_ratio(advanced, entered)))
-    return steps
+        .group_by(visits.c.grp, visits.c.stage_id)
+    )}
+    stage_ids = _active_stages(session, group.team_id)
+    result = []
+    for grp in range(len(group)):
+        steps = []
+        for i, stage_id in enumerate(stage_ids):
+            r = figures.get((grp, stage_id))
+            entered, advanced = (r.entered, r.advanced) if r else (0, 0)
+            steps.append(StageStep(stage_id=stage_id, next_stage_id=stage_ids[i + 1] if i + 1 < len(stage_ids) else None,
+                                   entered=entered, advanced=advanced, rate=_ratio(advanced, entered)))
+        result.append(steps)
+    return result
 
 
 # ----- 5. time in stage --------------------------------------------------------------------------
@@ -646,23 +820,36 @@ def stage_dwell(session: Session, scope: Scope, now: datetime) -> list[StageDwel
 
     Active stages in position order, then retired stages that have visits.
     """
-    visits = _visits(session, scope, now)
+    return stage_dwell_each(session, [scope], now)[0]
+
+
+def stage_dwell_each(session: Session, scopes: Sequence[Scope], now: datetime) -> list[list[StageDwell]]:
+    group = _Scopes(session, scopes)
+    visits = _visits(session, group, now)
     every, finished = _days_stats(visits), _days_stats(visits, finished_only=True)
-    rows = session.execute(
-        select(Stage.id, every.c.visits, every.c.avg_days, every.c.median_days,
+    rows = group.execute(
+        select(every.c.grp, every.c.stage_id, every.c.visits, every.c.avg_days, every.c.median_days,
                finished.c.visits.label("finished_visits"), finished.c.avg_days.label("finished_avg_days"),
                finished.c.median_days.label("finished_median_days"))
-        .outerjoin(every, every.c.stage_id == Stage.id)
-        .outerjoin(finished, finished.c.stage_id == Stage.id)
-        .where(Stage.team_id == scope.team_id, or_(Stage.active == true(), every.c.visits.is_not(None)))
-        .order_by(Stage.active.desc(), Stage.position, Stage.id)
+        .outerjoin(finished, and_(finished.c.grp == every.c.grp, finished.c.stage_id == every.c.stage_id))
     )
-    return [
-        StageDwell(stage_id=r.id, visits=r.visits or 0, avg_days=_float(r.avg_days), median_days=_float(r.median_days),
-                   finished_visits=r.finished_visits or 0, finished_avg_days=_float(r.finished_avg_days),
-                   finished_median_days=_float(r.finished_median_days))
-        for r in rows
-    ]
+    figures = {(r.grp, r.stage_id): r for r in rows}
+    stages = _stages(session, group.team_id)
+    result = []
+    for grp in range(len(group)):
+        lines = []
+        for stage in stages:
+            r = figures.get((grp, stage.id))
+            if r is None and not stage.active:
+                continue
+            lines.append(StageDwell(
+                stage_id=stage.id, visits=r.visits if r else 0, avg_days=_float(r.avg_days) if r else None,
+                median_days=_float(r.median_days) if r else None, finished_visits=(r.finished_visits or 0) if r else 0,
+                finished_avg_days=_float(r.finished_avg_days) if r else None,
+                finished_median_days=_float(r.finished_median_days) if r else None,
+            ))
+        result.append(lines)
+    return result
 
 
 # ----- 6. sales cycle ----------------------------------------------------------------------------
@@ -670,13 +857,20 @@ def stage_dwell(session: Session, scope: Scope, now: datetime) -> list[StageDwel
 
 def cycle_length(session: Session, scope: Scope, since: datetime, until: datetime) -> CycleLength:
     """Days from creation to the win, averaged over deals won in [since, until) and still won."""
-    closes = _final_closes(scope, since, until)
-    row = session.execute(
-        select(func.count().label("count"),
+    return cycle_length_each(session, [scope], since, until)[0]
+
+
+def cycle_length_each(session: Session, scopes: Sequence[Scope], since: datetime, until: datetime) -> list[CycleLength]:
+    group = _Scopes(session, scopes)
+    closes = _final_closes(group, since, until)
+    rows = {r.grp: r for r in group.execute(
+        select(closes.c.grp, func.count().label("count"),
                func.avg(_days_between(session, closes.c.created_at, closes.c.closed_at)).label("avg_days"))
         .where(closes.c.outcome == WON)
-    ).one()
-    return CycleLength(count=row.count, avg_days=_float(row.avg_days))
+        .group_by(closes.c.grp)
+    )}
+    return [CycleLength(count=rows[grp].count, avg_days=_float(rows[grp].avg_days)) if grp in rows else CycleLength(count=0, avg_days=None)
+            for grp in range(len(group))]
 
 
 # ----- 7. stalled deals --------------------------------------------------------------------------
@@ -687,9 +881,21 @@ def stage_medians(session: Session, scope: Scope, now: datetime) -> dict[int, tu
     what `stalled` compares against. It reads the scope's whole stage history, O(history), so a caller
     that asks often (the App Home) computes it once in a while and hands it to `stalled`.
     """
-    stats = _days_stats(_visits(session, scope, now))
-    return {r.stage_id: (r.visits, _float(r.median_days))
-            for r in session.execute(select(stats.c.stage_id, stats.c.visits, stats.c.median_days))}
+    return stage_medians_each(session, [scope], now)[0]
+
+
+def stage_medians_each(session: Session, scopes: Sequence[Scope], now: datetime) -> list[dict[int, tuple[int, float | None]]]:
+    group = _Scopes(session, scopes)
+    stats = _days_stats(_visits(session, group, now))
+    result: list[dict[int, tuple[int, float | None]]] = [{} for _ in scopes]
+    for r in group.execute(select(stats.c.grp, stats.c.stage_id, stats.c.visits, stats.c.median_days)):
+        result[r.grp][r.stage_id] = (r.visits, _float(r.median_days))
+    return result
+
+
+def medians_of(dwell: Sequence[StageDwell]) -> dict[int, tuple[int, float | None]]:
+    """`stage_medians` read off `stage_dwell` of the same scope and `now` (the same visits)."""
+    return {s.stage_id: (s.visits, s.median_days) for s in dwell if s.visits}
 
 
 def stalled(session: Session, scope: Scope, now: datetime, multiplier: float = 2, limit: int = 10, *,
@@ -699,43 +905,67 @@ def stalled(session: Session, scope: Scope, now: datetime, multiplier: float = 2
     ongoing visits alike, when the stage has at least MIN_VISITS_FOR_MEDIAN visits ("median").
 
     The longest first; `total` counts them all, `deals` holds the first `limit` (at least 1).
+    The medians are `stage_medians` (one pass over the scope's stage history) unless given.
 
-    Given `medians` (stage_medians) and every stage's `max_days`, the stage history is not read:
-    each stage's limit becomes one range on ix_opportunity_owner_open's stage_entered_at.
+    Given `medians` and every stage's `max_days`, the stage table is not joined either: each
+    stage's limit becomes one range on ix_opportunity_owner_open's stage_entered_at.
     """
     if limit < 1:
         raise ValueError("limit must be at least 1")
     if medians is not None and max_days is not None:
         return _stalled_by_limits(session, scope, now, multiplier, limit, medians, max_days)
-    medians = _days_stats(_visits(session, scope, now))
+    return stalled_each(session, [scope], now, multiplier, limit, medians=None if medians is None else [medians])[0]
+
+
+def stalled_each(session: Session, scopes: Sequence[Scope], now: datetime, multiplier: float = 2, limit: int = 10, *,
+                 medians: Sequence[dict[int, tuple[int, float | None]]] | None = None) -> list[Stalled]:
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    group = _Scopes(session, scopes)
+    if medians is None:
+        medians = stage_medians_each(session, scopes, now)
+    # The medians that count (enough visits) as (grp, stage_id, median) rows: parameters, read back
+    # as the same doubles the database computed.
+    trusted = [(grp, stage_id, median) for grp, stages in enumerate(medians) for stage_id, (visits, median) in stages.items()
+               if visits >= MIN_VISITS_FOR_MEDIAN and median is not None] or [(-1, -1, 0.0)]
+    rows_sql = ", ".join(f"({int(grp)}, {int(stage_id)}, :median_{i})" for i, (grp, stage_id, _) in enumerate(trusted))
+    limits = (text(f"SELECT column1 AS grp, column2 AS stage_id, column3 AS median_days FROM (VALUES {rows_sql}) AS medians_values")
+              .bindparams(**{f"median_{i}": float(median) for i, (_, _, median) in enumerate(trusted)})
+              .columns(column("grp", Integer), column("stage_id", Integer), column("median_days", Float))
+              .subquery("medians"))
+    members = group.members()
     days_in_stage = _days_between(session, Opportunity.stage_entered_at, _at(now))
     over_max = days_in_stage > Stage.max_days
-    over_median = and_(medians.c.visits >= MIN_VISITS_FOR_MEDIAN,
-                       days_in_stage > medians.c.median_days * literal(float(multiplier), Float))
-    rows = session.execute(
+    over_median = days_in_stage > limits.c.median_days * literal(float(multiplier), Float)
+    ranked = (
         select(
-            Opportunity.id, Opportunity.number, Opportunity.name, Opportunity.owner_id, Opportunity.stage_id,
+            members.c.grp, Opportunity.id, Opportunity.number, Opportunity.name, Opportunity.owner_id, Opportunity.stage_id,
             days_in_stage.label("days_in_stage"),
             case((over_max, "max_days"), else_="median").label("reason"),
             Stage.max_days,
-            case((medians.c.visits >= MIN_VISITS_FOR_MEDIAN, medians.c.median_days)).label("median_days"),
-            func.count().over().label("total"),
+            func.row_number().over(partition_by=members.c.grp, order_by=(days_in_stage.desc(), Opportunity.number)).label("place"),
+            func.count().over(partition_by=members.c.grp).label("total"),
         )
+        .select_from(Opportunity)
+        .join(members, group.on(members, Opportunity.owner_id))
         .join(Stage, and_(Stage.id == Opportunity.stage_id, Stage.team_id == Opportunity.team_id))
-        .outerjoin(medians, medians.c.stage_id == Opportunity.stage_id)
-        .where(*_deal_filters(scope), Opportunity.status == OPEN, or_(over_max, over_median))
-        .order_by(days_in_stage.desc(), Opportunity.number)
-        .limit(limit)
-    ).all()
-    return Stalled(
-        total=rows[0].total if rows else 0,
-        deals=tuple(
-            StalledDeal(opportunity_id=r.id, number=r.number, name=r.name, owner_id=r.owner_id, stage_id=r.stage_id,
-                        days_in_stage=float(r.days_in_stage), reason=r.reason, max_days=r.max_days,
-                        median_days=_float(r.median_days))
-            for r in rows
-        ),
+        .outerjoin(limits, and_(limits.c.grp == members.c.grp, limits.c.stage_id == Opportunity.stage_id))
+        .where(*group.deal_filters(), Opportunity.status == OPEN, or_(over_max, over_median))
+        .subquery()
     )
+    found: list[list[Any]] = [[] for _ in scopes]
+    for r in group.execute(select(ranked).where(ranked.c.place <= limit).order_by(ranked.c.grp, ranked.c.place)):
+        found[r.grp].append(r)
+    result = []
+    for grp, rows in enumerate(found):
+        deals = []
+        for r in rows:
+            visits, median = medians[grp].get(r.stage_id, (0, None))
+            deals.append(StalledDeal(opportunity_id=r.id, number=r.number, name=r.name, owner_id=r.owner_id, stage_id=r.stage_id,
+                                     days_in_stage=float(r.days_in_stage), reason=r.reason, max_days=r.max_days,
+                                     median_days=median if visits >= MIN_VISITS_FOR_MEDIAN else None))
+        result.append(Stalled(total=rows[0].total if rows else 0, deals=tuple(deals)))
+    return result
 
 
 def _stalled_by_limits(session: Session, scope: Scope, now: datetime, multiplier: float, limit: int,
@@ -783,14 +1013,23 @@ def rep_funnels(session: Session, scope: Scope, now: datetime) -> RepFunnels:
     finished visit is longest compared with the team's, when that ratio is above 1.
     Reps: `scope.owner_ids` in the order given, else everyone with visits, by id.
     """
-    stage_ids = _active_stages(session, scope)
-    visits = _visits(session, scope, now, attribute_to_change_owner=True)
-    per_rep = select(*_funnel_figures(visits, visits.c.owner_id)).group_by(visits.c.owner_id, visits.c.stage_id)
-    team = select(*_funnel_figures(visits, cast(null(), String).label("owner_id"))).group_by(visits.c.stage_id)
-    figures: dict[str | None, dict[int, Any]] = {}
-    for r in session.execute(union_all(per_rep, team)):
-        figures.setdefault(r.owner_id, {})[r.stage_id] = r
+    return rep_funnels_each(session, [scope], now)[0]
 
+
+def rep_funnels_each(session: Session, scopes: Sequence[Scope], now: datetime) -> list[RepFunnels]:
+    group = _Scopes(session, scopes)
+    stage_ids = _active_stages(session, group.team_id)
+    visits = _visits(session, group, now, attribute_to_change_owner=True)
+    per_rep = select(*_funnel_figures(visits, visits.c.grp, visits.c.owner_id)).group_by(visits.c.grp, visits.c.owner_id, visits.c.stage_id)
+    team = (select(*_funnel_figures(visits, visits.c.grp, cast(null(), String).label("owner_id")))
+            .group_by(visits.c.grp, visits.c.stage_id))
+    figures: list[dict[str | None, dict[int, Any]]] = [{} for _ in scopes]
+    for r in group.execute(union_all(per_rep, team)):
+        figures[r.grp].setdefault(r.owner_id, {})[r.stage_id] = r
+    return [_rep_funnels(stage_ids, scope, mine) for scope, mine in zip(scopes, figures)]
+
+
+def _rep_funnels(stage_ids: list[int], scope: Scope, figures: dict[str | None, dict[int, Any]]) -> RepFunnels:
     def funnel(owner_id: str | None) -> RepFunnel:
         mine = figures.get(owner_id, {})
         stages = []
@@ -826,19 +1065,31 @@ def rep_funnels(session: Session, scope: Scope, now: datetime) -> RepFunnels:
 
 def expected_closes(session: Session, scope: Scope, currency: str, start: date, end: date) -> ExpectedCloses:
     """Open deals expected to close in [start, end): count, amount and weighted amount in `currency`."""
+    return expected_closes_each(session, [scope], currency, start, end)[0]
+
+
+def expected_closes_each(session: Session, scopes: Sequence[Scope], currency: str, start: date, end: date) -> list[ExpectedCloses]:
+    group = _Scopes(session, scopes)
+    members = group.members()
     in_currency = _in_currency(currency)
-    row = session.execute(
+    rows = {r.grp: r for r in group.execute(
         select(
+            members.c.grp,
             func.count().label("count"),
             func.sum(case((in_currency, _cents(Opportunity.amount)))).label("cents"),
             func.sum(case((in_currency, _cents(Opportunity.amount) * Stage.probability))).label("cent_percent"),
             func.count(case((_other_currency(currency), 1))).label("other_currency"),
         )
+        .select_from(Opportunity)
+        .join(members, group.on(members, Opportunity.owner_id))
         .join(Stage, and_(Stage.id == Opportunity.stage_id, Stage.team_id == Opportunity.team_id))
-        .where(*_deal_filters(scope), Opportunity.status == OPEN, Opportunity.close_date >= start, Opportunity.close_date < end)
-    ).one()
-    return ExpectedCloses(count=row.count, amount=_money(row.cents), weighted_amount=_weighted_money(row.cent_percent),
-                          other_currency=row.other_currency)
+        .where(*group.deal_filters(), Opportunity.status == OPEN, Opportunity.close_date >= start, Opportunity.close_date < end)
+        .group_by(members.c.grp)
+    )}
+    return [ExpectedCloses(count=rows[grp].count, amount=_money(rows[grp].cents), weighted_amount=_weighted_money(rows[grp].cent_percent),
+                           other_currency=rows[grp].other_currency) if grp in rows
+            else ExpectedCloses(count=0, amount=_money(None), weighted_amount=_weighted_money(None), other_currency=0)
+            for grp in range(len(group))]
 
 
 # ----- 10. follow-up hygiene ---------------------------------------------------------------------
@@ -847,36 +1098,59 @@ def expected_closes(session: Session, scope: Scope, currency: str, start: date, 
 def overdue_follow_ups_by_rep(session: Session, scope: Scope, now: datetime) -> list[OverdueFollowUps]:
     """Pending follow-ups due before `now` on the scope's deals, per assignee (who may be outside
     the scope's owners): how many and the oldest due time. Most overdue first."""
+    return overdue_follow_ups_each(session, [scope], now)[0]
+
+
+def overdue_follow_ups_each(session: Session, scopes: Sequence[Scope], now: datetime) -> list[list[OverdueFollowUps]]:
+    group = _Scopes(session, scopes)
+    members = group.members()
     oldest = func.min(FollowUp.due_at)
-    rows = session.execute(
-        select(FollowUp.assignee_id, func.count().label("count"), oldest.label("oldest_due_at"))
+    rows = group.execute(
+        select(members.c.grp, FollowUp.assignee_id, func.count().label("count"), oldest.label("oldest_due_at"))
+        .select_from(FollowUp)
         .join(Opportunity, and_(Opportunity.id == FollowUp.opportunity_id, Opportunity.team_id == FollowUp.team_id))
-        .where(FollowUp.team_id == scope.team_id, FollowUp.status == PENDING, FollowUp.due_at < now, *_deal_filters(scope))
-        .group_by(FollowUp.assignee_id)
-        .order_by(func.count().desc(), oldest, FollowUp.assignee_id)
+        .join(members, group.on(members, Opportunity.owner_id))
+        .where(FollowUp.team_id == group.team_id, FollowUp.status == PENDING, FollowUp.due_at < now, *group.deal_filters())
+        .group_by(members.c.grp, FollowUp.assignee_id)
+        .order_by(members.c.grp, func.count().desc(), oldest, FollowUp.assignee_id)
     )
-    return [OverdueFollowUps(assignee_id=r.assignee_id, count=r.count, oldest_due_at=r.oldest_due_at) for r in rows]
+    result: list[list[OverdueFollowUps]] = [[] for _ in scopes]
+    for r in rows:
+        result[r.grp].append(OverdueFollowUps(assignee_id=r.assignee_id, count=r.count, oldest_due_at=r.oldest_due_at))
+    return result
 
 
 def open_without_follow_up(session: Session, scope: Scope, limit: int = 10) -> OpenWithoutFollowUp:
     """Open deals with no pending follow-up: how many, and the first `limit` (at least 1), longest in
     their stage first."""
+    return open_without_follow_up_each(session, [scope], limit)[0]
+
+
+def open_without_follow_up_each(session: Session, scopes: Sequence[Scope], limit: int = 10) -> list[OpenWithoutFollowUp]:
     if limit < 1:
         raise ValueError("limit must be at least 1")
+    group = _Scopes(session, scopes)
+    members = group.members()
     pending = exists().where(FollowUp.team_id == Opportunity.team_id, FollowUp.opportunity_id == Opportunity.id,
                              FollowUp.status == PENDING)
-    rows = session.execute(
-        select(Opportunity.id, Opportunity.number, Opportunity.name, Opportunity.owner_id, Opportunity.stage_id,
-               Opportunity.stage_entered_at, func.count().over().label("total"))
-        .where(*_deal_filters(scope), Opportunity.status == OPEN, ~pending)
-        .order_by(Opportunity.stage_entered_at, Opportunity.number)
-        .limit(limit)
-    ).all()
-    return OpenWithoutFollowUp(
+    ranked = (
+        select(members.c.grp, Opportunity.id, Opportunity.number, Opportunity.name, Opportunity.owner_id, Opportunity.stage_id,
+               Opportunity.stage_entered_at,
+               func.row_number().over(partition_by=members.c.grp, order_by=(Opportunity.stage_entered_at, Opportunity.number)).label("place"),
+               func.count().over(partition_by=members.c.grp).label("total"))
+        .select_from(Opportunity)
+        .join(members, group.on(members, Opportunity.owner_id))
+        .where(*group.deal_filters(), Opportunity.status == OPEN, ~pending)
+        .subquery()
+    )
+    found: list[list[Any]] = [[] for _ in scopes]
+    for r in group.execute(select(ranked).where(ranked.c.place <= limit).order_by(ranked.c.grp, ranked.c.place)):
+        found[r.grp].append(r)
+    return [OpenWithoutFollowUp(
         total=rows[0].total if rows else 0,
         deals=tuple(DealRef(opportunity_id=r.id, number=r.number, name=r.name, owner_id=r.owner_id,
                             stage_id=r.stage_id, stage_entered_at=r.stage_entered_at) for r in rows),
-    )
+    ) for rows in found]
 
 
 # ----- 11. breakdowns ----------------------------------------------------------------------------

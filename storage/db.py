@@ -16,7 +16,7 @@ from sqlmodel import Session, create_engine
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def make_engine(database_url: str, *, pool_size: int = 10) -> Engine:
+def make_engine(database_url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Engine:
     if database_url.startswith("sqlite"):
         engine = create_engine(database_url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -38,7 +38,8 @@ def make_engine(database_url: str, *, pool_size: int = 10) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
-    return create_engine(database_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # Up to 30 connections a process: 16 delivery workers, 16 threads of work after acks, the request threads.
+    return create_engine(database_url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
 
 
 class UnitOfWork:
