@@ -6,9 +6,11 @@
 
 Per scenario: a fresh database; FollowUp + Delivery rows inserted directly (as
 tests/test_followups.py does), due over one minute starting a few seconds after the insert;
-then the real scheduler (`bot.scheduler.build_scheduler`, 0.2 s tick, wall clock) drives the
-real Dispatcher of `create_app` against a FakeSlack subclass that allows about one
-chat.postMessage per second per channel with a small burst (429 + Retry-After beyond that).
+then `oppbot run` (the production entry point, in its own process, OPPBOT_TICK_SECONDS=0.2)
+sends them to a FakeSlack in this process that allows about one chat.postMessage per second
+per channel with a small burst (429 + Retry-After beyond that). Slack is outside the app's
+process, as in production: in one process the fake's accept loop (a thread per connection)
+competed with the dispatcher for the GIL and became the bottleneck.
 
   many: 10,000 reminders to 2,000 reps (5 each, 12 s apart): the rate limit does not bind.
   few:  10 reps, where the limit binds. At 1 message/s per channel 10,000 reminders to 10 reps
@@ -42,7 +44,8 @@ from urllib.parse import parse_qsl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_ack import (  # noqa: E402  (bench_ack puts the repository on sys.path)
-    BOT_TOKEN, ROOT, TEAM, bench_config, create_pg_database, drop_pg_database, make_settings, pct, reps, start_fake,
+    BOT_TOKEN, ROOT, TEAM, RssSampler, bench_config, create_pg_database, drop_pg_database, free_port, make_settings, pct, reps,
+    start_fake, start_oppbot, stop_process,
 )
 from tests.fakeslack import FakeSlack, _err, _Reply  # noqa: E402
 
@@ -212,7 +215,6 @@ def run_scenario(name: str, args, n: int, n_reps: int) -> dict:
     from bot.app import create_app
     from bot.config import load_config
     from bot.domain import OpportunityDraft
-    from bot.scheduler import build_scheduler
     from storage.db import make_engine, upgrade
 
     print(f"\n=== scenario {name}: {n} reminders to {n_reps} reps, due over {args.spread:g} s; "
@@ -223,7 +225,7 @@ def run_scenario(name: str, args, n: int, n_reps: int) -> dict:
     assignees = reps(n_reps)
     owners = assignees[:10]
     fake = start_fake(RateLimitedFakeSlack, users=owners, rate=args.limit_rate, burst=args.burst, latency=args.slack_latency)
-    scheduler = None
+    process = None
     engine = None
     try:
         database_url = create_pg_database(db_name) if args.db == "pg" else f"sqlite:///{workdir / 'oppbot.db'}"
@@ -251,9 +253,10 @@ def run_scenario(name: str, args, n: int, n_reps: int) -> dict:
         for user in owners:
             fake.add_user(user, tz="UTC")
 
-        scheduler = build_scheduler(oppbot.dispatcher, args.tick)
+        # `oppbot run` as deployed, in a process of its own: Slack (the fake, here) is not in the app's process.
+        process = start_oppbot(database_url, fake, config_path, free_port(), workdir / "oppbot.log", OPPBOT_TICK_SECONDS=str(args.tick))
+        rss = RssSampler({"oppbot": process.pid}).__enter__()
         transactions_before = pg_transactions(engine)
-        scheduler.start()
         deadline = first_due.timestamp() + args.spread + args.cap_seconds
         last_report = time.time()
         while time.time() < deadline:
@@ -266,8 +269,9 @@ def run_scenario(name: str, args, n: int, n_reps: int) -> dict:
                 print(f"  t+{time.time() - first_due.timestamp():5.0f}s  db: {dict(status)}  fake: {len(fake.posted)} posted, "
                       f"{fake.counts[('chat.postMessage', 429)]} x 429")
         finished = time.time()
-        scheduler.shutdown(wait=True)
-        scheduler = None
+        rss.__exit__(None, None, None)
+        stop_process(process)
+        process = None
         time.sleep(1.0)  # PostgreSQL publishes its transaction counters within a second
         transactions_after = pg_transactions(engine)
         status = db_status(engine)
@@ -327,6 +331,7 @@ def run_scenario(name: str, args, n: int, n_reps: int) -> dict:
             rollbacks = transactions_after[1] - transactions_before[1]
             print(f"database transactions while sending (incl. the 0.2 s ticks and this script's polling): {commits} commits, "
                   f"{rollbacks} rollbacks = {commits / max(1, len(sent_times)):.2f} + {rollbacks / max(1, len(sent_times)):.2f} per message")
+        print(f"peak RSS of oppbot run: {rss.peak['oppbot'] / 2**20:.0f} MB (target < 200 MB)")
         print(f"ceiling: {base_sent} chat.postMessage calls straight from slack_sdk in one loop took {base_elapsed:.1f}s = {base_rate:.1f}/s; "
               f"dispatcher/ceiling = {throughput / base_rate:.2f}")
         ok = not duplicates and not missing
@@ -335,8 +340,8 @@ def run_scenario(name: str, args, n: int, n_reps: int) -> dict:
               f"p99 lateness{' beyond the rate limit' if name != 'many' else ''} {'<' if late_ok else '>='} 2 s: {'PASS' if late_ok and ok else 'FAIL'}")
         return {"ok": ok, "late_ok": late_ok}
     finally:
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
+        if process is not None:
+            stop_process(process)
         if engine is not None:
             engine.dispose()
         fake.stop()

@@ -229,6 +229,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
+class _Server(ThreadingHTTPServer):
+    # Slack accepts many connections at once; the standard library's backlog of 5 would reset them.
+    request_queue_size = 256
+
+
 class FakeSlack:
     def __init__(self, bot_token: str = "xoxb-test", team_id: str = "T0TEST",
                  bot_user_id: str = "U0BOT", bot_id: str = "B0BOT") -> None:
@@ -254,7 +259,7 @@ class FakeSlack:
     # ----- lifecycle
     def start(self) -> "FakeSlack":
         if self._server is None:
-            self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+            self._server = _Server(("127.0.0.1", 0), _Handler)
             self._server.daemon_threads = True
             self._server.fake = self  # type: ignore[attr-defined]
             self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
