@@ -192,7 +192,7 @@ def list_reminders(limit: int, out=None) -> int:
 
 def run(settings: Settings) -> int:
     from bot.app import create_app
-    from bot.scheduler import build_scheduler, wake
+    from bot.scheduler import build_scheduler
     from bot.server import run_http, run_socket_mode
     from storage.db import pending_migrations, refresh_statistics, upgrade
 
@@ -232,7 +232,7 @@ def run(settings: Settings) -> int:
     daily = (lambda: refresh_statistics(oppbot.engine, full=True)) if settings.is_sqlite else None
     scheduler = build_scheduler(oppbot.dispatcher, settings.tick_seconds, daily=daily)
     scheduler.start()
-    oppbot.pipeline.wake_dispatcher = lambda at=None: wake(scheduler, at)
+    oppbot.pipeline.wake_dispatcher = scheduler.wake
     try:
         if settings.socket_mode:
             run_socket_mode(oppbot)

@@ -158,11 +158,10 @@ class FollowUps:
 
     def send_reminder(self, delivery: Delivery, now: datetime) -> Sent | Skip | RetryLater:
         with self.uow() as uow:
-            row = queries.follow_up(uow.session, delivery.team_id, delivery.subject_id)
-            opp_row = queries.opportunity_by_id(uow.session, delivery.team_id, row.opportunity_id) if row else None
-            if row is None or opp_row is None:
-                return Skip("follow-up is gone")
-            follow_up, opp = follow_up_view(row), to_view(opp_row)
+            rows = queries.follow_up_and_opportunity(uow.session, delivery.team_id, delivery.subject_id)
+        if rows is None:
+            return Skip("follow-up is gone")
+        follow_up, opp = follow_up_view(rows[0]), to_view(rows[1])
         if follow_up.status != PENDING:
             return Skip(f"follow-up is {follow_up.status}")
         if int(follow_up.due_at.timestamp()) != delivery.payload.get("due"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Row, delete, func, select, update
 from sqlmodel import Session
 
 from storage.models import (
@@ -157,6 +157,18 @@ def next_follow_ups(session: Session, team_id: str, opportunity_ids: list[int]) 
     for row in rows:
         found.setdefault(row.opportunity_id, row)
     return found
+
+
+def follow_up_and_opportunity(session: Session, team_id: str, follow_up_id: int) -> tuple[Row, Row] | None:
+    """A follow-up and its deal as plain rows (the columns by name), for sending a reminder: two
+    primary-key reads without the ORM, whose loading was a third of the CPU a reminder cost."""
+    follow_ups, opportunities = FollowUp.__table__, Opportunity.__table__
+    follow_up_row = session.execute(select(follow_ups).where(follow_ups.c.team_id == team_id, follow_ups.c.id == follow_up_id)).first()
+    if follow_up_row is None:
+        return None
+    opportunity_row = session.execute(select(opportunities).where(
+        opportunities.c.team_id == team_id, opportunities.c.id == follow_up_row.opportunity_id)).first()
+    return (follow_up_row, opportunity_row) if opportunity_row is not None else None
 
 
 def follow_up(session: Session, team_id: str, follow_up_id: int, *, for_update: bool = False) -> FollowUp | None:

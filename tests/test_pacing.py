@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -56,29 +57,43 @@ def test_only_a_deliverys_first_post_is_paced_and_a_held_slot_is_not_taken_twice
 class StubDispatcher:
     def __init__(self, next_due: datetime | None) -> None:
         self._next_due = next_due
-        self.lanes: list[dict] = []
+        self.runs = 0
+        self.clock = type("Clock", (), {"now": staticmethod(lambda: datetime.now(timezone.utc))})()
+        self.ran = threading.Event()
 
     def run_once(self, **lane) -> DispatchStats:
-        self.lanes.append(lane)
+        self.runs += 1
+        self.ran.set()
         return DispatchStats()
 
     def next_due(self, *, kinds=None, skip=()) -> datetime | None:
         return self._next_due
 
 
-@pytest.mark.parametrize("due_in, wakes", [(timedelta(seconds=2), True), (timedelta(hours=2), False), (None, False)])
-def test_after_a_tick_the_delivery_job_wakes_when_the_next_row_falls_due(due_in, wakes):
-    from bot.scheduler import JOB_ID, _tick, build_scheduler
+@pytest.mark.parametrize("due_in, wait", [(timedelta(seconds=2), 2.0), (timedelta(seconds=-5), 0.0), (timedelta(hours=2), 30.0), (None, 30.0)])
+def test_a_lane_sleeps_until_the_next_row_falls_due_at_most_a_tick(due_in, wait):
+    from bot.scheduler import sleep_for
 
-    now = datetime.now(timezone.utc)
-    dispatcher = StubDispatcher(now + due_in if due_in is not None else None)
-    scheduler = build_scheduler(dispatcher, 3600)  # type: ignore[arg-type]
-    scheduler.start(paused=True)
+    now = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+    assert sleep_for(now + due_in if due_in is not None else None, now, 30) == wait
+
+
+def test_a_wake_up_during_a_run_or_a_sleep_makes_the_lane_run_again_at_once():
+    from bot.scheduler import DeliveryLane
+
+    dispatcher = StubDispatcher(next_due=None)
+    lane = DeliveryLane(dispatcher, "deliveries", {}, tick_seconds=3600)  # type: ignore[arg-type]
+    lane.start()
     try:
-        job = scheduler.get_job(JOB_ID)
-        job.modify(next_run_time=now + timedelta(hours=1))
-        _tick(dispatcher, {"skip": ("digest",), "plan": False}, scheduler, JOB_ID)  # type: ignore[arg-type]
-        expected = now + due_in if wakes else now + timedelta(hours=1)
-        assert scheduler.get_job(JOB_ID).next_run_time == expected
+        assert dispatcher.ran.wait(5)  # the first run is at start-up
+        for expected in (2, 3):
+            dispatcher.ran.clear()
+            lane.wake()  # an alert was recorded: no waiting for the hour-long tick
+            assert dispatcher.ran.wait(5) and dispatcher.runs == expected
+        dispatcher.ran.clear()
+        lane.wake(datetime.now(timezone.utc) + timedelta(hours=1))  # for later (still before the tick): no run now
+        assert not dispatcher.ran.wait(0.3)
+        lane.wake(datetime.now(timezone.utc) + timedelta(milliseconds=200))  # a follow-up due in 0.2 s
+        assert dispatcher.ran.wait(5) and dispatcher.runs == 4
     finally:
-        scheduler.shutdown(wait=False)
+        lane.stop()
