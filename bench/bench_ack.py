@@ -553,7 +553,6 @@ def build_stream(seeded: Seeded, fake_base: str, n: int, state: dict[int, int]) 
     """help / list / show / stage-select in turn; clicks walk the deals round robin through the stages."""
     owners = sorted(seeded.by_owner)
     requests: list[Req] = []
-    click = state.setdefault(-1, 0)
     for i in range(n):
         kind = KINDS[i % 4]
         owner = owners[(i // 4) % len(owners)]
@@ -565,13 +564,19 @@ def build_stream(seeded: Seeded, fake_base: str, n: int, state: dict[int, int]) 
             deal = seeded.by_owner[owner][(i // 4 // len(owners)) % len(seeded.by_owner[owner])]
             requests.append(slash(kind, f"show OPP-{deal.number}", owner, fake_base))
         else:
-            deal = seeded.deals[click % len(seeded.deals)]
-            click += 1
-            index = (state.get(deal.id, 0) + 1) % len(seeded.stage_ids)
-            state[deal.id] = index
-            requests.append(stage_select(kind, deal, seeded.stage_ids[index], deal.owner, fake_base))
-    state[-1] = click
+            requests.append(next_stage_click(seeded, state, kind, fake_base))
     return requests
+
+
+def next_stage_click(seeded: Seeded, state: dict[int, int], kind: str, fake_base: str) -> Req:
+    """The next card stage-select click: deals in turn, each moving on to its next stage (wrapping
+    around). `state` holds each deal's stage index and, under -1, how many clicks came before."""
+    click = state.get(-1, 0)
+    state[-1] = click + 1
+    deal = seeded.deals[click % len(seeded.deals)]
+    index = (state.get(deal.id, 0) + 1) % len(seeded.stage_ids)
+    state[deal.id] = index
+    return stage_select(kind, deal, seeded.stage_ids[index], deal.owner, fake_base)
 
 
 def summarize(results: list[Result]) -> dict[str, tuple[float, float]]:

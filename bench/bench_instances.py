@@ -35,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_ack import (  # noqa: E402  (bench_ack puts the repository on sys.path)
     ROOT, SALES_CHANNEL, RssSampler, bench_config, create_pg_database, drop_pg_database, free_port, ms, oppbot_env,
-    pct, reps, run_load, seed, slash, stage_select, start_fake, start_oppbot, stop_process, view_submission,
+    next_stage_click, pct, reps, run_load, seed, slash, start_fake, start_oppbot, stop_process, view_submission,
 )
 from bench_reminders import RateLimitedFakeSlack  # noqa: E402
 from bot.delivery import PACED  # noqa: E402
@@ -66,7 +66,6 @@ def build_mix(n: int, seeded, fake_base: str, stage_state: dict[int, int]) -> tu
                "show", "help", "stage", "list", "followup", "show", "stage", "list", "show", "stage", "list"]
     requests = []
     follow_ups = 0
-    click = 0
     for i in range(n):
         kind = pattern[i % len(pattern)]
         owner = owners[(i // len(pattern)) % len(owners)]
@@ -87,11 +86,7 @@ def build_mix(n: int, seeded, fake_base: str, stage_state: dict[int, int]) -> tu
             follow_ups += 1
             requests.append(slash(kind, f"followup OPP-{deal.number} in 1 minute bfu{i} call the buyer back", owner, fake_base))
         else:
-            target = seeded.deals[click % len(seeded.deals)]
-            click += 1
-            index = (stage_state.get(target.id, 0) + 1) % len(seeded.stage_ids)
-            stage_state[target.id] = index
-            requests.append(stage_select(kind, target, seeded.stage_ids[index], target.owner, fake_base))
+            requests.append(next_stage_click(seeded, stage_state, kind, fake_base))
     return requests, follow_ups
 
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -49,6 +48,10 @@ class DeliveryLane:
         self._wake_now = False
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        # when the loop will run next if nothing wakes it (None while it runs)
+        self.sleeping_until: datetime | None = None
+        self.settled = 0  # how many times the loop has (re)computed when to run next
+        self._state = threading.Condition()
 
     def run_once(self) -> float:
         """One run of the lane; returns how long to wait before the next."""
@@ -89,13 +92,15 @@ class DeliveryLane:
             self._thread.join(timeout=60)
 
     def _loop(self) -> None:
+        clock = self.dispatcher.clock
         while not self._stopping.is_set():
             self._woken.clear()
-            deadline = time.monotonic() + self.run_once()
+            deadline = clock.now() + timedelta(seconds=self.run_once())
             # Sleep until the deadline; a wake-up for now ends the sleep (one during the run, at once),
             # a wake-up for later can only bring the deadline forward.
             while not self._stopping.is_set():
-                remaining = deadline - time.monotonic()
+                self._sleeping(deadline)
+                remaining = (deadline - clock.now()).total_seconds()
                 if remaining <= 0 or not self._woken.wait(remaining):
                     break
                 self._woken.clear()
@@ -104,8 +109,21 @@ class DeliveryLane:
                 if immediate:
                     break
                 if at is not None:
-                    deadline = min(deadline, time.monotonic() + max(0.0, (at - self.dispatcher.clock.now()).total_seconds()))
+                    deadline = min(deadline, at)
+            self._sleeping(None)
         log.debug("lane %s stopped", self.name)
+
+    def _sleeping(self, until: datetime | None) -> None:
+        with self._state:
+            self.sleeping_until = until
+            self.settled += 1
+            self._state.notify_all()
+
+    def wait_asleep(self, until: datetime, *, after: int = 0, timeout: float = 5.0) -> bool:
+        """Wait until the loop, having settled more than `after` times, sleeps with this deadline
+        (how tests and diagnostics see it settle)."""
+        with self._state:
+            return self._state.wait_for(lambda: self.settled > after and self.sleeping_until == until, timeout)
 
 
 class Scheduler:

@@ -30,11 +30,11 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -67,6 +67,8 @@ from sqlmodel import Session
 
 from storage.models import LOST, OPEN, PENDING, WON, FollowUp, Opportunity, Stage, StageChange
 from storage.types import UTCDateTime
+
+T = TypeVar("T")
 
 CENT = Decimal("0.01")
 WON_RANK = 1_000_000_000  # a win ranks above every open stage
@@ -337,6 +339,15 @@ def _in_currency(currency: str) -> Any:
 def _other_currency(currency: str) -> Any:
     """A priced deal whose amount is left out of sums in `currency`."""
     return and_(Opportunity.currency != currency, Opportunity.amount.is_not(None))
+
+
+def _per_team_and_stage(session: Session, group: "_Scopes", figures: dict[tuple[int, int], Any],
+                        line: Callable[[Any, Any], T]) -> list[list[T]]:
+    """Each team's lines, one per stage: every active stage in position order (`line(stage, None)`
+    when the team has no row for it), then the retired stages the team still has a row for."""
+    stages = _stages(session, group.team_id)
+    return [[line(stage, figures.get((grp, stage.id))) for stage in stages if stage.active or (grp, stage.id) in figures]
+            for grp in range(len(group))]
 
 
 def _stages(session: Session, team_id: str) -> list[Any]:
@@ -630,22 +641,16 @@ def pipeline_by_stage_each(session: Session, scopes: Sequence[Scope], currency: 
         .where(*group.deal_filters(), Opportunity.status == OPEN)
         .group_by(members.c.grp, Opportunity.stage_id)
     )}
-    stages = _stages(session, group.team_id)
-    result = []
-    for grp in range(len(group)):
-        lines = []
-        for stage in stages:
-            r = figures.get((grp, stage.id))
-            if r is None and not stage.active:
-                continue
-            cents = None if r is None else r.cents
-            lines.append(StagePipeline(
-                stage_id=stage.id, count=r.count if r else 0, amount=_money(cents),
-                weighted_amount=_weighted_money(None if cents is None else int(cents) * stage.probability),
-                other_currency=r.other_currency if r else 0,
-            ))
-        result.append(lines)
-    return result
+
+    def line(stage: Any, r: Any) -> StagePipeline:
+        cents = None if r is None else r.cents
+        return StagePipeline(
+            stage_id=stage.id, count=r.count if r else 0, amount=_money(cents),
+            weighted_amount=_weighted_money(None if cents is None else int(cents) * stage.probability),
+            other_currency=r.other_currency if r else 0,
+        )
+
+    return _per_team_and_stage(session, group, figures, line)
 
 
 # ----- 2. what changed ---------------------------------------------------------------------------
@@ -834,22 +839,16 @@ def stage_dwell_each(session: Session, scopes: Sequence[Scope], now: datetime) -
         .outerjoin(finished, and_(finished.c.grp == every.c.grp, finished.c.stage_id == every.c.stage_id))
     )
     figures = {(r.grp, r.stage_id): r for r in rows}
-    stages = _stages(session, group.team_id)
-    result = []
-    for grp in range(len(group)):
-        lines = []
-        for stage in stages:
-            r = figures.get((grp, stage.id))
-            if r is None and not stage.active:
-                continue
-            lines.append(StageDwell(
-                stage_id=stage.id, visits=r.visits if r else 0, avg_days=_float(r.avg_days) if r else None,
-                median_days=_float(r.median_days) if r else None, finished_visits=(r.finished_visits or 0) if r else 0,
-                finished_avg_days=_float(r.finished_avg_days) if r else None,
-                finished_median_days=_float(r.finished_median_days) if r else None,
-            ))
-        result.append(lines)
-    return result
+
+    def line(stage: Any, r: Any) -> StageDwell:
+        return StageDwell(
+            stage_id=stage.id, visits=r.visits if r else 0, avg_days=_float(r.avg_days) if r else None,
+            median_days=_float(r.median_days) if r else None, finished_visits=(r.finished_visits or 0) if r else 0,
+            finished_avg_days=_float(r.finished_avg_days) if r else None,
+            finished_median_days=_float(r.finished_median_days) if r else None,
+        )
+
+    return _per_team_and_stage(session, group, figures, line)
 
 
 # ----- 6. sales cycle ----------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from bot.clock import FakeClock
 from bot.delivery import DispatchStats
 from bot.pacing import ChannelPacer, Paced, delivery_scope
 
@@ -55,10 +56,10 @@ def test_only_a_deliverys_first_post_is_paced_and_a_held_slot_is_not_taken_twice
 
 
 class StubDispatcher:
-    def __init__(self, next_due: datetime | None) -> None:
+    def __init__(self, clock: FakeClock, next_due: datetime | None) -> None:
+        self.clock = clock
         self._next_due = next_due
         self.runs = 0
-        self.clock = type("Clock", (), {"now": staticmethod(lambda: datetime.now(timezone.utc))})()
         self.ran = threading.Event()
 
     def run_once(self, **lane) -> DispatchStats:
@@ -78,22 +79,27 @@ def test_a_lane_sleeps_until_the_next_row_falls_due_at_most_a_tick(due_in, wait)
     assert sleep_for(now + due_in if due_in is not None else None, now, 30) == wait
 
 
-def test_a_wake_up_during_a_run_or_a_sleep_makes_the_lane_run_again_at_once():
+def test_wake_ups_run_the_lane_at_once_or_bring_its_next_run_forward():
     from bot.scheduler import DeliveryLane
 
-    dispatcher = StubDispatcher(next_due=None)
+    clock = FakeClock(datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc))
+    dispatcher = StubDispatcher(clock, next_due=None)
     lane = DeliveryLane(dispatcher, "deliveries", {}, tick_seconds=3600)  # type: ignore[arg-type]
+    tick = clock.now() + timedelta(hours=1)
     lane.start()
     try:
-        assert dispatcher.ran.wait(5)  # the first run is at start-up
+        assert lane.wait_asleep(tick) and dispatcher.runs == 1  # the first run is at start-up, then a tick's sleep
         for expected in (2, 3):
             dispatcher.ran.clear()
             lane.wake()  # an alert was recorded: no waiting for the hour-long tick
-            assert dispatcher.ran.wait(5) and dispatcher.runs == expected
-        dispatcher.ran.clear()
-        lane.wake(datetime.now(timezone.utc) + timedelta(hours=1))  # for later (still before the tick): no run now
-        assert not dispatcher.ran.wait(0.3)
-        lane.wake(datetime.now(timezone.utc) + timedelta(milliseconds=200))  # a follow-up due in 0.2 s
-        assert dispatcher.ran.wait(5) and dispatcher.runs == 4
+            assert dispatcher.ran.wait(5) and lane.wait_asleep(tick) and dispatcher.runs == expected
+        follow_up_due = clock.now() + timedelta(minutes=10)
+        settled = lane.settled
+        lane.wake(follow_up_due)  # a follow-up due before the tick: the next run moves forward, nothing runs now
+        assert lane.wait_asleep(follow_up_due, after=settled) and dispatcher.runs == 3
+        settled = lane.settled
+        lane.wake(clock.now() + timedelta(minutes=30))  # a later one can't push it back
+        assert lane.wait_asleep(follow_up_due, after=settled) and dispatcher.runs == 3
     finally:
         lane.stop()
+    assert lane.sleeping_until is None
