@@ -1,0 +1,251 @@
+"""The funnel chart PNG (bot/charts.py): pure rendering, no Slack, no database.
+
+The checks read pixels back rather than trusting the drawing code: bars are found as runs of the bar
+colour down the chart's centre line, and text by comparing two renderings that differ in one input.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from PIL import Image, ImageChops, ImageDraw
+
+from bot.charts import _fit, _font, funnel_chart_png
+
+BAR = (0x1D, 0x4F, 0x91)
+WHITE = (255, 255, 255)
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+STAGES = [("Lead", 120), ("Qualified", 80), ("Proposal", 40), ("Negotiation", 20), ("Won", 10)]
+
+
+def decode(png: bytes) -> Image.Image:
+    assert png[:8] == PNG_SIGNATURE
+    image = Image.open(io.BytesIO(png))
+    image.load()
+    assert image.format == "PNG"
+    return image.convert("RGB")
+
+
+def render(steps, rates=(), title="Team: funnel") -> Image.Image:
+    return decode(funnel_chart_png(title, steps, rates=rates))
+
+
+def bar_runs(image: Image.Image) -> list[tuple[int, int]]:
+    """(top, bottom) of each bar, found down the centre column of the bars (every bar is centred there)."""
+    x = centre_x(image)
+    runs, start = [], None
+    for y in range(image.height):
+        if image.getpixel((x, y)) == BAR:
+            start = y if start is None else start
+        elif start is not None:
+            runs.append((start, y - 1))
+            start = None
+    if start is not None:
+        runs.append((start, image.height - 1))
+    return runs
+
+
+def centre_x(image: Image.Image) -> int:
+    """The x of the bars' common centre: the middle of the widest run of bar colour in any row."""
+    best = (0, 0)
+    for y in range(image.height):
+        xs = [x for x in range(image.width) if image.getpixel((x, y)) == BAR]
+        if xs and xs[-1] - xs[0] > best[1] - best[0]:
+            best = (xs[0], xs[-1])
+    assert best != (0, 0), "no bar drawn"
+    return (best[0] + best[1]) // 2
+
+
+def bar_widths(image: Image.Image) -> list[int]:
+    """Pixels of bar colour along a row through the middle of each bar."""
+    return [sum(1 for x in range(image.width) if image.getpixel((x, (top + bottom) // 2)) == BAR)
+            for top, bottom in bar_runs(image)]
+
+
+def differing_box(a: Image.Image, b: Image.Image):
+    assert a.size == b.size
+    return ImageChops.difference(a, b).getbbox()
+
+
+def test_png_with_expected_width_and_height_growing_with_stages():
+    sizes = {n: render(STAGES[:n] if n <= 5 else [(f"Stage {i}", 100 - i) for i in range(n)]).size for n in (0, 1, 3, 4, 5, 12)}
+    assert {width for width, _ in sizes.values()} == {770}
+    heights = {n: height for n, (_, height) in sizes.items()}
+    assert heights[0] == heights[1] == heights[3]  # three rows at least
+    assert heights[3] < heights[4] < heights[5] < heights[12]
+    per_row = heights[5] - heights[4]
+    assert 55 <= per_row <= 80
+    assert heights[12] - heights[3] == 9 * per_row
+    assert 3 * per_row < heights[3] < 3 * per_row + 120  # plus the title
+
+
+def test_white_background_and_one_bar_per_stage():
+    image = render(STAGES, rates=[0.66, 0.5, 0.5, 0.5])
+    assert image.getpixel((0, 0)) == WHITE and image.getpixel((image.width - 1, image.height - 1)) == WHITE
+    runs = bar_runs(image)
+    assert len(runs) == len(STAGES)
+    tops = [top for top, _ in runs]
+    assert tops == sorted(tops)
+    gaps = {b - a for a, b in zip(tops, tops[1:])}
+    assert len(gaps) == 1 and 55 <= gaps.pop() <= 80  # evenly spaced rows
+    assert all(25 <= bottom - top + 1 <= 60 for top, bottom in runs)
+
+
+def test_bar_widths_are_proportional_to_counts():
+    image = render([("All", 200), ("Half", 100), ("Quarter", 50), ("One", 1)])
+    full, half, quarter, one = bar_widths(image)
+    assert full > 250  # most of the width is for bars
+    assert abs(full - 2 * half) <= 2 and abs(half - 2 * quarter) <= 2
+    assert 1 <= one <= 4
+
+
+def test_bars_are_centred_into_a_funnel():
+    image = render(STAGES)
+    lefts_rights = []
+    for top, bottom in bar_runs(image):
+        xs = [x for x in range(image.width) if image.getpixel((x, (top + bottom) // 2)) == BAR]
+        lefts_rights.append((xs[0], xs[-1]))
+    centres = [(left + right) / 2 for left, right in lefts_rights]
+    assert max(centres) - min(centres) <= 1
+    assert [left for left, _ in lefts_rights] == sorted(left for left, _ in lefts_rights)
+
+
+def test_zero_counts_still_show_a_sliver():
+    image = render([("Lead", 0), ("Won", 0), ("Lost", 0)])
+    widths = bar_widths(image)
+    assert len(widths) == 3 and all(1 <= width <= 4 for width in widths)
+    mixed = bar_widths(render([("Lead", 10), ("Won", 0)]))
+    assert mixed[0] > 100 and 1 <= mixed[1] <= 4
+
+
+def test_empty_steps_is_just_the_title():
+    image = render([], title="Nothing yet")
+    assert image.width == 770
+    assert not any(image.getpixel((x, y)) == BAR for x in range(0, image.width, 3) for y in range(0, image.height, 3))
+    top_half = image.crop((0, 0, image.width, 60))
+    assert top_half.getbbox() is not None and ImageChops.invert(top_half).getbbox() is not None  # the title is drawn
+    assert render([], title="Other").tobytes() != image.tobytes()
+
+
+def test_a_single_step():
+    image = render([("Lead", 7)], rates=[0.5])  # a rate with no row below it is not drawn
+    assert len(bar_runs(image)) == 1
+    assert image.tobytes() == render([("Lead", 7)]).tobytes()
+
+
+def test_twelve_steps():
+    steps = [(f"Stage number {i}", 12 - i) for i in range(12)]
+    image = render(steps, rates=[(11 - i) / (12 - i) for i in range(11)])
+    widths = bar_widths(image)
+    assert len(widths) == 12
+    assert widths == sorted(widths, reverse=True)
+    assert abs(widths[0] - 2 * widths[6]) <= 2
+
+
+@pytest.mark.parametrize("name", [
+    "A very long stage name that goes on and on well past the label column " * 5,
+    "W" * 500,
+    "Négociation très avancée über Ångström — ß ø ł",
+    "見積もり 提出済み",
+    "emoji 🚀 stage",
+    "line\nbreak\ttab\r\x00nul \u200b zero-width \u202e rtl",
+    "",
+])
+def test_long_and_unicode_names_stay_inside_the_label_column(name):
+    image = render([(name, 30), ("Won", 12)], rates=[0.4])
+    assert len(bar_runs(image)) == 2
+    plain = render([("", 30), ("Won", 12)], rates=[0.4])
+    box = differing_box(image, plain)
+    if name.strip():
+        assert box is not None
+        left, top, right, bottom = box
+        assert left >= 8  # not clipped at the left edge
+        bar_left = min(x for x in range(image.width) if image.getpixel((x, (top + bottom) // 2)) == BAR)
+        assert right <= bar_left  # nor drawn over the bar
+
+
+def test_long_names_are_cut_with_an_ellipsis_to_fill_the_label_column():
+    draw = ImageDraw.Draw(Image.new("RGB", (10, 10)))
+    font = _font(15)
+    assert _fit(draw, "Lead", font, 180) == "Lead"
+    cut = _fit(draw, "Lead" + " qualification" * 20, font, 180)
+    assert cut.endswith("…") and cut.startswith("Lead qualification") and draw.textlength(cut, font=font) <= 180
+    ws = _fit(draw, "W" * 500, font, 180)
+    kept = len(ws) - 1
+    assert ws == "W" * kept + "…" and kept > 5
+    assert draw.textlength("W" * (kept + 1) + "…", font=font) > 180  # as much as fits
+    # In the chart: the same cut whatever the excess, and it reaches across the label column.
+    long_name = render([("Lead" + " qualification" * 20, 5)])
+    assert long_name.tobytes() == render([("Lead" + " qualification" * 40, 5)]).tobytes()
+    assert long_name.tobytes() != render([("Lead", 5)]).tobytes()
+    left, _, right, _ = differing_box(long_name, render([("", 5)]))
+    assert 8 <= left <= 40 and right - left > 150
+
+
+def test_accented_letters_are_drawn_as_their_base_letters():
+    # The bundled font has no accented letters; folding them beats showing missing-glyph boxes.
+    assert render([("Négociation", 3)]).tobytes() == render([("Negociation", 3)]).tobytes()
+    assert render([("Ärger", 3)]).tobytes() == render([("Arger", 3)]).tobytes()
+
+
+def test_rates_are_drawn_only_where_given_in_the_right_hand_column():
+    steps = STAGES[:4]
+    none = render(steps, rates=[None, None, None])
+    assert none.tobytes() == render(steps).tobytes() == render(steps, rates=[]).tobytes()
+    one = render(steps, rates=[None, 0.61, None])
+    box = differing_box(none, one)
+    assert box is not None
+    left, top, right, bottom = box
+    runs = bar_runs(none)
+    assert runs[1][1] < (top + bottom) / 2 < runs[2][0]  # between the second and third rows
+    widest_bar_right = max(x for x in range(none.width) if none.getpixel((x, (runs[0][0] + runs[0][1]) // 2)) == BAR)
+    assert left > widest_bar_right + 40 and right < none.width  # at the right, clear of the bars and counts
+    darkest = {low for low, _ in one.crop(box).getextrema()}
+    assert len(darkest) == 1 and 0x40 <= darkest.pop() <= 0x70  # grey #555555 text, nothing darker or coloured
+    # Each rate shows up in its own gap; a None leaves its gap untouched.
+    all_three = render(steps, rates=[0.61, 0.5, 0.25])
+    for gap, (above, below) in enumerate(zip(runs, runs[1:])):
+        y0, y1 = above[1] + 1, below[0]
+        strip = (widest_bar_right + 1, y0, none.width, y1)
+        assert ImageChops.difference(none.crop(strip), all_three.crop(strip)).getbbox() is not None, gap
+    assert differing_box(render(steps, rates=[0.61, None, None]), render(steps, rates=[0.61, 0.5, None])) is not None
+
+
+def test_rate_text_depends_on_the_value():
+    steps = STAGES[:2]
+    assert render(steps, rates=[0.61]).tobytes() != render(steps, rates=[0.62]).tobytes()
+    assert render(steps, rates=[0.0]).tobytes() != render(steps, rates=[None]).tobytes()
+
+
+def test_counts_are_written_right_of_their_bars():
+    image = render([("Lead", 1000), ("Won", 500)])
+    other = render([("Lead", 1000), ("Won", 501)])  # the same bar, another number
+    box = differing_box(image, other)
+    assert box is not None
+    runs = bar_runs(image)
+    row = runs[1]
+    y = (row[0] + row[1]) // 2
+    bar_right = max(x for x in range(image.width) if image.getpixel((x, y)) == BAR)
+    left, top, right, bottom = box
+    assert bar_right < left < bar_right + 30 and row[0] <= top and bottom <= row[1] + 1
+    # Even an absurd count stays inside the image.
+    huge = render([("Lead", 10**15), ("Won", 1)])
+    assert all(huge.getpixel((huge.width - 1, y)) == WHITE for y in range(huge.height))
+
+
+def test_deterministic_and_safe_from_threads():
+    cases = [(f"Team {i}: funnel", [(f"S{j}", (i + 1) * (j + 1)) for j in range(i % 7 + 1)], [0.5] * (i % 7)) for i in range(16)]
+    expected = [funnel_chart_png(title, steps, rates=rates) for title, steps, rates in cases]
+    assert expected == [funnel_chart_png(title, steps, rates=rates) for title, steps, rates in cases]
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda case: funnel_chart_png(case[0], case[1], rates=case[2]), cases * 4))
+    assert got == expected * 4
+
+
+def test_the_app_does_not_import_matplotlib():
+    code = "import sys, bot.app, bot.cli, bot.charts; sys.exit('matplotlib' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
