@@ -41,7 +41,7 @@ from bot.forms import FormChoices, WorkspaceSettings, currencies_for
 from bot.slack_gateway import CANNOT_POST_HERE, SlackGateway, slack_error
 from bot.stages import can_view, check_change, resolve_stage
 from bot.when import next_local
-from storage import analytics, queries
+from storage import analytics, queries, visits
 from storage.db import UnitOfWorkFactory
 from storage.models import FollowUp, Member, Opportunity, PostedCard, SalesTeam, Stage, StageChange, Workspace
 
@@ -205,6 +205,7 @@ class Pipeline:
             session.flush()
 
             existing = {s.name.lower(): s for s in queries.stages(session, team_id)}
+            ranks_before = {s.id: s.position if s.active else None for s in existing.values()}
             for stage in existing.values():
                 # park positions out of the way while stages are renumbered
                 stage.position += 1000
@@ -221,6 +222,10 @@ class Pipeline:
                 stage.alert_usergroup = wanted.alert_usergroup
                 stage.active = True
                 session.add(stage)
+            session.flush()
+            if any((s.position if s.active else None) != ranks_before[s.id] for s in existing.values()):
+                # the funnel's order changed: which visits count as advanced changes with it
+                visits.derive(session, team_id)
 
             teams = {t.name.lower(): t for t in queries.sales_teams(session, team_id)}
             wanted_names = {t.name.lower() for t in config.teams}
@@ -401,6 +406,7 @@ class Pipeline:
             )
             uow.session.add(change)
             uow.session.flush()
+            visits.derive(uow.session, actor.team_id, opportunity_id=opp.id)
             schedule_stalled_check(uow.session, opp, stages, now)
             workspace = queries.get_workspace(uow.session, actor.team_id)
             assert workspace is not None
@@ -480,6 +486,7 @@ class Pipeline:
             )
             uow.session.add(change)
             uow.session.flush()
+            visits.derive(uow.session, actor.team_id, opportunity_id=opp.id)
             if target_stage != opp.stage_id or opp.status != to_status:
                 opp.stage_entered_at = now
             opp.stage_id = target_stage

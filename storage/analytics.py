@@ -50,7 +50,6 @@ from sqlalchemy import (
     column,
     distinct,
     exists,
-    extract,
     func,
     literal,
     literal_column,
@@ -67,11 +66,11 @@ from sqlmodel import Session
 
 from storage.models import LOST, OPEN, PENDING, WON, FollowUp, Opportunity, Stage, StageChange
 from storage.types import UTCDateTime
+from storage.visits import rank_of
 
 T = TypeVar("T")
 
 CENT = Decimal("0.01")
-WON_RANK = 1_000_000_000  # a win ranks above every open stage
 MIN_VISITS_FOR_MEDIAN = 5  # `stalled` only trusts a stage's median with at least this many visits
 NONE_LABEL = "(none)"
 TAG_COLUMNS = ("found", "reach", "visibility", "change_kind")
@@ -273,7 +272,9 @@ def _days_between(session: Session, start: Any, end: Any) -> Any:
     """
     if _dialect(session) == "sqlite":
         return type_coerce(func.julianday(end) - func.julianday(start), Float)
-    return cast(extract("epoch", end - start), Float) / 86400.0
+    # date_part gives a double; EXTRACT gives numeric (PostgreSQL 14+), several times slower to
+    # compute with over millions of visits, for the same value once cast
+    return type_coerce(func.date_part("epoch", end - start), Float) / 86400.0
 
 
 def _month_of(session: Session, column: Any) -> Any:
@@ -325,11 +326,6 @@ def _deal_filters(scope: Scope, *, by_owner: bool = True) -> list[Any]:
 
 def _deal_of_change(change: Any = StageChange) -> Any:
     return and_(Opportunity.id == change.opportunity_id, Opportunity.team_id == change.team_id)
-
-
-def _rank(stage: Any) -> Any:
-    """A stage's place in the funnel: its position when active, NULL when retired."""
-    return case((stage.active == true(), stage.position))
 
 
 def _in_currency(currency: str) -> Any:
@@ -461,76 +457,62 @@ class _Scopes:
 
 def _visits(session: Session, scopes: _Scopes, now: datetime | None, *, attribute_to_change_owner: bool = False,
             created_since: datetime | None = None) -> Any:
-    """A CTE with one row per stage visit in each scope.
+    """A subquery with one row per stage visit in each scope.
 
     Columns: grp (the scope), opportunity_id, stage_id, owner_id (the owner when the visit started),
-    rank (the stage's funnel rank), advanced (the deal later reached a higher-ranked stage or was
-    won), finished (the visit has ended) and, when `now` is given, days (until the next change, or
-    until `now` for a visit still going). A visit is in a scope by the deal's current owner, or
-    with `attribute_to_change_owner` by `owner_id`.
-
-    The scopes are joined before the window functions: by the current owner that keeps or drops a
-    deal's whole history; by the change's owner it is an outer join, so every change of a deal stays
-    in its window and only the visits of the scopes' owners are kept afterwards.
+    advanced (the deal later reached a higher-ranked stage or was won), first_visit and
+    first_visit_of_owner (see storage.visits), finished (the visit has ended) and, when `now` is given, days (until the next change, or until `now` for a visit still
+    going). A visit is in a scope by the deal's current owner, or with `attribute_to_change_owner`
+    by `owner_id`. The visit's end and `advanced` are stored with each change (storage.visits), so
+    this is a join and a filter, not a window over the deals' histories.
     """
-    order = (StageChange.changed_at, StageChange.id)
-    reached = case((StageChange.to_status == OPEN, _rank(Stage)), (StageChange.to_status == WON, WON_RANK))
-    where = [StageChange.team_id == scopes.team_id, *scopes.deal_filters(by_owner=not attribute_to_change_owner)]
-    if attribute_to_change_owner and not scopes.everyone and len(scopes.owners) <= SMALL_OWNER_SET:
-        # Only deals one of these reps ever owned at a change: the window functions below then run
-        # over those deals' whole histories, not over the whole workspace's.
-        touched = select(StageChange.opportunity_id).where(StageChange.team_id == scopes.team_id, StageChange.owner_id.in_(scopes.owners))
-        where.append(StageChange.opportunity_id.in_(touched))
-    if created_since is not None:
-        where.append(Opportunity.created_at >= created_since)
+    where = [StageChange.team_id == scopes.team_id, StageChange.to_status == OPEN]
     members = scopes.members()
-    changes = (
-        select(
-            members.c.grp,
-            StageChange.opportunity_id,
-            StageChange.to_stage_id.label("stage_id"),
-            StageChange.to_status,
-            StageChange.owner_id,
-            _rank(Stage).label("rank"),
-            StageChange.changed_at.label("entered_at"),
-            func.lead(StageChange.changed_at, type_=UTCDateTime)
-            .over(partition_by=StageChange.opportunity_id, order_by=order).label("left_at"),
-            func.max(reached)
-            .over(partition_by=StageChange.opportunity_id, order_by=order, rows=(1, None)).label("best_later"),
-        )
-        .select_from(StageChange)
-        .join(Opportunity, _deal_of_change())
-        .join(Stage, and_(Stage.id == StageChange.to_stage_id, Stage.team_id == StageChange.team_id))
-    )
-    if attribute_to_change_owner:
-        # every change of a deal stays in its window; the visits are then those of the scopes' owners
-        changes = changes.outerjoin(members, scopes.on(members, StageChange.owner_id))
-    else:
-        changes = changes.join(members, scopes.on(members, Opportunity.owner_id))
-    changes = changes.where(*where).cte("changes")
     columns = [
-        changes.c.grp,
-        changes.c.opportunity_id,
-        changes.c.stage_id,
-        changes.c.owner_id,
-        changes.c.rank,
-        (changes.c.best_later > changes.c.rank).label("advanced"),
-        changes.c.left_at.is_not(None).label("finished"),
+        members.c.grp,
+        StageChange.opportunity_id,
+        StageChange.to_stage_id.label("stage_id"),
+        StageChange.owner_id,
+        StageChange.advanced,
+        StageChange.first_visit,
+        StageChange.first_visit_of_owner,
+        StageChange.left_at.is_not(None).label("finished"),
     ]
     if now is not None:
-        ended_at = func.coalesce(changes.c.left_at, _at(now))
-        columns.append(_days_between(session, changes.c.entered_at, ended_at).label("days"))
-    return select(*columns).where(changes.c.to_status == OPEN, changes.c.grp.is_not(None)).cte("visits")
+        columns.append(_days_between(session, StageChange.changed_at, func.coalesce(StageChange.left_at, _at(now))).label("days"))
+    query = select(*columns).select_from(StageChange)
+    if attribute_to_change_owner:
+        query = query.join(members, scopes.on(members, StageChange.owner_id))
+        if not scopes.everyone and len(scopes.owners) <= SMALL_OWNER_SET:
+            where.append(StageChange.owner_id.in_(scopes.owners))  # redundant with the join; starts from ix_stage_change_owner
+        deal_filters = scopes.deal_filters(by_owner=False)
+        if len(deal_filters) > 1 or created_since is not None:  # more than the workspace: the deal's attributes count
+            query = query.join(Opportunity, _deal_of_change())
+            where.extend(deal_filters)
+    else:
+        query = query.join(Opportunity, _deal_of_change()).join(members, scopes.on(members, Opportunity.owner_id))
+        where.extend(scopes.deal_filters())
+    if created_since is not None:
+        where.append(Opportunity.created_at >= created_since)
+    return query.where(*where).subquery("visits")
 
 
-def _funnel_figures(visits: Any, *keys: Any) -> list[Any]:
-    """Aggregates of visits grouped by `keys`: entered, advanced, visit counts and average days."""
+def _funnel_figures(visits: Any, *keys: Any, per_owner: bool) -> list[Any]:
+    """Aggregates of visits grouped by `keys` (and stage): deals entered and advanced, visit counts
+    and average days. Per owner, a deal counts once per owner by its owner's first visit (which has
+    advanced when any of that owner's visits there has); across owners, distinct deals are counted."""
     finished_days = case((visits.c.finished, visits.c.days))
+    if per_owner:
+        entered = func.count(case((visits.c.first_visit_of_owner, 1)))
+        advanced = func.count(case((and_(visits.c.first_visit_of_owner, visits.c.advanced), 1)))
+    else:
+        entered = func.count(distinct(visits.c.opportunity_id))
+        advanced = func.count(distinct(case((visits.c.advanced, visits.c.opportunity_id))))
     return [
         *keys,
         visits.c.stage_id,
-        func.count(distinct(visits.c.opportunity_id)).label("entered"),
-        func.count(distinct(case((visits.c.advanced, visits.c.opportunity_id)))).label("advanced"),
+        entered.label("entered"),
+        advanced.label("advanced"),
         func.count().label("visits"),
         func.avg(visits.c.days).label("avg_days"),
         func.count(finished_days).label("finished_visits"),
@@ -538,32 +520,61 @@ def _funnel_figures(visits: Any, *keys: Any) -> list[Any]:
     ]
 
 
-def _days_stats(visits: Any, *, finished_only: bool = False) -> Any:
-    """A subquery per scope and stage: visits, avg_days and median_days, the median taken in SQL.
+def _days_stats(session: Session, visits: Any) -> Any:
+    """A subquery per scope and stage: visits, avg_days and median_days of all visits, and the same
+    of finished visits (finished_visits, finished_avg_days, finished_median_days).
 
-    Ranked 1..n by days, the middle rows are those with n <= 2·rank <= n + 2 (one row when n is
-    odd, two when even); the median is their average.
+    PostgreSQL takes the medians with percentile_cont, in the one GROUP BY. SQLite has no such
+    aggregate: there the visits are ranked 1..n by days, the middle rows are those with
+    n <= 2·rank <= n + 2 (one row when n is odd, two when even) and the median is their average.
     """
-    ranked = select(
-        visits.c.grp,
-        visits.c.stage_id,
-        visits.c.days,
-        func.row_number().over(partition_by=(visits.c.grp, visits.c.stage_id), order_by=visits.c.days).label("rank"),
-        func.count().over(partition_by=(visits.c.grp, visits.c.stage_id)).label("n"),
-    )
-    if finished_only:
-        ranked = ranked.where(visits.c.finished)
-    ranked = ranked.subquery()
-    middle = and_(ranked.c.rank * 2 >= ranked.c.n, ranked.c.rank * 2 <= ranked.c.n + 2)
-    return (
-        select(
-            ranked.c.grp,
-            ranked.c.stage_id,
-            func.count().label("visits"),
-            func.avg(ranked.c.days).label("avg_days"),
-            func.avg(case((middle, ranked.c.days))).label("median_days"),
+    finished_days = case((visits.c.finished, visits.c.days))
+    if _dialect(session) == "postgresql":
+        return (
+            select(
+                visits.c.grp,
+                visits.c.stage_id,
+                func.count().label("visits"),
+                func.avg(visits.c.days).label("avg_days"),
+                func.percentile_cont(0.5).within_group(visits.c.days).label("median_days"),
+                func.count(finished_days).label("finished_visits"),
+                func.avg(finished_days).label("finished_avg_days"),
+                func.percentile_cont(0.5).within_group(finished_days).label("finished_median_days"),
+            )
+            .group_by(visits.c.grp, visits.c.stage_id)
+            .subquery()
         )
-        .group_by(ranked.c.grp, ranked.c.stage_id)
+
+    def ranked_stats(finished_only: bool) -> Any:
+        ranked = select(
+            visits.c.grp,
+            visits.c.stage_id,
+            visits.c.days,
+            func.row_number().over(partition_by=(visits.c.grp, visits.c.stage_id), order_by=visits.c.days).label("rank"),
+            func.count().over(partition_by=(visits.c.grp, visits.c.stage_id)).label("n"),
+        )
+        if finished_only:
+            ranked = ranked.where(visits.c.finished)
+        ranked = ranked.subquery()
+        middle = and_(ranked.c.rank * 2 >= ranked.c.n, ranked.c.rank * 2 <= ranked.c.n + 2)
+        return (
+            select(
+                ranked.c.grp,
+                ranked.c.stage_id,
+                func.count().label("visits"),
+                func.avg(ranked.c.days).label("avg_days"),
+                func.avg(case((middle, ranked.c.days))).label("median_days"),
+            )
+            .group_by(ranked.c.grp, ranked.c.stage_id)
+            .subquery()
+        )
+
+    every, finished = ranked_stats(False), ranked_stats(True)
+    return (
+        select(every.c.grp, every.c.stage_id, every.c.visits, every.c.avg_days, every.c.median_days,
+               func.coalesce(finished.c.visits, 0).label("finished_visits"), finished.c.avg_days.label("finished_avg_days"),
+               finished.c.median_days.label("finished_median_days"))
+        .outerjoin(finished, and_(finished.c.grp == every.c.grp, finished.c.stage_id == every.c.stage_id))
         .subquery()
     )
 
@@ -575,13 +586,6 @@ def _final_closes(scopes: _Scopes, since: datetime, until: datetime) -> Any:
     counts once, by its last outcome. Columns: grp, opportunity_id, outcome, closed_at, created_at,
     amount, currency.
     """
-    later = aliased(StageChange)
-    superseded = exists().where(
-        later.team_id == StageChange.team_id,
-        later.opportunity_id == StageChange.opportunity_id,
-        or_(later.changed_at > StageChange.changed_at,
-            and_(later.changed_at == StageChange.changed_at, later.id > StageChange.id)),
-    )
     members = scopes.members()
     return (
         select(
@@ -601,7 +605,7 @@ def _final_closes(scopes: _Scopes, since: datetime, until: datetime) -> Any:
             StageChange.to_status.in_((WON, LOST)),
             StageChange.changed_at >= since,
             StageChange.changed_at < until,
-            ~superseded,
+            StageChange.left_at.is_(None),  # the deal's latest change
             *scopes.deal_filters(),
         )
         .subquery()
@@ -679,8 +683,8 @@ def changes_between_each(session: Session, scopes: Sequence[Scope], since: datet
         (StageChange.to_status == WON, "won"),
         (StageChange.to_status == LOST, "lost"),
         (StageChange.from_status != OPEN, "reopened"),
-        (_rank(to_stage) > _rank(from_stage), "advanced"),
-        (_rank(to_stage) < _rank(from_stage), "moved_back"),
+        (rank_of(to_stage) > rank_of(from_stage), "advanced"),
+        (rank_of(to_stage) < rank_of(from_stage), "moved_back"),
     )
     newest_first = (StageChange.changed_at.desc(), StageChange.id.desc())
     classified = (
@@ -798,8 +802,8 @@ def stage_conversion_each(session: Session, scopes: Sequence[Scope], since: date
         select(
             visits.c.grp,
             visits.c.stage_id,
-            func.count(distinct(visits.c.opportunity_id)).label("entered"),
-            func.count(distinct(case((visits.c.advanced, visits.c.opportunity_id)))).label("advanced"),
+            func.count(case((visits.c.first_visit, 1))).label("entered"),
+            func.count(case((and_(visits.c.first_visit, visits.c.advanced), 1))).label("advanced"),
         )
         .group_by(visits.c.grp, visits.c.stage_id)
     )}
@@ -830,20 +834,14 @@ def stage_dwell(session: Session, scope: Scope, now: datetime) -> list[StageDwel
 
 def stage_dwell_each(session: Session, scopes: Sequence[Scope], now: datetime) -> list[list[StageDwell]]:
     group = _Scopes(session, scopes)
-    visits = _visits(session, group, now)
-    every, finished = _days_stats(visits), _days_stats(visits, finished_only=True)
-    rows = group.execute(
-        select(every.c.grp, every.c.stage_id, every.c.visits, every.c.avg_days, every.c.median_days,
-               finished.c.visits.label("finished_visits"), finished.c.avg_days.label("finished_avg_days"),
-               finished.c.median_days.label("finished_median_days"))
-        .outerjoin(finished, and_(finished.c.grp == every.c.grp, finished.c.stage_id == every.c.stage_id))
-    )
+    stats = _days_stats(session, _visits(session, group, now))
+    rows = group.execute(select(stats))
     figures = {(r.grp, r.stage_id): r for r in rows}
 
     def line(stage: Any, r: Any) -> StageDwell:
         return StageDwell(
             stage_id=stage.id, visits=r.visits if r else 0, avg_days=_float(r.avg_days) if r else None,
-            median_days=_float(r.median_days) if r else None, finished_visits=(r.finished_visits or 0) if r else 0,
+            median_days=_float(r.median_days) if r else None, finished_visits=r.finished_visits if r else 0,
             finished_avg_days=_float(r.finished_avg_days) if r else None,
             finished_median_days=_float(r.finished_median_days) if r else None,
         )
@@ -885,7 +883,7 @@ def stage_medians(session: Session, scope: Scope, now: datetime) -> dict[int, tu
 
 def stage_medians_each(session: Session, scopes: Sequence[Scope], now: datetime) -> list[dict[int, tuple[int, float | None]]]:
     group = _Scopes(session, scopes)
-    stats = _days_stats(_visits(session, group, now))
+    stats = _days_stats(session, _visits(session, group, now))
     result: list[dict[int, tuple[int, float | None]]] = [{} for _ in scopes]
     for r in group.execute(select(stats.c.grp, stats.c.stage_id, stats.c.visits, stats.c.median_days)):
         result[r.grp][r.stage_id] = (r.visits, _float(r.median_days))
@@ -1019,8 +1017,9 @@ def rep_funnels_each(session: Session, scopes: Sequence[Scope], now: datetime) -
     group = _Scopes(session, scopes)
     stage_ids = _active_stages(session, group.team_id)
     visits = _visits(session, group, now, attribute_to_change_owner=True)
-    per_rep = select(*_funnel_figures(visits, visits.c.grp, visits.c.owner_id)).group_by(visits.c.grp, visits.c.owner_id, visits.c.stage_id)
-    team = (select(*_funnel_figures(visits, visits.c.grp, cast(null(), String).label("owner_id")))
+    per_rep = (select(*_funnel_figures(visits, visits.c.grp, visits.c.owner_id, per_owner=True))
+               .group_by(visits.c.grp, visits.c.owner_id, visits.c.stage_id))
+    team = (select(*_funnel_figures(visits, visits.c.grp, cast(null(), String).label("owner_id"), per_owner=False))
             .group_by(visits.c.grp, visits.c.stage_id))
     figures: list[dict[str | None, dict[int, Any]]] = [{} for _ in scopes]
     for r in group.execute(union_all(per_rep, team)):

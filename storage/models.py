@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Column, Index, Numeric, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, Numeric, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -139,7 +139,12 @@ class Opportunity(SQLModel, table=True):
 
 
 class StageChange(SQLModel, table=True):
-    """Append-only history: from, to, who, when. Rows are never updated or deleted."""
+    """The history: from, to, who, when; those columns are never updated and rows never deleted.
+
+    `left_at`, `advanced`, `first_visit` and `first_visit_of_owner` are derived from the deal's
+    whole history and kept current by storage.visits, so that time in stage, conversion and final
+    outcomes are plain GROUP BYs rather than window passes over every stage change.
+    """
 
     __tablename__ = "stage_change"
     __table_args__ = (
@@ -158,6 +163,10 @@ class StageChange(SQLModel, table=True):
     changed_by: str = Field(max_length=32)
     owner_id: str = Field(max_length=32)
     changed_at: datetime = _ts()
+    left_at: datetime | None = _ts(nullable=True)
+    advanced: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    first_visit: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    first_visit_of_owner: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class PostedCard(SQLModel, table=True):

@@ -35,7 +35,7 @@ import pytest
 from sqlalchemy import event, insert, text
 from sqlmodel import Session
 
-from storage import analytics
+from storage import analytics, visits
 from storage.analytics import (
     ChangedDeal,
     CycleLength,
@@ -174,6 +174,7 @@ def seed(session: Session) -> Seeded:
     k2 = add_deal(session, OTHER, o, 2, REP1, "777", [("new", 10, 1)], industry="Finance", close_date=date(2026, 4, 10))
     follow_up(session, OTHER, k2, REP1, 50)
     follow_up(session, OTHER, k1, REP2, 60)
+    visits.derive(session)
     session.commit()
     return Seeded(stage=s, deal=deal)
 
@@ -587,6 +588,7 @@ def bulk_seed(session: Session, team_id: str, deals: int, first_id: int) -> None
     session.execute(insert(Opportunity), opportunities)
     session.execute(insert(StageChange), changes)
     session.execute(insert(FollowUp), follow_ups)
+    visits.derive(session, team_id)
     session.commit()
 
 

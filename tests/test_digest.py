@@ -20,6 +20,7 @@ from bot.delivery import Dispatcher
 from bot.domain import OpportunityDraft
 from bot.services import build_services
 from bot.slack_gateway import SlackGateway
+from storage import visits
 from storage.db import UnitOfWork
 from storage.models import Delivery
 from tests.conftest import START, TEST_CONFIG
@@ -130,6 +131,7 @@ def test_digest_of_5000_deals_stays_inside_block_kit_limits(slack, engine):
         uow.session.execute(FollowUp.__table__.insert(), [dict(
             team_id="T0TEST", opportunity_id=opp_id, text="call", due_at=START - timedelta(days=1), assignee_id="U0REP1", status="pending",
             created_by="U0REP1", created_at=START) for opp_id in ids[:300]])
+        visits.derive(uow.session, "T0TEST")
         uow.commit()
     slack.oppbot.services.teams.add(pipeline_of(slack).actor("T0TEST", "U0ADMIN"), "U0OTHER", "East")
     data = slack.oppbot.services.digests.build("T0TEST", team(slack), START - timedelta(days=1))

@@ -20,7 +20,7 @@ from bot.delivery import Dispatcher
 from bot.digest import DIGEST, DIGEST_CHART, DIGEST_POST
 from bot.services import build_services
 from bot.slack_gateway import SlackGateway
-from storage import analytics
+from storage import analytics, visits
 from storage.db import UnitOfWork
 from storage.models import LOST, OPEN, WON, Delivery, FollowUp, Opportunity, StageChange
 from tests.driver import running_app
@@ -105,6 +105,7 @@ def seed(uow, stage_ids: list[int], deals: int = 400) -> None:
         u.session.execute(insert(Opportunity), opportunities)
         u.session.execute(insert(StageChange), changes)
         u.session.execute(insert(FollowUp), follow_ups)
+        visits.derive(u.session, TEAM)
         u.commit()
 
 

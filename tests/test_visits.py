@@ -1,0 +1,210 @@
+"""The derived visit columns of `stage_change` (left_at, advanced): kept by every stage change,
+re-derived when the funnel's order changes, filled in by the migration that adds them."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timezone
+
+import pytest
+from alembic import command
+from slack_sdk import WebClient
+from sqlalchemy import text, update
+from sqlmodel import Session, select
+
+from bot.clock import FakeClock
+from bot.config import parse_config
+from bot.core import Pipeline
+from bot.domain import OpportunityDraft
+from bot.slack_gateway import SlackGateway
+from storage import analytics, visits
+from storage.db import UnitOfWork, alembic_config, make_engine, upgrade
+from storage.models import Opportunity, StageChange
+from tests.conftest import START, TEST_CONFIG
+
+FOUR_STAGES = '[[stages]]\nname = "Lead"\n[[stages]]\nname = "Qualify"\n[[stages]]\nname = "Demo"\n[[stages]]\nname = "Proposal"\n'
+
+
+def make_pipeline(engine, fake_slack, clock: FakeClock, config_text: str = TEST_CONFIG) -> Pipeline:
+    client = WebClient(token=fake_slack.bot_token, base_url=fake_slack.api_url)
+    return Pipeline(lambda write=False: UnitOfWork(engine, write=write), clock, parse_config(config_text, "t.toml"), SlackGateway(client))
+
+
+def derived(engine, opportunity_id: int | None = None) -> list[tuple]:
+    with Session(engine) as session:
+        query = select(StageChange.id, StageChange.left_at, StageChange.advanced, StageChange.first_visit,
+                       StageChange.first_visit_of_owner).order_by(StageChange.id)
+        if opportunity_id is not None:
+            query = query.where(StageChange.opportunity_id == opportunity_id)
+        return [tuple(row) for row in session.execute(query)]
+
+
+def new_deal(pipeline: Pipeline, owner: str = "U0REP1") -> int:
+    actor = pipeline.actor("T0TEST", owner)
+    stage = pipeline.stage_model("T0TEST").first
+    return pipeline.create(actor, OpportunityDraft(name="Deal", customer="Cust", owner_id=owner, stage_id=stage.id, currency="USD")).id
+
+
+def test_each_change_ends_the_previous_visit_and_marks_what_advanced(engine, fake_slack):
+    clock = FakeClock(START)
+    pipeline = make_pipeline(engine, fake_slack, clock)
+    admin = pipeline.actor("T0TEST", "U0ADMIN")
+    lead, qualify = pipeline.stage_model("T0TEST").stages[:2]
+    opp = new_deal(pipeline)
+    t1 = clock.advance(days=2)
+    pipeline.move(admin, opp, stage_id=qualify.id)
+    t2 = clock.advance(days=3)
+    pipeline.move(admin, opp, stage_id=lead.id)
+    assert derived(engine, opp)[0][1:3] == (t1, True)      # Lead, then Qualify: advanced
+    assert derived(engine, opp)[1][1:3] == (t2, False)     # Qualify, then back to Lead
+    assert derived(engine, opp)[2][1:3] == (None, False)   # still in Lead
+    t3 = clock.advance(days=1)
+    pipeline.lose(admin, opp, "Budget")
+    t4 = clock.advance(days=1)
+    pipeline.move(admin, opp, stage_id=lead.id)            # reopened
+    pipeline.win(admin, opp)
+    assert [row[1:] for row in derived(engine, opp)] == [
+        # left_at, advanced, first visit of the deal to the stage, first with this owner
+        (t1, True, True, True),       # Lead: the deal later reached Qualify (and was won)
+        (t2, True, True, True),       # Qualify: won in the end
+        (t3, True, False, False),     # Lead again: won in the end
+        (t4, False, False, False),    # Lost: not a visit
+        (t4, True, False, False),     # reopened in Lead, then won
+        (None, False, False, False),  # Won: the latest change
+    ]
+
+
+def test_what_each_change_keeps_equals_deriving_everything_afresh(engine, fake_slack):
+    clock = FakeClock(START)
+    pipeline = make_pipeline(engine, fake_slack, clock, TEST_CONFIG + FOUR_STAGES)
+    admin = pipeline.actor("T0TEST", "U0ADMIN")
+    stages = pipeline.stage_model("T0TEST").stages
+    rng = random.Random(7)
+    deals = [new_deal(pipeline, rng.choice(["U0REP1", "U0REP2"])) for _ in range(12)]
+    for _ in range(120):
+        clock.advance(hours=rng.choice([0, 1, 5, 30]))  # some changes share a timestamp: order by id breaks ties
+        opp = rng.choice(deals)
+        roll = rng.random()
+        if roll < 0.1:  # handed to the other rep: the deal's next visits are theirs
+            with engine.begin() as connection:
+                connection.execute(update(Opportunity.__table__).where(Opportunity.id == opp).values(
+                    owner_id=rng.choice(["U0REP1", "U0REP2"])))
+        elif roll < 0.2:
+            pipeline.win(admin, opp)
+        elif roll < 0.3:
+            pipeline.lose(admin, opp, "Price")
+        else:
+            pipeline.move(admin, opp, stage_id=rng.choice(stages).id)
+    kept = derived(engine)
+    for column in (2, 3, 4):  # advanced, first_visit, first_visit_of_owner: both values occur
+        assert {row[column] for row in kept} == {True, False}
+    assert any(row[3] != row[4] for row in kept)  # some deal came back to a stage under another owner
+    with engine.begin() as connection:
+        connection.execute(update(StageChange.__table__).values(left_at=None, advanced=False, first_visit=False, first_visit_of_owner=False))
+        assert visits.derive(connection, "T0TEST") > 0
+        assert visits.derive(connection, "T0TEST") == 0  # nothing left to change
+    assert derived(engine) == kept
+
+    # Conversion and rep funnels count deals through the first-visit flags: the same as counting
+    # distinct deals over every visit, done here from the raw history.
+    rank = {stage.id: i for i, stage in enumerate(stages)}
+    with Session(engine) as session:
+        history = session.execute(select(StageChange.opportunity_id, StageChange.to_stage_id, StageChange.to_status, StageChange.owner_id)
+                                  .order_by(StageChange.opportunity_id, StageChange.changed_at, StageChange.id)).all()
+        conversion = analytics.stage_conversion(session, analytics.Scope(team_id="T0TEST"))
+        funnels = analytics.rep_funnels(session, analytics.Scope(team_id="T0TEST", owner_ids=("U0REP1", "U0REP2")), clock.now())
+    entered: dict[tuple, set] = {}
+    advanced: dict[tuple, set] = {}
+    for i, (opp, stage_id, status, owner) in enumerate(history):
+        if status != "open":
+            continue
+        later = [rank[s] if st == "open" else len(stages) for o, s, st, _ in history[i + 1:] if o == opp and st != "lost"]
+        for key in ((None, stage_id), (owner, stage_id)):
+            entered.setdefault(key, set()).add(opp)
+            if later and max(later) > rank[stage_id]:
+                advanced.setdefault(key, set()).add(opp)
+    assert [(s.entered, s.advanced) for s in conversion] == [
+        (len(entered.get((None, stage.id), ())), len(advanced.get((None, stage.id), ()))) for stage in stages]
+    for rep in funnels.reps:
+        assert [(s.entered, s.advanced) for s in rep.stages] == [
+            (len(entered.get((rep.owner_id, stage.id), ())), len(advanced.get((rep.owner_id, stage.id), ()))) for stage in stages]
+    assert sum(s.entered for rep in funnels.reps for s in rep.stages) > sum(s.entered for s in funnels.team.stages)
+
+
+def test_reordering_or_retiring_stages_re_derives_advanced(engine, fake_slack):
+    clock = FakeClock(START)
+    config = TEST_CONFIG + '[[stages]]\nname = "Lead"\n[[stages]]\nname = "Demo"\n[[stages]]\nname = "Proposal"\n'
+    first = make_pipeline(engine, fake_slack, clock, config)
+    admin = first.actor("T0TEST", "U0ADMIN")
+    lead, demo, proposal = first.stage_model("T0TEST").stages
+    opp = new_deal(first)
+    clock.advance(days=1)
+    first.move(admin, opp, stage_id=demo.id)
+    clock.advance(days=1)
+    first.move(admin, opp, stage_id=proposal.id)
+    assert [row[2] for row in derived(engine, opp)] == [True, True, False]
+
+    def conversion(pipeline: Pipeline) -> dict[str, tuple[int, int]]:
+        model = pipeline.stage_model("T0TEST")
+        with Session(engine) as session:
+            return {model.name_of(s.stage_id): (s.entered, s.advanced)
+                    for s in analytics.stage_conversion(session, analytics.Scope(team_id="T0TEST"))}
+
+    assert conversion(first) == {"Lead": (1, 1), "Demo": (1, 1), "Proposal": (1, 0)}
+
+    # Proposal now comes first: Lead and Demo came after it, so the deal went back, not forward
+    reordered = make_pipeline(engine, fake_slack, clock, TEST_CONFIG + '[[stages]]\nname = "Proposal"\n[[stages]]\nname = "Lead"\n'
+                              '[[stages]]\nname = "Demo"\n')
+    reordered.ensure_workspace("T0TEST")  # the changed file is applied when the workspace is next seen
+    assert [row[2] for row in derived(engine, opp)] == [True, False, False]
+    assert conversion(reordered) == {"Proposal": (1, 0), "Lead": (1, 1), "Demo": (1, 0)}
+
+    # Demo retired: it ranks nowhere, so reaching it is no advance and leaving it none either
+    retired = make_pipeline(engine, fake_slack, clock, TEST_CONFIG + '[[stages]]\nname = "Lead"\n[[stages]]\nname = "Proposal"\n')
+    retired.ensure_workspace("T0TEST")
+    assert [row[2] for row in derived(engine, opp)] == [True, False, False]
+    assert conversion(retired) == {"Lead": (1, 1), "Proposal": (1, 0)}
+
+
+def test_a_deal_is_named_with_its_workspace(engine):
+    with Session(engine) as session, pytest.raises(ValueError, match="workspace"):
+        visits.derive(session, opportunity_id=1)
+
+
+def test_the_migration_derives_the_columns_of_existing_history(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0005")
+        connection.execute(text("INSERT INTO workspace (team_id, currency, timezone, admins, industries, regions, company_sizes, last_opp_number, "
+                                "created_at) VALUES ('T0OLD', 'USD', 'UTC', '[]', '[]', '[]', '[]', 1, '2026-01-01 00:00:00')"))
+        connection.execute(text("INSERT INTO stage (id, team_id, name, position, probability, max_days, active) VALUES "
+                                "(1, 'T0OLD', 'Lead', 0, 10, 30, 1), (2, 'T0OLD', 'Demo', 1, 50, 30, 1)"))
+        connection.execute(text("INSERT INTO opportunity (id, team_id, number, name, customer, currency, stage_id, status, owner_id, "
+                                "created_by, created_at, updated_at, stage_entered_at) VALUES (1, 'T0OLD', 1, 'Deal', 'C', 'USD', 2, "
+                                "'open', 'U1', 'U1', '2026-01-01 00:00:00', '2026-01-03 00:00:00', '2026-01-03 00:00:00')"))
+        connection.execute(text("INSERT INTO stage_change (team_id, opportunity_id, from_stage_id, from_status, to_stage_id, to_status, "
+                                "changed_by, owner_id, changed_at) VALUES "
+                                "('T0OLD', 1, NULL, NULL, 1, 'open', 'U1', 'U1', '2026-01-01 00:00:00'), "
+                                "('T0OLD', 1, 1, 'open', 2, 'open', 'U1', 'U1', '2026-01-03 00:00:00')"))
+    upgrade(engine)
+    rows = derived(engine)
+    assert [row[1:] for row in rows] == [(datetime(2026, 1, 3, tzinfo=timezone.utc), True, True, True), (None, False, True, True)]
+    engine.dispose()
+
+
+def test_analytics_read_the_stored_visits(engine, fake_slack):
+    """Dwell and conversion come from the stored columns: a visit's days end at left_at."""
+    clock = FakeClock(START)
+    pipeline = make_pipeline(engine, fake_slack, clock)
+    admin = pipeline.actor("T0TEST", "U0ADMIN")
+    lead, qualify = pipeline.stage_model("T0TEST").stages[:2]
+    opp = new_deal(pipeline)
+    clock.advance(days=4)
+    pipeline.move(admin, opp, stage_id=qualify.id)
+    now = clock.advance(days=1)
+    with Session(engine) as session:
+        dwell = {d.stage_id: d for d in analytics.stage_dwell(session, analytics.Scope(team_id="T0TEST"), now)}
+    assert dwell[lead.id].visits == 1 and dwell[lead.id].finished_avg_days == pytest.approx(4)
+    assert dwell[qualify.id].finished_visits == 0 and dwell[qualify.id].avg_days == pytest.approx(1)
