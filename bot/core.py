@@ -555,10 +555,10 @@ class Pipeline:
             team = None
             if actor.is_manager:
                 scope = analytics.Scope(actor.team_id, owner_ids=tuple(sorted(actor.managed_user_ids)))
-                team = (self._cached(("conversion", scope), now, uow, lambda session: analytics.stage_conversion(session, scope)),
-                        analytics.stalled(uow.session, scope, now, limit=5, max_days=max_days,
-                                          medians=self._cached(("medians", scope), now, uow,
-                                                               lambda session: analytics.stage_medians(session, scope, now))))
+                # the team's conversion and medians come from one pass over its stage visits
+                figures = self._cached(("stage figures", scope), now, uow, lambda session: analytics.stage_figures(session, scope, now))
+                team = (list(figures.conversion), analytics.stalled(uow.session, scope, now, limit=5, max_days=max_days,
+                                                                    medians=analytics.medians_of(figures.dwell)))
         summaries: dict[int, StageSummary] = {}
         for stage_id, currency, count, amount in grouped:
             summary = summaries.setdefault(stage_id, StageSummary(stage_id, 0, {}))

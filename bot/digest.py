@@ -110,7 +110,7 @@ class Digests:
             teams = [team for team, _ in requests]
             scopes = [analytics.Scope(team_id=team_id, owner_ids=team.member_ids or ("",)) for team in teams]
             months = [_month_bounds(now, team.timezone or (workspace.timezone if workspace else None)) for team in teams]
-            dwell = analytics.stage_dwell_each(session, scopes, now)
+            stage_figures = analytics.stage_figures_each(session, scopes, now)  # dwell and conversion: one pass over the visits
             changes = _by_window(scopes, [since for _, since in requests],
                                  lambda subset, since: analytics.changes_between_each(session, subset, since, now, limit=ui.DIGEST_FULL_TOP))
             closes_this_month = _by_window(scopes, [(m[0], m[1]) for m in months],
@@ -124,10 +124,10 @@ class Digests:
                 without_follow_up=analytics.open_without_follow_up_each(session, scopes, limit=ui.DIGEST_FULL_TOP),
                 # the medians stalled deals are measured against are those of the dwell figures (the same visits)
                 stalled=analytics.stalled_each(session, scopes, now, limit=ui.DIGEST_FULL_TOP,
-                                               medians=[analytics.medians_of(d) for d in dwell]),
+                                               medians=[analytics.medians_of(f.dwell) for f in stage_figures]),
                 win_rate=analytics.win_rate_each(session, scopes, now - WIN_RATE_WINDOW, now, currency),
-                conversion=analytics.stage_conversion_each(session, scopes),
-                dwell=dwell,
+                conversion=[f.conversion for f in stage_figures],
+                dwell=[f.dwell for f in stage_figures],
                 cycle=analytics.cycle_length_each(session, scopes, now - WIN_RATE_WINDOW, now),
                 reps=analytics.rep_funnels_each(session, scopes, now),
                 closes_this_month=closes_this_month,

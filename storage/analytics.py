@@ -338,10 +338,11 @@ def _other_currency(currency: str) -> Any:
 
 
 def _per_team_and_stage(session: Session, group: "_Scopes", figures: dict[tuple[int, int], Any],
-                        line: Callable[[Any, Any], T]) -> list[list[T]]:
+                        line: Callable[[Any, Any], T], stages: list[Any] | None = None) -> list[list[T]]:
     """Each team's lines, one per stage: every active stage in position order (`line(stage, None)`
-    when the team has no row for it), then the retired stages the team still has a row for."""
-    stages = _stages(session, group.team_id)
+    when the team has no row for it), then the retired stages the team still has a row for.
+    `stages`: the workspace's `_stages`, when the caller has them already."""
+    stages = _stages(session, group.team_id) if stages is None else stages
     return [[line(stage, figures.get((grp, stage.id))) for stage in stages if stage.active or (grp, stage.id) in figures]
             for grp in range(len(group))]
 
@@ -520,9 +521,18 @@ def _funnel_figures(visits: Any, *keys: Any, per_owner: bool) -> list[Any]:
     ]
 
 
+def _entered_and_advanced(visits: Any) -> list[Any]:
+    """Deals that entered the stage, and of those the ones that advanced, counted by their first visit."""
+    return [
+        func.count(case((visits.c.first_visit, 1))).label("entered"),
+        func.count(case((and_(visits.c.first_visit, visits.c.advanced), 1))).label("advanced"),
+    ]
+
+
 def _days_stats(session: Session, visits: Any) -> Any:
-    """A subquery per scope and stage: visits, avg_days and median_days of all visits, and the same
-    of finished visits (finished_visits, finished_avg_days, finished_median_days).
+    """A subquery per scope and stage: visits, avg_days and median_days of all visits, the same of
+    finished visits (finished_visits, finished_avg_days, finished_median_days), and the deals that
+    entered the stage and advanced from it (entered, advanced; see `stage_conversion`).
 
     PostgreSQL takes the medians with percentile_cont, in the one GROUP BY. SQLite has no such
     aggregate: there the visits are ranked 1..n by days, the middle rows are those with
@@ -534,6 +544,7 @@ def _days_stats(session: Session, visits: Any) -> Any:
             select(
                 visits.c.grp,
                 visits.c.stage_id,
+                *_entered_and_advanced(visits),
                 func.count().label("visits"),
                 func.avg(visits.c.days).label("avg_days"),
                 func.percentile_cont(0.5).within_group(visits.c.days).label("median_days"),
@@ -550,6 +561,8 @@ def _days_stats(session: Session, visits: Any) -> Any:
             visits.c.grp,
             visits.c.stage_id,
             visits.c.days,
+            visits.c.first_visit,
+            visits.c.advanced,
             func.row_number().over(partition_by=(visits.c.grp, visits.c.stage_id), order_by=visits.c.days).label("rank"),
             func.count().over(partition_by=(visits.c.grp, visits.c.stage_id)).label("n"),
         )
@@ -561,6 +574,7 @@ def _days_stats(session: Session, visits: Any) -> Any:
             select(
                 ranked.c.grp,
                 ranked.c.stage_id,
+                *_entered_and_advanced(ranked),
                 func.count().label("visits"),
                 func.avg(ranked.c.days).label("avg_days"),
                 func.avg(case((middle, ranked.c.days))).label("median_days"),
@@ -571,7 +585,7 @@ def _days_stats(session: Session, visits: Any) -> Any:
 
     every, finished = ranked_stats(False), ranked_stats(True)
     return (
-        select(every.c.grp, every.c.stage_id, every.c.visits, every.c.avg_days, every.c.median_days,
+        select(every.c.grp, every.c.stage_id, every.c.entered, every.c.advanced, every.c.visits, every.c.avg_days, every.c.median_days,
                func.coalesce(finished.c.visits, 0).label("finished_visits"), finished.c.avg_days.label("finished_avg_days"),
                finished.c.median_days.label("finished_median_days"))
         .outerjoin(finished, and_(finished.c.grp == every.c.grp, finished.c.stage_id == every.c.stage_id))
@@ -799,15 +813,14 @@ def stage_conversion_each(session: Session, scopes: Sequence[Scope], since: date
     group = _Scopes(session, scopes)
     visits = _visits(session, group, None, created_since=since)
     figures = {(r.grp, r.stage_id): r for r in group.execute(
-        select(
-            visits.c.grp,
-            visits.c.stage_id,
-            func.count(case((visits.c.first_visit, 1))).label("entered"),
-            func.count(case((and_(visits.c.first_visit, visits.c.advanced), 1))).label("advanced"),
-        )
+        select(visits.c.grp, visits.c.stage_id, *_entered_and_advanced(visits))
         .group_by(visits.c.grp, visits.c.stage_id)
     )}
-    stage_ids = _active_stages(session, group.team_id)
+    return _conversion_steps(group, figures, _active_stages(session, group.team_id))
+
+
+def _conversion_steps(group: _Scopes, figures: dict[tuple[int, int], Any], stage_ids: list[int]) -> list[list[StageStep]]:
+    """Each scope's steps along the active stages from (grp, stage_id) rows with entered and advanced."""
     result = []
     for grp in range(len(group)):
         steps = []
@@ -833,10 +846,25 @@ def stage_dwell(session: Session, scope: Scope, now: datetime) -> list[StageDwel
 
 
 def stage_dwell_each(session: Session, scopes: Sequence[Scope], now: datetime) -> list[list[StageDwell]]:
+    return [list(figures.dwell) for figures in stage_figures_each(session, scopes, now)]
+
+
+@dataclass(frozen=True)
+class StageFigures:
+    dwell: tuple[StageDwell, ...]
+    conversion: tuple[StageStep, ...]
+
+
+def stage_figures(session: Session, scope: Scope, now: datetime) -> StageFigures:
+    """`stage_dwell` and `stage_conversion` (of every deal: no `since`) of one scope, from one pass
+    over its stage visits."""
+    return stage_figures_each(session, [scope], now)[0]
+
+
+def stage_figures_each(session: Session, scopes: Sequence[Scope], now: datetime) -> list[StageFigures]:
     group = _Scopes(session, scopes)
     stats = _days_stats(session, _visits(session, group, now))
-    rows = group.execute(select(stats))
-    figures = {(r.grp, r.stage_id): r for r in rows}
+    figures = {(r.grp, r.stage_id): r for r in group.execute(select(stats))}
 
     def line(stage: Any, r: Any) -> StageDwell:
         return StageDwell(
@@ -846,7 +874,10 @@ def stage_dwell_each(session: Session, scopes: Sequence[Scope], now: datetime) -
             finished_median_days=_float(r.finished_median_days) if r else None,
         )
 
-    return _per_team_and_stage(session, group, figures, line)
+    stages = _stages(session, group.team_id)
+    dwell = _per_team_and_stage(session, group, figures, line, stages)
+    conversion = _conversion_steps(group, figures, [stage.id for stage in stages if stage.active])
+    return [StageFigures(dwell=tuple(d), conversion=tuple(c)) for d, c in zip(dwell, conversion)]
 
 
 # ----- 6. sales cycle ----------------------------------------------------------------------------

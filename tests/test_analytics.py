@@ -316,6 +316,11 @@ def test_stage_conversion(session, ids):
     ]
     # The workspace adds J (entered S1, not advanced): S1 11 / 9.
     assert analytics.stage_conversion(session, WORKSPACE)[0] == StageStep(s[1], s[2], 11, 9, approx(9 / 11))
+    # The same counts come with the dwell figures from their one pass over the visits (digest, App Home).
+    for scope in (TEAM_SCOPE, WORKSPACE, Scope(TEAM, owner_ids=(REP2,))):
+        figures = analytics.stage_figures(session, scope, NOW)
+        assert list(figures.conversion) == analytics.stage_conversion(session, scope)
+        assert list(figures.dwell) == analytics.stage_dwell(session, scope, NOW)
 
 
 # ----- 5 ---------------------------------------------------------------------------------------
