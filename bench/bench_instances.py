@@ -195,6 +195,26 @@ def main() -> int:
                 values = [r.latency for r in mine if kind == "all" or r.kind == kind]
                 print(f"{name:<8}{kind:<10}{len(values):>7}{ms(pct(values, 50)):>9}{ms(pct(values, 99)):>9}")
 
+        with UnitOfWork(engine) as uow:
+            session = uow.session
+            now = datetime.now(timezone.utc)
+            follow_ups = list(session.execute(select(FollowUp.id, FollowUp.text, FollowUp.due_at, FollowUp.status).where(FollowUp.text.like("bfu%"))))
+            stages = {sid: s for sid, s in zip(seeded.stage_ids, ("Prospect", "Solution design", "Technical evaluation", "Negotiation"))}
+            alert_stage_ids = [sid for sid, name in stages.items() if name in ("Solution design", "Technical evaluation")]
+            changes = list(session.execute(select(StageChange.id, StageChange.from_stage_id, StageChange.from_status, StageChange.to_stage_id)
+                                           .where(StageChange.to_stage_id.in_(alert_stage_ids), StageChange.to_status == "open")))
+            digests = list(session.execute(select(Delivery.dedupe_key, Delivery.status).where(Delivery.kind == "digest").order_by(Delivery.id)))
+            digest_parts = Counter(status for (status,) in session.execute(select(Delivery.status).where(Delivery.kind.in_(("digest_post", "digest_chart")))))
+            # alerts still to go: mostly held back by the pacer (a channel takes about one message a
+            # second, so a burst waits its turn), a few claimed and on their way at this moment
+            queued_alerts = list(session.execute(select(Delivery.subject_id, Delivery.due_at, Delivery.last_error).where(
+                Delivery.kind == "stage_alert", Delivery.status == "pending")))
+            alert_rows = {subject: (status, error) for subject, status, error in session.execute(
+                select(Delivery.subject_id, Delivery.status, Delivery.last_error).where(Delivery.kind == "stage_alert"))}
+            delivery_status = Counter(dict(session.execute(select(Delivery.kind + ":" + Delivery.status, func.count()).group_by(Delivery.kind, Delivery.status)).all()))
+
+        # Slack's side is read after the database's: the processes are still sending paced alerts, and
+        # a delivery the snapshot saw sent was posted before it, so it is among these posts.
         posted = fake.posted[seeded_calls:]
         reminder_marks = Counter()
         alert_changes = Counter()
@@ -209,36 +229,25 @@ def main() -> int:
             if "pipeline digest" in text:
                 digest_posts[channel] += 1
 
-        with UnitOfWork(engine) as uow:
-            session = uow.session
-            now = datetime.now(timezone.utc)
-            follow_ups = list(session.execute(select(FollowUp.id, FollowUp.text, FollowUp.due_at, FollowUp.status).where(FollowUp.text.like("bfu%"))))
-            stages = {sid: s for sid, s in zip(seeded.stage_ids, ("Prospect", "Solution design", "Technical evaluation", "Negotiation"))}
-            alert_stage_ids = [sid for sid, name in stages.items() if name in ("Solution design", "Technical evaluation")]
-            changes = list(session.execute(select(StageChange.id, StageChange.from_stage_id, StageChange.from_status, StageChange.to_stage_id)
-                                           .where(StageChange.to_stage_id.in_(alert_stage_ids), StageChange.to_status == "open")))
-            digests = list(session.execute(select(Delivery.dedupe_key, Delivery.status).where(Delivery.kind == "digest").order_by(Delivery.id)))
-            digest_parts = Counter(status for (status,) in session.execute(select(Delivery.status).where(Delivery.kind.in_(("digest_post", "digest_chart")))))
-            # alerts the pacer holds back: a channel takes about one message a second, so a burst waits its turn
-            queued_alerts = list(session.execute(select(Delivery.subject_id, Delivery.due_at).where(
-                Delivery.kind == "stage_alert", Delivery.status == "pending", Delivery.last_error == PACED)))
-            delivery_status = Counter(dict(session.execute(select(Delivery.kind + ":" + Delivery.status, func.count()).group_by(Delivery.kind, Delivery.status)).all()))
-
         due_follow_ups = [f for f in follow_ups if f.due_at <= now]
         expected_marks = {int(MARK.search(f.text).group(1)) for f in due_follow_ups}
         reminder_dupes = sum(1 for m in expected_marks if reminder_marks[m] > 1)
         reminder_lost = sum(1 for m in expected_marks if reminder_marks[m] == 0)
         expected_alerts = {c.id for c in changes if c.from_stage_id != c.to_stage_id or c.from_status != "open"}
         alert_dupes = sum(1 for c in expected_alerts if alert_changes[c] > 1)
-        queued = {subject_id for subject_id, _ in queued_alerts}
-        alert_lost = sum(1 for c in expected_alerts if alert_changes[c] == 0 and c not in queued)
+        queued = {subject_id for subject_id, _, _ in queued_alerts}
+        paced = sum(1 for _, _, error in queued_alerts if error == PACED)
+        lost_alerts = [c for c in expected_alerts if alert_changes[c] == 0 and c not in queued]
+        alert_lost = len(lost_alerts)
         alert_unexpected = sum(1 for c in alert_changes if c not in expected_alerts)
         print(f"\nfollow-ups: {planned_follow_ups} /opp followup requests, {len(follow_ups)} follow-ups stored, {len(due_follow_ups)} due by now; "
               f"reminder DMs: {sum(reminder_marks.values())} for {len(reminder_marks)} follow-ups; duplicates {reminder_dupes}, losses {reminder_lost}")
         print(f"stage alerts: {len(expected_alerts)} stage changes into an alert stage; alert messages {sum(alert_changes.values())}; "
               f"duplicates {alert_dupes}, losses {alert_lost}, unexpected {alert_unexpected}; "
-              f"{len(queued)} still queued by the pacer (Slack takes ~1 message/s per alert channel), the last due in "
-              f"{max(((d if d.tzinfo else d.replace(tzinfo=timezone.utc)) - now).total_seconds() for _, d in queued_alerts) if queued_alerts else 0:.0f}s")
+              f"{len(queued)} still to go: {paced} queued by the pacer (Slack takes ~1 message/s per alert channel), "
+              f"{len(queued) - paced} on their way; the last due in "
+              f"{max(((d if d.tzinfo else d.replace(tzinfo=timezone.utc)) - now).total_seconds() for _, d, _ in queued_alerts) if queued_alerts else 0:.0f}s"
+              + "".join(f"\n    lost: change {c}, delivery {alert_rows.get(c, 'none')}" for c in lost_alerts[:10]))
         periods = Counter(key.rsplit(":", 1)[1] for key, _ in digests if ":scheduled:" in key)
         sent_periods = sorted(key.rsplit(":", 1)[1] for key, status in digests if ":scheduled:" in key and status == "sent")
         manual = [(key, status) for key, status in digests if ":manual:" in key]
