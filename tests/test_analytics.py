@@ -32,7 +32,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, insert, text
+from sqlalchemy import Float, Integer, String, event, func, insert, select, text
 from sqlmodel import Session
 
 from storage import analytics, visits
@@ -640,3 +640,13 @@ def test_query_count_does_not_grow_with_the_data(engine):
     assert counts["T0SMALL"] == counts["T0LARGE"] == 24
     assert sum(p.count for p in results["T0SMALL"][0]) == 200 // 3 + 1  # the open ones (n % 3 == 0)
     assert sum(p.count for p in results["T0LARGE"][0]) == 2_000 // 3 + 1
+
+
+def test_literal_rows_come_back_exactly_as_given(engine):
+    """A batch's owners and medians go into the SQL as literals: quotes, percent signs, colons and
+    backslashes in a value must neither break the statement nor change the value."""
+    rows = [(1, "U0ABC", 0.1 + 0.2), (2, "we'ird:na%me\\x%%y :z", 1e-9), (3, "", 12345.678), (4, "a\\:b::c'); DROP TABLE stage; --", -1.5)]
+    with Session(engine) as session:
+        literal = analytics._rows(session, "literal", (("grp", Integer), ("owner_id", String), ("days", Float)), rows)
+        assert session.execute(select(literal.c.grp, literal.c.owner_id, literal.c.days).order_by(literal.c.grp)).all() == rows
+        assert session.execute(select(func.count()).select_from(Stage)).scalar_one() >= 0  # still there
