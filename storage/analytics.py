@@ -312,14 +312,26 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _rows(session: Session, name: str, columns: Sequence[tuple[str, Any]], rows: Sequence[tuple]) -> Any:
-    """A subquery of literal rows (a batch's owners per scope, medians per scope and stage): a VALUES
-    list whose values are written into the SQL as literals, each by its type's literal processor.
+LITERAL_ROWS = 64  # above this many rows, `_rows` writes them into the SQL instead of binding them
 
-    As bind parameters, the 5,000 owners of a batch of 1,000 teams cost more to compile and send
-    (SQLAlchemy's and psycopg's work per parameter, ~0.2 s a statement) than most statements take to
-    run; and PostgreSQL plans a VALUES list better than an unnested array (it hashes the list).
+
+def _rows(session: Session, name: str, columns: Sequence[tuple[str, Any]], rows: Sequence[tuple]) -> Any:
+    """A subquery of given rows (owners per scope, medians per scope and stage) as a VALUES list.
+
+    Up to LITERAL_ROWS rows (one team) the values are bind parameters, so the SQL is the same from
+    team to team and stays in the statement cache. A batch's rows are written into the SQL as
+    literals, each by its type's literal processor: as parameters, the 5,000 owners of 1,000 teams
+    cost SQLAlchemy and psycopg more to compile and send (~0.2 s a statement) than most statements
+    take to run. (PostgreSQL plans a VALUES list better than an unnested array: it hashes the list.)
     """
+    names = [column_name for column_name, _ in columns]
+    typed = [column(column_name, column_type) for column_name, column_type in columns]
+    select_list = ", ".join(f"column{i + 1} AS {c}" for i, c in enumerate(names))
+    if len(rows) <= LITERAL_ROWS:
+        values = ", ".join("(" + ", ".join(f":{name}_{r}_{i}" for i in range(len(columns))) + ")" for r in range(len(rows)))
+        return (text(f"SELECT {select_list} FROM (VALUES {values}) AS {name}_values")
+                .bindparams(**{f"{name}_{r}_{i}": value for r, row in enumerate(rows) for i, value in enumerate(row)})
+                .columns(*typed).subquery(name))
     dialect = session.get_bind().dialect
     processors = [column_type().literal_processor(dialect) for _, column_type in columns]
     # A literal processor doubles "%" for a DBAPI with %-style parameters, as text() will do again;
@@ -331,9 +343,7 @@ def _rows(session: Session, name: str, columns: Sequence[tuple[str, Any]], rows:
         return (literal.replace("%%", "%") if doubled else literal).replace(":", "\\:")
 
     values = ", ".join("(" + ", ".join(render(p, value) for p, value in zip(processors, row)) + ")" for row in rows)
-    names = [column_name for column_name, _ in columns]
-    statement = text(f"SELECT {', '.join(f'column{i + 1} AS {c}' for i, c in enumerate(names))} FROM (VALUES {values}) AS {name}_values")
-    return statement.columns(*(column(column_name, column_type) for column_name, column_type in columns)).subquery(name)
+    return text(f"SELECT {select_list} FROM (VALUES {values}) AS {name}_values").columns(*typed).subquery(name)
 
 
 def _deal_filters(scope: Scope, *, by_owner: bool = True) -> list[Any]:
@@ -455,11 +465,12 @@ class _Scopes:
         return table.alias(f"members{next(self._names)}")
 
     def execute(self, statement: Any) -> Any:
-        """Run a statement of these scopes. The SQL of a batch embeds its owners (and medians) as VALUES,
-        so it differs from batch to batch: it is compiled afresh rather than kept in the engine's
-        statement cache, which it would otherwise fill with large entries batch after batch."""
-        options = {"compiled_cache": None} if len(self.scopes) > 1 else {}
-        return self.session.execute(statement, execution_options=options)
+        """Run a statement of these scopes. A batch's SQL embeds its owners (and medians) as literal
+        rows (`_rows`), so it differs from batch to batch: it is compiled afresh rather than kept in the
+        engine's statement cache, which it would churn through with large entries. One team's SQL has
+        its few owners as parameters and is cached like any other statement."""
+        literal = len(self.scopes) > 1 or len(self.pairs) > LITERAL_ROWS
+        return self.session.execute(statement, execution_options={"compiled_cache": None} if literal else {})
 
     def on(self, members: Any, owner: Any) -> Any:
         """The join condition putting a row owned by `owner` in its scopes."""
