@@ -151,12 +151,18 @@ class Dispatcher:
         # Sending is waiting on Slack: a claimed batch goes out over several connections at once.
         self.workers = workers
         self.senders: dict[str, Sender] = {}
+        self.sequences: dict[str, Callable[[Delivery], str]] = {}
         self.batch_senders: dict[str, _Batched] = {}
         # Called at the start of every run to record newly due work (e.g. the digests whose time came).
         self.before_run: Callable[[], object] | None = None
 
-    def register(self, kind: str, sender: Sender) -> None:
+    def register(self, kind: str, sender: Sender, *, sequence: Callable[[Delivery], str] | None = None) -> None:
+        """`sequence` names the row's sequence: claimed rows of one sequence (of any kinds) are sent one
+        after the other in the order they were scheduled, e.g. a digest's message before its chart in
+        the same DM; other rows go out side by side."""
         self.senders[kind] = sender
+        if sequence is not None:
+            self.sequences[kind] = sequence
 
     def register_batch(self, kind: str, sender: BatchSender, *, size: int = 1000, lease: timedelta | None = None) -> None:
         """Rows of `kind` are claimed up to `size` at a time (per workspace) and handed to `sender` together,
@@ -190,7 +196,8 @@ class Dispatcher:
                 claimed = self.claim(team_id, kinds=kinds, skip=(*skip, *self.batch_senders))
                 if not claimed:
                     break
-                self._tally(stats, self._in_parallel(self._deliver, claimed))
+                for outcomes in self._in_parallel(self._deliver_in_turn, self._sequences_of(claimed)):
+                    self._tally(stats, outcomes)
         return stats
 
     def _in_parallel(self, work: Callable, items: list) -> list:
@@ -230,6 +237,18 @@ class Dispatcher:
                                     .values(claimed_by=self.owner, claimed_until=now + (lease or self.lease)))
                 uow.commit()
         return rows
+
+    def _sequences_of(self, claimed: list[Delivery]) -> list[list[Delivery]]:
+        """Claimed rows (in due order) split into what may go out side by side: a row on its own, or
+        the rows of one sequence in order."""
+        sequences: dict[object, list[Delivery]] = {}
+        for delivery in claimed:
+            name = self.sequences.get(delivery.kind)
+            sequences.setdefault(name(delivery) if name is not None else delivery.id, []).append(delivery)
+        return list(sequences.values())
+
+    def _deliver_in_turn(self, deliveries: list[Delivery]) -> list[tuple[str, str | None]]:
+        return [self._deliver(delivery) for delivery in deliveries]
 
     def _deliver(self, delivery: Delivery) -> tuple[str, str | None]:
         """Send one claimed row and record the outcome; returns ("sent" | "skipped" | "retried" | "failed", error)."""

@@ -230,8 +230,10 @@ class Digests:
 
     def register(self, dispatcher: Dispatcher) -> None:
         dispatcher.register_batch(DIGEST, self.send_digests, size=DIGEST_BATCH, lease=DIGEST_LEASE)
-        dispatcher.register(DIGEST_POST, self.send_post)
-        dispatcher.register(DIGEST_CHART, self.send_chart)
+        # A destination's messages and charts go out in the order they were planned (each chart after
+        # its message): side by side, a quickly drawn chart could land above the text it belongs to.
+        dispatcher.register(DIGEST_POST, self.send_post, sequence=_destination)
+        dispatcher.register(DIGEST_CHART, self.send_chart, sequence=_destination)
         dispatcher.before_run = self.plan_due
 
     def send_digests(self, deliveries: list[Delivery], now: datetime) -> list[Sent | Skip | Exception]:
@@ -313,6 +315,10 @@ class Digests:
         channel = self._channel(payload)
         self.slack.upload(channel, png, "funnel.png", payload["title"])
         return Sent(channel)
+
+
+def _destination(delivery: Delivery) -> str:
+    return f"digest:{delivery.payload['kind']}:{delivery.payload['target']}"
 
 
 def funnel_steps(conversion, stages: StageModel) -> tuple[list[tuple[str, int]], list[float | None]]:

@@ -246,6 +246,12 @@ def test_teams_due_at_the_same_minute_are_built_in_one_batch(engine, fake_slack,
         clock.advance(seconds=1)
         dispatcher.run_once()  # ... and nothing twice
         assert batches == [["Team 1", "Team 2", "Team 3"]] and len(fake_slack.calls("chat.postMessage")) == 4
+        # In each destination every chart comes after its message, however fast it was drawn.
+        for channel in ("DU0MGR", "DU0ADMIN", "C0THREE"):
+            order = ["post" if c.method == "chat.postMessage" else "chart" for c in fake_slack.calls()
+                     if c.method in ("chat.postMessage", "files.completeUploadExternal")
+                     and channel in (c.params.get("channel"), c.params.get("channel_id"), c.params.get("channels"))]
+            assert order == ["post", "chart"] * (2 if channel == "DU0MGR" else 1), (channel, order)
         with UnitOfWork(engine) as uow:
             rows = list(uow.session.scalars(select(Delivery).where(Delivery.kind.in_((DIGEST, DIGEST_POST, DIGEST_CHART)))))
         assert sorted((r.kind, r.status) for r in rows if r.status != "cancelled") == (
