@@ -438,11 +438,10 @@ class _Scopes:
     def members(self) -> Any:
         """A fresh (grp, owner_id) selectable; for everyone, one row (grp 0) that joins on true.
 
-        PostgreSQL gets the pairs as two array parameters, unnested into rows it hashes (`_rows`).
-        SQLite would loop over a VALUES list for every row it joins (it has no index on it and
-        misjudges the join order), so there it is a temporary table with owner_id as its key, filled
-        once per transaction and set of scopes (a write to the connection's temp schema only: the
-        database itself is not locked).
+        PostgreSQL gets a VALUES list (`_rows`), which it hashes. SQLite would loop over a VALUES list
+        for every row it joins (it has no index on it and misjudges the join order), so there it is a
+        temporary table with owner_id as its key, filled once per transaction and set of scopes (a
+        write to the connection's temp schema only: the database itself is not locked).
         """
         n = next(self._names)
         if self.everyone:
@@ -494,10 +493,11 @@ def _visits(session: Session, scopes: _Scopes, now: datetime | None, *, attribut
 
     Columns: grp (the scope), opportunity_id, stage_id, owner_id (the owner when the visit started),
     advanced (the deal later reached a higher-ranked stage or was won), first_visit and
-    first_visit_of_owner (see storage.visits), finished (the visit has ended) and, when `now` is given, days (until the next change, or until `now` for a visit still
-    going). A visit is in a scope by the deal's current owner, or with `attribute_to_change_owner`
-    by `owner_id`. The visit's end and `advanced` are stored with each change (storage.visits), so
-    this is a join and a filter, not a window over the deals' histories.
+    first_visit_of_owner (see storage.visits), finished (the visit has ended) and, when `now` is
+    given, days (until the next change, or until `now` for a visit still going). A visit is in a
+    scope by the deal's current owner, or with `attribute_to_change_owner` by `owner_id`. What a
+    visit needs is stored with each change (storage.visits), so this is a join and a filter, not a
+    window over the deals' histories.
     """
     where = [StageChange.team_id == scopes.team_id, StageChange.to_status == OPEN]
     members = scopes.members()
@@ -984,8 +984,8 @@ def stalled_each(session: Session, scopes: Sequence[Scope], now: datetime, multi
     group = _Scopes(session, scopes)
     if medians is None:
         medians = stage_medians_each(session, scopes, now)
-    # The medians that count (enough visits) as (grp, stage_id, median) rows: parameters, read back
-    # as the same doubles the database computed.
+    # The medians that count (enough visits) as (grp, stage_id, median) rows (`_rows`), read back as
+    # the same doubles the database computed (a float's repr round-trips).
     trusted = [(grp, stage_id, float(median)) for grp, stages in enumerate(medians) for stage_id, (visits, median) in stages.items()
                if visits >= MIN_VISITS_FOR_MEDIAN and median is not None] or [(-1, -1, 0.0)]
     limits = _rows(session, "medians", (("grp", Integer), ("stage_id", Integer), ("median_days", Float)), trusted)

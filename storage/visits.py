@@ -39,8 +39,8 @@ def rank_of(stage: Any) -> Any:
 
 
 def derive(executor: Any, team_id: str | None = None, opportunity_id: int | None = None) -> int:
-    """Bring `left_at` and `advanced` up to date for one deal, one workspace (team_id) or, with
-    neither, every workspace. `executor` is a Session or a Connection. Returns the rows changed."""
+    """Bring the derived columns up to date for one deal, one workspace (team_id) or, with neither,
+    every workspace. `executor` is a Session or a Connection. Returns the rows changed."""
     if opportunity_id is not None and team_id is None:
         raise ValueError("a deal is named with its workspace")
     change = _CHANGE.c

@@ -1,5 +1,6 @@
-"""The derived visit columns of `stage_change` (left_at, advanced): kept by every stage change,
-re-derived when the funnel's order changes, filled in by the migration that adds them."""
+"""The derived visit columns of `stage_change` (left_at, advanced, first_visit, first_visit_of_owner):
+kept by every stage change, re-derived when the funnel's order changes, filled in by the migration
+that adds them, and what conversion and rep funnels count with them."""
 
 from __future__ import annotations
 
