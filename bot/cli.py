@@ -16,6 +16,7 @@ from bot.config import ConfigError, load_config
 from bot.domain import OppError
 from bot.settings import Settings, SettingsError, configure_logging, load_database_url, load_settings
 from bot.slack_gateway import slack_error
+from storage.db import UnsupportedDatabase
 
 log = logging.getLogger("oppbot")
 
@@ -75,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(settings)
     except (SettingsError, ConfigError) as exc:
         return _fail(f"configuration error: {exc}")
+    except UnsupportedDatabase as exc:
+        return _fail(f"DATABASE_URL: {exc}")
 
 
 def db_upgrade() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Callable
 
@@ -16,8 +17,19 @@ from sqlmodel import Session, create_engine
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+# UPDATE … FROM (storage.visits.derive) needs SQLite 3.33; window functions need 3.25.
+MIN_SQLITE = (3, 33, 0)
+
+
+class UnsupportedDatabase(RuntimeError):
+    """The database can't run oppbot (too old a SQLite)."""
+
+
 def make_engine(database_url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Engine:
     if database_url.startswith("sqlite"):
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise UnsupportedDatabase(f"oppbot needs SQLite {'.'.join(map(str, MIN_SQLITE))} or newer; this Python's sqlite3 module has "
+                               f"{sqlite3.sqlite_version}. Use a newer Python build or PostgreSQL (DATABASE_URL=postgresql://…).")
         engine = create_engine(database_url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")

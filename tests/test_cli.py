@@ -157,3 +157,15 @@ def test_run_refuses_a_config_naming_a_channel_the_workspace_does_not_have(tmp_p
     assert result.returncode == 2
     assert result.stderr.strip() == (f"oppbot: OPPBOT_CONFIG: {config}: no channel named #enginering in this workspace (or the bot can't see it); "
                                      "use the channel id, or invite the bot to a private channel")
+
+
+def test_too_old_a_sqlite_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
+    import sqlite3
+
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/old.db")
+    assert cli.main(["db", "upgrade"]) == 2
+    assert capsys.readouterr().err.strip() == ("oppbot: DATABASE_URL: oppbot needs SQLite 3.33.0 or newer; this Python's sqlite3 module has "
+                                               "3.31.1. Use a newer Python build or PostgreSQL (DATABASE_URL=postgresql://…).")
+    assert not (tmp_path / "old.db").exists()
