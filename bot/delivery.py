@@ -134,6 +134,16 @@ def schedule_many(session, rows: list[dict], *, now: datetime) -> None:
     session.execute(dialect_insert(DELIVERY).on_conflict_do_nothing(index_elements=["team_id", "dedupe_key"]), values)
 
 
+def _unheld(team_id: str, now: datetime, kinds: tuple[str, ...] | None, skip: tuple[str, ...]) -> list:
+    """WHERE clauses for a workspace's pending rows of these kinds (or all but `skip`) that no process holds."""
+    where = [Delivery.team_id == team_id, Delivery.status == PENDING, or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now)]
+    if kinds is not None:
+        where.append(Delivery.kind.in_(kinds))
+    if skip:
+        where.append(Delivery.kind.not_in(skip))
+    return where
+
+
 def cancel_pending(session, *, team_id: str, kinds: tuple[str, ...], subject_id: int) -> None:
     session.execute(update(DELIVERY).where(
         DELIVERY.c.team_id == team_id, DELIVERY.c.kind.in_(kinds), DELIVERY.c.subject_id == subject_id, DELIVERY.c.status == PENDING,
@@ -220,15 +230,10 @@ class Dispatcher:
         with self.uow(write=True) as uow:
             query = (
                 select(Delivery)
-                .where(Delivery.team_id == team_id, Delivery.status == PENDING, Delivery.due_at <= now,
-                       or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now))
+                .where(*_unheld(team_id, now, kinds, skip), Delivery.due_at <= now)
                 .order_by(Delivery.due_at, Delivery.id)
                 .limit(limit or self.batch)
             )
-            if kinds is not None:
-                query = query.where(Delivery.kind.in_(kinds))
-            if skip:
-                query = query.where(Delivery.kind.not_in(skip))
             if uow.dialect == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             rows = list(uow.session.scalars(query))
@@ -286,7 +291,7 @@ class Dispatcher:
             values = {"due_at": now + timedelta(seconds=outcome.wait), "last_error": PACED}
         elif isinstance(outcome, Undeliverable):
             error = str(outcome)
-            values = self._failure(delivery, error, now, None, permanent=True)
+            values = self._failure(delivery, error, now, permanent=True)
         elif isinstance(outcome, SlackApiError):
             error = slack_error(outcome)
             wait = retry_after(outcome)
@@ -294,11 +299,11 @@ class Dispatcher:
                 # Slack asks for patience, the message is fine: not an attempt, never a reason to give up.
                 values = {"due_at": now + timedelta(seconds=wait), "last_error": f"ratelimited: retry after {wait}s"}
             else:
-                values = self._failure(delivery, error, now, None, permanent=error in PERMANENT_ERRORS)
+                values = self._failure(delivery, error, now, permanent=error in PERMANENT_ERRORS)
         elif isinstance(outcome, Exception):  # a network failure or a bug: keep the row, retry later, say why
             error = f"{outcome.__class__.__name__}: {outcome}"[:300]
             log.error("delivery %s (%s) raised", delivery.id, delivery.kind, exc_info=outcome)
-            values = self._failure(delivery, error, now, None, permanent=False)
+            values = self._failure(delivery, error, now, permanent=False)
         elif isinstance(outcome, Sent):
             values = {"status": SENT, "sent_at": now, "channel_id": outcome.channel_id, "message_ts": outcome.message_ts,
                       "attempts": delivery.attempts + 1}
@@ -321,13 +326,13 @@ class Dispatcher:
             return "paced", None
         return ("sent" if status == SENT else "skipped" if status == CANCELLED else "retried"), None
 
-    def _failure(self, delivery: Delivery, error: str, now: datetime, retry_after: int | None, *, permanent: bool) -> dict:
+    def _failure(self, delivery: Delivery, error: str, now: datetime, *, permanent: bool) -> dict:
         attempts = delivery.attempts + 1
         if permanent or attempts >= MAX_ATTEMPTS:
             log.error("delivery %s (%s for %s) failed for good after %d attempt(s): %s",
                       delivery.id, delivery.kind, delivery.dedupe_key, attempts, error)
             return {"status": FAILED, "attempts": attempts, "last_error": error[:300]}
-        wait = timedelta(seconds=retry_after) if retry_after is not None else backoff(attempts)
+        wait = backoff(attempts)
         log.warning("delivery %s (%s) failed (%s); retrying in %s", delivery.id, delivery.kind, error, wait)
         return {"status": PENDING, "attempts": attempts, "last_error": error[:300], "due_at": now + wait}
 
@@ -337,15 +342,7 @@ class Dispatcher:
         earliest: datetime | None = None
         with self.uow() as uow:
             for team_id in queries.all_team_ids(uow.session):
-                query = (select(Delivery.due_at)
-                         .where(Delivery.team_id == team_id, Delivery.status == PENDING,
-                                or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now))
-                         .order_by(Delivery.due_at).limit(1))
-                if kinds is not None:
-                    query = query.where(Delivery.kind.in_(kinds))
-                if skip:
-                    query = query.where(Delivery.kind.not_in(skip))
-                due = uow.session.scalar(query)
+                due = uow.session.scalar(select(Delivery.due_at).where(*_unheld(team_id, now, kinds, skip)).order_by(Delivery.due_at).limit(1))
                 if due is not None and due.tzinfo is None:
                     due = due.replace(tzinfo=timezone.utc)
                 if due is not None and (earliest is None or due < earliest):

@@ -60,7 +60,7 @@ class SlackGateway:
         self._dm_channels: dict[str, str] = {}
         self._dm_lock = threading.Lock()
 
-    def post(self, channel: str, text: str, blocks: list[dict]) -> tuple[str, str]:
+    def post(self, channel: str, text: str, blocks: list[dict] | None) -> tuple[str, str]:
         with self._posting(channel):
             response = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks, unfurl_links=False)
         return response["channel"], response["ts"]
@@ -79,10 +79,7 @@ class SlackGateway:
             raise
 
     def dm(self, user_id: str, text: str, blocks: list[dict] | None = None) -> tuple[str, str]:
-        channel = self.dm_channel(user_id)
-        with self._posting(channel):
-            response = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks, unfurl_links=False)
-        return response["channel"], response["ts"]
+        return self.post(self.dm_channel(user_id), text, blocks)
 
     def ephemeral(self, channel: str, user_id: str, text: str, blocks: list[dict] | None = None) -> None:
         self.client.chat_postEphemeral(channel=channel, user=user_id, text=text, blocks=blocks)

@@ -477,13 +477,9 @@ class _Scopes:
 
     def deal_filters(self, *, by_owner: bool = True) -> list[Any]:
         """WHERE clauses on `Opportunity` that every scope shares; the owners come from the join."""
-        where = [Opportunity.team_id == self.team_id]
+        where = _deal_filters(self.first, by_owner=False)
         if by_owner and not self.everyone and len(self.owners) <= SMALL_OWNER_SET:
             where.append(Opportunity.owner_id.in_(self.owners))  # redundant with the join; lets the planner start from the owner index
-        for col, value in ((Opportunity.industry, self.first.industry), (Opportunity.region, self.first.region),
-                           (Opportunity.company_size, self.first.company_size)):
-            if value is not None:
-                where.append(col == value)
         return where
 
 

@@ -21,7 +21,7 @@ from bot.slack_gateway import SlackGateway
 from storage import analytics, visits
 from storage.db import UnitOfWork, alembic_config, make_engine, upgrade
 from storage.models import Opportunity, StageChange
-from tests.conftest import START, TEST_CONFIG
+from tests.conftest import TEST_CONFIG
 
 FOUR_STAGES = '[[stages]]\nname = "Lead"\n[[stages]]\nname = "Qualify"\n[[stages]]\nname = "Demo"\n[[stages]]\nname = "Proposal"\n'
 
@@ -46,9 +46,12 @@ def new_deal(pipeline: Pipeline, owner: str = "U0REP1") -> int:
     return pipeline.create(actor, OpportunityDraft(name="Deal", customer="Cust", owner_id=owner, stage_id=stage.id, currency="USD")).id
 
 
-def test_each_change_ends_the_previous_visit_and_marks_what_advanced(engine, fake_slack):
-    clock = FakeClock(START)
-    pipeline = make_pipeline(engine, fake_slack, clock)
+@pytest.fixture
+def pipeline(engine, fake_slack, clock) -> Pipeline:
+    return make_pipeline(engine, fake_slack, clock)
+
+
+def test_each_change_ends_the_previous_visit_and_marks_what_advanced(engine, pipeline, clock):
     admin = pipeline.actor("T0TEST", "U0ADMIN")
     lead, qualify = pipeline.stage_model("T0TEST").stages[:2]
     opp = new_deal(pipeline)
@@ -75,8 +78,7 @@ def test_each_change_ends_the_previous_visit_and_marks_what_advanced(engine, fak
     ]
 
 
-def test_what_each_change_keeps_equals_deriving_everything_afresh(engine, fake_slack):
-    clock = FakeClock(START)
+def test_what_each_change_keeps_equals_deriving_everything_afresh(engine, fake_slack, clock):
     pipeline = make_pipeline(engine, fake_slack, clock, TEST_CONFIG + FOUR_STAGES)
     admin = pipeline.actor("T0TEST", "U0ADMIN")
     stages = pipeline.stage_model("T0TEST").stages
@@ -132,8 +134,7 @@ def test_what_each_change_keeps_equals_deriving_everything_afresh(engine, fake_s
     assert sum(s.entered for rep in funnels.reps for s in rep.stages) > sum(s.entered for s in funnels.team.stages)
 
 
-def test_reordering_or_retiring_stages_re_derives_advanced(engine, fake_slack):
-    clock = FakeClock(START)
+def test_reordering_or_retiring_stages_re_derives_advanced(engine, fake_slack, clock):
     config = TEST_CONFIG + '[[stages]]\nname = "Lead"\n[[stages]]\nname = "Demo"\n[[stages]]\nname = "Proposal"\n'
     first = make_pipeline(engine, fake_slack, clock, config)
     admin = first.actor("T0TEST", "U0ADMIN")
@@ -195,10 +196,8 @@ def test_the_migration_derives_the_columns_of_existing_history(tmp_path):
     engine.dispose()
 
 
-def test_analytics_read_the_stored_visits(engine, fake_slack):
+def test_analytics_read_the_stored_visits(engine, pipeline, clock):
     """Dwell and conversion come from the stored columns: a visit's days end at left_at."""
-    clock = FakeClock(START)
-    pipeline = make_pipeline(engine, fake_slack, clock)
     admin = pipeline.actor("T0TEST", "U0ADMIN")
     lead, qualify = pipeline.stage_model("T0TEST").stages[:2]
     opp = new_deal(pipeline)
