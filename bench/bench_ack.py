@@ -173,8 +173,8 @@ class Seeded:
 def seed(database_url: str, fake, config_path: Path, owners: list[str], n_deals: int) -> Seeded:
     """Create the workspace and `n_deals` deals through the Pipeline (cards posted in #sales)."""
     from bot.app import create_app
-    from bot.config import load_config
-    from bot.domain import OpportunityDraft
+    from bot.domain.values import OpportunityDraft
+    from bot.workspace.config import load_config
     from storage.db import make_engine, upgrade
 
     engine = make_engine(database_url)
@@ -482,7 +482,7 @@ def serve_bare(port: int, api_url: str, ack_first: bool = False) -> None:
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
-    from bot.blocks import help_blocks  # a pure function: the same help payload oppbot acks with
+    from bot.slack.help import help_blocks
 
     client = WebClient(token=BOT_TOKEN, base_url=api_url, timeout=10)
     app = App(signing_secret=SIGNING_SECRET, client=client, token_verification_enabled=False, process_before_response=ack_first,

@@ -26,14 +26,14 @@ from common import TEAM_ID, database_url  # noqa: F401  (also puts the project o
 from slack_sdk import WebClient
 from sqlalchemy import event, text
 
-from bot.blocks import digest_message
-from bot.clock import SystemClock
-from bot.config import WorkspaceConfig
-from bot.core import Pipeline
-from bot.delivery import Dispatcher
-from bot.digest import funnel_steps
+from bot.deals.service import Pipeline
+from bot.digests.service import funnel_steps
+from bot.digests.views import digest_message
+from bot.domain.clock import SystemClock
+from bot.outbox.dispatcher import Dispatcher
 from bot.services import build_services
-from bot.slack_gateway import SlackGateway
+from bot.slack.gateway import SlackGateway
+from bot.workspace.config import WorkspaceConfig
 from storage.db import UnitOfWork, make_engine
 
 BASELINE = text("""

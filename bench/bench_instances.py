@@ -34,11 +34,29 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_ack import (  # noqa: E402  (bench_ack puts the repository on sys.path)
-    ROOT, SALES_CHANNEL, RssSampler, bench_config, create_pg_database, drop_pg_database, free_port, ms, oppbot_env,
-    next_stage_click, pct, reps, run_load, seed, slash, start_fake, start_oppbot, stop_process, view_submission,
+    ROOT,
+    SALES_CHANNEL,
+    RssSampler,
+    bench_config,
+    create_pg_database,
+    drop_pg_database,
+    free_port,
+    ms,
+    next_stage_click,
+    oppbot_env,
+    pct,
+    reps,
+    run_load,
+    seed,
+    slash,
+    start_fake,
+    start_oppbot,
+    stop_process,
+    view_submission,
 )
 from bench_reminders import RateLimitedFakeSlack  # noqa: E402
-from bot.delivery import PACED  # noqa: E402
+
+from bot.outbox.dispatcher import PACED
 
 DB_NAME = "oppbot_bench_multi"
 TEAM_CHANNEL = "C0TEAMCHAN"

@@ -43,16 +43,15 @@ from dataclasses import dataclass
 from typing import Callable
 
 from common import ADMIN_ID, TEAM_ID, database_url, is_postgres
-
-from sqlalchemy import event, func, select
 from slack_sdk import WebClient
+from sqlalchemy import event, func, select
 
-from bot.blocks import list_blocks
-from bot.clock import SystemClock
-from bot.config import WorkspaceConfig
-from bot.core import Pipeline
-from bot.domain import Actor
-from bot.slack_gateway import SlackGateway
+from bot.deals.service import Pipeline
+from bot.deals.views import list_blocks
+from bot.domain.clock import SystemClock
+from bot.domain.values import Actor
+from bot.slack.gateway import SlackGateway
+from bot.workspace.config import WorkspaceConfig
 from handlers.rendering import card_message
 from storage.db import UnitOfWork, make_engine, pending_migrations
 from storage.models import Member, Opportunity, SalesTeam, SalesTeamMember

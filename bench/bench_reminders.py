@@ -44,9 +44,22 @@ from urllib.parse import parse_qsl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_ack import (  # noqa: E402  (bench_ack puts the repository on sys.path)
-    BOT_TOKEN, ROOT, TEAM, RssSampler, bench_config, create_pg_database, drop_pg_database, free_port, make_settings, pct, reps,
-    start_fake, start_oppbot, stop_process,
+    BOT_TOKEN,
+    ROOT,
+    TEAM,
+    RssSampler,
+    bench_config,
+    create_pg_database,
+    drop_pg_database,
+    free_port,
+    make_settings,
+    pct,
+    reps,
+    start_fake,
+    start_oppbot,
+    stop_process,
 )
+
 from tests.fakeslack import FakeSlack, _err, _Reply  # noqa: E402
 
 TEXT = re.compile(r"bench reminder (\d+)\b")
@@ -213,8 +226,8 @@ def baseline(fake: RateLimitedFakeSlack, channels: list[str]) -> tuple[float, in
 
 def run_scenario(name: str, args, n: int, n_reps: int) -> dict:
     from bot.app import create_app
-    from bot.config import load_config
-    from bot.domain import OpportunityDraft
+    from bot.domain.values import OpportunityDraft
+    from bot.workspace.config import load_config
     from storage.db import make_engine, upgrade
 
     print(f"\n=== scenario {name}: {n} reminders to {n_reps} reps, due over {args.spread:g} s; "

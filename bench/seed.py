@@ -33,16 +33,24 @@ import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from common import ADMIN_ID, TEAM_ID, TIMEZONES, database_url, is_postgres, manager_id, recreate_database, rep_id
-
-from sqlalchemy import insert, text, update
+from common import (
+    ADMIN_ID,
+    TEAM_ID,
+    TIMEZONES,
+    database_url,
+    is_postgres,
+    manager_id,
+    recreate_database,
+    rep_id,
+)
 from slack_sdk import WebClient
+from sqlalchemy import insert, text, update
 
-from bot.clock import FakeClock
-from bot.config import TeamConfig, WorkspaceConfig
-from bot.core import Pipeline
-from bot.slack_gateway import SlackGateway
-from storage import queries, visits
+from bot.deals.service import Pipeline
+from bot.domain.clock import FakeClock
+from bot.slack.gateway import SlackGateway
+from bot.workspace.config import TeamConfig, WorkspaceConfig
+from storage import visits
 from storage.db import UnitOfWork, make_engine, upgrade
 from storage.models import FollowUp, Member, Opportunity, StageChange, Workspace
 
@@ -309,8 +317,8 @@ def main() -> None:
     pipeline = Pipeline(lambda write=False: UnitOfWork(engine, write=write), FakeClock(now - timedelta(days=HISTORY_DAYS + 1)), config, NoSlack())
     pipeline.ensure_workspace(TEAM_ID)
     with UnitOfWork(engine) as uow:
-        workspace = queries.get_workspace(uow.session, TEAM_ID)
-        stages = [s for s in queries.stages(uow.session, TEAM_ID) if s.active]
+        workspace = uow.workspaces.get_workspace(TEAM_ID)
+        stages = [s for s in uow.workspaces.stages(TEAM_ID) if s.active]
     stage_ids = [s.id for s in stages]
     max_days = [s.max_days for s in stages]
 

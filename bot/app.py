@@ -10,16 +10,16 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
-from bot.clock import Clock, SystemClock
-from bot.config import WorkspaceConfig, load_config
-from bot.core import Pipeline
-from bot.delivery import Dispatcher
-from bot.alerts import Alerts
-from bot.followups import FollowUps
-from bot.pacing import ChannelPacer
+from bot.alerts.service import Alerts
+from bot.deals.service import Pipeline
+from bot.domain.clock import Clock, SystemClock
+from bot.followups.service import FollowUps
+from bot.outbox.dispatcher import Dispatcher
 from bot.services import Services, build_services
 from bot.settings import Settings
-from bot.slack_gateway import SlackGateway, make_web_client
+from bot.slack.gateway import SlackGateway, make_web_client
+from bot.slack.pacing import ChannelPacer
+from bot.workspace.config import WorkspaceConfig, load_config
 from storage.db import UnitOfWork, make_engine
 
 log = logging.getLogger(__name__)

@@ -12,10 +12,16 @@ from dotenv import load_dotenv
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.config import ConfigError, load_config
-from bot.domain import OppError
-from bot.settings import Settings, SettingsError, configure_logging, load_database_url, load_settings
-from bot.slack_gateway import slack_error
+from bot.domain.values import OppError
+from bot.settings import (
+    Settings,
+    SettingsError,
+    configure_logging,
+    load_database_url,
+    load_settings,
+)
+from bot.slack.gateway import slack_error
+from bot.workspace.config import ConfigError, load_config
 from storage.db import UnsupportedDatabase
 
 log = logging.getLogger("oppbot")
@@ -100,13 +106,12 @@ def _offline_app():
 
 
 def digest_command(*, now: bool, team: str | None, out=None) -> int:
-    from storage import queries
 
     out = out or sys.stdout
     oppbot = _offline_app()
     services = oppbot.services
     with oppbot.pipeline.uow() as uow:
-        team_ids = queries.all_team_ids(uow.session)
+        team_ids = uow.workspaces.all_team_ids()
     teams = [(team_id, t) for team_id in team_ids for t in services.teams.all(team_id) if team is None or t.name.lower() == team.lower()]
     if not teams:
         return _fail(f"no sales team named {team!r}" if team else "no sales teams: define [[teams]] in OPPBOT_CONFIG")
@@ -121,13 +126,12 @@ def digest_command(*, now: bool, team: str | None, out=None) -> int:
 
 
 def export_csv(out=None) -> int:
-    from bot.domain import Actor
-    from storage import queries
+    from bot.domain.values import Actor
 
     out = out or sys.stdout
     oppbot = _offline_app()
     with oppbot.pipeline.uow() as uow:
-        team_ids = queries.all_team_ids(uow.session)
+        team_ids = uow.workspaces.all_team_ids()
     for index, team_id in enumerate(team_ids):
         admin = Actor(team_id=team_id, user_id="oppbot-cli", is_admin=True)
         for index_chunk, chunk in enumerate(oppbot.services.reports.export(admin, ())):
@@ -138,17 +142,16 @@ def export_csv(out=None) -> int:
 
 
 def export_config(team: str | None, out=None) -> int:
-    from bot.config import to_toml
+    from bot.workspace.config import to_toml
 
     out = out or sys.stdout
     settings = load_settings()
     from bot.app import create_app
-    from storage import queries
 
     oppbot = create_app(settings)
     try:
         with oppbot.pipeline.uow() as uow:
-            team_ids = [team] if team else queries.all_team_ids(uow.session)
+            team_ids = [team] if team else uow.workspaces.all_team_ids()
     except SQLAlchemyError as exc:
         return _fail(f"DATABASE_URL: cannot read the database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
     if not team_ids:
@@ -165,8 +168,7 @@ def export_config(team: str | None, out=None) -> int:
 
 
 def list_reminders(limit: int, out=None) -> int:
-    from bot.clock import SystemClock
-    from storage import queries
+    from bot.domain.clock import SystemClock
     from storage.db import UnitOfWork, make_engine
 
     out = out or sys.stdout
@@ -174,8 +176,8 @@ def list_reminders(limit: int, out=None) -> int:
     now = SystemClock().now()
     try:
         with UnitOfWork(engine) as uow:
-            team_ids = queries.all_team_ids(uow.session)
-            rows = [(team_id, *row) for team_id in team_ids for row in queries.open_deliveries(uow.session, team_id, limit=limit)]
+            team_ids = uow.workspaces.all_team_ids()
+            rows = [(team_id, *row) for team_id in team_ids for row in uow.outbox.open_deliveries(team_id, limit=limit)]
     except SQLAlchemyError as exc:
         return _fail(f"DATABASE_URL: cannot read the database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
     if not rows:
@@ -195,7 +197,7 @@ def list_reminders(limit: int, out=None) -> int:
 
 def run(settings: Settings) -> int:
     from bot.app import create_app
-    from bot.scheduler import build_scheduler
+    from bot.outbox.scheduler import build_scheduler
     from bot.server import run_http, run_socket_mode
     from storage.db import pending_migrations, refresh_statistics, upgrade
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.alerts import Alerts
-from bot.assignment import Assignments
-from bot.core import Pipeline
-from bot.delivery import Dispatcher
-from bot.digest import Digests
-from bot.followups import FollowUps
-from bot.reports import Reports
-from bot.slack_gateway import SlackGateway
-from bot.teams import Teams
+from bot.alerts.service import Alerts
+from bot.assignment.service import Assignments
+from bot.deals.service import Pipeline
+from bot.digests.service import Digests
+from bot.followups.service import FollowUps
+from bot.outbox.dispatcher import Dispatcher
+from bot.reports.service import Reports
+from bot.slack.gateway import SlackGateway
+from bot.teams.service import Teams
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,16 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.services import Services
-from handlers import actions, alerts, analytics, commands, events, followups, shortcuts, views
+from handlers import (
+    actions,
+    alerts,
+    analytics,
+    commands,
+    events,
+    followups,
+    shortcuts,
+    views,
+)
 
 
 def register_all(app: App, services: Services) -> None:

@@ -7,12 +7,26 @@ import json
 from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
-from bot.blocks import DETAILS_BUTTON, HOME_NEW_BUTTON, LIST_PAGE_BUTTON, LOST_BUTTON, STAGE_SELECT, WON_BUTTON, details_modal, list_blocks, lost_reason_modal
-from bot.core import ChangeResult
-from bot.domain import OppError, parse_id
-from bot.stages import check_change
-from handlers.common import after_ack, notice_modal, open_new_opportunity, open_view, tell_clicker
+from bot.deals.service import ChangeResult
+from bot.deals.views import details_modal, list_blocks, lost_reason_modal
+from bot.domain.stages import check_change
+from bot.domain.values import OppError, parse_id
 from bot.services import Services
+from bot.slack.ids import (
+    DETAILS_BUTTON,
+    HOME_NEW_BUTTON,
+    LIST_PAGE_BUTTON,
+    LOST_BUTTON,
+    STAGE_SELECT,
+    WON_BUTTON,
+)
+from handlers.common import (
+    after_ack,
+    notice_modal,
+    open_new_opportunity,
+    open_view,
+    tell_clicker,
+)
 from handlers.rendering import card_message, change_reply
 
 

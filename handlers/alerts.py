@@ -8,12 +8,12 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.alerts import Alerts, TakeResult
+from bot.alerts.service import Alerts, TakeResult
+from bot.domain.values import OppError, parse_id
 from bot.services import Services
-from bot.blocks import CONFIG_MODAL, RELEASE_BUTTON, TAKE_BUTTON
-from bot.domain import OppError, parse_id
-from bot.forms import validate_workspace_settings
-from bot.slack_gateway import slack_error
+from bot.slack.gateway import slack_error
+from bot.slack.ids import ALERT_OPEN_LINK, CONFIG_MODAL, RELEASE_BUTTON, TAKE_BUTTON
+from bot.workspace.forms import validate_workspace_settings
 from handlers.common import after_ack, ephemeral, form_values, open_view
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def register(app: App, services: Services) -> None:
     def release_clicked(body: dict, respond: Respond, client: WebClient) -> None:
         clicked(body, respond, client, alerts.release)
 
-    @app.action("alert_open")
+    @app.action(ALERT_OPEN_LINK)
     def link_opened(ack: Ack) -> None:
         ack()  # a link button: Slack opens the URL, there is nothing to do
 

@@ -8,12 +8,16 @@ from slack_bolt import App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.blocks import ASSIGN_BUTTON, DIGEST_FULL_BUTTON, NEEDS_OWNER_BUTTON, digest_modal, slack_date, suggestions_message, team_blocks
-from bot.commands import Command
-from bot.domain import Actor, OppError, parse_id
-from bot.reports import export_name
+from bot.assignment.views import suggestions_message
+from bot.digests.views import digest_modal
+from bot.domain.values import Actor, OppError, parse_id
+from bot.reports.service import export_name
 from bot.services import Services
-from bot.slack_gateway import slack_error
+from bot.slack.blocks import slack_date
+from bot.slack.commands import Command
+from bot.slack.gateway import slack_error
+from bot.slack.ids import ASSIGN_BUTTON, DIGEST_FULL_BUTTON, NEEDS_OWNER_BUTTON
+from bot.teams.views import team_blocks
 from handlers.common import after_ack, ephemeral, notice_modal, open_view
 
 log = logging.getLogger(__name__)

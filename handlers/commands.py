@@ -5,10 +5,12 @@ from __future__ import annotations
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot import commands as opp_commands
-from bot.blocks import escape, help_blocks, list_blocks
-from bot.domain import OppError
+from bot.deals.views import list_blocks
+from bot.domain.values import OppError
 from bot.services import Services
+from bot.slack import commands as opp_commands
+from bot.slack.blocks import escape
+from bot.slack.help import help_blocks
 from handlers.alerts import open_settings
 from handlers.analytics import ANALYTICS_COMMANDS, run_analytics_command
 from handlers.common import after_ack, ephemeral, open_new_opportunity

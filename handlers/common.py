@@ -11,9 +11,10 @@ from slack_bolt import Ack
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.blocks import mrkdwn, new_opportunity_modal, plain
-from bot.core import Pipeline
-from bot.slack_gateway import slack_error
+from bot.deals.service import Pipeline
+from bot.deals.views import new_opportunity_modal
+from bot.slack.blocks import mrkdwn, plain
+from bot.slack.gateway import slack_error
 
 log = logging.getLogger(__name__)
 

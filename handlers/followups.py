@@ -6,12 +6,18 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.blocks import ADD_FOLLOW_UP_BUTTON, DONE_BUTTON, FOLLOW_UP_MODAL, SNOOZE_SELECT, follow_up_modal, reminder_closed_message
-from bot.domain import OppError, parse_id
-from bot.followups import FollowUpResult
+from bot.domain.stages import can_change
+from bot.domain.values import OppError, parse_id
+from bot.followups.forms import validate_follow_up
+from bot.followups.service import FollowUpResult
+from bot.followups.views import follow_up_modal, reminder_closed_message
 from bot.services import Services
-from bot.forms import validate_follow_up
-from bot.stages import can_change
+from bot.slack.ids import (
+    ADD_FOLLOW_UP_BUTTON,
+    DONE_BUTTON,
+    FOLLOW_UP_MODAL,
+    SNOOZE_SELECT,
+)
 from handlers.common import after_ack, form_values, metadata, open_view, tell_clicker
 
 

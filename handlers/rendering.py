@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from bot.blocks import MESSAGE_BLOCKS, add_follow_up_offer, details_blocks
-from bot.core import ChangeResult, Pipeline
-from bot.domain import OpportunityView
-from bot.followups import FollowUps
+from bot.deals.service import ChangeResult, Pipeline
+from bot.deals.views import details_blocks
+from bot.domain.values import OpportunityView
+from bot.followups.service import FollowUps
+from bot.followups.views import add_follow_up_offer
+from bot.slack.blocks import MESSAGE_BLOCKS
 
 
 def card_message(pipeline: Pipeline, opp: OpportunityView, *, with_history: bool = False) -> dict:

@@ -5,12 +5,10 @@ from __future__ import annotations
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from bot.deals.forms import NOTES_MAX
 from bot.services import Services
-from bot.forms import NOTES_MAX
+from bot.slack.ids import FROM_MESSAGE_SHORTCUT, NEW_SHORTCUT
 from handlers.common import after_ack, open_new_opportunity
-
-NEW_SHORTCUT = "new_opportunity"
-FROM_MESSAGE_SHORTCUT = "opportunity_from_message"
 
 
 def register(app: App, services: Services) -> None:

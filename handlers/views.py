@@ -7,10 +7,10 @@ import logging
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk.webhook import WebhookClient
 
-from bot.blocks import LOST_MODAL, NEW_MODAL
+from bot.deals.forms import validate_lost_reason, validate_new_opportunity
+from bot.domain.values import OppError, OpportunityView
 from bot.services import Services
-from bot.domain import OppError, OpportunityView
-from bot.forms import validate_lost_reason, validate_new_opportunity
+from bot.slack.ids import LOST_MODAL, NEW_MODAL
 from handlers.common import after_ack, form_values, metadata
 from handlers.rendering import card_message
 

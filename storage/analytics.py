@@ -64,7 +64,16 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from storage.models import LOST, OPEN, PENDING, WON, FollowUp, Opportunity, Stage, StageChange
+from storage.models import (
+    LOST,
+    OPEN,
+    PENDING,
+    WON,
+    FollowUp,
+    Opportunity,
+    Stage,
+    StageChange,
+)
 from storage.types import UTCDateTime
 from storage.visits import rank_of
 

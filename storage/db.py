@@ -55,16 +55,41 @@ def make_engine(database_url: str, *, pool_size: int = 10, max_overflow: int = 2
 
 
 class UnitOfWork:
-    """One transaction. Nothing is kept unless `commit()` is called; leaving the block rolls back."""
+    """One transaction, with the repositories that work inside it.
+
+    Nothing is kept unless `commit()` is called; leaving the block rolls back. Services reach the
+    database only through the repositories: each one's queries and writes are those of one feature.
+    """
 
     def __init__(self, engine: Engine, *, write: bool = False) -> None:
         self.engine = engine
         self.write = write
 
     def __enter__(self) -> "UnitOfWork":
-        self.session = Session(self.engine, expire_on_commit=False)
+        from storage.alerts import AlertRepository
+        from storage.analytics import Figures
+        from storage.assignment import AssignmentRepository
+        from storage.deals import DealRepository
+        from storage.digests import DigestRepository
+        from storage.followups import FollowUpRepository
+        from storage.outbox import OutboxRepository
+        from storage.reports import ReportRepository
+        from storage.teams import TeamRepository
+        from storage.workspace import WorkspaceRepository
+
+        self.session = session = Session(self.engine, expire_on_commit=False)
         if self.write and self.engine.dialect.name == "sqlite":
-            self.session.connection(execution_options={"oppbot_write": True})
+            session.connection(execution_options={"oppbot_write": True})
+        self.workspaces = WorkspaceRepository(session)
+        self.teams = TeamRepository(session)
+        self.deals = DealRepository(session)
+        self.follow_ups = FollowUpRepository(session)
+        self.alerts = AlertRepository(session)
+        self.assignment = AssignmentRepository(session)
+        self.digests = DigestRepository(session)
+        self.reports = ReportRepository(session)
+        self.outbox = OutboxRepository(session)
+        self.figures = Figures(session)
         return self
 
     def __exit__(self, *exc_info) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from bot.clock import FakeClock
-from bot.config import WorkspaceConfig, parse_config
+from bot.domain.clock import FakeClock
+from bot.workspace.config import WorkspaceConfig, parse_config
 from storage.db import make_engine, upgrade
 from tests.driver import SlackDriver, running_app
 from tests.fakeslack import FakeSlack

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from bot.app import OppBot, create_app
-from bot.clock import FakeClock
-from bot.config import WorkspaceConfig
+from bot.domain.clock import FakeClock
 from bot.server import uvicorn_server
 from bot.settings import Settings
+from bot.workspace.config import WorkspaceConfig
 from tests.fakeslack import FakeSlack
 
 SIGNING_SECRET = "test-signing-secret"

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-
 import pytest
 from sqlmodel import Session, select
 
-from bot.blocks import RELEASE_BUTTON, STAGE_SELECT, TAKE_BUTTON, WON_BUTTON
-from bot.config import parse_config
+from bot.slack.ids import RELEASE_BUTTON, STAGE_SELECT, TAKE_BUTTON, WON_BUTTON
+from bot.workspace.config import parse_config
 from storage.models import Collaborator, Delivery, Stage, Workspace
 from tests.conftest import TEST_CONFIG
 from tests.driver import running_app

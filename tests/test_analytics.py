@@ -42,15 +42,24 @@ from storage.analytics import (
     DealRef,
     ExpectedCloses,
     OverdueFollowUps,
-    RepStage,
     ReportRow,
+    RepStage,
     Scope,
     StageDwell,
     StagePipeline,
     StageStep,
     WinRate,
 )
-from storage.models import LOST, OPEN, WON, FollowUp, Opportunity, Stage, StageChange, Workspace
+from storage.models import (
+    LOST,
+    OPEN,
+    WON,
+    FollowUp,
+    Opportunity,
+    Stage,
+    StageChange,
+    Workspace,
+)
 
 BASE = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session, select
 
-from bot.assignment import Candidate, rank
-from bot.blocks import ASSIGN_BUTTON, NEEDS_OWNER_BUTTON
-from bot.config import AssignmentConfig, parse_config
-from bot.domain import OpportunityDraft
+from bot.assignment.scoring import Candidate, rank
+from bot.domain.values import OpportunityDraft
+from bot.slack.ids import ASSIGN_BUTTON, NEEDS_OWNER_BUTTON
+from bot.workspace.config import AssignmentConfig, parse_config
 from storage import analytics
 from storage.db import UnitOfWork
 from storage.models import Opportunity, OwnerChange, StageChange
@@ -55,7 +55,7 @@ def test_one_win_out_of_one_does_not_beat_40_out_of_60():
     by_user = {s.user_id: s for s in ranked}
     assert by_user["U0LUCKY"].win_rate == pytest.approx((1 + 5 * 41 / 61) / 6)
     assert by_user["U0PROVEN"].win_rate == pytest.approx((40 + 5 * 41 / 61) / 65)
-    from bot.assignment import confident_rate
+    from bot.assignment.scoring import confident_rate
     assert confident_rate(1 + 5 * 41 / 61, 6) == pytest.approx(0.466, abs=0.002)
     assert confident_rate(40 + 5 * 41 / 61, 65) == pytest.approx(0.589, abs=0.002)
 

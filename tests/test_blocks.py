@@ -9,29 +9,39 @@ from decimal import Decimal
 
 import pytest
 
-from bot import blocks as B
-from bot.blocks import (
-    DETAILS_BUTTON,
-    LIST_PAGE_BUTTON,
-    LOST_BUTTON,
-    STAGE_SELECT,
-    WON_BUTTON,
+from bot.deals.forms import FormChoices, currencies_for
+from bot.deals.views import (
     ListPage,
-    StageSummary,
-    clip,
     details_modal,
-    escape,
-    format_amount,
-    help_blocks,
-    home_view,
     list_blocks,
     lost_reason_modal,
     new_opportunity_modal,
     opportunity_card,
 )
-from bot.commands import HELP_LINES
-from bot.domain import LOST, OPEN, WON, HistoryEntry, OpportunityView, StageInfo, StageModel
-from bot.forms import FormChoices, currencies_for
+from bot.domain.values import (
+    LOST,
+    OPEN,
+    WON,
+    HistoryEntry,
+    OpportunityView,
+    StageInfo,
+    StageModel,
+)
+from bot.home.views import HOME_ITEMS, StageSummary, home_view
+from bot.slack.blocks import clip, escape, format_amount
+from bot.slack.commands import HELP_LINES
+from bot.slack.help import help_blocks
+from bot.slack.ids import (
+    DETAILS_BUTTON,
+    DETAILS_MODAL,
+    HOME_NEW_BUTTON,
+    LIST_PAGE_BUTTON,
+    LOST_BUTTON,
+    LOST_MODAL,
+    NEW_MODAL,
+    STAGE_SELECT,
+    WON_BUTTON,
+)
 from tests.fakeslack import check_blocks, check_view
 
 STAGES = StageModel((
@@ -287,7 +297,7 @@ def test_new_opportunity_modal_is_valid():
     view = new_opportunity_modal(choices(), owner_id="U0REP2", metadata={"channel": "C0X"})
     assert check_view(view) == []
     assert view["type"] == "modal"
-    assert view["callback_id"] == B.NEW_MODAL
+    assert view["callback_id"] == NEW_MODAL
     assert [b["block_id"] for b in view["blocks"]] == BLOCK_IDS
     assert all(b["type"] == "input" for b in view["blocks"])
     assert {b["block_id"] for b in view["blocks"] if not b["optional"]} == REQUIRED
@@ -345,7 +355,7 @@ def test_more_than_100_industries_are_capped():
 def test_lost_reason_modal():
     view = lost_reason_modal(make_opp(name="<!here> & co", customer="A&B"), {"opp": 7})
     assert check_view(view) == []
-    assert view["callback_id"] == B.LOST_MODAL
+    assert view["callback_id"] == LOST_MODAL
     assert json.loads(view["private_metadata"]) == {"opp": 7}
     assert view["blocks"][0]["text"]["text"] == "*OPP-12 · &lt;!here&gt; &amp; co* (A&amp;B)"
     reason = block(view, "reason")
@@ -410,7 +420,7 @@ def test_details_modal_with_too_much_history_keeps_the_latest():
 def test_details_modal_title_and_created_line():
     view = modal_of(make_opp(created_by="U0SDR"), STAGES, history(2), NOW)
     assert view["title"]["text"] == "OPP-12"
-    assert view["callback_id"] == B.DETAILS_MODAL
+    assert view["callback_id"] == DETAILS_MODAL
     assert "by <@U0SDR>" in all_text(view["blocks"])
 
 
@@ -514,7 +524,7 @@ def summaries_for(opps: list[OpportunityView]) -> list[StageSummary]:
 
 def test_home_with_500_opportunities():
     opps = opportunities(500)
-    shown = opps[:B.HOME_ITEMS]
+    shown = opps[:HOME_ITEMS]
     view = home_view("U0REP1", summaries_for(opps), shown, 500, STAGES, NOW)
     assert view["type"] == "home"
     assert check_view(view) == []
@@ -526,13 +536,13 @@ def test_home_with_500_opportunities():
     assert "…and 125 more in Technical evaluation" in text
     assert "…and 125 more in Negotiation" in text
     rows = [b for b in view["blocks"] if b["type"] == "section" and "accessory" in b]
-    assert len(rows) == B.HOME_ITEMS
+    assert len(rows) == HOME_ITEMS
 
 
 def test_home_with_20_stages_shows_every_stage():
     stages = StageModel(tuple(StageInfo(i, i, f"Stage {i}", 10, 14) for i in range(1, 21)))
     opps = opportunities(500, stage_ids=[s.id for s in stages.stages])  # 25 per stage
-    view = home_view("U0REP1", summaries_for(opps), opps[:B.HOME_ITEMS], 500, stages, NOW)
+    view = home_view("U0REP1", summaries_for(opps), opps[:HOME_ITEMS], 500, stages, NOW)
     assert check_view(view) == []
     text = all_text(view["blocks"])
     for stage in stages.stages:
@@ -552,7 +562,7 @@ def test_home_empty():
     assert check_view(view) == []
     assert "You have no open opportunities" in all_text(view["blocks"])
     buttons = [e for b in by_type(view["blocks"], "actions") for e in b["elements"]]
-    assert [b["action_id"] for b in buttons] == [B.HOME_NEW_BUTTON]
+    assert [b["action_id"] for b in buttons] == [HOME_NEW_BUTTON]
 
 
 def test_home_stage_without_amounts():

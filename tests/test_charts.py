@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from PIL import Image, ImageChops, ImageDraw
 
-from bot.charts import _fit, _font, funnel_chart_png
+from bot.reports.charts import _fit, _font, funnel_chart_png
 
 BAR = (0x1D, 0x4F, 0x91)
 WHITE = (255, 255, 255)
@@ -247,5 +247,5 @@ def test_deterministic_and_safe_from_threads():
 
 
 def test_the_app_does_not_import_matplotlib():
-    code = "import sys, bot.app, bot.cli, bot.charts; sys.exit('matplotlib' in sys.modules)"
+    code = "import sys, bot.app, bot.cli, bot.reports.charts; sys.exit('matplotlib' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from bot.commands import HELP_LINES, Command, CommandError, parse, parse_mention, parse_ref
+from bot.slack.commands import (
+    HELP_LINES,
+    Command,
+    CommandError,
+    parse,
+    parse_mention,
+    parse_ref,
+)
 
 
 def error_of(text: str) -> str:

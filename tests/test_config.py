@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import DEFAULT_STAGES, ConfigError, StageConfig, TeamConfig, WorkspaceConfig, load_config, parse_config
+from bot.workspace.config import (
+    DEFAULT_STAGES,
+    ConfigError,
+    StageConfig,
+    TeamConfig,
+    WorkspaceConfig,
+    load_config,
+    parse_config,
+)
 
 # The example from /work/shared/PRODUCT.md, verbatim.
 PRODUCT_EXAMPLE = """\

@@ -13,13 +13,14 @@ import pytest
 from slack_sdk import WebClient
 from sqlmodel import Session, select
 
-from bot.blocks import DIGEST_FULL_BUTTON, digest_message
-from bot.config import parse_config
-from bot.core import Pipeline
-from bot.delivery import Dispatcher
-from bot.domain import OpportunityDraft
+from bot.deals.service import Pipeline
+from bot.digests.views import digest_message
+from bot.domain.values import OpportunityDraft
+from bot.outbox.dispatcher import Dispatcher
 from bot.services import build_services
-from bot.slack_gateway import SlackGateway
+from bot.slack.gateway import SlackGateway
+from bot.slack.ids import DIGEST_FULL_BUTTON
+from bot.workspace.config import parse_config
 from storage import visits
 from storage.db import UnitOfWork
 from storage.models import Delivery

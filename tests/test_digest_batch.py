@@ -12,14 +12,14 @@ import pytest
 from slack_sdk import WebClient
 from sqlalchemy import event, insert, select
 
-from bot.blocks import digest_message
-from bot.clock import FakeClock
-from bot.config import parse_config
-from bot.core import Pipeline
-from bot.delivery import Dispatcher
-from bot.digest import DIGEST, DIGEST_CHART, DIGEST_POST
+from bot.deals.service import Pipeline
+from bot.digests.service import DIGEST, DIGEST_CHART, DIGEST_POST
+from bot.digests.views import digest_message
+from bot.domain.clock import FakeClock
+from bot.outbox.dispatcher import Dispatcher
 from bot.services import build_services
-from bot.slack_gateway import SlackGateway
+from bot.slack.gateway import SlackGateway
+from bot.workspace.config import parse_config
 from storage import analytics, visits
 from storage.db import UnitOfWork
 from storage.models import LOST, OPEN, WON, Delivery, FollowUp, Opportunity, StageChange
@@ -259,7 +259,7 @@ def test_teams_due_at_the_same_minute_are_built_in_one_batch(engine, fake_slack,
 
 
 def test_a_digest_that_fails_to_render_is_retried_alone(engine, fake_slack, clock, monkeypatch):
-    from bot import digest as digest_module
+    from bot.digests import service as digest_module
 
     config = parse_config(MANY_TEAMS, "many.toml")
     with running_app(engine=engine, fake=fake_slack, clock=clock, config=config) as slack:

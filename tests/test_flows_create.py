@@ -13,9 +13,9 @@ from decimal import Decimal
 
 from sqlmodel import Session, select
 
+from storage.models import Opportunity, PostedCard, StageChange
 from tests.conftest import START
 from tests.driver import TEAM
-from storage.models import Opportunity, PostedCard, StageChange
 
 DEFAULT_STAGES = ["Prospect", "Solution design", "Technical evaluation", "Negotiation"]
 

@@ -12,9 +12,16 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, func, select
 
-from bot.domain import OpportunityDraft
+from bot.domain.values import OpportunityDraft
 from storage.db import make_engine
-from storage.models import Member, Opportunity, PostedCard, Stage, StageChange, Workspace
+from storage.models import (
+    Member,
+    Opportunity,
+    PostedCard,
+    Stage,
+    StageChange,
+    Workspace,
+)
 from tests.driver import TEAM, running_app
 
 HELP_USAGES = ["/opp new", "/opp list", "/opp show", "/opp stage", "/opp won", "/opp lost", "/opp help"]

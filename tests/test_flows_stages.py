@@ -8,10 +8,10 @@ from datetime import timedelta
 
 from sqlmodel import Session, select
 
-from bot.domain import OpportunityDraft
+from bot.domain.values import OpportunityDraft
+from storage.models import Opportunity, PostedCard, StageChange
 from tests.conftest import START
 from tests.driver import TEAM
-from storage.models import Opportunity, PostedCard, StageChange
 
 STAGES = ["Prospect", "Solution design", "Technical evaluation", "Negotiation"]
 

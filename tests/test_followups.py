@@ -13,10 +13,10 @@ from slack_sdk import WebClient
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from bot.blocks import ADD_FOLLOW_UP_BUTTON, DONE_BUTTON, SNOOZE_SELECT, STAGE_SELECT
-from bot.delivery import MAX_ATTEMPTS, Dispatcher
-from bot.followups import FollowUps
-from bot.slack_gateway import SlackGateway
+from bot.followups.service import FollowUps
+from bot.outbox.dispatcher import MAX_ATTEMPTS, Dispatcher
+from bot.slack.gateway import SlackGateway
+from bot.slack.ids import ADD_FOLLOW_UP_BUTTON, DONE_BUTTON, SNOOZE_SELECT, STAGE_SELECT
 from storage.db import UnitOfWork
 from storage.models import Delivery, FollowUp
 from tests.conftest import START
@@ -415,8 +415,8 @@ def test_two_claim_loops_on_postgres_send_2000_reminders_exactly_once(postgres_e
     fake_slack.reset()
     fake_slack.add_user("U0REP1", tz="Asia/Shanghai")
     uow = lambda write=False: UnitOfWork(engine, write=write)  # noqa: E731
-    from bot.config import parse_config
-    from bot.core import Pipeline
+    from bot.deals.service import Pipeline
+    from bot.workspace.config import parse_config
     from tests.conftest import TEST_CONFIG
 
     results = {}
@@ -465,7 +465,7 @@ def test_operators_list_pending_overdue_and_failed_deliveries(slack, deal, monke
 
 
 def test_the_scheduler_runs_quick_deliveries_and_digests_in_separate_lanes(slack, deal):
-    from bot.scheduler import JOB_ID, SLOW_JOB_ID, build_scheduler
+    from bot.outbox.scheduler import JOB_ID, SLOW_JOB_ID, build_scheduler
 
     scheduler = build_scheduler(slack.oppbot.dispatcher, 30)
     assert set(scheduler.lanes) == {JOB_ID, SLOW_JOB_ID} and scheduler.lanes[JOB_ID].tick_seconds == 30

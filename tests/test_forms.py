@@ -7,8 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.domain import OpportunityDraft, StageInfo, StageModel
-from bot.forms import (
+from bot.deals.forms import (
     CURRENCIES,
     FormChoices,
     currencies_for,
@@ -17,6 +16,7 @@ from bot.forms import (
     validate_lost_reason,
     validate_new_opportunity,
 )
+from bot.domain.values import OpportunityDraft, StageInfo, StageModel
 
 # Stage ids deliberately differ from positions, so "id" and "number" can't be confused.
 STAGES = StageModel((

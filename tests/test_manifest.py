@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from handlers.shortcuts import FROM_MESSAGE_SHORTCUT, NEW_SHORTCUT
+from bot.slack.ids import FROM_MESSAGE_SHORTCUT, NEW_SHORTCUT
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = yaml.safe_load((ROOT / "manifest.yml").read_text())
@@ -65,7 +65,7 @@ def test_env_example_lists_every_key_with_a_comment():
 
 
 def test_example_config_parses():
-    from bot.config import load_config
+    from bot.workspace.config import load_config
 
     config = load_config(ROOT / "oppbot.example.toml")
     assert [s.name for s in config.stages] == ["Prospect", "Solution design", "Technical evaluation", "Negotiation"]

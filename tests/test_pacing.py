@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot.clock import FakeClock
-from bot.delivery import DispatchStats
-from bot.pacing import ChannelPacer, Paced, delivery_scope
+from bot.domain.clock import FakeClock
+from bot.outbox.dispatcher import DispatchStats
+from bot.slack.pacing import ChannelPacer, Paced, delivery_scope
 
 
 class Ticking:
@@ -73,14 +73,14 @@ class StubDispatcher:
 
 @pytest.mark.parametrize("due_in, wait", [(timedelta(seconds=2), 2.0), (timedelta(seconds=-5), 0.0), (timedelta(hours=2), 30.0), (None, 30.0)])
 def test_a_lane_sleeps_until_the_next_row_falls_due_at_most_a_tick(due_in, wait):
-    from bot.scheduler import sleep_for
+    from bot.outbox.scheduler import sleep_for
 
     now = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
     assert sleep_for(now + due_in if due_in is not None else None, now, 30) == wait
 
 
 def test_wake_ups_run_the_lane_at_once_or_bring_its_next_run_forward():
-    from bot.scheduler import DeliveryLane
+    from bot.outbox.scheduler import DeliveryLane
 
     clock = FakeClock(datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc))
     dispatcher = StubDispatcher(clock, next_due=None)

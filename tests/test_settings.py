@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import DEFAULT_DATABASE_URL, DEFAULT_SLACK_API_URL, Settings, SettingsError, load_database_url, load_settings
+from bot.settings import (
+    DEFAULT_DATABASE_URL,
+    DEFAULT_SLACK_API_URL,
+    Settings,
+    SettingsError,
+    load_database_url,
+    load_settings,
+)
 
 BASE = {"SLACK_BOT_TOKEN": "xoxb-1-2-abc", "SLACK_SIGNING_SECRET": "s3cret"}
 

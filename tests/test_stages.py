@@ -7,8 +7,25 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bot.domain import LOST, OPEN, WON, Actor, Forbidden, Invalid, OpportunityView, StageInfo, StageModel
-from bot.stages import can_change, can_view, check_change, describe_move, resolve_stage, valid_stages_text
+from bot.domain.stages import (
+    can_change,
+    can_view,
+    check_change,
+    describe_move,
+    resolve_stage,
+    valid_stages_text,
+)
+from bot.domain.values import (
+    LOST,
+    OPEN,
+    WON,
+    Actor,
+    Forbidden,
+    Invalid,
+    OpportunityView,
+    StageInfo,
+    StageModel,
+)
 
 MODEL = StageModel((
     StageInfo(id=11, position=1, name="Prospect", probability=10, max_days=14),

@@ -13,11 +13,11 @@ from alembic.runtime.migration import MigrationContext
 from slack_sdk import WebClient
 from sqlmodel import Session, SQLModel, select
 
-from bot.clock import FakeClock
-from bot.config import parse_config
-from bot.core import Pipeline
-from bot.domain import NotFound, OpportunityDraft
-from bot.slack_gateway import SlackGateway
+from bot.deals.service import Pipeline
+from bot.domain.clock import FakeClock
+from bot.domain.values import NotFound, OpportunityDraft
+from bot.slack.gateway import SlackGateway
+from bot.workspace.config import parse_config
 from storage.db import UnitOfWork, pending_migrations
 from storage.models import Opportunity, Stage, StageChange, Workspace
 from tests.conftest import START, TEST_CONFIG

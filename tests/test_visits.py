@@ -13,11 +13,11 @@ from slack_sdk import WebClient
 from sqlalchemy import text, update
 from sqlmodel import Session, select
 
-from bot.clock import FakeClock
-from bot.config import parse_config
-from bot.core import Pipeline
-from bot.domain import OpportunityDraft
-from bot.slack_gateway import SlackGateway
+from bot.deals.service import Pipeline
+from bot.domain.clock import FakeClock
+from bot.domain.values import OpportunityDraft
+from bot.slack.gateway import SlackGateway
+from bot.workspace.config import parse_config
 from storage import analytics, visits
 from storage.db import UnitOfWork, alembic_config, make_engine, upgrade
 from storage.models import Opportunity, StageChange

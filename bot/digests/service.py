@@ -1,0 +1,339 @@
+"""Manager digests: what a team's pipeline looks like, what changed, where deals stall.
+
+A digest is planned per (team, period) as an outbox row before anything is sent, so several
+processes on one database send it once; a digest missed while the bot was down is planned at
+the first tick after restart (only the latest missed period). Its messages and chart are further
+outbox rows, each sent and retried on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from bot.deals.service import Pipeline
+from bot.digests.views import DIGEST_FULL_TOP, digest_message
+from bot.domain.cron import last_fire_time
+from bot.domain.timezones import zone
+from bot.domain.values import Actor, Forbidden, NotFound, StageModel
+from bot.outbox.dispatcher import Dispatcher, Sent, Skip, schedule, schedule_many
+from bot.reports.charts import funnel_chart_png
+from bot.slack.blocks import blocks_as_text, format_amount
+from bot.teams.service import Teams, TeamView
+from storage import analytics
+from storage.models import CANCELLED, PENDING, Delivery
+
+log = logging.getLogger(__name__)
+
+DIGEST, DIGEST_POST, DIGEST_CHART = "digest", "digest_post", "digest_chart"
+WIN_RATE_WINDOW = timedelta(days=90)
+DIGEST_BATCH = 2000  # digests claimed (and built) together per workspace
+DIGEST_LEASE = timedelta(minutes=10)  # covers building a whole batch; a process that dies holding one delays it this long
+DIGEST_WRITE_CHUNK = 100  # digests rendered and recorded per transaction
+
+
+@dataclass(frozen=True)
+class DigestData:
+    team: TeamView
+    currency: str
+    since: datetime
+    now: datetime
+    pipeline: tuple[analytics.StagePipeline, ...]
+    changes: analytics.Changes
+    overdue: tuple[analytics.OverdueFollowUps, ...]
+    without_follow_up: analytics.OpenWithoutFollowUp
+    stalled: analytics.Stalled
+    win_rate: analytics.WinRate
+    conversion: tuple[analytics.StageStep, ...]
+    dwell: tuple[analytics.StageDwell, ...]
+    cycle: analytics.CycleLength
+    reps: analytics.RepFunnels
+    closes_this_month: analytics.ExpectedCloses
+    closes_next_month: analytics.ExpectedCloses
+
+
+def _month_bounds(now: datetime, tz_name: str | None) -> tuple[date, date, date]:
+    today = now.astimezone(zone(tz_name)).date()
+    this_month = today.replace(day=1)
+    next_month = (this_month + timedelta(days=32)).replace(day=1)
+    after_next = (next_month + timedelta(days=32)).replace(day=1)
+    return this_month, next_month, after_next
+
+
+_TUPLES = ("pipeline", "overdue", "conversion", "dwell")
+
+
+def _by_window(scopes: list[analytics.Scope], windows: list, compute: Callable[[list[analytics.Scope], Any], list]) -> list:
+    """compute(scopes, window) once per distinct window (normally one for a whole batch), results in scope order."""
+    indexes: dict[Any, list[int]] = {}
+    for i, window in enumerate(windows):
+        indexes.setdefault(window, []).append(i)
+    result: list = [None] * len(scopes)
+    for window, chosen in indexes.items():
+        for i, value in zip(chosen, compute([scopes[i] for i in chosen], window)):
+            result[i] = value
+    return result
+
+
+class Digests:
+    def __init__(self, pipeline: Pipeline, teams: Teams, slack=None) -> None:
+        self.pipeline = pipeline
+        self.teams = teams
+        self.uow = pipeline.uow
+        self.clock = pipeline.clock
+        self.slack = slack or pipeline.slack
+
+    # ----- content ----------------------------------------------------------------------------
+
+    def build(self, team_id: str, team: TeamView, since: datetime, now: datetime | None = None) -> DigestData:
+        return self.build_many(team_id, [(team, since)], now)[0]
+
+    def build_many(self, team_id: str, requests: Sequence[tuple[TeamView, datetime]], now: datetime | None = None) -> list[DigestData]:
+        """The digests of several sales teams of one workspace, each team with its `since`.
+
+        Every figure is one statement grouped by team over the workspace (analytics.*_each), not one
+        statement per team; the figures with a window of their own (what changed since the team's
+        last digest, the closes expected in the team's months) take one statement per distinct window.
+        """
+        if not requests:
+            return []
+        now = now or self.clock.now()
+        with self.uow() as uow:
+            figures = uow.figures
+            workspace = uow.workspaces.get_workspace(team_id)
+            currency = workspace.currency if workspace else "USD"
+            teams = [team for team, _ in requests]
+            scopes = [analytics.Scope(team_id=team_id, owner_ids=team.member_ids or ("",)) for team in teams]
+            months = [_month_bounds(now, team.timezone or (workspace.timezone if workspace else None)) for team in teams]
+            stage_figures = figures.stage_figures_each(scopes, now)  # dwell and conversion: one pass over the visits
+            changes = _by_window(scopes, [since for _, since in requests],
+                                 lambda subset, since: figures.changes_between_each(subset, since, now, limit=DIGEST_FULL_TOP))
+            closes_this_month = _by_window(scopes, [(m[0], m[1]) for m in months],
+                                           lambda subset, window: figures.expected_closes_each(subset, currency, *window))
+            closes_next_month = _by_window(scopes, [(m[1], m[2]) for m in months],
+                                           lambda subset, window: figures.expected_closes_each(subset, currency, *window))
+            columns = dict(
+                pipeline=figures.pipeline_by_stage_each(scopes, currency),
+                changes=changes,
+                overdue=figures.overdue_follow_ups_each(scopes, now),
+                without_follow_up=figures.open_without_follow_up_each(scopes, limit=DIGEST_FULL_TOP),
+                # the medians stalled deals are measured against are those of the dwell figures (the same visits)
+                stalled=figures.stalled_each(scopes, now, limit=DIGEST_FULL_TOP,
+                                               medians=[analytics.medians_of(f.dwell) for f in stage_figures]),
+                win_rate=figures.win_rate_each(scopes, now - WIN_RATE_WINDOW, now, currency),
+                conversion=[f.conversion for f in stage_figures],
+                dwell=[f.dwell for f in stage_figures],
+                cycle=figures.cycle_length_each(scopes, now - WIN_RATE_WINDOW, now),
+                reps=figures.rep_funnels_each(scopes, now),
+                closes_this_month=closes_this_month,
+                closes_next_month=closes_next_month,
+            )
+        return [
+            DigestData(team=team, currency=currency, since=since, now=now,
+                       **{name: tuple(values[i]) if name in _TUPLES else values[i] for name, values in columns.items()})
+            for i, (team, since) in enumerate(requests)
+        ]
+
+    def full_report(self, actor: Actor, sales_team_id: int | None) -> tuple[DigestData]:
+        """The digest's "Full report" modal: for the team's manager and admins."""
+        team = self.teams.get(actor.team_id, sales_team_id) if sales_team_id is not None else None
+        if team is None:
+            raise NotFound("That team doesn't exist any more.")
+        if not (actor.is_admin or team.manager_id == actor.user_id):
+            raise Forbidden(f"The full report of {team.name} is for its manager and admins.")
+        since = self.previous_period(actor.team_id, team) or self.clock.now() - timedelta(days=1)
+        return (self.build(actor.team_id, team, since),)
+
+    def render(self, data: DigestData, team_id: str) -> tuple[str, list[dict]]:
+        return digest_message(data, self.pipeline.stage_model(team_id))
+
+    def chart(self, data: DigestData, stages: StageModel) -> bytes:
+        steps, rates = funnel_steps(data.conversion, stages)
+        return funnel_chart_png(f"{data.team.name}: funnel", steps, rates=rates)
+
+    def preview(self, team_id: str, team: TeamView) -> str:
+        """The digest as terminal text (oppbot digest --preview): no Slack involved."""
+        since = self.previous_period(team_id, team) or self.clock.now() - timedelta(days=1)
+        text, message = self.render(self.build(team_id, team, since), team_id)
+        return blocks_as_text(message)
+
+    # ----- scheduling -------------------------------------------------------------------------
+
+    def previous_period(self, team_id: str, team: TeamView) -> datetime | None:
+        with self.uow() as uow:
+            return uow.digests.last_digest_periods(team_id).get(team.id)
+
+    def plan_due(self, now: datetime | None = None) -> int:
+        """Record the latest due digest of every team that has not had it; returns how many were planned."""
+        now = now or self.clock.now()
+        planned = 0
+        with self.uow() as uow:
+            team_ids = uow.workspaces.all_team_ids()
+        for team_id in team_ids:
+            with self.uow() as uow:
+                previous = uow.digests.last_digest_periods(team_id)
+            workspace_tz = self._workspace_tz(team_id)
+            for team in self.teams.all(team_id):
+                try:
+                    fire = last_fire_time(team.digest, team.timezone or workspace_tz, now)
+                except ValueError:
+                    log.error("team %s has an invalid digest schedule %r", team.name, team.digest)
+                    continue
+                if fire is None or (team.id in previous and previous[team.id] >= fire):
+                    continue  # nothing new: no query, no write
+                planned += self._plan(team_id, team, fire.astimezone(timezone.utc), now, scheduled=True, previous=previous.get(team.id))
+        return planned
+
+    def plan_now(self, team_name: str | None = None) -> int:
+        """`oppbot digest --now`: a digest for every team (or one) at once, whatever the schedule."""
+        now = self.clock.now()
+        planned = 0
+        with self.uow() as uow:
+            team_ids = uow.workspaces.all_team_ids()
+        for team_id in team_ids:
+            with self.uow() as uow:
+                previous = uow.digests.last_digest_periods(team_id)
+            for team in self.teams.all(team_id):
+                if team_name is None or team.name.lower() == team_name.lower():
+                    planned += self._plan(team_id, team, now, now, scheduled=False, previous=previous.get(team.id))
+        return planned
+
+    def _workspace_tz(self, team_id: str) -> str:
+        with self.uow() as uow:
+            workspace = uow.workspaces.get_workspace(team_id)
+        return workspace.timezone if workspace else "UTC"
+
+    def _plan(self, team_id: str, team: TeamView, period: datetime, now: datetime, *, scheduled: bool, previous: datetime | None) -> int:
+        """Record one digest (period, since); `previous` is the team's last scheduled period as read by the caller."""
+        if scheduled and previous is not None and previous >= period:
+            return 0
+        key = f"digest:{team.id}:{'scheduled' if scheduled else 'manual'}:{int(period.timestamp())}"
+        since = previous or period - timedelta(days=1)
+        # A team seen for the first time starts with its next period: its past one is recorded, not sent.
+        baseline = scheduled and previous is None
+        with self.uow(write=True) as uow:
+            schedule(uow.session, team_id=team_id, kind=DIGEST, subject_id=team.id, dedupe_key=key, due_at=now, now=now,
+                     payload={"period": period.isoformat(), "since": since.isoformat(), "scheduled": scheduled},
+                     status=CANCELLED if baseline else PENDING)
+            try:
+                uow.commit()
+            except IntegrityError:
+                return 0  # another process planned the same period
+        return 0 if baseline else 1
+
+    # ----- delivery ---------------------------------------------------------------------------
+
+    def register(self, dispatcher: Dispatcher) -> None:
+        dispatcher.register_batch(DIGEST, self.send_digests, size=DIGEST_BATCH, lease=DIGEST_LEASE)
+        # A destination's messages and charts go out in the order they were planned (each chart after
+        # its message): side by side, a quickly drawn chart could land above the text it belongs to.
+        dispatcher.register(DIGEST_POST, self.send_post, sequence=_destination)
+        dispatcher.register(DIGEST_CHART, self.send_chart, sequence=_destination)
+        dispatcher.before_run = self.plan_due
+
+    def send_digests(self, deliveries: list[Delivery], now: datetime) -> list[Sent | Skip | Exception]:
+        """Build the claimed digests of a workspace in one batch (every figure one statement for all of
+        them), then record each digest's message and chart per destination as outbox rows of their own.
+
+        One outcome per row: Sent once its messages are recorded (their dedupe keys make a retry
+        record nothing twice), Skip for a team that is gone, or the exception that stopped it (retried).
+        """
+        outcomes: list[Sent | Skip | Exception | None] = [None] * len(deliveries)
+        by_workspace: dict[str, list[int]] = {}
+        for i, delivery in enumerate(deliveries):
+            by_workspace.setdefault(delivery.team_id, []).append(i)
+        for team_id, indexes in by_workspace.items():
+            try:
+                teams = {team.id: team for team in self.teams.all(team_id)}
+                wanted = []
+                for i in indexes:
+                    team = teams.get(deliveries[i].subject_id)
+                    if team is None:
+                        outcomes[i] = Skip("the team is gone")
+                    else:
+                        wanted.append((i, team))
+                built = self.build_many(team_id, [(team, datetime.fromisoformat(deliveries[i].payload["since"])) for i, team in wanted], now)
+                stages = self.pipeline.stage_model(team_id)
+            except Exception as exc:
+                log.exception("building the digests of %s failed", team_id)
+                for i in indexes:
+                    outcomes[i] = outcomes[i] or exc
+                continue
+            # Rendered and recorded a slice at a time: a transaction (and the rendered messages in memory)
+            # stays small however many teams are due.
+            for start in range(0, len(wanted), DIGEST_WRITE_CHUNK):
+                rows, done = [], []
+                for (i, team), data in zip(wanted[start:start + DIGEST_WRITE_CHUNK], built[start:start + DIGEST_WRITE_CHUNK]):
+                    try:
+                        rows.extend(self._outbox_rows(deliveries[i], team, data, stages, now))
+                        done.append(i)
+                    except Exception as exc:
+                        log.exception("rendering the digest of team %s failed", team.name)
+                        outcomes[i] = exc
+                try:
+                    with self.uow(write=True) as uow:
+                        schedule_many(uow.session, rows, now=now)
+                        uow.commit()
+                except Exception as exc:
+                    for i in done:
+                        outcomes[i] = exc
+                else:
+                    for i in done:
+                        outcomes[i] = Sent()
+        return outcomes  # type: ignore[return-value]
+
+    def _outbox_rows(self, delivery: Delivery, team: TeamView, data: DigestData, stages: StageModel, now: datetime) -> list[dict]:
+        """One message and one chart per destination (the manager's DM, the team's channel)."""
+        text, message = digest_message(data, stages)
+        steps, rates = funnel_steps(data.conversion, stages)
+        destinations = [("user", team.manager_id)] + ([("channel", team.channel)] if team.channel else [])
+        rows = []
+        for kind, target in destinations:
+            base = f"{delivery.dedupe_key}:{kind}:{target}"
+            common = dict(team_id=delivery.team_id, subject_id=team.id, due_at=now)
+            rows.append(dict(common, kind=DIGEST_POST, dedupe_key=f"{base}:post",
+                             payload={"kind": kind, "target": target, "text": text, "blocks": message}))
+            rows.append(dict(common, kind=DIGEST_CHART, dedupe_key=f"{base}:chart",
+                             payload={"kind": kind, "target": target, "title": f"{team.name}: funnel", "steps": steps, "rates": rates}))
+        return rows
+
+    def _channel(self, payload: dict) -> str:
+        return self.slack.dm_channel(payload["target"]) if payload["kind"] == "user" else payload["target"]
+
+    def send_post(self, delivery: Delivery, now: datetime) -> Sent:
+        channel, ts = self.slack.post(self._channel(delivery.payload), delivery.payload["text"], delivery.payload["blocks"])
+        return Sent(channel, ts)
+
+    def send_chart(self, delivery: Delivery, now: datetime) -> Sent:
+        payload = delivery.payload
+        png = funnel_chart_png(payload["title"], [tuple(s) for s in payload["steps"]], rates=payload["rates"])
+        channel = self._channel(payload)
+        self.slack.upload(channel, png, "funnel.png", payload["title"])
+        return Sent(channel)
+
+
+def _destination(delivery: Delivery) -> str:
+    return f"digest:{delivery.payload['kind']}:{delivery.payload['target']}"
+
+
+def funnel_steps(conversion, stages: StageModel) -> tuple[list[tuple[str, int]], list[float | None]]:
+    """Chart rows: deals that entered each stage, then Won; and the step rates between rows."""
+    steps: list[tuple[str, int]] = []
+    rates: list[float | None] = []
+    for step in conversion:
+        steps.append((stages.name_of(step.stage_id), step.entered))
+        rates.append(step.rate)
+    if conversion:
+        last = conversion[-1]
+        steps.append(("Won", last.advanced))
+    return steps, rates
+
+
+def money(amount: Decimal | None, currency: str) -> str:
+    return format_amount(amount, currency)

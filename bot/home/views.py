@@ -1,0 +1,105 @@
+"""The App Home tab."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Sequence
+
+from bot.deals.views import follow_up_line, opportunity_line, overdue_first
+from bot.domain.values import (
+    FollowUpView,
+    OpportunityView,
+    StageModel,
+)
+from bot.slack.blocks import (
+    SECTION_TEXT,
+    VIEW_BLOCKS,
+    _more,
+    clip,
+    escape,
+    format_amount,
+    mrkdwn,
+    percent,
+    plain,
+)
+from bot.slack.ids import DETAILS_BUTTON, DONE_BUTTON, HOME_NEW_BUTTON
+
+
+@dataclass(frozen=True)
+class StageSummary:
+    stage_id: int
+    count: int
+    amounts: dict[str, Decimal]
+
+
+HOME_ITEMS = 40
+
+
+HOME_FOLLOW_UPS = 10
+
+
+def stalled_lines(stalled, stages: StageModel, *, top: int, owners: bool) -> str:
+    lines = []
+    for deal in stalled.deals[:top]:
+        who = f" (<@{deal.owner_id}>)" if owners else ""
+        lines.append(f"• *OPP-{deal.number}* {escape(clip(deal.name, 60))}{who} · {deal.days_in_stage:.0f} d in {escape(stages.name_of(deal.stage_id))}")
+    return "\n".join(lines) + _more(stalled.total, len(lines))
+
+
+def home_view(owner_id: str, summaries: Sequence[StageSummary], items: Sequence[OpportunityView], total: int, stages: StageModel, now: datetime,
+              *, due: Sequence[tuple[FollowUpView, OpportunityView]] = (), follow_ups: dict[int, FollowUpView] | None = None,
+              my_stalled=None, team=None) -> dict:
+    """The App Home: "my day" (follow-ups, stalled deals, my pipeline); for a manager also the team's funnel and stalled list.
+
+    `team` is (conversion steps, stalled) of the deals of the reps the viewer manages, or None.
+    """
+    follow_ups = follow_ups or {}
+    blocks: list[dict] = [
+        {"type": "header", "text": plain("Your pipeline")},
+        {"type": "actions", "elements": [{"type": "button", "action_id": HOME_NEW_BUTTON, "text": plain("New opportunity"), "style": "primary", "value": "new"}]},
+    ]
+    if due:
+        overdue = sum(1 for f, _ in due if f.due_at < now)
+        blocks.append({"type": "section", "text": mrkdwn(f"*Follow-ups: {overdue} overdue, {len(due) - overdue} due today*")})
+        for follow_up, opp in list(due)[:HOME_FOLLOW_UPS]:
+            blocks.append({"type": "section", "text": mrkdwn(clip(f"{follow_up_line(follow_up, now)}\n{opp.ref} · {escape(opp.name)}", SECTION_TEXT)),
+                           "accessory": {"type": "button", "action_id": DONE_BUTTON, "text": plain("Done"), "value": str(follow_up.id)}})
+        if len(due) > HOME_FOLLOW_UPS:
+            blocks.append({"type": "context", "elements": [mrkdwn(f"…and {len(due) - HOME_FOLLOW_UPS} more")]})
+    if my_stalled is not None and my_stalled.total:
+        blocks.append({"type": "section", "text": mrkdwn(clip(f"*Your stalled deals ({my_stalled.total})*\n"
+                                                              + stalled_lines(my_stalled, stages, top=5, owners=False), SECTION_TEXT))})
+    if team is not None:
+        conversion, team_stalled = team
+        funnel = " · ".join(f"{escape(stages.name_of(s.stage_id))} {s.entered} → {percent(s.rate)}" for s in conversion) or "no deals yet"
+        text = f"*Your team's funnel* (deals entering each stage → conversion to the next)\n{funnel}"
+        if team_stalled.total:
+            text += f"\n*Team's stalled deals ({team_stalled.total})*\n" + stalled_lines(team_stalled, stages, top=5, owners=True)
+        blocks.append({"type": "divider"})
+        blocks.append({"type": "section", "text": mrkdwn(clip(text, SECTION_TEXT))})
+    if not total:
+        blocks.append({"type": "section", "text": mrkdwn("You have no open opportunities. Create one with the button above or `/opp new`.")})
+        return {"type": "home", "blocks": blocks}
+    by_stage = {s.stage_id: s for s in summaries}
+    present = [stage for stage in stages.stages if stage.id in by_stage]
+    # Every stage keeps its divider, summary and "…and N more" line; deals fill what is left.
+    room = VIEW_BLOCKS - len(blocks) - 3 * len(present)
+    shown: list[OpportunityView] = []
+    for stage in present:
+        shown.extend(overdue_first([o for o in items if o.stage_id == stage.id], follow_ups, now))
+    shown = shown[:max(0, room)]
+    for stage in present:
+        summary = by_stage[stage.id]
+        amounts = " · ".join(format_amount(v, c) for c, v in sorted(summary.amounts.items())) or "no amounts"
+        blocks.append({"type": "divider"})
+        blocks.append({"type": "section", "text": mrkdwn(f"*{escape(stage.name)}* · {summary.count} open · {amounts}")})
+        in_stage = [o for o in shown if o.stage_id == stage.id]
+        for opp in in_stage:
+            blocks.append({"type": "section", "text": mrkdwn(opportunity_line(opp, now, follow_ups.get(opp.id))),
+                           "accessory": {"type": "button", "action_id": DETAILS_BUTTON, "text": plain("Open"), "value": str(opp.id)}})
+        hidden = summary.count - len(in_stage)
+        if hidden > 0:
+            blocks.append({"type": "context", "elements": [mrkdwn(f"…and {hidden} more in {escape(stage.name)}: `/opp list {escape(clip(stage.name, 40))}`")]})
+    return {"type": "home", "blocks": blocks}

@@ -1,0 +1,90 @@
+"""CSV export of opportunities with their stage history, streamed in batches."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Iterator
+
+from bot.domain.stages import resolve_stage
+from bot.domain.values import Actor, Forbidden, Invalid, StageModel
+from storage.db import UnitOfWorkFactory
+
+COLUMNS = ["id", "name", "customer", "amount", "currency", "status", "stage", "owner", "created_at", "updated_at", "stage_entered_at",
+           "expected_close", "closed_at", "lost_reason", "industry", "region", "company_size", "source", "found", "reach", "visibility",
+           "change_kind", "next_step", "history"]
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class ExportFilter:
+    status: str | None = None
+    stage_id: int | None = None
+    owner_ids: tuple[str, ...] | None = None  # None: everyone the reader may see (the whole workspace for an admin)
+    industry: str | None = None
+    region: str | None = None
+    since: datetime | None = None
+
+
+def build_filter(actor: Actor, pairs: tuple[tuple[str, str], ...], stages: StageModel) -> ExportFilter:
+    """Turn `/opp export key:value …` into a filter, limited to what the actor may see."""
+    values: dict = {}
+    for key, value in pairs:
+        if key == "status":
+            if value.lower() not in ("open", "won", "lost"):
+                raise Invalid("status: is open, won or lost.")
+            values["status"] = value.lower()
+        elif key == "stage":
+            values["stage_id"] = resolve_stage(value.replace("_", " "), stages).id
+        elif key == "owner":
+            values["owner_ids"] = (value,)
+        elif key in ("industry", "region"):
+            values[key] = value.replace("_", " ")
+        elif key == "since":
+            try:
+                since = datetime.fromisoformat(value)
+            except ValueError:
+                raise Invalid("since: is a date like 2026-01-01.") from None
+            values["since"] = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
+    visible = None if actor.is_admin else tuple(sorted({actor.user_id, *actor.managed_user_ids}))
+    wanted = values.get("owner_ids")
+    if visible is not None:
+        if wanted and not set(wanted) <= set(visible):
+            raise Forbidden("You can export only your own opportunities and your team's.")
+        values["owner_ids"] = wanted or visible
+    return ExportFilter(**values)
+
+
+def csv_rows(uow_factory: UnitOfWorkFactory, team_id: str, wanted: ExportFilter, stages: StageModel) -> Iterator[str]:
+    """The CSV text, a batch of lines at a time, so a large export never sits in memory whole."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    yield out.getvalue()
+    after_id = 0
+    while True:
+        out.seek(0)
+        out.truncate()
+        with uow_factory() as uow:
+            batch = uow.reports.export_batch(team_id, after_id=after_id, limit=BATCH, status=wanted.status, stage_id=wanted.stage_id,
+                                         owner_ids=wanted.owner_ids, industry=wanted.industry, region=wanted.region, since=wanted.since)
+            if not batch:
+                return
+            changes = uow.reports.history_of_many(team_id, [o.id for o in batch])
+        for opp in batch:
+            steps = "; ".join(
+                f"{c.changed_at:%Y-%m-%dT%H:%MZ} {stages.name_of(c.from_stage_id) if c.from_status else 'created'}"
+                f"{'' if c.from_status in (None, 'open') else ' (' + c.from_status + ')'} -> "
+                f"{c.to_status if c.to_status != 'open' else stages.name_of(c.to_stage_id)} by {c.changed_by}"
+                for c in changes.get(opp.id, []))
+            writer.writerow([
+                f"OPP-{opp.number}", opp.name, opp.customer, opp.amount if opp.amount is not None else "", opp.currency, opp.status,
+                stages.name_of(opp.stage_id), opp.owner_id, opp.created_at.isoformat(), opp.updated_at.isoformat(), opp.stage_entered_at.isoformat(),
+                opp.close_date.isoformat() if opp.close_date else "", opp.closed_at.isoformat() if opp.closed_at else "", opp.lost_reason or "",
+                opp.industry or "", opp.region or "", opp.company_size or "", opp.source or "", opp.found or "", opp.reach or "",
+                opp.visibility or "", opp.change_kind or "", opp.next_step or "", steps,
+            ])
+        after_id = batch[-1].id  # type: ignore[assignment]
+        yield out.getvalue()

@@ -1,0 +1,393 @@
+"""Workspace configuration (OPPBOT_CONFIG, TOML): stage model, outcomes, teams, admins, lists.
+
+Every key is optional and unknown keys are errors. A problem is reported with the file, the
+line (when it can be located) and the key, e.g. ``oppbot.toml:14: stages[2].probability: must be
+between 0 and 100, got 150``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.domain.cron import trigger as cron_trigger
+from bot.domain.timezones import is_zone
+
+CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+CHANNEL_NAME = re.compile(r"^#[a-z0-9][a-z0-9._-]{0,79}$")
+USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+USERGROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
+CURRENCY = re.compile(r"^[A-Z]{3}$")
+MAX_STAGES = 20
+STAGE_NAME_MAX = 40
+LIST_ITEM_MAX = 60
+
+
+class ConfigError(ValueError):
+    """A configuration problem; str() is one line naming file, line, key and what is wrong."""
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    name: str
+    probability: int
+    max_days: int
+    alert_channel: str | None = None
+    alert_usergroup: str | None = None
+
+
+@dataclass(frozen=True)
+class TeamConfig:
+    name: str
+    manager: str
+    members: tuple[str, ...] = ()
+    channel: str | None = None
+    digest: str = "30 8 * * 1-5"
+    timezone: str | None = None
+    auto_assign: bool = False
+    routing_channel: str | None = None
+
+
+@dataclass(frozen=True)
+class AssignmentConfig:
+    """How suggestions weigh a rep's record on similar deals, their speed, and their current load."""
+
+    window_days: int = 365
+    win_rate: float = 0.5
+    cycle: float = 0.2
+    load: float = 0.3
+
+
+@dataclass(frozen=True)
+class WorkspaceConfig:
+    currency: str = "USD"
+    timezone: str = "UTC"
+    admins: tuple[str, ...] = ()
+    industries: tuple[str, ...] = ("Healthcare", "Finance", "Manufacturing", "Retail", "Technology", "Public sector", "Other")
+    regions: tuple[str, ...] = ("North", "South", "East", "West")
+    company_sizes: tuple[str, ...] = ("1-50", "51-500", "501-5000", "5000+")
+    stages: tuple[StageConfig, ...] = field(default_factory=lambda: DEFAULT_STAGES)
+    won_channel: str | None = None
+    lost_channel: str | None = None
+    teams: tuple[TeamConfig, ...] = ()
+    assignment: AssignmentConfig = field(default_factory=AssignmentConfig)
+    source: str = "<defaults>"
+
+
+DEFAULT_STAGES: tuple[StageConfig, ...] = (
+    StageConfig("Prospect", 10, 14),
+    StageConfig("Solution design", 30, 21, alert_channel="#solutions"),
+    StageConfig("Technical evaluation", 50, 30, alert_channel="#engineering"),
+    StageConfig("Negotiation", 80, 21),
+)
+
+_WORKSPACE_KEYS = {"currency", "timezone", "admins", "industries", "regions", "company_sizes"}
+_STAGE_KEYS = {"name", "probability", "max_days", "alert_channel", "alert_usergroup"}
+_OUTCOME_KEYS = {"won_channel", "lost_channel"}
+_TEAM_KEYS = {"name", "manager", "members", "channel", "digest", "timezone", "auto_assign", "routing_channel"}
+_ASSIGNMENT_KEYS = {"window_days", "win_rate", "cycle", "load"}
+_TOP_KEYS = {"workspace", "stages", "outcomes", "teams", "assignment"}
+
+
+class _Locator:
+    """Finds the line of a key in the TOML text, so errors point at it (tomllib has no positions)."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+
+    def line_of(self, table: str | None, index: int | None, key: str | None) -> int | None:
+        start, end = 0, len(self.lines)
+        if table is not None:
+            header = re.compile(rf"^\s*\[\[\s*{re.escape(table)}\s*\]\]" if index is not None else rf"^\s*\[\s*{re.escape(table)}\s*\]")
+            seen = -1
+            found = None
+            for number, line in enumerate(self.lines):
+                if header.match(line):
+                    seen += 1
+                    if index is None or seen == index:
+                        found = number
+                        break
+            if found is None:
+                return None
+            start = found
+            end = next((n for n in range(found + 1, len(self.lines)) if re.match(r"^\s*\[", self.lines[n])), len(self.lines))
+            if key is None:
+                return start + 1
+        if key is None:
+            return None
+        pattern = re.compile(rf"^\s*(\"?{re.escape(key)}\"?\s*=|\[\[?\s*{re.escape(key)}\s*\]\]?)")
+        for number in range(start, end):
+            if pattern.match(self.lines[number]):
+                return number + 1
+        return start + 1 if table is not None else None
+
+
+class _Reader:
+    def __init__(self, source: str, text: str) -> None:
+        self.source = source
+        self.locator = _Locator(text)
+
+    def fail(self, message: str, table: str | None = None, index: int | None = None, key: str | None = None) -> ConfigError:
+        line = self.locator.line_of(table, index, key)
+        where = f"{self.source}:{line}" if line else self.source
+        path = table or ""
+        if index is not None:
+            path += f"[{index + 1}]"
+        if key:
+            path = f"{path}.{key}" if path else key
+        return ConfigError(f"{where}: {path}: {message}" if path else f"{where}: {message}")
+
+    def check_keys(self, data: dict, allowed: set[str], table: str | None, index: int | None = None) -> None:
+        for key in data:
+            if key not in allowed:
+                raise self.fail(f"unknown key (allowed: {', '.join(sorted(allowed))})", table, index, key)
+
+    def string(self, data: dict, key: str, table: str | None, index: int | None = None, *, required: bool = False,
+               pattern: re.Pattern | None = None, what: str = "", max_len: int = 200) -> str | None:
+        if key not in data:
+            if required:
+                raise self.fail("is required", table, index, key)
+            return None
+        value = data[key]
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail("must be a non-empty string", table, index, key)
+        value = value.strip()
+        if len(value) > max_len:
+            raise self.fail(f"must be at most {max_len} characters", table, index, key)
+        if pattern is not None and not pattern.match(value):
+            raise self.fail(f"must be {what}, got {value!r}", table, index, key)
+        return value
+
+    def integer(self, data: dict, key: str, table: str, index: int | None, low: int, high: int, default: int) -> int:
+        if key not in data:
+            return default
+        value = data[key]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(f"must be a whole number, got {value!r}", table, index, key)
+        if not low <= value <= high:
+            raise self.fail(f"must be between {low} and {high}, got {value}", table, index, key)
+        return value
+
+    def string_list(self, data: dict, key: str, table: str | None, index: int | None = None, *,
+                    pattern: re.Pattern | None = None, what: str = "", max_items: int = 100) -> tuple[str, ...] | None:
+        if key not in data:
+            return None
+        value = data[key]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise self.fail("must be a list of non-empty strings", table, index, key)
+        items = tuple(v.strip() for v in value)
+        if len(items) > max_items:
+            raise self.fail(f"must have at most {max_items} entries", table, index, key)
+        seen: set[str] = set()
+        for item in items:
+            if pattern is not None and not pattern.match(item):
+                raise self.fail(f"entries must be {what}, got {item!r}", table, index, key)
+            if len(item) > LIST_ITEM_MAX:
+                raise self.fail(f"entries must be at most {LIST_ITEM_MAX} characters, got {item!r}", table, index, key)
+            if item.lower() in seen:
+                raise self.fail(f"duplicate entry {item!r}", table, index, key)
+            seen.add(item.lower())
+        return items
+
+    def boolean(self, data: dict, key: str, table: str, index: int) -> bool:
+        value = data.get(key, False)
+        if not isinstance(value, bool):
+            raise self.fail(f"must be true or false, got {value!r}", table, index, key)
+        return value
+
+    def weight(self, data: dict, key: str) -> float:
+        value = data[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 10:
+            raise self.fail(f"must be a number from 0 to 10, got {value!r}", "assignment", None, key)
+        return float(value)
+
+    def timezone(self, data: dict, key: str, table: str | None, index: int | None = None) -> str | None:
+        value = self.string(data, key, table, index)
+        if value is None:
+            return None
+        if not is_zone(value):
+            raise self.fail(f"unknown time zone {value!r} (use an IANA name like Asia/Shanghai)", table, index, key)
+        return value
+
+
+CHANNEL_WHAT = "a channel id like C0123ABCD or a #channel-name"
+
+
+def parse_config(text: str, source: str = "<config>") -> WorkspaceConfig:
+    reader = _Reader(source, text)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    reader.check_keys(data, _TOP_KEYS, None)
+
+    values: dict[str, Any] = {"source": source}
+    workspace = data.get("workspace", {})
+    if not isinstance(workspace, dict):
+        raise reader.fail("must be a table ([workspace])", None, None, "workspace")
+    reader.check_keys(workspace, _WORKSPACE_KEYS, "workspace")
+    currency = reader.string(workspace, "currency", "workspace", pattern=CURRENCY, what="a 3-letter ISO currency code like USD")
+    if currency:
+        values["currency"] = currency
+    tz = reader.timezone(workspace, "timezone", "workspace")
+    if tz:
+        values["timezone"] = tz
+    admins = reader.string_list(workspace, "admins", "workspace", pattern=USER_ID, what="Slack user ids like U0123ABCD")
+    if admins is not None:
+        values["admins"] = admins
+    for key in ("industries", "regions", "company_sizes"):
+        items = reader.string_list(workspace, key, "workspace")
+        if items is not None:
+            if not items:
+                raise reader.fail("must not be empty (leave the key out for the defaults)", "workspace", None, key)
+            values[key] = items
+
+    stages_data = data.get("stages")
+    if stages_data is not None:
+        if not isinstance(stages_data, list) or not all(isinstance(s, dict) for s in stages_data):
+            raise reader.fail("must be an array of tables ([[stages]])", None, None, "stages")
+        if not stages_data:
+            raise reader.fail("needs at least one stage", None, None, "stages")
+        if len(stages_data) > MAX_STAGES:
+            raise reader.fail(f"at most {MAX_STAGES} stages are supported", None, None, "stages")
+        stages = []
+        seen_names: set[str] = set()
+        for i, stage in enumerate(stages_data):
+            reader.check_keys(stage, _STAGE_KEYS, "stages", i)
+            name = reader.string(stage, "name", "stages", i, required=True, max_len=STAGE_NAME_MAX)
+            assert name is not None
+            if name.lower() in ("won", "lost"):
+                raise reader.fail("Won and Lost are outcomes, not stages; leave them out", "stages", i, "name")
+            if re.fullmatch(r"[0-9]+", name):
+                raise reader.fail("a stage name can't be only digits (digits select stages by number)", "stages", i, "name")
+            if name.lower() in seen_names:
+                raise reader.fail(f"duplicate stage {name!r}", "stages", i, "name")
+            seen_names.add(name.lower())
+            stages.append(StageConfig(
+                name=name,
+                probability=reader.integer(stage, "probability", "stages", i, 0, 100, default=min(90, 10 * (i + 1))),
+                max_days=reader.integer(stage, "max_days", "stages", i, 1, 3650, default=30),
+                alert_channel=reader.string(stage, "alert_channel", "stages", i, pattern=_CHANNEL, what=CHANNEL_WHAT),
+                alert_usergroup=reader.string(stage, "alert_usergroup", "stages", i, pattern=USERGROUP_ID, what="a user group id like S0123ABCD"),
+            ))
+        values["stages"] = tuple(stages)
+
+    outcomes = data.get("outcomes", {})
+    if not isinstance(outcomes, dict):
+        raise reader.fail("must be a table ([outcomes])", None, None, "outcomes")
+    reader.check_keys(outcomes, _OUTCOME_KEYS, "outcomes")
+    for key in ("won_channel", "lost_channel"):
+        value = reader.string(outcomes, key, "outcomes", pattern=_CHANNEL, what=CHANNEL_WHAT)
+        if value:
+            values[key] = value
+
+    teams_data = data.get("teams")
+    if teams_data is not None:
+        if not isinstance(teams_data, list) or not all(isinstance(t, dict) for t in teams_data):
+            raise reader.fail("must be an array of tables ([[teams]])", None, None, "teams")
+        teams = []
+        team_names: set[str] = set()
+        member_of: dict[str, str] = {}
+        for i, team in enumerate(teams_data):
+            reader.check_keys(team, _TEAM_KEYS, "teams", i)
+            name = reader.string(team, "name", "teams", i, required=True, max_len=60)
+            assert name is not None
+            if name.lower() in team_names:
+                raise reader.fail(f"duplicate team {name!r}", "teams", i, "name")
+            team_names.add(name.lower())
+            manager = reader.string(team, "manager", "teams", i, required=True, pattern=USER_ID, what="a Slack user id like U0123ABCD")
+            members = reader.string_list(team, "members", "teams", i, pattern=USER_ID, what="Slack user ids like U0123ABCD") or ()
+            for member in members:
+                if member in member_of:
+                    raise reader.fail(f"{member} is already a member of team {member_of[member]!r}; a rep belongs to one team", "teams", i, "members")
+                member_of[member] = name
+            digest = reader.string(team, "digest", "teams", i) or "30 8 * * 1-5"
+            try:
+                cron_trigger(digest, None)
+            except ValueError as exc:
+                raise reader.fail(f"must be a cron expression like '30 8 * * 1-5' ({exc})", "teams", i, "digest") from None
+            teams.append(TeamConfig(
+                name=name,
+                manager=manager,  # type: ignore[arg-type]
+                members=members,
+                channel=reader.string(team, "channel", "teams", i, pattern=_CHANNEL, what=CHANNEL_WHAT),
+                digest=digest,
+                timezone=reader.timezone(team, "timezone", "teams", i),
+                auto_assign=reader.boolean(team, "auto_assign", "teams", i),
+                routing_channel=reader.string(team, "routing_channel", "teams", i, pattern=_CHANNEL, what=CHANNEL_WHAT),
+            ))
+        values["teams"] = tuple(teams)
+
+    assignment = data.get("assignment", {})
+    if not isinstance(assignment, dict):
+        raise reader.fail("must be a table ([assignment])", None, None, "assignment")
+    reader.check_keys(assignment, _ASSIGNMENT_KEYS, "assignment")
+    weights = {key: reader.weight(assignment, key) for key in ("win_rate", "cycle", "load") if key in assignment}
+    if weights and sum({**asdict(AssignmentConfig()), **weights}[k] for k in ("win_rate", "cycle", "load")) <= 0:
+        raise reader.fail("the weights win_rate, cycle and load can't all be 0", "assignment", None, "win_rate")
+    window = reader.integer(assignment, "window_days", "assignment", None, 7, 3650, default=365)  # type: ignore[arg-type]
+    values["assignment"] = AssignmentConfig(window_days=window, **weights)
+
+    return WorkspaceConfig(**values)
+
+
+_CHANNEL = re.compile(f"{CHANNEL_ID.pattern}|{CHANNEL_NAME.pattern}")
+
+
+def load_config(path: Path | None) -> WorkspaceConfig:
+    if path is None:
+        return WorkspaceConfig()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    return parse_config(text, str(path))
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"can't write {value!r} as TOML")
+
+
+def to_toml(config: WorkspaceConfig) -> str:
+    """The configuration as an OPPBOT_CONFIG file; `parse_config` reads it back to the same values."""
+    lines = ["# oppbot workspace configuration, exported with `oppbot config --export`.", "", "[workspace]"]
+    for key in ("currency", "timezone", "admins", "industries", "regions", "company_sizes"):
+        lines.append(f"{key} = {_toml_value(getattr(config, key))}")
+    for stage in config.stages:
+        lines += ["", "[[stages]]", f"name = {_toml_value(stage.name)}", f"probability = {stage.probability}", f"max_days = {stage.max_days}"]
+        if stage.alert_channel:
+            lines.append(f"alert_channel = {_toml_value(stage.alert_channel)}")
+        if stage.alert_usergroup:
+            lines.append(f"alert_usergroup = {_toml_value(stage.alert_usergroup)}")
+    if config.won_channel or config.lost_channel:
+        lines += ["", "[outcomes]"]
+        if config.won_channel:
+            lines.append(f"won_channel = {_toml_value(config.won_channel)}")
+        if config.lost_channel:
+            lines.append(f"lost_channel = {_toml_value(config.lost_channel)}")
+    for team in config.teams:
+        lines += ["", "[[teams]]", f"name = {_toml_value(team.name)}", f"manager = {_toml_value(team.manager)}",
+                  f"members = {_toml_value(list(team.members))}", f"digest = {_toml_value(team.digest)}"]
+        if team.channel:
+            lines.append(f"channel = {_toml_value(team.channel)}")
+        if team.timezone:
+            lines.append(f"timezone = {_toml_value(team.timezone)}")
+        if team.auto_assign:
+            lines.append("auto_assign = true")
+        if team.routing_channel:
+            lines.append(f"routing_channel = {_toml_value(team.routing_channel)}")
+    a = config.assignment
+    lines += ["", "[assignment]", f"window_days = {a.window_days}", f"win_rate = {a.win_rate}", f"cycle = {a.cycle}", f"load = {a.load}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,72 @@
+"""Validating the /opp config modal."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Mapping
+
+from bot.deals.forms import _text
+from bot.domain.values import StageModel
+
+
+@dataclass(frozen=True)
+class StageSettings:
+    stage_id: int
+    alert_channel: str | None
+    alert_usergroup: str | None
+    probability: int
+    max_days: int
+
+
+@dataclass(frozen=True)
+class WorkspaceSettings:
+    stages: tuple[StageSettings, ...]
+    won_channel: str | None
+    lost_channel: str | None
+
+
+_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,}$")
+
+
+_USERGROUP = re.compile(r"^S[A-Z0-9]{2,}$")
+
+
+def _whole_number(raw: str, low: int, high: int, what: str) -> tuple[int | None, str | None]:
+    if not re.fullmatch(r"-?[0-9]{1,6}", raw):
+        return None, f"{what} must be a whole number from {low} to {high}."
+    value = int(raw)
+    if not low <= value <= high:
+        return None, f"{what} must be from {low} to {high}, not {value}."
+    return value, None
+
+
+def validate_workspace_settings(values: Mapping[str, object], stages: StageModel) -> tuple[WorkspaceSettings | None, dict[str, str]]:
+    """The /opp config modal; errors are keyed by block id (`stage:<id>:probability`, …)."""
+    errors: dict[str, str] = {}
+    settings = []
+    for stage in stages.stages:
+        key = f"stage:{stage.id}"
+        channel = _text(values, f"{key}:channel") or None
+        if channel is not None and not _CHANNEL.match(channel):
+            errors[f"{key}:channel"] = "Pick a channel from the list."
+        group = _text(values, f"{key}:group").upper() or None
+        if group is not None and not _USERGROUP.match(group):
+            errors[f"{key}:group"] = "A user group id looks like S0123ABCD (Slack admin → User groups → copy ID)."
+        probability, problem = _whole_number(_text(values, f"{key}:probability"), 0, 100, "Win probability")
+        if problem:
+            errors[f"{key}:probability"] = problem
+        max_days, problem = _whole_number(_text(values, f"{key}:max_days"), 1, 3650, "Days before stalled")
+        if problem:
+            errors[f"{key}:max_days"] = problem
+        if probability is not None and max_days is not None:
+            settings.append(StageSettings(stage.id, channel, group, probability, max_days))
+    outcome = {}
+    for key in ("won_channel", "lost_channel"):
+        channel = _text(values, key) or None
+        if channel is not None and not _CHANNEL.match(channel):
+            errors[key] = "Pick a channel from the list."
+        outcome[key] = channel
+    if errors:
+        return None, errors
+    return WorkspaceSettings(tuple(settings), outcome["won_channel"], outcome["lost_channel"]), {}

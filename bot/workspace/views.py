@@ -1,0 +1,33 @@
+"""The admins' /opp config modal."""
+
+from __future__ import annotations
+
+from bot.domain.values import (
+    StageModel,
+)
+from bot.slack.blocks import VIEW_BLOCKS, _input, _text_input, clip, plain
+from bot.slack.ids import CONFIG_MODAL
+
+
+def config_modal(stages: StageModel, *, won_channel: str | None, lost_channel: str | None) -> dict:
+    """/opp config: per stage its alert channel, user group, win probability and max days; won / lost channels."""
+
+    def channel_select(initial: str | None) -> dict:
+        element: dict = {"type": "conversations_select", "action_id": "value", "placeholder": plain("No alerts"),
+                         "filter": {"include": ["public", "private"], "exclude_bot_users": True}}
+        if initial and not initial.startswith("#"):
+            element["initial_conversation"] = initial
+        return element
+
+    blocks: list[dict] = []
+    for number, stage in enumerate(stages.stages, start=1):
+        prefix = f"{number}. {clip(stage.name, 30)}"
+        blocks.append(_input(f"stage:{stage.id}:channel", f"{prefix} · alert channel", channel_select(stage.alert_channel_id or stage.alert_channel), optional=True))
+        blocks.append(_input(f"stage:{stage.id}:group", f"{prefix} · user group to mention",
+                             _text_input("value", max_length=20, initial=stage.alert_usergroup, placeholder="S0123ABCD"), optional=True))
+        blocks.append(_input(f"stage:{stage.id}:probability", f"{prefix} · win probability (%)", _text_input("value", max_length=5, initial=str(stage.probability))))
+        blocks.append(_input(f"stage:{stage.id}:max_days", f"{prefix} · stalled after (days)", _text_input("value", max_length=5, initial=str(stage.max_days))))
+    blocks.append(_input("won_channel", "Announce won deals in", channel_select(won_channel), optional=True))
+    blocks.append(_input("lost_channel", "Announce lost deals in", channel_select(lost_channel), optional=True))
+    return {"type": "modal", "callback_id": CONFIG_MODAL, "title": plain("Pipeline settings"), "submit": plain("Save"),
+            "close": plain("Cancel"), "blocks": blocks[:VIEW_BLOCKS]}

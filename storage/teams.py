@@ -1,0 +1,47 @@
+"""Sales team queries."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlmodel import Session
+
+from storage.models import (
+    SalesTeam,
+    SalesTeamMember,
+)
+
+
+class TeamRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def managed_user_ids(self, team_id: str, manager_id: str) -> set[str]:
+        rows = self.session.scalars(
+            select(SalesTeamMember.user_id).join(SalesTeam, SalesTeam.id == SalesTeamMember.sales_team_id)
+            .where(SalesTeam.team_id == team_id, SalesTeamMember.team_id == team_id, SalesTeam.manager_id == manager_id)
+        )
+        return set(rows)
+
+
+    def sales_teams(self, team_id: str) -> list[SalesTeam]:
+        return list(self.session.scalars(select(SalesTeam).where(SalesTeam.team_id == team_id).order_by(SalesTeam.name)))
+
+
+    def replace_team_members(self, team_id: str, sales_team_id: int, user_ids: list[str]) -> None:
+        self.session.execute(delete(SalesTeamMember).where(SalesTeamMember.team_id == team_id, SalesTeamMember.sales_team_id == sales_team_id))
+        for user_id in user_ids:
+            self.session.add(SalesTeamMember(team_id=team_id, sales_team_id=sales_team_id, user_id=user_id))
+
+
+    def remove_team_member(self, team_id: str, sales_team_id: int, user_id: str) -> None:
+        self.session.execute(delete(SalesTeamMember).where(
+            SalesTeamMember.team_id == team_id, SalesTeamMember.sales_team_id == sales_team_id, SalesTeamMember.user_id == user_id))
+
+
+    def members_by_sales_team(self, team_id: str) -> dict[int, list[str]]:
+        """Every sales team's reps, in one query."""
+        found: dict[int, list[str]] = {}
+        for sales_team_id, user_id in self.session.execute(
+                select(SalesTeamMember.sales_team_id, SalesTeamMember.user_id).where(SalesTeamMember.team_id == team_id)):
+            found.setdefault(sales_team_id, []).append(user_id)
+        return found
