@@ -15,6 +15,7 @@ that path to all teams, for comparison.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import sys
@@ -79,7 +80,7 @@ def main() -> None:
 
     def before(conn, cursor, statement, parameters, context, executemany):
         context._bench_started = time.perf_counter()
-        context._bench_figure = next((f.name for f in reversed(traceback.extract_stack()) if f.filename.endswith("analytics.py")
+        context._bench_figure = next((f.name for f in reversed(traceback.extract_stack()) if os.path.basename(os.path.dirname(f.filename)) == "analytics"
                                       and f.name.endswith("_each")), "other")
 
     def after(conn, cursor, statement, parameters, context, executemany):

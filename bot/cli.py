@@ -110,8 +110,7 @@ def digest_command(*, now: bool, team: str | None, out=None) -> int:
     out = out or sys.stdout
     oppbot = _offline_app()
     services = oppbot.services
-    with oppbot.pipeline.uow() as uow:
-        team_ids = uow.workspaces.all_team_ids()
+    team_ids = services.workspaces.team_ids()
     teams = [(team_id, t) for team_id in team_ids for t in services.teams.all(team_id) if team is None or t.name.lower() == team.lower()]
     if not teams:
         return _fail(f"no sales team named {team!r}" if team else "no sales teams: define [[teams]] in OPPBOT_CONFIG")
@@ -126,18 +125,17 @@ def digest_command(*, now: bool, team: str | None, out=None) -> int:
 
 
 def export_csv(out=None) -> int:
-    from bot.domain.values import Actor
-
     out = out or sys.stdout
     oppbot = _offline_app()
-    with oppbot.pipeline.uow() as uow:
-        team_ids = uow.workspaces.all_team_ids()
-    for index, team_id in enumerate(team_ids):
-        admin = Actor(team_id=team_id, user_id="oppbot-cli", is_admin=True)
-        for index_chunk, chunk in enumerate(oppbot.services.reports.export(admin, ())):
-            if index and index_chunk == 0:
-                chunk = chunk.split("\n", 1)[1]  # one header for the whole file
-            out.write(chunk)
+    for index, team_id in enumerate(oppbot.services.workspaces.team_ids()):
+        exported = oppbot.services.reports.export_all(team_id)
+        try:
+            text = exported.file.read().decode("utf-8")
+        finally:
+            exported.close()
+        if index:
+            text = text.split("\n", 1)[1]  # one header for the whole file
+        out.write(text)
     return 0
 
 
@@ -150,15 +148,14 @@ def export_config(team: str | None, out=None) -> int:
 
     oppbot = create_app(settings)
     try:
-        with oppbot.pipeline.uow() as uow:
-            team_ids = [team] if team else uow.workspaces.all_team_ids()
+        team_ids = [team] if team else oppbot.services.workspaces.team_ids()
     except SQLAlchemyError as exc:
         return _fail(f"DATABASE_URL: cannot read the database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
     if not team_ids:
         return _fail("no workspace yet: oppbot has not run against this database")
     for index, team_id in enumerate(team_ids):
         try:
-            config = oppbot.pipeline.current_config(team_id)
+            config = oppbot.services.workspaces.current_config(team_id)
         except OppError as exc:
             return _fail(str(exc))
         if len(team_ids) > 1:
@@ -215,10 +212,10 @@ def run(settings: Settings) -> int:
         return _fail(f"SLACK_BOT_TOKEN: Slack refused the token ({slack_error(exc)})")
     except OSError as exc:
         return _fail(f"SLACK_API_URL: cannot reach {settings.slack_api_url} ({exc})")
-    oppbot.pipeline.ensure_workspace(identity["team_id"])
-    oppbot.pipeline.sync_known_workspaces()
+    oppbot.services.workspaces.ensure_workspace(identity["team_id"])
+    oppbot.services.workspaces.sync_known_workspaces()
     try:
-        unresolved = oppbot.alerts.resolve_channels(identity["team_id"])
+        unresolved = oppbot.services.alert_senders.resolve_channels(identity["team_id"])
     except SlackApiError as exc:
         log.warning("could not list channels to resolve #names in alert rules (%s); alerts will retry", slack_error(exc))
         unresolved = []
@@ -237,7 +234,7 @@ def run(settings: Settings) -> int:
     daily = (lambda: refresh_statistics(oppbot.engine, full=True)) if settings.is_sqlite else None
     scheduler = build_scheduler(oppbot.dispatcher, settings.tick_seconds, daily=daily)
     scheduler.start()
-    oppbot.pipeline.wake_dispatcher = scheduler.wake
+    oppbot.services.wake.target = scheduler.wake
     try:
         if settings.socket_mode:
             run_socket_mode(oppbot)

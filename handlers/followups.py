@@ -1,78 +1,76 @@
-"""Follow-up buttons, the "Add follow-up" modal, and the reminder DM's Done / Snooze."""
+"""Follow-ups: /opp followup, the Add follow-up button and modal, and the reminder DM's Done / Snooze."""
 
 from __future__ import annotations
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
+from bot.app import Services
 from bot.domain.stages import can_change
-from bot.domain.values import OppError, parse_id
+from bot.domain.values import Context, Forbidden, Invalid, OppError, parse_id
 from bot.followups.forms import validate_follow_up
 from bot.followups.service import FollowUpResult
 from bot.followups.views import follow_up_modal, reminder_closed_message
-from bot.services import Services
+from bot.home.views import home_page_view
+from bot.slack import requests
+from bot.slack.commands import Command
 from bot.slack.ids import (
     ADD_FOLLOW_UP_BUTTON,
     DONE_BUTTON,
     FOLLOW_UP_MODAL,
     SNOOZE_SELECT,
 )
-from handlers.common import after_ack, form_values, metadata, open_view, tell_clicker
+from handlers.commands import handles
+from handlers.listener import Replier, after_ack, open_view, refusals_answered, replier
 
 
-def _value(body: dict) -> str:
-    action = (body.get("actions") or [{}])[0]
-    return str(action.get("value") or (action.get("selected_option") or {}).get("value") or "")
+@handles("followup")
+def followup(services: Services, ctx: Context, parsed: Command, request: requests.CommandRequest, reply: Replier, client: WebClient) -> None:
+    reply.say(services.follow_ups.add_from_text(ctx, parsed.ref or 0, parsed.text or "").message)
 
 
 def register(app: App, services: Services) -> None:
-    follow_ups, pipeline = services.follow_ups, services.pipeline
+    follow_ups = services.follow_ups
 
-    def refresh_surface(body: dict, client: WebClient, result: FollowUpResult) -> None:
-        """Update the reminder DM in place, or the App Home the click came from."""
-        container = body.get("container") or {}
-        if container.get("type") == "view" and (body.get("view") or {}).get("type") == "home":
-            actor = pipeline.actor(body["team"]["id"], body["user"]["id"])
-            client.views_publish(user_id=actor.user_id, view=pipeline.home(actor))
-            return
-        channel, ts = container.get("channel_id"), container.get("message_ts")
-        if channel and ts and not container.get("is_ephemeral") and str(((body.get("actions") or [{}])[0].get("block_id") or "")).startswith("reminder:"):
-            text, message = reminder_closed_message(result.follow_up, result.opportunity, result.message)
-            try:
-                client.chat_update(channel=channel, ts=ts, text=text, blocks=message)
-            except SlackApiError:
-                pass  # the DM was deleted: the change itself is saved
+    def redraw(request: requests.ActionRequest, ctx: Context, reply: Replier, client: WebClient, result: FollowUpResult) -> None:
+        """Redraw what the click came from: the App Home, or the reminder DM."""
+        if request.in_home:
+            client.views_publish(user_id=ctx.user_id, view=home_page_view(services.home.page(ctx), ctx.stages))
+        elif request.block_id.startswith("reminder:") and not request.is_ephemeral:
+            reply.replace(*reminder_closed_message(result.follow_up, result.opportunity, result.message))
+        else:
+            reply.say(result.message)
 
     @after_ack(app.action(ADD_FOLLOW_UP_BUTTON))
     def add_clicked(body: dict, respond: Respond, client: WebClient) -> None:
-        value = _value(body)
-        try:
-            opp_id = parse_id(value)
+        request = requests.action(body)
+
+        @refusals_answered
+        def ask(reply: Replier) -> None:
+            opp_id = parse_id(request.value)
             if opp_id is None:
-                raise OppError("That button doesn't name an opportunity.")
-            actor = pipeline.actor(body["team"]["id"], body["user"]["id"])
-            opp = pipeline.find(actor, opp_id=opp_id)
-            if not can_change(actor, opp):
-                raise OppError(f"You can't add follow-ups to {opp.ref}: it belongs to <@{opp.owner_id}>.")
-        except OppError as exc:
-            tell_clicker(body, respond, client, f":warning: {exc}")
-            return
-        open_view(client, body["trigger_id"], follow_up_modal(opp, {"opp": opp.id}, assignee_id=opp.owner_id))
+                raise Invalid("That button doesn't name an opportunity.")
+            ctx = services.workspaces.context(request.team_id, request.user_id)
+            opp = services.deals.find(ctx, opp_id=opp_id)
+            if not can_change(ctx.actor, opp):
+                raise Forbidden(f"You can't add follow-ups to {opp.ref}: it belongs to <@{opp.owner_id}>.")
+            open_view(client, request.trigger_id, follow_up_modal(opp, {"opp": opp.id}, assignee_id=opp.owner_id))
+
+        ask(replier(request, respond, client))
 
     @app.view(FOLLOW_UP_MODAL)
-    def follow_up_submitted(ack: Ack, body: dict, view: dict) -> None:
-        team_id, user_id = body["team"]["id"], body["user"]["id"]
-        draft, errors = validate_follow_up(form_values(view), pipeline.clock.now(), pipeline.timezone_of(team_id, user_id))
-        if draft is None:
-            ack(response_action="errors", errors=errors)
-            return
-        opp_id = metadata(view).get("opp")
+    def follow_up_submitted(ack: Ack, body: dict) -> None:
+        request = requests.submission(body)
         try:
+            ctx = services.workspaces.context(request.team_id, request.user_id)
+            draft, errors = validate_follow_up(request.values, services.clock.now(), ctx.timezone)
+            if draft is None:
+                ack(response_action="errors", errors=errors)
+                return
+            opp_id = request.metadata.get("opp")
             if not isinstance(opp_id, int):
-                raise OppError("This form doesn't name an opportunity any more; click Add follow-up again.")
-            actor = pipeline.actor(team_id, user_id)
-            follow_ups.add(actor, opp_id, draft.text, draft.due_at, draft.assignee_id)
+                raise Invalid("This form doesn't name an opportunity any more; click Add follow-up again.")
+            follow_ups.add(ctx, draft.due_at, draft.text, opp_id=opp_id, assignee_id=draft.assignee_id)
         except OppError as exc:
             ack(response_action="errors", errors={"what": str(exc)})
             return
@@ -80,34 +78,37 @@ def register(app: App, services: Services) -> None:
 
     @after_ack(app.action(DONE_BUTTON))
     def done_clicked(body: dict, respond: Respond, client: WebClient) -> None:
-        value = _value(body)
-        try:
-            follow_up_id = parse_id(value)
+        request = requests.action(body)
+
+        @refusals_answered
+        def done(reply: Replier) -> None:
+            follow_up_id = parse_id(request.value)
             if follow_up_id is None:
-                raise OppError("That button doesn't name a follow-up.")
-            actor = pipeline.actor(body["team"]["id"], body["user"]["id"])
-            result = follow_ups.complete(actor, follow_up_id)
-        except OppError as exc:
-            tell_clicker(body, respond, client, f":warning: {exc}")
-            return
-        if result.changed:
-            refresh_surface(body, client, result)
-        else:
-            tell_clicker(body, respond, client, result.message)
+                raise Invalid("That button doesn't name a follow-up.")
+            ctx = services.workspaces.context(request.team_id, request.user_id)
+            result = follow_ups.complete(ctx, follow_up_id)
+            if result.changed:
+                redraw(request, ctx, reply, client, result)
+            else:
+                reply.say(result.message)
+
+        done(replier(request, respond, client))
 
     @after_ack(app.action(SNOOZE_SELECT))
     def snooze_chosen(body: dict, respond: Respond, client: WebClient) -> None:
-        raw_id, _, choice = _value(body).partition(":")
-        try:
+        request = requests.action(body)
+
+        @refusals_answered
+        def snooze(reply: Replier) -> None:
+            raw_id, _, choice = request.value.partition(":")
             follow_up_id = parse_id(raw_id)
             if follow_up_id is None:
-                raise OppError("That choice doesn't name a follow-up.")
-            actor = pipeline.actor(body["team"]["id"], body["user"]["id"])
-            result = follow_ups.snooze(actor, follow_up_id, choice)
-        except OppError as exc:
-            tell_clicker(body, respond, client, f":warning: {exc}")
-            return
-        if result.changed:
-            refresh_surface(body, client, result)
-        else:
-            tell_clicker(body, respond, client, result.message)
+                raise Invalid("That choice doesn't name a follow-up.")
+            ctx = services.workspaces.context(request.team_id, request.user_id)
+            result = follow_ups.snooze(ctx, follow_up_id, choice)
+            if result.changed:
+                redraw(request, ctx, reply, client, result)
+            else:
+                reply.say(result.message)
+
+        snooze(replier(request, respond, client))

@@ -2,24 +2,143 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import delete, func, select, update
 from sqlmodel import Session
 
-from storage.models import (
+from bot.domain.values import (
+    LOST,
     OPEN,
+    WON,
+    Card,
+    FollowUpView,
+    HistoryEntry,
+    OpportunityDraft,
+    OpportunityView,
+)
+from storage import visits
+from storage.models import (
+    Collaborator,
+    FollowUp,
     Opportunity,
+    OwnerChange,
     PostedCard,
     Stage,
     StageChange,
     Workspace,
 )
 
+# The latest stage changes a card's history shows.
+HISTORY_SHOWN = 200
+
+
+def to_view(opp: Opportunity) -> OpportunityView:
+    assert opp.id is not None
+    return OpportunityView(**{name: getattr(opp, name) for name in OpportunityView.__dataclass_fields__})
+
+
+def follow_up_view(row: FollowUp) -> FollowUpView:
+    assert row.id is not None
+    return FollowUpView(row.id, row.team_id, row.opportunity_id, row.text, row.due_at, row.assignee_id, row.status,
+                        row.created_by, row.done_by, row.done_at)
+
+
+def history_entry(row: StageChange) -> HistoryEntry:
+    return HistoryEntry(row.from_stage_id, row.from_status, row.to_stage_id, row.to_status, row.changed_by, row.changed_at)
+
 
 class DealRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    # ----- writes -----------------------------------------------------------------------------
+
+    def add(self, team_id: str, draft: OpportunityDraft, created_by: str, now: datetime) -> tuple[Opportunity, StageChange]:
+        """A new opportunity (numbered OPP-n in its workspace) and its first stage change."""
+        number = self.next_opportunity_number(team_id)
+        opp = Opportunity(team_id=team_id, number=number, status=OPEN, created_by=created_by, created_at=now, updated_at=now,
+                          stage_entered_at=now, **asdict(draft))
+        self.session.add(opp)
+        self.session.flush()
+        assert opp.id is not None
+        change = StageChange(team_id=team_id, opportunity_id=opp.id, from_stage_id=None, from_status=None, to_stage_id=draft.stage_id,
+                             to_status=OPEN, changed_by=created_by, owner_id=draft.owner_id, changed_at=now)
+        self.session.add(change)
+        self.session.flush()
+        visits.derive(self.session, team_id, opportunity_id=opp.id)
+        return opp, change
+
+    def change_stage(self, opp: Opportunity, *, to_stage_id: int, to_status: str, changed_by: str, now: datetime,
+                     lost_reason: str | None = None) -> StageChange:
+        """Record a stage change (kept forever) and move the deal; its stage visits are derived again."""
+        assert opp.id is not None
+        change = StageChange(team_id=opp.team_id, opportunity_id=opp.id, from_stage_id=opp.stage_id, from_status=opp.status,
+                             to_stage_id=to_stage_id, to_status=to_status, changed_by=changed_by, owner_id=opp.owner_id, changed_at=now)
+        self.session.add(change)
+        self.session.flush()
+        visits.derive(self.session, opp.team_id, opportunity_id=opp.id)
+        if to_stage_id != opp.stage_id or opp.status != to_status:
+            opp.stage_entered_at = now
+        opp.stage_id = to_stage_id
+        opp.status = to_status
+        opp.lost_reason = lost_reason if to_status == LOST else None
+        opp.closed_at = now if to_status in (WON, LOST) else None
+        opp.updated_at = now
+        self.session.add(opp)
+        return change
+
+    def set_lost_reason(self, opp: Opportunity, reason: str, now: datetime) -> None:
+        opp.lost_reason, opp.updated_at = reason, now
+        self.session.add(opp)
+
+    def set_owner(self, opp: Opportunity, owner_id: str, *, changed_by: str, how: str, now: datetime) -> None:
+        """Hand the deal to `owner_id`, recorded with who and how ("assigned", "automatic")."""
+        assert opp.id is not None
+        self.session.add(OwnerChange(team_id=opp.team_id, opportunity_id=opp.id, from_owner=opp.owner_id, to_owner=owner_id,
+                                     changed_by=changed_by, how=how, changed_at=now))
+        opp.owner_id, opp.needs_owner, opp.updated_at = owner_id, False, now
+        self.session.add(opp)
+
+    def flag_needs_owner(self, opp: Opportunity) -> None:
+        opp.needs_owner = True
+        self.session.add(opp)
+
+    def remember_card(self, team_id: str, opportunity_id: int, channel_id: str, ts: str, now: datetime) -> None:
+        self.session.add(PostedCard(team_id=team_id, opportunity_id=opportunity_id, channel_id=channel_id, ts=ts, posted_at=now))
+
+    # ----- reads as values --------------------------------------------------------------------
+
+    def view(self, team_id: str, opp_id: int) -> OpportunityView | None:
+        row = self.opportunity_by_id(team_id, opp_id)
+        return to_view(row) if row is not None else None
+
+    def card(self, opp: OpportunityView, *, with_history: bool = False) -> Card:
+        """What a card shows besides the deal: its next follow-up, who took its alerts, and its history."""
+        follow_up = self.next_follow_ups(opp.team_id, [opp.id]).get(opp.id)
+        collaborators = tuple((c.user_id, c.stage_id) for c in self.session.scalars(
+            select(Collaborator).where(Collaborator.team_id == opp.team_id, Collaborator.opportunity_id == opp.id,
+                                       Collaborator.released_at.is_(None))  # type: ignore[union-attr]
+            .order_by(Collaborator.taken_at, Collaborator.id)))  # type: ignore[arg-type]
+        history: tuple[HistoryEntry, ...] = ()
+        omitted = 0
+        if with_history:
+            history = tuple(history_entry(r) for r in self.history(opp.team_id, opp.id, HISTORY_SHOWN))
+            omitted = max(0, self.history_count(opp.team_id, opp.id) - len(history)) if len(history) == HISTORY_SHOWN else 0
+        return Card(opp, follow_up_view(follow_up) if follow_up is not None else None, collaborators, history, omitted)
+
+    def next_follow_ups(self, team_id: str, opportunity_ids: list[int]) -> dict[int, FollowUp]:
+        from storage.followups import FollowUpRepository
+
+        return FollowUpRepository(self.session).next_follow_ups(team_id, opportunity_ids)
+
+    def posted_card_ids(self, team_id: str, opportunity_id: int) -> list[int]:
+        return [c.id for c in self.posted_cards(team_id, opportunity_id) if c.id is not None]
+
+    def posted_card(self, team_id: str, card_id: int) -> PostedCard | None:
+        return self.session.scalars(select(PostedCard).where(PostedCard.team_id == team_id, PostedCard.id == card_id)).first()
 
     def next_opportunity_number(self, team_id: str) -> int:
         """Numbers OPP-1, OPP-2, … per workspace; the UPDATE serialises concurrent creators."""
@@ -74,7 +193,7 @@ class DealRepository:
         return [(stage_id, currency, count, amount) for stage_id, currency, count, amount in rows]
 
 
-    def history(self, team_id: str, opportunity_id: int, limit: int = 200) -> list[StageChange]:
+    def history(self, team_id: str, opportunity_id: int, limit: int = HISTORY_SHOWN) -> list[StageChange]:
         """The latest `limit` stage changes, oldest first."""
         rows = list(self.session.scalars(
             select(StageChange).where(StageChange.team_id == team_id, StageChange.opportunity_id == opportunity_id)

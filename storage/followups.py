@@ -8,6 +8,7 @@ from sqlalchemy import Row, func, select
 from sqlmodel import Session
 
 from storage.models import (
+    DONE,
     PENDING,
     FollowUp,
     Opportunity,
@@ -65,3 +66,18 @@ class FollowUpRepository:
                                    FollowUp.due_at < due_before)
             .order_by(FollowUp.due_at, FollowUp.id).limit(limit)
         ))
+
+    def add(self, team_id: str, opportunity_id: int, text: str, due_at: datetime, assignee_id: str, created_by: str, now: datetime) -> FollowUp:
+        row = FollowUp(team_id=team_id, opportunity_id=opportunity_id, text=text, due_at=due_at, assignee_id=assignee_id,
+                       status=PENDING, created_by=created_by, created_at=now)
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def complete(self, row: FollowUp, done_by: str, now: datetime) -> None:
+        row.status, row.done_at, row.done_by = DONE, now, done_by
+        self.session.add(row)
+
+    def reschedule(self, row: FollowUp, due_at: datetime) -> None:
+        row.due_at = due_at
+        self.session.add(row)

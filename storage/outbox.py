@@ -2,19 +2,108 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
-from storage.models import (
-    Delivery,
-    FollowUp,
-    Opportunity,
-)
+from storage.models import FAILED, PENDING, Delivery, FollowUp, Opportunity
+
+# The sending path writes through the table and its columns (not the mapped class): an ORM-enabled
+# UPDATE or INSERT costs several times the CPU of a plain one, and each message makes two.
+DELIVERY: Any = Delivery.__table__
+
+
+def _unheld(team_id: str, now: datetime, kinds: tuple[str, ...] | None, skip: tuple[str, ...]) -> list:
+    """WHERE clauses for a workspace's pending rows of these kinds (or all but `skip`) that no process holds."""
+    where = [Delivery.team_id == team_id, Delivery.status == PENDING,
+             or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now)]  # type: ignore[union-attr,operator]
+    if kinds is not None:
+        where.append(Delivery.kind.in_(kinds))  # type: ignore[attr-defined]
+    if skip:
+        where.append(Delivery.kind.not_in(skip))  # type: ignore[attr-defined]
+    return where
 
 
 class OutboxRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    def schedule(self, *, team_id: str, kind: str, subject_id: int, dedupe_key: str, due_at: datetime, now: datetime,
+                 payload: dict | None = None, status: str = PENDING) -> None:
+        """Record work inside the caller's transaction; the same dedupe_key is recorded once."""
+        self.schedule_many([dict(team_id=team_id, kind=kind, subject_id=subject_id, dedupe_key=dedupe_key, due_at=due_at,
+                                 payload=payload, status=status)], now=now)
+
+    def schedule_many(self, rows: list[dict], *, now: datetime) -> None:
+        """`schedule` for many rows (each a dict of its keyword arguments) in one statement.
+
+        ON CONFLICT DO NOTHING on (team_id, dedupe_key): a key already recorded, by this transaction or
+        a concurrent one, is skipped rather than looked up first (one statement on the sending path).
+        """
+        if not rows:
+            return
+        values = [dict(team_id=row["team_id"], kind=row["kind"], subject_id=row["subject_id"], dedupe_key=row["dedupe_key"],
+                       payload=row.get("payload") or {}, due_at=row["due_at"], scheduled_for=row["due_at"], created_at=now,
+                       status=row.get("status") or PENDING, attempts=0) for row in rows]
+        dialect_insert = postgresql_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        self.session.execute(dialect_insert(DELIVERY).on_conflict_do_nothing(index_elements=["team_id", "dedupe_key"]), values)
+
+    def unclaimed_pending_subjects(self, team_id: str, kind: str, subject_ids: list[int], now: datetime) -> set[int]:
+        """Which of these subjects already have a pending row of `kind` that no process holds (so is sent later,
+        with whatever is current then): how refreshes coalesce."""
+        if not subject_ids:
+            return set()
+        return set(self.session.scalars(select(Delivery.subject_id).where(
+            *_unheld(team_id, now, (kind,), ()), Delivery.subject_id.in_(subject_ids))))  # type: ignore[attr-defined]
+
+    def cancel_pending(self, *, team_id: str, kinds: tuple[str, ...], subject_id: int) -> None:
+        self.session.execute(update(DELIVERY).where(
+            DELIVERY.c.team_id == team_id, DELIVERY.c.kind.in_(kinds), DELIVERY.c.subject_id == subject_id, DELIVERY.c.status == PENDING,
+        ).values(status="cancelled"))
+
+    def claim(self, team_id: str, now: datetime, *, owner: str, until: datetime, limit: int,
+              kinds: tuple[str, ...] | None = None, skip: tuple[str, ...] = ()) -> list[Delivery]:
+        """Take a lease on a batch of due rows (skipping rows another process holds) and return them."""
+        query = (
+            select(Delivery)
+            .where(*_unheld(team_id, now, kinds, skip), Delivery.due_at <= now)
+            .order_by(Delivery.due_at, Delivery.id)  # type: ignore[arg-type]
+            .limit(limit)
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = list(self.session.scalars(query))
+        if rows:
+            self.session.execute(update(DELIVERY).where(DELIVERY.c.team_id == team_id, DELIVERY.c.id.in_([r.id for r in rows]))
+                                 .values(claimed_by=owner, claimed_until=until))
+        return rows
+
+    def settle(self, delivery: Delivery, owner: str, values: dict) -> None:
+        """Record a claimed row's outcome and release the claim (only while this process still holds it)."""
+        self.session.execute(update(DELIVERY).where(
+            DELIVERY.c.team_id == delivery.team_id, DELIVERY.c.id == delivery.id, DELIVERY.c.claimed_by == owner).values(**values))
+
+    def next_due(self, team_id: str, now: datetime, *, kinds: tuple[str, ...] | None = None, skip: tuple[str, ...] = ()) -> datetime | None:
+        due = self.session.scalar(select(Delivery.due_at).where(*_unheld(team_id, now, kinds, skip))
+                                  .order_by(Delivery.due_at).limit(1))  # type: ignore[arg-type]
+        if due is not None and due.tzinfo is None:
+            due = due.replace(tzinfo=timezone.utc)
+        return due
+
+    def failed_count(self, team_id: str) -> int:
+        return self.session.scalar(select(func.count()).select_from(Delivery).where(
+            Delivery.team_id == team_id, Delivery.status == FAILED)) or 0
+
+    def pending(self, team_id: str, kind: str | None = None) -> list[Delivery]:
+        """Pending rows (of a kind), oldest first: for operators and tests."""
+        query = select(Delivery).where(Delivery.team_id == team_id, Delivery.status == PENDING)
+        if kind is not None:
+            query = query.where(Delivery.kind == kind)
+        return list(self.session.scalars(query.order_by(Delivery.due_at, Delivery.id)))  # type: ignore[arg-type]
 
     def open_deliveries(self, team_id: str, *, limit: int) -> list[tuple[Delivery, FollowUp | None, Opportunity | None]]:
         """Pending and failed deliveries, soonest first, with the follow-up and opportunity they are about."""
@@ -25,7 +114,7 @@ class OutboxRepository:
             .outerjoin(Opportunity, (Opportunity.team_id == team_id) & (
                 ((Opportunity.id == FollowUp.opportunity_id) & Delivery.kind.in_(follow_up_kinds))
                 | ((Opportunity.id == Delivery.subject_id) & Delivery.kind.not_in(follow_up_kinds))))
-            .where(Delivery.team_id == team_id, Delivery.status.in_(("pending", "failed")))
+            .where(Delivery.team_id == team_id, Delivery.status.in_((PENDING, FAILED)))
             .order_by(Delivery.status.desc(), Delivery.due_at, Delivery.id).limit(limit)
         )
         return [(d, f, o) for d, f, o in rows]

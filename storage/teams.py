@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlmodel import Session
 
+from bot.domain.values import TeamView
 from storage.models import (
     SalesTeam,
     SalesTeamMember,
@@ -27,12 +28,6 @@ class TeamRepository:
         return list(self.session.scalars(select(SalesTeam).where(SalesTeam.team_id == team_id).order_by(SalesTeam.name)))
 
 
-    def replace_team_members(self, team_id: str, sales_team_id: int, user_ids: list[str]) -> None:
-        self.session.execute(delete(SalesTeamMember).where(SalesTeamMember.team_id == team_id, SalesTeamMember.sales_team_id == sales_team_id))
-        for user_id in user_ids:
-            self.session.add(SalesTeamMember(team_id=team_id, sales_team_id=sales_team_id, user_id=user_id))
-
-
     def remove_team_member(self, team_id: str, sales_team_id: int, user_id: str) -> None:
         self.session.execute(delete(SalesTeamMember).where(
             SalesTeamMember.team_id == team_id, SalesTeamMember.sales_team_id == sales_team_id, SalesTeamMember.user_id == user_id))
@@ -45,3 +40,12 @@ class TeamRepository:
                 select(SalesTeamMember.sales_team_id, SalesTeamMember.user_id).where(SalesTeamMember.team_id == team_id)):
             found.setdefault(sales_team_id, []).append(user_id)
         return found
+
+    def add_member(self, team_id: str, sales_team_id: int, user_id: str) -> None:
+        self.session.add(SalesTeamMember(team_id=team_id, sales_team_id=sales_team_id, user_id=user_id))
+
+    def views(self, team_id: str) -> list[TeamView]:
+        """Every sales team of the workspace with its reps, in two queries."""
+        members = self.members_by_sales_team(team_id)
+        return [TeamView(t.id or 0, t.name, t.manager_id, tuple(sorted(members.get(t.id or 0, ()))), t.channel, t.digest_cron, t.timezone,
+                         t.auto_assign, t.routing_channel) for t in self.sales_teams(team_id)]

@@ -1,15 +1,45 @@
-"""Workspace, stage model and member profile queries."""
+"""Workspace queries and writes: its settings, its stage model, its sales teams as configured, member profiles."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import asdict
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, select
 from sqlmodel import Session
 
-from storage.models import (
-    Member,
-    Stage,
-    Workspace,
-)
+from bot.domain.values import StageInfo, StageModel, WorkspaceView
+from storage import visits
+from storage.models import Member, SalesTeam, SalesTeamMember, Stage, Workspace
+
+if TYPE_CHECKING:
+    from bot.workspace.config import WorkspaceConfig
+    from bot.workspace.forms import WorkspaceSettings
+
+
+def channel_id_of(configured: str | None, previous_configured: str | None, previous_id: str | None) -> str | None:
+    """A channel id is its own id; a #name keeps the id it was resolved to until the name changes."""
+    if configured is None:
+        return None
+    if not configured.startswith("#"):
+        return configured
+    return previous_id if configured == previous_configured else None
+
+
+def stage_info(stage: Stage) -> StageInfo:
+    assert stage.id is not None
+    return StageInfo(stage.id, stage.position, stage.name, stage.probability, stage.max_days, stage.alert_channel, stage.alert_usergroup,
+                     stage.alert_channel_id)
+
+
+def workspace_view(workspace: Workspace) -> WorkspaceView:
+    return WorkspaceView(
+        team_id=workspace.team_id, currency=workspace.currency, timezone=workspace.timezone, admins=tuple(workspace.admins),
+        industries=tuple(workspace.industries), regions=tuple(workspace.regions), company_sizes=tuple(workspace.company_sizes),
+        won_channel=workspace.won_channel, won_channel_id=workspace.won_channel_id, lost_channel=workspace.lost_channel,
+        lost_channel_id=workspace.lost_channel_id, assignment=dict(workspace.assignment or {}),
+    )
 
 
 class WorkspaceRepository:
@@ -19,14 +49,148 @@ class WorkspaceRepository:
     def get_workspace(self, team_id: str) -> Workspace | None:
         return self.session.get(Workspace, team_id)
 
+    def view(self, team_id: str) -> WorkspaceView | None:
+        workspace = self.get_workspace(team_id)
+        return workspace_view(workspace) if workspace is not None else None
 
     def all_team_ids(self) -> list[str]:
         return list(self.session.scalars(select(Workspace.team_id)))
 
-
     def stages(self, team_id: str) -> list[Stage]:
-        return list(self.session.scalars(select(Stage).where(Stage.team_id == team_id).order_by(Stage.active.desc(), Stage.position)))
+        return list(self.session.scalars(select(Stage).where(Stage.team_id == team_id)
+                                         .order_by(Stage.active.desc(), Stage.position)))  # type: ignore[attr-defined]
 
+    def stage_model(self, team_id: str) -> StageModel:
+        rows = self.stages(team_id)
+        return StageModel(stages=tuple(stage_info(s) for s in rows if s.active), retired=tuple(stage_info(s) for s in rows if not s.active))
 
     def member(self, team_id: str, user_id: str) -> Member | None:
         return self.session.get(Member, (team_id, user_id))
+
+    def save_profile(self, team_id: str, user_id: str, info: dict, now: datetime) -> Member:
+        row = self.member(team_id, user_id) or Member(team_id=team_id, user_id=user_id)
+        row.name = str(info.get("real_name") or info.get("name") or "")[:200]
+        row.tz = info.get("tz")
+        row.is_slack_admin = bool(info.get("is_admin") or info.get("is_owner"))
+        row.is_bot = bool(info.get("is_bot")) or user_id == "USLACKBOT"
+        row.is_deleted = bool(info.get("deleted"))
+        row.fetched_at = now
+        self.session.add(row)
+        return row
+
+    def set_away(self, team_id: str, user_id: str, until: datetime | None, name: str) -> None:
+        row = self.member(team_id, user_id) or Member(team_id=team_id, user_id=user_id, name=name)
+        row.away_until = until
+        self.session.add(row)
+
+    def update_settings(self, team_id: str, settings: WorkspaceSettings) -> bool:
+        """/opp config's edits; False when a stage it names is gone (the model changed while the form was open)."""
+        stages = {s.id: s for s in self.stages(team_id)}
+        for wanted in settings.stages:
+            stage = stages.get(wanted.stage_id)
+            if stage is None or not stage.active:
+                return False
+            stage.alert_channel = stage.alert_channel_id = wanted.alert_channel
+            stage.alert_usergroup = wanted.alert_usergroup
+            stage.probability = wanted.probability
+            stage.max_days = wanted.max_days
+            self.session.add(stage)
+        workspace = self.get_workspace(team_id)
+        assert workspace is not None
+        workspace.won_channel = workspace.won_channel_id = settings.won_channel
+        workspace.lost_channel = workspace.lost_channel_id = settings.lost_channel
+        self.session.add(workspace)
+        return True
+
+    def resolve_channels(self, team_id: str, found: dict[str, str]) -> None:
+        """Record the ids that #names in the alert rules and outcomes were resolved to."""
+        for stage in self.stages(team_id):
+            if stage.alert_channel in found:
+                stage.alert_channel_id = found[stage.alert_channel]
+                self.session.add(stage)
+        workspace = self.get_workspace(team_id)
+        if workspace is not None:
+            if workspace.won_channel in found:
+                workspace.won_channel_id = found[workspace.won_channel]
+            if workspace.lost_channel in found:
+                workspace.lost_channel_id = found[workspace.lost_channel]
+            self.session.add(workspace)
+
+    def apply_config(self, team_id: str, config: WorkspaceConfig, digest: str, now: datetime, *, overwrite: bool) -> str:
+        """Create the workspace from the configuration, or re-apply a changed file (`overwrite`);
+        returns "created", "updated" or "kept" (the database holds the live settings)."""
+        workspace = self.get_workspace(team_id)
+        if workspace is not None and (workspace.config_digest == digest or not overwrite):
+            return "kept"
+        outcome = "updated" if workspace is not None else "created"
+        if workspace is None:
+            workspace = Workspace(team_id=team_id, currency=config.currency, timezone=config.timezone, created_at=now)
+        workspace.currency = config.currency
+        workspace.timezone = config.timezone
+        workspace.admins = list(config.admins)
+        workspace.industries = list(config.industries)
+        workspace.regions = list(config.regions)
+        workspace.company_sizes = list(config.company_sizes)
+        workspace.won_channel_id = channel_id_of(config.won_channel, workspace.won_channel, workspace.won_channel_id)
+        workspace.won_channel = config.won_channel
+        workspace.lost_channel_id = channel_id_of(config.lost_channel, workspace.lost_channel, workspace.lost_channel_id)
+        workspace.lost_channel = config.lost_channel
+        workspace.assignment = asdict(config.assignment)
+        workspace.config_digest = digest
+        self.session.add(workspace)
+        self.session.flush()
+        self._apply_stages(team_id, config)
+        self._apply_teams(team_id, config)
+        return outcome
+
+    def _apply_stages(self, team_id: str, config: WorkspaceConfig) -> None:
+        existing = {s.name.lower(): s for s in self.stages(team_id)}
+        ranks_before = {s.id: s.position if s.active else None for s in existing.values()}
+        for stage in existing.values():
+            # park positions out of the way while stages are renumbered
+            stage.position += 1000
+            stage.active = False
+        self.session.flush()
+        for position, wanted in enumerate(config.stages):
+            stage = existing.get(wanted.name.lower()) or Stage(team_id=team_id, name=wanted.name, position=position, probability=0, max_days=1)
+            stage.name = wanted.name
+            stage.position = position
+            stage.probability = wanted.probability
+            stage.max_days = wanted.max_days
+            stage.alert_channel_id = channel_id_of(wanted.alert_channel, stage.alert_channel, stage.alert_channel_id)
+            stage.alert_channel = wanted.alert_channel
+            stage.alert_usergroup = wanted.alert_usergroup
+            stage.active = True
+            self.session.add(stage)
+        self.session.flush()
+        if any((s.position if s.active else None) != ranks_before[s.id] for s in existing.values()):
+            # the funnel's order changed: which visits count as advanced changes with it
+            visits.derive(self.session, team_id)
+
+    def _apply_teams(self, team_id: str, config: WorkspaceConfig) -> None:
+        teams = {t.name.lower(): t for t in self.session.scalars(select(SalesTeam).where(SalesTeam.team_id == team_id))}
+        wanted_names = {t.name.lower() for t in config.teams}
+        for name, team in teams.items():
+            if name not in wanted_names:
+                self._replace_members(team_id, team, [])
+                self.session.delete(team)
+        self.session.flush()
+        for wanted in config.teams:
+            team = teams.get(wanted.name.lower()) or SalesTeam(team_id=team_id, name=wanted.name, manager_id=wanted.manager)
+            team.name = wanted.name
+            team.manager_id = wanted.manager
+            team.channel = wanted.channel
+            team.digest_cron = wanted.digest
+            team.timezone = wanted.timezone
+            team.auto_assign = wanted.auto_assign
+            team.routing_channel = wanted.routing_channel
+            self.session.add(team)
+            self.session.flush()
+            self._replace_members(team_id, team, list(wanted.members))
+
+    def _replace_members(self, team_id: str, team: SalesTeam, user_ids: list[str]) -> None:
+        member: Any = SalesTeamMember
+        self.session.execute(delete(SalesTeamMember).where(member.team_id == team_id, member.sales_team_id == team.id))
+        for user_id in user_ids:
+            assert team.id is not None
+            self.session.add(SalesTeamMember(team_id=team_id, sales_team_id=team.id, user_id=user_id))

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from bot.app import OppBot, create_app
+from bot.deals.cards import CARD_KINDS
 from bot.domain.clock import FakeClock
+from bot.outbox.messages import MESSAGE
 from bot.server import uvicorn_server
 from bot.settings import Settings
 from bot.workspace.config import WorkspaceConfig
@@ -66,6 +68,12 @@ class Reply:
         return json.loads(self.body) if self.body else None
 
 
+# What the bot sends on its own right after a request (cards, their refreshes and notes, notices) is
+# delivered by the driver after each request, as the delivery lane would within the second; alerts,
+# reminders and digests stay for the tests to deliver (dispatcher.run_once) when they mean to.
+AFTER_EACH_REQUEST = (*CARD_KINDS, MESSAGE)
+
+
 class SlackDriver:
     def __init__(self, base_url: str, oppbot: OppBot, fake: FakeSlack, executor: TrackingExecutor, clock: FakeClock) -> None:
         self.base_url = base_url
@@ -73,6 +81,11 @@ class SlackDriver:
         self.fake = fake
         self.executor = executor
         self.clock = clock
+        self.deliver_after_each: tuple[str, ...] = AFTER_EACH_REQUEST
+
+    def deliver(self, kinds: tuple[str, ...] | None = None) -> None:
+        """Send what is due of these kinds (default: every kind), as the delivery lane would."""
+        self.oppbot.dispatcher.run_once(kinds=kinds, plan=False)
 
     # ----- transport --------------------------------------------------------------------------
 
@@ -90,6 +103,8 @@ class SlackDriver:
             reply = Reply(exc.code, exc.read().decode())
         if wait:
             self.executor.drain()
+            if self.deliver_after_each:
+                self.deliver(self.deliver_after_each)
         return reply
 
     def get(self, path: str) -> Reply:

@@ -4,11 +4,14 @@ Point a ``slack_sdk.WebClient`` at it with ``WebClient(token=fake.bot_token,
 base_url=fake.api_url)``. Every request is recorded as a :class:`Call`, so tests
 can assert on what the bot sent, inject failures (errors, 429s, 5xx) and check
 Block Kit payloads against Slack's documented limits (also usable without a
-server via :func:`check_blocks` / :func:`check_view`).
+server via :func:`check_blocks` / :func:`check_view`). Opt in to Slack's per-channel
+posting limit with :meth:`FakeSlack.limit_posts_per_channel` (driven by an injectable
+clock, so tests move time instead of sleeping).
 """
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections import deque
@@ -26,6 +29,9 @@ KNOWN_BLOCKS = {"section", "divider", "header", "context", "actions", "input",
                 "image", "rich_text", "video", "file", "markdown"}
 MAX_BLOCKS = {"message": 50, "modal": 100, "home": 100}
 OPTION_ELEMENTS = {"static_select", "multi_static_select", "overflow", "radio_buttons", "checkboxes"}
+# Methods that post a message into a channel and so share its posting limit. chat.postEphemeral,
+# chat.update, views.* and users.info are not subject to it (they have only their method tiers).
+CHANNEL_POSTING = ("chat.postMessage", "files.completeUploadExternal")
 
 
 # --------------------------------------------------------------------------- Block Kit checks
@@ -190,6 +196,42 @@ def _err(error: str, *messages: str) -> dict:
     return resp
 
 
+class _PostLimit:
+    """Slack's per-channel posting limit: about ``rate`` messages a second per channel, with
+    short bursts of up to ``burst`` allowed, as a GCRA (virtual scheduling) per channel id.
+
+    Each channel keeps a theoretical arrival time (TAT): a post at ``t`` fits when
+    ``TAT - t <= (burst - 1) * interval`` and moves the TAT to ``max(TAT, t) + interval``. So an
+    idle channel takes ``burst`` posts at once, then one more every ``interval = 1 / rate`` s."""
+
+    # Slack for clock resolution, so moving the clock by one interval frees exactly one slot: a
+    # datetime clock (FakeClock) moves in whole microseconds and .timestamp() is a float (~0.2 us
+    # apart at today's epoch), so timedelta(seconds=1/3) can fall a hair short of 1/3 s.
+    EPS = 1e-5
+
+    def __init__(self, rate: float, burst: int, now: Callable[[], float]) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be > 0 and burst >= 1")
+        self.interval, self.tolerance, self._now = 1.0 / rate, (burst - 1) / rate, now
+        self._origin: float | None = None
+        self._tat: dict[str, float] = {}
+
+    def now(self) -> float:
+        # Seconds since the first reading: epoch timestamps (~1.8e9) would cost float precision.
+        t = float(self._now())
+        if self._origin is None:
+            self._origin = t
+        return t - self._origin
+
+    def wait(self, channels: list[str], t: float) -> float:
+        """Seconds until every channel in ``channels`` has a free slot; <= 0 when they have one now."""
+        return max((self._tat.get(ch, t) - self.tolerance - t for ch in channels), default=0.0)
+
+    def take(self, channels: list[str], t: float) -> None:
+        for ch in channels:
+            self._tat[ch] = max(self._tat.get(ch, t), t) + self.interval
+
+
 def _tz_offset(tz: str) -> int:
     try:
         return int(datetime.now(ZoneInfo(tz)).utcoffset().total_seconds())
@@ -295,7 +337,9 @@ class FakeSlack:
 
     # ----- state / configuration
     def reset(self) -> None:
-        """Forget calls, injected failures and all state (users, channels, messages, views, uploads...)."""
+        """Forget calls, injected failures and all state (users, channels, messages, views, uploads...).
+
+        Also turns the per-channel posting limit off again."""
         with self._lock:
             self._calls: list[Call] = []
             self._failures: dict[str, deque] = {}
@@ -311,6 +355,7 @@ class FakeSlack:
             self._views: dict[str, dict] = {}
             self._home: dict[str, dict] = {}
             self._uploads: dict[str, dict] = {}
+            self._post_limit: _PostLimit | None = None
 
     def add_user(self, user_id: str, name: str | None = None, tz: str = "America/Los_Angeles",
                  is_admin: bool = False, is_owner: bool = False, *, real_name: str | None = None,
@@ -371,10 +416,35 @@ class FakeSlack:
         body = "service unavailable" if status == 503 else _err("internal_error")
         self._inject(method, _Reply(body, status), times)
 
+    def limit_posts_per_channel(self, rate: float = 1.0, burst: int = 3,
+                                now: Callable[[], float] | None = None) -> None:
+        """Enforce Slack's per-channel posting limit (off by default; :meth:`reset` turns it off).
+
+        Slack allows about 1 message per second per channel, with short bursts; over that it
+        answers HTTP 429, ``Retry-After: <whole seconds>`` and ``{"ok": false, "error":
+        "ratelimited"}``. Here each channel takes ``burst`` posts at once, then one every
+        ``1 / rate`` seconds. chat.postMessage counts, and so does files.completeUploadExternal
+        sharing into a channel; chat.postEphemeral, chat.update, views.* and users.info do not.
+        The channel is the resolved one: a DM is counted under its D... id as conversations.open
+        returns it, whether posted to by that id or by the user's id. Only delivered posts use a
+        slot (a post Slack rejects, e.g. not_in_channel, does not). A post over the limit is
+        recorded as a :class:`Call` (status 429, see :meth:`rate_limited`) but delivers no
+        message; its Retry-After is the seconds until the channel's next slot, rounded up, >= 1.
+
+        ``now`` returns seconds as a float, e.g. ``lambda: clock.now().timestamp()`` for a
+        FakeClock, so tests move time instead of sleeping; default :func:`time.monotonic`.
+        Calling this again starts afresh (every channel idle)."""
+        with self._lock:
+            self._post_limit = _PostLimit(rate, burst, now or time.monotonic)
+
     # ----- inspection
     def calls(self, method: str | None = None) -> list[Call]:
         with self._lock:
             return [c for c in self._calls if method is None or c.method == method]
+
+    def rate_limited(self, method: str | None = None) -> list[Call]:
+        """The calls (of ``method``) answered 429: by the per-channel limit or by rate_limit_next()."""
+        return [c for c in self.calls(method) if c.status == 429]
 
     def wait_for(self, method: str | None, count: int = 1, timeout: float = 5.0,
                  predicate: Callable[[Call], bool] | None = None) -> list[Call]:
@@ -401,6 +471,7 @@ class FakeSlack:
             return dict(msg) if msg else None
 
     def messages(self, channel: str | None = None) -> list[dict]:
+        """Messages delivered (and not deleted), oldest first; rejected and 429'd posts are not here."""
         with self._lock:
             return [dict(m) for (ch, _), m in self._messages.items() if channel is None or ch == channel]
 
@@ -455,9 +526,39 @@ class FakeSlack:
                 elif method not in self._methods:
                     reply = _Reply(_err("unknown_method"))
                 else:
-                    reply = _Reply(self._methods[method](params))
+                    reply = self._limited_post(method, params)
             self._record(method, params, headers, reply)
         return reply
+
+    def _posting_channels(self, method: str, params: dict) -> list[str]:
+        """The resolved channels a call posts into (for the per-channel limit); [] if it posts nowhere."""
+        if method not in CHANNEL_POSTING:
+            return []
+        if method == "chat.postMessage":
+            ids = [params.get("channel")]
+        else:  # files.completeUploadExternal shares into channel_id or the comma-separated channels
+            ids = [params.get("channel_id")] + str(params.get("channels") or "").split(",")
+        out = []
+        for cid in (str(c).strip() for c in ids if c):
+            cid = "D" + cid if cid[:1] in ("U", "W") else cid  # posting to a user goes to the DM
+            if cid and cid not in out:
+                out.append(cid)
+        return out
+
+    def _limited_post(self, method: str, params: dict) -> _Reply:
+        limit = self._post_limit
+        channels = self._posting_channels(method, params) if limit is not None else []
+        if limit is None or not channels:
+            return _Reply(self._methods[method](params))
+        t = limit.now()
+        wait = limit.wait(channels, t)
+        if wait > limit.EPS:
+            retry_after = max(1, math.ceil(wait - limit.EPS))
+            return _Reply(_err("ratelimited"), 429, {"Retry-After": str(retry_after)})
+        body = self._methods[method](params)
+        if body.get("ok"):
+            limit.take(channels, t)
+        return _Reply(body)
 
     def _handle_response_url(self, name: str, body: bytes, headers: Any) -> _Reply:
         try:

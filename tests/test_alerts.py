@@ -60,7 +60,7 @@ def alerts_in(fake, channel):
 
 
 def stage_ids(slack):
-    return {s.name: s.id for s in slack.oppbot.pipeline.stage_model("T0TEST").stages}
+    return {s.name: s.id for s in slack.oppbot.services.workspaces.stage_model("T0TEST").stages}
 
 
 def move(slack, opp_id, stage, user="U0REP1"):
@@ -70,7 +70,7 @@ def move(slack, opp_id, stage, user="U0REP1"):
 @pytest.fixture
 def deal(slack, channels):
     slack.create("Acme rollout", amount="250000", next_step="Workshop with IT")
-    return slack.oppbot.pipeline.find(slack.oppbot.pipeline.actor("T0TEST", "U0ADMIN"), number=1).id
+    return slack.oppbot.services.deals.find(slack.oppbot.services.workspaces.context("T0TEST", "U0ADMIN"), number=1).id
 
 
 def test_entering_each_ruled_stage_posts_once_to_its_channel_and_unruled_stages_post_nothing(slack, deal):
@@ -204,7 +204,7 @@ def test_an_unknown_channel_name_is_flagged_with_a_clear_reason(engine, fake_sla
     config = parse_config(TEST_CONFIG + '\n[[stages]]\nname = "Prospect"\n[[stages]]\nname = "Design"\nalert_channel = "#nowhere"\n', "t.toml")
     with running_app(engine=engine, fake=fake_slack, clock=clock, config=config) as slack:
         slack.create("Acme")
-        move(slack, slack.oppbot.pipeline.find(slack.oppbot.pipeline.actor("T0TEST", "U0REP1"), number=1).id, "Design")
+        move(slack, slack.oppbot.services.deals.find(slack.oppbot.services.workspaces.context("T0TEST", "U0REP1"), number=1).id, "Design")
         stats = slack.oppbot.dispatcher.run_once()
         assert stats.failed == 1
         with Session(engine) as session:
@@ -215,7 +215,7 @@ def test_an_unknown_channel_name_is_flagged_with_a_clear_reason(engine, fake_sla
 def test_won_and_lost_are_announced_in_their_channels(slack, deal, channels):
     slack.click(WON_BUTTON, value=str(deal))
     slack.create("Second deal")
-    second = slack.oppbot.pipeline.find(slack.oppbot.pipeline.actor("T0TEST", "U0ADMIN"), number=2).id
+    second = slack.oppbot.services.deals.find(slack.oppbot.services.workspaces.context("T0TEST", "U0ADMIN"), number=2).id
     slack.command("lost OPP-2 went with a competitor")
     slack.oppbot.dispatcher.run_once()
     [won] = alerts_in(slack.fake, "C0WINS")
@@ -260,7 +260,7 @@ def submit_config(slack, view, values, user="U0ADMIN"):
 
 
 def test_an_admin_edits_the_stage_rules_and_export_writes_them_back(slack, channels, monkeypatch, capsys):
-    slack.oppbot.alerts.resolve_channels("T0TEST")
+    slack.oppbot.services.alert_senders.resolve_channels("T0TEST")
     slack.command("config", user="U0ADMIN")
     view = slack.last_view()
     assert view["callback_id"] == "workspace_config" and len(view["blocks"]) == 4 * 4 + 2

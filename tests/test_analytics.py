@@ -1,4 +1,4 @@
-"""Pipeline analytics (storage/analytics.py) against a hand-computed pipeline, on SQLite and
+"""Pipeline analytics (storage/analytics/) against a hand-computed pipeline, on SQLite and
 PostgreSQL; and a bounded number of queries whatever the data size.
 
 The fixture, for workspace T0TEST (times are day numbers d counted from 2026-01-01 00:00 UTC;
@@ -41,6 +41,7 @@ from storage.analytics import (
     CycleLength,
     DealRef,
     ExpectedCloses,
+    Figures,
     OverdueFollowUps,
     ReportRow,
     RepStage,
@@ -50,6 +51,7 @@ from storage.analytics import (
     StageStep,
     WinRate,
 )
+from storage.analytics._sql import _rows
 from storage.models import (
     LOST,
     OPEN,
@@ -213,29 +215,29 @@ def test_pipeline_by_stage(session, ids):
     # S2: amount 20000 + 12000.25 + 4000 = 36000.25; weighted 36000.25 x 30 / 100 = 10800.075 -> 10800.08 (half up);
     #     G is counted but left out of the amounts (EUR).
     # S3: 7000 x 50% = 3500.  S4: 10000 x 80% = 8000.
-    assert analytics.pipeline_by_stage(session, TEAM_SCOPE, "USD") == [
+    assert Figures(session).pipeline_by_stage(TEAM_SCOPE, "USD") == [
         StagePipeline(s[1], 1, Decimal("0.00"), Decimal("0.00"), 0),
         StagePipeline(s[2], 4, Decimal("36000.25"), Decimal("10800.08"), 1),
         StagePipeline(s[3], 1, Decimal("7000.00"), Decimal("3500.00"), 0),
         StagePipeline(s[4], 1, Decimal("10000.00"), Decimal("8000.00"), 0),
     ]
     # The whole workspace adds J (REP3) in S1: 100000, weighted 10% = 10000.
-    assert analytics.pipeline_by_stage(session, WORKSPACE, "USD")[0] == StagePipeline(s[1], 2, Decimal("100000.00"), Decimal("10000.00"), 0)
+    assert Figures(session).pipeline_by_stage(WORKSPACE, "USD")[0] == StagePipeline(s[1], 2, Decimal("100000.00"), Decimal("10000.00"), 0)
     # In EUR only G has an amount: S2 50000, weighted 15000; B, F and L are the other-currency ones.
-    assert analytics.pipeline_by_stage(session, TEAM_SCOPE, "EUR")[1] == StagePipeline(s[2], 4, Decimal("50000.00"), Decimal("15000.00"), 3)
+    assert Figures(session).pipeline_by_stage(TEAM_SCOPE, "EUR")[1] == StagePipeline(s[2], 4, Decimal("50000.00"), Decimal("15000.00"), 3)
     # The team's Finance deals only: B and G in S2 (20000, weighted 6000, G left out), A in S4.
-    finance = analytics.pipeline_by_stage(session, Scope(TEAM, owner_ids=(REP1, REP2), industry="Finance"), "USD")
+    finance = Figures(session).pipeline_by_stage(Scope(TEAM, owner_ids=(REP1, REP2), industry="Finance"), "USD")
     assert [(p.count, p.amount, p.weighted_amount, p.other_currency) for p in finance] == [
         (0, 0, 0, 0), (2, Decimal("20000.00"), Decimal("6000.00"), 1), (0, 0, 0, 0), (1, Decimal("10000.00"), Decimal("8000.00"), 0)]
     # An empty scope still lists the stages.
-    assert [p.count for p in analytics.pipeline_by_stage(session, Scope(TEAM, owner_ids=()), "USD")] == [0, 0, 0, 0]
+    assert [p.count for p in Figures(session).pipeline_by_stage(Scope(TEAM, owner_ids=()), "USD")] == [0, 0, 0, 0]
 
 
 def test_a_retired_stage_is_listed_only_while_deals_sit_in_it(session, ids):
     session.get(Stage, ids.stage[3]).active = False
     session.get(Stage, ids.stage[3]).position = 1002
     session.flush()
-    stages = [p.stage_id for p in analytics.pipeline_by_stage(session, TEAM_SCOPE, "USD")]
+    stages = [p.stage_id for p in Figures(session).pipeline_by_stage(TEAM_SCOPE, "USD")]
     assert stages == [ids.stage[1], ids.stage[2], ids.stage[4], ids.stage[3]]  # H still sits in the retired S3
 
 
@@ -244,7 +246,7 @@ def test_a_retired_stage_is_listed_only_while_deals_sit_in_it(session, ids):
 
 def test_changes_between(session, ids):
     s, o = ids.stage, ids.deal
-    changes = analytics.changes_between(session, TEAM_SCOPE, SINCE, UNTIL)
+    changes = Figures(session).changes_between(TEAM_SCOPE, SINCE, UNTIL)
 
     def summary(changes_list):
         return [(c.number, c.from_stage_id, c.to_stage_id, c.changed_at) for c in changes_list.deals]
@@ -266,16 +268,16 @@ def test_changes_between(session, ids):
     assert changes.new.deals[0].amount == Decimal("50000.00") and changes.new.deals[0].currency == "EUR"
     assert [c.total for c in (changes.new, changes.advanced, changes.moved_back, changes.won, changes.lost, changes.reopened)] == [1, 2, 1, 3, 2, 2]
 
-    limited = analytics.changes_between(session, TEAM_SCOPE, SINCE, UNTIL, limit=1)
+    limited = Figures(session).changes_between(TEAM_SCOPE, SINCE, UNTIL, limit=1)
     assert (limited.won.total, [c.number for c in limited.won.deals]) == (3, [3])
     assert (limited.advanced.total, [c.number for c in limited.advanced.deals]) == (2, [7])
 
     # The whole workspace with the window stretched over d100 adds J as new; T0OTHER's deal never shows.
-    wide = analytics.changes_between(session, WORKSPACE, SINCE, d(101))
+    wide = Figures(session).changes_between(WORKSPACE, SINCE, d(101))
     assert [c.number for c in wide.new.deals] == [10, 7]
     assert all(c.opportunity_id in o.values() for kind in (wide.new, wide.advanced, wide.won) for c in kind.deals)
     # REP2's deals only: C won, D lost; nothing else moved.
-    rep2 = analytics.changes_between(session, Scope(TEAM, owner_ids=(REP2,)), SINCE, UNTIL)
+    rep2 = Figures(session).changes_between(Scope(TEAM, owner_ids=(REP2,)), SINCE, UNTIL)
     assert ([c.number for c in rep2.won.deals], [c.number for c in rep2.lost.deals], rep2.advanced.total) == ([3], [4], 0)
 
 
@@ -286,18 +288,18 @@ def test_win_rate(session):
     # Final outcomes decided in [d93, d100): C won (30000); D lost (5000); E lost (8000) — won d93,
     # reopened, lost d98: counted once, as lost. L won d95 but was reopened d99 and is open: not counted.
     # by count 1 / 3; by amount 30000 / (30000 + 13000) = 0.697674...
-    assert analytics.win_rate(session, TEAM_SCOPE, SINCE, UNTIL, "USD") == WinRate(
+    assert Figures(session).win_rate(TEAM_SCOPE, SINCE, UNTIL, "USD") == WinRate(
         1, 2, Decimal("30000.00"), Decimal("13000.00"), 0, approx(1 / 3), approx(30000 / 43000))
     # Since d0 M's win (d45, 15000) counts too: 2 won (45000) vs 2 lost (13000).
-    assert analytics.win_rate(session, TEAM_SCOPE, d(0), UNTIL, "USD") == WinRate(
+    assert Figures(session).win_rate(TEAM_SCOPE, d(0), UNTIL, "USD") == WinRate(
         2, 2, Decimal("45000.00"), Decimal("13000.00"), 0, 0.5, approx(45000 / 58000))
     # In EUR every closed deal is left out of the amounts.
-    eur = analytics.win_rate(session, TEAM_SCOPE, SINCE, UNTIL, "EUR")
+    eur = Figures(session).win_rate(TEAM_SCOPE, SINCE, UNTIL, "EUR")
     assert (eur.won_amount, eur.lost_amount, eur.other_currency, eur.rate_by_amount) == (0, 0, 3, None)
     # Nothing closed in [d0, d40): no rates.
-    assert analytics.win_rate(session, TEAM_SCOPE, d(0), d(40), "USD") == WinRate(0, 0, Decimal("0.00"), Decimal("0.00"), 0, None, None)
+    assert Figures(session).win_rate(TEAM_SCOPE, d(0), d(40), "USD") == WinRate(0, 0, Decimal("0.00"), Decimal("0.00"), 0, None, None)
     # A window ending before E's loss still sees no win for E (its last outcome is later).
-    assert analytics.win_rate(session, TEAM_SCOPE, SINCE, d(95), "USD").won_count == 0
+    assert Figures(session).win_rate(TEAM_SCOPE, SINCE, d(95), "USD").won_count == 0
 
 
 # ----- 4 ---------------------------------------------------------------------------------------
@@ -309,7 +311,7 @@ def test_stage_conversion(session, ids):
     # S2 entered: A B C D E F G H L = 9; advanced: A B C E H (to S3) and L (won) = 6; D lost, F and G still there.
     # S3 entered: A B C E H = 5; advanced: A (S4), C (S4), E (won d93) = 3; B went back, H still there.
     # S4 entered: A C = 2; advanced (won): C = 1.
-    assert analytics.stage_conversion(session, TEAM_SCOPE) == [
+    assert Figures(session).stage_conversion(TEAM_SCOPE) == [
         StageStep(s[1], s[2], 10, 9, approx(0.9)),
         StageStep(s[2], s[3], 9, 6, approx(6 / 9)),
         StageStep(s[3], s[4], 5, 3, approx(0.6)),
@@ -317,19 +319,19 @@ def test_stage_conversion(session, ids):
     ]
     # Deals created at/after d60: A D F G I L.
     # S1: A D G I L = 5, advanced A D G L = 4. S2: A D F G L = 5, advanced A L = 2. S3: A 1/1. S4: A 1/0.
-    assert analytics.stage_conversion(session, TEAM_SCOPE, since=d(60)) == [
+    assert Figures(session).stage_conversion(TEAM_SCOPE, since=d(60)) == [
         StageStep(s[1], s[2], 5, 4, approx(0.8)),
         StageStep(s[2], s[3], 5, 2, approx(0.4)),
         StageStep(s[3], s[4], 1, 1, 1.0),
         StageStep(s[4], None, 1, 0, 0.0),
     ]
     # The workspace adds J (entered S1, not advanced): S1 11 / 9.
-    assert analytics.stage_conversion(session, WORKSPACE)[0] == StageStep(s[1], s[2], 11, 9, approx(9 / 11))
+    assert Figures(session).stage_conversion(WORKSPACE)[0] == StageStep(s[1], s[2], 11, 9, approx(9 / 11))
     # The same counts come with the dwell figures from their one pass over the visits (digest, App Home).
     for scope in (TEAM_SCOPE, WORKSPACE, Scope(TEAM, owner_ids=(REP2,))):
-        figures = analytics.stage_figures(session, scope, NOW)
-        assert list(figures.conversion) == analytics.stage_conversion(session, scope)
-        assert list(figures.dwell) == analytics.stage_dwell(session, scope, NOW)
+        figures = Figures(session).stage_figures(scope, NOW)
+        assert list(figures.conversion) == Figures(session).stage_conversion(scope)
+        assert list(figures.dwell) == Figures(session).stage_dwell(scope, NOW)
 
 
 # ----- 5 ---------------------------------------------------------------------------------------
@@ -348,14 +350,14 @@ def test_stage_dwell(session, ids):
     #     sorted 2 4 10 | 34 40.5 63 -> median (10 + 34) / 2 = 22
     #     finished: 2 34 10 63 4 -> 5 visits, sum 113, avg 22.6; sorted 2 4 [10] 34 63 -> median 10
     # S4: A 5.5*, C 36 -> 2 visits, avg = median = 20.75; finished: C 36.
-    assert analytics.stage_dwell(session, TEAM_SCOPE, NOW) == [
+    assert Figures(session).stage_dwell(TEAM_SCOPE, NOW) == [
         StageDwell(s[1], 10, approx(4.5), approx(3), 9, approx(34.5 / 9), approx(3)),
         StageDwell(s[2], 11, approx(125 / 11), approx(8), 7, approx(14), approx(9)),
         StageDwell(s[3], 6, approx(153.5 / 6), approx(22), 5, approx(22.6), approx(10)),
         StageDwell(s[4], 2, approx(20.75), approx(20.75), 1, approx(36), approx(36)),
     ]
     # The workspace adds J's visit of 0.5* in S1: 11 visits, sum 45.5; sorted 0.5 1 2 2 2 [3] ... -> median 3.
-    assert analytics.stage_dwell(session, WORKSPACE, NOW)[0] == StageDwell(s[1], 11, approx(45.5 / 11), approx(3), 9, approx(34.5 / 9), approx(3))
+    assert Figures(session).stage_dwell(WORKSPACE, NOW)[0] == StageDwell(s[1], 11, approx(45.5 / 11), approx(3), 9, approx(34.5 / 9), approx(3))
 
 
 # ----- 6 ---------------------------------------------------------------------------------------
@@ -363,10 +365,10 @@ def test_stage_dwell(session, ids):
 
 def test_cycle_length(session):
     # Won in [d93, d100) and still won: C, created d40, won d96 -> 56 days. (L reopened, E lost since.)
-    assert analytics.cycle_length(session, TEAM_SCOPE, SINCE, UNTIL) == CycleLength(1, approx(56))
+    assert Figures(session).cycle_length(TEAM_SCOPE, SINCE, UNTIL) == CycleLength(1, approx(56))
     # Since d0 also M: d30.5 -> d45 = 14.5 days. (56 + 14.5) / 2 = 35.25.
-    assert analytics.cycle_length(session, TEAM_SCOPE, d(0), UNTIL) == CycleLength(2, approx(35.25))
-    assert analytics.cycle_length(session, TEAM_SCOPE, d(0), d(40)) == CycleLength(0, None)
+    assert Figures(session).cycle_length(TEAM_SCOPE, d(0), UNTIL) == CycleLength(2, approx(35.25))
+    assert Figures(session).cycle_length(TEAM_SCOPE, d(0), d(40)) == CycleLength(0, None)
 
 
 # ----- 7 ---------------------------------------------------------------------------------------
@@ -378,22 +380,22 @@ def test_stalled(session, ids):
     # H: 40.5 > S3 max_days 30 -> "max_days" (2 x S3 median 22 = 44 is not exceeded anyway).
     # I: 10.5 < S1 max 14, but S1 has 10 visits with median 3 and 10.5 > 2 x 3 = 6 -> "median".
     # F: 15.5 < S2 max 21 and not > 2 x S2 median 8 = 16. A: S4 has only 2 visits, no median rule.
-    result = analytics.stalled(session, TEAM_SCOPE, NOW)
+    result = Figures(session).stalled(TEAM_SCOPE, NOW)
     assert result.total == 2
     assert result.deals == (
         analytics.StalledDeal(o["H"], 8, "Deal 8", REP1, s[3], approx(40.5), "max_days", 30, approx(22)),
         analytics.StalledDeal(o["I"], 9, "Deal 9", REP2, s[1], approx(10.5), "median", 14, approx(3)),
     )
-    top = analytics.stalled(session, TEAM_SCOPE, NOW, limit=1)
+    top = Figures(session).stalled(TEAM_SCOPE, NOW, limit=1)
     assert (top.total, [x.number for x in top.deals]) == (2, [8])
     # multiplier 1.5: F 15.5 > 1.5 x 8 = 12 stalls too; I 10.5 > 4.5 still.
-    assert [(x.number, x.reason) for x in analytics.stalled(session, TEAM_SCOPE, NOW, multiplier=1.5).deals] == [
+    assert [(x.number, x.reason) for x in Figures(session).stalled(TEAM_SCOPE, NOW, multiplier=1.5).deals] == [
         (8, "max_days"), (6, "median"), (9, "median")]
     # multiplier 4: I 10.5 < 12 is fine; only H.
-    assert [x.number for x in analytics.stalled(session, TEAM_SCOPE, NOW, multiplier=4).deals] == [8]
+    assert [x.number for x in Figures(session).stalled(TEAM_SCOPE, NOW, multiplier=4).deals] == [8]
     # REP2's deals alone (by current owner: B is REP1's now): S1 visits C 1, D 3, I 10.5*, M 14.5 = 4 < 5,
     # so no median rule and I is not stalled in REP2's own scope.
-    assert analytics.stalled(session, Scope(TEAM, owner_ids=(REP2,)), NOW).total == 0
+    assert Figures(session).stalled(Scope(TEAM, owner_ids=(REP2,)), NOW).total == 0
 
 
 # ----- 8 ---------------------------------------------------------------------------------------
@@ -401,7 +403,7 @@ def test_stalled(session, ids):
 
 def test_rep_funnels(session, ids):
     s = ids.stage
-    funnels = analytics.rep_funnels(session, TEAM_SCOPE, NOW)
+    funnels = Figures(session).rep_funnels(TEAM_SCOPE, NOW)
     # Visits by the owner when they started (B's S1 visit belongs to REP2, who owned B then).
     # REP1  S1: A 2, E 2, G 3, H 3, L 4 -> entered 5, advanced 5; avg 14 / 5 = 2.8 (all finished)
     #       S2: A 31, B 8, B 6.5*, E 8, G 3.5*, H 7, L 21, L 1.5* -> entered A B E G H L = 6, advanced A B E H L = 5;
@@ -440,11 +442,11 @@ def test_rep_funnels(session, ids):
     assert funnels.team.stall_stage_id is None
 
     # REP3 alone: J's S1 visit of 0.5 days is still going: no finished data, no pointer.
-    alone = analytics.rep_funnels(session, Scope(TEAM, owner_ids=(REP3, "U0NOBODY")), NOW)
+    alone = Figures(session).rep_funnels(Scope(TEAM, owner_ids=(REP3, "U0NOBODY")), NOW)
     assert alone.team.stages[0] == RepStage(s[1], s[2], 1, 0, 0.0, 1, approx(0.5), 0, None)
     assert [(r.owner_id, r.stall_stage_id, r.stages[0].entered) for r in alone.reps] == [(REP3, None, 1), ("U0NOBODY", None, 0)]
     # The workspace: everyone with visits, by id.
-    assert [r.owner_id for r in analytics.rep_funnels(session, WORKSPACE, NOW).reps] == [REP1, REP2, REP3]
+    assert [r.owner_id for r in Figures(session).rep_funnels(WORKSPACE, NOW).reps] == [REP1, REP2, REP3]
 
 
 # ----- 9 ---------------------------------------------------------------------------------------
@@ -453,13 +455,13 @@ def test_rep_funnels(session, ids):
 def test_expected_closes(session):
     # April 2026: A 04-20 (10000, S4 80% -> 8000), B 04-30 (20000, S2 30% -> 6000), G 04-15 (EUR: counted, left out),
     # I 04-01 (no amount). F 05-01 is next month; H 03-31 is past; C is won; J is outside the team.
-    assert analytics.expected_closes(session, TEAM_SCOPE, "USD", date(2026, 4, 1), date(2026, 5, 1)) == ExpectedCloses(
+    assert Figures(session).expected_closes(TEAM_SCOPE, "USD", date(2026, 4, 1), date(2026, 5, 1)) == ExpectedCloses(
         4, Decimal("30000.00"), Decimal("14000.00"), 1)
     # May: F 12000.25 x 30% = 3600.075 -> 3600.08.
-    assert analytics.expected_closes(session, TEAM_SCOPE, "USD", date(2026, 5, 1), date(2026, 6, 1)) == ExpectedCloses(
+    assert Figures(session).expected_closes(TEAM_SCOPE, "USD", date(2026, 5, 1), date(2026, 6, 1)) == ExpectedCloses(
         1, Decimal("12000.25"), Decimal("3600.08"), 0)
     # The workspace adds J (04-05, 100000 x 10% = 10000).
-    assert analytics.expected_closes(session, WORKSPACE, "USD", date(2026, 4, 1), date(2026, 5, 1)) == ExpectedCloses(
+    assert Figures(session).expected_closes(WORKSPACE, "USD", date(2026, 4, 1), date(2026, 5, 1)) == ExpectedCloses(
         5, Decimal("130000.00"), Decimal("24000.00"), 1)
 
 
@@ -469,23 +471,23 @@ def test_expected_closes(session):
 def test_overdue_follow_ups_by_rep(session):
     # Pending and due before d100.5 on team deals: REP1 A d98, B d95; U0SE G d97; REP2 F d99 (F d105 is not due,
     # D's is done, H's cancelled). J's (REP3) is outside the team; T0OTHER's never count.
-    assert analytics.overdue_follow_ups_by_rep(session, TEAM_SCOPE, NOW) == [
+    assert Figures(session).overdue_follow_ups_by_rep(TEAM_SCOPE, NOW) == [
         OverdueFollowUps(REP1, 2, d(95)), OverdueFollowUps(SE, 1, d(97)), OverdueFollowUps(REP2, 1, d(99))]
-    assert analytics.overdue_follow_ups_by_rep(session, WORKSPACE, NOW)[1] == OverdueFollowUps(REP3, 1, d(90))
-    assert analytics.overdue_follow_ups_by_rep(session, TEAM_SCOPE, d(96)) == [OverdueFollowUps(REP1, 1, d(95))]
+    assert Figures(session).overdue_follow_ups_by_rep(WORKSPACE, NOW)[1] == OverdueFollowUps(REP3, 1, d(90))
+    assert Figures(session).overdue_follow_ups_by_rep(TEAM_SCOPE, d(96)) == [OverdueFollowUps(REP1, 1, d(95))]
 
 
 def test_open_without_follow_up(session, ids):
     s, o = ids.stage, ids.deal
     # Open team deals A B F G H I L; pending follow-ups on A B F G. H (cancelled only), I and L have none.
     # Longest in stage first: H since d60, I since d90, L since d99.
-    result = analytics.open_without_follow_up(session, TEAM_SCOPE, limit=2)
+    result = Figures(session).open_without_follow_up(TEAM_SCOPE, limit=2)
     assert result.total == 3
     assert result.deals == (DealRef(o["H"], 8, "Deal 8", REP1, s[3], d(60)), DealRef(o["I"], 9, "Deal 9", REP2, s[1], d(90)))
-    everyone = analytics.open_without_follow_up(session, WORKSPACE)
+    everyone = Figures(session).open_without_follow_up(WORKSPACE)
     assert (everyone.total, [r.number for r in everyone.deals]) == (3, [8, 9, 11])  # J has an (overdue) follow-up
     with pytest.raises(ValueError):
-        analytics.open_without_follow_up(session, WORKSPACE, limit=0)
+        Figures(session).open_without_follow_up(WORKSPACE, limit=0)
 
 
 # ----- 11 --------------------------------------------------------------------------------------
@@ -498,7 +500,7 @@ def test_report_by_industry(session):
     # Healthcare C D:   35000; no open; C won, D lost -> 0.5; cycle C 56.
     # Retail     E H:   15000; weighted H 3500; E lost -> 0.0.
     # Technology L M:   19000; weighted L 1200; M won -> 1.0; cycle M 14.5.
-    assert analytics.report(session, TEAM_SCOPE, "industry", d(0), UNTIL, "USD") == [
+    assert Figures(session).report(TEAM_SCOPE, "industry", d(0), UNTIL, "USD") == [
         ReportRow("Finance", 3, Decimal("30000.00"), 1, Decimal("14000.00"), 0, 0, None, None),
         ReportRow("(none)", 2, Decimal("12000.25"), 0, Decimal("3600.08"), 0, 0, None, None),
         ReportRow("Healthcare", 2, Decimal("35000.00"), 0, Decimal("0.00"), 1, 1, 0.5, approx(56)),
@@ -506,7 +508,7 @@ def test_report_by_industry(session):
         ReportRow("Technology", 2, Decimal("19000.00"), 0, Decimal("1200.00"), 1, 0, 1.0, approx(14.5)),
     ]
     # Created in [d90, d100): G (Finance) and I.
-    assert [(r.key, r.count, r.other_currency) for r in analytics.report(session, TEAM_SCOPE, "industry", d(90), UNTIL, "USD")] == [
+    assert [(r.key, r.count, r.other_currency) for r in Figures(session).report(TEAM_SCOPE, "industry", d(90), UNTIL, "USD")] == [
         ("(none)", 1, 0), ("Finance", 1, 1)]
 
 
@@ -517,7 +519,7 @@ def test_report_by_month(session):
     # 2026-03: A (d60), L (d70), D (d80), F (d85) -> 31000.25; weighted A 8000 + L 1200 + F 3600.075 = 12800.075
     #          -> 12800.08; D lost -> 0.0
     # 2026-04: I (d90), G (d94)                  -> 0 (I has no amount, G is EUR)
-    assert analytics.report(session, TEAM_SCOPE, "month", d(0), UNTIL, "USD") == [
+    assert Figures(session).report(TEAM_SCOPE, "month", d(0), UNTIL, "USD") == [
         ReportRow("2026-01", 2, Decimal("23000.00"), 0, Decimal("0.00"), 1, 1, 0.5, approx(14.5)),
         ReportRow("2026-02", 3, Decimal("57000.00"), 0, Decimal("9500.00"), 1, 0, 1.0, approx(56)),
         ReportRow("2026-03", 4, Decimal("31000.25"), 0, Decimal("12800.08"), 0, 1, 0.0, None),
@@ -530,42 +532,42 @@ def test_report_by_rep_region_size_and_tag(session):
     #       + L 1200 = 18700; E lost -> 0.0.
     # REP2: C D F I M -> 30000 + 5000 + 12000.25 + 15000 = 62000.25; weighted F 3600.08; C M won, D lost -> 2/3;
     #       cycle (56 + 14.5) / 2 = 35.25.
-    assert analytics.report(session, TEAM_SCOPE, "rep", d(0), UNTIL, "USD") == [
+    assert Figures(session).report(TEAM_SCOPE, "rep", d(0), UNTIL, "USD") == [
         ReportRow(REP1, 6, Decimal("49000.00"), 1, Decimal("18700.00"), 0, 1, 0.0, None),
         ReportRow(REP2, 5, Decimal("62000.25"), 0, Decimal("3600.08"), 2, 1, approx(2 / 3), approx(35.25)),
     ]
     # Regions: (none) D H I L M = 5: 5000 + 7000 + 4000 + 15000 = 31000; weighted H 3500 + L 1200; M won, D lost; cycle 14.5
     #          East A C E G = 4: 48000 (G left out); weighted A 8000; C won, E lost; cycle 56
     #          South F; West B.
-    assert analytics.report(session, TEAM_SCOPE, "region", d(0), UNTIL, "USD") == [
+    assert Figures(session).report(TEAM_SCOPE, "region", d(0), UNTIL, "USD") == [
         ReportRow("(none)", 5, Decimal("31000.00"), 0, Decimal("4700.00"), 1, 1, 0.5, approx(14.5)),
         ReportRow("East", 4, Decimal("48000.00"), 1, Decimal("8000.00"), 1, 1, 0.5, approx(56)),
         ReportRow("South", 1, Decimal("12000.25"), 0, Decimal("3600.08"), 0, 0, None, None),
         ReportRow("West", 1, Decimal("20000.00"), 0, Decimal("6000.00"), 0, 0, None, None),
     ]
-    assert [(r.key, r.count) for r in analytics.report(session, TEAM_SCOPE, "size", d(0), UNTIL, "USD")] == [
+    assert [(r.key, r.count) for r in Figures(session).report(TEAM_SCOPE, "size", d(0), UNTIL, "USD")] == [
         ("(none)", 8), ("5000+", 1), ("501-5000", 1), ("51-500", 1)]
     # Tags: every deal once per tag column. found: A foreseen. reach: A C strategic, B tactical.
-    tags = {r.key: r for r in analytics.report(session, TEAM_SCOPE, "tag", d(0), UNTIL, "USD")}
+    tags = {r.key: r for r in Figures(session).report(TEAM_SCOPE, "tag", d(0), UNTIL, "USD")}
     assert {k: r.count for k, r in tags.items()} == {
         "found: (none)": 10, "found: foreseen": 1, "reach: (none)": 8, "reach: strategic": 2, "reach: tactical": 1,
         "visibility: (none)": 11, "change_kind: (none)": 11}
     # reach: strategic = A (open, 10000, weighted 8000) + C (won, 30000, 56 days).
     assert tags["reach: strategic"] == ReportRow("reach: strategic", 2, Decimal("40000.00"), 0, Decimal("8000.00"), 1, 0, 1.0, approx(56))
     with pytest.raises(ValueError):
-        analytics.report(session, TEAM_SCOPE, "colour", d(0), UNTIL, "USD")
+        Figures(session).report(TEAM_SCOPE, "colour", d(0), UNTIL, "USD")
 
 
 def test_another_workspace_never_shows(session):
     other = Scope(OTHER)
     # T0OTHER alone: K1 won d96 (999999.99), K2 open in S1 since d10 (90.5 days > 14), follow-ups overdue.
-    assert analytics.win_rate(session, other, SINCE, UNTIL, "USD").won_amount == Decimal("999999.99")
-    assert [x.number for x in analytics.stalled(session, other, NOW).deals] == [2]
+    assert Figures(session).win_rate(other, SINCE, UNTIL, "USD").won_amount == Decimal("999999.99")
+    assert [x.number for x in Figures(session).stalled(other, NOW).deals] == [2]
     # ...and none of it in T0TEST's figures: compare with T0TEST deals only (numbers 1..12).
     team = Scope(TEAM)
-    assert analytics.win_rate(session, team, SINCE, UNTIL, "USD").won_amount == Decimal("30000.00")
-    assert {x.number for x in analytics.stalled(session, team, NOW).deals} == {8, 9}
-    assert REP1 not in [r.assignee_id for r in analytics.overdue_follow_ups_by_rep(session, team, d(94))]
+    assert Figures(session).win_rate(team, SINCE, UNTIL, "USD").won_amount == Decimal("30000.00")
+    assert {x.number for x in Figures(session).stalled(team, NOW).deals} == {8, 9}
+    assert REP1 not in [r.assignee_id for r in Figures(session).overdue_follow_ups_by_rep(team, d(94))]
 
 
 # ----- bounded queries -------------------------------------------------------------------------
@@ -609,19 +611,19 @@ def bulk_seed(session: Session, team_id: str, deals: int, first_id: int) -> None
 def run_everything(session: Session, scope: Scope) -> list:
     since, until = d(0), d(120)
     return [
-        analytics.pipeline_by_stage(session, scope, "USD"),
-        analytics.changes_between(session, scope, since, until, limit=20),
-        analytics.win_rate(session, scope, since, until, "USD"),
-        analytics.stage_conversion(session, scope),
-        analytics.stage_conversion(session, scope, since=d(30)),
-        analytics.stage_dwell(session, scope, NOW),
-        analytics.cycle_length(session, scope, since, until),
-        analytics.stalled(session, scope, NOW),
-        analytics.rep_funnels(session, scope, NOW),
-        analytics.expected_closes(session, scope, "USD", date(2026, 4, 1), date(2026, 5, 1)),
-        analytics.overdue_follow_ups_by_rep(session, scope, NOW),
-        analytics.open_without_follow_up(session, scope),
-        *[analytics.report(session, scope, dimension, since, until, "USD") for dimension in analytics.DIMENSIONS],
+        Figures(session).pipeline_by_stage(scope, "USD"),
+        Figures(session).changes_between(scope, since, until, limit=20),
+        Figures(session).win_rate(scope, since, until, "USD"),
+        Figures(session).stage_conversion(scope),
+        Figures(session).stage_conversion(scope, since=d(30)),
+        Figures(session).stage_dwell(scope, NOW),
+        Figures(session).cycle_length(scope, since, until),
+        Figures(session).stalled(scope, NOW),
+        Figures(session).rep_funnels(scope, NOW),
+        Figures(session).expected_closes(scope, "USD", date(2026, 4, 1), date(2026, 5, 1)),
+        Figures(session).overdue_follow_ups_by_rep(scope, NOW),
+        Figures(session).open_without_follow_up(scope),
+        *[Figures(session).report(scope, dimension, since, until, "USD") for dimension in analytics.DIMENSIONS],
     ]
 
 
@@ -657,6 +659,6 @@ def test_literal_rows_come_back_exactly_as_given(session):
     odd = [(1, "U0ABC", 0.1 + 0.2), (2, "we'ird:na%me\\x%%y :z", 1e-9), (3, "", 12345.678), (4, "a\\:b::c'); DROP TABLE stage; --", -1.5)]
     batch = odd + [(n, f"U{n:07d}", n / 7) for n in range(5, 5 + analytics.LITERAL_ROWS)]  # past LITERAL_ROWS: written as literals
     for rows in (odd, batch):
-        given = analytics._rows(session, "given", (("grp", Integer), ("owner_id", String), ("days", Float)), rows)
+        given = _rows(session, "given", (("grp", Integer), ("owner_id", String), ("days", Float)), rows)
         assert session.execute(select(given.c.grp, given.c.owner_id, given.c.days).order_by(given.c.grp)).all() == rows
     assert session.execute(select(func.count()).select_from(Stage)).scalar_one() > 0  # still there

@@ -13,6 +13,7 @@ from bot.domain.values import OpportunityDraft
 from bot.slack.ids import ASSIGN_BUTTON, NEEDS_OWNER_BUTTON
 from bot.workspace.config import AssignmentConfig, parse_config
 from storage import analytics
+from storage.analytics import Figures
 from storage.db import UnitOfWork
 from storage.models import Opportunity, OwnerChange, StageChange
 from tests.conftest import START, TEST_CONFIG
@@ -127,20 +128,20 @@ def suggestions_to(fake, target):
 
 
 def test_a_deal_without_an_owner_goes_to_the_manager_with_ranked_suggestions_and_is_assigned_in_two_clicks(slack):
-    seed_history(slack.oppbot.engine, slack.oppbot.pipeline.stage_model("T0TEST").first.id)
+    seed_history(slack.oppbot.engine, slack.oppbot.services.workspaces.stage_model("T0TEST").first.id)
     assert new_unowned_deal(slack).body == ""
     [message] = suggestions_to(slack.fake, "DU0MGR")
     sections = [b for b in message.params["blocks"] if b.get("accessory", {}).get("action_id") == ASSIGN_BUTTON]
     assert [b["accessory"]["value"].split(":")[1] for b in sections] == ["U0REP1", "U0REP2"]
     assert "won 6 of 7 similar (Healthcare) deals" in sections[0]["text"]["text"]
-    opp = slack.oppbot.pipeline.find(slack.oppbot.pipeline.actor("T0TEST", "U0ADMIN"), number=1)
+    opp = slack.oppbot.services.deals.find(slack.oppbot.services.workspaces.context("T0TEST", "U0ADMIN"), number=1)
     assert opp.needs_owner and opp.owner_id == "U0REP1"
     # a rep can't assign
     slack.click(ASSIGN_BUTTON, value=sections[1]["accessory"]["value"], user="U0REP2", channel="DU0MGR")
     assert "Only the team's manager or an admin assigns deals" in slack.last_response()["text"]
     # the manager's second click assigns
     slack.click(ASSIGN_BUTTON, value=sections[1]["accessory"]["value"], user="U0MGR", channel="DU0MGR", message_ts=message.response["ts"])
-    after = slack.oppbot.pipeline.find(slack.oppbot.pipeline.actor("T0TEST", "U0ADMIN"), number=1)
+    after = slack.oppbot.services.deals.find(slack.oppbot.services.workspaces.context("T0TEST", "U0ADMIN"), number=1)
     assert (after.owner_id, after.needs_owner) == ("U0REP2", False)
     with Session(slack.oppbot.engine) as session:
         [change] = session.scalars(select(OwnerChange)).all()
@@ -167,7 +168,7 @@ def test_suggest_and_assign_commands_are_for_managers(slack):
 
 def test_a_rep_hands_a_deal_back_with_needs_an_owner(slack):
     slack.create("Deal")
-    opp = slack.oppbot.pipeline.find(slack.oppbot.pipeline.actor("T0TEST", "U0REP1"), number=1)
+    opp = slack.oppbot.services.deals.find(slack.oppbot.services.workspaces.context("T0TEST", "U0REP1"), number=1)
     slack.click(NEEDS_OWNER_BUTTON, value=str(opp.id), user="U0REP2")
     assert "Only OPP-1's owner, their manager or an admin" in slack.last_response()["text"] or "belongs to" in slack.last_response()["text"]
     slack.click(NEEDS_OWNER_BUTTON, value=str(opp.id), user="U0REP1")
@@ -218,16 +219,16 @@ def test_a_team_with_one_rep_and_a_team_with_none(engine, fake_slack, clock):
 
 
 def test_the_rep_comparison_credits_each_stage_change_to_the_owner_at_the_time(slack):
-    pipeline = slack.oppbot.pipeline
-    stages = pipeline.stage_model("T0TEST").stages
-    manager = pipeline.actor("T0TEST", "U0MGR")
-    opp = pipeline.create(pipeline.actor("T0TEST", "U0REP1"), OpportunityDraft(name="D", customer="C", owner_id="U0REP1", stage_id=stages[0].id, currency="USD"))
-    pipeline.move(manager, opp.id, stage_id=stages[1].id)
+    pipeline = slack.oppbot.services
+    stages = pipeline.workspaces.stage_model("T0TEST").stages
+    manager = pipeline.workspaces.context("T0TEST", "U0MGR")
+    opp = pipeline.create(pipeline.workspaces.context("T0TEST", "U0REP1"), OpportunityDraft(name="D", customer="C", owner_id="U0REP1", stage_id=stages[0].id, currency="USD"))
+    pipeline.deals.move(manager, opp_id=opp.id, stage_id=stages[1].id)
     slack.oppbot.services.assignments.assign(manager, opp.id, "U0REP2")
-    pipeline.move(manager, opp.id, stage_id=stages[2].id)
+    pipeline.deals.move(manager, opp_id=opp.id, stage_id=stages[2].id)
     with Session(slack.oppbot.engine) as session:
         owners = [c.owner_id for c in session.scalars(select(StageChange).order_by(StageChange.id))]
-        funnels = analytics.rep_funnels(session, analytics.Scope("T0TEST", owner_ids=("U0REP1", "U0REP2")), slack.clock.now())
+        funnels = Figures(session).rep_funnels(analytics.Scope("T0TEST", owner_ids=("U0REP1", "U0REP2")), slack.clock.now())
     assert owners == ["U0REP1", "U0REP1", "U0REP2"]
     entered = {rep.owner_id: {s.stage_id: s.entered for s in rep.stages} for rep in funnels.reps}
     assert entered["U0REP1"][stages[0].id] == 1 and entered["U0REP1"][stages[1].id] == 1 and entered["U0REP1"][stages[2].id] == 0

@@ -10,14 +10,12 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from bot.services import build_services
 from slack_sdk import WebClient
 from sqlmodel import Session, select
 
-from bot.deals.service import Pipeline
 from bot.digests.views import digest_message
 from bot.domain.values import OpportunityDraft
-from bot.outbox.dispatcher import Dispatcher
-from bot.services import build_services
 from bot.slack.gateway import SlackGateway
 from bot.slack.ids import DIGEST_FULL_BUTTON
 from bot.workspace.config import parse_config
@@ -38,13 +36,13 @@ def config():
 
 
 def pipeline_of(slack):
-    return slack.oppbot.pipeline
+    return slack.oppbot.services
 
 
 def add_deal(slack, owner="U0REP1", amount="1000", stage=0, **extra):
     pipeline = pipeline_of(slack)
-    actor = pipeline.actor("T0TEST", owner)
-    stages = pipeline.stage_model("T0TEST").stages
+    actor = pipeline.workspaces.context("T0TEST", owner)
+    stages = pipeline.workspaces.stage_model("T0TEST").stages
     return pipeline.create(actor, OpportunityDraft(name=extra.pop("name", "Deal"), customer="Cust", owner_id=owner, stage_id=stages[stage].id,
                                                    currency=extra.pop("currency", "USD"), amount=Decimal(amount) if amount else None, **extra))
 
@@ -63,8 +61,8 @@ def team(slack):
 def test_digest_numbers_match_what_happened(slack):
     clock = slack.clock
     pipeline = pipeline_of(slack)
-    manager = pipeline.actor("T0TEST", "U0MGR")
-    stages = pipeline.stage_model("T0TEST").stages
+    manager = pipeline.workspaces.context("T0TEST", "U0MGR")
+    stages = pipeline.workspaces.stage_model("T0TEST").stages
     a = add_deal(slack, amount="10000", name="Alpha")
     b = add_deal(slack, owner="U0REP2", amount="20000", name="Beta")
     c = add_deal(slack, amount="5000", name="Gamma")
@@ -72,12 +70,12 @@ def test_digest_numbers_match_what_happened(slack):
     clock.advance(minutes=1)
     since = clock.now()
     clock.advance(hours=1)
-    pipeline.move(manager, a.id, stage_id=stages[2].id)       # advanced
-    pipeline.move(manager, b.id, stage_id=stages[1].id)
-    pipeline.move(manager, b.id, stage_id=stages[0].id)       # moved back (latest move)
-    pipeline.win(manager, c.id)                               # won
+    pipeline.deals.move(manager, opp_id=a.id, stage_id=stages[2].id)       # advanced
+    pipeline.deals.move(manager, opp_id=b.id, stage_id=stages[1].id)
+    pipeline.deals.move(manager, opp_id=b.id, stage_id=stages[0].id)       # moved back (latest move)
+    pipeline.deals.win(manager, opp_id=c.id)                               # won
     d = add_deal(slack, amount="7000", name="Delta")           # new
-    pipeline.lose(manager, d.id, "budget cut")                # lost
+    pipeline.deals.lose(manager, "budget cut", opp_id=d.id)                # lost
     clock.advance(minutes=1)  # the digest's window is [since, now): a change at `now` belongs to the next one
     data = slack.oppbot.services.digests.build("T0TEST", team(slack), since)
     by_stage = {row.stage_id: row for row in data.pipeline}
@@ -91,7 +89,7 @@ def test_digest_numbers_match_what_happened(slack):
     assert [d.name for d in data.changes.new.deals] == ["Delta"]
     assert (data.win_rate.won_count, data.win_rate.lost_count, data.win_rate.rate_by_count) == (1, 1, 0.5)
     assert data.win_rate.rate_by_amount == pytest.approx(5000 / 12000)
-    text, message = digest_message(data, pipeline.stage_model("T0TEST"))
+    text, message = digest_message(data, pipeline.workspaces.stage_model("T0TEST"))
     assert check_blocks(message, "message") == []
     rendered = str(message)
     for expected in ("*Open pipeline:* 2 deals · USD 30,000 · weighted USD 7,000", "*Advanced (2)*", "Prospect → Technical evaluation",
@@ -201,12 +199,10 @@ def test_two_processes_send_one_digest_per_period(postgres_engine, fake_slack, c
         add_deal(slack)
         slack.oppbot.dispatcher.run_once()  # baseline
     clock.set(datetime(2026, 12, 2, 8, 30, tzinfo=SHANGHAI))
-    uow = lambda write=False: UnitOfWork(postgres_engine, write=write)  # noqa: E731
 
     def process(name: str) -> None:
         gateway = SlackGateway(WebClient(token=fake_slack.bot_token, base_url=fake_slack.api_url))
-        pipeline = Pipeline(uow, clock, config, gateway)
-        services = build_services(pipeline, gateway, Dispatcher(uow, clock, owner=name))
+        services = build_services(postgres_engine, clock, config, gateway, gateway)
         for _ in range(3):
             services.dispatcher.run_once()
 
@@ -262,14 +258,14 @@ def test_a_rep_belongs_to_one_team(engine, fake_slack, clock):
 
 def test_funnel_text_and_chart(slack):
     pipeline = pipeline_of(slack)
-    stages = pipeline.stage_model("T0TEST").stages
-    rep = pipeline.actor("T0TEST", "U0REP1")
+    stages = pipeline.workspaces.stage_model("T0TEST").stages
+    rep = pipeline.workspaces.context("T0TEST", "U0REP1")
     for i in range(4):
         deal = add_deal(slack)
         if i < 2:
-            pipeline.move(rep, deal.id, stage_id=stages[1].id)
+            pipeline.deals.move(rep, opp_id=deal.id, stage_id=stages[1].id)
         if i == 0:
-            pipeline.win(rep, deal.id)
+            pipeline.deals.win(rep, opp_id=deal.id)
     slack.command("funnel", user="U0REP1")
     reply = slack.last_response()
     assert reply["response_type"] == "ephemeral"
@@ -306,7 +302,7 @@ def test_export_uploads_a_csv_of_what_the_user_may_see(slack, monkeypatch, capsy
     pipeline = pipeline_of(slack)
     mine = add_deal(slack, name="Mine, with a comma")
     add_deal(slack, owner="U0REP2", name="Theirs")
-    pipeline.move(pipeline.actor("T0TEST", "U0REP1"), mine.id, stage_id=pipeline.stage_model("T0TEST").stages[1].id)
+    pipeline.move(pipeline.workspaces.context("T0TEST", "U0REP1"), mine.id, stage_id=pipeline.workspaces.stage_model("T0TEST").stages[1].id)
     slack.command("export", user="U0REP1")
     assert "Exported 1 opportunities" in slack.last_response()["text"]
     file_id = slack.fake.calls("files.getUploadURLExternal")[-1].response["file_id"]

@@ -9,21 +9,17 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from slack_sdk import WebClient
 from sqlalchemy import event, insert, select
 
-from bot.deals.service import Pipeline
 from bot.digests.service import DIGEST, DIGEST_CHART, DIGEST_POST
 from bot.digests.views import digest_message
 from bot.domain.clock import FakeClock
-from bot.outbox.dispatcher import Dispatcher
-from bot.services import build_services
-from bot.slack.gateway import SlackGateway
 from bot.workspace.config import parse_config
 from storage import analytics, visits
 from storage.db import UnitOfWork
 from storage.models import LOST, OPEN, WON, Delivery, FollowUp, Opportunity, StageChange
 from tests.driver import running_app
+from tests.support import make_services
 
 TEAM = "T0TEST"
 # 20:00 UTC on 30 Nov is already 1 Dec in Shanghai: the teams' months (expected closes) differ.
@@ -113,11 +109,9 @@ def seed(uow, stage_ids: list[int], deals: int = 400) -> None:
 def services(engine):
     clock = FakeClock(NOW)
     uow = lambda write=False: UnitOfWork(engine, write=write)  # noqa: E731
-    gateway = SlackGateway(WebClient(token="xoxb-test", base_url="http://127.0.0.1:9/api/"))  # never called
-    pipeline = Pipeline(uow, clock, parse_config(CONFIG, "batch.toml"), gateway)
-    services = build_services(pipeline, gateway, Dispatcher(uow, clock))
-    pipeline.ensure_workspace(TEAM)
-    seed(uow, [s.id for s in pipeline.stage_model(TEAM).stages])
+    services, _ = make_services(engine, clock, CONFIG)  # the gateway is never called
+    services.workspaces.ensure_workspace(TEAM)
+    seed(uow, [s.id for s in services.workspaces.stage_model(TEAM).stages])
     return services
 
 
@@ -127,7 +121,7 @@ def test_batched_digests_equal_the_per_team_digests(services, engine):
     # two teams share a `since`, the others have their own: figures with windows run once per window
     sinces = [NOW - timedelta(days=d) for d in (7, 7, 30, 1)]
     batch = services.digests.build_many(TEAM, list(zip(teams, sinces)), NOW)
-    stages = services.digests.pipeline.stage_model(TEAM)
+    stages = services.workspaces.stage_model(TEAM)
     for team, since, batched in zip(teams, sinces, batch):
         alone = services.digests.build(TEAM, team, since, NOW)
         assert same(batched, alone), team.name
@@ -172,34 +166,33 @@ def test_batch_figures_equal_single_scope_figures(services, engine):
     scopes = [analytics.Scope(TEAM, owner_ids=t.member_ids or ("",), industry=None) for t in teams]
     since, until = NOW - timedelta(days=60), NOW
     with UnitOfWork(engine) as uow:
-        s = uow.session
         figures = [
-            (analytics.pipeline_by_stage_each(s, scopes, "USD"), lambda sc: analytics.pipeline_by_stage(s, sc, "USD")),
-            (analytics.changes_between_each(s, scopes, since, until, limit=3), lambda sc: analytics.changes_between(s, sc, since, until, limit=3)),
-            (analytics.win_rate_each(s, scopes, since, until, "USD"), lambda sc: analytics.win_rate(s, sc, since, until, "USD")),
-            (analytics.stage_conversion_each(s, scopes, since), lambda sc: analytics.stage_conversion(s, sc, since)),
-            (analytics.stage_dwell_each(s, scopes, NOW), lambda sc: analytics.stage_dwell(s, sc, NOW)),
-            (analytics.cycle_length_each(s, scopes, since, until), lambda sc: analytics.cycle_length(s, sc, since, until)),
-            (analytics.stage_medians_each(s, scopes, NOW), lambda sc: analytics.stage_medians(s, sc, NOW)),
-            (analytics.stalled_each(s, scopes, NOW, 1.5, 4), lambda sc: analytics.stalled(s, sc, NOW, 1.5, 4)),
-            (analytics.rep_funnels_each(s, scopes, NOW), lambda sc: analytics.rep_funnels(s, sc, NOW)),
-            (analytics.expected_closes_each(s, scopes, "USD", date(2026, 11, 1), date(2026, 12, 1)),
-             lambda sc: analytics.expected_closes(s, sc, "USD", date(2026, 11, 1), date(2026, 12, 1))),
-            (analytics.overdue_follow_ups_each(s, scopes, NOW), lambda sc: analytics.overdue_follow_ups_by_rep(s, sc, NOW)),
-            (analytics.open_without_follow_up_each(s, scopes, 2), lambda sc: analytics.open_without_follow_up(s, sc, 2)),
+            (uow.figures.pipeline_by_stage_each(scopes, "USD"), lambda sc: uow.figures.pipeline_by_stage(sc, "USD")),
+            (uow.figures.changes_between_each(scopes, since, until, limit=3), lambda sc: uow.figures.changes_between(sc, since, until, limit=3)),
+            (uow.figures.win_rate_each(scopes, since, until, "USD"), lambda sc: uow.figures.win_rate(sc, since, until, "USD")),
+            (uow.figures.stage_conversion_each(scopes, since), lambda sc: uow.figures.stage_conversion(sc, since)),
+            (uow.figures.stage_dwell_each(scopes, NOW), lambda sc: uow.figures.stage_dwell(sc, NOW)),
+            (uow.figures.cycle_length_each(scopes, since, until), lambda sc: uow.figures.cycle_length(sc, since, until)),
+            (uow.figures.stage_medians_each(scopes, NOW), lambda sc: uow.figures.stage_medians(sc, NOW)),
+            (uow.figures.stalled_each(scopes, NOW, 1.5, 4), lambda sc: uow.figures.stalled(sc, NOW, 1.5, 4)),
+            (uow.figures.rep_funnels_each(scopes, NOW), lambda sc: uow.figures.rep_funnels(sc, NOW)),
+            (uow.figures.expected_closes_each(scopes, "USD", date(2026, 11, 1), date(2026, 12, 1)),
+             lambda sc: uow.figures.expected_closes(sc, "USD", date(2026, 11, 1), date(2026, 12, 1))),
+            (uow.figures.overdue_follow_ups_each(scopes, NOW), lambda sc: uow.figures.overdue_follow_ups_by_rep(sc, NOW)),
+            (uow.figures.open_without_follow_up_each(scopes, 2), lambda sc: uow.figures.open_without_follow_up(sc, 2)),
         ]
         for batched, single in figures:
             assert same(batched, [single(scope) for scope in scopes])
         # the medians stalled deals are measured against are the dwell figures' (what the digest passes)
         # (a median is one value or the mean of two: exact whatever the order)
-        assert [analytics.medians_of(d) for d in analytics.stage_dwell_each(s, scopes, NOW)] == analytics.stage_medians_each(s, scopes, NOW)
+        assert [analytics.medians_of(d) for d in uow.figures.stage_dwell_each(scopes, NOW)] == uow.figures.stage_medians_each(scopes, NOW)
         # one rep, the whole workspace and a filtered scope still work as scopes of their own
-        assert analytics.stage_dwell(s, analytics.Scope(TEAM), NOW)[0].visits > analytics.stage_dwell(s, scopes[0], NOW)[0].visits
-        assert analytics.rep_funnels(s, analytics.Scope(TEAM, owner_ids=("U0N1",)), NOW).reps[0].owner_id == "U0N1"
+        assert uow.figures.stage_dwell(analytics.Scope(TEAM), NOW)[0].visits > uow.figures.stage_dwell(scopes[0], NOW)[0].visits
+        assert uow.figures.rep_funnels(analytics.Scope(TEAM, owner_ids=("U0N1",)), NOW).reps[0].owner_id == "U0N1"
         with pytest.raises(ValueError):
-            analytics.pipeline_by_stage_each(s, [scopes[0], scopes[0]], "USD")  # an owner in two scopes at once
+            uow.figures.pipeline_by_stage_each([scopes[0], scopes[0]], "USD")  # an owner in two scopes at once
         with pytest.raises(ValueError):
-            analytics.pipeline_by_stage_each(s, [scopes[0], analytics.Scope(TEAM, owner_ids=("U0X",), industry="Retail")], "USD")
+            uow.figures.pipeline_by_stage_each([scopes[0], analytics.Scope(TEAM, owner_ids=("U0X",), industry="Retail")], "USD")
 
 
 MANY_TEAMS = """
@@ -225,7 +218,7 @@ def test_teams_due_at_the_same_minute_are_built_in_one_batch(engine, fake_slack,
     config = parse_config(MANY_TEAMS, "many.toml")
     with running_app(engine=engine, fake=fake_slack, clock=clock, config=config) as slack:
         digests, dispatcher = slack.oppbot.services.digests, slack.oppbot.dispatcher
-        slack.oppbot.pipeline.ensure_workspace(TEAM)
+        slack.oppbot.services.workspaces.ensure_workspace(TEAM)
         batches = []
         build_many = digests.build_many
 
@@ -264,7 +257,7 @@ def test_a_digest_that_fails_to_render_is_retried_alone(engine, fake_slack, cloc
     config = parse_config(MANY_TEAMS, "many.toml")
     with running_app(engine=engine, fake=fake_slack, clock=clock, config=config) as slack:
         dispatcher = slack.oppbot.dispatcher
-        slack.oppbot.pipeline.ensure_workspace(TEAM)
+        slack.oppbot.services.workspaces.ensure_workspace(TEAM)
         dispatcher.run_once()
         clock.set(datetime(2026, 12, 2, 0, 30, tzinfo=timezone.utc))
         real = digest_module.ui.digest_message

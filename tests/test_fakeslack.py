@@ -1,4 +1,5 @@
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from slack_sdk import WebClient
@@ -292,3 +293,153 @@ def test_reset(fake, client):
     assert client.auth_test()["ok"]
     with pytest.raises(SlackApiError):
         client.users_info(user="U1")
+
+
+# --------------------------------------------------------------------------- per-channel posting limit
+class Clock:
+    """limit_posts_per_channel(now=Clock()): like ``lambda: fake_clock.now().timestamp()``."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> float:
+        return self.now.timestamp()
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def limited(client, **kwargs):
+    """Post and expect the per-channel 429; return its Retry-After (an int)."""
+    with pytest.raises(SlackApiError) as exc:
+        client.chat_postMessage(**kwargs)
+    resp = exc.value.response
+    assert resp.status_code == 429 and resp["ok"] is False and resp["error"] == "ratelimited"
+    return int(resp.headers["Retry-After"])
+
+
+def test_post_limit_burst_then_429(fake, client):
+    fake.limit_posts_per_channel(rate=1.0, burst=3, now=Clock())
+    sent = [client.chat_postMessage(channel="C1", text=f"m{i}")["ts"] for i in range(3)]
+    assert limited(client, channel="C1", text="m3") == 1
+    assert [m["ts"] for m in fake.messages("C1")] == sent  # the 429'd post was not delivered
+    assert [c.status for c in fake.calls("chat.postMessage")] == [200, 200, 200, 429]
+    (call,) = fake.rate_limited("chat.postMessage")
+    assert call.params["text"] == "m3" and call.response == {"ok": False, "error": "ratelimited"}
+    assert fake.rate_limited() == [call] and fake.rate_limited("chat.update") == []
+
+
+def test_post_limit_moving_the_clock_frees_one_slot_per_interval(fake, client):
+    clock = Clock()
+    fake.limit_posts_per_channel(rate=0.5, burst=2, now=clock)  # one post every 2 s
+    for i in range(2):
+        client.chat_postMessage(channel="C1", text=f"m{i}")
+    assert limited(client, channel="C1", text="x") == 2
+    clock.advance(1.5)
+    assert limited(client, channel="C1", text="x") == 1  # 0.5 s left, rounded up
+    clock.advance(0.5)
+    assert client.chat_postMessage(channel="C1", text="m2")["ok"]  # exactly one more
+    assert limited(client, channel="C1", text="x") == 2
+    clock.advance(10)  # idle time refills the burst, but no further
+    for i in range(2):
+        client.chat_postMessage(channel="C1", text=f"n{i}")
+    limited(client, channel="C1", text="x")
+    assert len(fake.messages("C1")) == 5 and len(fake.rate_limited()) == 4
+
+
+def test_post_limit_fractional_interval_on_epoch_clock(fake, client):
+    clock = Clock()
+    start = clock.now
+    fake.limit_posts_per_channel(rate=3.0, burst=1, now=clock)
+    client.chat_postMessage(channel="C1", text="m")
+    for k in range(1, 31):  # a datetime clock lands within a microsecond of each 1/3 s slot
+        assert limited(client, channel="C1", text="x") == 1
+        clock.now = start + timedelta(seconds=k / 3)
+        assert client.chat_postMessage(channel="C1", text="m")["ok"]
+    assert len(fake.messages("C1")) == 31
+
+
+def test_post_limit_is_per_channel(fake, client):
+    fake.limit_posts_per_channel(rate=1.0, burst=1, now=Clock())
+    client.chat_postMessage(channel="C1", text="a")
+    limited(client, channel="C1", text="b")
+    assert client.chat_postMessage(channel="C2", text="a")["ok"]
+    assert client.chat_postMessage(channel="C3", text="a", thread_ts="1.000001")["ok"]
+    limited(client, channel="C2", text="b")
+    assert [len(fake.messages(c)) for c in ("C1", "C2", "C3")] == [1, 1, 1]
+
+
+def test_post_limit_spares_ephemerals_updates_views_and_users(fake, client):
+    fake.limit_posts_per_channel(rate=1.0, burst=1, now=Clock())
+    fake.add_user("U1")
+    ts = client.chat_postMessage(channel="C1", text="a")["ts"]
+    limited(client, channel="C1", text="b")
+    for i in range(5):
+        assert client.chat_postEphemeral(channel="C1", user="U1", text=f"e{i}")["ok"]
+        assert client.chat_update(channel="C1", ts=ts, text=f"u{i}")["ok"]
+        assert client.views_publish(user_id="U1", view={"type": "home", "blocks": [section("h")]})["ok"]
+        assert client.views_open(trigger_id=f"t{i}", view=modal())["ok"]
+        assert client.users_info(user="U1")["ok"]
+    assert fake.message("C1", ts)["text"] == "u4"
+    assert [c.method for c in fake.rate_limited()] == ["chat.postMessage"]
+
+
+def test_post_limit_applies_to_dms(fake, client):
+    fake.limit_posts_per_channel(rate=1.0, burst=2, now=Clock())
+    dm = client.conversations_open(users="U7")["channel"]["id"]
+    assert dm == "DU7"
+    client.chat_postMessage(channel=dm, text="a")
+    client.chat_postMessage(channel=dm, text="b")
+    assert limited(client, channel=dm, text="c") == 1
+    limited(client, channel="U7", text="c")  # posting to the user lands in the same DM
+    assert client.chat_postMessage(channel="DU8", text="a")["ok"]
+    assert len(fake.messages(dm)) == 2
+
+
+def test_post_limit_counts_file_shares(fake, client):
+    clock = Clock()
+    fake.limit_posts_per_channel(rate=1.0, burst=1, now=clock)
+    client.files_upload_v2(content=b"png", filename="a.png", channel="C1")
+    limited(client, channel="C1", text="after the file")
+    assert client.files_upload_v2(content=b"png", filename="b.png")["ok"]  # not shared: no channel post
+    with pytest.raises(SlackApiError) as exc:
+        client.files_upload_v2(content=b"png", filename="c.png", channel="C1")
+    assert exc.value.response.status_code == 429
+    assert [c.method for c in fake.rate_limited()] == ["chat.postMessage", "files.completeUploadExternal"]
+    clock.advance(1)
+    assert client.chat_postMessage(channel="C1", text="now")["ok"]
+
+
+def test_post_limit_only_delivered_posts_use_a_slot(fake, client):
+    fake.limit_posts_per_channel(rate=1.0, burst=1, now=Clock())
+    fake.bot_not_in_channel("C2")
+    with pytest.raises(SlackApiError) as exc:
+        client.chat_postMessage(channel="C2", text="x")
+    assert exc.value.response["error"] == "not_in_channel"
+    fake.invite_bot("C2")
+    assert client.chat_postMessage(channel="C2", text="x")["ok"]
+    limited(client, channel="C2", text="y")
+
+
+def test_post_limit_defaults_to_monotonic_clock(fake, client):
+    fake.limit_posts_per_channel(burst=1)
+    client.chat_postMessage(channel="C1", text="a")
+    assert limited(client, channel="C1", text="b") == 1
+
+
+def test_post_limit_off_by_default_and_after_reset(fake, client):
+    for _ in range(10):
+        client.chat_postMessage(channel="C1", text="x")
+    fake.limit_posts_per_channel(rate=1.0, burst=1, now=Clock())
+    client.chat_postMessage(channel="C1", text="x")
+    limited(client, channel="C1", text="x")
+    fake.reset()
+    for _ in range(10):
+        assert client.chat_postMessage(channel="C1", text="x")["ok"]
+    assert fake.rate_limited() == [] and len(fake.messages("C1")) == 10
+
+
+def test_post_limit_rejects_bad_parameters(fake):
+    for rate, burst in [(0, 3), (-1, 3), (1.0, 0)]:
+        with pytest.raises(ValueError):
+            fake.limit_posts_per_channel(rate=rate, burst=burst)

@@ -31,7 +31,7 @@ def rows(slack, model, **where) -> list:
 
 
 def stage_ids(slack, team_id: str = TEAM) -> dict[str, int]:
-    return {s.name: s.id for s in slack.oppbot.pipeline.stage_model(team_id).stages}
+    return {s.name: s.id for s in slack.oppbot.services.workspaces.stage_model(team_id).stages}
 
 
 def command(slack, text: str, *, user: str = "U0REP1", channel: str = "C0SALES", trigger_id: str, response_name: str,

@@ -49,7 +49,7 @@ def counts(slack) -> dict[str, int]:
 
 
 def stage_ids(slack) -> dict[str, int]:
-    return {s.name: s.id for s in slack.oppbot.pipeline.stage_model(TEAM).stages}
+    return {s.name: s.id for s in slack.oppbot.services.workspaces.stage_model(TEAM).stages}
 
 
 def text_of(blocks) -> str:

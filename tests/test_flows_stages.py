@@ -36,7 +36,7 @@ def changes(slack, opp_id: int) -> list[StageChange]:
 
 
 def stage_ids(slack) -> dict[str, int]:
-    return {s.name: s.id for s in slack.oppbot.pipeline.stage_model(TEAM).stages}
+    return {s.name: s.id for s in slack.oppbot.services.workspaces.stage_model(TEAM).stages}
 
 
 def new_deal(slack, name: str = "Acme rollout", *, owner: str = "U0REP1", user: str = "U0REP1", channel: str = "C0SALES"):

@@ -10,28 +10,19 @@ from decimal import Decimal
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from slack_sdk import WebClient
 from sqlmodel import Session, SQLModel, select
 
-from bot.deals.service import Pipeline
 from bot.domain.clock import FakeClock
-from bot.domain.values import NotFound, OpportunityDraft
-from bot.slack.gateway import SlackGateway
-from bot.workspace.config import parse_config
+from bot.domain.values import NotFound
 from storage.db import UnitOfWork, pending_migrations
 from storage.models import Opportunity, Stage, StageChange, Workspace
-from tests.conftest import START, TEST_CONFIG
+from tests.conftest import START
+from tests.support import context, draft, make_services
 
 
 @pytest.fixture
-def pipeline(engine, fake_slack):
-    client = WebClient(token=fake_slack.bot_token, base_url=fake_slack.api_url)
-    return Pipeline(lambda write=False: UnitOfWork(engine, write=write), FakeClock(START), parse_config(TEST_CONFIG, "t.toml"), SlackGateway(client))
-
-
-def draft(pipeline: Pipeline, team_id: str = "T0TEST", owner: str = "U0REP1", **extra) -> OpportunityDraft:
-    stage = pipeline.stage_model(team_id).first
-    return OpportunityDraft(name="Deal", customer="Cust", owner_id=owner, stage_id=stage.id, currency="USD", **extra)
+def services(engine):
+    return make_services(engine, FakeClock(START))[0]
 
 
 def test_migrations_match_the_models(engine):
@@ -41,14 +32,14 @@ def test_migrations_match_the_models(engine):
     assert differences == []
 
 
-def test_numbers_are_unique_and_gapless_under_concurrent_creates(pipeline, engine):
-    actor = pipeline.actor("T0TEST", "U0REP1")
+def test_numbers_are_unique_and_gapless_under_concurrent_creates(services, engine):
+    ctx = context(services)
     errors: list[BaseException] = []
 
     def worker() -> None:
         try:
             for _ in range(5):
-                pipeline.create(actor, draft(pipeline))
+                services.deals.create(ctx, draft(services), channel_id=None)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -65,21 +56,21 @@ def test_numbers_are_unique_and_gapless_under_concurrent_creates(pipeline, engin
     assert len(changes) == 40
 
 
-def test_each_workspace_has_its_own_numbers_and_sees_only_its_own_rows(pipeline):
-    rep_a = pipeline.actor("T0TEST", "U0REP1")
-    rep_b = pipeline.actor("T0OTHERTEAM", "U0REP1")
-    first_a = pipeline.create(rep_a, draft(pipeline))
-    first_b = pipeline.create(rep_b, draft(pipeline, "T0OTHERTEAM"))
+def test_each_workspace_has_its_own_numbers_and_sees_only_its_own_rows(services):
+    rep_a = services.workspaces.context("T0TEST", "U0REP1")
+    rep_b = services.workspaces.context("T0OTHERTEAM", "U0REP1")
+    first_a = services.deals.create(rep_a, draft(services), channel_id=None)[0]
+    first_b = services.deals.create(rep_b, draft(services, team="T0OTHERTEAM"), channel_id=None)[0]
     assert (first_a.number, first_b.number) == (1, 1)
-    assert pipeline.find(rep_b, number=1).id == first_b.id
+    assert services.deals.find(rep_b, number=1).id == first_b.id
     with pytest.raises(NotFound):
-        pipeline.find(rep_b, opp_id=first_a.id)
-    assert pipeline.stage_model("T0OTHERTEAM").first.id != pipeline.stage_model("T0TEST").first.id
+        services.deals.find(rep_b, opp_id=first_a.id)
+    assert services.workspaces.stage_model("T0OTHERTEAM").first.id != services.workspaces.stage_model("T0TEST").first.id
 
 
-def test_times_come_back_timezone_aware_in_utc(pipeline, engine):
-    actor = pipeline.actor("T0TEST", "U0REP1")
-    created = pipeline.create(actor, draft(pipeline, amount=Decimal("12.50")))
+def test_times_come_back_timezone_aware_in_utc(services, engine):
+    actor = services.workspaces.context("T0TEST", "U0REP1")
+    created = services.deals.create(actor, draft(services, amount=Decimal("12.50")), channel_id=None)[0]
     with Session(engine) as session:
         row = session.get(Opportunity, created.id)
         assert row is not None
@@ -95,13 +86,13 @@ def test_times_come_back_timezone_aware_in_utc(pipeline, engine):
         assert session.get(Opportunity, created.id).updated_at == START
 
 
-def test_history_is_appended_never_rewritten(pipeline, engine):
-    actor = pipeline.actor("T0TEST", "U0REP1")
-    opp = pipeline.create(actor, draft(pipeline))
-    stages = pipeline.stage_model("T0TEST").stages
-    pipeline.move(actor, opp.id, stage_id=stages[1].id)
-    pipeline.move(actor, opp.id, stage_id=stages[0].id)
-    pipeline.win(actor, opp.id)
+def test_history_is_appended_never_rewritten(services, engine):
+    actor = services.workspaces.context("T0TEST", "U0REP1")
+    opp = services.deals.create(actor, draft(services), channel_id=None)[0]
+    stages = services.workspaces.stage_model("T0TEST").stages
+    services.deals.move(actor, opp_id=opp.id, stage_id=stages[1].id)
+    services.deals.move(actor, opp_id=opp.id, stage_id=stages[0].id)
+    services.deals.win(actor, opp_id=opp.id)
     with Session(engine) as session:
         rows = session.scalars(select(StageChange).where(StageChange.opportunity_id == opp.id).order_by(StageChange.id)).all()
     moves = [(r.from_stage_id, r.from_status, r.to_stage_id, r.to_status) for r in rows]
@@ -121,28 +112,23 @@ def test_unit_of_work_rolls_back_unless_committed(engine):
         assert session.get(Workspace, "T0ROLLBACK") is None
 
 
-def test_changed_configuration_is_reapplied_and_removed_stages_are_retired(engine, fake_slack):
-    client = WebClient(token=fake_slack.bot_token, base_url=fake_slack.api_url)
+def test_changed_configuration_is_reapplied_and_removed_stages_are_retired(engine):
+    first, _ = make_services(engine, FakeClock(START), '[[stages]]\nname = "Lead"\n[[stages]]\nname = "Demo"\nprobability = 40\n')
+    ctx = context(first)
+    opp = first.deals.create(ctx, draft(first), channel_id=None)[0]
+    lead_id = first.workspaces.stage_model("T0TEST").first.id
 
-    def pipeline_with(text: str) -> Pipeline:
-        return Pipeline(lambda write=False: UnitOfWork(engine, write=write), FakeClock(START), parse_config(text, "t.toml"), SlackGateway(client))
-
-    first = pipeline_with('[[stages]]\nname = "Lead"\n[[stages]]\nname = "Demo"\nprobability = 40\n')
-    actor = first.actor("T0TEST", "U0REP1")
-    opp = first.create(actor, draft(first))
-    lead_id = first.stage_model("T0TEST").first.id
-
-    second = pipeline_with('[[stages]]\nname = "Qualify"\n[[stages]]\nname = "Demo"\nprobability = 60\n')
-    model = second.stage_model("T0TEST")
+    second, _ = make_services(engine, FakeClock(START), '[[stages]]\nname = "Qualify"\n[[stages]]\nname = "Demo"\nprobability = 60\n')
+    model = second.workspaces.stage_model("T0TEST")
     assert [s.name for s in model.stages] == ["Qualify", "Demo"]
     assert model.stages[1].probability == 60
     assert [s.name for s in model.retired] == ["Lead"]
-    assert second.find(actor, opp_id=opp.id).stage_id == lead_id  # history keeps its stage
+    assert second.deals.find(context(second), opp_id=opp.id).stage_id == lead_id  # history keeps its stage
     with Session(engine) as session:
         assert session.scalars(select(Stage).where(Stage.team_id == "T0TEST")).all().__len__() == 3
 
 
-def test_upgrade_gives_sqlite_planner_statistics_and_refreshes_them_when_stale(engine, pipeline):
+def test_upgrade_gives_sqlite_planner_statistics_and_refreshes_them_when_stale(engine, services):
     """SQLite never gathers statistics itself (PRAGMA optimize on a fresh connection does nothing):
     without them the planner picks bad indexes at scale. upgrade() analyzes; PostgreSQL is left to autovacuum."""
     from storage.db import refresh_statistics, upgrade
@@ -153,7 +139,7 @@ def test_upgrade_gives_sqlite_planner_statistics_and_refreshes_them_when_stale(e
         return
     with engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'").scalar_one() == 1
-    stage_id = pipeline.stage_model("T0TEST").first.id
+    stage_id = services.workspaces.stage_model("T0TEST").first.id
     with UnitOfWork(engine, write=True) as uow:  # rows the statistics don't know of: more than a quarter of 1,000
         for n in range(1, 1301):
             uow.session.add(Opportunity(team_id="T0TEST", number=10_000 + n, name="Deal", customer="C", owner_id="U0REP1",
@@ -168,25 +154,27 @@ def test_upgrade_gives_sqlite_planner_statistics_and_refreshes_them_when_stale(e
     assert refresh_statistics(engine, full=True) is True  # the daily job
 
 
-def test_app_home_statistics_are_reused_then_refreshed_in_the_background(pipeline):
+def test_app_home_statistics_are_reused_then_refreshed_in_the_background(services):
     """The App Home's figures over whole stage histories: computed on the first open, reused for
     15 minutes, then shown stale while a background thread computes them again; after a week, computed at once."""
     calls: list[int] = []
 
-    def compute(session) -> int:
-        assert session is not None
+    def compute(figures) -> int:
+        assert figures is not None
         calls.append(1)
         return len(calls)
 
-    now = pipeline.clock.now()
-    with pipeline.uow() as uow:
-        assert pipeline._cached(("k",), now, uow, compute) == 1
-        assert pipeline._cached(("k",), now + timedelta(minutes=14), uow, compute) == 1
+    home = services.home
+    now = services.clock.now()
+    with UnitOfWork(home.uow().engine) as uow:
+        assert home._cached(("k",), now, compute, uow.figures) == 1
+        assert home._cached(("k",), now + timedelta(minutes=14), compute, uow.figures) == 1
         assert len(calls) == 1
-        assert pipeline._cached(("k",), now + timedelta(minutes=16), uow, compute) == 1  # stale, refreshed behind
-    pipeline._home_stats_pool.shutdown(wait=True)
-    pipeline._home_stats_pool = None
+        assert home._cached(("k",), now + timedelta(minutes=16), compute, uow.figures) == 1  # stale, refreshed behind
+    assert home._pool is not None
+    home._pool.shutdown(wait=True)
+    home._pool = None
     assert len(calls) == 2
-    with pipeline.uow() as uow:
-        assert pipeline._cached(("k",), now + timedelta(minutes=20), uow, compute) == 2
-        assert pipeline._cached(("k",), now + timedelta(days=8), uow, compute) == 3  # too old to show: computed now
+    with UnitOfWork(home.uow().engine) as uow:
+        assert home._cached(("k",), now + timedelta(minutes=20), compute, uow.figures) == 2
+        assert home._cached(("k",), now + timedelta(days=8), compute, uow.figures) == 3  # too old to show: computed now

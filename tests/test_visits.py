@@ -9,26 +9,23 @@ from datetime import datetime, timezone
 
 import pytest
 from alembic import command
-from slack_sdk import WebClient
 from sqlalchemy import text, update
 from sqlmodel import Session, select
 
-from bot.deals.service import Pipeline
+from bot.app import Services
 from bot.domain.clock import FakeClock
-from bot.domain.values import OpportunityDraft
-from bot.slack.gateway import SlackGateway
-from bot.workspace.config import parse_config
 from storage import analytics, visits
-from storage.db import UnitOfWork, alembic_config, make_engine, upgrade
+from storage.analytics import Figures
+from storage.db import alembic_config, make_engine, upgrade
 from storage.models import Opportunity, StageChange
 from tests.conftest import TEST_CONFIG
+from tests.support import create, make_services
 
 FOUR_STAGES = '[[stages]]\nname = "Lead"\n[[stages]]\nname = "Qualify"\n[[stages]]\nname = "Demo"\n[[stages]]\nname = "Proposal"\n'
 
 
-def make_pipeline(engine, fake_slack, clock: FakeClock, config_text: str = TEST_CONFIG) -> Pipeline:
-    client = WebClient(token=fake_slack.bot_token, base_url=fake_slack.api_url)
-    return Pipeline(lambda write=False: UnitOfWork(engine, write=write), clock, parse_config(config_text, "t.toml"), SlackGateway(client))
+def make_pipeline(engine, fake_slack, clock: FakeClock, config_text: str = TEST_CONFIG) -> Services:
+    return make_services(engine, clock, config_text)[0]
 
 
 def derived(engine, opportunity_id: int | None = None) -> list[tuple]:
@@ -40,33 +37,31 @@ def derived(engine, opportunity_id: int | None = None) -> list[tuple]:
         return [tuple(row) for row in session.execute(query)]
 
 
-def new_deal(pipeline: Pipeline, owner: str = "U0REP1") -> int:
-    actor = pipeline.actor("T0TEST", owner)
-    stage = pipeline.stage_model("T0TEST").first
-    return pipeline.create(actor, OpportunityDraft(name="Deal", customer="Cust", owner_id=owner, stage_id=stage.id, currency="USD")).id
+def new_deal(pipeline: Services, owner: str = "U0REP1") -> int:
+    return create(pipeline, owner).id
 
 
 @pytest.fixture
-def pipeline(engine, fake_slack, clock) -> Pipeline:
+def pipeline(engine, fake_slack, clock) -> Services:
     return make_pipeline(engine, fake_slack, clock)
 
 
 def test_each_change_ends_the_previous_visit_and_marks_what_advanced(engine, pipeline, clock):
-    admin = pipeline.actor("T0TEST", "U0ADMIN")
-    lead, qualify = pipeline.stage_model("T0TEST").stages[:2]
+    admin = pipeline.workspaces.context("T0TEST", "U0ADMIN")
+    lead, qualify = pipeline.workspaces.stage_model("T0TEST").stages[:2]
     opp = new_deal(pipeline)
     t1 = clock.advance(days=2)
-    pipeline.move(admin, opp, stage_id=qualify.id)
+    pipeline.deals.move(admin, opp_id=opp, stage_id=qualify.id)
     t2 = clock.advance(days=3)
-    pipeline.move(admin, opp, stage_id=lead.id)
+    pipeline.deals.move(admin, opp_id=opp, stage_id=lead.id)
     assert derived(engine, opp)[0][1:3] == (t1, True)      # Lead, then Qualify: advanced
     assert derived(engine, opp)[1][1:3] == (t2, False)     # Qualify, then back to Lead
     assert derived(engine, opp)[2][1:3] == (None, False)   # still in Lead
     t3 = clock.advance(days=1)
-    pipeline.lose(admin, opp, "Budget")
+    pipeline.deals.lose(admin, "Budget", opp_id=opp)
     t4 = clock.advance(days=1)
-    pipeline.move(admin, opp, stage_id=lead.id)            # reopened
-    pipeline.win(admin, opp)
+    pipeline.deals.move(admin, opp_id=opp, stage_id=lead.id)            # reopened
+    pipeline.deals.win(admin, opp_id=opp)
     assert [row[1:] for row in derived(engine, opp)] == [
         # left_at, advanced, first visit of the deal to the stage, first with this owner
         (t1, True, True, True),       # Lead: the deal later reached Qualify (and was won)
@@ -80,8 +75,8 @@ def test_each_change_ends_the_previous_visit_and_marks_what_advanced(engine, pip
 
 def test_what_each_change_keeps_equals_deriving_everything_afresh(engine, fake_slack, clock):
     pipeline = make_pipeline(engine, fake_slack, clock, TEST_CONFIG + FOUR_STAGES)
-    admin = pipeline.actor("T0TEST", "U0ADMIN")
-    stages = pipeline.stage_model("T0TEST").stages
+    admin = pipeline.workspaces.context("T0TEST", "U0ADMIN")
+    stages = pipeline.workspaces.stage_model("T0TEST").stages
     rng = random.Random(7)
     deals = [new_deal(pipeline, rng.choice(["U0REP1", "U0REP2"])) for _ in range(12)]
     for _ in range(120):
@@ -93,11 +88,11 @@ def test_what_each_change_keeps_equals_deriving_everything_afresh(engine, fake_s
                 connection.execute(update(Opportunity.__table__).where(Opportunity.id == opp).values(
                     owner_id=rng.choice(["U0REP1", "U0REP2"])))
         elif roll < 0.2:
-            pipeline.win(admin, opp)
+            pipeline.deals.win(admin, opp_id=opp)
         elif roll < 0.3:
-            pipeline.lose(admin, opp, "Price")
+            pipeline.deals.lose(admin, "Price", opp_id=opp)
         else:
-            pipeline.move(admin, opp, stage_id=rng.choice(stages).id)
+            pipeline.deals.move(admin, opp_id=opp, stage_id=rng.choice(stages).id)
     kept = derived(engine)
     for column in (2, 3, 4):  # advanced, first_visit, first_visit_of_owner: both values occur
         assert {row[column] for row in kept} == {True, False}
@@ -114,8 +109,8 @@ def test_what_each_change_keeps_equals_deriving_everything_afresh(engine, fake_s
     with Session(engine) as session:
         history = session.execute(select(StageChange.opportunity_id, StageChange.to_stage_id, StageChange.to_status, StageChange.owner_id)
                                   .order_by(StageChange.opportunity_id, StageChange.changed_at, StageChange.id)).all()
-        conversion = analytics.stage_conversion(session, analytics.Scope(team_id="T0TEST"))
-        funnels = analytics.rep_funnels(session, analytics.Scope(team_id="T0TEST", owner_ids=("U0REP1", "U0REP2")), clock.now())
+        conversion = Figures(session).stage_conversion(analytics.Scope(team_id="T0TEST"))
+        funnels = Figures(session).rep_funnels(analytics.Scope(team_id="T0TEST", owner_ids=("U0REP1", "U0REP2")), clock.now())
     entered: dict[tuple, set] = {}
     advanced: dict[tuple, set] = {}
     for i, (opp, stage_id, status, owner) in enumerate(history):
@@ -138,7 +133,7 @@ def test_reordering_or_retiring_stages_re_derives_advanced(engine, fake_slack, c
     config = TEST_CONFIG + '[[stages]]\nname = "Lead"\n[[stages]]\nname = "Demo"\n[[stages]]\nname = "Proposal"\n'
     first = make_pipeline(engine, fake_slack, clock, config)
     admin = first.actor("T0TEST", "U0ADMIN")
-    lead, demo, proposal = first.stage_model("T0TEST").stages
+    lead, demo, proposal = first.workspaces.stage_model("T0TEST").stages
     opp = new_deal(first)
     clock.advance(days=1)
     first.move(admin, opp, stage_id=demo.id)
@@ -146,11 +141,11 @@ def test_reordering_or_retiring_stages_re_derives_advanced(engine, fake_slack, c
     first.move(admin, opp, stage_id=proposal.id)
     assert [row[2] for row in derived(engine, opp)] == [True, True, False]
 
-    def conversion(pipeline: Pipeline) -> dict[str, tuple[int, int]]:
-        model = pipeline.stage_model("T0TEST")
+    def conversion(pipeline: Services) -> dict[str, tuple[int, int]]:
+        model = pipeline.workspaces.stage_model("T0TEST")
         with Session(engine) as session:
             return {model.name_of(s.stage_id): (s.entered, s.advanced)
-                    for s in analytics.stage_conversion(session, analytics.Scope(team_id="T0TEST"))}
+                    for s in Figures(session).stage_conversion(analytics.Scope(team_id="T0TEST"))}
 
     assert conversion(first) == {"Lead": (1, 1), "Demo": (1, 1), "Proposal": (1, 0)}
 
@@ -198,13 +193,13 @@ def test_the_migration_derives_the_columns_of_existing_history(tmp_path):
 
 def test_analytics_read_the_stored_visits(engine, pipeline, clock):
     """Dwell and conversion come from the stored columns: a visit's days end at left_at."""
-    admin = pipeline.actor("T0TEST", "U0ADMIN")
-    lead, qualify = pipeline.stage_model("T0TEST").stages[:2]
+    admin = pipeline.workspaces.context("T0TEST", "U0ADMIN")
+    lead, qualify = pipeline.workspaces.stage_model("T0TEST").stages[:2]
     opp = new_deal(pipeline)
     clock.advance(days=4)
-    pipeline.move(admin, opp, stage_id=qualify.id)
+    pipeline.deals.move(admin, opp_id=opp, stage_id=qualify.id)
     now = clock.advance(days=1)
     with Session(engine) as session:
-        dwell = {d.stage_id: d for d in analytics.stage_dwell(session, analytics.Scope(team_id="T0TEST"), now)}
+        dwell = {d.stage_id: d for d in Figures(session).stage_dwell(analytics.Scope(team_id="T0TEST"), now)}
     assert dwell[lead.id].visits == 1 and dwell[lead.id].finished_avg_days == pytest.approx(4)
     assert dwell[qualify.id].finished_visits == 0 and dwell[qualify.id].avg_days == pytest.approx(1)

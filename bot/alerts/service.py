@@ -7,6 +7,7 @@ Alerts are outbox rows written with the stage change and sent by the dispatcher 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,30 +15,29 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import IntegrityError
 
 from bot.alerts.views import outcome_message, stage_alert_message
-from bot.deals.service import OUTCOME_ALERT, STAGE_ALERT, Pipeline, to_view
+from bot.domain.clock import Clock
 from bot.domain.values import (
     LOST,
+    OPEN,
     WON,
-    Actor,
+    Context,
     Forbidden,
     NotFound,
     OpportunityView,
+    StageModel,
+    WorkspaceView,
 )
-from bot.outbox.dispatcher import (
-    Dispatcher,
-    RetryLater,
-    Sent,
-    Skip,
-    Undeliverable,
-    schedule,
-)
+from bot.outbox.dispatcher import Dispatcher, RetryLater, Sent, Skip, Undeliverable
+from bot.outbox.messages import schedule_message
 from bot.slack.blocks import escape, mrkdwn
 from bot.slack.gateway import SlackGateway, slack_error
-from storage.models import Collaborator, Delivery
+from storage.db import UnitOfWork, UnitOfWorkFactory
+from storage.deals import to_view
+from storage.models import Delivery, Opportunity, StageChange
 
 log = logging.getLogger(__name__)
 
-ADMIN_NOTICE = "admin_notice"
+STAGE_ALERT, OUTCOME_ALERT, ADMIN_NOTICE = "stage_alert", "outcome_alert", "admin_notice"
 WAIT_FOR_CHANNEL = timedelta(minutes=15)
 CANNOT_JOIN = {"method_not_supported_for_channel_type", "channel_not_found", "is_archived", "missing_scope", "restricted_action"}
 
@@ -46,22 +46,106 @@ class ChannelUnresolved(Exception):
     """A #name that no channel in the workspace has."""
 
 
+def schedule_alerts(uow: UnitOfWork, opp: Opportunity, change: StageChange, stages: StageModel, workspace: WorkspaceView, now: datetime) -> None:
+    """Alerts are recorded with the stage change (an outbox row) and sent after commit; one per change."""
+    assert change.id is not None
+    if change.to_status == OPEN and (change.from_status != OPEN or change.from_stage_id != change.to_stage_id):
+        stage = stages.by_id(change.to_stage_id)
+        if stage is not None and stage.alert_channel:
+            uow.outbox.schedule(team_id=opp.team_id, kind=STAGE_ALERT, subject_id=change.id, dedupe_key=f"alert:{change.id}", due_at=now, now=now)
+    elif (change.to_status == WON and workspace.won_channel) or (change.to_status == LOST and workspace.lost_channel):
+        uow.outbox.schedule(team_id=opp.team_id, kind=OUTCOME_ALERT, subject_id=change.id, dedupe_key=f"outcome:{change.id}", due_at=now, now=now)
+
+
 @dataclass(frozen=True)
 class TakeResult:
+    """A Take it / Release click, with what redrawing the alert needs."""
+
     opportunity: OpportunityView
     change_id: int
     stage_id: int
     holder: str | None
     changed: bool
     message: str
+    mover_id: str = ""
+    path: tuple[int, ...] = ()
+    card: tuple[str, str] | None = None  # where the deal's first card is (channel, ts), for the alert's Open link
+
+
+Wake = Callable[..., None]
 
 
 class Alerts:
-    def __init__(self, pipeline: Pipeline, slack: SlackGateway | None = None) -> None:
-        self.pipeline = pipeline
-        self.uow = pipeline.uow
-        self.clock = pipeline.clock
-        self.slack = slack or pipeline.slack
+    """Take it / Release: one transaction each, which also records the card refreshes and the owner's DM."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, wake: Wake | None = None) -> None:
+        self.uow = uow
+        self.clock = clock
+        self.wake = wake or (lambda at=None: None)
+
+    @staticmethod
+    def _alerted(uow: UnitOfWork, ctx: Context, change_id: int) -> tuple[StageChange, OpportunityView]:
+        change = uow.alerts.stage_change(ctx.team_id, change_id)
+        if change is None:
+            raise NotFound("That alert's stage change doesn't exist in this workspace.")
+        opp = uow.deals.view(ctx.team_id, change.opportunity_id)
+        assert opp is not None
+        return change, opp
+
+    @staticmethod
+    def _result(uow: UnitOfWork, change: StageChange, opp: OpportunityView, holder: str | None, changed: bool, message: str) -> TakeResult:
+        assert change.id is not None
+        card = uow.deals.first_posted_card(opp.team_id, opp.id)
+        return TakeResult(opp, change.id, change.to_stage_id, holder, changed, message, change.changed_by,
+                          tuple(uow.alerts.visited_stage_ids(opp.team_id, opp.id)), (card.channel_id, card.ts) if card else None)
+
+    def take(self, ctx: Context, change_id: int) -> TakeResult:
+        from bot.deals.cards import schedule_card_refreshes
+
+        now = self.clock.now()
+        with self.uow(write=True) as uow:
+            change, opp = self._alerted(uow, ctx, change_id)
+            holder = uow.alerts.active_collaborator_of_change(ctx.team_id, change_id)
+            if holder is None and not uow.alerts.take(ctx.team_id, change, ctx.user_id, now):
+                holder = uow.alerts.active_collaborator_of_change(ctx.team_id, change_id)
+            if holder is not None:
+                message = "You already have it." if holder.user_id == ctx.user_id else f"<@{holder.user_id}> has already taken this."
+                return self._result(uow, change, opp, holder.user_id, False, message)
+            stage_name = ctx.stages.name_of(change.to_stage_id)
+            schedule_card_refreshes(uow, ctx.team_id, opp.id, now)
+            schedule_message(uow, team_id=ctx.team_id, key=f"taken:{change_id}:{ctx.user_id}:{int(now.timestamp())}", user_id=opp.owner_id,
+                             text=f"<@{ctx.user_id}> took {opp.ref} {escape(opp.name)} for {stage_name}.", now=now, subject_id=opp.id)
+            result = self._result(uow, change, opp, ctx.user_id, True, f"You took {opp.ref} for {stage_name}.")
+            uow.commit()
+        self.wake()
+        return result
+
+    def release(self, ctx: Context, change_id: int) -> TakeResult:
+        from bot.deals.cards import schedule_card_refreshes
+
+        now = self.clock.now()
+        with self.uow(write=True) as uow:
+            change, opp = self._alerted(uow, ctx, change_id)
+            holder = uow.alerts.active_collaborator_of_change(ctx.team_id, change_id)
+            if holder is None:
+                return self._result(uow, change, opp, None, False, "Nobody has this one; it is free to take.")
+            if holder.user_id != ctx.user_id and not ctx.actor.is_admin:
+                raise Forbidden(f"<@{holder.user_id}> has this; only they (or an admin) can release it.")
+            uow.alerts.release(holder, now)
+            schedule_card_refreshes(uow, ctx.team_id, opp.id, now)
+            result = self._result(uow, change, opp, None, True, f"Released {opp.ref}; it is free to take again.")
+            uow.commit()
+        self.wake()
+        return result
+
+
+class AlertSenders:
+    """The outbox kinds of alerts: the stage alert, the won / lost announcement, the admins' "invite me" notice."""
+
+    def __init__(self, uow: UnitOfWorkFactory, slack: SlackGateway, ensure_workspace: Callable[[str], None]) -> None:
+        self.uow = uow
+        self.slack = slack
+        self.ensure_workspace = ensure_workspace
 
     def register(self, dispatcher: Dispatcher) -> None:
         dispatcher.register(STAGE_ALERT, self.send_stage_alert)
@@ -72,7 +156,7 @@ class Alerts:
 
     def resolve_channels(self, team_id: str) -> list[str]:
         """Give every #name in the stage rules and outcomes its channel id; returns what could not be resolved."""
-        self.pipeline.ensure_workspace(team_id)
+        self.ensure_workspace(team_id)
         with self.uow() as uow:
             workspace = uow.workspaces.get_workspace(team_id)
             stages = [s for s in uow.workspaces.stages(team_id) if s.active]
@@ -86,21 +170,12 @@ class Alerts:
         ids = self.slack.channel_ids_by_name()
         found = {name: ids[name[1:]] for name in wanted if name[1:] in ids}
         with self.uow(write=True) as uow:
-            for stage in uow.workspaces.stages(team_id):
-                if stage.alert_channel in found:
-                    stage.alert_channel_id = found[stage.alert_channel]
-                    uow.session.add(stage)
-            workspace = uow.workspaces.get_workspace(team_id)
-            if workspace is not None:
-                if workspace.won_channel in found:
-                    workspace.won_channel_id = found[workspace.won_channel]
-                if workspace.lost_channel in found:
-                    workspace.lost_channel_id = found[workspace.lost_channel]
-                uow.session.add(workspace)
+            uow.workspaces.resolve_channels(team_id, found)
             uow.commit()
         return sorted(wanted - set(found))
 
-    def _channel(self, configured: str | None, resolved: str | None) -> str:
+    @staticmethod
+    def _channel(configured: str | None, resolved: str | None) -> str:
         if resolved:
             return resolved
         if configured and not configured.startswith("#"):
@@ -128,8 +203,8 @@ class Alerts:
         with self.uow(write=True) as uow:
             workspace = uow.workspaces.get_workspace(team_id)
             for admin in (workspace.admins if workspace else []):
-                schedule(uow.session, team_id=team_id, kind=ADMIN_NOTICE, subject_id=0, dedupe_key=f"notice:not_in_channel:{channel}:{admin}",
-                         due_at=now, now=now, payload={"admin": admin, "channel": channel, "reason": reason})
+                uow.outbox.schedule(team_id=team_id, kind=ADMIN_NOTICE, subject_id=0, dedupe_key=f"notice:not_in_channel:{channel}:{admin}",
+                                    due_at=now, now=now, payload={"admin": admin, "channel": channel, "reason": reason})
             if not (workspace and workspace.admins):
                 log.error("the bot can't post alerts in %s (%s) and no [workspace] admins are configured to tell", channel, reason)
             try:
@@ -151,19 +226,21 @@ class Alerts:
             change = uow.alerts.stage_change(delivery.team_id, delivery.subject_id)
             if change is None:
                 return None
+            assert change.id is not None
             opp_row = uow.deals.opportunity_by_id(delivery.team_id, change.opportunity_id)
             workspace = uow.workspaces.get_workspace(delivery.team_id)
             card = uow.deals.first_posted_card(delivery.team_id, change.opportunity_id)
-            holder = uow.alerts.active_collaborator_of_change(delivery.team_id, change.id)  # type: ignore[arg-type]
+            holder = uow.alerts.active_collaborator_of_change(delivery.team_id, change.id)
+            path = uow.alerts.visited_stage_ids(delivery.team_id, change.opportunity_id)
+            stages = uow.workspaces.stage_model(delivery.team_id)
             return (change, to_view(opp_row) if opp_row else None, workspace, (card.channel_id, card.ts) if card else None,
-                    holder.user_id if holder else None)
+                    holder.user_id if holder else None, path, stages)
 
     def send_stage_alert(self, delivery: Delivery, now: datetime) -> Sent | Skip | RetryLater:
         loaded = self._load(delivery)
         if loaded is None or loaded[1] is None:
             return Skip("stage change or opportunity is gone")
-        change, opp, _, card, holder = loaded
-        stages = self.pipeline.stage_model(delivery.team_id)
+        change, opp, _, card, holder, path, stages = loaded
         stage = stages.by_id(change.to_stage_id)
         if stage is None or not stage.alert_channel:
             return Skip("the stage has no alert rule any more")
@@ -171,12 +248,12 @@ class Alerts:
             channel = self._channel(stage.alert_channel, stage.alert_channel_id)
         except ChannelUnresolved:
             self.resolve_channels(delivery.team_id)
-            stage = self.pipeline.stage_model(delivery.team_id).by_id(change.to_stage_id)
+            with self.uow() as uow:
+                stage = uow.workspaces.stage_model(delivery.team_id).by_id(change.to_stage_id)
             if stage is None or not stage.alert_channel_id:
                 raise Undeliverable(f"no channel named {stage.alert_channel if stage else '?'} in the workspace") from None
             channel = stage.alert_channel_id
         permalink = self.slack.permalink(*card) if card else None
-        path = [e.to_stage_id for e in self.pipeline.history(opp) if e.to_status == "open"]
         text, message = stage_alert_message(opp, stages, change.id, change.changed_by, stage, path, permalink, holder=holder)
         return self._post(delivery, channel, text, message, now)
 
@@ -184,7 +261,7 @@ class Alerts:
         loaded = self._load(delivery)
         if loaded is None or loaded[1] is None or loaded[2] is None:
             return Skip("stage change or opportunity is gone")
-        change, opp, workspace, card, _ = loaded
+        change, opp, workspace, card, *_ = loaded
         if change.to_status == WON:
             configured, resolved = workspace.won_channel, workspace.won_channel_id
         elif change.to_status == LOST:
@@ -201,66 +278,3 @@ class Alerts:
             return RetryLater(now, "channel resolved")
         text, message = outcome_message(opp, change.to_status, change.changed_by, self.slack.permalink(*card) if card else None)
         return self._post(delivery, channel, text, message, now)
-
-    # ----- Take it / Release ------------------------------------------------------------------
-
-    @staticmethod
-    def _alerted(uow, actor: Actor, change_id: int):
-        """The stage change an alert is about, its deal, and who holds it now."""
-        change = uow.alerts.stage_change(actor.team_id, change_id)
-        if change is None:
-            raise NotFound("That alert's stage change doesn't exist in this workspace.")
-        opp_row = uow.deals.opportunity_by_id(actor.team_id, change.opportunity_id)
-        assert opp_row is not None
-        return change, to_view(opp_row), uow.alerts.active_collaborator_of_change(actor.team_id, change_id)
-
-    def take(self, actor: Actor, change_id: int) -> TakeResult:
-        now = self.clock.now()
-        with self.uow(write=True) as uow:
-            change, opp, holder = self._alerted(uow, actor, change_id)
-            if holder is not None:
-                message = "You already have it." if holder.user_id == actor.user_id else f"<@{holder.user_id}> has already taken this."
-                return TakeResult(opp, change_id, change.to_stage_id, holder.user_id, False, message)
-            uow.session.add(Collaborator(team_id=actor.team_id, opportunity_id=opp.id, stage_id=change.to_stage_id,
-                                         stage_change_id=change_id, user_id=actor.user_id, taken_at=now))
-            try:
-                uow.commit()
-            except IntegrityError:
-                uow.session.rollback()
-                holder = uow.alerts.active_collaborator_of_change(actor.team_id, change_id)
-                who = holder.user_id if holder else None
-                return TakeResult(opp, change_id, change.to_stage_id, who, False, f"<@{who}> has already taken this.")
-        stages = self.pipeline.stage_model(actor.team_id)
-        self.pipeline.refresh_cards(opp, stages)
-        stage_name = stages.name_of(change.to_stage_id)
-        try:
-            self.pipeline.slack.dm(opp.owner_id, f"<@{actor.user_id}> took {opp.ref} {escape(opp.name)} for {stage_name}.")
-        except SlackApiError as exc:
-            log.warning("could not tell %s that %s was taken: %s", opp.owner_id, opp.ref, slack_error(exc))
-        return TakeResult(opp, change_id, change.to_stage_id, actor.user_id, True, f"You took {opp.ref} for {stage_name}.")
-
-    def release(self, actor: Actor, change_id: int) -> TakeResult:
-        now = self.clock.now()
-        with self.uow(write=True) as uow:
-            change, opp, holder = self._alerted(uow, actor, change_id)
-            if holder is None:
-                return TakeResult(opp, change_id, change.to_stage_id, None, False, "Nobody has this one; it is free to take.")
-            if holder.user_id != actor.user_id and not actor.is_admin:
-                raise Forbidden(f"<@{holder.user_id}> has this; only they (or an admin) can release it.")
-            holder.released_at = now
-            uow.session.add(holder)
-            uow.commit()
-        self.pipeline.refresh_cards(opp, self.pipeline.stage_model(actor.team_id))
-        return TakeResult(opp, change_id, change.to_stage_id, None, True, f"Released {opp.ref}; it is free to take again.")
-
-    def alert_message_now(self, team_id: str, result: TakeResult) -> tuple[str, list[dict]]:
-        """The alert as it should look after a Take it / Release."""
-        stages = self.pipeline.stage_model(team_id)
-        stage = stages.by_id(result.stage_id)
-        with self.uow() as uow:
-            change = uow.alerts.stage_change(team_id, result.change_id)
-            card = uow.deals.first_posted_card(team_id, result.opportunity.id)
-        assert change is not None and stage is not None
-        path = [e.to_stage_id for e in self.pipeline.history(result.opportunity) if e.to_status == "open"]
-        permalink = self.slack.permalink(card.channel_id, card.ts) if card else None
-        return stage_alert_message(result.opportunity, stages, result.change_id, change.changed_by, stage, path, permalink, holder=result.holder)

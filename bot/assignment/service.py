@@ -1,173 +1,184 @@
-"""Assignment: rank a team's reps for a deal and route deals that need an owner."""
+"""Assignment: rank a team's reps for a deal and route deals that need an owner.
+
+Every change is one transaction that also records what it tells people (the new owner's DM with
+the card, the manager's suggestions, the card refreshes) as outbox rows.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
-
-from slack_sdk.errors import SlackApiError
 
 from bot.assignment.scoring import Candidate, Suggestion, _band_label, amount_band, rank
 from bot.assignment.views import suggestions_message
-from bot.deals.service import Pipeline, to_view
+from bot.deals.cards import schedule_card_refreshes
+from bot.deals.views import card_message
+from bot.domain.clock import Clock
 from bot.domain.values import (
     Actor,
+    Context,
     Forbidden,
     Invalid,
     NotFound,
     OpportunityView,
+    TeamView,
 )
 from bot.domain.when import WhenError, parse_when
+from bot.outbox.messages import schedule_message
 from bot.slack.blocks import escape, mrkdwn
-from bot.slack.gateway import slack_error
-from bot.teams.service import Teams, TeamView
 from bot.workspace.config import AssignmentConfig
-from storage import analytics
-from storage.models import Member, OwnerChange
+from storage.analytics import Similar
+from storage.db import UnitOfWork, UnitOfWorkFactory
+from storage.deals import to_view
 
 log = logging.getLogger(__name__)
 
+Wake = Callable[..., None]
+
+
+def team_of(teams: list[TeamView], user_id: str) -> TeamView | None:
+    return next((t for t in teams if user_id in t.member_ids), None) or next((t for t in teams if t.manager_id == user_id), None)
+
+
+def team_of_deal(teams: list[TeamView], opp: OpportunityView) -> TeamView | None:
+    return team_of(teams, opp.owner_id) or team_of(teams, opp.created_by)
+
+
+def check_assigner(actor: Actor, team: TeamView | None) -> None:
+    if actor.is_admin or (team is not None and team.manager_id == actor.user_id):
+        return
+    raise Forbidden("Only the team's manager or an admin assigns deals. You can hand yours back with “Needs an owner”.")
+
 
 class Assignments:
-    def __init__(self, pipeline: Pipeline, teams: Teams) -> None:
-        self.pipeline = pipeline
-        self.teams = teams
-        self.uow = pipeline.uow
-        self.clock = pipeline.clock
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, check_person: Callable[[str, str], str | None],
+                 timezone_of: Callable[[str, str], str], wake: Wake | None = None) -> None:
+        self.uow = uow
+        self.clock = clock
+        # why a user can't own a deal (their Slack profile), or None
+        self.check_person = check_person
+        self.timezone_of = timezone_of
+        self.wake = wake or (lambda at=None: None)
 
-    def team_of(self, team_id: str, user_id: str) -> TeamView | None:
-        teams = self.teams.all(team_id)
-        return next((t for t in teams if user_id in t.member_ids), None) or next((t for t in teams if t.manager_id == user_id), None)
-
-    def _team_of_deal(self, opp: OpportunityView) -> TeamView | None:
-        return self.team_of(opp.team_id, opp.owner_id) or self.team_of(opp.team_id, opp.created_by)
-
-    def _check_assigner(self, actor: Actor, team: TeamView | None) -> None:
-        if actor.is_admin or (team is not None and team.manager_id == actor.user_id):
-            return
-        raise Forbidden("Only the team's manager or an admin assigns deals. You can hand yours back with “Needs an owner”.")
-
-    def suggestions(self, team_id: str, opp: OpportunityView, team: TeamView | None) -> list[Suggestion]:
+    def suggestions(self, uow: UnitOfWork, opp: OpportunityView, team: TeamView | None) -> list[Suggestion]:
         if team is None or not team.member_ids:
             return []
         now = self.clock.now()
-        with self.uow() as uow:
-            workspace = uow.workspaces.get_workspace(team_id)
-            weights = AssignmentConfig(**workspace.assignment) if workspace and workspace.assignment else AssignmentConfig()
-            currency = workspace.currency if workspace else "USD"
-            band = amount_band(opp.amount) if opp.currency == currency else None
-            similar = analytics.Similar(opp.industry, opp.region, opp.company_size, band)
-            reps = tuple(team.member_ids)
-            records = {r.owner_id: r for r in uow.figures.rep_records(team_id, reps, now - timedelta(days=weights.window_days), similar, currency)}
-            loads = {l.owner_id: l for l in uow.figures.rep_loads(team_id, reps, now)}
-            away = uow.assignment.away_until(team_id, reps)
-            last = uow.assignment.last_assigned(team_id, reps)
+        workspace = uow.workspaces.get_workspace(opp.team_id)
+        weights = AssignmentConfig(**workspace.assignment) if workspace and workspace.assignment else AssignmentConfig()
+        currency = workspace.currency if workspace else "USD"
+        band = amount_band(opp.amount) if opp.currency == currency else None
+        similar = Similar(opp.industry, opp.region, opp.company_size, band)
+        reps = tuple(team.member_ids)
+        records = {r.owner_id: r for r in uow.figures.rep_records(opp.team_id, reps, now - timedelta(days=weights.window_days), similar, currency)}
+        loads = {load.owner_id: load for load in uow.figures.rep_loads(opp.team_id, reps, now)}
+        away = uow.assignment.away_until(opp.team_id, reps)
+        last = uow.assignment.last_assigned(opp.team_id, reps)
         label = " · ".join(x for x in (opp.industry, opp.region, opp.company_size, _band_label(band, currency)) if x) or "similar"
         candidates = [Candidate(rep, records.get(rep), loads[rep], away.get(rep), last.get(rep)) for rep in reps]
         return rank(candidates, weights, now, similar_label=f"similar ({label})" if label != "similar" else "similar", currency=currency)
 
-    def suggest(self, actor: Actor, number: int) -> tuple[OpportunityView, list[Suggestion]]:
-        opp = self.pipeline.find(actor, number=number)
-        team = self._team_of_deal(opp)
-        self._check_assigner(actor, team)
-        return opp, self.suggestions(actor.team_id, opp, team)[:3]
-
-    def assign(self, actor: Actor, opp_id: int, user_id: str, *, how: str = "assigned") -> OpportunityView:
-        opp = self._get(actor.team_id, opp_id)  # the assigner check below is stricter than seeing the deal
-        team = self._team_of_deal(opp)
-        target_team = self.team_of(actor.team_id, user_id)
-        self._check_assigner(actor, team if team is not None else target_team)
-        if not actor.is_admin and target_team is not None and target_team.manager_id != actor.user_id:
-            raise Forbidden(f"<@{user_id}> is on {target_team.name}, which you don't manage.")
-        if problem := self.pipeline.check_owner(actor.team_id, user_id):
-            raise Invalid(problem)
-        if opp.owner_id == user_id and not opp.needs_owner:
-            raise Invalid(f"{opp.ref} is already <@{user_id}>'s.")
-        return self._set_owner(actor, opp, user_id, how)
-
-    def _get(self, team_id: str, opp_id: int) -> OpportunityView:
+    def suggest(self, ctx: Context, number: int) -> tuple[OpportunityView, list[Suggestion]]:
         with self.uow() as uow:
-            row = uow.deals.opportunity_by_id(team_id, opp_id)
+            row = uow.deals.opportunity_by_number(ctx.team_id, number)
             if row is None:
-                raise NotFound("That opportunity doesn't exist in this workspace.")
-            return to_view(row)
+                raise NotFound(f"OPP-{number} doesn't exist in this workspace.")
+            opp = to_view(row)
+            team = team_of_deal(uow.teams.views(ctx.team_id), opp)
+            check_assigner(ctx.actor, team)
+            return opp, self.suggestions(uow, opp, team)[:3]
 
-    def _set_owner(self, actor: Actor, opp: OpportunityView, user_id: str, how: str) -> OpportunityView:
+    def assign(self, ctx: Context, user_id: str, *, opp_id: int | None = None, number: int | None = None) -> OpportunityView:
+        problem = self.check_person(ctx.team_id, user_id)  # the new owner's Slack profile, read before the transaction
         now = self.clock.now()
         with self.uow(write=True) as uow:
-            row = uow.deals.opportunity_by_id(actor.team_id, opp.id, for_update=True)
-            assert row is not None
-            uow.session.add(OwnerChange(team_id=actor.team_id, opportunity_id=row.id, from_owner=row.owner_id, to_owner=user_id,  # type: ignore[arg-type]
-                                        changed_by=actor.user_id, how=how, changed_at=now))
-            row.owner_id, row.needs_owner, row.updated_at = user_id, False, now
-            uow.session.add(row)
+            row = (uow.deals.opportunity_by_id(ctx.team_id, opp_id, for_update=True) if opp_id is not None
+                   else uow.deals.opportunity_by_number(ctx.team_id, number or 0, for_update=True))
+            if row is None:
+                raise NotFound(f"OPP-{number} doesn't exist in this workspace." if number is not None
+                               else "That opportunity doesn't exist in this workspace.")
+            opp = to_view(row)
+            teams = uow.teams.views(ctx.team_id)
+            team, target_team = team_of_deal(teams, opp), team_of(teams, user_id)
+            check_assigner(ctx.actor, team if team is not None else target_team)
+            if not ctx.actor.is_admin and target_team is not None and target_team.manager_id != ctx.user_id:
+                raise Forbidden(f"<@{user_id}> is on {target_team.name}, which you don't manage.")
+            if problem:
+                raise Invalid(problem)
+            if opp.owner_id == user_id and not opp.needs_owner:
+                raise Invalid(f"{opp.ref} is already <@{user_id}>'s.")
+            after = self._set_owner(uow, ctx.user_id, row, user_id, "assigned", now)
             uow.commit()
-            after = to_view(row)
-        stages = self.pipeline.stage_model(actor.team_id)
-        self.pipeline.refresh_cards(after, stages)
-        text, card = self.pipeline.card(after, stages)
-        try:
-            self.pipeline.slack.dm(user_id, f"{'Automatically a' if how == 'automatic' else 'A'}ssigned to you: {text}", card)
-        except SlackApiError as exc:
-            log.warning("could not tell %s about %s: %s", user_id, after.ref, slack_error(exc))
-        log.info("%s: %s now owned by %s (%s by %s)", actor.team_id, after.ref, user_id, how, actor.user_id)
+        self.wake()
         return after
 
-    def needs_owner(self, actor: Actor, opp_id: int) -> str:
-        """The owner hands a deal back, or a manager flags it: it goes to the manager with suggestions."""
-        opp = self.pipeline.find(actor, opp_id=opp_id)
-        team = self._team_of_deal(opp)
-        if not (actor.is_admin or actor.user_id == opp.owner_id or (team is not None and team.manager_id == actor.user_id)):
-            raise Forbidden(f"Only {opp.ref}'s owner, their manager or an admin can ask for a new owner.")
-        with self.uow(write=True) as uow:
-            row = uow.deals.opportunity_by_id(actor.team_id, opp.id, for_update=True)
-            assert row is not None
-            row.needs_owner = True
-            uow.session.add(row)
-            uow.commit()
-        return self.route(opp, requested_by=actor.user_id)
+    def _set_owner(self, uow: UnitOfWork, by: str, row, user_id: str, how: str, now: datetime) -> OpportunityView:
+        """Hand the deal over in the caller's transaction, with the new owner's DM and the card refreshes."""
+        uow.deals.set_owner(row, user_id, changed_by=by, how=how, now=now)
+        after = to_view(row)
+        schedule_card_refreshes(uow, after.team_id, after.id, now)
+        text, card = card_message(uow.deals.card(after), uow.workspaces.stage_model(after.team_id), now)
+        schedule_message(uow, team_id=after.team_id, key=f"assigned:{after.id}:{user_id}:{now.timestamp():.6f}", user_id=user_id,
+                         text=f"{'Automatically a' if how == 'automatic' else 'A'}ssigned to you: {text}", blocks=card, now=now, subject_id=after.id)
+        log.info("%s: %s now owned by %s (%s by %s)", after.team_id, after.ref, user_id, how, by)
+        return after
 
-    def route(self, opp: OpportunityView, *, requested_by: str) -> str:
-        """Send a deal that needs an owner to its team: assigned at once in automatic mode, else suggested to the manager."""
-        team = self._team_of_deal(opp)
+    def needs_owner(self, ctx: Context, opp_id: int) -> str:
+        """The owner hands a deal back, or a manager flags it: it goes to the manager with suggestions."""
+        with self.uow(write=True) as uow:
+            row = uow.deals.opportunity_by_id(ctx.team_id, opp_id, for_update=True)
+            if row is None:
+                raise NotFound("That opportunity doesn't exist in this workspace.")
+            opp = to_view(row)
+            team = team_of_deal(uow.teams.views(ctx.team_id), opp)
+            if not (ctx.actor.is_admin or ctx.user_id == opp.owner_id or (team is not None and team.manager_id == ctx.user_id)):
+                raise Forbidden(f"Only {opp.ref}'s owner, their manager or an admin can ask for a new owner.")
+            uow.deals.flag_needs_owner(row)
+            answer = self.route(uow, to_view(row), requested_by=ctx.user_id)
+            uow.commit()
+        self.wake()
+        return answer
+
+    def route(self, uow: UnitOfWork, opp: OpportunityView, *, requested_by: str) -> str:
+        """Send a deal that needs an owner to its team, in the caller's transaction: assigned at once in
+        automatic mode, else suggested to the manager. Returns what to tell the one who asked."""
+        now = self.clock.now()
+        team = team_of_deal(uow.teams.views(opp.team_id), opp)
         if team is None:
             return f"{opp.ref} needs an owner, but its owner is on no team; an admin can `/opp assign {opp.ref} @rep`."
-        suggestions = self.suggestions(opp.team_id, opp, team)
-        system = Actor(team_id=opp.team_id, user_id=team.manager_id, managed_user_ids=frozenset(team.member_ids))
+        suggestions = self.suggestions(uow, opp, team)
+        key = f"{opp.id}:{now.timestamp():.6f}"
         if team.auto_assign and suggestions:
             chosen = suggestions[0]
-            self._set_owner(system, opp, chosen.user_id, "automatic")
+            row = uow.deals.opportunity_by_id(opp.team_id, opp.id, for_update=True)
+            self._set_owner(uow, team.manager_id, row, chosen.user_id, "automatic", now)
             note = f"{opp.ref} {escape(opp.name)} was assigned automatically to <@{chosen.user_id}>: {chosen.reasons}."
-            self._tell(team.manager_id, None, note, [{"type": "section", "text": mrkdwn(note)}])
+            schedule_message(uow, team_id=opp.team_id, key=f"auto-assigned:{key}", user_id=team.manager_id, text=note,
+                             blocks=[{"type": "section", "text": mrkdwn(note)}], now=now, subject_id=opp.id)
             return f"{opp.ref} was assigned to <@{chosen.user_id}>."
         text, message = suggestions_message(opp, suggestions[:3], requested_by=requested_by, team_name=team.name)
-        self._tell(team.manager_id, team.routing_channel, text, message)
+        if team.routing_channel:
+            schedule_message(uow, team_id=opp.team_id, key=f"needs-owner:{key}", channel_id=team.routing_channel, text=text, blocks=message,
+                             now=now, subject_id=opp.id)
+        else:
+            schedule_message(uow, team_id=opp.team_id, key=f"needs-owner:{key}", user_id=team.manager_id, text=text, blocks=message,
+                             now=now, subject_id=opp.id)
         where = f"<#{team.routing_channel}>" if team.routing_channel else f"<@{team.manager_id}>"
         return f"{opp.ref} needs an owner; I sent it to {where} with suggestions."
 
-    def _tell(self, manager_id: str, channel: str | None, text: str, message: list[dict]) -> None:
-        try:
-            if channel:
-                self.pipeline.slack.post(channel, text, message)
-            else:
-                self.pipeline.slack.dm(manager_id, text, message)
-        except SlackApiError as exc:
-            log.warning("could not route a deal to %s: %s", channel or manager_id, slack_error(exc))
-
-    def set_away(self, actor: Actor, user_id: str, until_text: str | None) -> datetime | None:
+    def set_away(self, ctx: Context, user_id: str, until_text: str | None) -> datetime | None:
         """Away until a day (read in the rep's time zone), or back when `until_text` is None; returns the moment."""
-        if user_id != actor.user_id and not (actor.is_admin or user_id in actor.managed_user_ids):
+        if user_id != ctx.user_id and not (ctx.actor.is_admin or user_id in ctx.actor.managed_user_ids):
             raise Forbidden("You can mark only yourself, or your own reps, as away.")
         until = None
         if until_text:
+            tz = ctx.timezone if user_id == ctx.user_id else self.timezone_of(ctx.team_id, user_id)
             try:
-                until = parse_when(until_text, self.clock.now(), self.pipeline.timezone_of(actor.team_id, user_id)).at
+                until = parse_when(until_text, self.clock.now(), tz).at
             except WhenError as exc:
                 raise Invalid(str(exc)) from None
-        profile = self.pipeline.profile(actor.team_id, user_id)
         with self.uow(write=True) as uow:
-            row = uow.workspaces.member(actor.team_id, user_id) or Member(team_id=actor.team_id, user_id=user_id, name=profile.name if profile else "")
-            row.away_until = until
-            uow.session.add(row)
+            uow.workspaces.set_away(ctx.team_id, user_id, until, "")
             uow.commit()
         return until

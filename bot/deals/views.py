@@ -25,6 +25,7 @@ from bot.domain.values import (
     TAG_CHOICES,
     VISIBILITY,
     WON,
+    Card,
     FollowUpView,
     HistoryEntry,
     OpportunityView,
@@ -34,6 +35,7 @@ from bot.slack.blocks import (
     FIELD_TEXT,
     HEADER_TEXT,
     MAX_OPTIONS,
+    MESSAGE_BLOCKS,
     SECTION_TEXT,
     VIEW_BLOCKS,
     VIEW_TITLE,
@@ -339,3 +341,19 @@ def list_blocks(page: ListPage, stages: StageModel, now: datetime, *, viewer_id:
         blocks.append({"type": "actions", "elements": [
             {"type": "button", "action_id": LIST_PAGE_BUTTON, "text": plain(f"Next page ({last + 1}–{min(last + LIST_PAGE_SIZE, page.total)})"), "value": state}]})
     return blocks
+
+
+def card_message(card: Card, stages: StageModel, now: datetime, *, with_history: bool = False) -> tuple[str, list[dict]]:
+    """A card as a message: its notification text and blocks; `with_history` adds the stage history above its controls."""
+    opp = card.opportunity
+    blocks = opportunity_card(opp, stages, now, card.next_follow_up, card.collaborators)
+    if with_history:
+        actions = blocks[-1]
+        blocks = details_blocks(blocks, opp, stages, card.history, now, limit=MESSAGE_BLOCKS - 1, omitted=card.history_omitted) + [actions]
+    return card_text(opp, stages), blocks
+
+
+def card_details_modal(card: Card, stages: StageModel, now: datetime) -> dict:
+    opp = card.opportunity
+    return details_modal(opportunity_card(opp, stages, now, card.next_follow_up, card.collaborators), opp, stages, card.history, now,
+                         card.history_omitted)

@@ -12,21 +12,22 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from bot.deals.service import Pipeline
 from bot.digests.views import DIGEST_FULL_TOP, digest_message
+from bot.domain.clock import Clock
 from bot.domain.cron import last_fire_time
 from bot.domain.timezones import zone
-from bot.domain.values import Actor, Forbidden, NotFound, StageModel
-from bot.outbox.dispatcher import Dispatcher, Sent, Skip, schedule, schedule_many
-from bot.reports.charts import funnel_chart_png
-from bot.slack.blocks import blocks_as_text, format_amount
-from bot.teams.service import Teams, TeamView
+from bot.domain.values import Actor, Forbidden, NotFound, StageModel, TeamView
+from bot.outbox.dispatcher import Dispatcher, Sent, Skip
+from bot.reports.charts import funnel_chart_png, funnel_steps
+from bot.slack.blocks import blocks_as_text
+from bot.slack.gateway import SlackGateway
+from bot.teams.service import Teams
 from storage import analytics
+from storage.db import UnitOfWorkFactory
 from storage.models import CANCELLED, PENDING, Delivery
 
 log = logging.getLogger(__name__)
@@ -82,12 +83,15 @@ def _by_window(scopes: list[analytics.Scope], windows: list, compute: Callable[[
 
 
 class Digests:
-    def __init__(self, pipeline: Pipeline, teams: Teams, slack=None) -> None:
-        self.pipeline = pipeline
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, teams: Teams, slack: SlackGateway) -> None:
+        self.uow = uow
+        self.clock = clock
         self.teams = teams
-        self.uow = pipeline.uow
-        self.clock = pipeline.clock
-        self.slack = slack or pipeline.slack
+        self.slack = slack
+
+    def _stages(self, team_id: str) -> StageModel:
+        with self.uow() as uow:
+            return uow.workspaces.stage_model(team_id)
 
     # ----- content ----------------------------------------------------------------------------
 
@@ -151,7 +155,7 @@ class Digests:
         return (self.build(actor.team_id, team, since),)
 
     def render(self, data: DigestData, team_id: str) -> tuple[str, list[dict]]:
-        return digest_message(data, self.pipeline.stage_model(team_id))
+        return digest_message(data, self._stages(team_id))
 
     def chart(self, data: DigestData, stages: StageModel) -> bytes:
         steps, rates = funnel_steps(data.conversion, stages)
@@ -218,7 +222,7 @@ class Digests:
         # A team seen for the first time starts with its next period: its past one is recorded, not sent.
         baseline = scheduled and previous is None
         with self.uow(write=True) as uow:
-            schedule(uow.session, team_id=team_id, kind=DIGEST, subject_id=team.id, dedupe_key=key, due_at=now, now=now,
+            uow.outbox.schedule(team_id=team_id, kind=DIGEST, subject_id=team.id, dedupe_key=key, due_at=now, now=now,
                      payload={"period": period.isoformat(), "since": since.isoformat(), "scheduled": scheduled},
                      status=CANCELLED if baseline else PENDING)
             try:
@@ -259,7 +263,7 @@ class Digests:
                     else:
                         wanted.append((i, team))
                 built = self.build_many(team_id, [(team, datetime.fromisoformat(deliveries[i].payload["since"])) for i, team in wanted], now)
-                stages = self.pipeline.stage_model(team_id)
+                stages = self._stages(team_id)
             except Exception as exc:
                 log.exception("building the digests of %s failed", team_id)
                 for i in indexes:
@@ -278,7 +282,7 @@ class Digests:
                         outcomes[i] = exc
                 try:
                     with self.uow(write=True) as uow:
-                        schedule_many(uow.session, rows, now=now)
+                        uow.outbox.schedule_many(rows, now=now)
                         uow.commit()
                 except Exception as exc:
                     for i in done:
@@ -320,20 +324,3 @@ class Digests:
 
 def _destination(delivery: Delivery) -> str:
     return f"digest:{delivery.payload['kind']}:{delivery.payload['target']}"
-
-
-def funnel_steps(conversion, stages: StageModel) -> tuple[list[tuple[str, int]], list[float | None]]:
-    """Chart rows: deals that entered each stage, then Won; and the step rates between rows."""
-    steps: list[tuple[str, int]] = []
-    rates: list[float | None] = []
-    for step in conversion:
-        steps.append((stages.name_of(step.stage_id), step.entered))
-        rates.append(step.rate)
-    if conversion:
-        last = conversion[-1]
-        steps.append(("Won", last.advanced))
-    return steps, rates
-
-
-def money(amount: Decimal | None, currency: str) -> str:
-    return format_amount(amount, currency)

@@ -177,3 +177,64 @@ class Forbidden(OppError):
 
 class Invalid(OppError):
     pass
+
+
+@dataclass(frozen=True)
+class WorkspaceView:
+    """A workspace's settings as one request reads them."""
+
+    team_id: str
+    currency: str
+    timezone: str
+    admins: tuple[str, ...] = ()
+    industries: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    company_sizes: tuple[str, ...] = ()
+    won_channel: str | None = None
+    won_channel_id: str | None = None
+    lost_channel: str | None = None
+    lost_channel_id: str | None = None
+    assignment: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who is asking, in which workspace, with its stage model: loaded once per request, in one read."""
+
+    actor: Actor
+    workspace: WorkspaceView
+    stages: StageModel
+    timezone: str  # the actor's Slack time zone, else the workspace's
+
+    @property
+    def team_id(self) -> str:
+        return self.actor.team_id
+
+    @property
+    def user_id(self) -> str:
+        return self.actor.user_id
+
+
+@dataclass(frozen=True)
+class Card:
+    """What an opportunity's card shows: the deal, its next follow-up, who took its stage alerts
+    (user id, stage id), and, on request, its latest stage changes (with how many older ones were left out)."""
+
+    opportunity: OpportunityView
+    next_follow_up: FollowUpView | None = None
+    collaborators: tuple[tuple[str, int], ...] = ()
+    history: tuple[HistoryEntry, ...] = ()
+    history_omitted: int = 0
+
+
+@dataclass(frozen=True)
+class TeamView:
+    id: int
+    name: str
+    manager_id: str
+    member_ids: tuple[str, ...]
+    channel: str | None
+    digest: str
+    timezone: str | None
+    auto_assign: bool = False
+    routing_channel: str | None = None

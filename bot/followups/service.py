@@ -3,39 +3,38 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.deals.service import STALLED, Pipeline, follow_up_view, to_view
-from bot.domain.stages import can_change
+from bot.domain.clock import Clock
+from bot.domain.stages import can_change, can_view
 from bot.domain.values import (
-    Actor,
+    OPEN,
+    Context,
     FollowUpView,
     Forbidden,
     Invalid,
     NotFound,
     OpportunityView,
+    StageModel,
 )
 from bot.domain.when import WhenError, next_local, parse_when
 from bot.followups.views import reminder_message, stalled_message
-from bot.outbox.dispatcher import (
-    Dispatcher,
-    RetryLater,
-    Sent,
-    Skip,
-    cancel_pending,
-    schedule,
-)
+from bot.outbox.dispatcher import Dispatcher, RetryLater, Sent, Skip
 from bot.slack.blocks import escape, slack_date
 from bot.slack.gateway import SlackGateway
-from storage.models import DONE, OPEN, PENDING, Delivery, FollowUp
+from storage.db import UnitOfWork, UnitOfWorkFactory
+from storage.deals import follow_up_view, to_view
+from storage.models import PENDING, Delivery, FollowUp, Opportunity
 
 log = logging.getLogger(__name__)
 
-REMINDER, NUDGE = "reminder", "nudge"
+REMINDER, NUDGE, STALLED = "reminder", "nudge", "stalled"
 NUDGE_AFTER = timedelta(hours=24)
 LATE_AFTER = timedelta(minutes=5)
 TEXT_MAX = 500
+SNOOZE_CHOICES = ("1h", "tomorrow", "3d")
 
 
 @dataclass(frozen=True)
@@ -50,16 +49,41 @@ def reminder_key(follow_up_id: int, due_at: datetime) -> str:
     return f"reminder:{follow_up_id}:{int(due_at.timestamp())}"
 
 
+def schedule_reminder(uow: UnitOfWork, row: FollowUp, now: datetime) -> None:
+    assert row.id is not None
+    uow.outbox.schedule(team_id=row.team_id, kind=REMINDER, subject_id=row.id, dedupe_key=reminder_key(row.id, row.due_at),
+                        due_at=row.due_at, now=now, payload={"due": int(row.due_at.timestamp())})
+
+
+def schedule_stalled_check(uow: UnitOfWork, opp: Opportunity, stages: StageModel, now: datetime) -> None:
+    """One nudge per stage entry, due when the deal outstays the stage's max days."""
+    stage = stages.by_id(opp.stage_id)
+    if stage is None or opp.status != OPEN or opp.id is None:
+        return
+    entered = int(opp.stage_entered_at.timestamp())
+    uow.outbox.schedule(team_id=opp.team_id, kind=STALLED, subject_id=opp.id, dedupe_key=f"stalled:{opp.id}:{entered}",
+                        due_at=opp.stage_entered_at + timedelta(days=stage.max_days), now=now, payload={"entered": entered})
+
+
+Wake = Callable[..., None]
+
+
 class FollowUps:
-    def __init__(self, pipeline: Pipeline, delivery_slack: SlackGateway | None = None) -> None:
-        self.pipeline = pipeline
-        self.uow = pipeline.uow
-        self.clock = pipeline.clock
-        self.slack = delivery_slack or pipeline.slack
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, check_person: Callable[[str, str], str | None],
+                 wake: Wake | None = None) -> None:
+        self.uow = uow
+        self.clock = clock
+        # why a user can't take a follow-up (their Slack profile), or None
+        self.check_person = check_person
+        self.wake = wake or (lambda at=None: None)
 
     # ----- changes ----------------------------------------------------------------------------
 
-    def add(self, actor: Actor, opp_id: int, text: str, due_at: datetime, assignee_id: str | None = None) -> FollowUpResult:
+    def add(self, ctx: Context, due_at: datetime, text: str, *, opp_id: int | None = None, number: int | None = None,
+            assignee_id: str | None = None) -> FollowUpResult:
+        """Check the deal and write the follow-up and its reminder in one transaction."""
+        from bot.deals.cards import schedule_card_refreshes
+
         text = " ".join(text.split())
         if not text:
             raise Invalid("Say what to do, e.g. “call the buyer back”.")
@@ -68,102 +92,117 @@ class FollowUps:
         now = self.clock.now()
         if due_at <= now:
             raise Invalid("That time is in the past; pick a later time.")
-        opp = self.pipeline.find(actor, opp_id=opp_id)
-        if not can_change(actor, opp):
-            raise Forbidden(f"You can't add follow-ups to {opp.ref}: it belongs to <@{opp.owner_id}>.")
-        if not opp.is_open:
-            raise Invalid(f"{opp.ref} is {opp.status}; reopen it before planning follow-ups.")
-        assignee = assignee_id or opp.owner_id
-        if assignee != opp.owner_id and (problem := self.pipeline.check_owner(actor.team_id, assignee)):
-            raise Invalid(problem.replace("own an opportunity", "take a follow-up"))
+        # Whether a colleague can take the follow-up is their Slack profile: read before the transaction.
+        problem = self.check_person(ctx.team_id, assignee_id) if assignee_id else None
         with self.uow(write=True) as uow:
-            row = FollowUp(team_id=actor.team_id, opportunity_id=opp.id, text=text, due_at=due_at, assignee_id=assignee,
-                           status=PENDING, created_by=actor.user_id, created_at=now)
-            uow.session.add(row)
-            uow.session.flush()
-            assert row.id is not None
-            schedule(uow.session, team_id=actor.team_id, kind=REMINDER, subject_id=row.id, dedupe_key=reminder_key(row.id, due_at),
-                     due_at=due_at, now=now, payload={"due": int(due_at.timestamp())})
+            row = (uow.deals.opportunity_by_id(ctx.team_id, opp_id, for_update=True) if opp_id is not None
+                   else uow.deals.opportunity_by_number(ctx.team_id, number or 0, for_update=True))
+            if row is None:
+                raise NotFound(f"OPP-{number} doesn't exist in this workspace." if number is not None
+                               else "That opportunity doesn't exist in this workspace.")
+            opp = to_view(row)
+            if not can_view(ctx.actor, opp):
+                raise Forbidden(f"{opp.ref} belongs to <@{opp.owner_id}>; only its owner, their manager or an admin can see it.")
+            if not can_change(ctx.actor, opp):
+                raise Forbidden(f"You can't add follow-ups to {opp.ref}: it belongs to <@{opp.owner_id}>.")
+            if not opp.is_open:
+                raise Invalid(f"{opp.ref} is {opp.status}; reopen it before planning follow-ups.")
+            assignee = assignee_id or opp.owner_id
+            if assignee != opp.owner_id and problem:
+                raise Invalid(problem.replace("own an opportunity", "take a follow-up"))
+            follow_up = uow.follow_ups.add(ctx.team_id, opp.id, text, due_at, assignee, ctx.user_id, now)
+            schedule_reminder(uow, follow_up, now)
+            schedule_card_refreshes(uow, ctx.team_id, opp.id, now)
             uow.commit()
-            view = follow_up_view(row)
-        self.pipeline.wake_dispatcher(due_at)
-        self.pipeline.refresh_cards(opp, self.pipeline.stage_model(actor.team_id))
-        who = "you" if assignee == actor.user_id else f"<@{assignee}>"
+            view = follow_up_view(follow_up)
+        self.wake()
+        self.wake(due_at)
+        who = "you" if assignee == ctx.user_id else f"<@{assignee}>"
         return FollowUpResult(view, opp, True, f"Follow-up on {opp.ref} for {who}: “{escape(text)}”, due {slack_date(due_at)}.")
 
-    def add_from_text(self, actor: Actor, number: int, text: str) -> FollowUpResult:
+    def add_from_text(self, ctx: Context, number: int, text: str) -> FollowUpResult:
         """`/opp followup OPP-12 <when> <what>`, the moment read in the actor's Slack time zone."""
-        opp = self.pipeline.find(actor, number=number)
         try:
-            when = parse_when(text, self.clock.now(), self.pipeline.timezone_of(actor.team_id, actor.user_id))
+            when = parse_when(text, self.clock.now(), ctx.timezone)
         except WhenError as exc:
             raise Invalid(str(exc)) from None
         if not when.rest:
             raise Invalid("Say what to do after the time, e.g. /opp followup OPP-12 tomorrow 9am send the quote.")
-        return self.add(actor, opp.id, when.rest, when.at)
+        return self.add(ctx, when.at, when.rest, number=number)
 
-    def _load_for_change(self, uow, actor: Actor, follow_up_id: int) -> tuple[FollowUp, OpportunityView]:
-        row = uow.follow_ups.follow_up(actor.team_id, follow_up_id, for_update=True)
+    @staticmethod
+    def _load_for_change(uow: UnitOfWork, ctx: Context, follow_up_id: int) -> tuple[FollowUp, OpportunityView]:
+        row = uow.follow_ups.follow_up(ctx.team_id, follow_up_id, for_update=True)
         if row is None:
             raise NotFound("That follow-up doesn't exist in this workspace.")
-        opp_row = uow.deals.opportunity_by_id(actor.team_id, row.opportunity_id)
-        assert opp_row is not None
-        opp = to_view(opp_row)
-        if actor.user_id != row.assignee_id and not can_change(actor, opp):
+        opp = uow.deals.view(ctx.team_id, row.opportunity_id)
+        assert opp is not None
+        if ctx.user_id != row.assignee_id and not can_change(ctx.actor, opp):
             raise Forbidden(f"This follow-up is <@{row.assignee_id}>'s; only they, the deal's owner, their manager or an admin can change it.")
         return row, opp
 
-    def complete(self, actor: Actor, follow_up_id: int) -> FollowUpResult:
+    def complete(self, ctx: Context, follow_up_id: int) -> FollowUpResult:
+        from bot.deals.cards import schedule_card_refreshes
+
         now = self.clock.now()
         with self.uow(write=True) as uow:
-            row, opp = self._load_for_change(uow, actor, follow_up_id)
+            row, opp = self._load_for_change(uow, ctx, follow_up_id)
             if row.status != PENDING:
                 return FollowUpResult(follow_up_view(row), opp, False, f"Already {row.status}: “{escape(row.text)}”.")
-            row.status, row.done_at, row.done_by = DONE, now, actor.user_id
-            cancel_pending(uow.session, team_id=actor.team_id, kinds=(REMINDER, NUDGE), subject_id=row.id)  # type: ignore[arg-type]
-            uow.session.add(row)
+            uow.follow_ups.complete(row, ctx.user_id, now)
+            uow.outbox.cancel_pending(team_id=ctx.team_id, kinds=(REMINDER, NUDGE), subject_id=follow_up_id)
+            schedule_card_refreshes(uow, ctx.team_id, opp.id, now)
             uow.commit()
             view = follow_up_view(row)
-        self.pipeline.refresh_cards(opp, self.pipeline.stage_model(actor.team_id))
+        self.wake()
         return FollowUpResult(view, opp, True, f":white_check_mark: Done: “{escape(view.text)}” ({opp.ref}).")
 
-    def snooze_until(self, actor: Actor, follow_up_id: int, choice: str) -> datetime:
+    def snooze_until(self, ctx: Context, choice: str) -> datetime:
         now = self.clock.now()
         if choice == "1h":
             return now + timedelta(hours=1)
-        tz = self.pipeline.timezone_of(actor.team_id, actor.user_id)
         if choice == "tomorrow":
-            return next_local(now, tz, days=1)
+            return next_local(now, ctx.timezone, days=1)
         if choice == "3d":
             return now + timedelta(days=3)
         raise Invalid("Unknown snooze choice.")
 
-    def snooze(self, actor: Actor, follow_up_id: int, choice: str) -> FollowUpResult:
-        until = self.snooze_until(actor, follow_up_id, choice)
+    def snooze(self, ctx: Context, follow_up_id: int, choice: str) -> FollowUpResult:
+        from bot.deals.cards import schedule_card_refreshes
+
+        until = self.snooze_until(ctx, choice)
         now = self.clock.now()
         with self.uow(write=True) as uow:
-            row, opp = self._load_for_change(uow, actor, follow_up_id)
+            row, opp = self._load_for_change(uow, ctx, follow_up_id)
             if row.status != PENDING:
                 return FollowUpResult(follow_up_view(row), opp, False, f"Already {row.status}: “{escape(row.text)}”.")
             if row.due_at > now and abs((row.due_at - until).total_seconds()) < 60:
                 # a double click on the same snooze: the first one already moved it here
                 return FollowUpResult(follow_up_view(row), opp, False, f"Already snoozed until {slack_date(row.due_at)}.")
-            cancel_pending(uow.session, team_id=actor.team_id, kinds=(REMINDER, NUDGE), subject_id=row.id)  # type: ignore[arg-type]
-            row.due_at = until
-            schedule(uow.session, team_id=actor.team_id, kind=REMINDER, subject_id=row.id, dedupe_key=reminder_key(row.id, until),  # type: ignore[arg-type]
-                     due_at=until, now=now, payload={"due": int(until.timestamp())})
-            uow.session.add(row)
+            uow.outbox.cancel_pending(team_id=ctx.team_id, kinds=(REMINDER, NUDGE), subject_id=follow_up_id)
+            uow.follow_ups.reschedule(row, until)
+            schedule_reminder(uow, row, now)
+            schedule_card_refreshes(uow, ctx.team_id, opp.id, now)
             uow.commit()
             view = follow_up_view(row)
-        self.pipeline.wake_dispatcher(until)
-        self.pipeline.refresh_cards(opp, self.pipeline.stage_model(actor.team_id))
+        self.wake()
+        self.wake(until)
         return FollowUpResult(view, opp, True, f":zzz: Snoozed until {slack_date(until)}: “{escape(view.text)}” ({opp.ref}).")
 
-    def has_pending(self, team_id: str, opp_id: int) -> bool:
-        with self.uow() as uow:
-            return bool(uow.follow_ups.next_follow_ups(team_id, [opp_id]))
+    def due_today(self, ctx: Context, uow: UnitOfWork, *, limit: int = 20) -> list[tuple[FollowUpView, OpportunityView]]:
+        """The actor's pending follow-ups that are overdue or due before the end of their day (inside the caller's read)."""
+        end_of_today = next_local(self.clock.now(), ctx.timezone, days=1, at=datetime.min.time())
+        rows = uow.follow_ups.pending_follow_ups_of(ctx.team_id, ctx.user_id, due_before=end_of_today, limit=limit)
+        opps = uow.deals.opportunities_by_id(ctx.team_id, sorted({r.opportunity_id for r in rows}))
+        return [(follow_up_view(r), to_view(opps[r.opportunity_id])) for r in rows if r.opportunity_id in opps]
 
-    # ----- delivery ---------------------------------------------------------------------------
+
+class FollowUpSenders:
+    """The outbox kinds of follow-ups: the reminder DM, its nudge a day later, the stalled-deal DM."""
+
+    def __init__(self, uow: UnitOfWorkFactory, slack: SlackGateway) -> None:
+        self.uow = uow
+        self.slack = slack
 
     def register(self, dispatcher: Dispatcher) -> None:
         dispatcher.register(REMINDER, self.send_reminder)
@@ -175,7 +214,7 @@ class FollowUps:
             rows = uow.follow_ups.follow_up_and_opportunity(delivery.team_id, delivery.subject_id)
         if rows is None:
             return Skip("follow-up is gone")
-        follow_up, opp = follow_up_view(rows[0]), to_view(rows[1])
+        follow_up, opp = follow_up_view(rows[0]), to_view(rows[1])  # type: ignore[arg-type]
         if follow_up.status != PENDING:
             return Skip(f"follow-up is {follow_up.status}")
         if int(follow_up.due_at.timestamp()) != delivery.payload.get("due"):
@@ -187,20 +226,19 @@ class FollowUps:
         if nudge:
             return Sent(channel, ts)
         due = int(follow_up.due_at.timestamp())
-        return Sent(channel, ts, then=lambda session: schedule(
-            session, team_id=delivery.team_id, kind=NUDGE, subject_id=follow_up.id, dedupe_key=f"nudge:{follow_up.id}:{due}",
+        return Sent(channel, ts, then=lambda uow: uow.outbox.schedule(
+            team_id=delivery.team_id, kind=NUDGE, subject_id=follow_up.id, dedupe_key=f"nudge:{follow_up.id}:{due}",
             due_at=max(now, follow_up.due_at + NUDGE_AFTER), now=now, payload={"due": due}))
 
     def send_stalled(self, delivery: Delivery, now: datetime) -> Sent | Skip | RetryLater:
         with self.uow() as uow:
-            opp_row = uow.deals.opportunity_by_id(delivery.team_id, delivery.subject_id)
-            if opp_row is None:
-                return Skip("opportunity is gone")
-            opp = to_view(opp_row)
+            opp = uow.deals.view(delivery.team_id, delivery.subject_id)
+            stages = uow.workspaces.stage_model(delivery.team_id)
+        if opp is None:
+            return Skip("opportunity is gone")
         entered = int(delivery.payload.get("entered", 0))
         if opp.status != OPEN or int(opp.stage_entered_at.timestamp()) != entered:
             return Skip("the deal left that stage")
-        stages = self.pipeline.stage_model(delivery.team_id)
         stage = stages.by_id(opp.stage_id)
         if stage is not None and now < opp.stage_entered_at + timedelta(days=stage.max_days):
             return RetryLater(opp.stage_entered_at + timedelta(days=stage.max_days), "the stage's max days grew")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from bot.deals.views import follow_up_line, opportunity_line, overdue_first
 from bot.domain.values import (
@@ -25,6 +25,9 @@ from bot.slack.blocks import (
     plain,
 )
 from bot.slack.ids import DETAILS_BUTTON, DONE_BUTTON, HOME_NEW_BUTTON
+
+if TYPE_CHECKING:
+    from bot.home.service import HomePage
 
 
 @dataclass(frozen=True)
@@ -103,3 +106,8 @@ def home_view(owner_id: str, summaries: Sequence[StageSummary], items: Sequence[
         if hidden > 0:
             blocks.append({"type": "context", "elements": [mrkdwn(f"…and {hidden} more in {escape(stage.name)}: `/opp list {escape(clip(stage.name, 40))}`")]})
     return {"type": "home", "blocks": blocks}
+
+
+def home_page_view(page: HomePage, stages: StageModel) -> dict:
+    return home_view(page.owner_id, page.summaries, page.items, page.total, stages, page.now, due=page.due, follow_ups=page.follow_ups,
+                     my_stalled=page.my_stalled, team=page.team)

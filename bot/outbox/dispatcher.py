@@ -16,19 +16,15 @@ import socket
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Callable
 
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
 
 from bot.domain.clock import Clock
 from bot.slack.gateway import retry_after, slack_error
 from bot.slack.pacing import Paced, delivery_scope
-from storage.db import UnitOfWorkFactory
+from storage.db import UnitOfWork, UnitOfWorkFactory
 from storage.models import CANCELLED, FAILED, PENDING, SENT, Delivery
 
 log = logging.getLogger(__name__)
@@ -38,9 +34,6 @@ MAX_ATTEMPTS = 8
 WORKERS = 16
 # last_error of a row the pacer put back: it holds its channel's slot (bot/pacing.py).
 PACED = "paced: waiting for the channel's next slot"
-# The sending path writes through the table and its columns (not the mapped class): an ORM-enabled
-# UPDATE or INSERT costs several times the CPU of a plain one, and each message makes two.
-DELIVERY = Delivery.__table__
 BASE_BACKOFF = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(hours=1)
 LEASE = timedelta(minutes=2)
@@ -61,7 +54,7 @@ class Sent:
     channel_id: str | None = None
     message_ts: str | None = None
     # Follow-on work (e.g. the reminder's nudge) recorded in the same transaction that marks the row sent.
-    then: Callable[[Session], None] | None = None
+    then: Callable[[UnitOfWork], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -109,44 +102,6 @@ def instance_id() -> str:
 
 def backoff(attempts: int) -> timedelta:
     return min(MAX_BACKOFF, BASE_BACKOFF * (2 ** max(0, attempts - 1)))
-
-
-def schedule(session, *, team_id: str, kind: str, subject_id: int, dedupe_key: str, due_at: datetime, now: datetime,
-             payload: dict | None = None, status: str = PENDING) -> None:
-    """Record work inside the caller's transaction; the same dedupe_key is recorded once."""
-    schedule_many(session, [dict(team_id=team_id, kind=kind, subject_id=subject_id, dedupe_key=dedupe_key, due_at=due_at,
-                                 payload=payload, status=status)], now=now)
-
-
-def schedule_many(session, rows: list[dict], *, now: datetime) -> None:
-    """`schedule` for many rows (each a dict of its keyword arguments) in one statement.
-
-    ON CONFLICT DO NOTHING on (team_id, dedupe_key): a key already recorded, by this transaction or
-    a concurrent one, is skipped rather than looked up first (one statement on the sending path).
-    """
-    if not rows:
-        return
-    values = [dict(team_id=row["team_id"], kind=row["kind"], subject_id=row["subject_id"], dedupe_key=row["dedupe_key"],
-                   payload=row.get("payload") or {}, due_at=row["due_at"], scheduled_for=row["due_at"], created_at=now,
-                   status=row.get("status") or PENDING, attempts=0) for row in rows]
-    dialect_insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(dialect_insert(DELIVERY).on_conflict_do_nothing(index_elements=["team_id", "dedupe_key"]), values)
-
-
-def _unheld(team_id: str, now: datetime, kinds: tuple[str, ...] | None, skip: tuple[str, ...]) -> list:
-    """WHERE clauses for a workspace's pending rows of these kinds (or all but `skip`) that no process holds."""
-    where = [Delivery.team_id == team_id, Delivery.status == PENDING, or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now)]
-    if kinds is not None:
-        where.append(Delivery.kind.in_(kinds))
-    if skip:
-        where.append(Delivery.kind.not_in(skip))
-    return where
-
-
-def cancel_pending(session, *, team_id: str, kinds: tuple[str, ...], subject_id: int) -> None:
-    session.execute(update(DELIVERY).where(
-        DELIVERY.c.team_id == team_id, DELIVERY.c.kind.in_(kinds), DELIVERY.c.subject_id == subject_id, DELIVERY.c.status == PENDING,
-    ).values(status=CANCELLED))
 
 
 class Dispatcher:
@@ -227,18 +182,9 @@ class Dispatcher:
         """Take a lease on a batch of due rows (skipping rows another process holds) and return them."""
         now = self.clock.now()
         with self.uow(write=True) as uow:
-            query = (
-                select(Delivery)
-                .where(*_unheld(team_id, now, kinds, skip), Delivery.due_at <= now)
-                .order_by(Delivery.due_at, Delivery.id)
-                .limit(limit or self.batch)
-            )
-            if uow.dialect == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            rows = list(uow.session.scalars(query))
+            rows = uow.outbox.claim(team_id, now, owner=self.owner, until=now + (lease or self.lease), limit=limit or self.batch,
+                                    kinds=kinds, skip=skip)
             if rows:
-                uow.session.execute(update(DELIVERY).where(DELIVERY.c.team_id == team_id, DELIVERY.c.id.in_([r.id for r in rows]))
-                                    .values(claimed_by=self.owner, claimed_until=now + (lease or self.lease)))
                 uow.commit()
         return rows
 
@@ -313,10 +259,9 @@ class Dispatcher:
             values = {"due_at": outcome.at, "last_error": outcome.reason[:300]}
         values.update(claimed_by=None, claimed_until=None)
         with self.uow(write=True) as uow:
-            uow.session.execute(update(DELIVERY).where(
-                DELIVERY.c.team_id == delivery.team_id, DELIVERY.c.id == delivery.id, DELIVERY.c.claimed_by == self.owner).values(**values))
+            uow.outbox.settle(delivery, self.owner, values)
             if then is not None:
-                then(uow.session)
+                then(uow)
             uow.commit()
         if error is not None:
             return ("failed" if values.get("status") == FAILED else "retried"), error
@@ -338,17 +283,22 @@ class Dispatcher:
     def next_due(self, *, kinds: tuple[str, ...] | None = None, skip: tuple[str, ...] = ()) -> datetime | None:
         """When the earliest pending row of these kinds that nobody holds falls due (one index range per workspace)."""
         now = self.clock.now()
-        earliest: datetime | None = None
         with self.uow() as uow:
-            for team_id in uow.workspaces.all_team_ids():
-                due = uow.session.scalar(select(Delivery.due_at).where(*_unheld(team_id, now, kinds, skip)).order_by(Delivery.due_at).limit(1))
-                if due is not None and due.tzinfo is None:
-                    due = due.replace(tzinfo=timezone.utc)
-                if due is not None and (earliest is None or due < earliest):
-                    earliest = due
-        return earliest
+            dues = [uow.outbox.next_due(team_id, now, kinds=kinds, skip=skip) for team_id in uow.workspaces.all_team_ids()]
+        return min((due for due in dues if due is not None), default=None)
 
     def failed_count(self) -> int:
         with self.uow() as uow:
-            return sum(uow.session.scalar(select(func.count()).select_from(Delivery).where(Delivery.team_id == team_id, Delivery.status == FAILED)) or 0
-                       for team_id in uow.workspaces.all_team_ids())
+            return sum(uow.outbox.failed_count(team_id) for team_id in uow.workspaces.all_team_ids())
+
+
+class WakeUp:
+    """Called after a commit that recorded outbox rows: the delivery lane runs now, or by `at` (a
+    follow-up due before the next tick). `oppbot run` connects it to the lane; until then it does nothing."""
+
+    def __init__(self) -> None:
+        self.target: Callable[[datetime | None], None] | None = None
+
+    def __call__(self, at: datetime | None = None) -> None:
+        if self.target is not None:
+            self.target(at)

@@ -19,6 +19,8 @@ from typing import Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
+from bot.domain.values import StageModel
+
 WIDTH = 770
 PAD = 14
 TITLE_HEIGHT = 52
@@ -166,3 +168,16 @@ def funnel_chart_png(title: str, steps: Sequence[tuple[str, int]], *, rates: Seq
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def funnel_steps(conversion, stages: StageModel) -> tuple[list[tuple[str, int]], list[float | None]]:
+    """Chart rows: deals that entered each stage, then Won; and the step rates between rows."""
+    steps: list[tuple[str, int]] = []
+    rates: list[float | None] = []
+    for step in conversion:
+        steps.append((stages.name_of(step.stage_id), step.entered))
+        rates.append(step.rate)
+    if conversion:
+        last = conversion[-1]
+        steps.append(("Won", last.advanced))
+    return steps, rates

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterator
+from typing import IO
 
 from bot.domain.stages import resolve_stage
 from bot.domain.values import Actor, Forbidden, Invalid, StageModel
@@ -16,6 +17,9 @@ COLUMNS = ["id", "name", "customer", "amount", "currency", "status", "stage", "o
            "expected_close", "closed_at", "lost_reason", "industry", "region", "company_size", "source", "found", "reach", "visibility",
            "change_kind", "next_step", "history"]
 BATCH = 500
+# The one list of `/opp export` filters (key:value).
+EXPORT_FILTERS = ("status", "stage", "owner", "industry", "region", "since")
+SPOOL_IN_MEMORY = 4 * 1024 * 1024  # bytes; a larger export goes on to disk
 
 
 @dataclass(frozen=True)
@@ -57,22 +61,32 @@ def build_filter(actor: Actor, pairs: tuple[tuple[str, str], ...], stages: Stage
     return ExportFilter(**values)
 
 
-def csv_rows(uow_factory: UnitOfWorkFactory, team_id: str, wanted: ExportFilter, stages: StageModel) -> Iterator[str]:
-    """The CSV text, a batch of lines at a time, so a large export never sits in memory whole."""
-    out = io.StringIO()
-    writer = csv.writer(out)
+@dataclass
+class ExportFile:
+    """A CSV written to a temporary file (spooled in memory while small) and how many opportunities it holds."""
+
+    file: IO[bytes]
+    rows: int
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def write_csv(uow_factory: UnitOfWorkFactory, team_id: str, wanted: ExportFilter, stages: StageModel) -> ExportFile:
+    """Write the CSV a batch of opportunities at a time, so a large export never sits in memory whole."""
+    file = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+    text = io.TextIOWrapper(file, encoding="utf-8", newline="")
+    writer = csv.writer(text)
     writer.writerow(COLUMNS)
-    yield out.getvalue()
+    rows = 0
     after_id = 0
     while True:
-        out.seek(0)
-        out.truncate()
         with uow_factory() as uow:
             batch = uow.reports.export_batch(team_id, after_id=after_id, limit=BATCH, status=wanted.status, stage_id=wanted.stage_id,
-                                         owner_ids=wanted.owner_ids, industry=wanted.industry, region=wanted.region, since=wanted.since)
+                                             owner_ids=wanted.owner_ids, industry=wanted.industry, region=wanted.region, since=wanted.since)
             if not batch:
-                return
-            changes = uow.reports.history_of_many(team_id, [o.id for o in batch])
+                break
+            changes = uow.reports.history_of_many(team_id, [o.id for o in batch if o.id is not None])
         for opp in batch:
             steps = "; ".join(
                 f"{c.changed_at:%Y-%m-%dT%H:%MZ} {stages.name_of(c.from_stage_id) if c.from_status else 'created'}"
@@ -86,5 +100,9 @@ def csv_rows(uow_factory: UnitOfWorkFactory, team_id: str, wanted: ExportFilter,
                 opp.industry or "", opp.region or "", opp.company_size or "", opp.source or "", opp.found or "", opp.reach or "",
                 opp.visibility or "", opp.change_kind or "", opp.next_step or "", steps,
             ])
-        after_id = batch[-1].id  # type: ignore[assignment]
-        yield out.getvalue()
+            rows += 1
+        after_id = batch[-1].id or 0
+    text.flush()
+    text.detach()  # the file stays open for the upload; the wrapper is done with it
+    file.seek(0)
+    return ExportFile(file, rows)

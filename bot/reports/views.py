@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from bot.deals.views import _chunk_lines
+from bot.domain.values import StageModel
+from bot.reports.charts import funnel_chart_png, funnel_steps
+from bot.reports.service import FunnelFigures, Report
 from bot.slack.blocks import SECTION_TEXT, _days, escape, format_amount, mrkdwn, percent
 
 
@@ -22,3 +26,35 @@ def report_message(dimension: str, period_label: str, who: str, rows, currency: 
     if len(rows) > 40:
         message.append({"type": "context", "elements": [mrkdwn(f"…and {len(rows) - 40} more groups; `/opp export` has every deal.")]})
     return title, message
+
+
+def funnel_title(who: str) -> str:
+    return f"Funnel: {who}" if who != "you" else "Your funnel"
+
+
+def funnel_message(figures: FunnelFigures, stages: StageModel) -> tuple[str, list[dict]]:
+    """`/opp funnel`: conversion step by step, what is open, the win rate."""
+    lines = [f"*{funnel_title(figures.who)}*"]
+    for step in figures.conversion:
+        target = stages.name_of(step.next_stage_id) if step.next_stage_id else "Won"
+        lines.append(f"{escape(stages.name_of(step.stage_id))} → {escape(target)}: {step.advanced} of {step.entered} ({percent(step.rate)})")
+    open_count = sum(p.count for p in figures.pipeline)
+    open_amount = sum((p.amount for p in figures.pipeline), start=Decimal(0))
+    rate = figures.win_rate
+    lines.append(f"Open now: {open_count} deals · {format_amount(open_amount, figures.currency)}")
+    lines.append(f"Win rate, last 90 days: {percent(rate.rate_by_count)} by count ({rate.won_count} won, {rate.lost_count} lost), "
+                 f"{percent(rate.rate_by_amount)} by amount")
+    text = "\n".join(lines)
+    return text, [{"type": "section", "text": mrkdwn(text)},
+                  {"type": "context", "elements": [mrkdwn("The funnel chart is in your DM with oppbot.")]}]
+
+
+def funnel_chart(figures: FunnelFigures, stages: StageModel) -> tuple[str, bytes]:
+    """The chart's title (plain text: no mention markup) and PNG."""
+    title = funnel_title(figures.who).replace("<@", "@").replace(">", "")
+    steps, rates = funnel_steps(figures.conversion, stages)
+    return title, funnel_chart_png(title, steps, rates=rates)
+
+
+def report_view(report: Report) -> tuple[str, list[dict]]:
+    return report_message(report.dimension, report.period_label, report.who, report.rows, report.currency)

@@ -11,7 +11,6 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
 
@@ -23,11 +22,15 @@ log = logging.getLogger(__name__)
 CANNOT_POST_HERE = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action", "cannot_dm_bot", "ekm_access_denied", "team_access_not_granted"}
 
 
-def make_web_client(token: str, base_url: str, *, retries: int = 3) -> WebClient:
-    """A WebClient that waits out 429s (Retry-After), 5xx and dropped connections before giving up."""
+def make_web_client(token: str, base_url: str, *, retries: int = 2) -> WebClient:
+    """A WebClient that retries 5xx and dropped connections a few times, and never sleeps through a 429.
+
+    The interactive client answers the person who acted within seconds or not at all; the delivery
+    client (retries=0) fails fast and the outbox reschedules, Retry-After honoured. Neither blocks a
+    thread for a Retry-After: whatever the bot sends on its own is an outbox row.
+    """
     client = WebClient(token=token, base_url=base_url, timeout=10)
     client.retry_handlers.extend([
-        RateLimitErrorRetryHandler(max_retry_count=retries),
         ServerErrorRetryHandler(max_retry_count=retries),
         ConnectionErrorRetryHandler(max_retry_count=retries),
     ])

@@ -3,43 +3,29 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
 
 from sqlalchemy.exc import IntegrityError
 
-from bot.deals.service import Pipeline
-from bot.domain.values import Actor, Forbidden, Invalid, NotFound
-from storage.models import SalesTeamMember
+from bot.domain.values import Actor, Forbidden, Invalid, NotFound, TeamView
+from storage.db import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class TeamView:
-    id: int
-    name: str
-    manager_id: str
-    member_ids: tuple[str, ...]
-    channel: str | None
-    digest: str
-    timezone: str | None
-    auto_assign: bool = False
-    routing_channel: str | None = None
-
-
 class Teams:
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline = pipeline
-        self.uow = pipeline.uow
+    def __init__(self, uow: UnitOfWorkFactory, ensure_workspace: Callable[[str], None], check_person: Callable[[str, str], str | None]) -> None:
+        self.uow = uow
+        self.ensure_workspace = ensure_workspace
+        # why a user can't be on a team (their Slack profile), or None
+        self.check_person = check_person
 
     def _views(self, team_id: str) -> list[TeamView]:
         with self.uow() as uow:
-            members = uow.teams.members_by_sales_team(team_id)
-            return [TeamView(t.id, t.name, t.manager_id, tuple(sorted(members.get(t.id, ()))),  # type: ignore[arg-type]
-                             t.channel, t.digest_cron, t.timezone, t.auto_assign, t.routing_channel) for t in uow.teams.sales_teams(team_id)]
+            return uow.teams.views(team_id)
 
     def all(self, team_id: str) -> list[TeamView]:
-        self.pipeline.ensure_workspace(team_id)
+        self.ensure_workspace(team_id)
         return self._views(team_id)
 
     def pick(self, actor: Actor, name: str | None, *, for_change: bool) -> TeamView:
@@ -72,7 +58,7 @@ class Teams:
     def add(self, actor: Actor, user_id: str, team_name: str | None) -> TeamView:
         team = self.pick(actor, team_name, for_change=True)
         self._check_manages(actor, team)
-        if problem := self.pipeline.check_owner(actor.team_id, user_id):
+        if problem := self.check_person(actor.team_id, user_id):
             raise Invalid(problem.replace("own an opportunity", "be on a team"))
         if user_id in team.member_ids:
             raise Invalid(f"<@{user_id}> is already on {team.name}.")
@@ -80,7 +66,7 @@ class Teams:
         if current is not None:
             raise Invalid(f"<@{user_id}> is on {current.name}; a rep belongs to one team. Remove them there first (`/opp team remove <@{user_id}> {current.name}`).")
         with self.uow(write=True) as uow:
-            uow.session.add(SalesTeamMember(team_id=actor.team_id, sales_team_id=team.id, user_id=user_id))
+            uow.teams.add_member(actor.team_id, team.id, user_id)
             try:
                 uow.commit()
             except IntegrityError:

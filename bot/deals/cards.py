@@ -1,0 +1,137 @@
+"""An opportunity's cards in Slack, through the outbox: the new card, its refreshes, the note that says where it went.
+
+- `card_post`: written with the new deal. Posts the card where it was asked for (else DMs it to
+  the owner), remembers where it went, and records the `card_note` in the same transaction.
+- `card_note`: tells the submitter where the card went (an ephemeral beside it, or a DM), with
+  the "what is the next step?" offer.
+- `card_refresh`: one per posted copy, written in the transaction of any change the card shows.
+  Refreshes coalesce: a copy with a refresh still waiting gets no second one, and a refresh
+  renders the deal as it is when it is sent, so the newest content wins.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from slack_sdk.errors import SlackApiError
+
+from bot.deals.views import card_message
+from bot.followups.views import add_follow_up_offer
+from bot.outbox.dispatcher import Dispatcher, Sent, Skip
+from bot.slack.gateway import CANNOT_POST_HERE, SlackGateway, slack_error
+from storage.db import UnitOfWork, UnitOfWorkFactory
+from storage.models import Delivery
+
+log = logging.getLogger(__name__)
+
+CARD_POST, CARD_NOTE, CARD_REFRESH = "card_post", "card_note", "card_refresh"
+CARD_KINDS = (CARD_POST, CARD_NOTE, CARD_REFRESH)
+# A posted copy that Slack says is gone: it is forgotten rather than retried.
+GONE = {"message_not_found", "channel_not_found", "is_archived"}
+
+
+def schedule_card_post(uow: UnitOfWork, *, team_id: str, opportunity_id: int, channel_id: str | None, submitter_id: str, now: datetime) -> None:
+    uow.outbox.schedule(team_id=team_id, kind=CARD_POST, subject_id=opportunity_id, dedupe_key=f"card:{opportunity_id}", due_at=now, now=now,
+                        payload={"channel": channel_id, "submitter": submitter_id})
+
+
+def schedule_card_refreshes(uow: UnitOfWork, team_id: str, opportunity_id: int, now: datetime) -> int:
+    """A refresh for every posted copy of the deal's card that has none waiting; returns how many were written."""
+    cards = uow.deals.posted_card_ids(team_id, opportunity_id)
+    waiting = uow.outbox.unclaimed_pending_subjects(team_id, CARD_REFRESH, cards, now)
+    rows = [dict(team_id=team_id, kind=CARD_REFRESH, subject_id=card_id, dedupe_key=f"refresh:{card_id}:{now.timestamp():.6f}", due_at=now,
+                 payload={"opportunity": opportunity_id}) for card_id in cards if card_id not in waiting]
+    uow.outbox.schedule_many(rows, now=now)
+    return len(rows)
+
+
+class Cards:
+    def __init__(self, uow: UnitOfWorkFactory, slack: SlackGateway) -> None:
+        self.uow = uow
+        self.slack = slack
+
+    def register(self, dispatcher: Dispatcher) -> None:
+        dispatcher.register(CARD_POST, self.send_post)
+        dispatcher.register(CARD_NOTE, self.send_note)
+        dispatcher.register(CARD_REFRESH, self.send_refresh)
+
+    def _render(self, team_id: str, opportunity_id: int, now: datetime) -> tuple[str, list[dict]] | None:
+        with self.uow() as uow:
+            opp = uow.deals.view(team_id, opportunity_id)
+            if opp is None:
+                return None
+            return card_message(uow.deals.card(opp), uow.workspaces.stage_model(team_id), now)
+
+    def send_post(self, delivery: Delivery, now: datetime) -> Sent | Skip:
+        rendered = self._render(delivery.team_id, delivery.subject_id, now)
+        if rendered is None:
+            return Skip("opportunity is gone")
+        text, blocks = rendered
+        requested = delivery.payload.get("channel")
+        refused = None
+        if requested:
+            try:
+                channel, ts = self.slack.post(requested, text, blocks)
+                return self._posted(delivery, channel, ts, in_requested_channel=True, refused=None, now=now)
+            except SlackApiError as exc:
+                refused = slack_error(exc)
+                if refused not in CANNOT_POST_HERE:
+                    raise  # a 429 or an outage: the outbox tries the channel again
+                log.info("can't post the card of deal %s in %s (%s); sending it by DM", delivery.subject_id, requested, refused)
+        with self.uow() as uow:
+            opp = uow.deals.view(delivery.team_id, delivery.subject_id)
+        assert opp is not None
+        channel, ts = self.slack.dm(opp.owner_id, text, blocks)
+        return self._posted(delivery, channel, ts, in_requested_channel=False, refused=refused, now=now)
+
+    @staticmethod
+    def _posted(delivery: Delivery, channel: str, ts: str, *, in_requested_channel: bool, refused: str | None, now: datetime) -> Sent:
+        def remember(uow: UnitOfWork) -> None:
+            uow.deals.remember_card(delivery.team_id, delivery.subject_id, channel, ts, now)
+            uow.outbox.schedule(team_id=delivery.team_id, kind=CARD_NOTE, subject_id=delivery.subject_id,
+                                dedupe_key=f"card-note:{delivery.subject_id}", due_at=now, now=now,
+                                payload={**delivery.payload, "posted_in": channel, "in_requested_channel": in_requested_channel,
+                                         "refused": refused})
+
+        return Sent(channel, ts, then=remember)
+
+    def send_note(self, delivery: Delivery, now: datetime) -> Sent | Skip:
+        payload = delivery.payload
+        with self.uow() as uow:
+            opp = uow.deals.view(delivery.team_id, delivery.subject_id)
+        if opp is None:
+            return Skip("opportunity is gone")
+        submitter, requested = payload["submitter"], payload.get("channel")
+        if payload["in_requested_channel"]:
+            note = f"{opp.ref} is created and its card is above."
+        else:
+            where = f"<@{opp.owner_id}> by DM" if opp.owner_id != submitter else "you by DM"
+            why = f"I can't post in <#{requested}> (invite me with `/invite @oppbot`), so " if requested else ""
+            note = f"{opp.ref} is created. {why}I sent its card to {where}."
+        blocks = add_follow_up_offer(opp, note + " What is the next step?")
+        if payload["in_requested_channel"]:
+            self.slack.ephemeral(payload["posted_in"], submitter, note, blocks)
+            return Sent(payload["posted_in"])
+        if requested or opp.owner_id != submitter:
+            return Sent(*self.slack.dm(submitter, note, blocks))
+        return Skip("the submitter owns the deal and has its card by DM")
+
+    def send_refresh(self, delivery: Delivery, now: datetime) -> Sent | Skip:
+        with self.uow() as uow:
+            card = uow.deals.posted_card(delivery.team_id, delivery.subject_id)
+        if card is None:
+            return Skip("the card was forgotten")
+        rendered = self._render(delivery.team_id, card.opportunity_id, now)
+        if rendered is None:
+            return Skip("opportunity is gone")
+        try:
+            self.slack.update(card.channel_id, card.ts, *rendered)
+        except SlackApiError as exc:
+            if slack_error(exc) not in GONE:
+                raise
+            with self.uow(write=True) as uow:
+                uow.deals.forget_posted_card(delivery.team_id, delivery.subject_id)
+                uow.commit()
+            return Skip(f"the card is gone from Slack ({slack_error(exc)})")
+        return Sent(card.channel_id, card.ts)

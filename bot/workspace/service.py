@@ -1,0 +1,208 @@
+"""The workspace: set up from the configuration file, edited with /opp config; who is asking (the
+request context, with the Slack profile cache behind it)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from dataclasses import asdict
+from datetime import datetime, timedelta
+
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import IntegrityError
+
+from bot.deals.forms import FormChoices, currencies_for
+from bot.domain.clock import Clock
+from bot.domain.values import (
+    Actor,
+    Context,
+    Forbidden,
+    Invalid,
+    NotFound,
+    StageModel,
+    WorkspaceView,
+)
+from bot.slack.gateway import SlackGateway, slack_error
+from bot.workspace.config import (
+    AssignmentConfig,
+    StageConfig,
+    TeamConfig,
+    WorkspaceConfig,
+)
+from bot.workspace.forms import WorkspaceSettings
+from storage.db import UnitOfWorkFactory
+from storage.models import Member
+
+log = logging.getLogger(__name__)
+
+PROFILE_TTL = timedelta(hours=24)
+ADMINS_ONLY = "Only oppbot admins can change the pipeline settings (ask one to add you to [workspace] admins)."
+
+
+def config_digest(config: WorkspaceConfig) -> str:
+    data = asdict(config)
+    data.pop("source", None)
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def profile_is_fresh(profile: Member | None, now: datetime) -> bool:
+    return profile is not None and profile.fetched_at is not None and now - profile.fetched_at < PROFILE_TTL
+
+
+class Workspaces:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, config: WorkspaceConfig, slack: SlackGateway) -> None:
+        self.uow = uow
+        self.clock = clock
+        self.config = config
+        self.slack = slack
+        self._config_digest = config_digest(config)
+        self._config_is_file = config.source != WorkspaceConfig().source
+        self._synced: set[str] = set()
+        self._sync_lock = threading.Lock()
+
+    # ----- set-up from the configuration file ----------------------------------------------------
+
+    def ensure_workspace(self, team_id: str) -> None:
+        """Create the workspace from the configuration the first time it is seen, or re-apply a changed file."""
+        if team_id in self._synced:
+            return
+        with self._sync_lock:
+            if team_id in self._synced:
+                return
+            for attempt in range(3):
+                try:
+                    with self.uow(write=True) as uow:
+                        # The database holds the live settings (/opp config edits them); only a changed
+                        # configuration file, never the built-in defaults, overrides them.
+                        outcome = uow.workspaces.apply_config(team_id, self.config, self._config_digest, self.clock.now(),
+                                                              overwrite=self._config_is_file)
+                        uow.commit()
+                    if outcome == "created":
+                        log.info("new workspace %s: seeded it from %s", team_id, self.config.source)
+                    break
+                except IntegrityError:
+                    # another instance seeded the same workspace at the same moment: read theirs
+                    if attempt == 2:
+                        raise
+            self._synced.add(team_id)
+
+    def team_ids(self) -> list[str]:
+        """Every workspace in the database."""
+        with self.uow() as uow:
+            return uow.workspaces.all_team_ids()
+
+    def sync_known_workspaces(self) -> None:
+        for team_id in self.team_ids():
+            self.ensure_workspace(team_id)
+
+    # ----- who is asking ------------------------------------------------------------------------
+
+    def context(self, team_id: str, user_id: str) -> Context:
+        """The actor, their workspace and its stage model, in one read (plus, once a day per person,
+        users.info and a write to cache the profile)."""
+        self.ensure_workspace(team_id)
+        with self.uow() as uow:
+            workspace = uow.workspaces.view(team_id)
+            stages = uow.workspaces.stage_model(team_id)
+            profile = uow.workspaces.member(team_id, user_id)
+            managed = uow.teams.managed_user_ids(team_id, user_id)
+        assert workspace is not None
+        if not profile_is_fresh(profile, self.clock.now()):
+            profile = self._refresh_profile(team_id, user_id, profile)
+        is_admin = user_id in workspace.admins or bool(profile and profile.is_slack_admin)
+        actor = Actor(team_id=team_id, user_id=user_id, is_admin=is_admin, managed_user_ids=frozenset(managed))
+        return Context(actor=actor, workspace=workspace, stages=stages, timezone=(profile.tz if profile and profile.tz else workspace.timezone))
+
+    def profile(self, team_id: str, user_id: str) -> Member | None:
+        """The user's cached Slack profile, refreshed from users.info once a day; None if Slack has no such user."""
+        with self.uow() as uow:
+            cached = uow.workspaces.member(team_id, user_id)
+        if profile_is_fresh(cached, self.clock.now()):
+            return cached
+        return self._refresh_profile(team_id, user_id, cached)
+
+    def _refresh_profile(self, team_id: str, user_id: str, cached: Member | None) -> Member | None:
+        try:
+            info = self.slack.user_info(user_id)
+        except SlackApiError as exc:
+            log.warning("users.info %s failed (%s); using what is cached", user_id, slack_error(exc))
+            return cached
+        if info is None:
+            return None
+        with self.uow(write=True) as uow:
+            row = uow.workspaces.save_profile(team_id, user_id, info, self.clock.now())
+            try:
+                uow.commit()
+            except IntegrityError:
+                pass  # a concurrent request cached the same profile
+            return row
+
+    def timezone_of(self, team_id: str, user_id: str) -> str:
+        """The user's Slack time zone, else the workspace's."""
+        profile = self.profile(team_id, user_id)
+        if profile is not None and profile.tz:
+            return profile.tz
+        with self.uow() as uow:
+            workspace = uow.workspaces.get_workspace(team_id)
+        return workspace.timezone if workspace else "UTC"
+
+    def check_owner(self, team_id: str, owner_id: str) -> str | None:
+        """Why this user can't own an opportunity, or None when they can."""
+        profile = self.profile(team_id, owner_id)
+        if profile is None:
+            return "I can't find that person in this workspace."
+        if profile.is_bot:
+            return "A bot can't own an opportunity; pick a person."
+        if profile.is_deleted:
+            return "That person's account is deactivated; pick someone else."
+        return None
+
+    @staticmethod
+    def form_choices(ctx: Context) -> FormChoices:
+        return FormChoices(stages=ctx.stages, currencies=currencies_for(ctx.workspace.currency), industries=ctx.workspace.industries,
+                           regions=ctx.workspace.regions, company_sizes=ctx.workspace.company_sizes)
+
+    # ----- /opp config ----------------------------------------------------------------------------
+
+    @staticmethod
+    def settings_form(ctx: Context) -> tuple[StageModel, WorkspaceView]:
+        """What the /opp config modal shows: admins only."""
+        if not ctx.actor.is_admin:
+            raise Forbidden(ADMINS_ONLY)
+        return ctx.stages, ctx.workspace
+
+    def update_settings(self, ctx: Context, settings: WorkspaceSettings) -> None:
+        """/opp config: admins only; the database holds the live settings from now on."""
+        if not ctx.actor.is_admin:
+            raise Forbidden(ADMINS_ONLY)
+        with self.uow(write=True) as uow:
+            if not uow.workspaces.update_settings(ctx.team_id, settings):
+                raise Invalid("The stage model changed while the form was open; run /opp config again.")
+            uow.commit()
+        log.info("%s changed the pipeline settings of %s", ctx.user_id, ctx.team_id)
+
+    def current_config(self, team_id: str) -> WorkspaceConfig:
+        """The live settings of a workspace (the database's, after any /opp config edits) as a configuration."""
+        with self.uow() as uow:
+            workspace = uow.workspaces.get_workspace(team_id)
+            if workspace is None:
+                raise NotFound(f"oppbot has no workspace {team_id} in this database.")
+            stages = [s for s in uow.workspaces.stages(team_id) if s.active]
+            members_of = uow.teams.members_by_sales_team(team_id)
+            teams = [TeamConfig(team.name, team.manager_id, tuple(sorted(members_of.get(team.id or 0, ()))), team.channel, team.digest_cron,
+                                team.timezone, team.auto_assign, team.routing_channel)
+                     for team in uow.teams.sales_teams(team_id)]
+        return WorkspaceConfig(
+            currency=workspace.currency, timezone=workspace.timezone, admins=tuple(workspace.admins),
+            industries=tuple(workspace.industries), regions=tuple(workspace.regions), company_sizes=tuple(workspace.company_sizes),
+            stages=tuple(StageConfig(s.name, s.probability, s.max_days, s.alert_channel, s.alert_usergroup) for s in stages),
+            won_channel=workspace.won_channel, lost_channel=workspace.lost_channel, teams=tuple(teams),
+            assignment=AssignmentConfig(**workspace.assignment) if workspace.assignment else AssignmentConfig(), source=f"workspace {team_id}",
+        )
+
+    def stage_model(self, team_id: str) -> StageModel:
+        self.ensure_workspace(team_id)
+        with self.uow() as uow:
+            return uow.workspaces.stage_model(team_id)

@@ -1,0 +1,258 @@
+"""Opportunities: /opp new · list · show · stage · won · lost, the New and Lost modals, the card's controls, the shortcuts."""
+
+from __future__ import annotations
+
+import json
+
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+from slack_sdk.webhook import WebhookClient
+
+from bot.app import Services
+from bot.deals.forms import NOTES_MAX, validate_lost_reason, validate_new_opportunity
+from bot.deals.service import ChangeResult
+from bot.deals.views import (
+    card_details_modal,
+    card_message,
+    list_blocks,
+    lost_reason_modal,
+    new_opportunity_modal,
+)
+from bot.domain.values import Context, Invalid, OppError, parse_id
+from bot.followups.views import add_follow_up_offer
+from bot.slack import requests
+from bot.slack.commands import Command
+from bot.slack.ids import (
+    DETAILS_BUTTON,
+    FROM_MESSAGE_SHORTCUT,
+    HOME_NEW_BUTTON,
+    LIST_PAGE_BUTTON,
+    LOST_BUTTON,
+    LOST_MODAL,
+    NEW_MODAL,
+    NEW_SHORTCUT,
+    STAGE_SELECT,
+    WON_BUTTON,
+)
+from handlers.commands import handles
+from handlers.listener import (
+    Replier,
+    after_ack,
+    notice_modal,
+    open_view,
+    refusals_answered,
+    replier,
+)
+
+FORM_EXPIRED = "Slack didn't let me open the form in time. Please run `/opp new` again."
+
+
+def change_reply(result: ChangeResult) -> tuple[str, list[dict] | None]:
+    """The answer to a stage change; it offers a follow-up when the open deal has none pending."""
+    opp = result.opportunity
+    if result.changed and opp.is_open and not result.has_pending_follow_up:
+        return result.message, add_follow_up_offer(opp, result.message)
+    return result.message, None
+
+
+def open_new_form(services: Services, client: WebClient, ctx: Context, trigger_id: str | None, channel_id: str | None, *,
+                  name: str | None = None, notes: str | None = None) -> bool:
+    view = new_opportunity_modal(services.workspaces.form_choices(ctx), owner_id=ctx.user_id, metadata={"channel": channel_id},
+                                 name=name, notes=notes)
+    return open_view(client, trigger_id, view)
+
+
+# ----- /opp subcommands ---------------------------------------------------------------------------
+
+@handles("new")
+def new(services: Services, ctx: Context, parsed: Command, request: requests.CommandRequest, reply: Replier, client: WebClient) -> None:
+    if not open_new_form(services, client, ctx, request.trigger_id, request.channel_id, name=parsed.text):
+        reply.say(FORM_EXPIRED)
+
+
+@handles("list")
+def list_(services: Services, ctx: Context, parsed: Command, request: requests.CommandRequest, reply: Replier, client: WebClient) -> None:
+    page = services.deals.list_open(ctx, owner_id=parsed.user_id, stage_query=parsed.stage)
+    reply.say(f"{page.total} open opportunities", list_blocks(page, ctx.stages, services.clock.now(), viewer_id=ctx.user_id))
+
+
+@handles("show")
+def show(services: Services, ctx: Context, parsed: Command, request: requests.CommandRequest, reply: Replier, client: WebClient) -> None:
+    card = services.deals.card(ctx, number=parsed.ref, with_history=True)
+    reply.say(*card_message(card, ctx.stages, services.clock.now(), with_history=True))
+
+
+@handles("stage")
+def stage(services: Services, ctx: Context, parsed: Command, request: requests.CommandRequest, reply: Replier, client: WebClient) -> None:
+    reply.say(*change_reply(services.deals.move(ctx, number=parsed.ref, stage_query=parsed.stage)))
+
+
+@handles("won")
+def won(services: Services, ctx: Context, parsed: Command, request: requests.CommandRequest, reply: Replier, client: WebClient) -> None:
+    reply.say(*change_reply(services.deals.win(ctx, number=parsed.ref)))
+
+
+@handles("lost")
+def lost(services: Services, ctx: Context, parsed: Command, request: requests.CommandRequest, reply: Replier, client: WebClient) -> None:
+    reply.say(*change_reply(services.deals.lose(ctx, parsed.text or "", number=parsed.ref)))
+
+
+# ----- modals, buttons, shortcuts -----------------------------------------------------------------
+
+def register(app: App, services: Services) -> None:
+    deals = services.deals
+
+    def create(ack: Ack, body: dict, context: BoltContext) -> None:
+        """The deal is validated and saved before the ack, so the modal can show what is wrong."""
+        request = requests.submission(body)
+        try:
+            ctx = services.workspaces.context(request.team_id, request.user_id)
+            draft, errors = validate_new_opportunity(request.values, services.workspaces.form_choices(ctx), default_owner=ctx.user_id)
+            if draft is not None and (problem := services.workspaces.check_owner(ctx.team_id, draft.owner_id)):
+                errors = {"owner": problem}
+            if draft is None or errors:
+                ack(response_action="errors", errors=errors)
+                return
+            deals.create(ctx, draft, channel_id=request.metadata.get("channel"))
+        except OppError as exc:
+            ack(response_action="errors", errors={"stage": str(exc)})
+            return
+        ack()
+
+    # Everything the new deal sends (its card, the note to the submitter, routing) is an outbox row of its transaction.
+    app.view(NEW_MODAL)(create)
+
+    def lose(ack: Ack, body: dict, context: BoltContext) -> None:
+        request = requests.submission(body)
+        reason, problem = validate_lost_reason(request.values.get("reason"))
+        if problem:
+            ack(response_action="errors", errors={"reason": problem})
+            return
+        opp_id = request.metadata.get("opp")
+        try:
+            if not isinstance(opp_id, int):
+                raise Invalid("This form doesn't name an opportunity any more; click Lost on the card again.")
+            ctx = services.workspaces.context(request.team_id, request.user_id)
+            result = deals.lose(ctx, reason or "", opp_id=opp_id)
+        except OppError as exc:
+            ack(response_action="errors", errors={"reason": str(exc)})
+            return
+        if result.changed:
+            context["lost_card"] = (result.card, ctx.stages)
+        ack()
+
+    @after_ack(app.view(LOST_MODAL), ack=lose)
+    def lost_submitted(body: dict, context: BoltContext) -> None:
+        """An ephemeral card can't be chat.update'd: it is replaced through the response_url it came with."""
+        lost_card = context.get("lost_card")
+        response_url = requests.submission(body).metadata.get("response_url")
+        if lost_card is not None and isinstance(response_url, str) and response_url:
+            card, stages = lost_card
+            text, blocks = card_message(card, stages, services.clock.now())
+            WebhookClient(response_url).send(replace_original=True, text=text, blocks=blocks)
+
+    def after_change(request: requests.ActionRequest, reply: Replier, result: ChangeResult, stages) -> None:
+        if request.is_ephemeral and result.changed:
+            # Ephemeral cards can't be chat.update'd: replace them through the response_url.
+            reply.replace(*card_message(result.card, stages, services.clock.now()))
+        reply.say(*change_reply(result))
+
+    @after_ack(app.action(STAGE_SELECT))
+    def stage_selected(body: dict, respond: Respond, client: WebClient) -> None:
+        request = requests.action(body)
+        reply = replier(request, respond, client)
+        opp_id, _, stage_id = request.value.partition(":")
+        if parse_id(opp_id) is None or parse_id(stage_id) is None:
+            reply.say(":warning: That stage choice is not valid.")
+            return
+
+        @refusals_answered
+        def move(reply: Replier) -> None:
+            ctx = services.workspaces.context(request.team_id, request.user_id)
+            after_change(request, reply, deals.move(ctx, opp_id=int(opp_id), stage_id=int(stage_id)), ctx.stages)
+
+        move(reply)
+
+    @after_ack(app.action(WON_BUTTON))
+    def won_clicked(body: dict, respond: Respond, client: WebClient) -> None:
+        request = requests.action(body)
+
+        @refusals_answered
+        def win(reply: Replier) -> None:
+            opp_id = parse_id(request.value)
+            if opp_id is None:
+                raise Invalid("That button doesn't name an opportunity.")
+            ctx = services.workspaces.context(request.team_id, request.user_id)
+            after_change(request, reply, deals.win(ctx, opp_id=opp_id), ctx.stages)
+
+        win(replier(request, respond, client))
+
+    @after_ack(app.action(LOST_BUTTON))
+    def lost_clicked(body: dict, respond: Respond, client: WebClient) -> None:
+        request = requests.action(body)
+
+        @refusals_answered
+        def ask_reason(reply: Replier) -> None:
+            opp_id = parse_id(request.value)
+            if opp_id is None:
+                raise Invalid("That button doesn't name an opportunity.")
+            ctx = services.workspaces.context(request.team_id, request.user_id)
+            opp = deals.check_changeable(ctx, opp_id)  # refuse before asking for a reason
+            response_url = request.response_url if request.is_ephemeral else None
+            open_view(client, request.trigger_id, lost_reason_modal(opp, {"opp": opp.id, "response_url": response_url}))
+
+        ask_reason(replier(request, respond, client))
+
+    @after_ack(app.action(DETAILS_BUTTON))
+    def details_clicked(body: dict, client: WebClient) -> None:
+        request = requests.action(body)
+        try:
+            opp_id = parse_id(request.value)
+            if opp_id is None:
+                raise Invalid("That button doesn't name an opportunity.")
+            ctx = services.workspaces.context(request.team_id, request.user_id)
+            card = deals.card(ctx, opp_id=opp_id, with_history=True)
+        except OppError as exc:
+            open_view(client, request.trigger_id, notice_modal("oppbot", f":warning: {exc}"))
+            return
+        open_view(client, request.trigger_id, card_details_modal(card, ctx.stages, services.clock.now()))
+
+    @after_ack(app.action(LIST_PAGE_BUTTON))
+    def next_page(body: dict, respond: Respond, client: WebClient) -> None:
+        request = requests.action(body)
+        reply = replier(request, respond, client)
+        try:
+            state = json.loads(request.value or "{}")
+            owner, stage_id, offset = str(state["o"]), state.get("s"), int(state["n"])
+        except (ValueError, KeyError, TypeError):
+            reply.say(":warning: That page button is not valid any more; run `/opp list` again.")
+            return
+
+        @refusals_answered
+        def page(reply: Replier) -> None:
+            ctx = services.workspaces.context(request.team_id, request.user_id)
+            listed = deals.list_open(ctx, owner_id=owner, stage_id=stage_id if isinstance(stage_id, int) else None, offset=offset)
+            reply.replace(f"{listed.total} open opportunities", list_blocks(listed, ctx.stages, services.clock.now(), viewer_id=ctx.user_id))
+
+        page(reply)
+
+    @after_ack(app.action(HOME_NEW_BUTTON))
+    def home_new(body: dict, client: WebClient) -> None:
+        request = requests.action(body)
+        open_new_form(services, client, services.workspaces.context(request.team_id, request.user_id), request.trigger_id, None)
+
+    @after_ack(app.shortcut(NEW_SHORTCUT))
+    def new_from_shortcut(body: dict, client: WebClient) -> None:
+        request = requests.shortcut(body)
+        open_new_form(services, client, services.workspaces.context(request.team_id, request.user_id), request.trigger_id, None)
+
+    @after_ack(app.shortcut(FROM_MESSAGE_SHORTCUT))
+    def new_from_message(body: dict, client: WebClient) -> None:
+        request = requests.shortcut(body)
+        link = services.slack.permalink(request.channel_id, request.message_ts) if request.channel_id and request.message_ts else None
+        suffix = f"\n\nFrom {link}" if link else ""
+        text = request.message_text.strip()
+        room = NOTES_MAX - len(suffix)
+        notes = (text if len(text) <= room else text[: room - 1] + "…") + suffix
+        open_new_form(services, client, services.workspaces.context(request.team_id, request.user_id), request.trigger_id,
+                      request.channel_id, notes=notes.strip() or None)

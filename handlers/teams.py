@@ -1,0 +1,31 @@
+"""/opp team: see a sales team; its manager or an admin adds and removes reps."""
+
+from __future__ import annotations
+
+from slack_sdk import WebClient
+
+from bot.app import Services
+from bot.domain.values import Context
+from bot.slack import requests
+from bot.slack.commands import Command
+from bot.teams.views import team_blocks
+from handlers.commands import handles
+from handlers.listener import Replier
+
+
+@handles("team")
+def team(services: Services, ctx: Context, parsed: Command, request: requests.CommandRequest, reply: Replier, client: WebClient) -> None:
+    teams = services.teams
+    if parsed.action == "add":
+        changed = teams.add(ctx.actor, parsed.user_id or "", parsed.team)
+        reply.say(f"<@{parsed.user_id}> is now on {changed.name}.")
+    elif parsed.action == "remove":
+        changed = teams.remove(ctx.actor, parsed.user_id or "", parsed.team)
+        reply.say(f"<@{parsed.user_id}> is no longer on {changed.name}.")
+    else:
+        shown = teams.pick(ctx.actor, parsed.team, for_change=False)
+        reply.say(f"Team {shown.name}", team_blocks(shown))
+
+
+def register(app, services: Services) -> None:
+    """/opp team has no buttons or modals."""

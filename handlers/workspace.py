@@ -1,0 +1,42 @@
+"""The admins' /opp config: the settings modal and its submission."""
+
+from __future__ import annotations
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.app import Services
+from bot.domain.values import Context, OppError
+from bot.slack import requests
+from bot.slack.commands import Command
+from bot.slack.ids import CONFIG_MODAL
+from bot.workspace.forms import validate_workspace_settings
+from bot.workspace.views import config_modal
+from handlers.commands import handles
+from handlers.listener import Replier, open_view
+
+
+@handles("config")
+def config(services: Services, ctx: Context, parsed: Command, request: requests.CommandRequest, reply: Replier, client: WebClient) -> None:
+    stages, workspace = services.workspaces.settings_form(ctx)
+    view = config_modal(stages, won_channel=workspace.won_channel_id or workspace.won_channel,
+                        lost_channel=workspace.lost_channel_id or workspace.lost_channel)
+    if not open_view(client, request.trigger_id, view):
+        reply.say("Slack didn't let me open the form in time. Please run `/opp config` again.")
+
+
+def register(app: App, services: Services) -> None:
+    @app.view(CONFIG_MODAL)
+    def settings_submitted(ack: Ack, body: dict) -> None:
+        request = requests.submission(body)
+        try:
+            ctx = services.workspaces.context(request.team_id, request.user_id)
+            settings, errors = validate_workspace_settings(request.values, ctx.stages)
+            if settings is None:
+                ack(response_action="errors", errors=errors)
+                return
+            services.workspaces.update_settings(ctx, settings)
+        except OppError as exc:
+            ack(response_action="errors", errors={(request.input_blocks or ("won_channel",))[0]: str(exc)})
+            return
+        ack()

@@ -1,0 +1,106 @@
+"""Pipeline analytics: the figures behind the manager's digest, `/opp funnel` and `/opp report`.
+
+Every figure is one SQL statement (two for `rep_funnels`) whose aggregates — counts, sums,
+averages, medians, first/last changes — are computed by the database with GROUP BY, window
+functions and CTEs; Python only turns the few result rows (one per stage, rep or group) into
+frozen dataclasses of plain values. The number of statements never depends on the data size.
+
+`Figures(session)` (the unit of work's `uow.figures`) has every figure as a method, one mixin per
+family: pipeline, changes, outcomes, funnel, stalled, follow_ups, report, assignment. The scope
+and result types, and the conventions they follow, are in `values`; `_sql` has the SQL helpers
+the families share.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from storage.analytics._sql import LITERAL_ROWS
+from storage.analytics.assignment import AssignmentFigures
+from storage.analytics.changes import CHANGE_KINDS, ChangeFigures
+from storage.analytics.follow_ups import FollowUpFigures
+from storage.analytics.funnel import FunnelFigures
+from storage.analytics.outcomes import OutcomeFigures
+from storage.analytics.pipeline import PipelineFigures
+from storage.analytics.report import DIMENSIONS, NONE_LABEL, TAG_COLUMNS, ReportFigures
+from storage.analytics.stalled import MIN_VISITS_FOR_MEDIAN, StalledFigures, medians_of
+from storage.analytics.values import (
+    ChangedDeal,
+    ChangeList,
+    Changes,
+    CycleLength,
+    DealRef,
+    ExpectedCloses,
+    OpenWithoutFollowUp,
+    OverdueFollowUps,
+    RepFunnel,
+    RepFunnels,
+    RepLoad,
+    ReportRow,
+    RepRecord,
+    RepStage,
+    Scope,
+    Similar,
+    StageDwell,
+    StageFigures,
+    StagePipeline,
+    StageStep,
+    Stalled,
+    StalledDeal,
+    WinRate,
+)
+
+__all__ = [
+    "CHANGE_KINDS",
+    "DIMENSIONS",
+    "LITERAL_ROWS",
+    "MIN_VISITS_FOR_MEDIAN",
+    "NONE_LABEL",
+    "TAG_COLUMNS",
+    "AssignmentFigures",
+    "ChangeFigures",
+    "ChangeList",
+    "ChangedDeal",
+    "Changes",
+    "CycleLength",
+    "DealRef",
+    "ExpectedCloses",
+    "Figures",
+    "FollowUpFigures",
+    "FunnelFigures",
+    "OpenWithoutFollowUp",
+    "OutcomeFigures",
+    "OverdueFollowUps",
+    "PipelineFigures",
+    "RepFunnel",
+    "RepFunnels",
+    "RepLoad",
+    "RepRecord",
+    "RepStage",
+    "ReportFigures",
+    "ReportRow",
+    "Scope",
+    "Similar",
+    "StageDwell",
+    "StageFigures",
+    "StagePipeline",
+    "StageStep",
+    "Stalled",
+    "StalledDeal",
+    "StalledFigures",
+    "WinRate",
+    "medians_of",
+]
+
+
+class Figures(PipelineFigures, ChangeFigures, OutcomeFigures, FunnelFigures, StalledFigures, FollowUpFigures,
+              ReportFigures, AssignmentFigures):
+    """Every figure, computed in one session (one transaction).
+
+    Each figure with a `…_each(scopes, …)` form computes it in one statement for any number of
+    scopes of one workspace, returning one result per scope in order; the one-scope form is it
+    with a list of one.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session

@@ -1,0 +1,131 @@
+"""Outcomes: win rate and sales cycle of the deals whose final outcome fell in a window."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    and_,
+    case,
+    func,
+    select,
+)
+from sqlmodel import Session
+
+from storage.analytics._sql import (
+    _cents,
+    _days_between,
+    _deal_of_change,
+    _float,
+    _money,
+    _ratio,
+    _Scopes,
+)
+from storage.analytics.values import (
+    CycleLength,
+    Scope,
+    WinRate,
+)
+from storage.models import (
+    LOST,
+    WON,
+    Opportunity,
+    StageChange,
+)
+
+
+def _final_closes(scopes: _Scopes, since: datetime, until: datetime) -> Any:
+    """A subquery of deals whose last change is a win or loss made in [since, until), per scope.
+
+    A deal closed in the window but reopened since is left out; a deal won, reopened and lost
+    counts once, by its last outcome. Columns: grp, opportunity_id, outcome, closed_at, created_at,
+    amount, currency.
+    """
+    members = scopes.members()
+    return (
+        select(
+            members.c.grp,
+            StageChange.opportunity_id,
+            StageChange.to_status.label("outcome"),
+            StageChange.changed_at.label("closed_at"),
+            Opportunity.created_at,
+            Opportunity.amount,
+            Opportunity.currency,
+        )
+        .select_from(StageChange)
+        .join(Opportunity, _deal_of_change())
+        .join(members, scopes.on(members, Opportunity.owner_id))
+        .where(
+            StageChange.team_id == scopes.team_id,
+            StageChange.to_status.in_((WON, LOST)),
+            StageChange.changed_at >= since,
+            StageChange.changed_at < until,
+            StageChange.left_at.is_(None),  # the deal's latest change
+            *scopes.deal_filters(),
+        )
+        .subquery()
+    )
+
+
+class OutcomeFigures:
+    """Win rate and cycle length."""
+
+    session: Session
+
+    # ----- 3. win rate ---------------------------------------------------------------------------
+
+    def win_rate(self, scope: Scope, since: datetime, until: datetime, currency: str) -> WinRate:
+        """Deals whose final outcome (won or lost, not reopened since) was decided in [since, until).
+
+        rate_by_count = won / (won + lost); rate_by_amount the same over amounts in `currency`.
+        """
+        return self.win_rate_each([scope], since, until, currency)[0]
+
+    def win_rate_each(self, scopes: Sequence[Scope], since: datetime, until: datetime, currency: str) -> list[WinRate]:
+        group = _Scopes(self.session, scopes)
+        closes = _final_closes(group, since, until)
+        is_won, is_lost = closes.c.outcome == WON, closes.c.outcome == LOST
+        in_currency = closes.c.currency == currency
+        cents = _cents(closes.c.amount)
+        rows = {r.grp: r for r in group.execute(
+            select(
+                closes.c.grp,
+                func.count(case((is_won, 1))).label("won"),
+                func.count(case((is_lost, 1))).label("lost"),
+                func.sum(case((and_(is_won, in_currency), cents))).label("won_cents"),
+                func.sum(case((and_(is_lost, in_currency), cents))).label("lost_cents"),
+                func.count(case((and_(~in_currency, closes.c.amount.is_not(None)), 1))).label("other_currency"),
+            )
+            .group_by(closes.c.grp)
+        )}
+        result = []
+        for grp in range(len(group)):
+            r = rows.get(grp)
+            won, lost = (r.won, r.lost) if r else (0, 0)
+            won_amount, lost_amount = (_money(r.won_cents), _money(r.lost_cents)) if r else (_money(None), _money(None))
+            result.append(WinRate(
+                won_count=won, lost_count=lost, won_amount=won_amount, lost_amount=lost_amount,
+                other_currency=r.other_currency if r else 0, rate_by_count=_ratio(won, won + lost),
+                rate_by_amount=_ratio(won_amount, won_amount + lost_amount),
+            ))
+        return result
+
+    # ----- 6. sales cycle ------------------------------------------------------------------------
+
+    def cycle_length(self, scope: Scope, since: datetime, until: datetime) -> CycleLength:
+        """Days from creation to the win, averaged over deals won in [since, until) and still won."""
+        return self.cycle_length_each([scope], since, until)[0]
+
+    def cycle_length_each(self, scopes: Sequence[Scope], since: datetime, until: datetime) -> list[CycleLength]:
+        group = _Scopes(self.session, scopes)
+        closes = _final_closes(group, since, until)
+        rows = {r.grp: r for r in group.execute(
+            select(closes.c.grp, func.count().label("count"),
+                   func.avg(_days_between(self.session, closes.c.created_at, closes.c.closed_at)).label("avg_days"))
+            .where(closes.c.outcome == WON)
+            .group_by(closes.c.grp)
+        )}
+        return [CycleLength(count=rows[grp].count, avg_days=_float(rows[grp].avg_days)) if grp in rows else CycleLength(count=0, avg_days=None)
+                for grp in range(len(group))]

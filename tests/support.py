@@ -1,0 +1,182 @@
+"""What several test files share: the services wired to a real database and a fake gateway (no HTTP),
+deals made through the services, rows read back, and transactions counted with engine events."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web import SlackResponse
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from bot.app import Services, build_services
+from bot.domain.clock import FakeClock
+from bot.domain.values import Context, OpportunityDraft, OpportunityView
+from bot.workspace.config import parse_config
+
+TEAM = "T0TEST"
+
+# People the fake gateway knows: user id -> users.info's user (time zone, admin, bot, deactivated).
+PEOPLE = {
+    "U0REP1": {"tz": "Asia/Shanghai"}, "U0REP2": {"tz": "America/Los_Angeles"}, "U0MGR": {"tz": "Asia/Shanghai"},
+    "U0ADMIN": {"tz": "Europe/Berlin"}, "U0OTHER": {"tz": "UTC"}, "U0SLACKADMIN": {"tz": "UTC", "is_admin": True},
+    "U0BOTUSER": {"is_bot": True}, "U0GONE": {"deleted": True},
+}
+
+
+def slack_error(method: str, error: str, status: int = 200, headers: dict | None = None) -> SlackApiError:
+    response = SlackResponse(client=None, http_verb="POST", api_url=method, req_args={}, data={"ok": False, "error": error},
+                             headers=headers or {}, status_code=status)
+    return SlackApiError(f"{method} failed: {error}", response)
+
+
+@dataclass
+class FakeGateway:
+    """The gateway's methods without HTTP: every call recorded; `fail(method, error)` makes the next one raise."""
+
+    people: dict[str, dict] = field(default_factory=lambda: {user: dict(info) for user, info in PEOPLE.items()})
+    calls: list[tuple[str, dict]] = field(default_factory=list)
+    failures: dict[str, list[SlackApiError]] = field(default_factory=dict)
+    channels: dict[str, str] = field(default_factory=dict)  # name -> id, for channel_ids_by_name
+    _ts: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def fail(self, method: str, error: str, *, status: int = 200, retry_after: int | None = None, times: int = 1) -> None:
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        self.failures.setdefault(method, []).extend(slack_error(method, error, status, headers) for _ in range(times))
+
+    def _call(self, method: str, **params: Any) -> None:
+        with self._lock:
+            self.calls.append((method, params))
+            pending = self.failures.get(method)
+            failure = pending.pop(0) if pending else None
+        if failure is not None:
+            raise failure
+
+    def sent(self, method: str) -> list[dict]:
+        return [params for name, params in self.calls if name == method]
+
+    def post(self, channel: str, text: str, blocks: list[dict] | None) -> tuple[str, str]:
+        self._call("post", channel=channel, text=text, blocks=blocks)
+        return channel, f"{next(self._ts)}.000100"
+
+    def dm_channel(self, user_id: str) -> str:
+        return f"D{user_id}"
+
+    def dm(self, user_id: str, text: str, blocks: list[dict] | None = None) -> tuple[str, str]:
+        return self.post(self.dm_channel(user_id), text, blocks)
+
+    def ephemeral(self, channel: str, user_id: str, text: str, blocks: list[dict] | None = None) -> None:
+        self._call("ephemeral", channel=channel, user=user_id, text=text, blocks=blocks)
+
+    def update(self, channel: str, ts: str, text: str, blocks: list[dict]) -> None:
+        self._call("update", channel=channel, ts=ts, text=text, blocks=blocks)
+
+    def user_info(self, user_id: str) -> dict | None:
+        self._call("user_info", user=user_id)
+        info = self.people.get(user_id)
+        return None if info is None else {"id": user_id, "name": user_id.lower(), **info}
+
+    def upload(self, channel: str, content: bytes | str, filename: str, title: str, comment: str | None = None) -> str:
+        self._call("upload", channel=channel, filename=filename, title=title, comment=comment, content=content)
+        return f"F{next(self._ts)}"
+
+    def join(self, channel: str) -> None:
+        self._call("join", channel=channel)
+
+    def channel_ids_by_name(self) -> dict[str, str]:
+        self._call("channel_ids_by_name")
+        return dict(self.channels)
+
+    def permalink(self, channel: str, ts: str) -> str | None:
+        return f"https://example.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+
+
+TEST_CONFIG = """
+[workspace]
+currency = "USD"
+timezone = "Asia/Shanghai"
+admins = ["U0ADMIN"]
+
+[[teams]]
+name = "East"
+manager = "U0MGR"
+members = ["U0REP1", "U0REP2"]
+"""
+
+
+def make_services(engine: Engine, clock: FakeClock, config: str = TEST_CONFIG, gateway: FakeGateway | None = None) -> tuple[Services, FakeGateway]:
+    """The app's services on a real database, both Slack gateways one fake (no HTTP, no pacing)."""
+    gateway = gateway or FakeGateway()
+    return build_services(engine, clock, parse_config(config, "test.toml"), gateway, gateway), gateway  # type: ignore[arg-type]
+
+
+def context(services: Services, user: str = "U0REP1", team: str = TEAM) -> Context:
+    return services.workspaces.context(team, user)
+
+
+def draft(services: Services, *, team: str = TEAM, owner: str = "U0REP1", stage: int = 0, **extra: Any) -> OpportunityDraft:
+    stages = services.workspaces.stage_model(team).stages
+    fields = dict(name="Deal", customer="Cust", owner_id=owner, stage_id=stages[stage].id, currency="USD")
+    fields.update(extra)
+    return OpportunityDraft(**fields)
+
+
+def create(services: Services, user: str = "U0REP1", *, team: str = TEAM, channel: str | None = None, **extra: Any) -> OpportunityView:
+    """A deal made through the service, as the New opportunity modal would (owner: the submitter unless said)."""
+    extra.setdefault("owner", user)
+    opp, _ = services.deals.create(context(services, user, team), draft(services, team=team, **extra), channel_id=channel)
+    return opp
+
+
+def rows(engine: Engine, model: type, **where: Any) -> list:
+    with Session(engine) as session:
+        query = select(model)
+        for name, value in where.items():
+            query = query.where(getattr(model, name) == value)
+        return list(session.scalars(query))
+
+
+@dataclass
+class Transactions:
+    """Transactions (BEGIN … COMMIT/ROLLBACK) and statements an engine ran while counting."""
+
+    begun: int = 0
+    writes: int = 0  # transactions that committed
+    statements: int = 0
+
+
+@contextmanager
+def counting(engine: Engine) -> Iterator[Transactions]:
+    """Count the engine's transactions and statements inside the block, from every thread."""
+    counts = Transactions()
+    lock = threading.Lock()
+
+    def begin(connection: Any) -> None:
+        with lock:
+            counts.begun += 1
+
+    def commit(connection: Any) -> None:
+        with lock:
+            counts.writes += 1
+
+    def statement(*args: Any) -> None:
+        with lock:
+            counts.statements += 1
+
+    event.listen(engine, "begin", begin)
+    event.listen(engine, "commit", commit)
+    event.listen(engine, "before_cursor_execute", statement)
+    try:
+        yield counts
+    finally:
+        event.remove(engine, "begin", begin)
+        event.remove(engine, "commit", commit)
+        event.remove(engine, "before_cursor_execute", statement)
