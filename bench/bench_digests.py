@@ -32,7 +32,7 @@ from bot.digests.service import funnel_steps
 from bot.digests.views import digest_message
 from bot.domain.clock import SystemClock
 from bot.outbox.dispatcher import Dispatcher
-from bot.services import build_services
+from bot.app import build_services
 from bot.slack.gateway import SlackGateway
 from bot.workspace.config import WorkspaceConfig
 from storage.db import UnitOfWork, make_engine

@@ -127,9 +127,10 @@ def test_take_it_records_the_collaborator_updates_the_alert_and_tells_the_owner(
     alert_click(slack, alert, TAKE_BUTTON, "U0OTHER")
     [taken] = collaborators(slack.oppbot.engine)
     assert (taken.user_id, taken.stage_id, taken.released_at) == ("U0OTHER", stage_ids(slack)["Solution design"], None)
-    update = [c for c in slack.fake.calls("chat.update") if c.params["channel"] == "C0SOLUTIONS"][-1]
-    assert update.params["ts"] == alert.response["ts"] and "Taken by <@U0OTHER>" in str(update.params["blocks"])
-    assert any(e["action_id"] == RELEASE_BUTTON for b in update.params["blocks"] if b["type"] == "actions" for e in b["elements"])
+    # the alert is redrawn in place through the click's response_url
+    update = redrawn(slack)[-1]
+    assert "Taken by <@U0OTHER>" in str(update["blocks"])
+    assert any(e["action_id"] == RELEASE_BUTTON for b in update["blocks"] if b["type"] == "actions" for e in b["elements"])
     assert any(c.params["channel"] == "DU0REP1" and "<@U0OTHER> took OPP-1" in c.params["text"] for c in slack.fake.calls("chat.postMessage"))
     card = [c for c in slack.fake.calls("chat.update") if c.params["channel"] == "C0SALES"][-1]
     assert "Working with: <@U0OTHER> (Solution design)" in str(card.params["blocks"])
@@ -137,26 +138,31 @@ def test_take_it_records_the_collaborator_updates_the_alert_and_tells_the_owner(
     assert "Working with: <@U0OTHER> (Solution design)" in str(slack.last_response()["blocks"])
 
     # someone else clicks afterwards: told who has it, nothing changes
-    updates = len(slack.fake.calls("chat.update"))
+    updates = len(redrawn(slack))
     alert_click(slack, alert, TAKE_BUTTON, "U0REP2")
     assert slack.last_response()["text"] == "<@U0OTHER> has already taken this."
-    assert len(collaborators(slack.oppbot.engine)) == 1 and len(slack.fake.calls("chat.update")) == updates
+    assert len(collaborators(slack.oppbot.engine)) == 1 and len(redrawn(slack)) == updates
     # only the taker may release
     alert_click(slack, update_as_alert(update, alert), RELEASE_BUTTON, "U0REP2")
     assert "only they (or an admin) can release it" in slack.last_response()["text"]
     alert_click(slack, update_as_alert(update, alert), RELEASE_BUTTON, "U0OTHER")
     assert collaborators(slack.oppbot.engine)[0].released_at == slack.clock.now()
-    released = [c for c in slack.fake.calls("chat.update") if c.params["channel"] == "C0SOLUTIONS"][-1]
-    assert "Taken by" not in str(released.params["blocks"]) and TAKE_BUTTON in str(released.params["blocks"])
+    released = redrawn(slack)[-1]
+    assert "Taken by" not in str(released["blocks"]) and TAKE_BUTTON in str(released["blocks"])
     # free again: someone else can take it
     alert_click(slack, alert, TAKE_BUTTON, "U0REP2")
     assert [c.user_id for c in collaborators(slack.oppbot.engine)] == ["U0OTHER", "U0REP2"]
 
 
+def redrawn(slack):
+    """The messages the app replaced through a click's response_url (replace_original)."""
+    return [r for r in slack.responses() if r.get("replace_original")]
+
+
 def update_as_alert(update, alert):
-    """The alert message as it reads after an update (same channel and ts)."""
+    """The alert message as it reads after it was redrawn (same channel and ts)."""
     class Posted:
-        params = {"channel": update.params["channel"], "blocks": update.params["blocks"]}
+        params = {"channel": alert.params["channel"], "blocks": update["blocks"]}
         response = alert.response
     return Posted
 

@@ -148,8 +148,9 @@ def test_a_deal_without_an_owner_goes_to_the_manager_with_ranked_suggestions_and
     assert (change.from_owner, change.to_owner, change.changed_by, change.how) == ("U0REP1", "U0REP2", "U0MGR", "assigned")
     told = [c for c in slack.fake.calls("chat.postMessage") if c.params["channel"] == "DU0REP2"]
     assert told and told[-1].params["text"].startswith("Assigned to you: OPP-1") and any(b["type"] == "actions" for b in told[-1].params["blocks"])
-    updated = [c for c in slack.fake.calls("chat.update") if c.params["channel"] == "DU0MGR"]
-    assert updated and "assigned to <@U0REP2> by <@U0MGR>" in updated[-1].params["text"]
+    # the suggestions message is redrawn in place through the click's response_url
+    redrawn = [r for r in slack.responses() if r.get("replace_original")]
+    assert redrawn and "assigned to <@U0REP2> by <@U0MGR>" in redrawn[-1]["text"]
 
 
 def test_suggest_and_assign_commands_are_for_managers(slack):
@@ -222,9 +223,9 @@ def test_the_rep_comparison_credits_each_stage_change_to_the_owner_at_the_time(s
     pipeline = slack.oppbot.services
     stages = pipeline.workspaces.stage_model("T0TEST").stages
     manager = pipeline.workspaces.context("T0TEST", "U0MGR")
-    opp = pipeline.create(pipeline.workspaces.context("T0TEST", "U0REP1"), OpportunityDraft(name="D", customer="C", owner_id="U0REP1", stage_id=stages[0].id, currency="USD"))
+    opp = pipeline.deals.create(pipeline.workspaces.context("T0TEST", "U0REP1"), OpportunityDraft(name="D", customer="C", owner_id="U0REP1", stage_id=stages[0].id, currency="USD"), channel_id=None)[0]
     pipeline.deals.move(manager, opp_id=opp.id, stage_id=stages[1].id)
-    slack.oppbot.services.assignments.assign(manager, opp.id, "U0REP2")
+    slack.oppbot.services.assignments.assign(manager, "U0REP2", opp_id=opp.id)
     pipeline.deals.move(manager, opp_id=opp.id, stage_id=stages[2].id)
     with Session(slack.oppbot.engine) as session:
         owners = [c.owner_id for c in session.scalars(select(StageChange).order_by(StageChange.id))]

@@ -10,7 +10,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from bot.services import build_services
+from bot.app import build_services
 from slack_sdk import WebClient
 from sqlmodel import Session, select
 
@@ -43,8 +43,8 @@ def add_deal(slack, owner="U0REP1", amount="1000", stage=0, **extra):
     pipeline = pipeline_of(slack)
     actor = pipeline.workspaces.context("T0TEST", owner)
     stages = pipeline.workspaces.stage_model("T0TEST").stages
-    return pipeline.create(actor, OpportunityDraft(name=extra.pop("name", "Deal"), customer="Cust", owner_id=owner, stage_id=stages[stage].id,
-                                                   currency=extra.pop("currency", "USD"), amount=Decimal(amount) if amount else None, **extra))
+    return pipeline.deals.create(actor, OpportunityDraft(name=extra.pop("name", "Deal"), customer="Cust", owner_id=owner, stage_id=stages[stage].id,
+                                                   currency=extra.pop("currency", "USD"), amount=Decimal(amount) if amount else None, **extra), channel_id=None)[0]
 
 
 def digests_sent(fake, target):
@@ -102,7 +102,7 @@ def test_digest_numbers_match_what_happened(slack):
 
 def test_digest_of_a_team_with_no_deals_and_with_one(slack):
     digests = slack.oppbot.services.digests
-    stages = pipeline_of(slack).stage_model("T0TEST")
+    stages = pipeline_of(slack).workspaces.stage_model("T0TEST")
     _, empty = digest_message(digests.build("T0TEST", team(slack), START - timedelta(days=1)), stages)
     assert check_blocks(empty, "message") == [] and "*Open pipeline:* 0 deals" in str(empty) and "Nothing since the last digest." in str(empty)
     add_deal(slack)
@@ -114,8 +114,8 @@ def test_digest_of_a_team_with_no_deals_and_with_one(slack):
 def test_digest_of_5000_deals_stays_inside_block_kit_limits(slack, engine):
     from storage.models import FollowUp, Opportunity, StageChange
 
-    stages = pipeline_of(slack).stage_model("T0TEST").stages
-    pipeline_of(slack).ensure_workspace("T0TEST")
+    stages = pipeline_of(slack).workspaces.stage_model("T0TEST").stages
+    pipeline_of(slack).workspaces.ensure_workspace("T0TEST")
     reps = [f"U0REP{i}" for i in range(3, 40)]
     with UnitOfWork(engine, write=True) as uow:
         uow.session.execute(Opportunity.__table__.insert(), [dict(
@@ -132,13 +132,13 @@ def test_digest_of_5000_deals_stays_inside_block_kit_limits(slack, engine):
             created_by="U0REP1", created_at=START) for opp_id in ids[:300]])
         visits.derive(uow.session, "T0TEST")
         uow.commit()
-    slack.oppbot.services.teams.add(pipeline_of(slack).actor("T0TEST", "U0ADMIN"), "U0OTHER", "East")
+    slack.oppbot.services.teams.add(pipeline_of(slack).workspaces.context("T0TEST", "U0ADMIN").actor, "U0OTHER", "East")
     data = slack.oppbot.services.digests.build("T0TEST", team(slack), START - timedelta(days=1))
-    text, message = digest_message(data, pipeline_of(slack).stage_model("T0TEST"))
+    text, message = digest_message(data, pipeline_of(slack).workspaces.stage_model("T0TEST"))
     assert check_blocks(message, "message") == [], check_blocks(message, "message")
     assert len(message) <= 50 and "…and" in str(message)
     view = {"type": "modal", "title": {"type": "plain_text", "text": "x"}, "close": {"type": "plain_text", "text": "Close"},
-            "blocks": digest_message(data, pipeline_of(slack).stage_model("T0TEST"), full=True)[1]}
+            "blocks": digest_message(data, pipeline_of(slack).workspaces.stage_model("T0TEST"), full=True)[1]}
     assert check_view(view) == []
 
 
@@ -302,7 +302,7 @@ def test_export_uploads_a_csv_of_what_the_user_may_see(slack, monkeypatch, capsy
     pipeline = pipeline_of(slack)
     mine = add_deal(slack, name="Mine, with a comma")
     add_deal(slack, owner="U0REP2", name="Theirs")
-    pipeline.move(pipeline.workspaces.context("T0TEST", "U0REP1"), mine.id, stage_id=pipeline.workspaces.stage_model("T0TEST").stages[1].id)
+    pipeline.deals.move(pipeline.workspaces.context("T0TEST", "U0REP1"), opp_id=mine.id, stage_id=pipeline.workspaces.stage_model("T0TEST").stages[1].id)
     slack.command("export", user="U0REP1")
     assert "Exported 1 opportunities" in slack.last_response()["text"]
     file_id = slack.fake.calls("files.getUploadURLExternal")[-1].response["file_id"]

@@ -260,17 +260,17 @@ def test_a_digest_that_fails_to_render_is_retried_alone(engine, fake_slack, cloc
         slack.oppbot.services.workspaces.ensure_workspace(TEAM)
         dispatcher.run_once()
         clock.set(datetime(2026, 12, 2, 0, 30, tzinfo=timezone.utc))
-        real = digest_module.ui.digest_message
+        real = digest_module.digest_message
 
         def flaky(data, stages, **kwargs):
             if data.team.name == "Team 2":
                 raise RuntimeError("boom")
             return real(data, stages, **kwargs)
 
-        monkeypatch.setattr(digest_module.ui, "digest_message", flaky)
+        monkeypatch.setattr(digest_module, "digest_message", flaky)
         stats = dispatcher.run_once()
         assert stats.retried == 1 and "RuntimeError: boom" in stats.errors
-        monkeypatch.setattr(digest_module.ui, "digest_message", real)
+        monkeypatch.setattr(digest_module, "digest_message", real)
         clock.advance(timedelta(minutes=5))
         dispatcher.run_once()
         dispatcher.run_once()

@@ -73,12 +73,12 @@ def text_of(blocks) -> str:
 
 def insert_deals(slack, count: int, *, owner: str = "U0REP1", stage_of=lambda i: "Prospect", step=timedelta(minutes=1)) -> None:
     """Many deals at once through the Pipeline (not 60 modal submissions), one clock step apart."""
-    pipeline = slack.oppbot.pipeline
-    actor = pipeline.actor(TEAM, owner)
+    pipeline = slack.oppbot.services
+    actor = pipeline.workspaces.context(TEAM, owner)
     ids = stage_ids(slack)
     for i in range(1, count + 1):
-        pipeline.create(actor, OpportunityDraft(name=f"Deal {i}", customer=f"Customer {i}", owner_id=owner,
-                                                stage_id=ids[stage_of(i)], currency="USD"))
+        pipeline.deals.create(actor, OpportunityDraft(name=f"Deal {i}", customer=f"Customer {i}", owner_id=owner,
+                                                stage_id=ids[stage_of(i)], currency="USD"), channel_id=None)[0]
         slack.clock.advance(step)
 
 
@@ -330,10 +330,10 @@ def test_stale_next_page_after_deals_were_closed_shows_a_page_that_exists(slack)
     insert_deals(slack, 30)
     slack.command("list")
     button = next_button(slack.last_response()["blocks"])
-    pipeline = slack.oppbot.pipeline
-    actor = pipeline.actor(TEAM, "U0REP1")
+    pipeline = slack.oppbot.services
+    actor = pipeline.workspaces.context(TEAM, "U0REP1")
     for number in range(1, 11):
-        pipeline.win(actor, opp(slack, number).id)
+        pipeline.deals.win(actor, opp_id=opp(slack, number).id)
     slack.click("list_page", value=button["value"], ephemeral=True)
     page = slack.last_response()
     assert page["replace_original"] is True
@@ -542,22 +542,30 @@ def test_app_home_with_many_deals_stays_within_slack_limits(slack):
 
 # ----- Slack answering 429 / 5xx ----------------------------------------------------------------
 
-def test_rate_limited_post_is_retried_after_retry_after(slack):
+def test_rate_limited_card_post_waits_out_retry_after_and_is_posted_once(slack):
+    """A 429 leaves the card's outbox row pending, due when Retry-After says (on the clock: no thread sleeps)."""
     slack.fake.rate_limit_next("chat.postMessage", retry_after=1)
     assert slack.create("Acme rollout").status == 200
+    assert [(p.status, p.params["channel"]) for p in slack.fake.calls("chat.postMessage")] == [(429, "C0SALES")]
+    assert rows(slack, PostedCard) == []  # waiting, not lost
+    slack.clock.advance(seconds=1)
+    slack.deliver()
     posts = slack.fake.calls("chat.postMessage")
     assert [(p.status, p.params["channel"]) for p in posts] == [(429, "C0SALES"), (200, "C0SALES")]
-    assert posts[1].at - posts[0].at >= 0.9  # Retry-After: 1 honoured
-    assert posts[1].response["ok"]
     [card] = rows(slack, PostedCard)
     assert (card.channel_id, card.ts) == ("C0SALES", posts[1].response["ts"])
     assert slack.fake.calls("conversations.open") == []  # not sent by DM instead
+    [note] = slack.fake.calls("chat.postEphemeral")
+    assert "OPP-1 is created and its card is above" in note.params["text"]
 
 
-@pytest.mark.parametrize("status", [500])
-def test_server_error_on_post_is_retried(slack, status):
+@pytest.mark.parametrize("status", [500, 503])
+def test_server_error_on_card_post_is_retried_after_a_backoff(slack, status):
     slack.fake.server_error_next("chat.postMessage", status=status)
     assert slack.create("Acme rollout").status == 200
+    assert [p.status for p in slack.fake.calls("chat.postMessage")] == [status]
+    slack.clock.advance(seconds=30)  # the first backoff
+    slack.deliver()
     posts = slack.fake.calls("chat.postMessage")
     assert [p.status for p in posts] == [status, 200]
     [card] = rows(slack, PostedCard)
@@ -569,6 +577,9 @@ def test_rate_limited_card_update_is_retried(slack):
     slack.create("Acme rollout")
     slack.fake.rate_limit_next("chat.update", retry_after=1)
     slack.command("stage OPP-1 nego")
+    assert [u.status for u in slack.fake.calls("chat.update")] == [429]
+    slack.clock.advance(seconds=1)
+    slack.deliver()
     updates = slack.fake.calls("chat.update")
     assert [u.status for u in updates] == [429, 200]
     assert len(rows(slack, PostedCard)) == 1

@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlmodel import Session, select
 
 from bot.domain.values import OpportunityDraft
+from storage.db import UnitOfWork
 from storage.models import Opportunity, PostedCard, StageChange
 from tests.conftest import START
 from tests.driver import TEAM
@@ -404,11 +405,11 @@ def test_full_journey_keeps_every_step_in_the_history(slack, clock):
 
 
 def test_a_long_history_says_when_older_changes_are_left_out(slack, clock):
-    pipeline = slack.oppbot.pipeline
-    actor = pipeline.actor(TEAM, "U0REP1")
+    pipeline = slack.oppbot.services
+    actor = pipeline.workspaces.context(TEAM, "U0REP1")
     ids = list(stage_ids(slack).values())
-    deal = pipeline.create(actor, OpportunityDraft(name="Busy deal", customer="Acme Corp", owner_id="U0REP1",
-                                                   stage_id=ids[0], currency="USD"))
+    deal = pipeline.deals.create(actor, OpportunityDraft(name="Busy deal", customer="Acme Corp", owner_id="U0REP1",
+                                                   stage_id=ids[0], currency="USD"), channel_id=None)[0]
     with Session(slack.oppbot.engine) as session:  # 200 moves back and forth, written in one go
         for i in range(200):
             session.add(StageChange(team_id=TEAM, opportunity_id=deal.id, from_stage_id=ids[i % len(ids)], from_status="open",
@@ -473,9 +474,12 @@ def test_every_posted_copy_is_updated(slack):
     slack.fake.bot_not_in_channel("C0PRIVATE")
     deal, dm_card = new_deal(slack, channel="C0PRIVATE")
     # the same opportunity's card was also posted elsewhere: simulate a second copy via the Pipeline
-    pipeline = slack.oppbot.pipeline
-    view = pipeline.find(pipeline.actor(TEAM, "U0REP1"), number=1)
-    pipeline.publish_card(TEAM, view, "C0SALES", "U0REP1")
+    pipeline = slack.oppbot.services
+    view = pipeline.deals.find(pipeline.workspaces.context(TEAM, "U0REP1"), number=1)
+    channel, ts = pipeline.slack.post("C0SALES", "card", None)
+    with UnitOfWork(slack.oppbot.engine, write=True) as uow:
+        uow.deals.remember_card(TEAM, view.id, channel, ts, slack.clock.now())
+        uow.commit()
     assert len(rows(slack, PostedCard)) == 2
 
     slack.command("stage OPP-1 nego")

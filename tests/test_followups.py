@@ -181,8 +181,9 @@ def test_done_updates_the_dm_in_place_and_a_double_click_changes_nothing(slack, 
     reminder_click(slack, dm, DONE_BUTTON, type="button", value=str(follow_ups(slack.oppbot.engine)[0].id))
     [row] = follow_ups(slack.oppbot.engine)
     assert (row.status, row.done_by, row.done_at) == ("done", "U0REP1", slack.clock.now())
-    update = [c for c in slack.fake.calls("chat.update") if c.params["channel"] == "DU0REP1"]
-    assert len(update) == 1 and "Done" in update[0].params["text"] and dm.response["ts"] == update[0].params["ts"]
+    # the reminder DM is redrawn in place through the click's response_url
+    update = [r for r in slack.responses() if r.get("replace_original")]
+    assert len(update) == 1 and "Done" in update[0]["text"]
     reminder_click(slack, dm, DONE_BUTTON, type="button", value=str(row.id))
     assert "Already done" in slack.last_response()["text"]
     assert follow_ups(slack.oppbot.engine)[0].done_at == row.done_at
@@ -216,7 +217,7 @@ def test_snooze_moves_the_reminder_and_it_comes_back(slack, deal):
     reminder_click(slack, dm, SNOOZE_SELECT, type="static_select", selected_option=option)  # double click
     assert "Already snoozed" in slack.last_response()["text"]
     assert follow_ups(slack.oppbot.engine)[0].due_at == START + timedelta(hours=2)
-    assert "Snoozed until" in slack.fake.calls("chat.update")[-1].params["text"]
+    assert "Snoozed until" in [r for r in slack.responses() if r.get("replace_original")][-1]["text"]
     slack.clock.advance(minutes=59)
     assert slack.oppbot.dispatcher.run_once().sent == 0
     slack.clock.advance(minutes=1)

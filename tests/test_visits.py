@@ -132,13 +132,13 @@ def test_what_each_change_keeps_equals_deriving_everything_afresh(engine, fake_s
 def test_reordering_or_retiring_stages_re_derives_advanced(engine, fake_slack, clock):
     config = TEST_CONFIG + '[[stages]]\nname = "Lead"\n[[stages]]\nname = "Demo"\n[[stages]]\nname = "Proposal"\n'
     first = make_pipeline(engine, fake_slack, clock, config)
-    admin = first.actor("T0TEST", "U0ADMIN")
+    admin = first.workspaces.context("T0TEST", "U0ADMIN")
     lead, demo, proposal = first.workspaces.stage_model("T0TEST").stages
     opp = new_deal(first)
     clock.advance(days=1)
-    first.move(admin, opp, stage_id=demo.id)
+    first.deals.move(admin, opp_id=opp, stage_id=demo.id)
     clock.advance(days=1)
-    first.move(admin, opp, stage_id=proposal.id)
+    first.deals.move(admin, opp_id=opp, stage_id=proposal.id)
     assert [row[2] for row in derived(engine, opp)] == [True, True, False]
 
     def conversion(pipeline: Services) -> dict[str, tuple[int, int]]:
@@ -152,13 +152,13 @@ def test_reordering_or_retiring_stages_re_derives_advanced(engine, fake_slack, c
     # Proposal now comes first: Lead and Demo came after it, so the deal went back, not forward
     reordered = make_pipeline(engine, fake_slack, clock, TEST_CONFIG + '[[stages]]\nname = "Proposal"\n[[stages]]\nname = "Lead"\n'
                               '[[stages]]\nname = "Demo"\n')
-    reordered.ensure_workspace("T0TEST")  # the changed file is applied when the workspace is next seen
+    reordered.workspaces.ensure_workspace("T0TEST")  # the changed file is applied when the workspace is next seen
     assert [row[2] for row in derived(engine, opp)] == [True, False, False]
     assert conversion(reordered) == {"Proposal": (1, 0), "Lead": (1, 1), "Demo": (1, 0)}
 
     # Demo retired: it ranks nowhere, so reaching it is no advance and leaving it none either
     retired = make_pipeline(engine, fake_slack, clock, TEST_CONFIG + '[[stages]]\nname = "Lead"\n[[stages]]\nname = "Proposal"\n')
-    retired.ensure_workspace("T0TEST")
+    retired.workspaces.ensure_workspace("T0TEST")
     assert [row[2] for row in derived(engine, opp)] == [True, False, False]
     assert conversion(retired) == {"Lead": (1, 1), "Proposal": (1, 0)}
 

@@ -7,6 +7,7 @@ Alerts are outbox rows written with the stage change and sent by the dispatcher 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -113,7 +114,7 @@ class Alerts:
                 return self._result(uow, change, opp, holder.user_id, False, message)
             stage_name = ctx.stages.name_of(change.to_stage_id)
             schedule_card_refreshes(uow, ctx.team_id, opp.id, now)
-            schedule_message(uow, team_id=ctx.team_id, key=f"taken:{change_id}:{ctx.user_id}:{int(now.timestamp())}", user_id=opp.owner_id,
+            schedule_message(uow, team_id=ctx.team_id, key=f"taken:{change_id}:{ctx.user_id}:{uuid.uuid4().hex}", user_id=opp.owner_id,
                              text=f"<@{ctx.user_id}> took {opp.ref} {escape(opp.name)} for {stage_name}.", now=now, subject_id=opp.id)
             result = self._result(uow, change, opp, ctx.user_id, True, f"You took {opp.ref} for {stage_name}.")
             uow.commit()

@@ -7,6 +7,7 @@ the card, the manager's suggestions, the card refreshes) as outbox rows.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -119,7 +120,7 @@ class Assignments:
         after = to_view(row)
         schedule_card_refreshes(uow, after.team_id, after.id, now)
         text, card = card_message(uow.deals.card(after), uow.workspaces.stage_model(after.team_id), now)
-        schedule_message(uow, team_id=after.team_id, key=f"assigned:{after.id}:{user_id}:{now.timestamp():.6f}", user_id=user_id,
+        schedule_message(uow, team_id=after.team_id, key=f"assigned:{after.id}:{user_id}:{uuid.uuid4().hex}", user_id=user_id,
                          text=f"{'Automatically a' if how == 'automatic' else 'A'}ssigned to you: {text}", blocks=card, now=now, subject_id=after.id)
         log.info("%s: %s now owned by %s (%s by %s)", after.team_id, after.ref, user_id, how, by)
         return after
@@ -148,7 +149,7 @@ class Assignments:
         if team is None:
             return f"{opp.ref} needs an owner, but its owner is on no team; an admin can `/opp assign {opp.ref} @rep`."
         suggestions = self.suggestions(uow, opp, team)
-        key = f"{opp.id}:{now.timestamp():.6f}"
+        key = f"{opp.id}:{uuid.uuid4().hex}"
         if team.auto_assign and suggestions:
             chosen = suggestions[0]
             row = uow.deals.opportunity_by_id(opp.team_id, opp.id, for_update=True)

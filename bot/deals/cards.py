@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime
 
 from slack_sdk.errors import SlackApiError
@@ -40,7 +41,7 @@ def schedule_card_refreshes(uow: UnitOfWork, team_id: str, opportunity_id: int, 
     """A refresh for every posted copy of the deal's card that has none waiting; returns how many were written."""
     cards = uow.deals.posted_card_ids(team_id, opportunity_id)
     waiting = uow.outbox.unclaimed_pending_subjects(team_id, CARD_REFRESH, cards, now)
-    rows = [dict(team_id=team_id, kind=CARD_REFRESH, subject_id=card_id, dedupe_key=f"refresh:{card_id}:{now.timestamp():.6f}", due_at=now,
+    rows = [dict(team_id=team_id, kind=CARD_REFRESH, subject_id=card_id, dedupe_key=f"refresh:{card_id}:{uuid.uuid4().hex}", due_at=now,
                  payload={"opportunity": opportunity_id}) for card_id in cards if card_id not in waiting]
     uow.outbox.schedule_many(rows, now=now)
     return len(rows)

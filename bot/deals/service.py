@@ -143,8 +143,6 @@ class Deals:
                 raise NotFound(f"OPP-{number} doesn't exist in this workspace." if number is not None
                                else "That opportunity doesn't exist in this workspace.")
             before = to_view(opp)
-            if not can_view(ctx.actor, before):
-                raise Forbidden(f"{before.ref} belongs to <@{before.owner_id}>; only its owner, their manager or an admin can see it.")
             check_change(ctx.actor, before)
             target_stage = to_stage_id if to_stage_id is not None else opp.stage_id
             if opp.status == to_status and opp.stage_id == target_stage:
