@@ -108,7 +108,8 @@ def register(app: App, services: Services) -> None:
         try:
             ctx = services.workspaces.context(request.team_id, request.user_id)
             draft, errors = validate_new_opportunity(request.values, services.workspaces.form_choices(ctx), default_owner=ctx.user_id)
-            if draft is not None and (problem := services.workspaces.check_owner(ctx.team_id, draft.owner_id)):
+            # the submitter is a person of this workspace: only someone else's profile needs a look
+            if draft is not None and draft.owner_id != ctx.user_id and (problem := services.workspaces.check_owner(ctx.team_id, draft.owner_id)):
                 errors = {"owner": problem}
             if draft is None or errors:
                 ack(response_action="errors", errors=errors)

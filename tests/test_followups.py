@@ -13,7 +13,6 @@ from slack_sdk import WebClient
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from bot.followups.service import FollowUps
 from bot.outbox.dispatcher import MAX_ATTEMPTS, Dispatcher
 from bot.slack.gateway import SlackGateway
 from bot.slack.ids import ADD_FOLLOW_UP_BUTTON, DONE_BUTTON, SNOOZE_SELECT, STAGE_SELECT
@@ -416,17 +415,14 @@ def test_two_claim_loops_on_postgres_send_2000_reminders_exactly_once(postgres_e
     fake_slack.reset()
     fake_slack.add_user("U0REP1", tz="Asia/Shanghai")
     uow = lambda write=False: UnitOfWork(engine, write=write)  # noqa: E731
-    from bot.deals.service import Pipeline
-    from bot.workspace.config import parse_config
-    from tests.conftest import TEST_CONFIG
+    from bot.followups.service import FollowUpSenders
 
     results = {}
 
     def loop(name: str) -> None:
         gateway = SlackGateway(WebClient(token=fake_slack.bot_token, base_url=fake_slack.api_url))
-        pipeline = Pipeline(uow, clock, parse_config(TEST_CONFIG, "t.toml"), gateway)
         dispatcher = Dispatcher(uow, clock, owner=name, batch=50)
-        FollowUps(pipeline).register(dispatcher)
+        FollowUpSenders(uow, gateway).register(dispatcher)
         results[name] = dispatcher.run_once(max_batches=1000).sent
 
     threads = [threading.Thread(target=loop, args=(name,)) for name in ("one", "two")]

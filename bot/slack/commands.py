@@ -97,10 +97,9 @@ def help_lines() -> list[tuple[str, str]]:
     return [(entry.usage, entry.help) for entry in REGISTRY.values()]
 
 
-def usage_hint(limit: int = 1000) -> str:
-    """The manifest's usage hint: every subcommand's name, in registry order."""
-    hint = "[" + "|".join(REGISTRY) + "]"
-    return hint if len(hint) <= limit else hint[: limit - 2] + "…]"
+def usage_hint() -> str:
+    """The manifest's usage hint: every subcommand's name, in registry order (`/opp help` has the grammar)."""
+    return " | ".join(REGISTRY)
 
 
 def _rest_after(rest: str, first: str) -> str:
