@@ -4,13 +4,14 @@
     .venv/bin/python bench/bench_ack.py --db sqlite     # an SQLite file in a temporary directory
 
 One command: it starts a FakeSlack in this process, seeds a few hundred deals through the
-Pipeline, starts `python -m bot.cli run` (the production entry point) and a bare Bolt app (same
-uvicorn + starlette adapter, listeners that ack and make the same Web API calls) as
-subprocesses, then sends the same stream of signed requests (`/opp help`, `/opp list`,
-`/opp show OPP-n`, card stage-select clicks) to each from a pool of client threads at a fixed
-arrival rate. There are two bare apps: Bolt as it comes (process_before_response=False, the
-listener and its ack on Bolt's 5-thread pool, the request thread polling for the ack every 10 ms)
-and the same app shaped like oppbot (ack in the request thread, Web API calls in a lazy listener).
+services (bot.services.build_services; their cards posted by the dispatcher), starts
+`python -m bot.cli run` (the production entry point) and a bare Bolt app (same uvicorn +
+starlette adapter, listeners that ack and make the same Web API calls) as subprocesses, then
+sends the same stream of signed requests (`/opp help`, `/opp list`, `/opp show OPP-n`, card
+stage-select clicks) to each from a pool of client threads at a fixed arrival rate. There are
+two bare apps: Bolt as it comes (process_before_response=False, the listener and its ack on
+Bolt's 5-thread pool, the request thread polling for the ack every 10 ms) and the same app
+shaped like oppbot (ack in the request thread, Web API calls in a lazy listener).
 Phases alternate bare/ack-first/oppbot/oppbot/ack-first/bare so a drift in machine load (other
 people run tests on the same 2 cores) hits all of them. Prints p50/p99 per request kind and overall, the
 oppbot/bare ratio (target: p99 within 1.5x) and the peak RSS of each server (target < 200 MB).
@@ -171,30 +172,58 @@ class Seeded:
 
 
 def seed(database_url: str, fake, config_path: Path, owners: list[str], n_deals: int) -> Seeded:
-    """Create the workspace and `n_deals` deals through the Pipeline (cards posted in #sales)."""
-    from bot.app import create_app
+    """Create the workspace and `n_deals` deals through the services (bot.services.build_services), cards in #sales.
+
+    A new deal's card is an outbox row (card_post, then the card_note to the submitter); the
+    dispatcher delivers them here, before any server starts, so every card is posted (and its
+    channel and ts known for the stage-select clicks) as when the Pipeline posted it at creation.
+    """
+    from bot.deals.cards import CARD_KINDS
+    from bot.domain.clock import SystemClock
     from bot.domain.values import OpportunityDraft
+    from bot.services import build_services
+    from bot.slack.gateway import SlackGateway, make_web_client
     from bot.workspace.config import load_config
-    from storage.db import make_engine, upgrade
+    from storage.db import UnitOfWork, make_engine, upgrade
 
     engine = make_engine(database_url)
     upgrade(engine)
-    oppbot = create_app(make_settings(database_url, fake, config_path), engine=engine, config=load_config(config_path))
-    pipeline = oppbot.pipeline
-    pipeline.ensure_workspace(TEAM)
-    stages = pipeline.stage_model(TEAM)
+    # Not paced: the Pipeline posted the seed's cards without pacing (the app's delivery gateway would
+    # take one a second in #sales, 300 s for 300 deals); the fake Slack sets no limit while seeding.
+    gateway = SlackGateway(make_web_client(BOT_TOKEN, fake.api_url))
+    services = build_services(engine, SystemClock(), load_config(config_path), gateway, gateway)
+    services.workspaces.ensure_workspace(TEAM)
+    stages = services.workspaces.stage_model(TEAM)
     stage_ids = [s.id for s in stages.stages]
     industries = ["Healthcare", "Finance", "Manufacturing", "Retail", "Technology"]
-    deals: list[Deal] = []
-    actors = {owner: pipeline.actor(TEAM, owner) for owner in owners}
+    contexts = {owner: services.workspaces.context(TEAM, owner) for owner in owners}
+    created = []
     for i in range(n_deals):
         owner = owners[i % len(owners)]
         draft = OpportunityDraft(name=f"Deal {i} rollout", customer=f"Customer {i % 97}", owner_id=owner, stage_id=stage_ids[0],
                                  currency="USD", amount=Decimal(1000 + 37 * i), industry=industries[i % 5], region="North",
                                  next_step="send the quote")
-        opp = pipeline.create(actors[owner], draft)
-        posted = pipeline.publish_card(TEAM, opp, SALES_CHANNEL, owner)
-        deals.append(Deal(opp.id, opp.number, owner, 0, posted.channel, posted.ts))
+        opp, _ = services.deals.create(contexts[owner], draft, channel_id=SALES_CHANNEL)
+        created.append(opp)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:  # the cards, then the notes their posting records (and retries after a 429)
+        stats = services.dispatcher.run_once(kinds=CARD_KINDS, plan=False)
+        if stats.failed:
+            raise SystemExit(f"seeding: {stats.failed} card deliveries failed: {stats.errors[:3]}")
+        due = services.dispatcher.next_due(kinds=CARD_KINDS)
+        if due is None:
+            break
+        time.sleep(min(5.0, max(0.0, (due - services.clock.now()).total_seconds())))
+    deals: list[Deal] = []
+    with UnitOfWork(engine) as uow:
+        for opp in created:
+            card = uow.deals.first_posted_card(TEAM, opp.id)
+            if card is None:
+                raise SystemExit(f"the card of {opp.ref} was not posted: {uow.outbox.pending(TEAM)[:3]}")
+            deals.append(Deal(opp.id, opp.number, opp.owner_id, 0, card.channel_id, card.ts))
+        left = [d for kind in CARD_KINDS for d in uow.outbox.pending(TEAM, kind)]
+    if left:
+        raise SystemExit(f"{len(left)} card deliveries still pending after seeding, e.g. {left[0].kind} {left[0].last_error}")
     engine.dispose()
     seeded = Seeded(deals, stage_ids)
     for deal in deals:
@@ -294,7 +323,7 @@ def run_load(requests: list[Req], ports: list[int], *, rate: float | None, concu
                 status = response.status
                 if status >= 400:
                     error = data[:200].decode("utf-8", "replace")
-            except Exception as exc:  # noqa: BLE001 - every failure is a counted error
+            except Exception as exc:  # every failure is a counted error
                 error = f"{exc.__class__.__name__}: {exc}"
                 stale = connections.pop(port, None)
                 if stale is not None:
@@ -398,8 +427,8 @@ class RssSampler:
     def __init__(self, pids: dict[str, int], interval: float = 0.05) -> None:
         self.pids = dict(pids)
         self.interval = interval
-        self.peak: dict[str, int] = {name: 0 for name in pids}
-        self.last: dict[str, int] = {name: 0 for name in pids}
+        self.peak: dict[str, int] = dict.fromkeys(pids, 0)
+        self.last: dict[str, int] = dict.fromkeys(pids, 0)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss", daemon=True)
 
@@ -414,7 +443,7 @@ class RssSampler:
                 for line in status:
                     if line.startswith("VmRSS:"):
                         return int(line.split()[1]) * 1024
-        except Exception:  # noqa: BLE001 - the process is gone
+        except Exception:  # the process is gone
             return 0
         return 0
 
@@ -426,7 +455,7 @@ class RssSampler:
                 self.peak[name] = max(self.peak[name], value)
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> "RssSampler":
+    def __enter__(self) -> RssSampler:
         self._thread.start()
         return self
 
@@ -636,7 +665,7 @@ def main() -> int:
         t = time.monotonic()
         seeded = seed(database_url, fake, config_path, owners, args.deals)
         print(f"code under test: {ROOT}" + (f"; candidate: {args.candidate}" if args.candidate else ""))
-        print(f"seeded {len(seeded.deals)} deals for {len(owners)} reps through the Pipeline on {args.db} in {time.monotonic() - t:.1f}s")
+        print(f"seeded {len(seeded.deals)} deals for {len(owners)} reps through the services on {args.db} in {time.monotonic() - t:.1f}s")
 
         # The production tick (30 s) unless asked: alerts still go out at once, a commit wakes the delivery job.
         tick = {"OPPBOT_TICK_SECONDS": args.tick} if args.tick else {}
@@ -667,7 +696,7 @@ def main() -> int:
                                         *(["--gil"] if args.py_spy_gil else [])], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for rate in rates:
                 n = int(rate * args.seconds) if rate else int(40 * args.seconds)
-                for round_ in range(args.rounds):
+                for _round in range(args.rounds):
                     for name in pattern:
                         stream = build_stream(seeded, fake.base_url, n, state)
                         pid = processes[name].pid

@@ -23,19 +23,17 @@ import time
 import traceback
 from datetime import timedelta
 
-from common import TEAM_ID, database_url  # noqa: F401  (also puts the project on sys.path)
+from common import TEAM_ID, database_url  # also puts the project on sys.path
 from slack_sdk import WebClient
 from sqlalchemy import event, text
 
-from bot.deals.service import Pipeline
-from bot.digests.service import funnel_steps
 from bot.digests.views import digest_message
 from bot.domain.clock import SystemClock
-from bot.outbox.dispatcher import Dispatcher
-from bot.app import build_services
+from bot.reports.charts import funnel_steps
+from bot.services import build_services
 from bot.slack.gateway import SlackGateway
 from bot.workspace.config import WorkspaceConfig
-from storage.db import UnitOfWork, make_engine
+from storage.db import make_engine
 
 BASELINE = text("""
     SELECT owner_id, stage_id, status, count(*), sum(amount)
@@ -54,10 +52,8 @@ def main() -> None:
     url = database_url(args.database_url)
     engine = make_engine(url, pool_size=2)
     clock = SystemClock()
-    uow = lambda write=False: UnitOfWork(engine, write=write)  # noqa: E731
     gateway = SlackGateway(WebClient(token="xoxb-bench", base_url="http://127.0.0.1:9/api/"))  # never called: nothing is sent
-    pipeline = Pipeline(uow, clock, WorkspaceConfig(), gateway)
-    services = build_services(pipeline, gateway, Dispatcher(uow, clock))
+    services = build_services(engine, clock, WorkspaceConfig(), gateway, gateway)
     teams = services.teams.all(TEAM_ID)
     if not teams:
         raise SystemExit("no teams: seed with --teams")
@@ -74,7 +70,7 @@ def main() -> None:
         baseline.append(time.perf_counter() - started)
     baseline_s = statistics.median(baseline)
 
-    stages = pipeline.stage_model(TEAM_ID)
+    stages = services.workspaces.stage_model(TEAM_ID)
     since = clock.now() - timedelta(days=1)
     statements: list[tuple[float, str]] = []
 

@@ -4,7 +4,7 @@
     .venv/bin/python bench/bench_instances.py --requests 4000      # a shorter run
 
 One command: creates the database oppbot_bench_multi, runs `oppbot db upgrade`
-(`python -m bot.cli db upgrade`), seeds deals through the Pipeline, starts a FakeSlack in this
+(`python -m bot.cli db upgrade`), seeds deals through the services, starts a FakeSlack in this
 process and two `python -m bot.cli run` processes in HTTP mode (own PORT each, same database,
 same fake, OPPBOT_TICK_SECONDS=0.5, the team's digest every minute). A pool of client threads
 (bounded concurrency) sends 20,000 signed requests round robin to the two processes: /opp list,
@@ -29,11 +29,11 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_ack import (  # noqa: E402  (bench_ack puts the repository on sys.path)
+from bench_ack import (  # bench_ack puts the repository on sys.path
     ROOT,
     SALES_CHANNEL,
     RssSampler,
@@ -54,7 +54,7 @@ from bench_ack import (  # noqa: E402  (bench_ack puts the repository on sys.pat
     stop_process,
     view_submission,
 )
-from bench_reminders import RateLimitedFakeSlack  # noqa: E402
+from bench_reminders import RateLimitedFakeSlack
 
 from bot.outbox.dispatcher import PACED
 
@@ -64,7 +64,7 @@ MARK = re.compile(r"\bbfu(\d+)\b")
 
 
 def new_opportunity_values(name: str, owner: str, stage_id: int) -> dict:
-    """view.state.values of the New opportunity modal as Slack's client submits it (block ids of bot/blocks.py)."""
+    """view.state.values of the New opportunity modal as Slack's client submits it (block ids of bot.deals.views.new_opportunity_modal)."""
     def text(value):
         return {"value": {"type": "plain_text_input", "value": value}}
 
@@ -114,7 +114,7 @@ def pending_due(engine) -> Counter:
     from storage.db import UnitOfWork
     from storage.models import Delivery
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with UnitOfWork(engine) as uow:
         rows = uow.session.execute(select(Delivery.kind, func.count()).where(Delivery.status == "pending", Delivery.due_at <= now)
                                    .group_by(Delivery.kind)).all()
@@ -215,9 +215,9 @@ def main() -> int:
 
         with UnitOfWork(engine) as uow:
             session = uow.session
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             follow_ups = list(session.execute(select(FollowUp.id, FollowUp.text, FollowUp.due_at, FollowUp.status).where(FollowUp.text.like("bfu%"))))
-            stages = {sid: s for sid, s in zip(seeded.stage_ids, ("Prospect", "Solution design", "Technical evaluation", "Negotiation"))}
+            stages = dict(zip(seeded.stage_ids, ("Prospect", "Solution design", "Technical evaluation", "Negotiation"), strict=False))
             alert_stage_ids = [sid for sid, name in stages.items() if name in ("Solution design", "Technical evaluation")]
             changes = list(session.execute(select(StageChange.id, StageChange.from_stage_id, StageChange.from_status, StageChange.to_stage_id)
                                            .where(StageChange.to_stage_id.in_(alert_stage_ids), StageChange.to_status == "open")))
@@ -237,7 +237,7 @@ def main() -> int:
         reminder_marks = Counter()
         alert_changes = Counter()
         digest_posts = Counter()
-        for at, channel, text, block_ids, values in posted:
+        for _at, channel, text, _block_ids, values in posted:
             if text.startswith("Follow-up due"):
                 match = MARK.search(text)
                 if match:
@@ -264,7 +264,7 @@ def main() -> int:
               f"duplicates {alert_dupes}, losses {alert_lost}, unexpected {alert_unexpected}; "
               f"{len(queued)} still to go: {paced} queued by the pacer (Slack takes ~1 message/s per alert channel), "
               f"{len(queued) - paced} on their way; the last due in "
-              f"{max(((d if d.tzinfo else d.replace(tzinfo=timezone.utc)) - now).total_seconds() for _, d, _ in queued_alerts) if queued_alerts else 0:.0f}s"
+              f"{max(((d if d.tzinfo else d.replace(tzinfo=UTC)) - now).total_seconds() for _, d, _ in queued_alerts) if queued_alerts else 0:.0f}s"
               + "".join(f"\n    lost: change {c}, delivery {alert_rows.get(c, 'none')}" for c in lost_alerts[:10]))
         periods = Counter(key.rsplit(":", 1)[1] for key, _ in digests if ":scheduled:" in key)
         sent_periods = sorted(key.rsplit(":", 1)[1] for key, status in digests if ":scheduled:" in key and status == "sent")

@@ -6,14 +6,17 @@
 For each database seeded by bench/seed.py: picks the busiest rep (most open deals), a typical
 rep (the median), the busiest rep's manager, and a fixed sample of 50 opportunities, then times
 
-  actor  Pipeline.actor(team, user)  (every command and the App Home start with it)
-  list   /opp list as the handler does it: Pipeline.list_open(actor) + stage_model + list_blocks
-  show   /opp show: Pipeline.find(actor, number=…) + handlers.rendering.card_message(with_history=True)
-  home   App Home: Pipeline.home(actor), warm: its 15-minute cache of stage medians (and a manager's
-         team funnel) filled, as for every open but the first in 15 minutes
+  actor  Workspaces.context(team, user): the request context (actor, workspace, stage model) every
+         command and the App Home start with (it replaced Pipeline.actor, which read the actor alone)
+  list   /opp list as the handler does it: Deals.list_open(ctx) + list_blocks (the stage model now
+         comes with the context instead of a Pipeline.stage_model read of its own)
+  show   /opp show: Deals.card(ctx, number=…, with_history=True) + bot.deals.views.card_message(with_history=True)
+  home   App Home: Home.page(ctx) + home_page_view, warm: its 15-minute cache of stage medians (and a
+         manager's team funnel) filled, as for every open but the first in 15 minutes
   home   "…, cold": the same with that cache emptied before each call (the first open after start-up
          or after 15 minutes): the medians are computed from the whole stage history of the rep (team)
-  card   Pipeline.card(opp)
+  card   Deals.card(ctx, opp_id=…) + card_message: the deal, its next follow-up and who took its alerts,
+         rendered (it replaced Pipeline.card(opp), which took the deal already read and read the stage model)
 
 each call followed by its baseline (so both see the same machine load), on a raw DB-API
 connection of the same engine:
@@ -25,7 +28,7 @@ connection of the same engine:
          the team's open deals counted by stage and its 5 longest in their stage
   card   SELECT the deal's earliest pending follow-up (ix_follow_up_opportunity) LIMIT 1
 
-Slack: the pipeline's WebClient points at a started tests.fakeslack.FakeSlack that knows every
+Slack: the services' WebClient points at a started tests.fakeslack.FakeSlack that knows every
 seeded member; the member cache is warmed first, and the number of Slack calls made while timing
 is checked to be 0. `stmts` is the number of SQL statements one call sends. Ratio = p50 / baseline p50.
 --trace prints each SQL statement of one call with its time, slowest first.
@@ -39,20 +42,20 @@ import math
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from common import ADMIN_ID, TEAM_ID, database_url, is_postgres
 from slack_sdk import WebClient
 from sqlalchemy import event, func, select
 
-from bot.deals.service import Pipeline
-from bot.deals.views import list_blocks
+from bot.deals.views import card_message, list_blocks
 from bot.domain.clock import SystemClock
-from bot.domain.values import Actor
+from bot.domain.values import Actor, Context
+from bot.home.views import home_page_view
+from bot.services import build_services
 from bot.slack.gateway import SlackGateway
 from bot.workspace.config import WorkspaceConfig
-from handlers.rendering import card_message
 from storage.db import UnitOfWork, make_engine, pending_migrations
 from storage.models import Member, Opportunity, SalesTeam, SalesTeamMember
 from tests.fakeslack import FakeSlack
@@ -181,14 +184,18 @@ def bench_database(url: str, args: argparse.Namespace) -> list[Result]:
         for m in members:
             fake.add_user(m.user_id, tz=m.tz or "UTC")
         client = WebClient(token=fake.bot_token, base_url=fake.api_url)
-        pipeline = Pipeline(lambda write=False: UnitOfWork(engine, write=write), clock, WorkspaceConfig(), SlackGateway(client))
+        gateway = SlackGateway(client)
+        services = build_services(engine, clock, WorkspaceConfig(), gateway, gateway)
+        workspaces, deals = services.workspaces, services.deals
         # warm the member cache (refreshes a profile older than 24 h through users.info, once)
-        actors = {user: pipeline.actor(TEAM_ID, user) for user in {busy, typical} | ({manager} if manager else set())}
+        contexts = {user: workspaces.context(TEAM_ID, user) for user in {busy, typical} | ({manager} if manager else set())}
         rng = random.Random(7)
         numbers = rng.sample(range(1, total + 1), min(50, total))
-        admin = Actor(team_id=TEAM_ID, user_id=ADMIN_ID, is_admin=True)
-        views = [pipeline.find(admin, number=n) for n in numbers]
-        owner_actor = {v.number: pipeline.actor(TEAM_ID, v.owner_id) for v in views}
+        some = next(iter(contexts.values()))
+        admin = Context(actor=Actor(team_id=TEAM_ID, user_id=ADMIN_ID, is_admin=True), workspace=some.workspace, stages=some.stages,
+                        timezone=some.workspace.timezone)
+        views = [deals.find(admin, number=n) for n in numbers]
+        owner_context = {v.number: workspaces.context(TEAM_ID, v.owner_id) for v in views}
         scale = scale_label(total)
         print(f"\n{db} {scale}: {total:,} opportunities; busy rep {busy} ({busy_open:,} open of {busy_total:,}), "
               f"typical rep {typical} ({typical_open:,} open), manager {manager} ({team_size} reps)", flush=True)
@@ -198,18 +205,17 @@ def bench_database(url: str, args: argparse.Namespace) -> list[Result]:
         slack_calls_before = len(fake.calls())
 
         def actor_op(user: str):
-            return lambda: pipeline.actor(TEAM_ID, user)
+            return lambda: workspaces.context(TEAM_ID, user)
 
         def actor_base(user: str):
             return lambda: baseline.run(("SELECT * FROM member WHERE team_id = %s AND user_id = %s", (TEAM_ID, user)))
 
         def list_op(user: str):
-            actor = actors[user]
+            ctx = contexts[user]
 
             def run():
-                page = pipeline.list_open(actor)
-                stages = pipeline.stage_model(TEAM_ID)
-                return list_blocks(page, stages, pipeline.clock.now(), viewer_id=actor.user_id)
+                page = deals.list_open(ctx)
+                return list_blocks(page, ctx.stages, clock.now(), viewer_id=ctx.user_id)
             return run
 
         def list_base(user: str, limit: int = 25):
@@ -222,8 +228,9 @@ def bench_database(url: str, args: argparse.Namespace) -> list[Result]:
         def show_op():
             number = numbers[cycle["show"] % len(numbers)]
             cycle["show"] += 1
-            opp = pipeline.find(owner_actor[number], number=number)
-            return card_message(pipeline, opp, with_history=True)
+            ctx = owner_context[number]
+            card = deals.card(ctx, number=number, with_history=True)
+            return card_message(card, ctx.stages, clock.now(), with_history=True)
 
         def show_base():
             number = numbers[(cycle["show"] - 1) % len(numbers)]
@@ -234,7 +241,7 @@ def bench_database(url: str, args: argparse.Namespace) -> list[Result]:
         def card_op():
             view = views[cycle["card"] % len(views)]
             cycle["card"] += 1
-            return pipeline.card(view)
+            return card_message(deals.card(admin, opp_id=view.id), admin.stages, clock.now())
 
         def card_base():
             view = views[(cycle["card"] - 1) % len(views)]
@@ -242,12 +249,12 @@ def bench_database(url: str, args: argparse.Namespace) -> list[Result]:
                                  "ORDER BY due_at LIMIT 1", (TEAM_ID, view.id)))
 
         def home_op(user: str, cold: bool = False):
-            actor = actors[user]
+            ctx = contexts[user]
 
             def run():
                 if cold:
-                    pipeline.__dict__.get("_home_stats", {}).clear()  # the App Home's 15-minute cache
-                return pipeline.home(actor)
+                    services.home.__dict__.get("_stats", {}).clear()  # the App Home's 15-minute cache
+                return home_page_view(services.home.page(ctx), ctx.stages)
             return run
 
         def home_base(user: str, team: list[str] | None = None):
@@ -277,12 +284,12 @@ def bench_database(url: str, args: argparse.Namespace) -> list[Result]:
             ("home", "typical rep", home_op(typical), home_base(typical)),
         ]
         if manager:
-            plan.append(("home", f"manager ({team_size} reps)", home_op(manager), home_base(manager, sorted(actors[manager].managed_user_ids))))
+            plan.append(("home", f"manager ({team_size} reps)", home_op(manager), home_base(manager, sorted(contexts[manager].actor.managed_user_ids))))
         plan += [("home", "busy rep, cold", home_op(busy, cold=True), home_base(busy)),
                  ("home", "typical rep, cold", home_op(typical, cold=True), home_base(typical))]
         if manager:
             plan.append(("home", f"manager ({team_size} reps), cold", home_op(manager, cold=True),
-                         home_base(manager, sorted(actors[manager].managed_user_ids))))
+                         home_base(manager, sorted(contexts[manager].actor.managed_user_ids))))
         results = []
         for operation, subject, op, base in plan:
             if args.only and operation not in args.only:
@@ -323,10 +330,10 @@ def print_table(results: list[Result]) -> None:
             for r in results]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     print()
-    print(" | ".join(h.ljust(w) for h, w in zip(header, widths)))
+    print(" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     print("-+-".join("-" * w for w in widths))
     for row in rows:
-        print(" | ".join(cell.rjust(w) if i >= 4 else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))))
+        print(" | ".join(cell.rjust(w) if i >= 4 else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))))
 
 
 def main() -> None:

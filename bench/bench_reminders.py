@@ -38,12 +38,12 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_ack import (  # noqa: E402  (bench_ack puts the repository on sys.path)
+from bench_ack import (  # bench_ack puts the repository on sys.path
     BOT_TOKEN,
     ROOT,
     TEAM,
@@ -60,7 +60,7 @@ from bench_ack import (  # noqa: E402  (bench_ack puts the repository on sys.pat
     stop_process,
 )
 
-from tests.fakeslack import FakeSlack, _err, _Reply  # noqa: E402
+from tests.fakeslack import FakeSlack, _err, _Reply
 
 TEXT = re.compile(r"bench reminder (\d+)\b")
 
@@ -153,7 +153,8 @@ def ideal_send_times(dues: list[float], rate: float, burst: int) -> list[float]:
 
 
 def insert_reminders(engine, opp_ids: list[int], assignees: list[str], n: int, first_due: datetime, spread: float, now: datetime) -> dict[int, datetime]:
-    """FollowUp + Delivery rows as the app writes them (dedupe key and payload of bot.followups); returns i -> due."""
+    """FollowUp + Delivery rows as the app writes them (kind, dedupe key and payload of bot.followups.service); returns i -> due."""
+    from bot.followups.service import REMINDER, reminder_key
     from storage.db import UnitOfWork
     from storage.models import Delivery, FollowUp
 
@@ -165,7 +166,7 @@ def insert_reminders(engine, opp_ids: list[int], assignees: list[str], n: int, f
                              created_at=now) for i in range(start, min(n, start + 2000))]
             uow.session.add_all(rows)
             uow.session.flush()
-            uow.session.add_all([Delivery(team_id=TEAM, kind="reminder", subject_id=r.id, dedupe_key=f"reminder:{r.id}:{int(r.due_at.timestamp())}",
+            uow.session.add_all([Delivery(team_id=TEAM, kind=REMINDER, subject_id=r.id, dedupe_key=reminder_key(r.id, r.due_at),
                                           payload={"due": int(r.due_at.timestamp())}, due_at=r.due_at, scheduled_for=r.due_at, created_at=now)
                                  for r in rows])
             uow.session.flush()
@@ -181,7 +182,7 @@ def db_status(engine) -> Counter:
 
     with UnitOfWork(engine) as uow:
         rows = uow.session.execute(select(Delivery.status, func.count()).where(Delivery.kind == "reminder").group_by(Delivery.status)).all()
-    return Counter({status: count for status, count in rows})
+    return Counter(dict(rows))
 
 
 def attempts_histogram(engine) -> dict[int, int]:
@@ -226,9 +227,10 @@ def baseline(fake: RateLimitedFakeSlack, channels: list[str]) -> tuple[float, in
 
 def run_scenario(name: str, args, n: int, n_reps: int) -> dict:
     from bot.app import create_app
+    from bot.deals.cards import CARD_POST
     from bot.domain.values import OpportunityDraft
     from bot.workspace.config import load_config
-    from storage.db import make_engine, upgrade
+    from storage.db import UnitOfWork, make_engine, upgrade
 
     print(f"\n=== scenario {name}: {n} reminders to {n_reps} reps, due over {args.spread:g} s; "
           f"chat.postMessage limited to {args.limit_rate:g}/s per channel, burst {args.burst}"
@@ -246,21 +248,27 @@ def run_scenario(name: str, args, n: int, n_reps: int) -> dict:
         config_path.write_text(bench_config(owners))
         engine = make_engine(database_url)
         upgrade(engine)
-        oppbot = create_app(make_settings(database_url, fake, config_path), engine=engine, config=load_config(config_path))
-        pipeline = oppbot.pipeline
-        pipeline.ensure_workspace(TEAM)
-        first_stage = pipeline.stage_model(TEAM).first.id
+        services = create_app(make_settings(database_url, fake, config_path), engine=engine, config=load_config(config_path)).services
+        services.workspaces.ensure_workspace(TEAM)
+        first_stage = services.workspaces.stage_model(TEAM).first.id
         opp_ids = []
         for i, owner in enumerate(owners):
             draft = OpportunityDraft(name=f"Deal {i}", customer=f"Customer {i}", owner_id=owner, stage_id=first_stage, currency="USD")
-            opp_ids.append(pipeline.create(pipeline.actor(TEAM, owner), draft).id)
+            opp, _ = services.deals.create(services.workspaces.context(TEAM, owner), draft, channel_id=None)
+            opp_ids.append(opp.id)
+        # A new deal's card is now an outbox row (DM'd to its owner): the Pipeline posted none for these
+        # deals, so it is cancelled, and the run sends reminders alone, as before.
+        with UnitOfWork(engine, write=True) as uow:
+            for opp_id in opp_ids:
+                uow.outbox.cancel_pending(team_id=TEAM, kinds=(CARD_POST,), subject_id=opp_id)
+            uow.commit()
 
         t = time.perf_counter()
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         first_due = now + timedelta(seconds=args.lead)
         dues = insert_reminders(engine, opp_ids, assignees, n, first_due, args.spread, now)
         inserted = time.perf_counter() - t
-        headroom = (first_due - datetime.now(timezone.utc)).total_seconds()
+        headroom = (first_due - datetime.now(UTC)).total_seconds()
         print(f"inserted {n} follow-ups + deliveries in {inserted:.1f}s; the first falls due in {headroom:.1f}s")
         fake.reset()
         for user in owners:
@@ -294,7 +302,7 @@ def run_scenario(name: str, args, n: int, n_reps: int) -> dict:
         first_sent: dict[int, float] = {}
         sent_times = []
         by_channel: dict[str, list[int]] = defaultdict(list)
-        for at, channel, text, _, _ in fake.posted:
+        for at, _channel, text, _, _ in fake.posted:
             match = TEXT.search(text)
             if not match:
                 continue
@@ -310,9 +318,9 @@ def run_scenario(name: str, args, n: int, n_reps: int) -> dict:
         missing = [i for i in range(n) if per_follow_up[i] == 0]
         lateness = [first_sent[i] - dues[i].timestamp() for i in first_sent]
         ideal: dict[int, float] = {}
-        for channel, indexes in by_channel.items():
+        for indexes in by_channel.values():
             indexes.sort(key=lambda i: dues[i])
-            for i, at in zip(indexes, ideal_send_times([dues[i].timestamp() for i in indexes], args.limit_rate, args.burst)):
+            for i, at in zip(indexes, ideal_send_times([dues[i].timestamp() for i in indexes], args.limit_rate, args.burst), strict=True):
                 ideal[i] = at
         excess = [first_sent[i] - ideal[i] for i in first_sent]
         ideal_lateness = [ideal[i] - dues[i].timestamp() for i in range(n)]

@@ -5,9 +5,9 @@
 
 The target is dropped and recreated (PostgreSQL databases must be named oppbot_bench_*; a SQLite
 file is deleted), migrated with storage.db.upgrade, and given one workspace (T0BENCH) through
-Pipeline.ensure_workspace, M reps in T teams (plus their managers and one admin) with time zones,
-N opportunities with stage histories and follow-ups. Everything comes from one random seed; "now"
-is the start of the current hour unless --now is given.
+Workspaces.ensure_workspace (bot.services.build_services), M reps in T teams (plus their managers
+and one admin) with time zones, N opportunities with stage histories and follow-ups. Everything
+comes from one random seed; "now" is the start of the current hour unless --now is given.
 
 Deals: created uniformly over the last 18 months in stage 1, owners drawn with log-normal weights
 (some reps are much busier than others). From each stage a deal moves on with probability
@@ -30,7 +30,7 @@ import bisect
 import math
 import random
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from common import (
@@ -46,8 +46,8 @@ from common import (
 from slack_sdk import WebClient
 from sqlalchemy import insert, text, update
 
-from bot.deals.service import Pipeline
 from bot.domain.clock import FakeClock
+from bot.services import build_services
 from bot.slack.gateway import SlackGateway
 from bot.workspace.config import TeamConfig, WorkspaceConfig
 from storage import visits
@@ -143,7 +143,7 @@ class Generator:
         return self.reps[bisect.bisect_left(self.cum_weights, self.rng.random() * self.cum_weights[-1])]
 
     def at(self, ts: float) -> datetime:
-        return datetime.fromtimestamp(ts, tz=timezone.utc)
+        return datetime.fromtimestamp(ts, tz=UTC)
 
     def history(self, created: float) -> tuple[list[tuple[int | None, str | None, int, str, float]], str, int]:
         """[(from_index, from_status, to_index, to_status, ts)], final status, final stage index."""
@@ -271,10 +271,9 @@ class CopyWriter:
             cur.execute("SET session_replication_role = replica")
 
     def write(self, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
-        with self.conn.cursor() as cur:
-            with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+        with self.conn.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def finish(self) -> None:
         with self.conn.cursor() as cur:
@@ -295,7 +294,7 @@ class InsertWriter:
     def write(self, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
         statement = insert(self.TABLES[table])
         for start in range(0, len(rows), 10_000):
-            self.connection.execute(statement, [dict(zip(columns, row)) for row in rows[start:start + 10_000]])
+            self.connection.execute(statement, [dict(zip(columns, row, strict=True)) for row in rows[start:start + 10_000]])
 
     def finish(self) -> None:
         self.transaction.commit()
@@ -306,16 +305,16 @@ def main() -> None:
     args = parse_args()
     url = database_url(args.database_url)
     postgres = is_postgres(url)
-    now = datetime.fromisoformat(args.now).replace(tzinfo=timezone.utc) if args.now else \
-        datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    now = datetime.fromisoformat(args.now).replace(tzinfo=UTC) if args.now else \
+        datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     started = time.perf_counter()
 
     recreate_database(url)
     engine = make_engine(url)
     upgrade(engine)
     config = build_config(args.reps, args.teams)
-    pipeline = Pipeline(lambda write=False: UnitOfWork(engine, write=write), FakeClock(now - timedelta(days=HISTORY_DAYS + 1)), config, NoSlack())
-    pipeline.ensure_workspace(TEAM_ID)
+    services = build_services(engine, FakeClock(now - timedelta(days=HISTORY_DAYS + 1)), config, NoSlack(), NoSlack())
+    services.workspaces.ensure_workspace(TEAM_ID)
     with UnitOfWork(engine) as uow:
         workspace = uow.workspaces.get_workspace(TEAM_ID)
         stages = [s for s in uow.workspaces.stages(TEAM_ID) if s.active]
