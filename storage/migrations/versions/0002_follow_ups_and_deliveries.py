@@ -5,7 +5,7 @@ Revises: 0001
 Create Date: 2026-11-30 05:35:42.053983
 """
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import storage.types

@@ -5,7 +5,7 @@ Revises: 0002
 Create Date: 2026-11-30 05:45:48.877831
 """
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import storage.types

@@ -5,7 +5,7 @@ Revises: 0003
 Create Date: 2026-11-30 06:14:22.614757
 """
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import storage.types
