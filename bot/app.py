@@ -10,24 +10,14 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
-from bot.alerts.service import Alerts, AlertSenders
-from bot.assignment.service import Assignments
-from bot.deals.cards import Cards
-from bot.deals.service import Deals
-from bot.digests.service import Digests
 from bot.domain.clock import Clock, SystemClock
-from bot.followups.service import FollowUps, FollowUpSenders
-from bot.home.service import Home
-from bot.outbox.dispatcher import Dispatcher, WakeUp
-from bot.outbox.messages import Messages
-from bot.reports.service import Reports
+from bot.outbox.dispatcher import Dispatcher
+from bot.services import Services, build_services
 from bot.settings import Settings
 from bot.slack.gateway import SlackGateway, make_web_client
 from bot.slack.pacing import ChannelPacer
-from bot.teams.service import Teams
 from bot.workspace.config import WorkspaceConfig, load_config
-from bot.workspace.service import Workspaces
-from storage.db import UnitOfWork, make_engine
+from storage.db import make_engine
 
 log = logging.getLogger(__name__)
 
@@ -44,51 +34,6 @@ class _TokenFromClientFilter(logging.Filter):
 
 
 logging.getLogger("slack_bolt.App").addFilter(_TokenFromClientFilter())
-
-
-@dataclass(frozen=True)
-class Services:
-    """The use cases, built once per app and handed to the Slack listeners."""
-
-    clock: Clock
-    slack: SlackGateway  # the interactive gateway: answers to the person who acted
-    workspaces: Workspaces
-    deals: Deals
-    home: Home
-    follow_ups: FollowUps
-    alerts: Alerts
-    assignments: Assignments
-    teams: Teams
-    digests: Digests
-    reports: Reports
-    dispatcher: Dispatcher
-    wake: WakeUp
-    alert_senders: AlertSenders
-
-
-def build_services(engine: Engine, clock: Clock, config: WorkspaceConfig, interactive: SlackGateway, delivery: SlackGateway) -> Services:
-    """`delivery` fails fast and is paced per channel: the dispatcher reschedules failed deliveries instead of sleeping."""
-
-    def uow(write: bool = False) -> UnitOfWork:
-        return UnitOfWork(engine, write=write)
-
-    wake = WakeUp()
-    dispatcher = Dispatcher(uow, clock)
-    workspaces = Workspaces(uow, clock, config, interactive)
-    teams = Teams(uow, workspaces.ensure_workspace, workspaces.check_owner)
-    assignments = Assignments(uow, clock, workspaces.check_owner, workspaces.timezone_of, wake)
-    follow_ups = FollowUps(uow, clock, workspaces.check_owner, wake)
-    digests = Digests(uow, clock, teams, delivery)
-    alert_senders = AlertSenders(uow, delivery, workspaces.ensure_workspace)
-    services = Services(
-        clock=clock, slack=interactive, workspaces=workspaces,
-        deals=Deals(uow, clock, assignments.route, wake),
-        home=Home(uow, clock, follow_ups), follow_ups=follow_ups, alerts=Alerts(uow, clock, wake), assignments=assignments,
-        teams=teams, digests=digests, reports=Reports(uow, clock, teams), dispatcher=dispatcher, wake=wake, alert_senders=alert_senders,
-    )
-    for senders in (Cards(uow, delivery), Messages(delivery), FollowUpSenders(uow, delivery), alert_senders, digests):
-        senders.register(dispatcher)
-    return services
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The `oppbot` command: run, db upgrade."""
+"""The `oppbot` command: run, db upgrade, check-config, config --export, digest, export, reminders."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import gc
 import logging
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from dotenv import load_dotenv
 from slack_sdk.errors import SlackApiError
@@ -166,7 +166,9 @@ def export_config(team: str | None, out=None) -> int:
 
 def list_reminders(limit: int, out=None) -> int:
     from bot.domain.clock import SystemClock
+    from bot.followups.service import NUDGE, REMINDER
     from storage.db import UnitOfWork, make_engine
+    from storage.models import FAILED, PENDING
 
     out = out or sys.stdout
     engine = make_engine(load_database_url())
@@ -174,7 +176,7 @@ def list_reminders(limit: int, out=None) -> int:
     try:
         with UnitOfWork(engine) as uow:
             team_ids = uow.workspaces.all_team_ids()
-            rows = [(team_id, *row) for team_id in team_ids for row in uow.outbox.open_deliveries(team_id, limit=limit)]
+            rows = [(team_id, *row) for team_id in team_ids for row in uow.outbox.open_deliveries(team_id, limit=limit, follow_up_kinds=(REMINDER, NUDGE))]
     except SQLAlchemyError as exc:
         return _fail(f"DATABASE_URL: cannot read the database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
     if not rows:
@@ -182,12 +184,12 @@ def list_reminders(limit: int, out=None) -> int:
         return 0
     print(f"{'workspace':<12} {'due (UTC)':<17} {'state':<8} {'kind':<9} {'deal':<9} {'for':<12} {'tries':>5}  detail", file=out)
     for team_id, delivery, follow_up, opp in rows:
-        state = "failed" if delivery.status == "failed" else "overdue" if delivery.due_at <= now else "pending"
+        state = FAILED if delivery.status == FAILED else "overdue" if delivery.due_at <= now else PENDING
         who = follow_up.assignee_id if follow_up else (opp.owner_id if opp else "")
         detail = delivery.last_error or (follow_up.text if follow_up else "")
-        if delivery.scheduled_for != delivery.due_at and delivery.status != "failed":
+        if delivery.scheduled_for != delivery.due_at and delivery.status != FAILED:
             detail = f"retrying; first due {delivery.scheduled_for:%Y-%m-%d %H:%M}; {detail}"
-        print(f"{team_id:<12} {delivery.due_at:%Y-%m-%d %H:%M} {state:<8} {delivery.kind:<9} {('OPP-%d' % opp.number) if opp else '':<9} "
+        print(f"{team_id:<12} {delivery.due_at:%Y-%m-%d %H:%M} {state:<8} {delivery.kind:<9} {f'OPP-{opp.number}' if opp else '':<9} "
               f"{who:<12} {delivery.attempts:>5}  {detail[:80]}", file=out)
     return 0
 

@@ -29,6 +29,8 @@ def asgi_app(oppbot: OppBot) -> Starlette:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             return PlainTextResponse("body is not UTF-8", status_code=400)
+        # Bolt's annotations ask for dicts, but it reads any mapping through .items(): copying Starlette's
+        # into dicts would only add work to the ack path
         bolt_request = BoltRequest(body=text, query=request.query_params, headers=request.headers)  # type: ignore[arg-type]
         # Bolt's sync dispatch blocks until ack(); run it off the event loop so requests overlap.
         bolt_response = await run_in_threadpool(oppbot.bolt.dispatch, bolt_request)

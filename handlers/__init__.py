@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.app import Services
+from bot.services import Services
 from handlers import (
     alerts,
     assignment,

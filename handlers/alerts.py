@@ -9,8 +9,8 @@ from slack_sdk import WebClient
 
 from bot.alerts.service import TakeResult
 from bot.alerts.views import stage_alert_message
-from bot.app import Services
 from bot.domain.values import Context, Invalid, parse_id
+from bot.services import Services
 from bot.slack import requests
 from bot.slack.ids import ALERT_OPEN_LINK, RELEASE_BUTTON, TAKE_BUTTON
 from handlers.listener import Replier, after_ack, refusals_answered, replier

@@ -5,9 +5,9 @@ from __future__ import annotations
 from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
-from bot.app import Services
 from bot.assignment.views import suggestions_message
 from bot.domain.values import Context, Invalid, parse_id
+from bot.services import Services
 from bot.slack import requests
 from bot.slack.blocks import mrkdwn, slack_date
 from bot.slack.commands import Command

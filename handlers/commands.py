@@ -7,8 +7,8 @@ from collections.abc import Callable
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot.app import Services
 from bot.domain.values import Context, Forbidden, OppError
+from bot.services import Services
 from bot.slack import commands as registry
 from bot.slack import requests
 from bot.slack.blocks import escape

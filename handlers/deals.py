@@ -8,7 +8,6 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
-from bot.app import Services
 from bot.deals.forms import NOTES_MAX, validate_lost_reason, validate_new_opportunity
 from bot.deals.service import ChangeResult
 from bot.deals.views import (
@@ -20,6 +19,7 @@ from bot.deals.views import (
 )
 from bot.domain.values import Context, Invalid, OppError, parse_id
 from bot.followups.views import add_follow_up_offer
+from bot.services import Services
 from bot.slack import requests
 from bot.slack.commands import Command
 from bot.slack.ids import (

@@ -5,9 +5,9 @@ from __future__ import annotations
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.app import Services
 from bot.digests.views import digest_modal
 from bot.domain.values import OppError, parse_id
+from bot.services import Services
 from bot.slack import requests
 from bot.slack.ids import DIGEST_FULL_BUTTON
 from handlers.listener import after_ack, notice_modal, open_view

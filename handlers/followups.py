@@ -5,13 +5,13 @@ from __future__ import annotations
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot.app import Services
 from bot.domain.stages import can_change
 from bot.domain.values import Context, Forbidden, Invalid, OppError, parse_id
 from bot.followups.forms import validate_follow_up
 from bot.followups.service import FollowUpResult
 from bot.followups.views import follow_up_modal, reminder_closed_message
 from bot.home.views import home_page_view
+from bot.services import Services
 from bot.slack import requests
 from bot.slack.commands import Command
 from bot.slack.ids import (

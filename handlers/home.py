@@ -5,8 +5,8 @@ from __future__ import annotations
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
-from bot.app import Services
 from bot.home.views import home_page_view
+from bot.services import Services
 from bot.slack import requests
 from handlers.listener import after_ack
 

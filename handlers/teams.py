@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from slack_sdk import WebClient
 
-from bot.app import Services
 from bot.domain.values import Context
+from bot.services import Services
 from bot.slack import requests
 from bot.slack.commands import Command
 from bot.teams.views import team_blocks

@@ -5,8 +5,8 @@ from __future__ import annotations
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.app import Services
 from bot.domain.values import Context, OppError
+from bot.services import Services
 from bot.slack import requests
 from bot.slack.commands import Command
 from bot.slack.ids import CONFIG_MODAL

@@ -1,1 +1,1 @@
-"""Persistence: SQLModel tables, engine and unit of work, query functions, Alembic migrations."""
+"""Persistence: SQLModel tables, the engine and the unit of work with its repositories (one module per feature), the figures, Alembic migrations."""

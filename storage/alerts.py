@@ -8,11 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from storage.models import (
-    OPEN,
-    Collaborator,
-    StageChange,
-)
+from bot.domain.values import OPEN
+from storage.models import Collaborator, StageChange
 
 
 class AlertRepository:
@@ -55,4 +52,4 @@ class AlertRepository:
         return list(self.session.scalars(
             select(StageChange.to_stage_id).where(StageChange.team_id == team_id, StageChange.opportunity_id == opportunity_id,
                                                   StageChange.to_status == OPEN)
-            .order_by(StageChange.changed_at, StageChange.id)))  # type: ignore[arg-type]
+            .order_by(StageChange.changed_at, StageChange.id)))

@@ -18,8 +18,8 @@ class AssignmentRepository:
         self.session = session
 
     def away_until(self, team_id: str, user_ids: tuple[str, ...]) -> dict[str, datetime]:
-        return {user: until for user, until in self.session.execute(
-            select(Member.user_id, Member.away_until).where(Member.team_id == team_id, Member.user_id.in_(user_ids), Member.away_until.is_not(None)))}
+        return dict(self.session.execute(
+            select(Member.user_id, Member.away_until).where(Member.team_id == team_id, Member.user_id.in_(user_ids), Member.away_until.is_not(None))).all())
 
 
     def last_assigned(self, team_id: str, user_ids: tuple[str, ...]) -> dict[str, datetime]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from alembic import command
 from alembic.config import Config
@@ -65,7 +65,7 @@ class UnitOfWork:
         self.engine = engine
         self.write = write
 
-    def __enter__(self) -> "UnitOfWork":
+    def __enter__(self) -> UnitOfWork:
         from storage.alerts import AlertRepository
         from storage.analytics import Figures
         from storage.assignment import AssignmentRepository

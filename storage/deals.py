@@ -1,4 +1,5 @@
-"""Opportunity, stage history and posted card queries. Each takes the workspace's team_id; none commits."""
+"""Opportunities, their stage history and their posted cards: queries and writes, as domain values where a
+service reads them. Each takes the workspace's team_id; none commits (the unit of work does)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Row, delete, func, select, update
 from sqlmodel import Session
 
 from bot.domain.values import (
@@ -35,12 +36,13 @@ from storage.models import (
 HISTORY_SHOWN = 200
 
 
-def to_view(opp: Opportunity) -> OpportunityView:
+def to_view(opp: Opportunity | Row) -> OpportunityView:
+    """From the mapped object, or from a plain row of the table's columns (the reminder's read)."""
     assert opp.id is not None
     return OpportunityView(**{name: getattr(opp, name) for name in OpportunityView.__dataclass_fields__})
 
 
-def follow_up_view(row: FollowUp) -> FollowUpView:
+def follow_up_view(row: FollowUp | Row) -> FollowUpView:
     assert row.id is not None
     return FollowUpView(row.id, row.team_id, row.opportunity_id, row.text, row.due_at, row.assignee_id, row.status,
                         row.created_by, row.done_by, row.done_at)
@@ -120,8 +122,8 @@ class DealRepository:
         follow_up = self.next_follow_ups(opp.team_id, [opp.id]).get(opp.id)
         collaborators = tuple((c.user_id, c.stage_id) for c in self.session.scalars(
             select(Collaborator).where(Collaborator.team_id == opp.team_id, Collaborator.opportunity_id == opp.id,
-                                       Collaborator.released_at.is_(None))  # type: ignore[union-attr]
-            .order_by(Collaborator.taken_at, Collaborator.id)))  # type: ignore[arg-type]
+                                       Collaborator.released_at.is_(None))
+            .order_by(Collaborator.taken_at, Collaborator.id)))
         history: tuple[HistoryEntry, ...] = ()
         omitted = 0
         if with_history:
@@ -220,7 +222,7 @@ class DealRepository:
     def opportunities_by_id(self, team_id: str, ids: list[int]) -> dict[int, Opportunity]:
         if not ids:
             return {}
-        return {o.id: o for o in self.session.scalars(select(Opportunity).where(Opportunity.team_id == team_id, Opportunity.id.in_(ids)))}  # type: ignore[misc]
+        return {o.id or 0: o for o in self.session.scalars(select(Opportunity).where(Opportunity.team_id == team_id, Opportunity.id.in_(ids)))}
 
 
     def first_posted_card(self, team_id: str, opportunity_id: int) -> PostedCard | None:

@@ -1,4 +1,4 @@
-"""Follow-up queries."""
+"""Follow-up queries and writes."""
 
 from __future__ import annotations
 

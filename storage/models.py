@@ -8,10 +8,8 @@ from decimal import Decimal
 from sqlalchemy import JSON, Column, Index, Numeric, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
+from bot.domain.values import OPEN, STAGE_NAME_MAX
 from storage.types import UTCDateTime
-
-OPEN, WON, LOST = "open", "won", "lost"
-STATUSES = (OPEN, WON, LOST)
 
 
 def _ts(nullable: bool = False):
@@ -91,7 +89,7 @@ class Stage(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(max_length=32)
     position: int
-    name: str = Field(max_length=40)
+    name: str = Field(max_length=STAGE_NAME_MAX)
     probability: int
     max_days: int
     alert_channel: str | None = Field(default=None, max_length=90)

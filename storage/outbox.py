@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
-from storage.models import FAILED, PENDING, Delivery, FollowUp, Opportunity
+from storage.models import CANCELLED, FAILED, PENDING, Delivery, FollowUp, Opportunity
 
 # The sending path writes through the table and its columns (not the mapped class): an ORM-enabled
 # UPDATE or INSERT costs several times the CPU of a plain one, and each message makes two.
@@ -20,11 +20,11 @@ DELIVERY: Any = Delivery.__table__
 def _unheld(team_id: str, now: datetime, kinds: tuple[str, ...] | None, skip: tuple[str, ...]) -> list:
     """WHERE clauses for a workspace's pending rows of these kinds (or all but `skip`) that no process holds."""
     where = [Delivery.team_id == team_id, Delivery.status == PENDING,
-             or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now)]  # type: ignore[union-attr,operator]
+             or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now)]
     if kinds is not None:
-        where.append(Delivery.kind.in_(kinds))  # type: ignore[attr-defined]
+        where.append(Delivery.kind.in_(kinds))
     if skip:
-        where.append(Delivery.kind.not_in(skip))  # type: ignore[attr-defined]
+        where.append(Delivery.kind.not_in(skip))
     return where
 
 
@@ -58,12 +58,12 @@ class OutboxRepository:
         if not subject_ids:
             return set()
         return set(self.session.scalars(select(Delivery.subject_id).where(
-            *_unheld(team_id, now, (kind,), ()), Delivery.subject_id.in_(subject_ids))))  # type: ignore[attr-defined]
+            *_unheld(team_id, now, (kind,), ()), Delivery.subject_id.in_(subject_ids))))
 
     def cancel_pending(self, *, team_id: str, kinds: tuple[str, ...], subject_id: int) -> None:
         self.session.execute(update(DELIVERY).where(
             DELIVERY.c.team_id == team_id, DELIVERY.c.kind.in_(kinds), DELIVERY.c.subject_id == subject_id, DELIVERY.c.status == PENDING,
-        ).values(status="cancelled"))
+        ).values(status=CANCELLED))
 
     def claim(self, team_id: str, now: datetime, *, owner: str, until: datetime, limit: int,
               kinds: tuple[str, ...] | None = None, skip: tuple[str, ...] = ()) -> list[Delivery]:
@@ -71,7 +71,7 @@ class OutboxRepository:
         query = (
             select(Delivery)
             .where(*_unheld(team_id, now, kinds, skip), Delivery.due_at <= now)
-            .order_by(Delivery.due_at, Delivery.id)  # type: ignore[arg-type]
+            .order_by(Delivery.due_at, Delivery.id)
             .limit(limit)
         )
         if self.session.get_bind().dialect.name == "postgresql":
@@ -89,7 +89,7 @@ class OutboxRepository:
 
     def next_due(self, team_id: str, now: datetime, *, kinds: tuple[str, ...] | None = None, skip: tuple[str, ...] = ()) -> datetime | None:
         due = self.session.scalar(select(Delivery.due_at).where(*_unheld(team_id, now, kinds, skip))
-                                  .order_by(Delivery.due_at).limit(1))  # type: ignore[arg-type]
+                                  .order_by(Delivery.due_at).limit(1))
         if due is not None and due.tzinfo is None:
             due = due.replace(tzinfo=timezone.utc)
         return due
@@ -103,11 +103,10 @@ class OutboxRepository:
         query = select(Delivery).where(Delivery.team_id == team_id, Delivery.status == PENDING)
         if kind is not None:
             query = query.where(Delivery.kind == kind)
-        return list(self.session.scalars(query.order_by(Delivery.due_at, Delivery.id)))  # type: ignore[arg-type]
+        return list(self.session.scalars(query.order_by(Delivery.due_at, Delivery.id)))
 
-    def open_deliveries(self, team_id: str, *, limit: int) -> list[tuple[Delivery, FollowUp | None, Opportunity | None]]:
-        """Pending and failed deliveries, soonest first, with the follow-up and opportunity they are about."""
-        follow_up_kinds = ("reminder", "nudge")
+    def open_deliveries(self, team_id: str, *, limit: int, follow_up_kinds: tuple[str, ...]) -> list[tuple[Delivery, FollowUp | None, Opportunity | None]]:
+        """Pending and failed deliveries, soonest first, with the follow-up (for `follow_up_kinds`) or opportunity they are about."""
         rows = self.session.execute(
             select(Delivery, FollowUp, Opportunity)
             .outerjoin(FollowUp, (FollowUp.id == Delivery.subject_id) & Delivery.kind.in_(follow_up_kinds) & (FollowUp.team_id == team_id))

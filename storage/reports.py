@@ -1,4 +1,4 @@
-"""Export queries."""
+"""The CSV export's queries: a batch of deals at a time, and their histories."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sales team queries."""
+"""Sales teams and their reps: queries and writes."""
 
 from __future__ import annotations
 

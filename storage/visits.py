@@ -23,7 +23,8 @@ from typing import Any
 
 from sqlalchemy import and_, case, false, func, or_, select, true, update
 
-from storage.models import OPEN, WON, Stage, StageChange
+from bot.domain.values import OPEN, WON
+from storage.models import Stage, StageChange
 from storage.types import UTCDateTime
 
 WON_RANK = 1_000_000_000  # a win ranks above every open stage

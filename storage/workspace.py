@@ -58,7 +58,7 @@ class WorkspaceRepository:
 
     def stages(self, team_id: str) -> list[Stage]:
         return list(self.session.scalars(select(Stage).where(Stage.team_id == team_id)
-                                         .order_by(Stage.active.desc(), Stage.position)))  # type: ignore[attr-defined]
+                                         .order_by(Stage.active.desc(), Stage.position)))
 
     def stage_model(self, team_id: str) -> StageModel:
         rows = self.stages(team_id)

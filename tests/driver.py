@@ -11,15 +11,17 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from bot.app import OppBot, create_app
 from bot.deals.cards import CARD_KINDS
 from bot.domain.clock import FakeClock
 from bot.outbox.messages import MESSAGE
+from bot.reports.service import EXPORT, FUNNEL_CHART
 from bot.server import uvicorn_server
 from bot.settings import Settings
 from bot.workspace.config import WorkspaceConfig
@@ -38,7 +40,7 @@ class TrackingExecutor(ThreadPoolExecutor):
         self._futures: list[Future] = []
         self._lock = threading.Lock()
 
-    def submit(self, fn, /, *args, **kwargs) -> Future:  # type: ignore[override]
+    def submit(self, fn, /, *args, **kwargs) -> Future:
         future = super().submit(fn, *args, **kwargs)
         with self._lock:
             self._futures.append(future)
@@ -68,10 +70,10 @@ class Reply:
         return json.loads(self.body) if self.body else None
 
 
-# What the bot sends on its own right after a request (cards, their refreshes and notes, notices) is
-# delivered by the driver after each request, as the delivery lane would within the second; alerts,
-# reminders and digests stay for the tests to deliver (dispatcher.run_once) when they mean to.
-AFTER_EACH_REQUEST = (*CARD_KINDS, MESSAGE)
+# What the bot sends on its own right after a request (cards, their refreshes and notes, notices, the
+# files someone asked for) is delivered by the driver after each request, as the delivery lanes would
+# within the second; alerts, reminders and digests stay for the tests to deliver (dispatcher.run_once).
+AFTER_EACH_REQUEST = (*CARD_KINDS, MESSAGE, FUNNEL_CHART, EXPORT)
 
 
 class SlackDriver:

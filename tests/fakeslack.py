@@ -15,10 +15,11 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
@@ -249,6 +250,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.do_POST()
 
     def do_POST(self) -> None:
+        # the handler's server is typed as socketserver's BaseServer; it is our _Server
         fake: FakeSlack = self.server.fake  # type: ignore[attr-defined]
         path, _, query = self.path.partition("?")
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -274,6 +276,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     # Slack accepts many connections at once; the standard library's backlog of 5 would reset them.
     request_queue_size = 256
+    fake: FakeSlack  # set by FakeSlack.start, read by the handler
 
 
 class FakeSlack:
@@ -299,11 +302,11 @@ class FakeSlack:
         self.reset()
 
     # ----- lifecycle
-    def start(self) -> "FakeSlack":
+    def start(self) -> FakeSlack:
         if self._server is None:
             self._server = _Server(("127.0.0.1", 0), _Handler)
             self._server.daemon_threads = True
-            self._server.fake = self  # type: ignore[attr-defined]
+            self._server.fake = self
             self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                             name="FakeSlack", daemon=True)
             self._thread.start()
@@ -313,10 +316,10 @@ class FakeSlack:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
-            self._thread.join(timeout=5)  # type: ignore[union-attr]
+            self._thread.join(timeout=5)  # type: ignore[union-attr]  # started with the server, so not None here
             self._server = self._thread = None
 
-    def __enter__(self) -> "FakeSlack":
+    def __enter__(self) -> FakeSlack:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

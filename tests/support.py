@@ -16,9 +16,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from bot.app import Services, build_services
 from bot.domain.clock import FakeClock
 from bot.domain.values import Context, OpportunityDraft, OpportunityView
+from bot.services import Services, build_services
 from bot.workspace.config import parse_config
 
 TEAM = "T0TEST"
@@ -115,6 +115,7 @@ members = ["U0REP1", "U0REP2"]
 def make_services(engine: Engine, clock: FakeClock, config: str = TEST_CONFIG, gateway: FakeGateway | None = None) -> tuple[Services, FakeGateway]:
     """The app's services on a real database, both Slack gateways one fake (no HTTP, no pacing)."""
     gateway = gateway or FakeGateway()
+    # the FakeGateway stands in for both SlackGateways: it has their methods, not their class
     return build_services(engine, clock, parse_config(config, "test.toml"), gateway, gateway), gateway  # type: ignore[arg-type]
 
 

@@ -35,6 +35,7 @@ import pytest
 from sqlalchemy import Float, Integer, String, event, func, insert, select, text
 from sqlmodel import Session
 
+from bot.domain.values import LOST, OPEN, WON
 from storage import analytics, visits
 from storage.analytics import (
     ChangedDeal,
@@ -52,16 +53,7 @@ from storage.analytics import (
     WinRate,
 )
 from storage.analytics._sql import _rows
-from storage.models import (
-    LOST,
-    OPEN,
-    WON,
-    FollowUp,
-    Opportunity,
-    Stage,
-    StageChange,
-    Workspace,
-)
+from storage.models import FollowUp, Opportunity, Stage, StageChange, Workspace
 
 BASE = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -637,7 +629,7 @@ def test_query_count_does_not_grow_with_the_data(engine):
         statements.append(statement)
 
     counts, results = {}, {}
-    for team_id, deals in (("T0SMALL", 200), ("T0LARGE", 2_000)):
+    for team_id, _deals in (("T0SMALL", 200), ("T0LARGE", 2_000)):
         with Session(engine) as session:
             session.connection()  # the BEGIN is not an analytics query
             event.listen(engine, "before_cursor_execute", count)

@@ -200,7 +200,7 @@ def test_automatic_mode_assigns_round_robin_among_equals_and_tells_the_manager(e
             new_unowned_deal(slack, user="U0MGR")
             clock.advance(minutes=1)
         with Session(engine) as session:
-            owners = [o for o in session.scalars(select(OwnerChange.to_owner).order_by(OwnerChange.id))]
+            owners = list(session.scalars(select(OwnerChange.to_owner).order_by(OwnerChange.id)))
         assert len(owners) == 4 and set(owners) == {"U0REP1", "U0REP2"}
         assert owners[0] != owners[1], "a tie goes to whoever was assigned longest ago"
         notes = [c for c in fake_slack.calls("chat.postMessage") if c.params["channel"] == "DU0MGR" and "assigned automatically" in c.params["text"]]

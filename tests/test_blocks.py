@@ -27,7 +27,8 @@ from bot.domain.values import (
     StageInfo,
     StageModel,
 )
-from bot.home.views import HOME_ITEMS, StageSummary, home_view
+from bot.home.service import HOME_ITEMS, StageSummary
+from bot.home.views import home_view
 from bot.slack.blocks import clip, escape, format_amount
 from bot.slack.commands import HELP_LINES
 from bot.slack.help import help_blocks

@@ -85,7 +85,7 @@ def test_run_serves_http_against_the_given_slack_api(tmp_path, fake_slack):
                     break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"oppbot run did not come up: {process.communicate(timeout=5)}")
+                    raise AssertionError(f"oppbot run did not come up: {process.communicate(timeout=5)}") from None
                 time.sleep(0.1)
         assert fake_slack.calls("auth.test"), "oppbot run checks its token with auth.test at start-up"
         body = urllib.parse.urlencode({"command": "/opp", "text": "help", "team_id": "T0TEST", "user_id": "U0REP1",

@@ -101,7 +101,7 @@ def test_empty_file_gives_the_defaults_with_its_source():
 def test_config_is_frozen():
     config = WorkspaceConfig()
     with pytest.raises(dataclasses.FrozenInstanceError):
-        config.currency = "EUR"  # type: ignore[misc]
+        config.currency = "EUR"  # type: ignore[misc]  # the assignment the test expects to be refused
 
 
 # --------------------------------------------------------------------------- the product example

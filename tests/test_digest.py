@@ -10,12 +10,12 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from bot.app import build_services
 from slack_sdk import WebClient
 from sqlmodel import Session, select
 
 from bot.digests.views import digest_message
 from bot.domain.values import OpportunityDraft
+from bot.services import build_services
 from bot.slack.gateway import SlackGateway
 from bot.slack.ids import DIGEST_FULL_BUTTON
 from bot.workspace.config import parse_config
@@ -270,6 +270,8 @@ def test_funnel_text_and_chart(slack):
     reply = slack.last_response()
     assert reply["response_type"] == "ephemeral"
     assert "Prospect → Solution design: 2 of 4 (50%)" in reply["text"] and "Open now: 3 deals" in reply["text"]
+    slack.clock.advance(seconds=10)  # the four cards went to the same DM first: the chart waits for its slot there
+    slack.deliver()
     upload = slack.fake.calls("files.completeUploadExternal")[-1]
     assert (upload.params.get("channel_id") or upload.params.get("channels")) == "DU0REP1"
     slack.command("funnel <@U0REP1|rep1>", user="U0REP2")
@@ -304,7 +306,9 @@ def test_export_uploads_a_csv_of_what_the_user_may_see(slack, monkeypatch, capsy
     add_deal(slack, owner="U0REP2", name="Theirs")
     pipeline.deals.move(pipeline.workspaces.context("T0TEST", "U0REP1"), opp_id=mine.id, stage_id=pipeline.workspaces.stage_model("T0TEST").stages[1].id)
     slack.command("export", user="U0REP1")
-    assert "Exported 1 opportunities" in slack.last_response()["text"]
+    assert "Your export is on its way" in slack.last_response()["text"]
+    shared = slack.fake.calls("files.completeUploadExternal")[-1]
+    assert shared.params.get("initial_comment") == "Exported 1 opportunities with their stage history."
     file_id = slack.fake.calls("files.getUploadURLExternal")[-1].response["file_id"]
     rows = list(csv.DictReader(io.StringIO(slack.fake.uploaded(file_id).decode())))
     assert [r["name"] for r in rows] == ["Mine, with a comma"]
@@ -312,7 +316,7 @@ def test_export_uploads_a_csv_of_what_the_user_may_see(slack, monkeypatch, capsy
     slack.command("export owner:<@U0REP2|rep2>", user="U0REP1")
     assert "only your own opportunities and your team's" in slack.last_response()["text"]
     slack.command("export status:open", user="U0MGR")
-    assert "Exported 2 opportunities" in slack.last_response()["text"]
+    assert slack.fake.calls("files.completeUploadExternal")[-1].params.get("initial_comment") == "Exported 2 opportunities with their stage history."
     slack.command("export status:maybe", user="U0MGR")
     assert "status: is open, won or lost" in slack.last_response()["text"]
     for key, value in {"SLACK_BOT_TOKEN": slack.fake.bot_token, "SLACK_SIGNING_SECRET": "x", "SLACK_API_URL": slack.fake.api_url,

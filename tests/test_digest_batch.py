@@ -14,10 +14,11 @@ from sqlalchemy import event, insert, select
 from bot.digests.service import DIGEST, DIGEST_CHART, DIGEST_POST
 from bot.digests.views import digest_message
 from bot.domain.clock import FakeClock
+from bot.domain.values import LOST, OPEN, WON
 from bot.workspace.config import parse_config
 from storage import analytics, visits
 from storage.db import UnitOfWork
-from storage.models import LOST, OPEN, WON, Delivery, FollowUp, Opportunity, StageChange
+from storage.models import Delivery, FollowUp, Opportunity, StageChange
 from tests.driver import running_app
 from tests.support import make_services
 

@@ -84,7 +84,7 @@ def test_wake_ups_run_the_lane_at_once_or_bring_its_next_run_forward():
 
     clock = FakeClock(datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc))
     dispatcher = StubDispatcher(clock, next_due=None)
-    lane = DeliveryLane(dispatcher, "deliveries", {}, tick_seconds=3600)  # type: ignore[arg-type]
+    lane = DeliveryLane(dispatcher, "deliveries", {}, tick_seconds=3600)  # type: ignore[arg-type]  # the stub stands in for a Dispatcher
     tick = clock.now() + timedelta(hours=1)
     lane.start()
     try:

@@ -270,8 +270,8 @@ def test_a_digest_now_is_planned_built_and_sent_through_the_outbox(app, engine):
     assert [u["channel"] for u in gateway.sent("upload")] == ["DU0MGR"]
 
 
-def test_funnel_report_and_export_are_scoped_to_what_the_actor_may_see(app, clock):
-    services, _ = app
+def test_funnel_report_and_export_are_scoped_to_what_the_actor_may_see(app, engine, clock):
+    services, gateway = app
     opp = create(services, industry="Finance")
     create(services, "U0OTHER")
     services.deals.win(context(services), opp_id=opp.id)
@@ -282,21 +282,23 @@ def test_funnel_report_and_export_are_scoped_to_what_the_actor_may_see(app, cloc
         services.reports.funnel(context(services), user_id="U0OTHER")
     report = services.reports.report(context(services, "U0MGR"), "industry", None)
     assert [(r.key, r.count) for r in report.rows] == [("Finance", 1)]
-    exported = services.reports.export(context(services), ())
-    try:
-        text = exported.file.read().decode("utf-8")
-    finally:
-        exported.close()
-    assert exported.rows == 1 and text.count("OPP-") == 1
+    services.reports.export(context(services), ())
+    deliver(services)
+    [chart, export] = sorted(gateway.sent("upload"), key=lambda upload: upload["filename"])
+    assert chart["filename"] == "funnel.png" and chart["channel"] == "DU0REP1"
+    assert export["channel"] == "DU0REP1" and export["comment"] == "Exported 1 opportunities with their stage history."
+    assert export["content"].decode("utf-8").count("OPP-") == 1
     with pytest.raises(Forbidden):
         services.reports.export(context(services), (("owner", "U0OTHER"),))
+    assert pending(engine) == [d for d in pending(engine) if d.kind == STALLED]  # the refused export recorded nothing
 
 
-def test_an_export_counts_deals_not_lines(app):
-    services, _ = app
+def test_an_export_counts_deals_not_lines(app, engine):
+    services, gateway = app
     opp = create(services)
     services.deals.lose(context(services), "price\nand timing\nand a reorg", opp_id=opp.id)
-    exported = services.reports.export(context(services), ())
-    exported.close()
-    assert exported.rows == 1
-    assert len(rows(services.home.uow().engine, Opportunity)) == 1
+    services.reports.export(context(services), ())
+    deliver(services)
+    [export] = gateway.sent("upload")
+    assert export["comment"] == "Exported 1 opportunities with their stage history."
+    assert export["content"].count(b"\n") > 2 and len(rows(engine, Opportunity)) == 1

@@ -62,7 +62,7 @@ def test_values_are_trimmed():
 def test_settings_are_frozen():
     settings = load_settings(dict(BASE))
     with pytest.raises(dataclasses.FrozenInstanceError):
-        settings.port = 1  # type: ignore[misc]
+        settings.port = 1  # type: ignore[misc]  # the assignment the test expects to be refused
 
 
 def test_socket_mode_follows_the_app_token():

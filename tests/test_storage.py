@@ -40,7 +40,7 @@ def test_numbers_are_unique_and_gapless_under_concurrent_creates(services, engin
         try:
             for _ in range(5):
                 services.deals.create(ctx, draft(services), channel_id=None)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=worker) for _ in range(8)]

@@ -12,8 +12,8 @@ from alembic import command
 from sqlalchemy import text, update
 from sqlmodel import Session, select
 
-from bot.app import Services
 from bot.domain.clock import FakeClock
+from bot.services import Services
 from storage import analytics, visits
 from storage.analytics import Figures
 from storage.db import alembic_config, make_engine, upgrade

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Sequence
 
 from bot.workspace.config import AssignmentConfig
 from storage import analytics
@@ -79,7 +79,7 @@ def rank(candidates: Sequence[Candidate], weights: AssignmentConfig, now: dateti
     weighted_won = sum(c.record.weighted_won for c in available if c.record)
     team_cycle = sum(c.record.weighted_cycle_days for c in available if c.record) / weighted_won if weighted_won else None
     average_open = sum(c.load.open_count for c in available) / len(available)
-    average_weighted = sum(c.load.weighted_open_amount for c in available) / len(available)
+    average_weighted = sum((c.load.weighted_open_amount for c in available), Decimal(0)) / len(available)
     total_weight = weights.win_rate + weights.cycle + weights.load
     suggestions = []
     for candidate in available:

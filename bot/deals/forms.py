@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Mapping
 
 from bot.domain.values import TAG_CHOICES, OpportunityDraft, StageModel, parse_id
 
@@ -160,7 +160,7 @@ def validate_new_opportunity(values: Mapping[str, object], choices: FormChoices,
         return None, errors
     return OpportunityDraft(
         name=name, customer=customer, owner_id=owner, stage_id=stage_id, currency=currency, amount=amount,
-        close_date=close_date, source=source, next_step=next_step, notes=notes, needs_owner=needs_owner, **picked,  # type: ignore[arg-type]
+        close_date=close_date, source=source, next_step=next_step, notes=notes, needs_owner=needs_owner, **picked,
     ), {}
 
 

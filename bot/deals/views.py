@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable, Sequence
 
 from bot.deals.forms import (
     CUSTOMER_MAX,
@@ -326,7 +326,7 @@ def list_blocks(page: ListPage, stages: StageModel, now: datetime, *, viewer_id:
     if overdue:
         blocks.append({"type": "context", "elements": [mrkdwn(f":alarm_clock: {overdue} on this page with an overdue follow-up, shown first in each stage")]})
     current_stage = None
-    ordered = sorted(page.items, key=lambda o: (stages.index_of(o.stage_id) if stages.index_of(o.stage_id) is not None else 99))
+    ordered = sorted(page.items, key=lambda o: 99 if (index := stages.index_of(o.stage_id)) is None else index)
     grouped: list[OpportunityView] = []
     for stage_id in dict.fromkeys(o.stage_id for o in ordered):
         grouped.extend(overdue_first([o for o in ordered if o.stage_id == stage_id], page.follow_ups, now))

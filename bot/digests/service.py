@@ -70,6 +70,11 @@ def _month_bounds(now: datetime, tz_name: str | None) -> tuple[date, date, date]
 _TUPLES = ("pipeline", "overdue", "conversion", "dwell")
 
 
+def _figures_of(columns: dict[str, list], i: int) -> dict[str, Any]:
+    """The i-th scope's value of every figure, as DigestData's fields (its lists of lines as tuples)."""
+    return {name: tuple(values[i]) if name in _TUPLES else values[i] for name, values in columns.items()}
+
+
 def _by_window(scopes: list[analytics.Scope], windows: list, compute: Callable[[list[analytics.Scope], Any], list]) -> list:
     """compute(scopes, window) once per distinct window (normally one for a whole batch), results in scope order."""
     indexes: dict[Any, list[int]] = {}
@@ -138,11 +143,7 @@ class Digests:
                 closes_this_month=closes_this_month,
                 closes_next_month=closes_next_month,
             )
-        return [
-            DigestData(team=team, currency=currency, since=since, now=now,
-                       **{name: tuple(values[i]) if name in _TUPLES else values[i] for name, values in columns.items()})
-            for i, (team, since) in enumerate(requests)
-        ]
+        return [DigestData(team=team, currency=currency, since=since, now=now, **_figures_of(columns, i)) for i, (team, since) in enumerate(requests)]
 
     def full_report(self, actor: Actor, sales_team_id: int | None) -> tuple[DigestData]:
         """The digest's "Full report" modal: for the team's manager and admins."""
@@ -290,6 +291,7 @@ class Digests:
                 else:
                     for i in done:
                         outcomes[i] = Sent()
+        # every slot is filled above (Skip, Sent or the exception that stopped the row); mypy cannot see that none is left None
         return outcomes  # type: ignore[return-value]
 
     def _outbox_rows(self, delivery: Delivery, team: TeamView, data: DigestData, stages: StageModel, now: datetime) -> list[dict]:

@@ -8,12 +8,20 @@ from datetime import date, datetime
 from decimal import Decimal
 
 OPEN, WON, LOST = "open", "won", "lost"
+STATUSES = (OPEN, WON, LOST)
 
 FOUND = {"foreseen": "Foreseen / planned", "unexpected": "Unexpected"}
 REACH = {"strategic": "Strategic", "tactical": "Tactical"}
 VISIBILITY = {"explicit": "Explicit", "latent": "Latent"}
 CHANGE_KIND = {"political": "Political", "economic": "Economic", "seasonal": "Seasonal", "time_bound": "Time-bound", "other": "Other"}
 TAG_CHOICES = {"found": FOUND, "reach": REACH, "visibility": VISIBILITY, "change_kind": CHANGE_KIND}
+
+
+# What a stage may be: the configuration file and the /opp config form check the same limits.
+MAX_STAGES = 20
+STAGE_NAME_MAX = 40
+PROBABILITY_RANGE = (0, 100)  # percent
+MAX_DAYS_RANGE = (1, 3650)  # days in a stage before the deal counts as stalled
 
 
 @dataclass(frozen=True)

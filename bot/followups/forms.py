@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Mapping
 
 from bot.deals.forms import _USER, _text
 from bot.domain.timezones import zone

@@ -214,7 +214,7 @@ class FollowUpSenders:
             rows = uow.follow_ups.follow_up_and_opportunity(delivery.team_id, delivery.subject_id)
         if rows is None:
             return Skip("follow-up is gone")
-        follow_up, opp = follow_up_view(rows[0]), to_view(rows[1])  # type: ignore[arg-type]
+        follow_up, opp = follow_up_view(rows[0]), to_view(rows[1])
         if follow_up.status != PENDING:
             return Skip(f"follow-up is {follow_up.status}")
         if int(follow_up.due_at.timestamp()) != delivery.payload.get("due"):

@@ -17,7 +17,6 @@ from decimal import Decimal
 from bot.domain.clock import Clock
 from bot.domain.values import Context, FollowUpView, OpportunityView
 from bot.followups.service import FollowUps
-from bot.home.views import HOME_ITEMS, StageSummary
 from storage.analytics import Scope, StageStep, Stalled, medians_of
 from storage.db import UnitOfWorkFactory
 from storage.deals import follow_up_view, to_view
@@ -28,6 +27,16 @@ log = logging.getLogger(__name__)
 # after that, up to HOME_STATS_STALE_LIMIT, the old figures are shown while fresh ones are computed in the background.
 HOME_STATS_TTL = timedelta(minutes=15)
 HOME_STATS_STALE_LIMIT = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class StageSummary:
+    stage_id: int
+    count: int
+    amounts: dict[str, Decimal]
+
+
+HOME_ITEMS = 40
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal
-from typing import TYPE_CHECKING, Sequence
 
 from bot.deals.views import follow_up_line, opportunity_line, overdue_first
 from bot.domain.values import (
@@ -13,6 +11,7 @@ from bot.domain.values import (
     OpportunityView,
     StageModel,
 )
+from bot.home.service import HomePage, StageSummary
 from bot.slack.blocks import (
     SECTION_TEXT,
     VIEW_BLOCKS,
@@ -25,20 +24,6 @@ from bot.slack.blocks import (
     plain,
 )
 from bot.slack.ids import DETAILS_BUTTON, DONE_BUTTON, HOME_NEW_BUTTON
-
-if TYPE_CHECKING:
-    from bot.home.service import HomePage
-
-
-@dataclass(frozen=True)
-class StageSummary:
-    stage_id: int
-    count: int
-    amounts: dict[str, Decimal]
-
-
-HOME_ITEMS = 40
-
 
 HOME_FOLLOW_UPS = 10
 

@@ -1,6 +1,8 @@
-"""Durable delivery of due work (reminder DMs, nudges, alerts).
+"""The outbox: durable delivery of everything the bot sends on its own (cards and their refreshes,
+notices, reminder DMs, nudges, alerts, digests, files someone asked for).
 
-Work is a row in `delivery` with a due time. One interval job per process calls `run_once()`:
+Work is a row in `delivery` with a due time, written in the transaction of the change that causes
+it (storage/outbox.py holds the SQL). The delivery lanes of each process call `run_once()`:
 it claims due rows for a lease (on PostgreSQL with FOR UPDATE SKIP LOCKED, so any number of
 processes share one database), sends them through the sender registered for their kind, and
 marks them sent. A Slack failure leaves the row pending with a later due time (Retry-After
@@ -14,10 +16,10 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable
 
 from slack_sdk.errors import SlackApiError
 
@@ -76,7 +78,7 @@ Outcome = Sent | Skip | RetryLater
 Sender = Callable[[Delivery, datetime], Outcome]
 # Given the claimed rows of one kind, returns one outcome per row, in order: an Outcome, or the
 # exception that stopped that row (recorded exactly as if a Sender had raised it).
-BatchSender = Callable[[list[Delivery], datetime], list[Outcome | Exception]]
+BatchSender = Callable[[list[Delivery], datetime], Sequence[Outcome | Exception]]
 
 
 @dataclass(frozen=True)

@@ -13,20 +13,22 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.digests.service import DIGEST
 from bot.outbox.dispatcher import Dispatcher
+from bot.reports.service import EXPORT
 
 log = logging.getLogger(__name__)
 JOB_ID = "deliveries"
 SLOW_JOB_ID = "digests"
 DAILY_JOB_ID = "daily"
-SLOW_KINDS = (DIGEST,)  # building a digest runs a dozen aggregates: it has a lane of its own
+# Building a digest runs a dozen aggregates, an export reads every deal: they have a lane of their own.
+SLOW_KINDS = (DIGEST, EXPORT)
 
 
 def sleep_for(next_due: datetime | None, now: datetime, tick_seconds: float) -> float:

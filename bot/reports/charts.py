@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import io
 import unicodedata
-from functools import lru_cache
-from typing import Sequence
+from collections.abc import Sequence
+from functools import cache, lru_cache
+from typing import cast
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -50,9 +51,10 @@ _FOLD = str.maketrans({
 })
 
 
-@lru_cache(maxsize=None)
+@cache
 def _font(size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.load_default(size=size)
+    # with a size, load_default is always the FreeType font (typed as either, for the call without one)
+    return cast(ImageFont.FreeTypeFont, ImageFont.load_default(size=size))
 
 
 def _glyph_key(char: str) -> tuple:
@@ -122,7 +124,7 @@ def _draw_rate(draw: ImageDraw.ImageDraw, y: float, rate: float, font: ImageFont
         draw.text((RATE_LEFT, y), f"{ARROW} {text}", font=font, fill=RATE, anchor="lm")
         return
     left, top, right, bottom = font.getbbox("0", anchor="lm")  # digit height, relative to y
-    arrow = _arrow(bottom - top)
+    arrow = _arrow(round(bottom - top))
     draw.bitmap((RATE_LEFT, round(y + top)), arrow, fill=RATE)
     draw.text((RATE_LEFT + arrow.width + draw.textlength(" ", font=font), y), text, font=font, fill=RATE, anchor="lm")
 

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from typing import IO
 
 from bot.domain.stages import resolve_stage
-from bot.domain.values import Actor, Forbidden, Invalid, StageModel
+from bot.domain.values import OPEN, STATUSES, Actor, Forbidden, Invalid, StageModel
 from storage.db import UnitOfWorkFactory
 
 COLUMNS = ["id", "name", "customer", "amount", "currency", "status", "stage", "owner", "created_at", "updated_at", "stage_entered_at",
@@ -32,12 +32,25 @@ class ExportFilter:
     since: datetime | None = None
 
 
+def filter_payload(wanted: ExportFilter) -> dict:
+    """The filter as an outbox row's payload (JSON)."""
+    return {"status": wanted.status, "stage_id": wanted.stage_id, "owner_ids": list(wanted.owner_ids) if wanted.owner_ids is not None else None,
+            "industry": wanted.industry, "region": wanted.region, "since": wanted.since.isoformat() if wanted.since else None}
+
+
+def filter_of(payload: dict) -> ExportFilter:
+    owners = payload.get("owner_ids")
+    since = payload.get("since")
+    return ExportFilter(status=payload.get("status"), stage_id=payload.get("stage_id"), owner_ids=tuple(owners) if owners is not None else None,
+                        industry=payload.get("industry"), region=payload.get("region"), since=datetime.fromisoformat(since) if since else None)
+
+
 def build_filter(actor: Actor, pairs: tuple[tuple[str, str], ...], stages: StageModel) -> ExportFilter:
     """Turn `/opp export key:value …` into a filter, limited to what the actor may see."""
     values: dict = {}
     for key, value in pairs:
         if key == "status":
-            if value.lower() not in ("open", "won", "lost"):
+            if value.lower() not in STATUSES:
                 raise Invalid("status: is open, won or lost.")
             values["status"] = value.lower()
         elif key == "stage":
@@ -74,7 +87,7 @@ class ExportFile:
 
 def write_csv(uow_factory: UnitOfWorkFactory, team_id: str, wanted: ExportFilter, stages: StageModel) -> ExportFile:
     """Write the CSV a batch of opportunities at a time, so a large export never sits in memory whole."""
-    file = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+    file = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 - it outlives this call: ExportFile.close closes it
     text = io.TextIOWrapper(file, encoding="utf-8", newline="")
     writer = csv.writer(text)
     writer.writerow(COLUMNS)
@@ -90,9 +103,9 @@ def write_csv(uow_factory: UnitOfWorkFactory, team_id: str, wanted: ExportFilter
         for opp in batch:
             steps = "; ".join(
                 f"{c.changed_at:%Y-%m-%dT%H:%MZ} {stages.name_of(c.from_stage_id) if c.from_status else 'created'}"
-                f"{'' if c.from_status in (None, 'open') else ' (' + c.from_status + ')'} -> "
-                f"{c.to_status if c.to_status != 'open' else stages.name_of(c.to_stage_id)} by {c.changed_by}"
-                for c in changes.get(opp.id, []))
+                f"{'' if c.from_status in (None, OPEN) else ' (' + c.from_status + ')'} -> "
+                f"{c.to_status if c.to_status != OPEN else stages.name_of(c.to_stage_id)} by {c.changed_by}"
+                for c in changes.get(opp.id or 0, []))
             writer.writerow([
                 f"OPP-{opp.number}", opp.name, opp.customer, opp.amount if opp.amount is not None else "", opp.currency, opp.status,
                 stages.name_of(opp.stage_id), opp.owner_id, opp.created_at.isoformat(), opp.updated_at.isoformat(), opp.stage_entered_at.isoformat(),

@@ -1,21 +1,30 @@
-"""On-demand analytics: `/opp funnel`, `/opp report by …`, `/opp export`."""
+"""On-demand analytics: `/opp funnel`, `/opp report by …`, `/opp export`.
+
+The funnel's figures and a report are the answer to the person who asked; the funnel chart and the
+CSV export are files sent to their DM, so they are outbox rows (the export is built in the slow
+lane, a batch of deals at a time, however large it is)."""
 
 from __future__ import annotations
 
+import dataclasses
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.domain.clock import Clock
 from bot.domain.periods import PeriodError, parse_period
 from bot.domain.values import Actor, Context, Forbidden, Invalid
-from bot.reports.export import ExportFile, build_filter, write_csv
+from bot.outbox.dispatcher import Dispatcher, Sent
+from bot.reports.export import ExportFile, ExportFilter, build_filter, filter_of, filter_payload, write_csv
+from bot.slack.gateway import SlackGateway
 from bot.teams.service import Teams
-from storage.analytics import ReportRow, Scope, StagePipeline, StageStep, WinRate
+from storage.analytics import DIMENSIONS, ReportRow, Scope, StagePipeline, StageStep, WinRate
 from storage.db import UnitOfWorkFactory
+from storage.models import Delivery
 
-# The one list of what `/opp report by …` groups by.
-DIMENSIONS = ("industry", "region", "size", "tag", "month", "rep")
 WIN_RATE_WINDOW_DAYS = 90
+FUNNEL_CHART, EXPORT = "funnel_chart", "export"
 
 
 @dataclass(frozen=True)
@@ -37,10 +46,11 @@ class Report:
 
 
 class Reports:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, teams: Teams) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, teams: Teams, wake: Callable[..., None] | None = None) -> None:
         self.uow = uow
         self.clock = clock
         self.teams = teams
+        self.wake = wake or (lambda at=None: None)
 
     def scope_for(self, actor: Actor, *, user_id: str | None = None, team_name: str | None = None) -> tuple[Scope, str]:
         """Whose deals: a person (self, a managed rep, anyone for admins), a team, or by default one's own team or self."""
@@ -58,15 +68,19 @@ class Reports:
         return Scope(actor.team_id, owner_ids=(actor.user_id,)), "you"
 
     def funnel(self, ctx: Context, *, user_id: str | None = None, team_name: str | None = None) -> FunnelFigures:
-        from datetime import timedelta
-
+        """The figures, and the chart for the actor's DM recorded in the same transaction."""
         scope, who = self.scope_for(ctx.actor, user_id=user_id, team_name=team_name)
         now = self.clock.now()
         currency = ctx.workspace.currency
-        with self.uow() as uow:
+        with self.uow(write=True) as uow:
             conversion = uow.figures.stage_conversion(scope)
             rate = uow.figures.win_rate(scope, now - timedelta(days=WIN_RATE_WINDOW_DAYS), now, currency)
             pipeline = uow.figures.pipeline_by_stage(scope, currency)
+            uow.outbox.schedule(team_id=ctx.team_id, kind=FUNNEL_CHART, subject_id=0, dedupe_key=f"funnel-chart:{uuid.uuid4().hex}",
+                                due_at=now, now=now, payload={"user": ctx.user_id, "who": who,
+                                                              "conversion": [dataclasses.astuple(step) for step in conversion]})
+            uow.commit()
+        self.wake()
         return FunnelFigures(who, currency, list(conversion), rate, list(pipeline))
 
     def report(self, ctx: Context, dimension: str, period_text: str | None) -> Report:
@@ -85,10 +99,16 @@ class Reports:
             rows = uow.figures.report(scope, dimension, period.start, period.end, currency)
         return Report(dimension, period.label, who, currency, list(rows))
 
-    def export(self, ctx: Context, filters: tuple[tuple[str, str], ...]) -> ExportFile:
-        """The CSV of what the actor may see, written a batch at a time to a temporary file."""
+    def export(self, ctx: Context, filters: tuple[tuple[str, str], ...]) -> ExportFilter:
+        """Check the filters (limited to what the actor may see) and record the export for their DM."""
         wanted = build_filter(ctx.actor, filters, ctx.stages)
-        return write_csv(self.uow, ctx.team_id, wanted, ctx.stages)
+        now = self.clock.now()
+        with self.uow(write=True) as uow:
+            uow.outbox.schedule(team_id=ctx.team_id, kind=EXPORT, subject_id=0, dedupe_key=f"export:{uuid.uuid4().hex}", due_at=now, now=now,
+                                payload={"user": ctx.user_id, "filter": filter_payload(wanted)})
+            uow.commit()
+        self.wake()
+        return wanted
 
     def export_all(self, team_id: str) -> ExportFile:
         """Every opportunity of a workspace (`oppbot export`)."""
@@ -99,3 +119,39 @@ class Reports:
 
 def export_name(now: datetime) -> str:
     return f"opportunities-{now:%Y%m%d-%H%M}.csv"
+
+
+class ReportSenders:
+    """The files of the reports: the funnel chart and the CSV export, each to the DM of whoever asked."""
+
+    def __init__(self, uow: UnitOfWorkFactory, slack: SlackGateway) -> None:
+        self.uow = uow
+        self.slack = slack
+
+    def register(self, dispatcher: Dispatcher) -> None:
+        dispatcher.register(FUNNEL_CHART, self.send_chart)
+        dispatcher.register(EXPORT, self.send_export)
+
+    def send_chart(self, delivery: Delivery, now: datetime) -> Sent:
+        from bot.reports.views import funnel_chart
+
+        with self.uow() as uow:
+            stages = uow.workspaces.stage_model(delivery.team_id)
+        conversion = [StageStep(*step) for step in delivery.payload["conversion"]]
+        title, png = funnel_chart(delivery.payload["who"], conversion, stages)
+        channel = self.slack.dm_channel(delivery.payload["user"])
+        self.slack.upload(channel, png, "funnel.png", title)
+        return Sent(channel)
+
+    def send_export(self, delivery: Delivery, now: datetime) -> Sent:
+        with self.uow() as uow:
+            stages = uow.workspaces.stage_model(delivery.team_id)
+        exported = write_csv(self.uow, delivery.team_id, filter_of(delivery.payload["filter"]), stages)
+        try:
+            name = export_name(now)
+            channel = self.slack.dm_channel(delivery.payload["user"])
+            self.slack.upload(channel, exported.file.read(), name, name,
+                              comment=f"Exported {exported.rows} opportunities with their stage history.")
+        finally:
+            exported.close()
+        return Sent(channel)

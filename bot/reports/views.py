@@ -1,8 +1,9 @@
-"""/opp report."""
+"""`/opp funnel` (its text and chart) and `/opp report`."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from decimal import Decimal
 
 from bot.deals.views import _chunk_lines
@@ -10,6 +11,7 @@ from bot.domain.values import StageModel
 from bot.reports.charts import funnel_chart_png, funnel_steps
 from bot.reports.service import FunnelFigures, Report
 from bot.slack.blocks import SECTION_TEXT, _days, escape, format_amount, mrkdwn, percent
+from storage.analytics import StageStep
 
 
 def report_message(dimension: str, period_label: str, who: str, rows, currency: str) -> tuple[str, list[dict]]:
@@ -49,10 +51,10 @@ def funnel_message(figures: FunnelFigures, stages: StageModel) -> tuple[str, lis
                   {"type": "context", "elements": [mrkdwn("The funnel chart is in your DM with oppbot.")]}]
 
 
-def funnel_chart(figures: FunnelFigures, stages: StageModel) -> tuple[str, bytes]:
+def funnel_chart(who: str, conversion: Sequence[StageStep], stages: StageModel) -> tuple[str, bytes]:
     """The chart's title (plain text: no mention markup) and PNG."""
-    title = funnel_title(figures.who).replace("<@", "@").replace(">", "")
-    steps, rates = funnel_steps(figures.conversion, stages)
+    title = funnel_title(who).replace("<@", "@").replace(">", "")
+    steps, rates = funnel_steps(conversion, stages)
     return title, funnel_chart_png(title, steps, rates=rates)
 
 

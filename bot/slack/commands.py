@@ -120,7 +120,7 @@ def _list(args: list[str], rest: str) -> Command:
     user_id = None
     stage_words = []
     for word in args:
-        if word.startswith("<@") or word.startswith("@"):
+        if word.startswith(("<@", "@")):
             if user_id is not None:
                 raise CommandError("Name at most one person: /opp list [stage] [@user].")
             user_id = parse_mention(word)

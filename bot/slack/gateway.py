@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -44,6 +44,8 @@ def retry_after(exc: SlackApiError) -> int | None:
         return None
     headers = getattr(response, "headers", {}) or {}
     value = headers.get("Retry-After") or headers.get("retry-after")
+    if value is None:
+        return 1  # as for a value that is no number
     try:
         return max(1, int(value[0] if isinstance(value, list) else value))
     except (TypeError, ValueError):
@@ -130,7 +132,8 @@ class SlackGateway:
         cursor = None
         while True:
             response = self.client.conversations_list(types="public_channel,private_channel", exclude_archived=True, limit=1000, cursor=cursor)
-            for channel in response.get("channels", []):
+            channels: list[dict] = response.get("channels", [])
+            for channel in channels:
                 found[channel["name"]] = channel["id"]
             cursor = (response.get("response_metadata") or {}).get("next_cursor")
             if not cursor:

@@ -14,10 +14,10 @@ Retry-After then holds the channel back here too, and the row is retried without
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 # Slack: chat.postMessage "1 per second per channel, short bursts allowed".
 RATE_PER_SECOND = 1.0

@@ -68,6 +68,10 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 def _who(body: dict) -> tuple[str, str]:
     team = body.get("team_id") or (body.get("team") or {}).get("id") if isinstance(body.get("team"), dict) or body.get("team_id") else None
     user = body.get("user_id") or ((body.get("user") or {}).get("id") if isinstance(body.get("user"), dict) else None)
@@ -86,8 +90,8 @@ def action(body: dict) -> ActionRequest:
     team, user = _who(body)
     actions = body.get("actions") or [{}]
     first = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
-    selected = first.get("selected_option") if isinstance(first.get("selected_option"), dict) else {}
-    container = body.get("container") if isinstance(body.get("container"), dict) else {}
+    selected = _dict(first.get("selected_option"))
+    container = _dict(body.get("container"))
     in_home = container.get("type") == "view" and ((body.get("view") or {}).get("type") == "home")
     return ActionRequest(
         team, user, _text(body.get("trigger_id")), _text(body.get("response_url")),
@@ -133,7 +137,7 @@ def metadata(view: dict) -> dict:
 
 def submission(body: dict) -> SubmissionRequest:
     team, user = _who(body)
-    view = body.get("view") if isinstance(body.get("view"), dict) else {}
+    view = _dict(body.get("view"))
     inputs = tuple(b["block_id"] for b in view.get("blocks") or [] if isinstance(b, dict) and b.get("type") == "input" and b.get("block_id"))
     return SubmissionRequest(team, user, _text(body.get("trigger_id")), None, None, callback_id=str(view.get("callback_id") or ""),
                              values=form_values(view), metadata=metadata(view), input_blocks=inputs)
@@ -141,8 +145,8 @@ def submission(body: dict) -> SubmissionRequest:
 
 def shortcut(body: dict) -> ShortcutRequest:
     team, user = _who(body)
-    message = body.get("message") if isinstance(body.get("message"), dict) else {}
-    channel = body.get("channel") if isinstance(body.get("channel"), dict) else {}
+    message = _dict(body.get("message"))
+    channel = _dict(body.get("channel"))
     return ShortcutRequest(team, user, _text(body.get("trigger_id")), _text(body.get("response_url")), _text(channel.get("id")),
                            callback_id=str(body.get("callback_id") or ""), message_text=str(message.get("text") or ""),
                            message_ts=_text(message.get("ts")))

@@ -16,14 +16,13 @@ from typing import Any
 
 from bot.domain.cron import trigger as cron_trigger
 from bot.domain.timezones import is_zone
+from bot.domain.values import MAX_DAYS_RANGE, MAX_STAGES, PROBABILITY_RANGE, STAGE_NAME_MAX
 
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 CHANNEL_NAME = re.compile(r"^#[a-z0-9][a-z0-9._-]{0,79}$")
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 USERGROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
-MAX_STAGES = 20
-STAGE_NAME_MAX = 40
 LIST_ITEM_MAX = 60
 
 
@@ -269,8 +268,8 @@ def parse_config(text: str, source: str = "<config>") -> WorkspaceConfig:
             seen_names.add(name.lower())
             stages.append(StageConfig(
                 name=name,
-                probability=reader.integer(stage, "probability", "stages", i, 0, 100, default=min(90, 10 * (i + 1))),
-                max_days=reader.integer(stage, "max_days", "stages", i, 1, 3650, default=30),
+                probability=reader.integer(stage, "probability", "stages", i, *PROBABILITY_RANGE, default=min(90, 10 * (i + 1))),
+                max_days=reader.integer(stage, "max_days", "stages", i, *MAX_DAYS_RANGE, default=30),
                 alert_channel=reader.string(stage, "alert_channel", "stages", i, pattern=_CHANNEL, what=CHANNEL_WHAT),
                 alert_usergroup=reader.string(stage, "alert_usergroup", "stages", i, pattern=USERGROUP_ID, what="a user group id like S0123ABCD"),
             ))
@@ -300,6 +299,7 @@ def parse_config(text: str, source: str = "<config>") -> WorkspaceConfig:
                 raise reader.fail(f"duplicate team {name!r}", "teams", i, "name")
             team_names.add(name.lower())
             manager = reader.string(team, "manager", "teams", i, required=True, pattern=USER_ID, what="a Slack user id like U0123ABCD")
+            assert manager is not None
             members = reader.string_list(team, "members", "teams", i, pattern=USER_ID, what="Slack user ids like U0123ABCD") or ()
             for member in members:
                 if member in member_of:
@@ -312,7 +312,7 @@ def parse_config(text: str, source: str = "<config>") -> WorkspaceConfig:
                 raise reader.fail(f"must be a cron expression like '30 8 * * 1-5' ({exc})", "teams", i, "digest") from None
             teams.append(TeamConfig(
                 name=name,
-                manager=manager,  # type: ignore[arg-type]
+                manager=manager,
                 members=members,
                 channel=reader.string(team, "channel", "teams", i, pattern=_CHANNEL, what=CHANNEL_WHAT),
                 digest=digest,
@@ -329,7 +329,7 @@ def parse_config(text: str, source: str = "<config>") -> WorkspaceConfig:
     weights = {key: reader.weight(assignment, key) for key in ("win_rate", "cycle", "load") if key in assignment}
     if weights and sum({**asdict(AssignmentConfig()), **weights}[k] for k in ("win_rate", "cycle", "load")) <= 0:
         raise reader.fail("the weights win_rate, cycle and load can't all be 0", "assignment", None, "win_rate")
-    window = reader.integer(assignment, "window_days", "assignment", None, 7, 3650, default=365)  # type: ignore[arg-type]
+    window = reader.integer(assignment, "window_days", "assignment", None, 7, 3650, default=365)
     values["assignment"] = AssignmentConfig(window_days=window, **weights)
 
     return WorkspaceConfig(**values)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from bot.deals.forms import _text
-from bot.domain.values import StageModel
+from bot.domain.values import MAX_DAYS_RANGE, PROBABILITY_RANGE, StageModel
 
 
 @dataclass(frozen=True)
@@ -53,10 +53,10 @@ def validate_workspace_settings(values: Mapping[str, object], stages: StageModel
         group = _text(values, f"{key}:group").upper() or None
         if group is not None and not _USERGROUP.match(group):
             errors[f"{key}:group"] = "A user group id looks like S0123ABCD (Slack admin → User groups → copy ID)."
-        probability, problem = _whole_number(_text(values, f"{key}:probability"), 0, 100, "Win probability")
+        probability, problem = _whole_number(_text(values, f"{key}:probability"), *PROBABILITY_RANGE, "Win probability")
         if problem:
             errors[f"{key}:probability"] = problem
-        max_days, problem = _whole_number(_text(values, f"{key}:max_days"), 1, 3650, "Days before stalled")
+        max_days, problem = _whole_number(_text(values, f"{key}:max_days"), *MAX_DAYS_RANGE, "Days before stalled")
         if problem:
             errors[f"{key}:max_days"] = problem
         if probability is not None and max_days is not None:

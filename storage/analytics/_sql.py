@@ -38,13 +38,9 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
+from bot.domain.values import OPEN
 from storage.analytics.values import Scope
-from storage.models import (
-    OPEN,
-    Opportunity,
-    Stage,
-    StageChange,
-)
+from storage.models import Opportunity, Stage, StageChange
 from storage.types import UTCDateTime
 
 T = TypeVar("T")
@@ -166,7 +162,7 @@ def _other_currency(currency: str) -> Any:
     return and_(Opportunity.currency != currency, Opportunity.amount.is_not(None))
 
 
-def _per_team_and_stage(session: Session, group: "_Scopes", figures: dict[tuple[int, int], Any],
+def _per_team_and_stage(session: Session, group: _Scopes, figures: dict[tuple[int, int], Any],
                         line: Callable[[Any, Any], T], stages: list[Any] | None = None) -> list[list[T]]:
     """Each team's lines, one per stage: every active stage in position order (`line(stage, None)`
     when the team has no row for it), then the retired stages the team still has a row for.
@@ -221,7 +217,7 @@ class _Scopes:
         self.scopes = tuple(scopes)
         self.first = first
         self.team_id = first.team_id
-        self.pairs = [] if self.everyone else [(grp, owner) for grp, s in enumerate(scopes) for owner in dict.fromkeys(s.owner_ids)]
+        self.pairs = [] if self.everyone else [(grp, owner) for grp, s in enumerate(scopes) for owner in dict.fromkeys(s.owner_ids or ())]
         self.owners = sorted({owner for _, owner in self.pairs})
         if len(self.owners) != len(self.pairs):
             raise ValueError("scopes computed together cannot share an owner")
@@ -357,7 +353,7 @@ def _days_stats(session: Session, visits: Any) -> Any:
         )
 
     def ranked_stats(finished_only: bool) -> Any:
-        ranked = select(
+        query = select(
             visits.c.grp,
             visits.c.stage_id,
             visits.c.days,
@@ -367,8 +363,8 @@ def _days_stats(session: Session, visits: Any) -> Any:
             func.count().over(partition_by=(visits.c.grp, visits.c.stage_id)).label("n"),
         )
         if finished_only:
-            ranked = ranked.where(visits.c.finished)
-        ranked = ranked.subquery()
+            query = query.where(visits.c.finished)
+        ranked = query.subquery()
         middle = and_(ranked.c.rank * 2 >= ranked.c.n, ranked.c.rank * 2 <= ranked.c.n + 2)
         return (
             select(

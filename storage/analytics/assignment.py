@@ -13,6 +13,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
+from bot.domain.values import LOST, OPEN, WON
 from storage.analytics._sql import (
     _at,
     _cents,
@@ -24,15 +25,7 @@ from storage.analytics.values import (
     RepRecord,
     Similar,
 )
-from storage.models import (
-    LOST,
-    OPEN,
-    PENDING,
-    WON,
-    FollowUp,
-    Opportunity,
-    Stage,
-)
+from storage.models import PENDING, FollowUp, Opportunity, Stage
 
 
 class AssignmentFigures:

@@ -14,6 +14,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
+from bot.domain.values import LOST, OPEN, WON
 from storage.analytics._sql import (
     _deal_of_change,
     _Scopes,
@@ -24,14 +25,7 @@ from storage.analytics.values import (
     Changes,
     Scope,
 )
-from storage.models import (
-    LOST,
-    OPEN,
-    WON,
-    Opportunity,
-    Stage,
-    StageChange,
-)
+from storage.models import Opportunity, Stage, StageChange
 from storage.visits import rank_of
 
 CHANGE_KINDS = ("new", "advanced", "moved_back", "won", "lost", "reopened")

@@ -14,6 +14,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
+from bot.domain.values import OPEN
 from storage.analytics._sql import _Scopes
 from storage.analytics.values import (
     DealRef,
@@ -21,12 +22,7 @@ from storage.analytics.values import (
     OverdueFollowUps,
     Scope,
 )
-from storage.models import (
-    OPEN,
-    PENDING,
-    FollowUp,
-    Opportunity,
-)
+from storage.models import PENDING, FollowUp, Opportunity
 
 
 class FollowUpFigures:

@@ -191,8 +191,8 @@ def _rep_funnels(stage_ids: list[int], scope: Scope, figures: dict[str | None, d
     reps = []
     for owner_id in owners:
         rep = funnel(owner_id)
-        ratios = [(s.finished_avg_days / team_days[s.stage_id], s.stage_id) for s in rep.stages
-                  if s.finished_avg_days is not None and team_days[s.stage_id]]
+        ratios = [(s.finished_avg_days / team_days_in_stage, s.stage_id) for s in rep.stages
+                  if s.finished_avg_days is not None and (team_days_in_stage := team_days[s.stage_id])]
         worst = max(ratios, key=lambda pair: pair[0], default=None)
         if worst is not None and worst[0] > 1:
             rep = RepFunnel(owner_id=owner_id, stages=rep.stages, stall_stage_id=worst[1], stall_ratio=worst[0])

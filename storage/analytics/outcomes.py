@@ -14,6 +14,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
+from bot.domain.values import LOST, WON
 from storage.analytics._sql import (
     _cents,
     _days_between,
@@ -28,12 +29,7 @@ from storage.analytics.values import (
     Scope,
     WinRate,
 )
-from storage.models import (
-    LOST,
-    WON,
-    Opportunity,
-    StageChange,
-)
+from storage.models import Opportunity, StageChange
 
 
 def _final_closes(scopes: _Scopes, since: datetime, until: datetime) -> Any:

@@ -14,6 +14,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
+from bot.domain.values import OPEN
 from storage.analytics._sql import (
     _cents,
     _in_currency,
@@ -28,11 +29,7 @@ from storage.analytics.values import (
     Scope,
     StagePipeline,
 )
-from storage.models import (
-    OPEN,
-    Opportunity,
-    Stage,
-)
+from storage.models import Opportunity, Stage
 
 
 class PipelineFigures:

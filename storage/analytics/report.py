@@ -16,6 +16,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
+from bot.domain.values import LOST, OPEN, WON
 from storage.analytics._sql import (
     _cents,
     _days_between,
@@ -32,14 +33,7 @@ from storage.analytics.values import (
     ReportRow,
     Scope,
 )
-from storage.models import (
-    LOST,
-    OPEN,
-    WON,
-    Opportunity,
-    Stage,
-    StageChange,
-)
+from storage.models import Opportunity, Stage, StageChange
 
 NONE_LABEL = "(none)"
 TAG_COLUMNS = ("found", "reach", "visibility", "change_kind")
@@ -107,7 +101,7 @@ class ReportFigures:
         rows = self.session.execute(
             select(
                 keyed.c.key,
-                func.count().label("count"),
+                func.count().label("deals"),
                 func.sum(keyed.c.cents).label("cents"),
                 func.count(keyed.c.other_currency).label("other_currency"),
                 func.sum(keyed.c.open_cent_percent).label("open_cent_percent"),
@@ -118,7 +112,7 @@ class ReportFigures:
             .group_by(keyed.c.key)
         ).all()
         result = [
-            ReportRow(key=r.key, count=r.count, amount=_money(r.cents), other_currency=r.other_currency,
+            ReportRow(key=r.key, count=r.deals, amount=_money(r.cents), other_currency=r.other_currency,
                       weighted_open_amount=_weighted_money(r.open_cent_percent), won_count=r.won, lost_count=r.lost,
                       win_rate=_ratio(r.won, r.won + r.lost), avg_cycle_days=_float(r.avg_cycle_days))
             for r in rows

@@ -18,6 +18,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
+from bot.domain.values import OPEN
 from storage.analytics._sql import (
     _at,
     _days_between,
@@ -34,11 +35,7 @@ from storage.analytics.values import (
     Stalled,
     StalledDeal,
 )
-from storage.models import (
-    OPEN,
-    Opportunity,
-    Stage,
-)
+from storage.models import Opportunity, Stage
 
 MIN_VISITS_FOR_MEDIAN = 5  # `stalled` only trusts a stage's median with at least this many visits
 
