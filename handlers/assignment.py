@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slack_bolt import App, Respond
+from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.assignment.views import suggestions_message
@@ -13,7 +13,7 @@ from bot.slack.blocks import mrkdwn, slack_date
 from bot.slack.commands import Command
 from bot.slack.ids import ASSIGN_BUTTON, NEEDS_OWNER_BUTTON
 from handlers.commands import handles
-from handlers.listener import Replier, after_ack, refusals_answered, replier
+from handlers.listener import Replier, on_action
 
 
 @handles("suggest")
@@ -38,36 +38,24 @@ def away(services: Services, ctx: Context, parsed: Command, request: requests.Co
 
 
 def register(app: App, services: Services) -> None:
-    @after_ack(app.action(ASSIGN_BUTTON))
-    def assign_clicked(body: dict, respond: Respond, client: WebClient) -> None:
-        request = requests.action(body)
+    @on_action(app.action(ASSIGN_BUTTON))
+    def assign_clicked(request: requests.ActionRequest, reply: Replier, client: WebClient) -> None:
+        raw_opp, _, user_id = request.value.partition(":")
+        opp_id = parse_id(raw_opp)
+        if opp_id is None or not user_id:
+            raise Invalid("That button doesn't name a deal and a rep.")
+        ctx = services.workspaces.context(request.team_id, request.user_id)
+        after = services.assignments.assign(ctx, user_id, opp_id=opp_id)
+        if request.in_message:
+            done = f":white_check_mark: {after.ref} assigned to <@{user_id}> by <@{ctx.user_id}>."
+            reply.replace(done, [{"type": "section", "text": mrkdwn(done)}])
+        else:
+            reply.say(f"{after.ref} now belongs to <@{user_id}>; I told them.")
 
-        @refusals_answered
-        def run(reply: Replier) -> None:
-            raw_opp, _, user_id = request.value.partition(":")
-            opp_id = parse_id(raw_opp)
-            if opp_id is None or not user_id:
-                raise Invalid("That button doesn't name a deal and a rep.")
-            ctx = services.workspaces.context(request.team_id, request.user_id)
-            after = services.assignments.assign(ctx, user_id, opp_id=opp_id)
-            if request.in_message:
-                done = f":white_check_mark: {after.ref} assigned to <@{user_id}> by <@{ctx.user_id}>."
-                reply.replace(done, [{"type": "section", "text": mrkdwn(done)}])
-            else:
-                reply.say(f"{after.ref} now belongs to <@{user_id}>; I told them.")
-
-        run(replier(request, respond, client))
-
-    @after_ack(app.action(NEEDS_OWNER_BUTTON))
-    def needs_owner_clicked(body: dict, respond: Respond, client: WebClient) -> None:
-        request = requests.action(body)
-
-        @refusals_answered
-        def run(reply: Replier) -> None:
-            opp_id = parse_id(request.value)
-            if opp_id is None:
-                raise Invalid("That button doesn't name an opportunity.")
-            ctx = services.workspaces.context(request.team_id, request.user_id)
-            reply.say(services.assignments.needs_owner(ctx, opp_id))
-
-        run(replier(request, respond, client))
+    @on_action(app.action(NEEDS_OWNER_BUTTON))
+    def needs_owner_clicked(request: requests.ActionRequest, reply: Replier, client: WebClient) -> None:
+        opp_id = parse_id(request.value)
+        if opp_id is None:
+            raise Invalid("That button doesn't name an opportunity.")
+        ctx = services.workspaces.context(request.team_id, request.user_id)
+        reply.say(services.assignments.needs_owner(ctx, opp_id))

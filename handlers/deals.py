@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from slack_bolt import Ack, App, BoltContext, Respond
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
@@ -35,16 +35,17 @@ from bot.slack.ids import (
     WON_BUTTON,
 )
 from handlers.commands import handles
-from handlers.listener import (
-    Replier,
-    after_ack,
-    notice_modal,
-    open_view,
-    refusals_answered,
-    replier,
-)
+from handlers.listener import Replier, after_ack, notice_modal, on_action, open_view
 
 FORM_EXPIRED = "Slack didn't let me open the form in time. Please run `/opp new` again."
+
+
+def opp_named(request: requests.ActionRequest) -> int:
+    """The opportunity a card button names."""
+    opp_id = parse_id(request.value)
+    if opp_id is None:
+        raise Invalid("That button doesn't name an opportunity.")
+    return opp_id
 
 
 def change_reply(result: ChangeResult) -> tuple[str, list[dict] | None]:
@@ -158,51 +159,25 @@ def register(app: App, services: Services) -> None:
             reply.replace(*card_message(result.card, stages, services.clock.now()))
         reply.say(*change_reply(result))
 
-    @after_ack(app.action(STAGE_SELECT))
-    def stage_selected(body: dict, respond: Respond, client: WebClient) -> None:
-        request = requests.action(body)
-        reply = replier(request, respond, client)
+    @on_action(app.action(STAGE_SELECT))
+    def stage_selected(request: requests.ActionRequest, reply: Replier, client: WebClient) -> None:
         opp_id, _, stage_id = request.value.partition(":")
         if parse_id(opp_id) is None or parse_id(stage_id) is None:
-            reply.say(":warning: That stage choice is not valid.")
-            return
+            raise Invalid("That stage choice is not valid.")
+        ctx = services.workspaces.context(request.team_id, request.user_id)
+        after_change(request, reply, deals.move(ctx, opp_id=int(opp_id), stage_id=int(stage_id)), ctx.stages)
 
-        @refusals_answered
-        def move(reply: Replier) -> None:
-            ctx = services.workspaces.context(request.team_id, request.user_id)
-            after_change(request, reply, deals.move(ctx, opp_id=int(opp_id), stage_id=int(stage_id)), ctx.stages)
+    @on_action(app.action(WON_BUTTON))
+    def won_clicked(request: requests.ActionRequest, reply: Replier, client: WebClient) -> None:
+        ctx = services.workspaces.context(request.team_id, request.user_id)
+        after_change(request, reply, deals.win(ctx, opp_id=opp_named(request)), ctx.stages)
 
-        move(reply)
-
-    @after_ack(app.action(WON_BUTTON))
-    def won_clicked(body: dict, respond: Respond, client: WebClient) -> None:
-        request = requests.action(body)
-
-        @refusals_answered
-        def win(reply: Replier) -> None:
-            opp_id = parse_id(request.value)
-            if opp_id is None:
-                raise Invalid("That button doesn't name an opportunity.")
-            ctx = services.workspaces.context(request.team_id, request.user_id)
-            after_change(request, reply, deals.win(ctx, opp_id=opp_id), ctx.stages)
-
-        win(replier(request, respond, client))
-
-    @after_ack(app.action(LOST_BUTTON))
-    def lost_clicked(body: dict, respond: Respond, client: WebClient) -> None:
-        request = requests.action(body)
-
-        @refusals_answered
-        def ask_reason(reply: Replier) -> None:
-            opp_id = parse_id(request.value)
-            if opp_id is None:
-                raise Invalid("That button doesn't name an opportunity.")
-            ctx = services.workspaces.context(request.team_id, request.user_id)
-            opp = deals.check_changeable(ctx, opp_id)  # refuse before asking for a reason
-            response_url = request.response_url if request.is_ephemeral else None
-            open_view(client, request.trigger_id, lost_reason_modal(opp, {"opp": opp.id, "response_url": response_url}))
-
-        ask_reason(replier(request, respond, client))
+    @on_action(app.action(LOST_BUTTON))
+    def lost_clicked(request: requests.ActionRequest, reply: Replier, client: WebClient) -> None:
+        ctx = services.workspaces.context(request.team_id, request.user_id)
+        opp = deals.check_changeable(ctx, opp_named(request))  # refuse before asking for a reason
+        response_url = request.response_url if request.is_ephemeral else None
+        open_view(client, request.trigger_id, lost_reason_modal(opp, {"opp": opp.id, "response_url": response_url}))
 
     @after_ack(app.action(DETAILS_BUTTON))
     def details_clicked(body: dict, client: WebClient) -> None:
@@ -218,24 +193,16 @@ def register(app: App, services: Services) -> None:
             return
         open_view(client, request.trigger_id, card_details_modal(card, ctx.stages, services.clock.now()))
 
-    @after_ack(app.action(LIST_PAGE_BUTTON))
-    def next_page(body: dict, respond: Respond, client: WebClient) -> None:
-        request = requests.action(body)
-        reply = replier(request, respond, client)
+    @on_action(app.action(LIST_PAGE_BUTTON))
+    def next_page(request: requests.ActionRequest, reply: Replier, client: WebClient) -> None:
         try:
             state = json.loads(request.value or "{}")
             owner, stage_id, offset = str(state["o"]), state.get("s"), int(state["n"])
         except (ValueError, KeyError, TypeError):
-            reply.say(":warning: That page button is not valid any more; run `/opp list` again.")
-            return
-
-        @refusals_answered
-        def page(reply: Replier) -> None:
-            ctx = services.workspaces.context(request.team_id, request.user_id)
-            listed = deals.list_open(ctx, owner_id=owner, stage_id=stage_id if isinstance(stage_id, int) else None, offset=offset)
-            reply.replace(f"{listed.total} open opportunities", list_blocks(listed, ctx.stages, services.clock.now(), viewer_id=ctx.user_id))
-
-        page(reply)
+            raise Invalid("That page button is not valid any more; run `/opp list` again.") from None
+        ctx = services.workspaces.context(request.team_id, request.user_id)
+        listed = deals.list_open(ctx, owner_id=owner, stage_id=stage_id if isinstance(stage_id, int) else None, offset=offset)
+        reply.replace(f"{listed.total} open opportunities", list_blocks(listed, ctx.stages, services.clock.now(), viewer_id=ctx.user_id))
 
     @after_ack(app.action(HOME_NEW_BUTTON))
     def home_new(body: dict, client: WebClient) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.domain.stages import can_change
@@ -21,7 +21,7 @@ from bot.slack.ids import (
     SNOOZE_SELECT,
 )
 from handlers.commands import handles
-from handlers.listener import Replier, after_ack, open_view, refusals_answered, replier
+from handlers.listener import Replier, on_action, open_view
 
 
 @handles("followup")
@@ -33,30 +33,26 @@ def register(app: App, services: Services) -> None:
     follow_ups = services.follow_ups
 
     def redraw(request: requests.ActionRequest, ctx: Context, reply: Replier, client: WebClient, result: FollowUpResult) -> None:
-        """Redraw what the click came from: the App Home, or the reminder DM."""
-        if request.in_home:
+        """Redraw what the click came from (the App Home, or the reminder DM); a click that changed nothing is told why."""
+        if not result.changed:
+            reply.say(result.message)
+        elif request.in_home:
             client.views_publish(user_id=ctx.user_id, view=home_page_view(services.home.page(ctx), ctx.stages))
         elif request.block_id.startswith("reminder:") and not request.is_ephemeral:
             reply.replace(*reminder_closed_message(result.follow_up, result.opportunity, result.message))
         else:
             reply.say(result.message)
 
-    @after_ack(app.action(ADD_FOLLOW_UP_BUTTON))
-    def add_clicked(body: dict, respond: Respond, client: WebClient) -> None:
-        request = requests.action(body)
-
-        @refusals_answered
-        def ask(reply: Replier) -> None:
-            opp_id = parse_id(request.value)
-            if opp_id is None:
-                raise Invalid("That button doesn't name an opportunity.")
-            ctx = services.workspaces.context(request.team_id, request.user_id)
-            opp = services.deals.find(ctx, opp_id=opp_id)
-            if not can_change(ctx.actor, opp):
-                raise Forbidden(f"You can't add follow-ups to {opp.ref}: it belongs to <@{opp.owner_id}>.")
-            open_view(client, request.trigger_id, follow_up_modal(opp, {"opp": opp.id}, assignee_id=opp.owner_id))
-
-        ask(replier(request, respond, client))
+    @on_action(app.action(ADD_FOLLOW_UP_BUTTON))
+    def add_clicked(request: requests.ActionRequest, reply: Replier, client: WebClient) -> None:
+        opp_id = parse_id(request.value)
+        if opp_id is None:
+            raise Invalid("That button doesn't name an opportunity.")
+        ctx = services.workspaces.context(request.team_id, request.user_id)
+        opp = services.deals.find(ctx, opp_id=opp_id)
+        if not can_change(ctx.actor, opp):
+            raise Forbidden(f"You can't add follow-ups to {opp.ref}: it belongs to <@{opp.owner_id}>.")
+        open_view(client, request.trigger_id, follow_up_modal(opp, {"opp": opp.id}, assignee_id=opp.owner_id))
 
     @app.view(FOLLOW_UP_MODAL)
     def follow_up_submitted(ack: Ack, body: dict) -> None:
@@ -76,39 +72,19 @@ def register(app: App, services: Services) -> None:
             return
         ack()
 
-    @after_ack(app.action(DONE_BUTTON))
-    def done_clicked(body: dict, respond: Respond, client: WebClient) -> None:
-        request = requests.action(body)
+    @on_action(app.action(DONE_BUTTON))
+    def done_clicked(request: requests.ActionRequest, reply: Replier, client: WebClient) -> None:
+        follow_up_id = parse_id(request.value)
+        if follow_up_id is None:
+            raise Invalid("That button doesn't name a follow-up.")
+        ctx = services.workspaces.context(request.team_id, request.user_id)
+        redraw(request, ctx, reply, client, follow_ups.complete(ctx, follow_up_id))
 
-        @refusals_answered
-        def done(reply: Replier) -> None:
-            follow_up_id = parse_id(request.value)
-            if follow_up_id is None:
-                raise Invalid("That button doesn't name a follow-up.")
-            ctx = services.workspaces.context(request.team_id, request.user_id)
-            result = follow_ups.complete(ctx, follow_up_id)
-            if result.changed:
-                redraw(request, ctx, reply, client, result)
-            else:
-                reply.say(result.message)
-
-        done(replier(request, respond, client))
-
-    @after_ack(app.action(SNOOZE_SELECT))
-    def snooze_chosen(body: dict, respond: Respond, client: WebClient) -> None:
-        request = requests.action(body)
-
-        @refusals_answered
-        def snooze(reply: Replier) -> None:
-            raw_id, _, choice = request.value.partition(":")
-            follow_up_id = parse_id(raw_id)
-            if follow_up_id is None:
-                raise Invalid("That choice doesn't name a follow-up.")
-            ctx = services.workspaces.context(request.team_id, request.user_id)
-            result = follow_ups.snooze(ctx, follow_up_id, choice)
-            if result.changed:
-                redraw(request, ctx, reply, client, result)
-            else:
-                reply.say(result.message)
-
-        snooze(replier(request, respond, client))
+    @on_action(app.action(SNOOZE_SELECT))
+    def snooze_chosen(request: requests.ActionRequest, reply: Replier, client: WebClient) -> None:
+        raw_id, _, choice = request.value.partition(":")
+        follow_up_id = parse_id(raw_id)
+        if follow_up_id is None:
+            raise Invalid("That choice doesn't name a follow-up.")
+        ctx = services.workspaces.context(request.team_id, request.user_id)
+        redraw(request, ctx, reply, client, follow_ups.snooze(ctx, follow_up_id, choice))

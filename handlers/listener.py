@@ -7,14 +7,15 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack
+from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.domain.values import OppError
+from bot.slack import requests
 from bot.slack.blocks import mrkdwn, plain
 from bot.slack.gateway import slack_error
-from bot.slack.requests import Malformed
+from bot.slack.requests import ActionRequest, Malformed
 
 log = logging.getLogger(__name__)
 
@@ -103,15 +104,26 @@ def replier(request: Any, respond: Callable[..., Any] | None, client: WebClient)
     return Replier(respond, client, request.trigger_id, request.response_url)
 
 
-def refusals_answered(work: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn an OppError raised by `work(reply, …)` into the refusal the actor reads; nothing was changed."""
+ActionListener = Callable[[ActionRequest, Replier, WebClient], None]
 
-    @functools.wraps(work)
-    def run(reply: Replier, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return work(reply, *args, **kwargs)
-        except OppError as exc:
-            reply.refuse(exc)
-            return None
 
-    return run
+def on_action(route: Callable[..., Any]) -> Callable[[ActionListener], ActionListener]:
+    """Register `work(request, reply, client)` for a button or select, run after the ack: the click
+    parsed once, answered through one Replier, and a refusal (OppError: nothing was changed) told to
+    the clicker, whatever the work was."""
+
+    def register(work: ActionListener) -> ActionListener:
+        # Bolt passes a listener what its parameters name: this signature, not work's.
+        def clicked(body: dict, respond: Respond, client: WebClient) -> None:
+            request = requests.action(body)
+            reply = replier(request, respond, client)
+            try:
+                work(request, reply, client)
+            except OppError as exc:
+                reply.refuse(exc)
+
+        clicked.__name__ = clicked.__qualname__ = work.__name__
+        after_ack(route)(clicked)
+        return work
+
+    return register

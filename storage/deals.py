@@ -158,6 +158,12 @@ class DealRepository:
         return self.session.scalars(query).first()
 
 
+    def locked(self, team_id: str, *, opp_id: int | None = None, number: int | None = None) -> Opportunity | None:
+        """The deal a change is about, by id or by number, locked until the transaction ends."""
+        if opp_id is not None:
+            return self.opportunity_by_id(team_id, opp_id, for_update=True)
+        return self.opportunity_by_number(team_id, number or 0, for_update=True)
+
     def opportunity_by_id(self, team_id: str, opp_id: int, *, for_update: bool = False) -> Opportunity | None:
         query = select(Opportunity).where(Opportunity.team_id == team_id, Opportunity.id == opp_id)
         if for_update:

@@ -28,7 +28,7 @@ from bot.domain.values import (
     StageModel,
     WorkspaceView,
 )
-from bot.outbox.dispatcher import Dispatcher, RetryLater, Sent, Skip, Undeliverable
+from bot.outbox.dispatcher import Dispatcher, RetryLater, Sent, Skip, Undeliverable, Wake, WakeUp
 from bot.outbox.messages import schedule_message
 from bot.slack.blocks import escape, mrkdwn
 from bot.slack.gateway import SlackGateway, slack_error
@@ -73,7 +73,6 @@ class TakeResult:
     card: tuple[str, str] | None = None  # where the deal's first card is (channel, ts), for the alert's Open link
 
 
-Wake = Callable[..., None]
 
 
 class Alerts:
@@ -82,7 +81,7 @@ class Alerts:
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, wake: Wake | None = None) -> None:
         self.uow = uow
         self.clock = clock
-        self.wake = wake or (lambda at=None: None)
+        self.wake = wake or WakeUp()
 
     @staticmethod
     def _alerted(uow: UnitOfWork, ctx: Context, change_id: int) -> tuple[StageChange, OpportunityView]:

@@ -21,11 +21,12 @@ from bot.domain.values import (
     Context,
     Forbidden,
     Invalid,
-    NotFound,
     OpportunityView,
     TeamView,
+    no_such_deal,
 )
 from bot.domain.when import WhenError, parse_when
+from bot.outbox.dispatcher import Wake, WakeUp
 from bot.outbox.messages import schedule_message
 from bot.slack.blocks import escape, mrkdwn
 from bot.workspace.config import AssignmentConfig
@@ -35,7 +36,6 @@ from storage.deals import to_view
 
 log = logging.getLogger(__name__)
 
-Wake = Callable[..., None]
 
 
 def team_of(teams: list[TeamView], user_id: str) -> TeamView | None:
@@ -60,7 +60,7 @@ class Assignments:
         # why a user can't own a deal (their Slack profile), or None
         self.check_person = check_person
         self.timezone_of = timezone_of
-        self.wake = wake or (lambda at=None: None)
+        self.wake = wake or WakeUp()
 
     def suggestions(self, uow: UnitOfWork, opp: OpportunityView, team: TeamView | None) -> list[Suggestion]:
         if team is None or not team.member_ids:
@@ -84,7 +84,7 @@ class Assignments:
         with self.uow() as uow:
             row = uow.deals.opportunity_by_number(ctx.team_id, number)
             if row is None:
-                raise NotFound(f"OPP-{number} doesn't exist in this workspace.")
+                raise no_such_deal(number)
             opp = to_view(row)
             team = team_of_deal(uow.teams.views(ctx.team_id), opp)
             check_assigner(ctx.actor, team)
@@ -94,11 +94,9 @@ class Assignments:
         problem = self.check_person(ctx.team_id, user_id)  # the new owner's Slack profile, read before the transaction
         now = self.clock.now()
         with self.uow(write=True) as uow:
-            row = (uow.deals.opportunity_by_id(ctx.team_id, opp_id, for_update=True) if opp_id is not None
-                   else uow.deals.opportunity_by_number(ctx.team_id, number or 0, for_update=True))
+            row = uow.deals.locked(ctx.team_id, opp_id=opp_id, number=number)
             if row is None:
-                raise NotFound(f"OPP-{number} doesn't exist in this workspace." if number is not None
-                               else "That opportunity doesn't exist in this workspace.")
+                raise no_such_deal(number)
             opp = to_view(row)
             teams = uow.teams.views(ctx.team_id)
             team, target_team = team_of_deal(teams, opp), team_of(teams, user_id)
@@ -128,9 +126,9 @@ class Assignments:
     def needs_owner(self, ctx: Context, opp_id: int) -> str:
         """The owner hands a deal back, or a manager flags it: it goes to the manager with suggestions."""
         with self.uow(write=True) as uow:
-            row = uow.deals.opportunity_by_id(ctx.team_id, opp_id, for_update=True)
+            row = uow.deals.locked(ctx.team_id, opp_id=opp_id)
             if row is None:
-                raise NotFound("That opportunity doesn't exist in this workspace.")
+                raise no_such_deal()
             opp = to_view(row)
             team = team_of_deal(uow.teams.views(ctx.team_id), opp)
             if not (ctx.actor.is_admin or ctx.user_id == opp.owner_id or (team is not None and team.manager_id == ctx.user_id)):
@@ -152,7 +150,7 @@ class Assignments:
         key = f"{opp.id}:{uuid.uuid4().hex}"
         if team.auto_assign and suggestions:
             chosen = suggestions[0]
-            row = uow.deals.opportunity_by_id(opp.team_id, opp.id, for_update=True)
+            row = uow.deals.locked(opp.team_id, opp_id=opp.id)
             self._set_owner(uow, team.manager_id, row, chosen.user_id, "automatic", now)
             note = f"{opp.ref} {escape(opp.name)} was assigned automatically to <@{chosen.user_id}>: {chosen.reasons}."
             schedule_message(uow, team_id=opp.team_id, key=f"auto-assigned:{key}", user_id=team.manager_id, text=note,

@@ -24,11 +24,12 @@ from bot.domain.values import (
     Context,
     Forbidden,
     Invalid,
-    NotFound,
     OpportunityDraft,
     OpportunityView,
+    no_such_deal,
 )
 from bot.followups.service import schedule_stalled_check
+from bot.outbox.dispatcher import Wake, WakeUp
 from bot.outbox.messages import schedule_message
 from storage.db import UnitOfWork, UnitOfWorkFactory
 from storage.deals import follow_up_view, to_view
@@ -48,8 +49,6 @@ class ChangeResult:
 
 
 Route = Callable[..., str]
-# Called after a commit that recorded outbox rows due now: the delivery lane runs at once.
-Wake = Callable[..., None]
 
 
 class Deals:
@@ -58,7 +57,7 @@ class Deals:
         self.clock = clock
         # sends a deal that needs an owner to its team, in the caller's transaction (assignment)
         self.route = route
-        self.wake = wake or (lambda at=None: None)
+        self.wake = wake or WakeUp()
 
     def create(self, ctx: Context, draft: OpportunityDraft, *, channel_id: str | None) -> tuple[OpportunityView, str | None]:
         """Store the deal, its first stage change, its alerts and its card in one transaction; a deal
@@ -100,8 +99,7 @@ class Deals:
         elif opp_id is not None:
             row = uow.deals.opportunity_by_id(ctx.team_id, opp_id)
         if row is None:
-            label = f"OPP-{number}" if number is not None else "That opportunity"
-            raise NotFound(f"{label} doesn't exist in this workspace.")
+            raise no_such_deal(number)
         view = to_view(row)
         if not can_view(ctx.actor, view):
             raise Forbidden(f"{view.ref} belongs to <@{view.owner_id}>; only its owner, their manager or an admin can see it.")
@@ -135,13 +133,9 @@ class Deals:
         now = self.clock.now()
         stages = ctx.stages
         with self.uow(write=True) as uow:
-            if opp_id is not None:
-                opp = uow.deals.opportunity_by_id(ctx.team_id, opp_id, for_update=True)
-            else:
-                opp = uow.deals.opportunity_by_number(ctx.team_id, number or 0, for_update=True)
+            opp = uow.deals.locked(ctx.team_id, opp_id=opp_id, number=number)
             if opp is None:
-                raise NotFound(f"OPP-{number} doesn't exist in this workspace." if number is not None
-                               else "That opportunity doesn't exist in this workspace.")
+                raise no_such_deal(number)
             before = to_view(opp)
             check_change(ctx.actor, before)
             target_stage = to_stage_id if to_stage_id is not None else opp.stage_id

@@ -179,6 +179,10 @@ class NotFound(OppError):
     pass
 
 
+def no_such_deal(number: int | None = None) -> NotFound:
+    return NotFound(f"OPP-{number} doesn't exist in this workspace." if number is not None else "That opportunity doesn't exist in this workspace.")
+
+
 class Forbidden(OppError):
     pass
 

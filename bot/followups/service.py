@@ -18,10 +18,11 @@ from bot.domain.values import (
     NotFound,
     OpportunityView,
     StageModel,
+    no_such_deal,
 )
 from bot.domain.when import WhenError, next_local, parse_when
 from bot.followups.views import reminder_message, stalled_message
-from bot.outbox.dispatcher import Dispatcher, RetryLater, Sent, Skip
+from bot.outbox.dispatcher import Dispatcher, RetryLater, Sent, Skip, Wake, WakeUp
 from bot.slack.blocks import escape, slack_date
 from bot.slack.gateway import SlackGateway
 from storage.db import UnitOfWork, UnitOfWorkFactory
@@ -65,7 +66,6 @@ def schedule_stalled_check(uow: UnitOfWork, opp: Opportunity, stages: StageModel
                         due_at=opp.stage_entered_at + timedelta(days=stage.max_days), now=now, payload={"entered": entered})
 
 
-Wake = Callable[..., None]
 
 
 class FollowUps:
@@ -75,7 +75,7 @@ class FollowUps:
         self.clock = clock
         # why a user can't take a follow-up (their Slack profile), or None
         self.check_person = check_person
-        self.wake = wake or (lambda at=None: None)
+        self.wake = wake or WakeUp()
 
     # ----- changes ----------------------------------------------------------------------------
 
@@ -95,11 +95,9 @@ class FollowUps:
         # Whether a colleague can take the follow-up is their Slack profile: read before the transaction.
         problem = self.check_person(ctx.team_id, assignee_id) if assignee_id else None
         with self.uow(write=True) as uow:
-            row = (uow.deals.opportunity_by_id(ctx.team_id, opp_id, for_update=True) if opp_id is not None
-                   else uow.deals.opportunity_by_number(ctx.team_id, number or 0, for_update=True))
+            row = uow.deals.locked(ctx.team_id, opp_id=opp_id, number=number)
             if row is None:
-                raise NotFound(f"OPP-{number} doesn't exist in this workspace." if number is not None
-                               else "That opportunity doesn't exist in this workspace.")
+                raise no_such_deal(number)
             opp = to_view(row)
             if not can_view(ctx.actor, opp):
                 raise Forbidden(f"{opp.ref} belongs to <@{opp.owner_id}>; only its owner, their manager or an admin can see it.")

@@ -294,6 +294,10 @@ class Dispatcher:
             return sum(uow.outbox.failed_count(team_id) for team_id in uow.workspaces.all_team_ids())
 
 
+# Called after a commit that recorded outbox rows: run now, or by `at`.
+Wake = Callable[..., None]
+
+
 class WakeUp:
     """Called after a commit that recorded outbox rows: the delivery lane runs now, or by `at` (a
     follow-up due before the next tick). `oppbot run` connects it to the lane; until then it does nothing."""

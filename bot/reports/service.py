@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain.clock import Clock
 from bot.domain.periods import PeriodError, parse_period
 from bot.domain.values import Actor, Context, Forbidden, Invalid
-from bot.outbox.dispatcher import Dispatcher, Sent
+from bot.outbox.dispatcher import Dispatcher, Sent, Wake, WakeUp
 from bot.reports.export import ExportFile, ExportFilter, build_filter, filter_of, filter_payload, write_csv
 from bot.slack.gateway import SlackGateway
 from bot.teams.service import Teams
@@ -46,11 +45,11 @@ class Report:
 
 
 class Reports:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, teams: Teams, wake: Callable[..., None] | None = None) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, teams: Teams, wake: Wake | None = None) -> None:
         self.uow = uow
         self.clock = clock
         self.teams = teams
-        self.wake = wake or (lambda at=None: None)
+        self.wake = wake or WakeUp()
 
     def scope_for(self, actor: Actor, *, user_id: str | None = None, team_name: str | None = None) -> tuple[Scope, str]:
         """Whose deals: a person (self, a managed rep, anyone for admins), a team, or by default one's own team or self."""
