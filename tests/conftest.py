@@ -16,6 +16,7 @@ from bot.workspace.config import WorkspaceConfig, parse_config
 from storage.db import make_engine, upgrade
 from tests.driver import SlackDriver, running_app
 from tests.fakeslack import FakeSlack
+from tests.support import TEST_CONFIG
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 START = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
@@ -89,17 +90,7 @@ def clock() -> FakeClock:
     return FakeClock(START)
 
 
-TEST_CONFIG = """
-[workspace]
-currency = "USD"
-timezone = "Asia/Shanghai"
-admins = ["U0ADMIN"]
 
-[[teams]]
-name = "East"
-manager = "U0MGR"
-members = ["U0REP1", "U0REP2"]
-"""
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from bot.domain.clock import FakeClock
 from bot.domain.values import Context, OpportunityDraft, OpportunityView
 from bot.services import Services, build_services
 from bot.workspace.config import parse_config
+from storage.models import Opportunity
 
 TEAM = "T0TEST"
 
@@ -99,6 +100,7 @@ class FakeGateway:
         return f"https://example.slack.com/archives/{channel}/p{ts.replace('.', '')}"
 
 
+# The suite's workspace: a team East of two reps and their manager, one oppbot admin, the built-in stages.
 TEST_CONFIG = """
 [workspace]
 currency = "USD"
@@ -137,12 +139,43 @@ def create(services: Services, user: str = "U0REP1", *, team: str = TEAM, channe
     return opp
 
 
-def rows(engine: Engine, model: type, **where: Any) -> list:
+def rows(source: Any, model: Any, **where: Any) -> list:
+    """The rows of a table (in id order) where the columns equal these values; `source` is an engine or a SlackDriver."""
+    engine = source.oppbot.engine if hasattr(source, "oppbot") else source
     with Session(engine) as session:
         query = select(model)
         for name, value in where.items():
             query = query.where(getattr(model, name) == value)
-        return list(session.scalars(query))
+        return list(session.scalars(query.order_by(model.id)))
+
+
+def opp(slack: Any, number: int = 1) -> Opportunity:
+    [row] = rows(slack, Opportunity, number=number)
+    return row
+
+
+def stage_ids(slack: Any, team: str = TEAM) -> dict[str, int]:
+    """The workspace's stage ids by name."""
+    return {s.name: s.id for s in slack.oppbot.services.workspaces.stage_model(team).stages}
+
+
+def text_of(blocks: Any) -> str:
+    """Every text string in some blocks, one per line, to search in."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "text" and isinstance(value, str):
+                    found.append(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(blocks)
+    return "\n".join(found)
 
 
 @dataclass

@@ -10,6 +10,7 @@ from bot.workspace.config import parse_config
 from storage.models import Collaborator, Delivery, Stage, Workspace
 from tests.conftest import TEST_CONFIG
 from tests.driver import running_app
+from tests.support import stage_ids
 
 ALERT_CONFIG = TEST_CONFIG + """
 [[stages]]
@@ -57,10 +58,6 @@ def channels(fake_slack):
 
 def alerts_in(fake, channel):
     return [c for c in fake.calls("chat.postMessage") if c.params["channel"] == channel and c.status == 200 and c.response.get("ok")]
-
-
-def stage_ids(slack):
-    return {s.name: s.id for s in slack.oppbot.services.workspaces.stage_model("T0TEST").stages}
 
 
 def move(slack, opp_id, stage, user="U0REP1"):

@@ -11,28 +11,15 @@ import urllib.parse
 from datetime import date
 from decimal import Decimal
 
-from sqlmodel import Session, select
-
 from storage.models import Opportunity, PostedCard, StageChange
 from tests.conftest import START
 from tests.driver import TEAM
+from tests.support import rows, stage_ids
 
 DEFAULT_STAGES = ["Prospect", "Solution design", "Technical evaluation", "Negotiation"]
 
 
 # ----- helpers ------------------------------------------------------------------------------------
-
-def rows(slack, model, **where) -> list:
-    with Session(slack.oppbot.engine) as session:
-        query = select(model)
-        for key, value in where.items():
-            query = query.where(getattr(model, key) == value)
-        return list(session.exec(query).all())
-
-
-def stage_ids(slack, team_id: str = TEAM) -> dict[str, int]:
-    return {s.name: s.id for s in slack.oppbot.services.workspaces.stage_model(team_id).stages}
-
 
 def command(slack, text: str, *, user: str = "U0REP1", channel: str = "C0SALES", trigger_id: str, response_name: str,
             team_id: str = TEAM):

@@ -23,52 +23,17 @@ from storage.models import (
     Workspace,
 )
 from tests.driver import TEAM, running_app
+from tests.support import opp, rows, stage_ids, text_of
 
 HELP_USAGES = ["/opp new", "/opp list", "/opp show", "/opp stage", "/opp won", "/opp lost", "/opp help"]
 
 
 # ----- helpers ------------------------------------------------------------------------------------
 
-def rows(slack, model, **where) -> list:
-    with Session(slack.oppbot.engine) as session:
-        query = select(model)
-        for key, value in where.items():
-            query = query.where(getattr(model, key) == value)
-        return list(session.exec(query).all())
-
-
-def opp(slack, number: int) -> Opportunity:
-    [row] = rows(slack, Opportunity, number=number)
-    return row
-
-
 def counts(slack) -> dict[str, int]:
     with Session(slack.oppbot.engine) as session:
         return {m.__name__: session.exec(select(func.count()).select_from(m)).one()
                 for m in (Workspace, Member, Stage, Opportunity, StageChange, PostedCard)}
-
-
-def stage_ids(slack) -> dict[str, int]:
-    return {s.name: s.id for s in slack.oppbot.services.workspaces.stage_model(TEAM).stages}
-
-
-def text_of(blocks) -> str:
-    """Every text string in some blocks, one per line, to search in."""
-    found: list[str] = []
-
-    def walk(node) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key == "text" and isinstance(value, str):
-                    found.append(value)
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(blocks)
-    return "\n".join(found)
 
 
 def insert_deals(slack, count: int, *, owner: str = "U0REP1", stage_of=lambda i: "Prospect", step=timedelta(minutes=1)) -> None:

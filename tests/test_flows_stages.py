@@ -6,38 +6,22 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from bot.domain.values import OpportunityDraft
 from storage.db import UnitOfWork
 from storage.models import Opportunity, PostedCard, StageChange
 from tests.conftest import START
 from tests.driver import TEAM
+from tests.support import opp, rows, stage_ids, text_of
 
 STAGES = ["Prospect", "Solution design", "Technical evaluation", "Negotiation"]
 
 
 # ----- helpers ------------------------------------------------------------------------------------
 
-def rows(slack, model, **where) -> list:
-    with Session(slack.oppbot.engine) as session:
-        query = select(model)
-        for key, value in where.items():
-            query = query.where(getattr(model, key) == value)
-        return list(session.exec(query.order_by(model.id)).all())
-
-
-def opp(slack, number: int = 1) -> Opportunity:
-    [row] = rows(slack, Opportunity, number=number)
-    return row
-
-
 def changes(slack, opp_id: int) -> list[StageChange]:
     return rows(slack, StageChange, opportunity_id=opp_id)
-
-
-def stage_ids(slack) -> dict[str, int]:
-    return {s.name: s.id for s in slack.oppbot.services.workspaces.stage_model(TEAM).stages}
 
 
 def new_deal(slack, name: str = "Acme rollout", *, owner: str = "U0REP1", user: str = "U0REP1", channel: str = "C0SALES"):
@@ -55,25 +39,6 @@ def select_stage(slack, deal: Opportunity, card: PostedCard, stage: str, *, user
 
 def updates(slack) -> list:
     return slack.fake.calls("chat.update")
-
-
-def text_of(blocks) -> str:
-    """Every text string in some blocks, one per line, to search in."""
-    found: list[str] = []
-
-    def walk(node) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key == "text" and isinstance(value, str):
-                    found.append(value)
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(blocks)
-    return "\n".join(found)
 
 
 def action_ids(blocks: list[dict]) -> list[str]:
