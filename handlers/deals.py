@@ -17,7 +17,7 @@ from bot.deals.views import (
     lost_reason_modal,
     new_opportunity_modal,
 )
-from bot.domain.values import Context, Invalid, OppError, parse_id
+from bot.domain.values import Context, Invalid, OppError, StageModel, parse_id
 from bot.followups.views import add_follow_up_offer
 from bot.services import Services
 from bot.slack import requests
@@ -153,7 +153,7 @@ def register(app: App, services: Services) -> None:
             text, blocks = card_message(card, stages, services.clock.now())
             WebhookClient(response_url).send(replace_original=True, text=text, blocks=blocks)
 
-    def after_change(request: requests.ActionRequest, reply: Replier, result: ChangeResult, stages) -> None:
+    def after_change(request: requests.ActionRequest, reply: Replier, result: ChangeResult, stages: StageModel) -> None:
         if request.is_ephemeral and result.changed:
             # Ephemeral cards can't be chat.update'd: replace them through the response_url.
             reply.replace(*card_message(result.card, stages, services.clock.now()))

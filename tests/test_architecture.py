@@ -104,3 +104,16 @@ def test_every_subcommand_has_a_listener_and_a_help_line():
     for name, entry in REGISTRY.items():
         assert entry.in_ack or name in LISTENERS, name
         assert entry.usage.startswith(f"/opp {name}") and entry.help, name
+
+
+def test_a_click_without_a_user_is_logged_once_and_changes_nothing(slack, caplog):
+    """Typed requests: a payload that names no team or user is no request oppbot can answer."""
+    warm(slack)
+    calls = len(slack.fake.calls())
+    with caplog.at_level("WARNING", logger="handlers.listener"):
+        reply = slack.interact({"type": "block_actions", "api_app_id": "A0OPPBOT", "team": {"id": "T0TEST"},
+                                "actions": [{"action_id": "card_won", "block_id": "b", "type": "button", "value": "1"}]})
+    assert reply.status == 200
+    assert len(slack.fake.calls()) == calls
+    assert rows(slack.oppbot.engine, Opportunity)[0].status == "open"
+    assert [r.getMessage() for r in caplog.records if r.name == "handlers.listener"] == ["won_clicked: a malformed payload (no team or user in the payload)"]
