@@ -73,8 +73,9 @@ def _dict(value: Any) -> dict:
 
 
 def _who(body: dict) -> tuple[str, str]:
-    team = body.get("team_id") or (body.get("team") or {}).get("id") if isinstance(body.get("team"), dict) or body.get("team_id") else None
-    user = body.get("user_id") or ((body.get("user") or {}).get("id") if isinstance(body.get("user"), dict) else None)
+    """Slash commands name the team and user flat (team_id, user_id); interactions nest them (team.id, user.id)."""
+    team = body.get("team_id") or _dict(body.get("team")).get("id")
+    user = body.get("user_id") or _dict(body.get("user")).get("id")
     if not isinstance(team, str) or not team or not isinstance(user, str) or not user:
         raise Malformed("no team or user in the payload")
     return team, user
@@ -92,11 +93,11 @@ def action(body: dict) -> ActionRequest:
     first = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
     selected = _dict(first.get("selected_option"))
     container = _dict(body.get("container"))
-    in_home = container.get("type") == "view" and ((body.get("view") or {}).get("type") == "home")
+    in_home = container.get("type") == "view" and _dict(body.get("view")).get("type") == "home"
     return ActionRequest(
         team, user, _text(body.get("trigger_id")), _text(body.get("response_url")),
-        _text(container.get("channel_id")) or _text((body.get("channel") or {}).get("id") if isinstance(body.get("channel"), dict) else None),
-        action_id=str(first.get("action_id") or ""), value=str(first.get("value") or (selected or {}).get("value") or ""),
+        _text(container.get("channel_id")) or _text(_dict(body.get("channel")).get("id")),
+        action_id=str(first.get("action_id") or ""), value=str(first.get("value") or selected.get("value") or ""),
         block_id=str(first.get("block_id") or ""), message_ts=_text(container.get("message_ts")),
         is_ephemeral=bool(container.get("is_ephemeral")), in_home=bool(in_home),
     )
