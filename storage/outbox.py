@@ -60,6 +60,11 @@ class OutboxRepository:
         return set(self.session.scalars(select(Delivery.subject_id).where(
             *_unheld(team_id, now, (kind,), ()), Delivery.subject_id.in_(subject_ids))))
 
+    def is_pending(self, team_id: str, kind: str, subject_id: int) -> bool:
+        """Whether a row of `kind` about `subject_id` is still to be sent (held by a process or not)."""
+        return self.session.scalar(select(Delivery.id).where(
+            Delivery.team_id == team_id, Delivery.kind == kind, Delivery.subject_id == subject_id, Delivery.status == PENDING).limit(1)) is not None
+
     def cancel_pending(self, *, team_id: str, kinds: tuple[str, ...], subject_id: int) -> None:
         self.session.execute(update(DELIVERY).where(
             DELIVERY.c.team_id == team_id, DELIVERY.c.kind.in_(kinds), DELIVERY.c.subject_id == subject_id, DELIVERY.c.status == PENDING,

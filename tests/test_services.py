@@ -302,3 +302,28 @@ def test_an_export_counts_deals_not_lines(app, engine):
     [export] = gateway.sent("upload")
     assert export["comment"] == "Exported 1 opportunities with their stage history."
     assert export["content"].count(b"\n") > 2 and len(rows(engine, Opportunity)) == 1
+
+
+def test_an_alert_waits_for_the_deals_new_card_to_link_to_it(app, engine, clock):
+    services, gateway = app
+    create(services, channel="C0SALES", stage=1)  # straight into Solution design, which alerts C0SOLUTIONS
+    services.dispatcher.run_once(kinds=(STAGE_ALERT,), plan=False)
+    assert [p["channel"] for p in gateway.sent("post")] == []  # the card is still queued: the alert waits
+    services.dispatcher.run_once(kinds=(CARD_POST,), plan=False)
+    clock.advance(seconds=1)
+    deliver(services)
+    alert = next(p for p in gateway.sent("post") if p["channel"] == "C0SOLUTIONS")
+    [card] = rows(engine, PostedCard)
+    assert gateway.permalink(card.channel_id, card.ts) in str(alert["blocks"])
+
+
+def test_an_alert_goes_out_without_the_link_when_the_card_is_held_up(app, engine, clock):
+    services, gateway = app
+    gateway.fail("post", "internal_error", times=20)  # the card can't be posted for now (and the first alert attempt neither)
+    create(services, channel="C0SALES", stage=1)
+    services.dispatcher.run_once(kinds=(CARD_POST,), plan=False)
+    clock.advance(seconds=31)
+    gateway.failures.clear()
+    services.dispatcher.run_once(kinds=(STAGE_ALERT,), plan=False)
+    alert = next(p for p in gateway.sent("post") if p["channel"] == "C0SOLUTIONS")
+    assert "alert_take" in str(alert["blocks"]) and "archives" not in str(alert["blocks"])

@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import IntegrityError
 
 from bot.alerts.views import outcome_message, stage_alert_message
+from bot.deals.cards import CARD_POST
 from bot.domain.clock import Clock
 from bot.domain.values import (
     LOST,
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 
 STAGE_ALERT, OUTCOME_ALERT, ADMIN_NOTICE = "stage_alert", "outcome_alert", "admin_notice"
 WAIT_FOR_CHANNEL = timedelta(minutes=15)
+# An alert about a deal whose card is still queued waits this long for it, so that it can link to the card.
+WAIT_FOR_CARD = timedelta(seconds=30)
 CANNOT_JOIN = {"method_not_supported_for_channel_type", "channel_not_found", "is_archived", "missing_scope", "restricted_action"}
 
 
@@ -233,14 +236,24 @@ class AlertSenders:
             holder = uow.alerts.active_collaborator_of_change(delivery.team_id, change.id)
             path = uow.alerts.visited_stage_ids(delivery.team_id, change.opportunity_id)
             stages = uow.workspaces.stage_model(delivery.team_id)
+            card_queued = card is None and uow.outbox.is_pending(delivery.team_id, CARD_POST, change.opportunity_id)
             return (change, to_view(opp_row) if opp_row else None, workspace, (card.channel_id, card.ts) if card else None,
-                    holder.user_id if holder else None, path, stages)
+                    holder.user_id if holder else None, path, stages, card_queued)
+
+    @staticmethod
+    def _wait_for_card(delivery: Delivery, card_queued: bool, now: datetime) -> RetryLater | None:
+        """The deal's new card is still in the outbox: the alert waits a little for it, to link to it."""
+        if card_queued and now - delivery.scheduled_for < WAIT_FOR_CARD:
+            return RetryLater(now + timedelta(seconds=1), "waiting for the deal's card to link to")
+        return None
 
     def send_stage_alert(self, delivery: Delivery, now: datetime) -> Sent | Skip | RetryLater:
         loaded = self._load(delivery)
         if loaded is None or loaded[1] is None:
             return Skip("stage change or opportunity is gone")
-        change, opp, _, card, holder, path, stages = loaded
+        change, opp, _, card, holder, path, stages, card_queued = loaded
+        if (waiting := self._wait_for_card(delivery, card_queued, now)) is not None:
+            return waiting
         stage = stages.by_id(change.to_stage_id)
         if stage is None or not stage.alert_channel:
             return Skip("the stage has no alert rule any more")
@@ -261,7 +274,9 @@ class AlertSenders:
         loaded = self._load(delivery)
         if loaded is None or loaded[1] is None or loaded[2] is None:
             return Skip("stage change or opportunity is gone")
-        change, opp, workspace, card, *_ = loaded
+        change, opp, workspace, card, *_, card_queued = loaded
+        if (waiting := self._wait_for_card(delivery, card_queued, now)) is not None:
+            return waiting
         if change.to_status == WON:
             configured, resolved = workspace.won_channel, workspace.won_channel_id
         elif change.to_status == LOST:
