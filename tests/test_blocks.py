@@ -1,4 +1,4 @@
-"""Unit tests for bot/blocks.py: Block Kit builders, checked against Slack's limits with tests/fakeslack.py."""
+"""Unit tests for the Block Kit views (bot/*/views.py, bot/slack/blocks.py), checked against Slack's limits with tests/fakeslack.py."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The funnel chart PNG (bot/charts.py): pure rendering, no Slack, no database.
+"""The funnel chart PNG (bot/reports/charts.py): pure rendering, no Slack, no database.
 
 The checks read pixels back rather than trusting the drawing code: bars are found as runs of the bar
 colour down the chart's centre line, and text by comparing two renderings that differ in one input.

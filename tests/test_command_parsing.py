@@ -1,4 +1,4 @@
-"""Unit tests for bot/commands.py: parsing `/opp` text (pure: no Slack, no database)."""
+"""Unit tests for bot/slack/commands.py (the /opp registry): parsing `/opp` text (pure: no Slack, no database)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Unit tests for bot/config.py: the OPPBOT_CONFIG TOML file (pure: no Slack, no database)."""
+"""Unit tests for bot/workspace/config.py: the OPPBOT_CONFIG TOML file (pure: no Slack, no database)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Unit tests for bot/forms.py: validation of the New opportunity modal and the lost reason."""
+"""Unit tests for bot/deals/forms.py: validation of the New opportunity modal and the lost reason."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Unit tests for bot/stages.py: resolving stages and who may see / change an opportunity."""
+"""Unit tests for bot/domain/stages.py: resolving stages and who may see / change an opportunity."""
 
 from __future__ import annotations
 
