@@ -131,11 +131,18 @@ def _list(args: list[str], rest: str) -> Command:
     return Command("list", stage=" ".join(stage_words) or None, user_id=user_id)
 
 
-@subcommand("show", "/opp show OPP-12", "one opportunity's card and stage history")
-def _show(args: list[str], rest: str) -> Command:
-    if len(args) != 1:
-        raise CommandError("Usage: /opp show OPP-12.")
-    return Command("show", ref=parse_ref(args[0]))
+def _one_deal(name: str) -> Grammar:
+    """`/opp <name> OPP-12`: a subcommand about one deal and nothing else."""
+
+    def grammar(args: list[str], rest: str) -> Command:
+        if len(args) != 1:
+            raise CommandError(f"Usage: /opp {name} OPP-12.")
+        return Command(name, ref=parse_ref(args[0]))
+
+    return grammar
+
+
+subcommand("show", "/opp show OPP-12", "one opportunity's card and stage history")(_one_deal("show"))
 
 
 @subcommand("stage", "/opp stage OPP-12 <stage>", "move to a stage: by name, its start, or its number")
@@ -154,11 +161,7 @@ def _followup(args: list[str], rest: str) -> Command:
     return Command("followup", ref=parse_ref(args[0]), text=_rest_after(rest, args[0]))
 
 
-@subcommand("won", "/opp won OPP-12", "mark as won")
-def _won(args: list[str], rest: str) -> Command:
-    if len(args) != 1:
-        raise CommandError("Usage: /opp won OPP-12.")
-    return Command("won", ref=parse_ref(args[0]))
+subcommand("won", "/opp won OPP-12", "mark as won")(_one_deal("won"))
 
 
 @subcommand("lost", "/opp lost OPP-12 <reason>", "mark as lost, with the reason")
@@ -227,11 +230,7 @@ def _export(args: list[str], rest: str) -> Command:
     return Command("export", filters=tuple(filters))
 
 
-@subcommand("suggest", "/opp suggest OPP-12", "managers: the best reps for a deal, with reasons")
-def _suggest(args: list[str], rest: str) -> Command:
-    if len(args) != 1:
-        raise CommandError("Usage: /opp suggest OPP-12.")
-    return Command("suggest", ref=parse_ref(args[0]))
+subcommand("suggest", "/opp suggest OPP-12", "managers: the best reps for a deal, with reasons")(_one_deal("suggest"))
 
 
 @subcommand("assign", "/opp assign OPP-12 @rep", "managers: give a deal to a rep (they are told)")
