@@ -21,6 +21,7 @@ from typing import cast
 from PIL import Image, ImageDraw, ImageFont
 
 from bot.domain.values import StageModel
+from storage.analytics import StageStep
 
 WIDTH = 770
 PAD = 14
@@ -183,3 +184,14 @@ def funnel_steps(conversion, stages: StageModel) -> tuple[list[tuple[str, int]],
         last = conversion[-1]
         steps.append(("Won", last.advanced))
     return steps, rates
+
+
+def funnel_title(who: str) -> str:
+    return f"Funnel: {who}" if who != "you" else "Your funnel"
+
+
+def funnel_chart(who: str, conversion: Sequence[StageStep], stages: StageModel) -> tuple[str, bytes]:
+    """The chart's title (plain text: no mention markup) and PNG."""
+    title = funnel_title(who).replace("<@", "@").replace(">", "")
+    steps, rates = funnel_steps(conversion, stages)
+    return title, funnel_chart_png(title, steps, rates=rates)

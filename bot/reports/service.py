@@ -15,6 +15,7 @@ from bot.domain.clock import Clock
 from bot.domain.periods import PeriodError, parse_period
 from bot.domain.values import Actor, Context, Forbidden, Invalid
 from bot.outbox.dispatcher import Dispatcher, Sent, Wake, WakeUp
+from bot.reports.charts import funnel_chart
 from bot.reports.export import ExportFile, ExportFilter, build_filter, filter_of, filter_payload, write_csv
 from bot.slack.gateway import SlackGateway
 from bot.teams.service import Teams
@@ -132,8 +133,6 @@ class ReportSenders:
         dispatcher.register(EXPORT, self.send_export)
 
     def send_chart(self, delivery: Delivery, now: datetime) -> Sent:
-        from bot.reports.views import funnel_chart
-
         with self.uow() as uow:
             stages = uow.workspaces.stage_model(delivery.team_id)
         conversion = [StageStep(*step) for step in delivery.payload["conversion"]]

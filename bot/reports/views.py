@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from decimal import Decimal
 
 from bot.deals.views import _chunk_lines
 from bot.domain.values import StageModel
-from bot.reports.charts import funnel_chart_png, funnel_steps
+from bot.reports.charts import funnel_title
 from bot.reports.service import FunnelFigures, Report
 from bot.slack.blocks import SECTION_TEXT, _days, escape, format_amount, mrkdwn, percent
-from storage.analytics import StageStep
 
 
 def report_message(dimension: str, period_label: str, who: str, rows, currency: str) -> tuple[str, list[dict]]:
@@ -30,10 +28,6 @@ def report_message(dimension: str, period_label: str, who: str, rows, currency: 
     return title, message
 
 
-def funnel_title(who: str) -> str:
-    return f"Funnel: {who}" if who != "you" else "Your funnel"
-
-
 def funnel_message(figures: FunnelFigures, stages: StageModel) -> tuple[str, list[dict]]:
     """`/opp funnel`: conversion step by step, what is open, the win rate."""
     lines = [f"*{funnel_title(figures.who)}*"]
@@ -49,13 +43,6 @@ def funnel_message(figures: FunnelFigures, stages: StageModel) -> tuple[str, lis
     text = "\n".join(lines)
     return text, [{"type": "section", "text": mrkdwn(text)},
                   {"type": "context", "elements": [mrkdwn("The funnel chart is in your DM with oppbot.")]}]
-
-
-def funnel_chart(who: str, conversion: Sequence[StageStep], stages: StageModel) -> tuple[str, bytes]:
-    """The chart's title (plain text: no mention markup) and PNG."""
-    title = funnel_title(who).replace("<@", "@").replace(">", "")
-    steps, rates = funnel_steps(conversion, stages)
-    return title, funnel_chart_png(title, steps, rates=rates)
 
 
 def report_view(report: Report) -> tuple[str, list[dict]]:
