@@ -61,7 +61,7 @@ def build_services(engine: Engine, clock: Clock, config: WorkspaceConfig, intera
     alert_senders = AlertSenders(uow, delivery, workspaces.ensure_workspace)
     services = Services(
         clock=clock, slack=interactive, workspaces=workspaces,
-        deals=Deals(uow, clock, assignments.route, wake),
+        deals=Deals(uow, clock, assignments.route, workspaces.check_owner, wake),
         home=Home(uow, clock, follow_ups), follow_ups=follow_ups, alerts=Alerts(uow, clock, wake), assignments=assignments,
         teams=teams, digests=digests, reports=Reports(uow, clock, teams, wake), dispatcher=dispatcher, wake=wake, alert_senders=alert_senders,
     )

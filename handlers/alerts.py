@@ -9,20 +9,18 @@ from slack_sdk import WebClient
 
 from bot.alerts.service import TakeResult
 from bot.alerts.views import stage_alert_message
-from bot.domain.values import Context, Invalid, parse_id
+from bot.domain.values import Context
 from bot.services import Services
 from bot.slack import requests
 from bot.slack.ids import ALERT_OPEN_LINK, RELEASE_BUTTON, TAKE_BUTTON
-from handlers.listener import Replier, on_action
+from handlers.listener import Replier, named_id, on_action
 
 
 def register(app: App, services: Services) -> None:
     alerts = services.alerts
 
     def clicked(request: requests.ActionRequest, reply: Replier, act: Callable[[Context, int], TakeResult]) -> None:
-        change_id = parse_id(request.value)
-        if change_id is None:
-            raise Invalid("That button doesn't name a stage change.")
+        change_id = named_id(request.value, "a stage change")
         ctx = services.workspaces.context(request.team_id, request.user_id)
         result = act(ctx, change_id)
         stage = ctx.stages.by_id(result.stage_id)

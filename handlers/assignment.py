@@ -13,7 +13,7 @@ from bot.slack.blocks import mrkdwn, slack_date
 from bot.slack.commands import Command
 from bot.slack.ids import ASSIGN_BUTTON, NEEDS_OWNER_BUTTON
 from handlers.commands import handles
-from handlers.listener import Replier, on_action
+from handlers.listener import Replier, named_id, on_action
 
 
 @handles("suggest")
@@ -54,8 +54,6 @@ def register(app: App, services: Services) -> None:
 
     @on_action(app.action(NEEDS_OWNER_BUTTON))
     def needs_owner_clicked(request: requests.ActionRequest, reply: Replier, client: WebClient) -> None:
-        opp_id = parse_id(request.value)
-        if opp_id is None:
-            raise Invalid("That button doesn't name an opportunity.")
+        opp_id = named_id(request.value, "an opportunity")
         ctx = services.workspaces.context(request.team_id, request.user_id)
         reply.say(services.assignments.needs_owner(ctx, opp_id))

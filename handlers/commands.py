@@ -7,7 +7,7 @@ from collections.abc import Callable
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot.domain.values import Context, Forbidden, OppError
+from bot.domain.values import Context, OppError
 from bot.services import Services
 from bot.slack import commands as registry
 from bot.slack import requests
@@ -18,9 +18,6 @@ from handlers.listener import Replier, after_ack, replier
 # A subcommand's listener: (services, the actor's context, the parsed command, the request, how to answer, the client).
 CommandListener = Callable[[Services, Context, registry.Command, requests.CommandRequest, Replier, WebClient], None]
 LISTENERS: dict[str, CommandListener] = {}
-# What a subcommand's permission asks of the actor.
-PERMITTED = {registry.ANYONE: lambda ctx: True, registry.ADMINS: lambda ctx: ctx.actor.is_admin}
-REFUSED = {registry.ADMINS: "Only oppbot admins can change the pipeline settings (ask one to add you to [workspace] admins)."}
 
 
 def handles(name: str) -> Callable[[CommandListener], CommandListener]:
@@ -62,9 +59,7 @@ def register(app: App, services: Services) -> None:
         reply = replier(request, respond, client)
         try:
             ctx = services.workspaces.context(request.team_id, request.user_id)
-            permission = registry.REGISTRY[parsed.name].permission
-            if not PERMITTED[permission](ctx):
-                raise Forbidden(REFUSED[permission])
+            registry.permit(parsed.name, ctx.actor)
             LISTENERS[parsed.name](services, ctx, parsed, request, reply, client)
         except OppError as exc:
             reply.refuse(exc)

@@ -35,25 +35,14 @@ from bot.slack.ids import (
     WON_BUTTON,
 )
 from handlers.commands import handles
-from handlers.listener import Replier, after_ack, notice_modal, on_action, open_view
+from handlers.listener import Replier, after_ack, named_id, notice_modal, on_action, open_view
 
 FORM_EXPIRED = "Slack didn't let me open the form in time. Please run `/opp new` again."
 
 
-def opp_named(request: requests.ActionRequest) -> int:
-    """The opportunity a card button names."""
-    opp_id = parse_id(request.value)
-    if opp_id is None:
-        raise Invalid("That button doesn't name an opportunity.")
-    return opp_id
-
-
 def change_reply(result: ChangeResult) -> tuple[str, list[dict] | None]:
-    """The answer to a stage change; it offers a follow-up when the open deal has none pending."""
-    opp = result.opportunity
-    if result.changed and opp.is_open and not result.has_pending_follow_up:
-        return result.message, add_follow_up_offer(opp, result.message)
-    return result.message, None
+    """The answer to a stage change, with the follow-up offer when the result calls for one."""
+    return result.message, add_follow_up_offer(result.opportunity, result.message) if result.offers_follow_up else None
 
 
 def open_new_form(services: Services, client: WebClient, ctx: Context, trigger_id: str | None, channel_id: str | None, *,
@@ -109,13 +98,12 @@ def register(app: App, services: Services) -> None:
         try:
             ctx = services.workspaces.context(request.team_id, request.user_id)
             draft, errors = validate_new_opportunity(request.values, services.workspaces.form_choices(ctx), default_owner=ctx.user_id)
-            # the submitter is a person of this workspace: only someone else's profile needs a look
-            if draft is not None and draft.owner_id != ctx.user_id and (problem := services.workspaces.check_owner(ctx.team_id, draft.owner_id)):
+            if draft is not None and (problem := deals.owner_problem(ctx, draft.owner_id)):
                 errors = {"owner": problem}
             if draft is None or errors:
                 ack(response_action="errors", errors=errors)
                 return
-            deals.create(ctx, draft, channel_id=request.metadata.get("channel"))
+            deals.create(ctx, draft, channel_id=requests.conversation_id(request.metadata.get("channel")))
         except OppError as exc:
             ack(response_action="errors", errors={"stage": str(exc)})
             return
@@ -170,12 +158,12 @@ def register(app: App, services: Services) -> None:
     @on_action(app.action(WON_BUTTON))
     def won_clicked(request: requests.ActionRequest, reply: Replier, client: WebClient) -> None:
         ctx = services.workspaces.context(request.team_id, request.user_id)
-        after_change(request, reply, deals.win(ctx, opp_id=opp_named(request)), ctx.stages)
+        after_change(request, reply, deals.win(ctx, opp_id=named_id(request.value, "an opportunity")), ctx.stages)
 
     @on_action(app.action(LOST_BUTTON))
     def lost_clicked(request: requests.ActionRequest, reply: Replier, client: WebClient) -> None:
         ctx = services.workspaces.context(request.team_id, request.user_id)
-        opp = deals.check_changeable(ctx, opp_named(request))  # refuse before asking for a reason
+        opp = deals.check_changeable(ctx, named_id(request.value, "an opportunity"))  # refuse before asking for a reason
         response_url = request.response_url if request.is_ephemeral else None
         open_view(client, request.trigger_id, lost_reason_modal(opp, {"opp": opp.id, "response_url": response_url}))
 
@@ -183,11 +171,8 @@ def register(app: App, services: Services) -> None:
     def details_clicked(body: dict, client: WebClient) -> None:
         request = requests.action(body)
         try:
-            opp_id = parse_id(request.value)
-            if opp_id is None:
-                raise Invalid("That button doesn't name an opportunity.")
             ctx = services.workspaces.context(request.team_id, request.user_id)
-            card = deals.card(ctx, opp_id=opp_id, with_history=True)
+            card = deals.card(ctx, opp_id=named_id(request.value, "an opportunity"), with_history=True)
         except OppError as exc:
             open_view(client, request.trigger_id, notice_modal("oppbot", f":warning: {exc}"))
             return

@@ -5,8 +5,7 @@ from __future__ import annotations
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.domain.stages import can_change
-from bot.domain.values import Context, Forbidden, Invalid, OppError, parse_id
+from bot.domain.values import Context, Invalid, OppError
 from bot.followups.forms import validate_follow_up
 from bot.followups.service import FollowUpResult
 from bot.followups.views import follow_up_modal, reminder_closed_message
@@ -21,7 +20,7 @@ from bot.slack.ids import (
     SNOOZE_SELECT,
 )
 from handlers.commands import handles
-from handlers.listener import Replier, on_action, open_view
+from handlers.listener import Replier, named_id, on_action, open_view
 
 
 @handles("followup")
@@ -45,13 +44,8 @@ def register(app: App, services: Services) -> None:
 
     @on_action(app.action(ADD_FOLLOW_UP_BUTTON))
     def add_clicked(request: requests.ActionRequest, reply: Replier, client: WebClient) -> None:
-        opp_id = parse_id(request.value)
-        if opp_id is None:
-            raise Invalid("That button doesn't name an opportunity.")
         ctx = services.workspaces.context(request.team_id, request.user_id)
-        opp = services.deals.find(ctx, opp_id=opp_id)
-        if not can_change(ctx.actor, opp):
-            raise Forbidden(f"You can't add follow-ups to {opp.ref}: it belongs to <@{opp.owner_id}>.")
+        opp = follow_ups.plannable(ctx, named_id(request.value, "an opportunity"))
         open_view(client, request.trigger_id, follow_up_modal(opp, {"opp": opp.id}, assignee_id=opp.owner_id))
 
     @app.view(FOLLOW_UP_MODAL)
@@ -74,17 +68,13 @@ def register(app: App, services: Services) -> None:
 
     @on_action(app.action(DONE_BUTTON))
     def done_clicked(request: requests.ActionRequest, reply: Replier, client: WebClient) -> None:
-        follow_up_id = parse_id(request.value)
-        if follow_up_id is None:
-            raise Invalid("That button doesn't name a follow-up.")
+        follow_up_id = named_id(request.value, "a follow-up")
         ctx = services.workspaces.context(request.team_id, request.user_id)
         redraw(request, ctx, reply, client, follow_ups.complete(ctx, follow_up_id))
 
     @on_action(app.action(SNOOZE_SELECT))
     def snooze_chosen(request: requests.ActionRequest, reply: Replier, client: WebClient) -> None:
         raw_id, _, choice = request.value.partition(":")
-        follow_up_id = parse_id(raw_id)
-        if follow_up_id is None:
-            raise Invalid("That choice doesn't name a follow-up.")
+        follow_up_id = named_id(raw_id, "a follow-up", control="choice")
         ctx = services.workspaces.context(request.team_id, request.user_id)
         redraw(request, ctx, reply, client, follow_ups.snooze(ctx, follow_up_id, choice))

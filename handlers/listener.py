@@ -11,7 +11,7 @@ from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.domain.values import OppError
+from bot.domain.values import Invalid, OppError, parse_id
 from bot.slack import requests
 from bot.slack.blocks import mrkdwn, plain
 from bot.slack.gateway import slack_error
@@ -102,6 +102,14 @@ class Replier:
 
 def replier(request: Any, respond: Callable[..., Any] | None, client: WebClient) -> Replier:
     return Replier(respond, client, request.trigger_id, request.response_url)
+
+
+def named_id(value: str, what: str, *, control: str = "button") -> int:
+    """The database id a button's (or a choice's) value carries, or a refusal saying what it should have named."""
+    found = parse_id(value)
+    if found is None:
+        raise Invalid(f"That {control} doesn't name {what}.")
+    return found
 
 
 ActionListener = Callable[[ActionRequest, Replier, WebClient], None]

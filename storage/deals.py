@@ -22,7 +22,6 @@ from bot.domain.values import (
 )
 from storage import visits
 from storage.models import (
-    Collaborator,
     FollowUp,
     Opportunity,
     OwnerChange,
@@ -120,10 +119,9 @@ class DealRepository:
     def card(self, opp: OpportunityView, *, with_history: bool = False) -> Card:
         """What a card shows besides the deal: its next follow-up, who took its alerts, and its history."""
         follow_up = self.next_follow_ups(opp.team_id, [opp.id]).get(opp.id)
-        collaborators = tuple((c.user_id, c.stage_id) for c in self.session.scalars(
-            select(Collaborator).where(Collaborator.team_id == opp.team_id, Collaborator.opportunity_id == opp.id,
-                                       Collaborator.released_at.is_(None))
-            .order_by(Collaborator.taken_at, Collaborator.id)))
+        from storage.alerts import AlertRepository
+
+        collaborators = tuple((c.user_id, c.stage_id) for c in AlertRepository(self.session).active_collaborators(opp.team_id, opp.id))
         history: tuple[HistoryEntry, ...] = ()
         omitted = 0
         if with_history:

@@ -103,13 +103,6 @@ class OutboxRepository:
         return self.session.scalar(select(func.count()).select_from(Delivery).where(
             Delivery.team_id == team_id, Delivery.status == FAILED)) or 0
 
-    def pending(self, team_id: str, kind: str | None = None) -> list[Delivery]:
-        """Pending rows (of a kind), oldest first: for operators and tests."""
-        query = select(Delivery).where(Delivery.team_id == team_id, Delivery.status == PENDING)
-        if kind is not None:
-            query = query.where(Delivery.kind == kind)
-        return list(self.session.scalars(query.order_by(Delivery.due_at, Delivery.id)))
-
     def open_deliveries(self, team_id: str, *, limit: int, follow_up_kinds: tuple[str, ...]) -> list[tuple[Delivery, FollowUp | None, Opportunity | None]]:
         """Pending and failed deliveries, soonest first, with the follow-up (for `follow_up_kinds`) or opportunity they are about."""
         rows = self.session.execute(

@@ -11,6 +11,8 @@ import urllib.parse
 from datetime import date
 from decimal import Decimal
 
+import pytest
+
 from storage.models import Opportunity, PostedCard, StageChange
 from tests.conftest import START
 from tests.driver import TEAM
@@ -400,3 +402,14 @@ def test_name_too_long_on_the_command_line_is_refused_without_opening_the_modal(
     assert reply.status == 200 and reply.json["response_type"] == "ephemeral"
     assert "151" in reply.json["text"]
     assert slack.fake.calls("views.open") == []
+
+
+@pytest.mark.parametrize("channel", [{"id": "C0SALES"}, "#sales", "C0SALES; drop", 42])
+def test_a_garbled_channel_in_the_form_metadata_sends_the_card_by_dm(slack, channel):
+    """What the form says about where it was opened is read, not trusted: anything but a conversation id means no channel."""
+    slack.command("new Acme rollout")
+    view = dict(slack.last_view(), private_metadata=json.dumps({"channel": channel}))
+    assert slack.submit(view, {"name": "Acme rollout", "customer": "Acme Corp"}).status == 200
+    [card] = rows(slack, PostedCard)
+    assert card.channel_id == "DU0REP1"
+    assert [c.params["channel"] for c in slack.fake.calls("chat.postMessage")] == ["DU0REP1"]

@@ -62,3 +62,9 @@ def test_a_shortcut_and_the_app_home_event():
     assert requests.home_opened({"user": "U1", "tab": "home"}, "T1").tab == "home"
     with pytest.raises(requests.Malformed):
         requests.home_opened({"tab": "home"}, "T1")
+
+
+@pytest.mark.parametrize(("value", "expected"), [("C0SALES", "C0SALES"), ("G0PRIV", "G0PRIV"), ("DU0REP1", "DU0REP1"), ("#sales", None),
+                                                 ({"id": "C1"}, None), (None, None), ("C0SALES x", None), ("U0REP1", None)])
+def test_a_conversation_id_from_form_metadata_is_read_not_trusted(value, expected):
+    assert requests.conversation_id(value) == expected

@@ -327,3 +327,18 @@ def test_an_alert_goes_out_without_the_link_when_the_card_is_held_up(app, engine
     services.dispatcher.run_once(kinds=(STAGE_ALERT,), plan=False)
     alert = next(p for p in gateway.sent("post") if p["channel"] == "C0SOLUTIONS")
     assert "alert_take" in str(alert["blocks"]) and "archives" not in str(alert["blocks"])
+
+
+def test_a_file_slack_refuses_for_good_is_replaced_by_a_note_in_the_dm(app, engine):
+    services, gateway = app
+    create(services)
+    gateway.fail("upload", "missing_scope")  # the app was installed without files:write
+    services.reports.export(context(services), ())
+    deliver(services)
+    [note] = [p for p in gateway.sent("post") if p["channel"] == "DU0REP1" and "couldn't send you the export" in p["text"]]
+    assert "missing_scope" in note["text"]
+    assert [d.status for d in rows(engine, Delivery) if d.kind == "export"] == ["sent"]
+    gateway.fail("upload", "internal_error")  # a passing failure: retried, no note
+    services.reports.export(context(services), ())
+    deliver(services)
+    assert [d.status for d in rows(engine, Delivery) if d.kind == "export"] == ["sent", "pending"]

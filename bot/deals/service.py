@@ -47,14 +47,22 @@ class ChangeResult:
     def opportunity(self) -> OpportunityView:
         return self.card.opportunity
 
+    @property
+    def offers_follow_up(self) -> bool:
+        """An open deal that just changed and has nothing planned: the answer asks for the next step."""
+        return self.changed and self.opportunity.is_open and not self.has_pending_follow_up
+
 
 Route = Callable[..., str]
 
 
 class Deals:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, route: Route, wake: Wake | None = None) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, route: Route, check_person: Callable[[str, str], str | None],
+                 wake: Wake | None = None) -> None:
         self.uow = uow
         self.clock = clock
+        # why a user can't own a deal (their Slack profile), or None
+        self.check_person = check_person
         # sends a deal that needs an owner to its team, in the caller's transaction (assignment)
         self.route = route
         self.wake = wake or WakeUp()
@@ -80,6 +88,11 @@ class Deals:
         log.info("%s created %s in %s", ctx.user_id, view.ref, ctx.team_id)
         self.wake()
         return view, routed
+
+    def owner_problem(self, ctx: Context, owner_id: str) -> str | None:
+        """Why this person can't own a new deal, or None. The submitter is a person of this workspace
+        already: only someone else's profile needs a look."""
+        return None if owner_id == ctx.user_id else self.check_person(ctx.team_id, owner_id)
 
     def find(self, ctx: Context, *, number: int | None = None, opp_id: int | None = None) -> OpportunityView:
         with self.uow() as uow:

@@ -27,13 +27,13 @@ from bot.slack.blocks import blocks_as_text
 from bot.slack.gateway import SlackGateway
 from bot.teams.service import Teams
 from storage import analytics
+from storage.analytics import WIN_RATE_WINDOW
 from storage.db import UnitOfWorkFactory
 from storage.models import CANCELLED, PENDING, Delivery
 
 log = logging.getLogger(__name__)
 
 DIGEST, DIGEST_POST, DIGEST_CHART = "digest", "digest_post", "digest_chart"
-WIN_RATE_WINDOW = timedelta(days=90)
 DIGEST_BATCH = 2000  # digests claimed (and built) together per workspace
 DIGEST_LEASE = timedelta(minutes=10)  # covers building a whole batch; a process that dies holding one delays it this long
 DIGEST_WRITE_CHUNK = 100  # digests rendered and recorded per transaction

@@ -25,6 +25,7 @@ from bot.slack.blocks import (
     slack_date,
 )
 from bot.slack.ids import DIGEST_FULL_BUTTON
+from storage.analytics import WIN_RATE_WINDOW
 
 DIGEST_TOP = 5
 
@@ -120,7 +121,7 @@ def digest_message(data, stages: StageModel, *, full: bool = False) -> tuple[str
     dwell = " · ".join(f"{escape(stages.name_of(d.stage_id))} {_days(d.avg_days)}" for d in data.dwell)
     out.append({"type": "divider"})
     out.append({"type": "section", "text": mrkdwn(clip(
-        f"*Win rate, last 90 days:* {percent(rate.rate_by_count)} by count ({rate.won_count} won, {rate.lost_count} lost) · "
+        f"*Win rate, last {WIN_RATE_WINDOW.days} days:* {percent(rate.rate_by_count)} by count ({rate.won_count} won, {rate.lost_count} lost) · "
         f"{percent(rate.rate_by_amount)} by amount ({format_amount(rate.won_amount, currency)} won)\n"
         f"*Average cycle:* {_days(data.cycle.avg_days)} over {data.cycle.count} won deal(s)\n"
         f"*Stage-to-stage conversion:* {conversion or '—'}\n*Average days in stage:* {dwell or '—'}", SECTION_TEXT))})

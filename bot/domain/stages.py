@@ -42,6 +42,9 @@ def resolve_stage(query: str, model: StageModel) -> StageInfo:
     raise Invalid(f"Unknown stage “{query.strip()}”. Valid stages: {valid_stages_text(model)}.")
 
 
+ADMINS_ONLY = "Only oppbot admins can change the pipeline settings (ask one to add you to [workspace] admins)."
+
+
 def can_view(actor: Actor, opp: OpportunityView) -> bool:
     return actor.is_admin or actor.user_id in (opp.owner_id, opp.created_by) or opp.owner_id in actor.managed_user_ids
 

@@ -98,11 +98,7 @@ class FollowUps:
             row = uow.deals.locked(ctx.team_id, opp_id=opp_id, number=number)
             if row is None:
                 raise no_such_deal(number)
-            opp = to_view(row)
-            if not can_view(ctx.actor, opp):
-                raise Forbidden(f"{opp.ref} belongs to <@{opp.owner_id}>; only its owner, their manager or an admin can see it.")
-            if not can_change(ctx.actor, opp):
-                raise Forbidden(f"You can't add follow-ups to {opp.ref}: it belongs to <@{opp.owner_id}>.")
+            opp = self._check_plannable(ctx, row)
             if not opp.is_open:
                 raise Invalid(f"{opp.ref} is {opp.status}; reopen it before planning follow-ups.")
             assignee = assignee_id or opp.owner_id
@@ -117,6 +113,23 @@ class FollowUps:
         self.wake(due_at)
         who = "you" if assignee == ctx.user_id else f"<@{assignee}>"
         return FollowUpResult(view, opp, True, f"Follow-up on {opp.ref} for {who}: “{escape(text)}”, due {slack_date(due_at)}.")
+
+    @staticmethod
+    def _check_plannable(ctx: Context, row: Opportunity) -> OpportunityView:
+        opp = to_view(row)
+        if not can_view(ctx.actor, opp):
+            raise Forbidden(f"{opp.ref} belongs to <@{opp.owner_id}>; only its owner, their manager or an admin can see it.")
+        if not can_change(ctx.actor, opp):
+            raise Forbidden(f"You can't add follow-ups to {opp.ref}: it belongs to <@{opp.owner_id}>.")
+        return opp
+
+    def plannable(self, ctx: Context, opp_id: int) -> OpportunityView:
+        """The deal, when the actor may plan follow-ups on it (before the Add follow-up form opens)."""
+        with self.uow() as uow:
+            row = uow.deals.opportunity_by_id(ctx.team_id, opp_id)
+            if row is None:
+                raise no_such_deal()
+            return self._check_plannable(ctx, row)
 
     def add_from_text(self, ctx: Context, number: int, text: str) -> FollowUpResult:
         """`/opp followup OPP-12 <when> <what>`, the moment read in the actor's Slack time zone."""

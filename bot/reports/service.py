@@ -9,21 +9,22 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+
+from slack_sdk.errors import SlackApiError
 
 from bot.domain.clock import Clock
 from bot.domain.periods import PeriodError, parse_period
 from bot.domain.values import Actor, Context, Forbidden, Invalid
-from bot.outbox.dispatcher import Dispatcher, Sent, Wake, WakeUp
+from bot.outbox.dispatcher import PERMANENT_ERRORS, Dispatcher, Sent, Wake, WakeUp
 from bot.reports.charts import funnel_chart
 from bot.reports.export import ExportFile, ExportFilter, build_filter, filter_of, filter_payload, write_csv
-from bot.slack.gateway import SlackGateway
+from bot.slack.gateway import SlackGateway, retry_after, slack_error
 from bot.teams.service import Teams
-from storage.analytics import DIMENSIONS, ReportRow, Scope, StagePipeline, StageStep, WinRate
+from storage.analytics import DIMENSIONS, WIN_RATE_WINDOW, ReportRow, Scope, StagePipeline, StageStep, WinRate
 from storage.db import UnitOfWorkFactory
 from storage.models import Delivery
 
-WIN_RATE_WINDOW_DAYS = 90
 FUNNEL_CHART, EXPORT = "funnel_chart", "export"
 
 
@@ -74,7 +75,7 @@ class Reports:
         currency = ctx.workspace.currency
         with self.uow(write=True) as uow:
             conversion = uow.figures.stage_conversion(scope)
-            rate = uow.figures.win_rate(scope, now - timedelta(days=WIN_RATE_WINDOW_DAYS), now, currency)
+            rate = uow.figures.win_rate(scope, now - WIN_RATE_WINDOW, now, currency)
             pipeline = uow.figures.pipeline_by_stage(scope, currency)
             uow.outbox.schedule(team_id=ctx.team_id, kind=FUNNEL_CHART, subject_id=0, dedupe_key=f"funnel-chart:{uuid.uuid4().hex}",
                                 due_at=now, now=now, payload={"user": ctx.user_id, "who": who,
@@ -132,14 +133,26 @@ class ReportSenders:
         dispatcher.register(FUNNEL_CHART, self.send_chart)
         dispatcher.register(EXPORT, self.send_export)
 
+    def _upload(self, user_id: str, content: bytes, filename: str, title: str, *, comment: str | None, what: str) -> Sent:
+        """Upload to the user's DM. Slack may be slow or busy (the outbox retries); when it refuses the
+        file for good, the user is told in the same DM instead of waiting for a file that never comes."""
+        channel = self.slack.dm_channel(user_id)
+        try:
+            self.slack.upload(channel, content, filename, title, comment=comment)
+        except SlackApiError as exc:
+            error = slack_error(exc)
+            if retry_after(exc) is not None or error not in PERMANENT_ERRORS:
+                raise
+            text = f":warning: I couldn't send you {what} ({error}). Nothing else was affected; please ask again later or tell an admin."
+            return Sent(*self.slack.post(channel, text, None))
+        return Sent(channel)
+
     def send_chart(self, delivery: Delivery, now: datetime) -> Sent:
         with self.uow() as uow:
             stages = uow.workspaces.stage_model(delivery.team_id)
         conversion = [StageStep(*step) for step in delivery.payload["conversion"]]
         title, png = funnel_chart(delivery.payload["who"], conversion, stages)
-        channel = self.slack.dm_channel(delivery.payload["user"])
-        self.slack.upload(channel, png, "funnel.png", title)
-        return Sent(channel)
+        return self._upload(delivery.payload["user"], png, "funnel.png", title, comment=None, what="the funnel chart")
 
     def send_export(self, delivery: Delivery, now: datetime) -> Sent:
         with self.uow() as uow:
@@ -147,9 +160,7 @@ class ReportSenders:
         exported = write_csv(self.uow, delivery.team_id, filter_of(delivery.payload["filter"]), stages)
         try:
             name = export_name(now)
-            channel = self.slack.dm_channel(delivery.payload["user"])
-            self.slack.upload(channel, exported.file.read(), name, name,
-                              comment=f"Exported {exported.rows} opportunities with their stage history.")
+            return self._upload(delivery.payload["user"], exported.file.read(), name, name,
+                                comment=f"Exported {exported.rows} opportunities with their stage history.", what=f"the export `{name}`")
         finally:
             exported.close()
-        return Sent(channel)

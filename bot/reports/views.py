@@ -10,6 +10,7 @@ from bot.domain.values import StageModel
 from bot.reports.charts import funnel_title
 from bot.reports.service import FunnelFigures, Report
 from bot.slack.blocks import SECTION_TEXT, _days, escape, format_amount, mrkdwn, percent
+from storage.analytics import WIN_RATE_WINDOW
 
 
 def report_message(dimension: str, period_label: str, who: str, rows, currency: str) -> tuple[str, list[dict]]:
@@ -38,7 +39,7 @@ def funnel_message(figures: FunnelFigures, stages: StageModel) -> tuple[str, lis
     open_amount = sum((p.amount for p in figures.pipeline), start=Decimal(0))
     rate = figures.win_rate
     lines.append(f"Open now: {open_count} deals · {format_amount(open_amount, figures.currency)}")
-    lines.append(f"Win rate, last 90 days: {percent(rate.rate_by_count)} by count ({rate.won_count} won, {rate.lost_count} lost), "
+    lines.append(f"Win rate, last {WIN_RATE_WINDOW.days} days: {percent(rate.rate_by_count)} by count ({rate.won_count} won, {rate.lost_count} lost), "
                  f"{percent(rate.rate_by_amount)} by amount")
     text = "\n".join(lines)
     return text, [{"type": "section", "text": mrkdwn(text)},

@@ -12,8 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.deals.forms import LOST_REASON_MAX, NAME_MAX
+from bot.domain.stages import ADMINS_ONLY
+from bot.domain.values import Actor, Forbidden
 from bot.reports.export import EXPORT_FILTERS
-from bot.reports.service import DIMENSIONS
+from storage.analytics import DIMENSIONS
 
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 _REF = re.compile(r"^(?:OPP-?|#)?(\d{1,9})$", re.IGNORECASE)
@@ -81,6 +83,12 @@ def parse_ref(token: str) -> int:
 def parse_mention(token: str) -> str | None:
     match = _MENTION.match(token)
     return match.group(1) if match else None
+
+
+def permit(name: str, actor: Actor) -> None:
+    """Refuse the actor a subcommand its permission leaves them out of (finer rules are the services')."""
+    if REGISTRY[name].permission == ADMINS and not actor.is_admin:
+        raise Forbidden(ADMINS_ONLY)
 
 
 def parse(text: str) -> Command:

@@ -7,6 +7,7 @@ request oppbot can answer (`Malformed`).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +67,14 @@ class HomeOpened(Request):
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+_CONVERSATION = re.compile(r"[CDG][A-Z0-9]{2,}")
+
+
+def conversation_id(value: Any) -> str | None:
+    """A channel, group or DM id (C…, G…, D…) as carried in a form's metadata; anything else is None."""
+    return value if isinstance(value, str) and _CONVERSATION.fullmatch(value) else None
 
 
 def _dict(value: Any) -> dict:

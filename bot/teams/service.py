@@ -85,9 +85,6 @@ class Teams:
         log.info("%s removed %s from team %s", actor.user_id, user_id, team.name)
         return self.pick(actor, team.name, for_change=False)
 
-    def team_of_manager(self, team_id: str, manager_id: str) -> list[TeamView]:
-        return [t for t in self.all(team_id) if t.manager_id == manager_id]
-
     def get(self, team_id: str, sales_team_id: int) -> TeamView | None:
         return next((t for t in self._views(team_id) if t.id == sales_team_id), None)
 

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.deals.forms import FormChoices, currencies_for
 from bot.domain.clock import Clock
+from bot.domain.stages import ADMINS_ONLY
 from bot.domain.values import (
     Actor,
     Context,
@@ -38,7 +39,6 @@ from storage.models import Member
 log = logging.getLogger(__name__)
 
 PROFILE_TTL = timedelta(hours=24)
-ADMINS_ONLY = "Only oppbot admins can change the pipeline settings (ask one to add you to [workspace] admins)."
 
 
 def config_digest(config: WorkspaceConfig) -> str:

@@ -20,7 +20,7 @@ from storage.analytics.assignment import AssignmentFigures
 from storage.analytics.changes import CHANGE_KINDS, ChangeFigures
 from storage.analytics.follow_ups import FollowUpFigures
 from storage.analytics.funnel import FunnelFigures
-from storage.analytics.outcomes import OutcomeFigures
+from storage.analytics.outcomes import WIN_RATE_WINDOW, OutcomeFigures
 from storage.analytics.pipeline import PipelineFigures
 from storage.analytics.report import DIMENSIONS, NONE_LABEL, TAG_COLUMNS, ReportFigures
 from storage.analytics.stalled import MIN_VISITS_FOR_MEDIAN, StalledFigures, medians_of
@@ -51,6 +51,7 @@ from storage.analytics.values import (
 )
 
 __all__ = [
+    "WIN_RATE_WINDOW",
     "CHANGE_KINDS",
     "DIMENSIONS",
     "LITERAL_ROWS",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -30,6 +30,9 @@ from storage.analytics.values import (
     WinRate,
 )
 from storage.models import Opportunity, StageChange
+
+# The window the win rate and the cycle length look back over, wherever they are shown.
+WIN_RATE_WINDOW = timedelta(days=90)
 
 
 def _final_closes(scopes: _Scopes, since: datetime, until: datetime) -> Any:
