@@ -18,6 +18,7 @@ from datetime import datetime
 from slack_sdk.errors import SlackApiError
 
 from bot.deals.views import card_message
+from bot.domain.values import OpportunityView
 from bot.followups.views import add_follow_up_offer
 from bot.outbox.dispatcher import Dispatcher, Sent, Skip
 from bot.slack.gateway import CANNOT_POST_HERE, SlackGateway, slack_error
@@ -57,18 +58,19 @@ class Cards:
         dispatcher.register(CARD_NOTE, self.send_note)
         dispatcher.register(CARD_REFRESH, self.send_refresh)
 
-    def _render(self, team_id: str, opportunity_id: int, now: datetime) -> tuple[str, list[dict]] | None:
+    def _render(self, team_id: str, opportunity_id: int, now: datetime) -> tuple[OpportunityView, str, list[dict]] | None:
+        """The deal as it is now, and its card: one read."""
         with self.uow() as uow:
             opp = uow.deals.view(team_id, opportunity_id)
             if opp is None:
                 return None
-            return card_message(uow.deals.card(opp), uow.workspaces.stage_model(team_id), now)
+            return opp, *card_message(uow.deals.card(opp), uow.workspaces.stage_model(team_id), now)
 
     def send_post(self, delivery: Delivery, now: datetime) -> Sent | Skip:
         rendered = self._render(delivery.team_id, delivery.subject_id, now)
         if rendered is None:
             return Skip("opportunity is gone")
-        text, blocks = rendered
+        opp, text, blocks = rendered
         requested = delivery.payload.get("channel")
         refused = None
         if requested:
@@ -80,9 +82,6 @@ class Cards:
                 if refused not in CANNOT_POST_HERE:
                     raise  # a 429 or an outage: the outbox tries the channel again
                 log.info("can't post the card of deal %s in %s (%s); sending it by DM", delivery.subject_id, requested, refused)
-        with self.uow() as uow:
-            opp = uow.deals.view(delivery.team_id, delivery.subject_id)
-        assert opp is not None
         channel, ts = self.slack.dm(opp.owner_id, text, blocks)
         return self._posted(delivery, channel, ts, in_requested_channel=False, refused=refused, now=now)
 
@@ -127,7 +126,7 @@ class Cards:
         if rendered is None:
             return Skip("opportunity is gone")
         try:
-            self.slack.update(card.channel_id, card.ts, *rendered)
+            self.slack.update(card.channel_id, card.ts, *rendered[1:])
         except SlackApiError as exc:
             if slack_error(exc) not in GONE:
                 raise
