@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 __all__ = ["Call", "FakeSlack", "check_blocks", "check_view"]
 
-JSON_PARAMS = ("blocks", "view", "attachments")
+JSON_PARAMS = ("blocks", "view", "attachments", "metadata")
 KNOWN_BLOCKS = {"section", "divider", "header", "context", "actions", "input",
                 "image", "rich_text", "video", "file", "markdown"}
 MAX_BLOCKS = {"message": 50, "modal": 100, "home": 100}
@@ -254,6 +254,10 @@ class _Handler(BaseHTTPRequestHandler):
         fake: FakeSlack = self.server.fake  # type: ignore[attr-defined]
         path, _, query = self.path.partition("?")
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        method = path[5:] if path.startswith("/api/") else "response_url" if path.startswith("/response/") else path
+        if fake._hang(method) == "drop":
+            self.close_connection = True
+            return
         if path.startswith("/api/"):
             reply = fake._handle_api(path[5:], query, body, self.headers)
         elif path.startswith("/response/"):
@@ -262,6 +266,9 @@ class _Handler(BaseHTTPRequestHandler):
             reply = fake._handle_upload(path[8:], body, self.headers)
         else:
             reply = _Reply("not found", 404)
+        if reply.status == 0:  # lose_reply_next(status=0): the work is done, the answer never arrives
+            self.close_connection = True
+            return
         is_json = isinstance(reply.body, dict)
         data = (json.dumps(reply.body) if is_json else str(reply.body)).encode()
         self.send_response(reply.status)
@@ -298,7 +305,10 @@ class FakeSlack:
             "views.update": self._views_update, "views.publish": self._views_publish,
             "users.info": self._users_info, "usergroups.list": self._usergroups_list,
             "files.getUploadURLExternal": self._upload_url, "files.completeUploadExternal": self._complete_upload,
+            "conversations.history": self._conv_history, "apps.connections.open": self._connections_open,
         }
+        self.app_token = "xapp-test"
+        self.enterprise_id: str | None = None
         self.reset()
 
     # ----- lifecycle
@@ -359,6 +369,9 @@ class FakeSlack:
             self._home: dict[str, dict] = {}
             self._uploads: dict[str, dict] = {}
             self._post_limit: _PostLimit | None = None
+            self._hangs: dict[str, deque] = {}
+            self._lost_replies: dict[str, deque] = {}
+            self._hanging = 0
 
     def add_user(self, user_id: str, name: str | None = None, tz: str = "America/Los_Angeles",
                  is_admin: bool = False, is_owner: bool = False, *, real_name: str | None = None,
@@ -418,6 +431,47 @@ class FakeSlack:
     def server_error_next(self, method: str, status: int = 500, times: int = 1) -> None:
         body = "service unavailable" if status == 503 else _err("internal_error")
         self._inject(method, _Reply(body, status), times)
+
+    def hang_next(self, method: str, *, release: threading.Event | None = None, seconds: float | None = None,
+                  times: int = 1, then: str = "reply") -> threading.Event:
+        """The next ``times`` calls of ``method`` (or "response_url") hang, as Slack does when it is slow:
+        until ``release`` is set (returned; a new Event by default) or ``seconds`` have passed, whichever
+        is first. ``then="reply"`` answers normally afterwards; ``then="drop"`` closes the connection
+        without an answer (the client sees a timeout or a reset). Nothing is processed while hanging."""
+        release = release or threading.Event()
+        with self._lock:
+            self._hangs.setdefault(method, deque()).extend([(release, seconds, then)] * times)
+        return release
+
+    def lose_reply_next(self, method: str, *, status: int = 500, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` take effect (a post is delivered) but the client is told
+        otherwise: HTTP ``status`` (5xx), or ``status=0`` to drop the connection. How a post whose outcome
+        is unknown looks from the sender's side."""
+        with self._lock:
+            self._lost_replies.setdefault(method, deque()).extend([status] * times)
+
+    @property
+    def hanging(self) -> int:
+        """Calls being held by :meth:`hang_next` right now."""
+        with self._lock:
+            return self._hanging
+
+    def _hang(self, method: str) -> str | None:
+        """Hold a call as hang_next asked; returns "drop" when the connection is to be closed unanswered."""
+        with self._lock:
+            queue = self._hangs.get(method)
+            hang = queue.popleft() if queue else None
+            if hang is not None:
+                self._hanging += 1
+        if hang is None:
+            return None
+        release, seconds, then = hang
+        try:
+            release.wait(seconds)
+        finally:
+            with self._lock:
+                self._hanging -= 1
+        return "drop" if then == "drop" else None
 
     def limit_posts_per_channel(self, rate: float = 1.0, burst: int = 3,
                                 now: Callable[[], float] | None = None) -> None:
@@ -524,12 +578,20 @@ class FakeSlack:
         with self._lock:
             reply = self._take_failure(method)
             if reply is None:
-                if self.bot_token not in (auth.removeprefix("Bearer ").strip(), token):
+                presented = (auth.removeprefix("Bearer ").strip(), token)
+                if method == "apps.connections.open":
+                    reply = (_Reply(self._connections_open(params)) if self.app_token in presented
+                             else _Reply(_err("invalid_auth")))
+                elif self.bot_token not in presented:
                     reply = _Reply(_err("invalid_auth"))
                 elif method not in self._methods:
                     reply = _Reply(_err("unknown_method"))
                 else:
                     reply = self._limited_post(method, params)
+                    lost = self._lost_replies.get(method)
+                    if lost and reply.status == 200:
+                        status = lost.popleft()
+                        reply = _Reply("internal error" if status else "", status)
             self._record(method, params, headers, reply)
         return reply
 
@@ -617,8 +679,35 @@ class FakeSlack:
 
     # ----- Web API methods (called with the lock held)
     def _auth_test(self, p: dict) -> dict:
-        return {"ok": True, "url": "https://fake.slack.com/", "team": "Fake Team", "team_id": self.team_id,
-                "user": "oppbot", "user_id": self.bot_user_id, "bot_id": self.bot_id}
+        identity = {"ok": True, "url": "https://fake.slack.com/", "team": "Fake Team", "team_id": self.team_id,
+                    "user": "oppbot", "user_id": self.bot_user_id, "bot_id": self.bot_id}
+        if self.enterprise_id:
+            identity["enterprise_id"] = self.enterprise_id
+        return identity
+
+    def _connections_open(self, p: dict) -> dict:
+        # Socket Mode: called with the app-level token, not the bot token (see _handle_api)
+        return {"ok": True, "url": "ws://127.0.0.1:1/link"}
+
+    def _conv_history(self, p: dict) -> dict:
+        """Newest first, as Slack: ``oldest``/``latest`` bounds (exclusive), ``limit`` (default 100),
+        ``cursor`` paging; message ``metadata`` only with ``include_all_metadata``."""
+        channel = p.get("channel")
+        if not channel or channel in self._not_found:
+            return _err("channel_not_found")
+        if channel in self._not_in and not str(channel).startswith("D"):
+            return _err("not_in_channel")
+        oldest, latest = float(p.get("oldest") or 0), float(p.get("latest") or 9e12)
+        found = sorted((m for (ch, _), m in self._messages.items() if ch == channel and oldest < float(m["ts"]) < latest),
+                       key=lambda m: float(m["ts"]), reverse=True)
+        start = int(p.get("cursor") or 0)
+        limit = max(1, min(999, int(p.get("limit") or 100)))
+        page = found[start:start + limit]
+        with_metadata = str(p.get("include_all_metadata", "")).lower() in ("1", "true")
+        messages = [{k: v for k, v in m.items() if k != "channel" and (with_metadata or k != "metadata")} for m in page]
+        more = start + limit < len(found)
+        return {"ok": True, "messages": messages, "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
     def _post_message(self, p: dict) -> dict:
         channel = p.get("channel")
@@ -630,6 +719,16 @@ class FakeSlack:
                "user": self.bot_user_id, "bot_id": self.bot_id}
         if p.get("thread_ts"):
             msg["thread_ts"] = p["thread_ts"]
+        metadata = p.get("metadata")
+        if isinstance(metadata, str):
+            try:
+                metadata = json.loads(metadata)
+            except ValueError:
+                return _err("invalid_metadata_format")
+        if metadata is not None:
+            if not isinstance(metadata, dict) or not metadata.get("event_type") or not isinstance(metadata.get("event_payload"), dict):
+                return _err("invalid_metadata_format")
+            msg["metadata"] = metadata
         self._messages[(channel, ts)] = {**msg, "channel": channel}
         return {"ok": True, "channel": channel, "ts": ts, "message": msg}
 

@@ -443,3 +443,55 @@ def test_post_limit_rejects_bad_parameters(fake):
     for rate, burst in [(0, 3), (-1, 3), (1.0, 0)]:
         with pytest.raises(ValueError):
             fake.limit_posts_per_channel(rate=rate, burst=burst)
+
+
+def test_hang_next_holds_a_call_until_released(fake, client):
+    import threading
+
+    release = fake.hang_next("users.info")
+    fake.add_user("U1")
+    answers = []
+    caller = threading.Thread(target=lambda: answers.append(client.users_info(user="U1")["user"]["id"]))
+    caller.start()
+    deadline = time.monotonic() + 5
+    while fake.hanging == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert fake.hanging == 1 and answers == []
+    release.set()
+    caller.join(5)
+    assert answers == ["U1"] and fake.hanging == 0
+
+
+def test_hang_then_drop_is_a_timeout_for_the_client(fake):
+    fake.hang_next("chat.postMessage", seconds=0.2, then="drop")
+    quick = WebClient(token="xoxb-test", base_url=fake.api_url, timeout=2, retry_handlers=[])
+    with pytest.raises(Exception):
+        quick.chat_postMessage(channel="C1", text="x")
+    assert fake.messages() == [] and fake.calls("chat.postMessage") == []
+
+
+def test_lost_reply_delivers_but_answers_500(fake, client):
+    fake.lose_reply_next("chat.postMessage", status=500)
+    with pytest.raises(SlackApiError):
+        client.chat_postMessage(channel="C1", text="hello")
+    assert [m["text"] for m in fake.messages("C1")] == ["hello"]
+
+
+def test_history_returns_metadata_only_when_asked(fake, client):
+    meta = {"event_type": "oppbot_delivery", "event_payload": {"delivery_id": 7}}
+    first = client.chat_postMessage(channel="C1", text="one", metadata=meta)["ts"]
+    client.chat_postMessage(channel="C1", text="two")
+    plain = client.conversations_history(channel="C1")["messages"]
+    assert [m["text"] for m in plain] == ["two", "one"] and "metadata" not in plain[1]
+    full = client.conversations_history(channel="C1", include_all_metadata=True, limit=1)
+    assert full["has_more"] and full["messages"][0]["text"] == "two"
+    rest = client.conversations_history(channel="C1", include_all_metadata=True, cursor=full["response_metadata"]["next_cursor"])
+    assert rest["messages"][0]["metadata"] == meta and rest["messages"][0]["ts"] == first
+    assert client.conversations_history(channel="C1", oldest=first)["messages"][0]["text"] == "two"
+
+
+def test_connections_open_needs_the_app_token(fake):
+    assert WebClient(token="xapp-test", base_url=fake.api_url).apps_connections_open(app_token="xapp-test")["ok"]
+    with pytest.raises(SlackApiError) as exc:
+        WebClient(base_url=fake.api_url).apps_connections_open(app_token="xapp-wrong")
+    assert exc.value.response["error"] == "invalid_auth"
