@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Executor, ThreadPoolExecutor
+from collections.abc import Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Any
 
 from slack_bolt import App
+from slack_bolt.middleware.authorization.single_team_authorization import SingleTeamAuthorization
 from slack_sdk import WebClient
+from slack_sdk.web import SlackResponse
 from sqlalchemy.engine import Engine
 
 from bot.domain.clock import Clock, SystemClock
+from bot.domain.values import Installation
 from bot.outbox.dispatcher import Dispatcher
 from bot.services import Services, build_services
 from bot.settings import Settings
@@ -48,26 +53,44 @@ class OppBot:
     def dispatcher(self) -> Dispatcher:
         return self.services.dispatcher
 
+    def sign_in(self, identity: SlackResponse | Mapping[str, Any]) -> Installation:
+        """Serve the workspace auth.test named (its answer is `identity`), and nobody else's.
+
+        Bolt's authorization reuses the same answer, so no request waits on an auth.test of its own.
+        """
+        installation = Installation.from_auth_test(identity.data if isinstance(identity, SlackResponse) else identity)  # type: ignore[arg-type]
+        for middleware in self.bolt._middleware_list:
+            if isinstance(middleware, SingleTeamAuthorization):
+                middleware.auth_test_result = identity  # type: ignore[assignment]  # read with .get() only
+        self.services.workspaces.sign_in(installation)
+        return installation
+
 
 def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None,
                config: WorkspaceConfig | None = None, client: WebClient | None = None,
                delivery_client: WebClient | None = None, listener_executor: Executor | None = None) -> OppBot:
     from handlers import register_all
+    from handlers.fairness import FairExecutor, remember_requester
+    from handlers.gate import WorkspaceGate
 
     engine = engine or make_engine(settings.database_url)
     config = config or load_config(settings.config_path)
     client = client or make_web_client(settings.slack_bot_token, settings.slack_api_url)
+    executor = listener_executor or FairExecutor(AFTER_ACK_THREADS, thread_name_prefix="after-ack")
+    clock = clock or SystemClock()
+    services: Services | None = None
     bolt = App(
         signing_secret=settings.slack_signing_secret,
         client=client,  # carries the bot token
-        token_verification_enabled=False,  # auth.test runs in `oppbot run`, not at construction
+        token_verification_enabled=False,  # auth.test runs in `oppbot run` (OppBot.sign_in), not at construction
         # Each listener acks in the request's own thread and leaves the rest to lazy listeners on
         # the pool below (handlers.listener.after_ack), so an ack never waits behind other work.
         process_before_response=True,
         raise_error_for_unhandled_request=False,
-        listener_executor=listener_executor or ThreadPoolExecutor(max_workers=AFTER_ACK_THREADS, thread_name_prefix="after-ack"),
+        listener_executor=executor,
+        before_authorize=WorkspaceGate(lambda: services.workspaces.installation if services else None, executor),
     )
-    clock = clock or SystemClock()
+    bolt.use(remember_requester)  # whose share of the after-ack threads each lazy listener takes
     delivery = SlackGateway(delivery_client or make_web_client(settings.slack_bot_token, settings.slack_api_url, retries=0),
                             pacer=ChannelPacer(lambda: clock.now().timestamp()))
     services = build_services(engine, clock, config, SlackGateway(client), delivery)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from dotenv import load_dotenv
 from slack_sdk.errors import SlackApiError
@@ -52,9 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _fail(message: str) -> int:
+def _fail(message: str, status: int = 2) -> int:
     print(f"oppbot: {message}", file=sys.stderr)
-    return 2
+    return status
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -194,10 +197,22 @@ def list_reminders(limit: int, out=None) -> int:
     return 0
 
 
+@contextmanager
+def _slack_sdk_quiet() -> Iterator[None]:
+    """For the start-up checks: slack_sdk logs every failed try and retry, where `run` says it in one line."""
+    sdk = logging.getLogger("slack_sdk")
+    level = sdk.level
+    sdk.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        sdk.setLevel(level)
+
+
 def run(settings: Settings) -> int:
     from bot.app import create_app
     from bot.outbox.scheduler import build_scheduler
-    from bot.server import run_http, run_socket_mode
+    from bot.server import SHUTDOWN_GRACE, StopSignals, run_http, run_socket_mode
     from storage.db import pending_migrations, refresh_statistics, upgrade
 
     oppbot = create_app(settings)
@@ -209,13 +224,22 @@ def run(settings: Settings) -> int:
     except SQLAlchemyError as exc:
         return _fail(f"DATABASE_URL: cannot use the database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
     try:
-        identity = oppbot.client.auth_test()
+        with _slack_sdk_quiet():
+            identity = oppbot.client.auth_test()
     except SlackApiError as exc:
         return _fail(f"SLACK_BOT_TOKEN: Slack refused the token ({slack_error(exc)})")
     except OSError as exc:
         return _fail(f"SLACK_API_URL: cannot reach {settings.slack_api_url} ({exc})")
-    oppbot.services.workspaces.ensure_workspace(identity["team_id"])
-    oppbot.services.workspaces.sync_known_workspaces()
+    if settings.slack_app_token is not None:
+        # Asked here, a refused app token is one line naming it; asked by the Socket Mode client, a traceback.
+        try:
+            with _slack_sdk_quiet():
+                oppbot.client.apps_connections_open(app_token=settings.slack_app_token)
+        except SlackApiError as exc:
+            return _fail(f"SLACK_APP_TOKEN: Slack refused the app-level token ({slack_error(exc)})")
+        except OSError as exc:
+            return _fail(f"SLACK_API_URL: cannot reach {settings.slack_api_url} ({exc})")
+    oppbot.sign_in(identity)
     try:
         unresolved = oppbot.services.alert_senders.resolve_channels(identity["team_id"])
     except SlackApiError as exc:
@@ -235,16 +259,30 @@ def run(settings: Settings) -> int:
     gc.freeze()
     daily = (lambda: refresh_statistics(oppbot.engine, full=True)) if settings.is_sqlite else None
     scheduler = build_scheduler(oppbot.dispatcher, settings.tick_seconds, daily=daily)
-    scheduler.start()
-    oppbot.services.wake.target = scheduler.wake
-    try:
-        if settings.socket_mode:
-            run_socket_mode(oppbot)
-        else:
-            run_http(oppbot)
-    finally:
-        scheduler.shutdown(wait=False)
-    return 0
+    serve = run_socket_mode if settings.socket_mode else run_http
+    with StopSignals() as stop:
+        scheduler.start()
+        oppbot.services.wake.target = scheduler.wake
+        try:
+            # On SIGTERM the lanes stop claiming at once, so their sends in flight and the server's requests
+            # share one grace; then what the lanes still hold is handed back to the next process.
+            server_stopped = serve(oppbot, stop, on_stop=scheduler.stop_claiming)
+        finally:
+            lanes_ended = scheduler.shutdown(grace=SHUTDOWN_GRACE)
+    if stop.received is None:
+        log.error("the server stopped by itself")  # uvicorn has logged why (the port is taken, say)
+        status = 1
+    else:
+        log.info("stopped on %s", signal.Signals(stop.received).name)
+        status = 0
+    if not (server_stopped and lanes_ended):
+        # What is still in flight (its rows handed back) waits on Slack in worker threads that the
+        # interpreter would join at exit, for as long as the Slack client's timeout: leave without them.
+        oppbot.engine.dispose()
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(status)
+    return status
 
 
 if __name__ == "__main__":

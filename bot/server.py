@@ -1,26 +1,95 @@
-"""HTTP mode: an ASGI app (POST /slack/events, GET /healthz) served by uvicorn; and Socket Mode."""
+"""HTTP mode: an ASGI app (POST /slack/events, GET /healthz) served by uvicorn; and Socket Mode.
+
+Either serves until SIGTERM or SIGINT (`StopSignals`), then stops taking requests and lets those in
+flight finish within SHUTDOWN_GRACE, while `oppbot run` winds the delivery lanes down alongside.
+"""
 
 from __future__ import annotations
 
 import logging
+import signal
+import socket
+import threading
+from collections.abc import Callable
+from types import FrameType, TracebackType
+from typing import Any
 
 import uvicorn
 from slack_bolt import BoltRequest
 from slack_bolt.adapter.starlette.handler import to_starlette_response
+from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers, QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.app import OppBot
+from bot.slack import inbound
 from storage.db import database_answers
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1_000_000
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# Seconds the requests and deliveries in flight have, after SIGTERM, before the bot lets go of them: the
+# whole shutdown stays well inside the 10 s `docker stop` waits before it kills.
+SHUTDOWN_GRACE = 5
+
+
+class StopSignals:
+    """SIGTERM and SIGINT, or the server ending by itself, as one event the main thread waits for.
+
+    A signal handler runs in the main thread wherever it happens to be, so it takes no lock (an Event
+    could deadlock): it notes the signal and writes a byte to a socket pair that `wait` reads."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._reader, self._writer = socket.socketpair()
+        self._writer.setblocking(False)
+        self._previous: dict[int, Any] = {}  # what signal.signal returned: a handler, SIG_DFL, or None
+
+    def __enter__(self) -> StopSignals:
+        self._previous = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS}
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)  # None: not set from Python
+        self._reader.close()
+        self._writer.close()  # a late wake() then fails quietly (a closed socket, never a reused descriptor)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self.received is None:
+            self.received = signum
+        self.wake()
+
+    def wake(self) -> None:
+        """End `wait`; from any thread, or the signal handler."""
+        try:
+            self._writer.send(b"\0")
+        except OSError:  # full (wait returns anyway) or closed (nobody waits any more)
+            pass
+
+    def wait(self) -> None:
+        self._reader.recv(1)
 
 
 def asgi_app(oppbot: OppBot) -> Starlette:
+    verifier = SignatureVerifier(oppbot.settings.slack_signing_secret)
+
+    def answer(text: str, headers: Headers, query: QueryParams) -> Response:
+        try:
+            admitted = inbound.admit(text, headers, verifier)
+        except inbound.Refused as refusal:
+            # A 401 is anyone on the internet; a 400 was signed by Slack, so it is worth a look.
+            log.log(logging.INFO if refusal.status == 401 else logging.WARNING, "answered %s: %s", refusal.status, refusal.reason)
+            return PlainTextResponse(refusal.reason, status_code=refusal.status)
+        # Bolt's annotations ask for dicts, but it reads any mapping through .items(): copying Starlette's
+        # into dicts would only add work to the ack path
+        bolt_request = BoltRequest(body=admitted.body, query=query, headers=admitted.headers)  # type: ignore[arg-type]
+        return to_starlette_response(oppbot.bolt.dispatch(bolt_request))
+
     async def slack_events(request: Request) -> Response:
         body = await request.body()
         if len(body) > MAX_BODY:
@@ -29,12 +98,8 @@ def asgi_app(oppbot: OppBot) -> Starlette:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             return PlainTextResponse("body is not UTF-8", status_code=400)
-        # Bolt's annotations ask for dicts, but it reads any mapping through .items(): copying Starlette's
-        # into dicts would only add work to the ack path
-        bolt_request = BoltRequest(body=text, query=request.query_params, headers=request.headers)  # type: ignore[arg-type]
-        # Bolt's sync dispatch blocks until ack(); run it off the event loop so requests overlap.
-        bolt_response = await run_in_threadpool(oppbot.bolt.dispatch, bolt_request)
-        return to_starlette_response(bolt_response)
+        # Reading the body and Bolt's sync dispatch (which blocks until ack()) run off the event loop, so requests overlap.
+        return await run_in_threadpool(answer, text, request.headers, request.query_params)
 
     def health() -> tuple[int, dict]:
         if not database_answers(oppbot.engine):
@@ -54,19 +119,49 @@ def asgi_app(oppbot: OppBot) -> Starlette:
 def uvicorn_server(oppbot: OppBot, *, host: str = "0.0.0.0", port: int | None = None) -> uvicorn.Server:
     config = uvicorn.Config(
         asgi_app(oppbot), host=host, port=oppbot.settings.port if port is None else port,
-        log_level=oppbot.settings.log_level.lower(), access_log=False, lifespan="off", timeout_graceful_shutdown=10,
+        log_level=oppbot.settings.log_level.lower(), access_log=False, lifespan="off", timeout_graceful_shutdown=SHUTDOWN_GRACE,
     )
     return uvicorn.Server(config)
 
 
-def run_http(oppbot: OppBot) -> None:
+def run_http(oppbot: OppBot, stop: StopSignals, *, on_stop: Callable[[], object]) -> bool:
+    """Serve HTTP until a stop signal (or until uvicorn ends by itself: it could not bind the port), then
+    call `on_stop` and let uvicorn finish the requests in flight. Returns whether it finished in time."""
+    server = uvicorn_server(oppbot)
+
+    def serve() -> None:
+        try:
+            server.run()
+        finally:
+            stop.wake()
+
     log.info("oppbot listening on port %s (HTTP mode: POST /slack/events, GET /healthz)", oppbot.settings.port)
-    uvicorn_server(oppbot).run()
+    # In the main thread uvicorn takes SIGTERM for itself and, once stopped, raises it again: the process
+    # died by the signal (status -15) before the delivery lanes let go of their rows. In a thread of its
+    # own it leaves signals to StopSignals.
+    thread = threading.Thread(target=serve, name="http", daemon=True)
+    thread.start()
+    stop.wait()
+    on_stop()
+    server.should_exit = True
+    thread.join(SHUTDOWN_GRACE + 1)  # uvicorn gives the requests in flight SHUTDOWN_GRACE
+    return not thread.is_alive()
 
 
-def run_socket_mode(oppbot: OppBot) -> None:
+def run_socket_mode(oppbot: OppBot, stop: StopSignals, *, on_stop: Callable[[], object]) -> bool:
+    """Serve over Socket Mode until a stop signal, then call `on_stop` and close the link. Returns whether
+    it closed in time. A link that fails is retried by the client itself (every ping interval)."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     assert oppbot.settings.slack_app_token is not None
     log.info("oppbot connecting to Slack in Socket Mode")
-    SocketModeHandler(oppbot.bolt, oppbot.settings.slack_app_token).start()
+    handler = SocketModeHandler(oppbot.bolt, oppbot.settings.slack_app_token)
+    handler.connect()
+    stop.wait()
+    on_stop()
+    # close() joins the client's threads, one of which may be reconnecting, and waits for the requests in
+    # flight: bounded here, so that it can't hold the exit up.
+    closing = threading.Thread(target=handler.close, name="socket-mode-close", daemon=True)
+    closing.start()
+    closing.join(SHUTDOWN_GRACE)
+    return not closing.is_alive()

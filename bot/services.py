@@ -52,12 +52,12 @@ def build_services(engine: Engine, clock: Clock, config: WorkspaceConfig, intera
         return UnitOfWork(engine, write=write)
 
     wake = WakeUp()
-    dispatcher = Dispatcher(uow, clock)
     workspaces = Workspaces(uow, clock, config, interactive)
+    dispatcher = Dispatcher(uow, clock, team_ids=workspaces.team_ids)
     teams = Teams(uow, workspaces.ensure_workspace, workspaces.check_owner)
     assignments = Assignments(uow, clock, workspaces.check_owner, workspaces.timezone_of, wake)
     follow_ups = FollowUps(uow, clock, workspaces.check_owner, wake)
-    digests = Digests(uow, clock, teams, delivery)
+    digests = Digests(uow, clock, teams, delivery, workspaces.team_ids)
     alert_senders = AlertSenders(uow, delivery, workspaces.ensure_workspace)
     services = Services(
         clock=clock, slack=interactive, workspaces=workspaces,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from slack_bolt import Ack, App, BoltContext, Respond
@@ -14,6 +15,8 @@ from bot.slack import requests
 from bot.slack.blocks import escape
 from bot.slack.help import help_blocks
 from handlers.listener import Replier, after_ack, replier
+
+log = logging.getLogger(__name__)
 
 # A subcommand's listener: (services, the actor's context, the parsed command, the request, how to answer, the client).
 CommandListener = Callable[[Services, Context, registry.Command, requests.CommandRequest, Replier, WebClient], None]
@@ -37,10 +40,14 @@ def register(app: App, services: Services) -> None:
     if unbound:
         raise RuntimeError(f"/opp subcommands without a listener: {', '.join(unbound)}")
 
-    def answer(ack: Ack, command: dict, context: BoltContext) -> None:
+    def answer(ack: Ack, body: dict, context: BoltContext) -> None:
         """Help and unreadable commands are answered in the ack itself; everything else after it."""
         try:
-            parsed = registry.parse(command.get("text") or "")
+            parsed = registry.parse(requests.command(body).text)
+        except requests.Malformed as exc:
+            log.warning("/opp: a malformed command (%s)", exc)
+            ack()
+            return
         except registry.CommandError as exc:
             ack(response_type="ephemeral", text=f"{escape(str(exc))} Here is what /opp understands:", blocks=help_blocks(str(exc)))
             return

@@ -35,7 +35,7 @@ from bot.slack.ids import (
     WON_BUTTON,
 )
 from handlers.commands import handles
-from handlers.listener import Replier, after_ack, named_id, notice_modal, on_action, open_view
+from handlers.listener import Replier, after_ack, named_id, notice_modal, on_action, on_submission, open_view
 
 FORM_EXPIRED = "Slack didn't let me open the form in time. Please run `/opp new` again."
 
@@ -92,11 +92,12 @@ def lost(services: Services, ctx: Context, parsed: Command, request: requests.Co
 def register(app: App, services: Services) -> None:
     deals = services.deals
 
-    def create(ack: Ack, body: dict, context: BoltContext) -> None:
-        """The deal is validated and saved before the ack, so the modal can show what is wrong."""
-        request = requests.submission(body)
+    @on_submission(app.view(NEW_MODAL))
+    def create(ack: Ack, request: requests.SubmissionRequest, context: BoltContext) -> None:
+        """The deal is validated and saved before the ack, so the modal can show what is wrong.
+        Everything the new deal sends (its card, the note to the submitter, routing) is an outbox row of its transaction."""
         try:
-            ctx = services.workspaces.context(request.team_id, request.user_id)
+            ctx = services.workspaces.context(request.team_id, request.user_id, within_ack=True)
             draft, errors = validate_new_opportunity(request.values, services.workspaces.form_choices(ctx), default_owner=ctx.user_id)
             if draft is not None and (problem := deals.owner_problem(ctx, draft.owner_id)):
                 errors = {"owner": problem}
@@ -109,20 +110,26 @@ def register(app: App, services: Services) -> None:
             return
         ack()
 
-    # Everything the new deal sends (its card, the note to the submitter, routing) is an outbox row of its transaction.
-    app.view(NEW_MODAL)(create)
+    def lost_submitted(body: dict, context: BoltContext) -> None:
+        """An ephemeral card can't be chat.update'd: it is replaced through the response_url it came with."""
+        lost_card = context.get("lost_card")
+        response_url = requests.web_url(requests.submission(body).metadata.get("response_url"))
+        if lost_card is not None and response_url:
+            card, stages = lost_card
+            text, blocks = card_message(card, stages, services.clock.now())
+            WebhookClient(response_url).send(replace_original=True, text=text, blocks=blocks)
 
-    def lose(ack: Ack, body: dict, context: BoltContext) -> None:
-        request = requests.submission(body)
+    @on_submission(app.view(LOST_MODAL), then=lost_submitted)
+    def lose(ack: Ack, request: requests.SubmissionRequest, context: BoltContext) -> None:
         reason, problem = validate_lost_reason(request.values.get("reason"))
         if problem:
             ack(response_action="errors", errors={"reason": problem})
             return
-        opp_id = request.metadata.get("opp")
+        opp_id = requests.metadata_id(request.metadata.get("opp"))
         try:
-            if not isinstance(opp_id, int):
+            if opp_id is None:
                 raise Invalid("This form doesn't name an opportunity any more; click Lost on the card again.")
-            ctx = services.workspaces.context(request.team_id, request.user_id)
+            ctx = services.workspaces.context(request.team_id, request.user_id, within_ack=True)
             result = deals.lose(ctx, reason or "", opp_id=opp_id)
         except OppError as exc:
             ack(response_action="errors", errors={"reason": str(exc)})
@@ -130,16 +137,6 @@ def register(app: App, services: Services) -> None:
         if result.changed:
             context["lost_card"] = (result.card, ctx.stages)
         ack()
-
-    @after_ack(app.view(LOST_MODAL), ack=lose)
-    def lost_submitted(body: dict, context: BoltContext) -> None:
-        """An ephemeral card can't be chat.update'd: it is replaced through the response_url it came with."""
-        lost_card = context.get("lost_card")
-        response_url = requests.submission(body).metadata.get("response_url")
-        if lost_card is not None and isinstance(response_url, str) and response_url:
-            card, stages = lost_card
-            text, blocks = card_message(card, stages, services.clock.now())
-            WebhookClient(response_url).send(replace_original=True, text=text, blocks=blocks)
 
     def after_change(request: requests.ActionRequest, reply: Replier, result: ChangeResult, stages: StageModel) -> None:
         if request.is_ephemeral and result.changed:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot.domain.values import Context, Invalid, OppError
@@ -20,7 +20,7 @@ from bot.slack.ids import (
     SNOOZE_SELECT,
 )
 from handlers.commands import handles
-from handlers.listener import Replier, named_id, on_action, open_view
+from handlers.listener import Replier, named_id, on_action, on_submission, open_view
 
 
 @handles("followup")
@@ -48,17 +48,16 @@ def register(app: App, services: Services) -> None:
         opp = follow_ups.plannable(ctx, named_id(request.value, "an opportunity"))
         open_view(client, request.trigger_id, follow_up_modal(opp, {"opp": opp.id}, assignee_id=opp.owner_id))
 
-    @app.view(FOLLOW_UP_MODAL)
-    def follow_up_submitted(ack: Ack, body: dict) -> None:
-        request = requests.submission(body)
+    @on_submission(app.view(FOLLOW_UP_MODAL))
+    def follow_up_submitted(ack: Ack, request: requests.SubmissionRequest, context: BoltContext) -> None:
         try:
-            ctx = services.workspaces.context(request.team_id, request.user_id)
+            ctx = services.workspaces.context(request.team_id, request.user_id, within_ack=True)
             draft, errors = validate_follow_up(request.values, services.clock.now(), ctx.timezone)
             if draft is None:
                 ack(response_action="errors", errors=errors)
                 return
-            opp_id = request.metadata.get("opp")
-            if not isinstance(opp_id, int):
+            opp_id = requests.metadata_id(request.metadata.get("opp"))
+            if opp_id is None:
                 raise Invalid("This form doesn't name an opportunity any more; click Add follow-up again.")
             follow_ups.add(ctx, draft.due_at, draft.text, opp_id=opp_id, assignee_id=draft.assignee_id)
         except OppError as exc:

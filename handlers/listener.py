@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import functools
+import inspect
 import logging
+import uuid
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, Respond
+from slack_bolt import Ack, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.domain.values import Invalid, OppError, parse_id
 from bot.slack import requests
 from bot.slack.blocks import mrkdwn, plain
-from bot.slack.gateway import slack_error
+from bot.slack.gateway import SLACK_FAILURES, SLACK_UNREACHABLE, slack_error
 from bot.slack.requests import ActionRequest, Malformed
+from storage.db import counting_commits, is_unreachable
 
 log = logging.getLogger(__name__)
 
@@ -26,27 +28,123 @@ def ack_now(ack: Ack) -> None:
     ack()
 
 
+# ----- failures after the ack: the person who acted is told, and told whether anything was saved ------
+
+def failure_message(exc: BaseException, *, saved: bool, reference: str) -> str:
+    if is_unreachable(exc):
+        if saved:
+            return (":warning: Your change was saved, but then oppbot lost its database connection before it could finish. "
+                    "Check the deal with `/opp show` in a minute.")
+        return ":warning: oppbot can't reach its database right now, so nothing was changed. Try again in a minute."
+    if isinstance(exc, SLACK_UNREACHABLE):
+        if saved:
+            return ":warning: Your change was saved, but Slack didn't answer oppbot in time, so part of this answer may be missing."
+        return ":warning: Slack didn't answer oppbot in time, so nothing was changed. Try again in a minute."
+    if saved:
+        return (f":warning: Your change was saved, but something went wrong on oppbot's side afterwards (reference {reference}). "
+                "Check the deal with `/opp show`.")
+    return (f":warning: Something went wrong on oppbot's side, and nothing was changed. Try again; if it happens again, "
+            f"tell your Slack admin (reference {reference}).")
+
+
+def log_failure(where: str, exc: BaseException, reference: str) -> None:
+    """One line for an outage (the database or Slack not answering); a traceback only for what is a bug."""
+    if is_unreachable(exc):
+        log.warning("%s [%s]: the database can't be reached: %s", where, reference, str(exc).splitlines()[0][:200] if str(exc) else exc.__class__.__name__)
+    elif isinstance(exc, SLACK_UNREACHABLE):
+        log.warning("%s [%s]: Slack didn't answer: %s: %s", where, reference, exc.__class__.__name__, exc)
+    else:
+        log.error("%s [%s] failed", where, reference, exc_info=exc)
+
+
+def new_reference() -> str:
+    """A short id that the person who saw the error and the log line share."""
+    return uuid.uuid4().hex[:8]
+
+
+def tell_failure(body: dict, respond: Respond | None, client: WebClient, text: str) -> None:
+    """Reach the person who acted however the request allows: its response_url, a small modal on its
+    trigger, or (an App Home that failed to draw) the Home tab itself."""
+    try:
+        if respond is not None and body.get("response_url"):
+            respond(**ephemeral(text))
+        elif body.get("trigger_id"):
+            open_view(client, body["trigger_id"], notice_modal("oppbot", text))
+        elif (event := body.get("event")) and isinstance(event, dict) and event.get("type") == "app_home_opened" and event.get("user"):
+            client.views_publish(user_id=event["user"], view={"type": "home", "blocks": [{"type": "section", "text": mrkdwn(text)}]})
+    except SLACK_FAILURES as exc:
+        log.warning("could not tell the person who acted what went wrong: %s", exc.__class__.__name__)
+
+
+# What Bolt may inject into work run after an ack (it passes a listener what its parameters name).
+INJECTED = ("body", "context", "respond", "client", "event")
+
+
 def after_ack(route: Callable[..., Any], ack: Listener = ack_now) -> Callable[[Listener], Listener]:
     """Register `work` to run after Slack has its answer.
 
     The ack (by default a bare one) runs in the request's own thread, so the HTTP answer never
     queues behind other requests' database and Web API work; `work` then runs as a Bolt lazy
-    listener on the listener pool, with the same injected arguments. What the ack decided (a
-    parsed command, a created deal) reaches `work` through `context`, which Bolt copies.
+    listener on the listener pool, with the arguments it names (of INJECTED). What the ack decided
+    (a parsed command, a created deal) reaches `work` through `context`, which Bolt copies.
+    Whatever goes wrong in `work` is told to the person who acted, with whether anything was saved.
     """
 
     def register(work: Listener) -> Listener:
-        @functools.wraps(work)
-        def logged(*args: Any, **kwargs: Any) -> None:
-            try:
-                work(*args, **kwargs)
-            except Malformed as exc:
-                log.warning("%s: a malformed payload (%s)", work.__name__, exc)
-            except Exception:
-                # Bolt would log only the message of a lazy listener's error, not where it came from.
-                log.exception("%s failed after its ack", work.__name__)
+        wanted = tuple(inspect.signature(work).parameters)
+        if unknown := set(wanted) - set(INJECTED):
+            raise TypeError(f"{work.__name__} asks for {', '.join(sorted(unknown))}; work after an ack gets only {', '.join(INJECTED)}")
 
-        route(ack=ack, lazy=[logged])
+        def guarded(body: dict, context: BoltContext, respond: Respond, client: WebClient, event: dict | None = None) -> None:
+            given = {"body": body, "context": context, "respond": respond, "client": client, "event": event}
+            with counting_commits() as commits:
+                try:
+                    work(**{name: given[name] for name in wanted})
+                except Malformed as exc:
+                    log.warning("%s: a malformed payload (%s)", work.__name__, exc)
+                except Exception as exc:
+                    reference = new_reference()
+                    log_failure(f"{work.__name__} after its ack", exc, reference)
+                    tell_failure(body, respond, client, failure_message(exc, saved=commits.count > 0, reference=reference))
+
+        # Bolt tells lazy listeners apart by name.
+        guarded.__name__ = guarded.__qualname__ = work.__name__
+        route(ack=ack, lazy=[guarded])
+        return work
+
+    return register
+
+
+SubmissionListener = Callable[[Ack, requests.SubmissionRequest, BoltContext], None]
+
+
+def on_submission(route: Callable[..., Any], *, then: Listener | None = None) -> Callable[[SubmissionListener], SubmissionListener]:
+    """Register `work(ack, request, context)` for a modal that saves before its ack (so the form can show
+    what is wrong): the submission parsed once, and whatever goes wrong answered in the form itself, as
+    an error under its first field, never by closing it. `then` runs after the ack, as for after_ack."""
+
+    def register(work: SubmissionListener) -> SubmissionListener:
+        def submitted(ack: Ack, body: dict, context: BoltContext) -> None:
+            with counting_commits() as commits:
+                try:
+                    request = requests.submission(body)
+                except Malformed as exc:
+                    log.warning("%s: a malformed submission (%s)", work.__name__, exc)
+                    ack()
+                    return
+                try:
+                    work(ack, request, context)
+                except Exception as exc:
+                    reference = new_reference()
+                    log_failure(f"{work.__name__} before its ack", exc, reference)
+                    text = failure_message(exc, saved=commits.count > 0, reference=reference).removeprefix(":warning: ")
+                    ack(response_action="errors", errors={(request.input_blocks or ("_",))[0]: text})
+
+        submitted.__name__ = submitted.__qualname__ = work.__name__
+        if then is None:
+            route(submitted)
+        else:
+            after_ack(route, ack=submitted)(then)
         return work
 
     return register
@@ -65,6 +163,9 @@ def open_view(client: WebClient, trigger_id: str | None, view: dict) -> bool:
     except SlackApiError as exc:
         # An expired trigger (over 3 s) can't be retried: the user has to click again.
         log.warning("views.open failed: %s", slack_error(exc))
+        return False
+    except SLACK_UNREACHABLE as exc:
+        log.warning("views.open: Slack didn't answer (%s)", exc.__class__.__name__)
         return False
 
 

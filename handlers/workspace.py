@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot.domain.values import Context, OppError
@@ -13,7 +13,7 @@ from bot.slack.ids import CONFIG_MODAL
 from bot.workspace.forms import validate_workspace_settings
 from bot.workspace.views import config_modal
 from handlers.commands import handles
-from handlers.listener import Replier, open_view
+from handlers.listener import Replier, on_submission, open_view
 
 
 @handles("config")
@@ -26,11 +26,10 @@ def config(services: Services, ctx: Context, parsed: Command, request: requests.
 
 
 def register(app: App, services: Services) -> None:
-    @app.view(CONFIG_MODAL)
-    def settings_submitted(ack: Ack, body: dict) -> None:
-        request = requests.submission(body)
+    @on_submission(app.view(CONFIG_MODAL))
+    def settings_submitted(ack: Ack, request: requests.SubmissionRequest, context: BoltContext) -> None:
         try:
-            ctx = services.workspaces.context(request.team_id, request.user_id)
+            ctx = services.workspaces.context(request.team_id, request.user_id, within_ack=True)
             settings, errors = validate_workspace_settings(request.values, ctx.stages)
             if settings is None:
                 ack(response_action="errors", errors=errors)

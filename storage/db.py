@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from alembic import command
@@ -12,9 +14,37 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, create_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# How long a request waits for a PostgreSQL connection, new or from the pool, before it is told the
+# database can't be reached: inside Slack's 3 s for the forms that save before their ack.
+CONNECT_TIMEOUT = 2
+
+
+class _Commits:
+    count = 0
+
+
+_commits: ContextVar[_Commits | None] = ContextVar("oppbot_commits", default=None)
+
+
+@contextmanager
+def counting_commits() -> Iterator[_Commits]:
+    """Count the transactions committed inside (in this thread): whether a request that failed half-way saved anything."""
+    commits = _Commits()
+    token = _commits.set(commits)
+    try:
+        yield commits
+    finally:
+        _commits.reset(token)
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """Whether an error means the database can't be reached (down, restarting, connections exhausted), not a bug."""
+    return isinstance(exc, (OperationalError, InterfaceError, DisconnectionError, PoolTimeout))
 
 
 # UPDATE … FROM (storage.visits.derive) needs SQLite 3.33; window functions need 3.25.
@@ -51,7 +81,8 @@ def make_engine(database_url: str, *, pool_size: int = 10, max_overflow: int = 2
 
         return engine
     # Up to 30 connections a process: 16 delivery workers, 16 threads of work after acks, the request threads.
-    return create_engine(database_url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
+    return create_engine(database_url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True,
+                         pool_timeout=CONNECT_TIMEOUT, connect_args={"connect_timeout": CONNECT_TIMEOUT})
 
 
 class UnitOfWork:
@@ -98,6 +129,9 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self.session.commit()
+        commits = _commits.get()
+        if commits is not None:
+            commits.count += 1
 
     @property
     def dialect(self) -> str:

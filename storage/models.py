@@ -234,6 +234,9 @@ class Delivery(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=300)
     claimed_by: str | None = Field(default=None, max_length=64)
     claimed_until: datetime | None = _ts(nullable=True)
+    # Since when what an attempt posted is unknown (set by every claim, cleared once an outcome is
+    # known): the next attempt looks in Slack for its messages before posting (bot/slack/gateway.py).
+    in_doubt_since: datetime | None = _ts(nullable=True)
     sent_at: datetime | None = _ts(nullable=True)
     channel_id: str | None = Field(default=None, max_length=32)
     message_ts: str | None = Field(default=None, max_length=32)

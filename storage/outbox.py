@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from storage.models import CANCELLED, FAILED, PENDING, Delivery, FollowUp, Opportunity
+from storage.types import UTCDateTime
 
 # The sending path writes through the table and its columns (not the mapped class): an ORM-enabled
 # UPDATE or INSERT costs several times the CPU of a plain one, and each message makes two.
@@ -72,7 +73,12 @@ class OutboxRepository:
 
     def claim(self, team_id: str, now: datetime, *, owner: str, until: datetime, limit: int,
               kinds: tuple[str, ...] | None = None, skip: tuple[str, ...] = ()) -> list[Delivery]:
-        """Take a lease on a batch of due rows (skipping rows another process holds) and return them."""
+        """Take a lease on a batch of due rows (skipping rows another process holds) and return them.
+
+        The lease's UPDATE also marks each row in doubt from `now`, unless it already is: until the
+        outcome is recorded, nobody knows what this attempt posted. The rows returned carry the values
+        read before it, so `in_doubt_since` says whether an earlier attempt's outcome is unknown.
+        """
         query = (
             select(Delivery)
             .where(*_unheld(team_id, now, kinds, skip), Delivery.due_at <= now)
@@ -84,7 +90,8 @@ class OutboxRepository:
         rows = list(self.session.scalars(query))
         if rows:
             self.session.execute(update(DELIVERY).where(DELIVERY.c.team_id == team_id, DELIVERY.c.id.in_([r.id for r in rows]))
-                                 .values(claimed_by=owner, claimed_until=until))
+                                 .values(claimed_by=owner, claimed_until=until,
+                                         in_doubt_since=func.coalesce(DELIVERY.c.in_doubt_since, literal(now, UTCDateTime))))
         return rows
 
     def settle(self, delivery: Delivery, owner: str, values: dict) -> None:
@@ -115,3 +122,9 @@ class OutboxRepository:
             .order_by(Delivery.status.desc(), Delivery.due_at, Delivery.id).limit(limit)
         )
         return [(d, f, o) for d, f, o in rows]
+
+    def release(self, team_id: str, owner: str, now: datetime) -> int:
+        """Let go of the rows `owner` holds, due `now`; in_doubt_since is left as it is. Returns how many."""
+        # the session's connection, whose execute() returns a CursorResult (with its rowcount)
+        return self.session.connection().execute(update(DELIVERY).where(DELIVERY.c.team_id == team_id, DELIVERY.c.claimed_by == owner)
+                                                 .values(claimed_by=None, claimed_until=None, due_at=now)).rowcount

@@ -12,12 +12,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from bot.app import OppBot, create_app
+from bot.app import AFTER_ACK_THREADS, OppBot, create_app
 from bot.deals.cards import CARD_KINDS
 from bot.domain.clock import FakeClock
 from bot.outbox.messages import MESSAGE
@@ -25,6 +25,7 @@ from bot.reports.service import EXPORT, FUNNEL_CHART
 from bot.server import uvicorn_server
 from bot.settings import Settings
 from bot.workspace.config import WorkspaceConfig
+from handlers.fairness import FairExecutor
 from tests.fakeslack import FakeSlack
 
 SIGNING_SECRET = "test-signing-secret"
@@ -32,11 +33,11 @@ TEAM = "T0TEST"
 _ids = itertools.count(1)
 
 
-class TrackingExecutor(ThreadPoolExecutor):
-    """Bolt runs listeners here after ack(); tests wait for them instead of sleeping."""
+class TrackingExecutor(FairExecutor):
+    """Bolt runs listeners here after ack(), shared fairly as in production; tests wait for them instead of sleeping."""
 
     def __init__(self) -> None:
-        super().__init__(max_workers=8)
+        super().__init__(AFTER_ACK_THREADS, thread_name_prefix="after-ack")
         self._futures: list[Future] = []
         self._lock = threading.Lock()
 
@@ -219,11 +220,15 @@ class SlackDriver:
 
 
 @contextmanager
-def running_app(*, engine, fake: FakeSlack, clock: FakeClock, config: WorkspaceConfig) -> Iterator[SlackDriver]:
+def running_app(*, engine, fake: FakeSlack, clock: FakeClock, config: WorkspaceConfig, sign_in: bool = True) -> Iterator[SlackDriver]:
+    """The app served over HTTP on a free port; signed in as `oppbot run` does (which needs the database) unless `sign_in` is False."""
     settings = Settings(slack_bot_token=fake.bot_token, slack_signing_secret=SIGNING_SECRET, slack_api_url=fake.api_url,
                         database_url=engine.url.render_as_string(hide_password=False), port=0)
     executor = TrackingExecutor()
     oppbot = create_app(settings, clock=clock, engine=engine, config=config, listener_executor=executor)
+    fake.stamp_messages_with(lambda: clock.now().timestamp())  # Slack's time is the test's time
+    if sign_in:
+        oppbot.sign_in(oppbot.client.auth_test())
     server = uvicorn_server(oppbot, host="127.0.0.1", port=0)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

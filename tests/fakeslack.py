@@ -295,6 +295,7 @@ class FakeSlack:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._seq = 0  # never reset: ids stay unique across reset()
+        self._last_stamp = 0  # microseconds of the last ts stamped from a clock; never reset either
         self._methods: dict[str, Callable[[dict], dict]] = {
             "auth.test": self._auth_test, "chat.postMessage": self._post_message,
             "chat.update": self._chat_update, "chat.delete": self._chat_delete,
@@ -308,7 +309,6 @@ class FakeSlack:
             "conversations.history": self._conv_history, "apps.connections.open": self._connections_open,
         }
         self.app_token = "xapp-test"
-        self.enterprise_id: str | None = None
         self.reset()
 
     # ----- lifecycle
@@ -372,6 +372,8 @@ class FakeSlack:
             self._hangs: dict[str, deque] = {}
             self._lost_replies: dict[str, deque] = {}
             self._hanging = 0
+            self._stamp: Callable[[], float] | None = None
+            self.enterprise_id: str | None = None  # auth.test names an Enterprise Grid organisation when set
 
     def add_user(self, user_id: str, name: str | None = None, tz: str = "America/Los_Angeles",
                  is_admin: bool = False, is_owner: bool = False, *, real_name: str | None = None,
@@ -493,6 +495,14 @@ class FakeSlack:
         Calling this again starts afresh (every channel idle)."""
         with self._lock:
             self._post_limit = _PostLimit(rate, burst, now or time.monotonic)
+
+    def stamp_messages_with(self, now: Callable[[], float] | None) -> None:
+        """Stamp each message's ts from ``now`` (seconds as a float, e.g. ``lambda: clock.now().timestamp()``
+        for a FakeClock), as Slack stamps them with its time, so that ``conversations.history``'s
+        ``oldest`` and ``latest`` compare them with real moments; ts stay unique and increasing.
+        Off by default and after :meth:`reset`: ts then count up from 1700000000 whatever the time."""
+        with self._lock:
+            self._stamp = now
 
     # ----- inspection
     def calls(self, method: str | None = None) -> list[Call]:
@@ -653,6 +663,10 @@ class FakeSlack:
 
     def _next_ts(self) -> str:
         self._seq += 1
+        if self._stamp is not None:
+            micros = max(round(self._stamp() * 1_000_000), self._last_stamp + 1)
+            self._last_stamp = micros
+            return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
         n = self._seq * 100
         return f"{1700000000 + n // 1_000_000}.{n % 1_000_000:06d}"
 

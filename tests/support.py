@@ -80,7 +80,7 @@ class FakeGateway:
     def update(self, channel: str, ts: str, text: str, blocks: list[dict]) -> None:
         self._call("update", channel=channel, ts=ts, text=text, blocks=blocks)
 
-    def user_info(self, user_id: str) -> dict | None:
+    def user_info(self, user_id: str, *, quick: bool = False) -> dict | None:
         self._call("user_info", user=user_id)
         info = self.people.get(user_id)
         return None if info is None else {"id": user_id, "name": user_id.lower(), **info}

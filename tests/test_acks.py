@@ -4,23 +4,26 @@ runs after the ack is still done, and logged with its traceback when it fails.""
 from __future__ import annotations
 
 import logging
+import re
 import threading
 
+from handlers.fairness import requested_by
 from tests.test_flows_misc import home_event
 from tests.test_flows_stages import changes, new_deal, select_stage, stage_ids
 
 
 def occupy_every_worker(slack) -> threading.Event:
-    """Fill the after-ack pool with tasks that wait for the returned gate."""
+    """Fill the after-ack pool with tasks that wait for the returned gate (from many people: one person gets only a share)."""
     gate = threading.Event()
-    started = threading.Barrier(slack.executor._max_workers + 1)
+    started = threading.Barrier(slack.executor.max_workers + 1)
 
     def hold() -> None:
         started.wait(timeout=10)
         gate.wait(timeout=30)
 
-    for _ in range(slack.executor._max_workers):
-        slack.executor.submit(hold)
+    for n in range(slack.executor.max_workers):
+        with requested_by(("T0TEST", f"U0HOLDER{n}")):
+            slack.executor.submit(hold)
     started.wait(timeout=10)
     return gate
 
@@ -61,5 +64,8 @@ def test_a_failure_after_the_ack_is_logged_with_where_it_came_from(slack, caplog
         assert slack.event(home_event()).status == 200
 
     [record] = [r for r in caplog.records if r.name == "handlers.listener"]
-    assert record.getMessage() == "home_opened failed after its ack"
+    assert re.fullmatch(r"home_opened after its ack \[[0-9a-f]{8}\] failed", record.getMessage())
     assert record.exc_info is not None and "internal_error" in str(record.exc_info[1])
+    reference = record.getMessage().split("[")[1].split("]")[0]
+    told = slack.fake.calls("views.publish")[-1].params["view"]
+    assert f"reference {reference}" in str(told), "the person is told on the Home tab, with the reference of the log line"

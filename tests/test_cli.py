@@ -111,21 +111,48 @@ def test_run_refuses_a_token_slack_rejects(tmp_path, fake_slack):
 
 
 def test_run_picks_socket_mode_when_an_app_token_is_set(monkeypatch, tmp_path, fake_slack):
+    import signal
+
     import bot.server
 
-    chosen = []
-    monkeypatch.setattr(bot.server, "run_socket_mode", lambda app: chosen.append(("socket", app.settings.slack_app_token)))
-    monkeypatch.setattr(bot.server, "run_http", lambda app: chosen.append(("http", app.settings.port)))
+    chosen: list = []
+
+    def serving(mode: str, setting: str):
+        def serve(app, stop, *, on_stop) -> bool:
+            chosen.append((mode, getattr(app.settings, setting)))
+            signal.raise_signal(signal.SIGTERM)  # the operator stops the bot: `run` shuts down in order, status 0
+            return True
+        return serve
+
+    monkeypatch.setattr(bot.server, "run_socket_mode", serving("socket", "slack_app_token"))
+    monkeypatch.setattr(bot.server, "run_http", serving("http", "port"))
     monkeypatch.setattr(cli.gc, "freeze", lambda: chosen.append("start-up objects frozen"))
     for key, value in {**BASE_ENV, "SLACK_BOT_TOKEN": fake_slack.bot_token, "SLACK_API_URL": fake_slack.api_url,
                        "DATABASE_URL": f"sqlite:///{tmp_path}/s.db", "OPPBOT_CONFIG": ""}.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-test")
+    monkeypatch.setenv("SLACK_APP_TOKEN", fake_slack.app_token)
     assert cli.main(["run"]) == 0
+    assert fake_slack.calls("apps.connections.open"), "the app-level token is checked before Socket Mode starts"
     monkeypatch.delenv("SLACK_APP_TOKEN")
     monkeypatch.setenv("PORT", "3456")
     assert cli.main(["run"]) == 0
-    assert chosen == ["start-up objects frozen", ("socket", "xapp-1-test"), "start-up objects frozen", ("http", 3456)]
+    assert chosen == ["start-up objects frozen", ("socket", fake_slack.app_token), "start-up objects frozen", ("http", 3456)]
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, "run gives the signals back as it found them"
+
+
+@pytest.mark.parametrize("app_token, unreachable, expected", [
+    ("xapp-wrong", False, "oppbot: SLACK_APP_TOKEN: Slack refused the app-level token (invalid_auth)"),
+    ("xapp-test", True, "oppbot: SLACK_API_URL: cannot reach "),
+])
+def test_run_in_socket_mode_refuses_an_app_token_slack_rejects_in_one_line(tmp_path, fake_slack, app_token, unreachable, expected):
+    if unreachable:  # auth.test answers; apps.connections.open drops the connection, every retry too
+        fake_slack.hang_next("apps.connections.open", seconds=0, times=10, then="drop")
+    env = {**BASE_ENV, "SLACK_BOT_TOKEN": fake_slack.bot_token, "SLACK_API_URL": fake_slack.api_url, "SLACK_APP_TOKEN": app_token,
+           "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    result = oppbot("run", env=env, cwd=tmp_path)
+    assert result.returncode == 2, "as for a refused bot token"
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(expected), result.stderr
 
 
 def test_run_on_postgres_refuses_an_unmigrated_database(tmp_path, fake_slack):

@@ -465,7 +465,7 @@ def test_hang_next_holds_a_call_until_released(fake, client):
 def test_hang_then_drop_is_a_timeout_for_the_client(fake):
     fake.hang_next("chat.postMessage", seconds=0.2, then="drop")
     quick = WebClient(token="xoxb-test", base_url=fake.api_url, timeout=2, retry_handlers=[])
-    with pytest.raises(Exception):
+    with pytest.raises(OSError):  # a dropped connection: ConnectionError, or URLError
         quick.chat_postMessage(channel="C1", text="x")
     assert fake.messages() == [] and fake.calls("chat.postMessage") == []
 

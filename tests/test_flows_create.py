@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import pytest
 
+from bot.domain.values import Installation
 from storage.models import Opportunity, PostedCard, StageChange
 from tests.conftest import START
 from tests.driver import TEAM
@@ -24,21 +25,24 @@ DEFAULT_STAGES = ["Prospect", "Solution design", "Technical evaluation", "Negoti
 # ----- helpers ------------------------------------------------------------------------------------
 
 def command(slack, text: str, *, user: str = "U0REP1", channel: str = "C0SALES", trigger_id: str, response_name: str,
-            team_id: str = TEAM):
+            team_id: str = TEAM, enterprise_id: str | None = None):
     """A slash command with a trigger id and response_url we choose, so the test can name them."""
     form = {
         "token": "legacy", "team_id": team_id, "team_domain": "test", "channel_id": channel, "channel_name": "sales",
         "user_id": user, "user_name": user.lower(), "command": "/opp", "text": text, "api_app_id": "A0OPPBOT",
         "response_url": slack.fake.response_url(response_name), "trigger_id": trigger_id,
     }
+    if enterprise_id:
+        form.update(enterprise_id=enterprise_id, is_enterprise_install="true")
     return slack.post(urllib.parse.urlencode(form), "application/x-www-form-urlencoded")
 
 
-def submit_text_fields(slack, view: dict, values: dict[str, str], *, user: str, team_id: str):
+def submit_text_fields(slack, view: dict, values: dict[str, str], *, user: str, team_id: str, enterprise_id: str | None = None):
     """A view_submission from another workspace (the driver always uses T0TEST)."""
     state = {block_id: {"value": {"type": "plain_text_input", "value": value}} for block_id, value in values.items()}
     payload = {
-        "type": "view_submission", "team": {"id": team_id}, "user": {"id": user}, "api_app_id": "A0OPPBOT",
+        "type": "view_submission", "team": {"id": team_id, "enterprise_id": enterprise_id}, "user": {"id": user, "team_id": team_id},
+        "enterprise": {"id": enterprise_id} if enterprise_id else None, "api_app_id": "A0OPPBOT",
         "trigger_id": "trigger-view-other-team",
         "view": {"id": "V0MODAL", "type": "modal", "callback_id": view["callback_id"],
                  "private_metadata": view.get("private_metadata", ""), "state": {"values": state}},
@@ -186,10 +190,15 @@ def test_numbers_follow_each_other_per_workspace(slack):
     assert by_name["First"].number == 1 and by_name["Second"].number == 2
     assert [c.params["text"].split()[0] for c in slack.fake.calls("chat.postMessage")] == ["OPP-1", "OPP-2"]
 
-    # another workspace starts its own numbering at OPP-1
-    command(slack, "new Elsewhere", team_id="T0SECOND", trigger_id="trigger-second", response_name="second")
+    # installed org-wide, oppbot serves every workspace of the organisation: another one starts its own numbering at OPP-1
+    workspaces = slack.oppbot.services.workspaces
+    single = workspaces.installation
+    workspaces.installation = Installation(TEAM, "Fake Org", enterprise_id="E0ORG", is_enterprise_install=True)
+    command(slack, "new Elsewhere", team_id="T0SECOND", trigger_id="trigger-second", response_name="second", enterprise_id="E0ORG")
     view = slack.last_view()
-    assert submit_text_fields(slack, view, {"name": "Elsewhere", "customer": "Beta"}, user="U0REP1", team_id="T0SECOND").status == 200
+    assert submit_text_fields(slack, view, {"name": "Elsewhere", "customer": "Beta"}, user="U0REP1", team_id="T0SECOND",
+                              enterprise_id="E0ORG").status == 200
+    workspaces.installation = single
     [other] = rows(slack, Opportunity, team_id="T0SECOND")
     assert other.number == 1 and other.name == "Elsewhere"
     assert sorted(o.number for o in rows(slack, Opportunity, team_id=TEAM)) == [1, 2]

@@ -22,6 +22,7 @@ SCOPES: dict[str, str | None] = {
     "conversations_join": "channels:join",
     "conversations_info": "channels:read",
     "conversations_list": "groups:read",
+    "conversations_history": "channels:history",  # and groups:, im:, mpim:history: see the test below
     "users_info": "users:read",
     "files_upload_v2": "files:write",
     "usergroups_list": "usergroups:read",
@@ -30,6 +31,7 @@ SCOPES: dict[str, str | None] = {
     "views_update": None,
     "views_publish": None,
     "auth_test": None,
+    "apps_connections_open": None,  # with the app-level token and its connections:write (manifest.yml's header), no bot scope
 }
 # WebClient's Web API methods (chat_postMessage, views_open, …), as opposed to its plumbing.
 API_METHODS = {name for name in dir(WebClient) if re.fullmatch(r"[a-z]+(?:_[a-zA-Z0-9]+)+", name) and not name.startswith("api_")}
@@ -47,6 +49,12 @@ def test_every_web_api_method_used_has_its_scope():
     scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
     assert {SCOPES[m] for m in used if SCOPES[m]} <= scopes
     assert "commands" in scopes
+
+
+def test_the_bot_reads_the_history_of_every_kind_of_conversation_it_posts_in():
+    """A delivery whose post got no answer is looked for in its conversation (bot/slack/gateway.py): a
+    public or private channel, a DM or a group DM, each with its own history scope."""
+    assert {"channels:history", "groups:history", "im:history", "mpim:history"} <= set(MANIFEST["oauth_config"]["scopes"]["bot"])
 
 
 def test_the_scope_check_fails_on_a_method_it_does_not_know():

@@ -9,7 +9,7 @@ import pytest
 
 from bot.domain.clock import FakeClock
 from bot.outbox.dispatcher import DispatchStats
-from bot.slack.pacing import ChannelPacer, Paced, delivery_scope
+from bot.slack.pacing import ChannelPacer, DeliveryScope, Paced, delivery_scope
 
 
 class Ticking:
@@ -42,16 +42,16 @@ def test_only_a_deliverys_first_post_is_paced_and_a_held_slot_is_not_taken_twice
     pacer = ChannelPacer(time, rate=1.0, burst=1)
     pacer.before_post("D1")  # not inside a delivery (a user's click): never held back
     pacer.before_post("D1")
-    with delivery_scope(holds_slot=False):
+    with delivery_scope(DeliveryScope(1, None, holds_slot=False)):
         pacer.before_post("D1")  # the channel's first slot
         pacer.before_post("D1")  # the same delivery's second message goes with the first
-    with delivery_scope(holds_slot=False), pytest.raises(Paced) as paced:
+    with delivery_scope(DeliveryScope(1, None, holds_slot=False)), pytest.raises(Paced) as paced:
         pacer.before_post("D1")
     assert paced.value.wait == pytest.approx(1.0)
     time.now += 1.0
-    with delivery_scope(holds_slot=True):
+    with delivery_scope(DeliveryScope(1, None, holds_slot=True)):
         pacer.before_post("D1")  # the put-back row posts in the slot it was given
-    with delivery_scope(holds_slot=False), pytest.raises(Paced):
+    with delivery_scope(DeliveryScope(1, None, holds_slot=False)), pytest.raises(Paced):
         pacer.before_post("D1")
 
 

@@ -34,7 +34,8 @@ AMOUNT_MAX = Decimal(10) ** 12
 CURRENCIES = ("USD", "EUR", "GBP", "CNY", "JPY", "HKD", "SGD", "AUD", "CAD", "CHF", "INR", "KRW", "BRL", "MXN", "SEK", "NOK", "DKK", "PLN", "ZAR", "AED")
 
 
-_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+# a Slack user id, as long as the columns that hold one allow at most
+_USER = re.compile(r"^[UW][A-Z0-9]{2,31}$")
 
 
 @dataclass(frozen=True)

@@ -88,11 +88,12 @@ def _by_window(scopes: list[analytics.Scope], windows: list, compute: Callable[[
 
 
 class Digests:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, teams: Teams, slack: SlackGateway) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, teams: Teams, slack: SlackGateway, team_ids: Callable[[], list[str]]) -> None:
         self.uow = uow
         self.clock = clock
         self.teams = teams
         self.slack = slack
+        self.team_ids = team_ids  # the workspaces this bot token serves
 
     def _stages(self, team_id: str) -> StageModel:
         with self.uow() as uow:
@@ -178,9 +179,7 @@ class Digests:
         """Record the latest due digest of every team that has not had it; returns how many were planned."""
         now = now or self.clock.now()
         planned = 0
-        with self.uow() as uow:
-            team_ids = uow.workspaces.all_team_ids()
-        for team_id in team_ids:
+        for team_id in self.team_ids():
             with self.uow() as uow:
                 previous = uow.digests.last_digest_periods(team_id)
             workspace_tz = self._workspace_tz(team_id)
@@ -199,9 +198,7 @@ class Digests:
         """`oppbot digest --now`: a digest for every team (or one) at once, whatever the schedule."""
         now = self.clock.now()
         planned = 0
-        with self.uow() as uow:
-            team_ids = uow.workspaces.all_team_ids()
-        for team_id in team_ids:
+        for team_id in self.team_ids():
             with self.uow() as uow:
                 previous = uow.digests.last_digest_periods(team_id)
             for team in self.teams.all(team_id):

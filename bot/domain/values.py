@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 OPEN, WON, LOST = "open", "won", "lost"
 STATUSES = (OPEN, WON, LOST)
@@ -207,6 +209,28 @@ class WorkspaceView:
     lost_channel: str | None = None
     lost_channel_id: str | None = None
     assignment: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Installation:
+    """The one workspace (or Enterprise Grid organisation) the bot token belongs to, as auth.test names it:
+    oppbot serves it and nobody else."""
+
+    team_id: str
+    name: str
+    enterprise_id: str | None = None
+    is_enterprise_install: bool = False  # installed org-wide: every workspace of the organisation is served
+
+    @classmethod
+    def from_auth_test(cls, identity: Mapping[str, Any]) -> Installation:
+        return cls(team_id=str(identity.get("team_id") or ""), name=str(identity.get("team") or identity.get("team_id") or ""),
+                   enterprise_id=identity.get("enterprise_id") or None, is_enterprise_install=bool(identity.get("is_enterprise_install")))
+
+    def admits(self, team_id: str | None, enterprise_id: str | None) -> bool:
+        """Whether a request made in this workspace (or organisation) is one oppbot serves."""
+        if self.is_enterprise_install:
+            return enterprise_id is not None and enterprise_id == self.enterprise_id
+        return team_id is not None and team_id == self.team_id
 
 
 @dataclass(frozen=True)

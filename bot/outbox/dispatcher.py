@@ -8,6 +8,22 @@ processes share one database), sends them through the sender registered for thei
 marks them sent. A Slack failure leaves the row pending with a later due time (Retry-After
 honoured for 429, exponential backoff otherwise); after MAX_ATTEMPTS it is flagged failed with
 the reason. A process that dies holding a lease only delays the row until the lease expires.
+
+Every message is posted once, whatever fails between the post and the record of it. Each
+chat.postMessage of a delivery carries metadata naming the row and the post's part (0, 1, … within
+the delivery), and the claim marks the row in doubt (`in_doubt_since`) until an outcome is known.
+When the last attempt's outcome is unknown — the process was killed, Slack timed out, the
+connection dropped, Slack answered 5xx, or the database failed the transaction recording "sent" —
+the next attempt first looks in the conversation's history (its last 1,000 messages at most) for a
+message with that metadata and records it instead of posting again (bot/slack/gateway.py); if Slack
+can't be asked, the row waits.
+Slack's answer of an error (a 429, channel_not_found) means nothing was posted, so it clears the
+doubt unless an earlier attempt left one.
+
+Two kinds of sending stay at least once. Files (files_upload_v2: funnel_chart, export, digest_chart)
+carry no metadata and can't be looked for, so a file whose upload got no answer may be shared twice.
+Ephemeral messages (chat.postEphemeral, the card note) have no history to look in: one whose answer
+was lost may be shown twice. chat.update (card_refresh) needs nothing: doing it twice changes nothing.
 """
 
 from __future__ import annotations
@@ -24,9 +40,9 @@ from datetime import datetime, timedelta
 from slack_sdk.errors import SlackApiError
 
 from bot.domain.clock import Clock
-from bot.slack.gateway import retry_after, slack_error
-from bot.slack.pacing import Paced, delivery_scope
-from storage.db import UnitOfWork, UnitOfWorkFactory
+from bot.slack.gateway import outcome_unknown, retry_after, slack_error
+from bot.slack.pacing import DeliveryScope, Paced, delivery_scope
+from storage.db import UnitOfWork, UnitOfWorkFactory, is_unreachable
 from storage.models import CANCELLED, FAILED, PENDING, SENT, Delivery
 
 log = logging.getLogger(__name__)
@@ -107,9 +123,11 @@ def backoff(attempts: int) -> timedelta:
 
 
 class Dispatcher:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, *, owner: str | None = None, lease: timedelta = LEASE, batch: int = BATCH,
-                 workers: int = WORKERS) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, *, team_ids: Callable[[], list[str]] | None = None, owner: str | None = None,
+                 lease: timedelta = LEASE, batch: int = BATCH, workers: int = WORKERS) -> None:
         self.uow = uow
+        # The workspaces whose rows are sent: those this bot token serves (Workspaces.team_ids).
+        self.team_ids = team_ids or self._every_workspace
         self.clock = clock
         self.owner = owner or instance_id()
         self.lease = lease
@@ -121,6 +139,12 @@ class Dispatcher:
         self.batch_senders: dict[str, _Batched] = {}
         # Called at the start of every run to record newly due work (e.g. the digests whose time came).
         self.before_run: Callable[[], object] | None = None
+        # Set by `stop_claiming` when the process shuts down: checked before each claim, so a run ends after its batch.
+        self.stopping = False
+
+    def _every_workspace(self) -> list[str]:
+        with self.uow() as uow:
+            return uow.workspaces.all_team_ids()
 
     def register(self, kind: str, sender: Sender, *, sequence: Callable[[Delivery], str] | None = None) -> None:
         """`sequence` names the row's sequence: claimed rows of one sequence (of any kinds) are sent one
@@ -145,10 +169,9 @@ class Dispatcher:
         if plan and self.before_run is not None:
             try:
                 self.before_run()
-            except Exception:  # planning must not stop the sending of what is already due
-                log.exception("planning due work failed")
-        with self.uow() as uow:
-            team_ids = uow.workspaces.all_team_ids()
+            except Exception as exc:  # planning must not stop the sending of what is already due
+                log.error("planning due work failed: %s", f"{exc.__class__.__name__}: {exc}"[:300], exc_info=not is_unreachable(exc))
+        team_ids = self.team_ids()
         batched = [kind for kind in self.batch_senders if (kinds is None or kind in kinds) and kind not in skip]
         for team_id in team_ids:
             for kind in batched:
@@ -182,6 +205,8 @@ class Dispatcher:
     def claim(self, team_id: str, *, kinds: tuple[str, ...] | None = None, skip: tuple[str, ...] = (), limit: int | None = None,
               lease: timedelta | None = None) -> list[Delivery]:
         """Take a lease on a batch of due rows (skipping rows another process holds) and return them."""
+        if self.stopping:
+            return []
         now = self.clock.now()
         with self.uow(write=True) as uow:
             rows = uow.outbox.claim(team_id, now, owner=self.owner, until=now + (lease or self.lease), limit=limit or self.batch,
@@ -207,14 +232,16 @@ class Dispatcher:
         sender = self.senders.get(delivery.kind)
         now = self.clock.now()
         outcome: Outcome | Exception
+        # claimed rows have their id (the table's key)
+        scope = DeliveryScope(delivery.id, delivery.in_doubt_since, holds_slot=delivery.last_error == PACED)  # type: ignore[arg-type]
         try:
             if sender is None:
                 raise LookupError(f"no sender for kind {delivery.kind!r}")
-            with delivery_scope(holds_slot=delivery.last_error == PACED):
+            with delivery_scope(scope):
                 outcome = sender(delivery, now)
         except Exception as exc:
             outcome = exc
-        return self._record(delivery, outcome, now)
+        return self._record(delivery, outcome, now, posts=scope.parts)
 
     def _deliver_batch(self, sender: BatchSender, claimed: list[Delivery]) -> list[tuple[str, str | None]]:
         """Hand claimed rows of one kind to their batch sender together, then record each row's outcome."""
@@ -228,8 +255,9 @@ class Dispatcher:
             outcomes = [exc] * len(claimed)
         return self._in_parallel(lambda pair: self._record(pair[0], pair[1], now), list(zip(claimed, outcomes)))
 
-    def _record(self, delivery: Delivery, outcome: Outcome | Exception, now: datetime) -> tuple[str, str | None]:
-        """Record a row's outcome (or the exception that stopped it) and release its claim."""
+    def _record(self, delivery: Delivery, outcome: Outcome | Exception, now: datetime, *, posts: int = 0) -> tuple[str, str | None]:
+        """Record a row's outcome (or the exception that stopped it) and release its claim. `posts`: how
+        many of the delivery's posts are, or may be, in Slack after this attempt."""
         values: dict
         error: str | None = None
         then = None
@@ -247,7 +275,11 @@ class Dispatcher:
                 values = {"due_at": now + timedelta(seconds=wait), "last_error": f"ratelimited: retry after {wait}s"}
             else:
                 values = self._failure(delivery, error, now, permanent=error in PERMANENT_ERRORS)
-        elif isinstance(outcome, Exception):  # a network failure or a bug: keep the row, retry later, say why
+        elif isinstance(outcome, Exception) and (outcome_unknown(outcome) or is_unreachable(outcome)):
+            # Slack or the database didn't answer: retry later, one line in the log
+            error = f"{outcome.__class__.__name__}: {outcome}"[:300]
+            values = self._failure(delivery, error, now, permanent=False)
+        elif isinstance(outcome, Exception):  # a bug: keep the row, retry later, say why
             error = f"{outcome.__class__.__name__}: {outcome}"[:300]
             log.error("delivery %s (%s) raised", delivery.id, delivery.kind, exc_info=outcome)
             values = self._failure(delivery, error, now, permanent=False)
@@ -260,17 +292,32 @@ class Dispatcher:
         else:
             values = {"due_at": outcome.at, "last_error": outcome.reason[:300]}
         values.update(claimed_by=None, claimed_until=None)
-        with self.uow(write=True) as uow:
-            uow.outbox.settle(delivery, self.owner, values)
-            if then is not None:
-                then(uow)
-            uow.commit()
+        if not self._in_doubt(delivery, values, posts):
+            values["in_doubt_since"] = None
+        try:
+            with self.uow(write=True) as uow:
+                uow.outbox.settle(delivery, self.owner, values)
+                if then is not None:
+                    then(uow)
+                uow.commit()
+        except Exception as exc:
+            # The row stays claimed and in doubt: once the lease runs out it is claimed again, and what this
+            # attempt posted is found in Slack rather than posted twice.
+            log.error("recording the outcome of delivery %s (%s) failed; it is taken up again when its lease expires: %s",
+                      delivery.id, delivery.kind, f"{exc.__class__.__name__}: {exc}"[:300], exc_info=not is_unreachable(exc))
+            return "retried", f"not recorded: {exc.__class__.__name__}"
         if error is not None:
             return ("failed" if values.get("status") == FAILED else "retried"), error
         status = values.get("status")
         if values.get("last_error") == PACED:
             return "paced", None
         return ("sent" if status == SENT else "skipped" if status == CANCELLED else "retried"), None
+
+    @staticmethod
+    def _in_doubt(delivery: Delivery, values: dict, posts: int) -> bool:
+        """Whether the row's next attempt must first look in Slack for what was posted: it will be retried,
+        and an earlier attempt's outcome is unknown or this attempt's posts are (or may be) in Slack."""
+        return values.get("status", PENDING) == PENDING and (delivery.in_doubt_since is not None or posts > 0)
 
     def _failure(self, delivery: Delivery, error: str, now: datetime, *, permanent: bool) -> dict:
         attempts = delivery.attempts + 1
@@ -286,12 +333,26 @@ class Dispatcher:
         """When the earliest pending row of these kinds that nobody holds falls due (one index range per workspace)."""
         now = self.clock.now()
         with self.uow() as uow:
-            dues = [uow.outbox.next_due(team_id, now, kinds=kinds, skip=skip) for team_id in uow.workspaces.all_team_ids()]
+            dues = [uow.outbox.next_due(team_id, now, kinds=kinds, skip=skip) for team_id in self.team_ids()]
         return min((due for due in dues if due is not None), default=None)
 
     def failed_count(self) -> int:
         with self.uow() as uow:
-            return sum(uow.outbox.failed_count(team_id) for team_id in uow.workspaces.all_team_ids())
+            return sum(uow.outbox.failed_count(team_id) for team_id in self.team_ids())
+
+    def stop_claiming(self) -> None:
+        """Claim nothing more (the process is shutting down); the sends in flight go on."""
+        self.stopping = True
+
+    def release_held(self) -> int:
+        """Hand the rows this dispatcher still holds to whoever claims next, due now rather than when the
+        lease runs out: the last step of a shutdown. A row whose send was in flight stays in doubt, so
+        the next attempt looks for what was posted first. Returns how many rows were released."""
+        now = self.clock.now()
+        with self.uow(write=True) as uow:
+            released = sum(uow.outbox.release(team_id, self.owner, now) for team_id in self.team_ids())
+            uow.commit()
+        return released
 
 
 # Called after a commit that recorded outbox rows: run now, or by `at`.

@@ -7,12 +7,16 @@ runs at start-up (what fell due while the bot was down goes out at once), then s
 next pending row falls due, the tick passes, or it is woken (a commit recorded an alert, a
 follow-up due before the next tick). A wake-up during a run makes the loop run again right after
 it: nothing waits for the next tick because a run was in progress.
+
+Shutting down, the lanes stop claiming at once, the sends in flight get a grace to finish, and what
+is still held after it is handed back (due now) rather than left to its lease.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -22,6 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.digests.service import DIGEST
 from bot.outbox.dispatcher import Dispatcher
 from bot.reports.service import EXPORT
+from storage.db import is_unreachable
 
 log = logging.getLogger(__name__)
 JOB_ID = "deliveries"
@@ -54,6 +59,7 @@ class DeliveryLane:
         self.sleeping_until: datetime | None = None
         self.settled = 0  # how many times the loop has (re)computed when to run next
         self._state = threading.Condition()
+        self._database_lost = False
 
     def run_once(self) -> float:
         """One run of the lane; returns how long to wait before the next."""
@@ -63,9 +69,17 @@ class DeliveryLane:
                 log.info("deliveries: %d sent, %d skipped, %d retrying, %d failed, %d paced", stats.sent, stats.skipped,
                          stats.retried, stats.failed, stats.paced)
             next_due = self.dispatcher.next_due(kinds=self.lane.get("kinds"), skip=self.lane.get("skip", ()))
-        except Exception:  # keep going: the next run picks the work up again
-            log.exception("delivery run (%s) failed", self.name)
+        except Exception as exc:  # keep going: the next run picks the work up again
+            if not is_unreachable(exc):
+                log.exception("delivery run (%s) failed", self.name)
+            elif not self._database_lost:  # one line per outage, not one traceback per tick
+                log.warning("delivery lane %s: the database can't be reached (%s); deliveries wait for it", self.name,
+                            str(exc).splitlines()[0][:200])
+                self._database_lost = True
             return self.tick_seconds
+        if self._database_lost:
+            log.warning("delivery lane %s: the database answers again", self.name)
+            self._database_lost = False
         now = self.dispatcher.clock.now()
         with self._lock:
             # a wake-up for later that came during this run (its row may be newer than next_due's read)
@@ -90,8 +104,15 @@ class DeliveryLane:
     def stop(self, wait: bool = True) -> None:
         self._stopping.set()
         self._woken.set()
-        if wait and self._thread is not None:
-            self._thread.join(timeout=60)
+        if wait:
+            self.join(timeout=60)
+
+    def join(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the loop to end; returns whether it has."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def _loop(self) -> None:
         clock = self.dispatcher.clock
@@ -134,6 +155,7 @@ class Scheduler:
     def __init__(self, lanes: dict[str, DeliveryLane], daily: BackgroundScheduler | None) -> None:
         self.lanes = lanes
         self.daily = daily
+        self._stopping_since: float | None = None  # time.monotonic() when stop_claiming was first called
 
     def start(self) -> None:
         for lane in self.lanes.values():
@@ -141,11 +163,40 @@ class Scheduler:
         if self.daily is not None:
             self.daily.start()
 
-    def shutdown(self, wait: bool = True) -> None:
+    def stop_claiming(self) -> None:
+        """The first step of a shutdown, at once: no lane claims anything more, and each ends its loop when
+        its sends in flight are done. The grace of `shutdown` counts from the first call."""
+        if self._stopping_since is not None:
+            return
+        self._stopping_since = time.monotonic()
+        for dispatcher in self._dispatchers():
+            dispatcher.stop_claiming()
         for lane in self.lanes.values():
-            lane.stop(wait=wait)
+            lane.stop(wait=False)
         if self.daily is not None:
-            self.daily.shutdown(wait=wait)
+            self.daily.shutdown(wait=False)
+
+    def shutdown(self, grace: float) -> bool:
+        """Stop claiming (if not yet), give the sends in flight until `grace` seconds after that to finish,
+        then hand every row still held back to the next claimer, due now: another process, or this one
+        restarted, sends it at once instead of when the lease runs out. Returns whether every lane ended
+        in time (if not, their sends are still waiting on Slack in worker threads)."""
+        self.stop_claiming()
+        assert self._stopping_since is not None
+        deadline = self._stopping_since + grace
+        ended = [lane.join(max(0.0, deadline - time.monotonic())) for lane in self.lanes.values()]
+        for dispatcher in self._dispatchers():
+            try:
+                released = dispatcher.release_held()
+            except Exception:  # the database is gone: the rows wait out their lease instead
+                log.exception("could not hand back the deliveries this process holds; they are sent when their lease runs out")
+                continue
+            if released:
+                log.info("handed back %d delivery(ies) still in progress to the next process", released)
+        return all(ended)
+
+    def _dispatchers(self) -> list[Dispatcher]:
+        return list(dict.fromkeys(lane.dispatcher for lane in self.lanes.values()))
 
     def wake(self, at: datetime | None = None) -> None:
         """Run the quick lane now (after a commit that recorded alerts), or by `at` (a new follow-up's due time)."""

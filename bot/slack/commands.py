@@ -17,7 +17,8 @@ from bot.domain.values import Actor, Forbidden
 from bot.reports.export import EXPORT_FILTERS
 from storage.analytics import DIMENSIONS
 
-_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+# a user id no longer than the columns that hold one: a longer "mention" names nobody
+_MENTION = re.compile(r"^<@([UW][A-Z0-9]{1,31})(?:\|[^>]*)?>$")
 _REF = re.compile(r"^(?:OPP-?|#)?(\d{1,9})$", re.IGNORECASE)
 
 # Who may run a subcommand at all (finer rules, such as whose deal, are the services').

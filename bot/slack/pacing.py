@@ -9,6 +9,9 @@ Each row is put back at most once, and the channel's messages leave at Slack's r
 
 The pacer is per process. Several processes posting to one channel may still meet a 429; its
 Retry-After then holds the channel back here too, and the row is retried without counting an attempt.
+
+The scope also carries the delivery's identity, which the gateway writes into each post's metadata
+and looks for before posting again when an earlier attempt's outcome is unknown (bot/slack/gateway.py).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime
 
 # Slack: chat.postMessage "1 per second per channel, short bursts allowed".
 RATE_PER_SECOND = 1.0
@@ -36,22 +40,36 @@ class Paced(Exception):
 
 
 @dataclass
-class _Delivery:
+class DeliveryScope:
+    """The outbox row being sent in this thread, as the gateway's posts need it."""
+
+    delivery_id: int
+    # Set when an earlier attempt's outcome is unknown (it timed out, or the process died before
+    # recording it): its posts may be in Slack, so each post first looks there for its copy.
+    in_doubt_since: datetime | None
     holds_slot: bool
-    posted: bool = False
+    # The first post went through the pacer: the delivery's other posts go with it.
+    paced: bool = False
+    # Posts of this delivery that are in Slack, or may be (no answer came): the next post's part number.
+    parts: int = 0
 
 
-_current: ContextVar[_Delivery | None] = ContextVar("oppbot_delivery", default=None)
+_current: ContextVar[DeliveryScope | None] = ContextVar("oppbot_delivery", default=None)
 
 
 @contextmanager
-def delivery_scope(*, holds_slot: bool) -> Iterator[None]:
-    """Posts made inside are one delivery's: its first post is paced, unless it already holds its slot."""
-    token = _current.set(_Delivery(holds_slot=holds_slot))
+def delivery_scope(delivery: DeliveryScope) -> Iterator[None]:
+    """Posts made inside are this delivery's: its first post is paced, unless it already holds its slot."""
+    token = _current.set(delivery)
     try:
         yield
     finally:
         _current.reset(token)
+
+
+def current_delivery() -> DeliveryScope | None:
+    """The delivery being sent in this thread; None for a user's click."""
+    return _current.get()
 
 
 class ChannelPacer:
@@ -67,9 +85,9 @@ class ChannelPacer:
     def before_post(self, channel: str) -> None:
         """Called by the gateway before it posts; raises Paced to put the delivery back."""
         delivery = _current.get()
-        if delivery is None or delivery.posted:
+        if delivery is None or delivery.paced:
             return  # not a delivery (a user's click), or a delivery's second message: only its first is paced
-        delivery.posted = True
+        delivery.paced = True
         if delivery.holds_slot:
             return
         wait = self.reserve(channel)

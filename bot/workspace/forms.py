@@ -26,10 +26,11 @@ class WorkspaceSettings:
     lost_channel: str | None
 
 
-_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,}$")
+# Slack ids, as long as the columns that hold one allow at most
+_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,31}$")
 
 
-_USERGROUP = re.compile(r"^S[A-Z0-9]{2,}$")
+_USERGROUP = re.compile(r"^S[A-Z0-9]{2,31}$")
 
 
 def _whole_number(raw: str, low: int, high: int, what: str) -> tuple[int | None, str | None]:

@@ -3,6 +3,7 @@ request context, with the Slack profile cache behind it)."""
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import logging
@@ -20,12 +21,13 @@ from bot.domain.values import (
     Actor,
     Context,
     Forbidden,
+    Installation,
     Invalid,
     NotFound,
     StageModel,
     WorkspaceView,
 )
-from bot.slack.gateway import SlackGateway, slack_error
+from bot.slack.gateway import SLACK_UNREACHABLE, SlackGateway, slack_error
 from bot.workspace.config import (
     AssignmentConfig,
     StageConfig,
@@ -39,6 +41,16 @@ from storage.models import Member
 log = logging.getLogger(__name__)
 
 PROFILE_TTL = timedelta(hours=24)
+
+
+class Unknown(enum.Enum):
+    """A profile Slack didn't answer for, with nothing cached."""
+
+    UNKNOWN = "unknown"
+
+
+UNKNOWN = Unknown.UNKNOWN
+NOT_SERVED = "oppbot serves its own workspace only; nothing was changed."
 
 
 def config_digest(config: WorkspaceConfig) -> str:
@@ -61,6 +73,20 @@ class Workspaces:
         self._config_is_file = config.source != WorkspaceConfig().source
         self._synced: set[str] = set()
         self._sync_lock = threading.Lock()
+        # Who the bot token belongs to (auth.test at start-up, `sign_in`); None in offline commands.
+        self.installation: Installation | None = None
+
+    def sign_in(self, installation: Installation) -> None:
+        """Serve this workspace (or organisation) from now on: seed it, re-apply a changed configuration file."""
+        self.installation = installation
+        self.ensure_workspace(installation.team_id)
+        for team_id in self.team_ids():
+            self.ensure_workspace(team_id)
+
+    def serves(self, team_id: str) -> bool:
+        """Whether a workspace id is one this bot token serves (any, before sign-in: offline commands read the database)."""
+        installation = self.installation
+        return installation is None or installation.is_enterprise_install or team_id == installation.team_id
 
     # ----- set-up from the configuration file ----------------------------------------------------
 
@@ -89,19 +115,18 @@ class Workspaces:
             self._synced.add(team_id)
 
     def team_ids(self) -> list[str]:
-        """Every workspace in the database."""
+        """The workspaces in the database that this bot token serves (a database once shared with another
+        token, or a request an older version let in, may hold others: they get nothing)."""
         with self.uow() as uow:
-            return uow.workspaces.all_team_ids()
-
-    def sync_known_workspaces(self) -> None:
-        for team_id in self.team_ids():
-            self.ensure_workspace(team_id)
+            return [team_id for team_id in uow.workspaces.all_team_ids() if self.serves(team_id)]
 
     # ----- who is asking ------------------------------------------------------------------------
 
-    def context(self, team_id: str, user_id: str) -> Context:
+    def context(self, team_id: str, user_id: str, *, within_ack: bool = False) -> Context:
         """The actor, their workspace and its stage model, in one read (plus, once a day per person,
-        users.info and a write to cache the profile)."""
+        users.info and a write to cache the profile; never `within_ack`, where Slack must not be waited on)."""
+        if not self.serves(team_id):
+            raise Forbidden(NOT_SERVED)
         self.ensure_workspace(team_id)
         with self.uow() as uow:
             workspace = uow.workspaces.view(team_id)
@@ -109,26 +134,31 @@ class Workspaces:
             profile = uow.workspaces.member(team_id, user_id)
             managed = uow.teams.managed_user_ids(team_id, user_id)
         assert workspace is not None
-        if not profile_is_fresh(profile, self.clock.now()):
-            profile = self._refresh_profile(team_id, user_id, profile)
+        if not within_ack and not profile_is_fresh(profile, self.clock.now()):
+            refreshed = self._refresh_profile(team_id, user_id, profile)
+            profile = refreshed if isinstance(refreshed, Member) else None
         is_admin = user_id in workspace.admins or bool(profile and profile.is_slack_admin)
         actor = Actor(team_id=team_id, user_id=user_id, is_admin=is_admin, managed_user_ids=frozenset(managed))
         return Context(actor=actor, workspace=workspace, stages=stages, timezone=(profile.tz if profile and profile.tz else workspace.timezone))
 
-    def profile(self, team_id: str, user_id: str) -> Member | None:
-        """The user's cached Slack profile, refreshed from users.info once a day; None if Slack has no such user."""
+    def profile(self, team_id: str, user_id: str, *, quick: bool = False) -> Member | None | Unknown:
+        """The user's cached Slack profile, refreshed from users.info once a day; None if Slack has no such
+        user; UNKNOWN when Slack didn't answer and nothing is cached."""
         with self.uow() as uow:
             cached = uow.workspaces.member(team_id, user_id)
         if profile_is_fresh(cached, self.clock.now()):
             return cached
-        return self._refresh_profile(team_id, user_id, cached)
+        return self._refresh_profile(team_id, user_id, cached, quick=quick)
 
-    def _refresh_profile(self, team_id: str, user_id: str, cached: Member | None) -> Member | None:
+    def _refresh_profile(self, team_id: str, user_id: str, cached: Member | None, *, quick: bool = False) -> Member | None | Unknown:
         try:
-            info = self.slack.user_info(user_id)
+            info = self.slack.user_info(user_id, quick=quick)
         except SlackApiError as exc:
             log.warning("users.info %s failed (%s); using what is cached", user_id, slack_error(exc))
-            return cached
+            return cached if cached is not None else UNKNOWN
+        except SLACK_UNREACHABLE as exc:
+            log.warning("users.info %s: Slack didn't answer (%s); using what is cached", user_id, exc.__class__.__name__)
+            return cached if cached is not None else UNKNOWN
         if info is None:
             return None
         with self.uow(write=True) as uow:
@@ -142,17 +172,25 @@ class Workspaces:
     def timezone_of(self, team_id: str, user_id: str) -> str:
         """The user's Slack time zone, else the workspace's."""
         profile = self.profile(team_id, user_id)
-        if profile is not None and profile.tz:
+        if isinstance(profile, Member) and profile.tz:
             return profile.tz
         with self.uow() as uow:
             workspace = uow.workspaces.get_workspace(team_id)
         return workspace.timezone if workspace else "UTC"
 
     def check_owner(self, team_id: str, owner_id: str) -> str | None:
-        """Why this user can't own an opportunity, or None when they can."""
-        profile = self.profile(team_id, owner_id)
+        """Why this user can't own an opportunity, or None when they can.
+
+        Asked on the way to a form's ack too, so it never waits on Slack for long: one quick users.info
+        when the profile isn't cached fresh. When Slack doesn't answer and nothing is cached, the person
+        is taken as Slack's own user picker offered them.
+        """
+        profile = self.profile(team_id, owner_id, quick=True)
+        if profile is UNKNOWN:
+            return None
         if profile is None:
             return "I can't find that person in this workspace."
+        assert isinstance(profile, Member)
         if profile.is_bot:
             return "A bot can't own an opportunity; pick a person."
         if profile.is_deleted:
