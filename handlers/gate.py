@@ -1,10 +1,10 @@
 """The gate every request passes before any listener: oppbot serves the workspace its bot token belongs to, nobody else.
 
 With one bot token oppbot answers exactly the workspace (or Enterprise Grid organisation) that
-auth.test named at start-up (`Workspaces.installation`). A signed request from any other team is
-refused in the HTTP answer itself: no row is written, no Web API call is made. Someone from an
-external organisation clicking a card in a Slack Connect channel is told, through the response_url
-of the click, that oppbot serves its own workspace only. A payload that names no team (or, for a
+auth.test named at start-up (`Workspaces.installation`). A signed request from any other team, or
+from a user of another organisation, is refused in the HTTP answer itself: no row is written, no Web
+API call is made. A click (someone from an external organisation clicking a card in a Slack Connect
+channel) is also answered, through its response_url, that oppbot serves its own workspace only. A payload that names no team (or, for a
 command or an interaction, no user) is not a request oppbot can answer: 400.
 """
 
@@ -67,18 +67,19 @@ class WorkspaceGate(Middleware):
         installation = self.installation()
         if installation is None:
             return BoltResponse(status=503, body="oppbot is starting")
-        if not installation.admits(team_id, enterprise_id):
-            log.warning("refused a %s request from workspace %s: this token serves %s", kind or "untyped", team_id, installation.team_id)
-            return self._refuse(kind, installation)
         actor_team = _dict(body.get("user")).get("team_id") or req.context.actor_team_id
         actor_enterprise = req.context.actor_enterprise_id or enterprise_id
-        if actor_team and not installation.admits(actor_team, actor_enterprise):
-            log.info("refused a %s request from %s of external workspace %s", kind, req.context.user_id, actor_team)
-            response_url = body.get("response_url")
-            if kind == "block_actions" and isinstance(response_url, str) and response_url:
-                self.executor.submit(self._tell, response_url, not_served(installation))
-            return self._refuse(kind, installation)
-        return next()
+        if installation.admits(team_id, enterprise_id) and not (actor_team and not installation.admits(actor_team, actor_enterprise)):
+            return next()
+        log.warning("refused a %s request from %s of workspace %s: this token serves %s", kind or "untyped", req.context.user_id,
+                    actor_team or team_id, installation.team_id)
+        # A click on a card in a Slack Connect channel comes from the clicker's workspace (its team, or its
+        # user's): the one answer that reaches only them is the click's response_url, a webhook of Slack's
+        # (the request is signed) and no Web API call.
+        response_url = requests.web_url(body.get("response_url"))
+        if kind == "block_actions" and response_url:
+            self.executor.submit(self._tell, response_url, not_served(installation))
+        return self._refuse(kind, installation)
 
     @staticmethod
     def _refuse(kind: str, installation: Installation) -> BoltResponse:

@@ -69,7 +69,11 @@ def test_another_workspace_gets_a_polite_refusal_no_row_and_no_web_api_call(slac
 
     assert [(what, reply.status) for what, reply in answers if reply.status != 200] == []
     assert row_counts(slack) == before_rows
-    assert slack.fake.calls()[before_calls:] == [], "no Web API call, no response_url, no views.open for another workspace"
+    after = slack.fake.calls()[before_calls:]
+    assert [c.method for c in after if c.method != "response_url"] == [], "no Web API call for another workspace"
+    told = [c.params for c in after]
+    assert len(told) == 4 and all("workspace only" in t["text"] and t["response_type"] == "ephemeral" for t in told), \
+        "each click (the clicker's own response_url) is told oppbot serves its own workspace; nothing else is answered through Slack"
     commands = [reply.json for what, reply in answers if what.startswith("command")]
     assert all(answer["response_type"] == "ephemeral" and "serves the *Fake Team* workspace only" in answer["text"] for answer in commands)
     submission = dict(answers)["submission"].json
