@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.domain.values import OppError
+from bot.domain.words import count
 from bot.settings import (
     Settings,
     SettingsError,
@@ -79,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check-config":
             config = load_config(settings.config_path)
             for number, stage in enumerate(config.stages, start=1):
-                print(f"{number}. {stage.name}: {stage.probability}%, stalled after {stage.max_days} days"
+                print(f"{number}. {stage.name}: {stage.probability}%, stalled after {count(stage.max_days, 'day', 'days')}"
                       + (f", alerts {stage.alert_channel}" if stage.alert_channel else ""))
             return 0
         return run(settings)

@@ -18,6 +18,7 @@ from bot.deals.views import (
     new_opportunity_modal,
 )
 from bot.domain.values import Context, Invalid, OppError, StageModel, parse_id
+from bot.domain.words import count
 from bot.followups.views import add_follow_up_offer
 from bot.services import Services
 from bot.slack import requests
@@ -63,7 +64,7 @@ def new(services: Services, ctx: Context, parsed: Command, request: requests.Com
 @handles("list")
 def list_(services: Services, ctx: Context, parsed: Command, request: requests.CommandRequest, reply: Replier, client: WebClient) -> None:
     page = services.deals.list_open(ctx, owner_id=parsed.user_id, stage_query=parsed.stage)
-    reply.say(f"{page.total} open opportunities", list_blocks(page, ctx.stages, services.clock.now(), viewer_id=ctx.user_id))
+    reply.say(count(page.total, "open opportunity", "open opportunities"), list_blocks(page, ctx.stages, services.clock.now(), viewer_id=ctx.user_id))
 
 
 @handles("show")
@@ -184,7 +185,7 @@ def register(app: App, services: Services) -> None:
             raise Invalid("That page button is not valid any more; run `/opp list` again.") from None
         ctx = services.workspaces.context(request.team_id, request.user_id)
         listed = deals.list_open(ctx, owner_id=owner, stage_id=stage_id if isinstance(stage_id, int) else None, offset=offset)
-        reply.replace(f"{listed.total} open opportunities", list_blocks(listed, ctx.stages, services.clock.now(), viewer_id=ctx.user_id))
+        reply.replace(count(listed.total, "open opportunity", "open opportunities"), list_blocks(listed, ctx.stages, services.clock.now(), viewer_id=ctx.user_id))
 
     @after_ack(app.action(HOME_NEW_BUTTON))
     def home_new(body: dict, client: WebClient) -> None:

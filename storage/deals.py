@@ -77,7 +77,8 @@ class DealRepository:
         """Record a stage change (kept forever) and move the deal; its stage visits are derived again."""
         assert opp.id is not None
         change = StageChange(team_id=opp.team_id, opportunity_id=opp.id, from_stage_id=opp.stage_id, from_status=opp.status,
-                             to_stage_id=to_stage_id, to_status=to_status, changed_by=changed_by, owner_id=opp.owner_id, changed_at=now)
+                             to_stage_id=to_stage_id, to_status=to_status, changed_by=changed_by, owner_id=opp.owner_id, changed_at=now,
+                             lost_reason=(lost_reason or None) if to_status == LOST else None)
         self.session.add(change)
         self.session.flush()
         visits.derive(self.session, opp.team_id, opportunity_id=opp.id)
@@ -92,6 +93,14 @@ class DealRepository:
         return change
 
     def set_lost_reason(self, opp: Opportunity, reason: str, now: datetime) -> None:
+        """A new reason for the deal's current loss: the card's and that close's in the history (no new close)."""
+        assert opp.id is not None
+        latest = (select(StageChange.id)
+                  .where(StageChange.team_id == opp.team_id, StageChange.opportunity_id == opp.id, StageChange.to_status == LOST)
+                  .order_by(StageChange.changed_at.desc(), StageChange.id.desc())
+                  .limit(1)
+                  .scalar_subquery())
+        self.session.execute(update(StageChange).where(StageChange.id == latest).values(lost_reason=reason))
         opp.lost_reason, opp.updated_at = reason, now
         self.session.add(opp)
 

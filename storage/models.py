@@ -139,6 +139,11 @@ class Opportunity(SQLModel, table=True):
 class StageChange(SQLModel, table=True):
     """The history: from, to, who, when; those columns are never updated and rows never deleted.
 
+    `lost_reason` is the reason given for the close a change to Lost records (None on other
+    changes, and on closes made before revision 0008 whose reason was already gone); a reason
+    given again while the deal stays lost corrects that close's reason. Loss reasons are counted
+    from here, so a deal lost, reopened and lost again keeps both reasons.
+
     `left_at`, `advanced`, `first_visit` and `first_visit_of_owner` are derived from the deal's
     whole history and kept current by storage.visits, so that time in stage, conversion and final
     outcomes are plain GROUP BYs rather than window passes over every stage change.
@@ -161,6 +166,7 @@ class StageChange(SQLModel, table=True):
     changed_by: str = Field(max_length=32)
     owner_id: str = Field(max_length=32)
     changed_at: datetime = _ts()
+    lost_reason: str | None = Field(default=None, max_length=500)
     left_at: datetime | None = _ts(nullable=True)
     advanced: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     first_visit: bool = Field(default=False, sa_column_kwargs={"server_default": false()})

@@ -50,7 +50,7 @@ def test_commands_clicks_and_events_are_acked_while_every_worker_is_busy(slack):
     slack.executor.drain()
     slack.deliver(slack.deliver_after_each)  # the card refresh is an outbox row of the stage change
 
-    assert slack.responses()[0]["text"] == "1 open opportunities"
+    assert slack.responses()[0]["text"] == "1 open opportunity"
     assert [c.to_stage_id for c in changes(slack, deal.id)] == [stage_ids(slack)["Prospect"], stage_ids(slack)["Negotiation"]]
     assert [c.params["ts"] for c in slack.fake.calls("chat.update")] == [card.ts]
     assert [c.params["user_id"] for c in slack.fake.calls("views.publish")] == ["U0REP1"]

@@ -16,7 +16,7 @@ Reps U0REP1 and U0REP2 form the team scope; U0REP3 is in the workspace but outsi
  F OPP-6  REP2 12000.25 USD    new S2 d85 (created directly in stage 2)                   open S2
  G OPP-7  REP1   50000 EUR     new S1 d94, S2 d97                                         open S2
  H OPP-8  REP1    7000 USD     new S1 d50, S2 d53, S3 d60                                 open S3 (40.5 d > max 30)
- I OPP-9  REP2    (no amount)  new S1 d90                                                 open S1 (10.5 d > 2 x median 3)
+ I OPP-9  REP2    (no amount)  new S1 d90                                                 open S1 (10.5 d; too few S1 visits for a norm)
  J OPP-10 REP3  100000 USD     new S1 d100 (outside the team, and at the window's end)    open S1
  L OPP-11 REP1    4000 USD     new S1 d70, S2 d74, won d95, reopened S2 d99               open S2
  M OPP-12 REP2   15000 USD     new S1 d30.5, won d45 (straight from stage 1)              won
@@ -43,6 +43,7 @@ from storage.analytics import (
     DealRef,
     ExpectedCloses,
     Figures,
+    Funnel,
     OverdueFollowUps,
     ReportRow,
     RepStage,
@@ -105,7 +106,7 @@ def add_deal(session: Session, team_id: str, stages: dict[int, int], number: int
             to_stage, to_status = stage_id, (WON if kind == "won" else LOST)
         reason = arg if kind == "lost" else None
         changes.append(dict(from_stage_id=stage_id, from_status=status, to_stage_id=to_stage, to_status=to_status,
-                            owner_id=change_owner, changed_by=change_owner, changed_at=d(day)))
+                            owner_id=change_owner, changed_by=change_owner, changed_at=d(day), lost_reason=reason))
         if kind == "new":
             created = d(day)
         if (to_stage, to_status) != (stage_id, status):
@@ -299,30 +300,29 @@ def test_win_rate(session):
 
 def test_stage_conversion(session, ids):
     s = ids.stage
-    # S1 entered: A B C D E G H I L M = 10 (F was created in S2); advanced: all but I = 9 (M by its win).
-    # S2 entered: A B C D E F G H L = 9; advanced: A B C E H (to S3) and L (won) = 6; D lost, F and G still there.
-    # S3 entered: A B C E H = 5; advanced: A (S4), C (S4), E (won d93) = 3; B went back, H still there.
-    # S4 entered: A C = 2; advanced (won): C = 1.
-    assert Figures(session).stage_conversion(TEAM_SCOPE) == [
-        StageStep(s[1], s[2], 10, 9, approx(0.9)),
-        StageStep(s[2], s[3], 9, 6, approx(6 / 9)),
-        StageStep(s[3], s[4], 5, 3, approx(0.6)),
-        StageStep(s[4], None, 2, 1, 0.5),
-    ]
-    # Deals created at/after d60: A D F G I L.
-    # S1: A D G I L = 5, advanced A D G L = 4. S2: A D F G L = 5, advanced A L = 2. S3: A 1/1. S4: A 1/0.
-    assert Figures(session).stage_conversion(TEAM_SCOPE, since=d(60)) == [
-        StageStep(s[1], s[2], 5, 4, approx(0.8)),
+    # Furthest stage each deal ever reached (a win ranks above every stage): A S4, B S3 (went back to S2),
+    # C won, D S2 (lost), E won (reopened, then lost), F S2 (created there), G S2, H S3, I S1, L won
+    # (reopened into S2), M won (straight from S1). Won now: C M; lost now: D E.
+    # Reached S1: all 11; S2: all but I = 10; S3: A B C E H L M = 7; S4: A C E L M = 5; Won 2 of 5.
+    assert Figures(session).stage_conversion(TEAM_SCOPE) == Funnel(steps=(
+        StageStep(s[1], s[2], 11, 10, approx(10 / 11)),
+        StageStep(s[2], s[3], 10, 7, approx(0.7)),
+        StageStep(s[3], s[4], 7, 5, approx(5 / 7)),
+        StageStep(s[4], None, 5, 2, 0.4),
+    ), won=2, lost=2)
+    # Deals created at/after d60: A D F G I L. S1: 6; S2: A D F G L = 5; S3 and S4: A L = 2; none won; D lost.
+    assert Figures(session).stage_conversion(TEAM_SCOPE, since=d(60)) == Funnel(steps=(
+        StageStep(s[1], s[2], 6, 5, approx(5 / 6)),
         StageStep(s[2], s[3], 5, 2, approx(0.4)),
-        StageStep(s[3], s[4], 1, 1, 1.0),
-        StageStep(s[4], None, 1, 0, 0.0),
-    ]
-    # The workspace adds J (entered S1, not advanced): S1 11 / 9.
-    assert Figures(session).stage_conversion(WORKSPACE)[0] == StageStep(s[1], s[2], 11, 9, approx(9 / 11))
-    # The same counts come with the dwell figures from their one pass over the visits (digest, App Home).
+        StageStep(s[3], s[4], 2, 2, 1.0),
+        StageStep(s[4], None, 2, 0, 0.0),
+    ), won=0, lost=1)
+    # The workspace adds J (in S1): S1 12, S2 10.
+    assert Figures(session).stage_conversion(WORKSPACE).steps[0] == StageStep(s[1], s[2], 12, 10, approx(10 / 12))
+    # The same funnel comes with the dwell figures (digest, App Home).
     for scope in (TEAM_SCOPE, WORKSPACE, Scope(TEAM, owner_ids=(REP2,))):
         figures = Figures(session).stage_figures(scope, NOW)
-        assert list(figures.conversion) == Figures(session).stage_conversion(scope)
+        assert figures.funnel == Figures(session).stage_conversion(scope)
         assert list(figures.dwell) == Figures(session).stage_dwell(scope, NOW)
 
 
@@ -368,25 +368,17 @@ def test_cycle_length(session):
 
 def test_stalled(session, ids):
     s, o = ids.stage, ids.deal
-    # Open team deals, days in stage at d100.5: A S4 5.5, B S2 6.5, F S2 15.5, G S2 3.5, H S3 40.5, I S1 10.5, L S2 1.5.
-    # H: 40.5 > S3 max_days 30 -> "max_days" (2 x S3 median 22 = 44 is not exceeded anyway).
-    # I: 10.5 < S1 max 14, but S1 has 10 visits with median 3 and 10.5 > 2 x 3 = 6 -> "median".
-    # F: 15.5 < S2 max 21 and not > 2 x S2 median 8 = 16. A: S4 has only 2 visits, no median rule.
+    # Open team deals, whole days in stage at d100.5: A S4 5, B S2 6, F S2 15, G S2 3, H S3 40, I S1 10, L S2 1.
+    # H: 40 > S3 max_days 30 -> "max_days".
+    # The norm rule needs 10 completed visits of the stage: S1 has 9 (A 2, B 2, C 1, D 3, E 2, G 3, H 3, L 4,
+    # M 14.5; I's is still going), S2 7, S3 5, S4 1: no norm anywhere, so I (10 < 14) is not stalled.
     result = Figures(session).stalled(TEAM_SCOPE, NOW)
-    assert result.total == 2
-    assert result.deals == (
-        analytics.StalledDeal(o["H"], 8, "Deal 8", REP1, s[3], approx(40.5), "max_days", 30, approx(22)),
-        analytics.StalledDeal(o["I"], 9, "Deal 9", REP2, s[1], approx(10.5), "median", 14, approx(3)),
-    )
-    top = Figures(session).stalled(TEAM_SCOPE, NOW, limit=1)
-    assert (top.total, [x.number for x in top.deals]) == (2, [8])
-    # multiplier 1.5: F 15.5 > 1.5 x 8 = 12 stalls too; I 10.5 > 4.5 still.
-    assert [(x.number, x.reason) for x in Figures(session).stalled(TEAM_SCOPE, NOW, multiplier=1.5).deals] == [
-        (8, "max_days"), (6, "median"), (9, "median")]
-    # multiplier 4: I 10.5 < 12 is fine; only H.
+    assert result.total == 1
+    assert result.deals == (analytics.StalledDeal(o["H"], 8, "Deal 8", REP1, s[3], 40, "max_days", 30.0, 30, None, 0),)
+    # without a norm to compare with, the multiplier changes nothing
+    assert [x.number for x in Figures(session).stalled(TEAM_SCOPE, NOW, multiplier=1.5).deals] == [8]
     assert [x.number for x in Figures(session).stalled(TEAM_SCOPE, NOW, multiplier=4).deals] == [8]
-    # REP2's deals alone (by current owner: B is REP1's now): S1 visits C 1, D 3, I 10.5*, M 14.5 = 4 < 5,
-    # so no median rule and I is not stalled in REP2's own scope.
+    # REP2's deals alone (by current owner: B is REP1's now): I 10 < 14, F 15 < 21.
     assert Figures(session).stalled(Scope(TEAM, owner_ids=(REP2,)), NOW).total == 0
 
 
@@ -558,7 +550,7 @@ def test_another_workspace_never_shows(session):
     # ...and none of it in T0TEST's figures: compare with T0TEST deals only (numbers 1..12).
     team = Scope(TEAM)
     assert Figures(session).win_rate(team, SINCE, UNTIL, "USD").won_amount == Decimal("30000.00")
-    assert {x.number for x in Figures(session).stalled(team, NOW).deals} == {8, 9}
+    assert {x.number for x in Figures(session).stalled(team, NOW).deals} == {8}
     assert REP1 not in [r.assignee_id for r in Figures(session).overdue_follow_ups_by_rep(team, d(94))]
 
 

@@ -34,7 +34,7 @@ def load(owner, open_count=5, weighted=Decimal("50000"), overdue=0):
 
 
 def order(candidates, **kwargs):
-    return [s.user_id for s in rank(candidates, kwargs.pop("weights", WEIGHTS), NOW, similar_label="similar", currency="USD")]
+    return [s.user_id for s in rank(candidates, kwargs.pop("weights", WEIGHTS), NOW, similar_label="", currency="USD")]
 
 
 # ----- ranking (pure) -------------------------------------------------------------------------
@@ -49,7 +49,7 @@ def test_a_specialist_beats_a_generalist_on_similar_deals():
 def test_one_win_out_of_one_does_not_beat_40_out_of_60():
     lucky = Candidate("U0LUCKY", record("U0LUCKY", 1, 1), load("U0LUCKY"))
     proven = Candidate("U0PROVEN", record("U0PROVEN", 60, 40), load("U0PROVEN"))
-    ranked = rank([lucky, proven], WEIGHTS, NOW, similar_label="similar", currency="USD")
+    ranked = rank([lucky, proven], WEIGHTS, NOW, similar_label="", currency="USD")
     assert [s.user_id for s in ranked] == ["U0PROVEN", "U0LUCKY"]
     # smoothed toward the team's 41/61 the means are (1 + 5·0.672)/6 ≈ 0.727 and (40 + 5·0.672)/65 ≈ 0.667,
     # but the score uses the 80% lower bound of each: ≈ 0.466 on 6 deals of evidence vs ≈ 0.589 on 65
@@ -64,10 +64,10 @@ def test_one_win_out_of_one_does_not_beat_40_out_of_60():
 def test_the_free_rep_beats_the_overloaded_one_with_the_same_record():
     busy = Candidate("U0BUSY", record("U0BUSY", 10, 5), load("U0BUSY", open_count=20, weighted=Decimal("400000"), overdue=6))
     free = Candidate("U0FREE", record("U0FREE", 10, 5), load("U0FREE", open_count=2, weighted=Decimal("20000")))
-    ranked = rank([busy, free], WEIGHTS, NOW, similar_label="similar", currency="USD")
+    ranked = rank([busy, free], WEIGHTS, NOW, similar_label="", currency="USD")
     assert [s.user_id for s in ranked] == ["U0FREE", "U0BUSY"]
-    assert "2 open deals, below the team average of 11" in ranked[0].reasons
-    assert "20 open deals, above the team average of 11" in ranked[1].reasons and "6 overdue follow-ups" in ranked[1].reasons
+    assert "2 open deals, 9 fewer than the team's average" in ranked[0].reasons
+    assert "20 open deals, 9 more than the team's average" in ranked[1].reasons and "6 overdue follow-ups" in ranked[1].reasons
 
 
 def test_an_away_rep_is_left_out_until_their_date():
@@ -85,12 +85,57 @@ def test_equal_scores_go_round_robin_to_whoever_was_assigned_longest_ago():
     assert order([a, b, c]) == ["U0C", "U0B", "U0A"]
 
 
+def reasons_of(*candidates, label=""):
+    return {s.user_id: s.reasons for s in rank(list(candidates), WEIGHTS, NOW, similar_label=label, currency="USD")}
+
+
 def test_reasons_read_as_plain_words():
     [only] = rank([Candidate("U0X", record("U0X", 20, 12, cycle_days=32), load("U0X", 8))], WEIGHTS, NOW,
-                  similar_label="similar (Healthcare · North)", currency="USD")
-    assert only.reasons == "won 12 of 20 similar (Healthcare · North) deals; 8 open deals, the team average; wins in 32 days on average (team 32)"
-    [new] = rank([Candidate("U0NEW", None, load("U0NEW", 0, Decimal(0)))], WEIGHTS, NOW, similar_label="similar", currency="USD")
-    assert new.reasons.startswith("no closed deals yet (counted at the team's 30%)")
+                  similar_label="Healthcare · North", currency="USD")
+    assert only.reasons == ("won 12 of 20 deals like this one (Healthcare · North); 8 open deals, the team's average; "
+                            "wins in 32 days on average, the team in 32 days")
+    [new] = rank([Candidate("U0NEW", None, load("U0NEW", 0, Decimal(0)))], WEIGHTS, NOW, similar_label="", currency="USD")
+    assert new.reasons == "no closed deals yet, so counted at the team's 30% win rate; no open deals, the team's average"
+
+
+def test_reasons_for_a_rep_with_no_closed_deals_one_with_one_win_and_a_veteran():
+    reasons = reasons_of(
+        Candidate("U0NEW", None, load("U0NEW", 1)),
+        Candidate("U0ONE", record("U0ONE", 1, 1, cycle_days=9), load("U0ONE", 4, overdue=1)),
+        Candidate("U0VET", record("U0VET", 4, 3, cycle_days=12), load("U0VET", 7, overdue=2)),
+        label="Manufacturing · APAC")
+    # the team: 4 of 5 closed deals won (80%); 4 open on average; wins in (9 + 3 × 12) / 4 = 11.25 days
+    assert reasons == {
+        "U0NEW": "no closed deals yet, so counted at the team's 80% win rate; 1 open deal, 3 fewer than the team's average",
+        "U0ONE": ("won the only deal like this one (Manufacturing · APAC); 4 open deals, the team's average; 1 overdue follow-up; "
+                  "wins in 9 days on average, the team in 11 days"),
+        "U0VET": ("won 3 of 4 deals like this one (Manufacturing · APAC); 7 open deals, 3 more than the team's average; "
+                  "2 overdue follow-ups; wins in 12 days on average, the team in 11 days"),
+    }
+
+
+def test_reasons_when_no_closed_deal_is_like_this_one_or_the_deal_has_nothing_to_compare():
+    # closed deals, none matching: what they did win is said, and that none was like this one
+    reasons = reasons_of(Candidate("U0A", record("U0A", 1, 1, similar_closed=0, similar_won=0), load("U0A", 2)),
+                         Candidate("U0B", record("U0B", 5, 0, similar_closed=0, similar_won=0), load("U0B", 3)),
+                         label="Retail")
+    assert reasons == {"U0A": "won their only closed deal, none like this one (Retail); 2 open deals, about the team's average",
+                       "U0B": "won 0 of 5 closed deals, none like this one (Retail); 3 open deals, about the team's average"}
+    # a deal with no industry, region, size or amount: every closed deal counts, no "like this one"
+    reasons = reasons_of(Candidate("U0C", record("U0C", 1, 0), load("U0C", 1)), Candidate("U0D", record("U0D", 6, 2, cycle_days=3), load("U0D", 1)))
+    assert reasons == {"U0C": "lost their only closed deal; 1 open deal, the team's average",
+                       "U0D": "won 2 of 6 closed deals; 1 open deal, the team's average; wins in 3 days on average, the team in 3 days"}
+
+
+def test_a_zero_day_average_reads_under_a_day_never_zero_days():
+    # won the day they were created: a real average of 0 days, said as people would
+    reasons = reasons_of(Candidate("U0FAST", record("U0FAST", 2, 2, cycle_days=0.0), load("U0FAST", 0, Decimal(0))),
+                         Candidate("U0SLOW", record("U0SLOW", 2, 1, similar_closed=1, similar_won=1, cycle_days=3.0), load("U0SLOW", 0, Decimal(0))),
+                         label="Healthcare")
+    assert reasons == {
+        "U0FAST": "won 2 of 2 deals like this one (Healthcare); no open deals, the team's average; wins in under a day on average, the team in 1 day",
+        "U0SLOW": "won the only deal like this one (Healthcare); no open deals, the team's average; wins in 3 days on average, the team in 1 day",
+    }
 
 
 def test_weights_change_the_order():
@@ -133,7 +178,7 @@ def test_a_deal_without_an_owner_goes_to_the_manager_with_ranked_suggestions_and
     [message] = suggestions_to(slack.fake, "DU0MGR")
     sections = [b for b in message.params["blocks"] if b.get("accessory", {}).get("action_id") == ASSIGN_BUTTON]
     assert [b["accessory"]["value"].split(":")[1] for b in sections] == ["U0REP1", "U0REP2"]
-    assert "won 6 of 7 similar (Healthcare) deals" in sections[0]["text"]["text"]
+    assert "won 6 of 7 deals like this one (Healthcare)" in sections[0]["text"]["text"]
     opp = slack.oppbot.services.deals.find(slack.oppbot.services.workspaces.context("T0TEST", "U0ADMIN"), number=1)
     assert opp.needs_owner and opp.owner_id == "U0REP1"
     # a rep can't assign

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from PIL import Image, ImageChops, ImageDraw
 
-from bot.reports.charts import _fit, _font, funnel_chart_png
+from bot.reports.charts import _fit, _font, chart_from_data, funnel_chart_png
 
 BAR = (0x1D, 0x4F, 0x91)
 WHITE = (255, 255, 255)
@@ -244,6 +244,42 @@ def test_deterministic_and_safe_from_threads():
     with ThreadPoolExecutor(8) as pool:
         got = list(pool.map(lambda case: funnel_chart_png(case[0], case[1], rates=case[2]), cases * 4))
     assert got == expected * 4
+
+
+WON_BAR, LOST_BAR = (0x2E, 0x7D, 0x32), (0x9E, 0x9E, 0x9E)
+OPEN_STAGES = [("Lead", 5), ("Qualified", 4), ("Negotiation", 2)]
+
+
+def rows_of(image: Image.Image, colour: tuple) -> list[tuple[int, int]]:
+    """(top, bottom) of the runs of `colour` down the bars' centre column."""
+    x = centre_x(image)
+    ys = [y for y in range(image.height) if image.getpixel((x, y)) == colour]
+    runs: list[tuple[int, int]] = []
+    for y in ys:
+        if runs and y == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], y)
+        else:
+            runs.append((y, y))
+    return runs
+
+
+def test_won_and_lost_are_outcome_bars_below_the_open_stages():
+    image = decode(funnel_chart_png("T", OPEN_STAGES, rates=[0.8, 0.5, 1.0], outcomes=[("Won", 2), ("Lost", 1)]))
+    open_rows, won, lost = bar_runs(image), rows_of(image, WON_BAR), rows_of(image, LOST_BAR)
+    assert len(open_rows) == 3 and len(won) == 1 and len(lost) == 1  # Won and Lost are not stage bars
+    assert open_rows[-1][1] < won[0][0] < lost[0][0]
+    assert won[0][0] - open_rows[-1][1] > open_rows[1][0] - open_rows[0][1]  # set apart by the rule's gap
+    # the last stage's step into Won is labelled; without outcomes it has nothing to point at
+    without_last_rate = decode(funnel_chart_png("T", OPEN_STAGES, rates=[0.8, 0.5, None], outcomes=[("Won", 2), ("Lost", 1)]))
+    left, top, right, bottom = differing_box(image, without_last_rate)
+    assert open_rows[-1][1] < (top + bottom) / 2 < won[0][0] and left > 600
+    assert render(OPEN_STAGES, rates=[0.8, 0.5, 1.0]).tobytes() == render(OPEN_STAGES, rates=[0.8, 0.5]).tobytes()
+
+
+def test_chart_data_without_outcomes_still_draws():
+    """Chart rows recorded before the outcomes were part of the data draw as they did (the stages and rates)."""
+    old = {"steps": [["Lead", 5], ["Won", 2]], "rates": [0.4]}
+    assert chart_from_data("T", old) == funnel_chart_png("T", [("Lead", 5), ("Won", 2)], rates=[0.4])
 
 
 def test_the_app_does_not_import_matplotlib():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import threading
 from datetime import datetime, timedelta
@@ -14,12 +15,12 @@ from slack_sdk import WebClient
 from sqlmodel import Session, select
 
 from bot.digests.views import digest_message
-from bot.domain.values import OpportunityDraft
+from bot.domain.values import OpportunityDraft, StageModel
 from bot.services import build_services
 from bot.slack.gateway import SlackGateway
 from bot.slack.ids import DIGEST_FULL_BUTTON
 from bot.workspace.config import parse_config
-from storage import visits
+from storage import analytics, visits
 from storage.db import UnitOfWork
 from storage.models import Delivery
 from tests.conftest import START, TEST_CONFIG
@@ -108,7 +109,63 @@ def test_digest_of_a_team_with_no_deals_and_with_one(slack):
     add_deal(slack)
     slack.clock.advance(minutes=1)
     _, one = digest_message(digests.build("T0TEST", team(slack), START - timedelta(days=1)), stages)
-    assert check_blocks(one, "message") == [] and "*Open pipeline:* 1 deals" in str(one) and "*New (1)*" in str(one)
+    assert check_blocks(one, "message") == [] and "*Open pipeline:* 1 deal ·" in str(one) and "*New (1)*" in str(one)
+    assert "*Average cycle:* no won deals yet" in str(one)
+
+
+def long_stage_model(slack, names):
+    model = pipeline_of(slack).workspaces.stage_model("T0TEST")
+    return StageModel(tuple(dataclasses.replace(stage, name=name) for stage, name in zip(model.stages, names)))
+
+
+def rep_funnel(owner, stages, entered, stall=None, ratio=None, finished=True):
+    return analytics.RepFunnel(owner, tuple(analytics.RepStage(s.id, None, n, 0, None, n, 1.0, n, 1.0 if finished else None)
+                                            for s, n in zip(stages, entered)), stall, ratio)
+
+
+def reps_section(message):
+    [section] = [b for b in message if b.get("text", {}).get("text", "").startswith("*Reps side by side*")]
+    return section["text"]["text"]
+
+
+def test_the_rep_comparison_reads_a_line_per_rep_with_a_150_character_stage_name_intact(slack):
+    long_name = "Prospect " + "and qualification with the customer's procurement, legal and security reviews " * 2
+    long_name = long_name[:150]
+    assert len(long_name) == 150
+    stages = long_stage_model(slack, [long_name, "Solution design", "Technical evaluation", "Negotiation"])
+    data = slack.oppbot.services.digests.build("T0TEST", team(slack), START - timedelta(days=1))
+    data = dataclasses.replace(data, reps=analytics.RepFunnels(
+        team=rep_funnel(None, stages.stages, [12, 7, 4, 2]),
+        reps=(rep_funnel("U0RAY", stages.stages, [8, 5, 3, 1], stall=stages.stages[0].id, ratio=1.3),
+              rep_funnel("U0ANN", stages.stages, [4, 2, 1, 1]),
+              rep_funnel("U0NEW", stages.stages, [0, 0, 0, 0], finished=False))))
+    _, message = digest_message(data, stages)
+    assert check_blocks(message, "message") == []
+    assert reps_section(message) == (
+        "*Reps side by side*\n"
+        f"_Deals entering each stage_ — the team: {long_name} 12 · Solution design 7 · Technical evaluation 4 · Negotiation 2\n"
+        f"• <@U0RAY>: deals stay 1.3× the team's time in *{long_name}*; entered {long_name} 8 · Solution design 5 · Technical evaluation 3 · Negotiation 1\n"
+        f"• <@U0ANN>: keeps the team's pace in every stage; entered {long_name} 4 · Solution design 2 · Technical evaluation 1 · Negotiation 1\n"
+        f"• <@U0NEW>: no finished stage to compare with the team yet; entered {long_name} 0 · Solution design 0 · Technical evaluation 0 · Negotiation 0")
+
+
+def test_when_the_rep_comparison_runs_out_of_room_whole_stages_and_whole_reps_are_left_out(slack):
+    names = [f"{i} " + "very long stage name about the customer's procurement and legal review " * 2 for i in range(1, 5)]
+    names = [n[:150] for n in names]
+    stages = long_stage_model(slack, names)
+    data = slack.oppbot.services.digests.build("T0TEST", team(slack), START - timedelta(days=1))
+    reps = tuple(rep_funnel(f"U0REP{i}", stages.stages, [9, 8, 7, 6], stall=stages.stages[3].id, ratio=2.0) for i in range(10))
+    data = dataclasses.replace(data, reps=analytics.RepFunnels(team=rep_funnel(None, stages.stages, [90, 80, 70, 60]), reps=reps))
+    _, message = digest_message(data, stages)
+    assert check_blocks(message, "message") == []
+    text = reps_section(message)
+    assert len(text) <= 3000 and "…" not in text.replace("…and", "")
+    lines = text.split("\n")
+    # two whole stage names fit in a line's 400 characters; the other two are counted, not cut
+    assert lines[1] == f"_Deals entering each stage_ — the team: {names[0]} 90 · {names[1]} 80 · 2 more stages"
+    assert lines[2] == f"• <@U0REP0>: deals stay 2.0× the team's time in *{names[3]}*; entered {names[0]} 9 · {names[1]} 8 · 2 more stages"
+    shown = [line for line in lines if line.startswith("• ")]
+    assert 1 < len(shown) < 10 and lines[-1] == f"…and {10 - len(shown)} more reps"
 
 
 def test_digest_of_5000_deals_stays_inside_block_kit_limits(slack, engine):
@@ -295,7 +352,9 @@ def test_report_by_industry_and_a_bad_period(slack):
     add_deal(slack, industry="Retail", amount="50")
     slack.command("report by industry this month", user="U0ADMIN")
     text = str(slack.last_response()["blocks"])
-    assert "*Finance* · 2 deals · USD 400" in text and "*Retail* · 1 deals · USD 50" in text
+    assert "*Finance* · 2 deals · USD 400" in text and "*Retail* · 1 deal · USD 50" in text
+    # nothing closed yet: said so, not a win rate of "—" over 0/0 and a cycle of "—"
+    assert "weighted open USD 5 · no closed deals yet" in text and "0/0" not in text
     slack.command("report by industry someday", user="U0ADMIN")
     assert "I can't read the period “someday”" in slack.last_response()["text"]
 

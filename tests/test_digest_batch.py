@@ -132,7 +132,7 @@ def test_batched_digests_equal_the_per_team_digests(services, engine):
         if data.team.member_ids:
             assert sum(p.count for p in data.pipeline) > 0 and data.changes.new.total > 0
             assert data.win_rate.won_count + data.win_rate.lost_count > 0 and data.stalled.total > 0 and data.overdue
-            assert any(s.entered for s in data.conversion) and any(r.stages[0].visits for r in data.reps.reps)
+            assert any(s.reached for s in data.funnel.steps) and any(r.stages[0].visits for r in data.reps.reps)
         else:
             assert sum(p.count for p in data.pipeline) == 0 and data.reps.team.stages[0].visits == 0
     # hand-overs: some team's rep funnel counts visits that are not on its current deals

@@ -270,25 +270,28 @@ def test_time_zones_tomorrow_9am_is_nine_for_each_user(slack):
 
 def test_a_stalled_deal_is_nudged_once_per_stage_entry(slack, deal):
     stages = slack.oppbot.services.workspaces.stage_model("T0TEST").stages  # Prospect: 14 days
-    slack.clock.advance(days=13, hours=23)
+    slack.clock.advance(days=14, hours=23)  # 14 whole days = Prospect's max_days: not over it yet
     slack.oppbot.dispatcher.run_once()
-    stalled = lambda: [c for c in slack.fake.calls("chat.postMessage") if "has been in" in c.params.get("text", "")]  # noqa: E731
+    stalled = lambda: [c for c in slack.fake.calls("chat.postMessage") if "has stalled" in c.params.get("text", "")]  # noqa: E731
     assert stalled() == []
-    slack.clock.advance(hours=1)
+    slack.clock.advance(hours=1)  # 15 days
     slack.oppbot.dispatcher.run_once()
     slack.clock.advance(days=5)
     slack.oppbot.dispatcher.run_once()
     [nudge] = stalled()
-    assert nudge.params["channel"] == "DU0REP1" and "Prospect for 14 days" in nudge.params["text"]
+    assert nudge.params["channel"] == "DU0REP1" and "15 days in Prospect; stalled after 14" in nudge.params["text"]
     elements = [e.get("action_id") for b in nudge.params["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert STAGE_SELECT in elements and ADD_FOLLOW_UP_BUTTON in elements
     # a new stage entry earns its own nudge; leaving the stage early cancels it
     slack.click(STAGE_SELECT, selected=f"{deal}:{stages[1].id}")
     slack.clock.advance(days=10)
     slack.click(STAGE_SELECT, selected=f"{deal}:{stages[2].id}")
-    slack.clock.advance(days=30)
+    slack.clock.advance(days=30)  # Technical evaluation's max_days: not over it yet
     slack.oppbot.dispatcher.run_once()
-    assert len(stalled()) == 2 and "Technical evaluation for 30 days" in stalled()[1].params["text"]
+    assert len(stalled()) == 1
+    slack.clock.advance(days=1)
+    slack.oppbot.dispatcher.run_once()
+    assert len(stalled()) == 2 and "31 days in Technical evaluation; stalled after 30" in stalled()[1].params["text"]
 
 
 def test_reminders_that_fell_due_during_an_outage_are_sent_after_restart(engine, fake_slack, clock, config):

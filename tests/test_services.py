@@ -257,7 +257,7 @@ def test_the_app_home_page_has_my_deals_and_for_a_manager_the_team(app):
     mine = services.home.page(context(services))
     assert mine.total == 1 and mine.team is None
     team = services.home.page(context(services, "U0MGR"))
-    assert team.team is not None and team.team[0][0].entered == 1
+    assert team.team is not None and team.team[0].steps[0].reached == 1
 
 
 def test_a_digest_now_is_planned_built_and_sent_through_the_outbox(app, engine):

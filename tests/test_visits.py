@@ -103,8 +103,9 @@ def test_what_each_change_keeps_equals_deriving_everything_afresh(engine, fake_s
         assert visits.derive(connection, "T0TEST") == 0  # nothing left to change
     assert derived(engine) == kept
 
-    # Conversion and rep funnels count deals through the first-visit flags: the same as counting
-    # distinct deals over every visit, done here from the raw history.
+    # Rep funnels count deals through the first-visit flags: the same as counting distinct deals over
+    # every visit, done here from the raw history; and the funnel counts deals by the furthest stage
+    # they ever reached (a win beyond every stage), also recounted here from the raw history.
     rank = {stage.id: i for i, stage in enumerate(stages)}
     with Session(engine) as session:
         history = session.execute(select(StageChange.opportunity_id, StageChange.to_stage_id, StageChange.to_status, StageChange.owner_id)
@@ -113,6 +114,17 @@ def test_what_each_change_keeps_equals_deriving_everything_afresh(engine, fake_s
         funnels = Figures(session).rep_funnels(analytics.Scope(team_id="T0TEST", owner_ids=("U0REP1", "U0REP2")), clock.now())
     entered: dict[tuple, set] = {}
     advanced: dict[tuple, set] = {}
+    furthest: dict[int, int] = {}
+    now_status: dict[int, str] = {}
+    for opp, stage_id, status, _ in history:
+        furthest[opp] = max(furthest.get(opp, -1), rank[stage_id] if status == "open" else len(stages) if status == "won" else -1)
+        now_status[opp] = status
+    reached = [sum(1 for f in furthest.values() if f >= k) for k in range(len(stages))]
+    won = sum(1 for st in now_status.values() if st == "won")
+    assert conversion.won == won and conversion.lost == sum(1 for st in now_status.values() if st == "lost")
+    assert [(s.reached, s.converted) for s in conversion.steps] == [
+        (reached[k], reached[k + 1] if k + 1 < len(stages) else won) for k in range(len(stages))]
+    assert reached == sorted(reached, reverse=True) and won > 0
     for i, (opp, stage_id, status, owner) in enumerate(history):
         if status != "open":
             continue
@@ -121,7 +133,7 @@ def test_what_each_change_keeps_equals_deriving_everything_afresh(engine, fake_s
             entered.setdefault(key, set()).add(opp)
             if later and max(later) > rank[stage_id]:
                 advanced.setdefault(key, set()).add(opp)
-    assert [(s.entered, s.advanced) for s in conversion] == [
+    assert [(s.entered, s.advanced) for s in funnels.team.stages] == [
         (len(entered.get((None, stage.id), ())), len(advanced.get((None, stage.id), ()))) for stage in stages]
     for rep in funnels.reps:
         assert [(s.entered, s.advanced) for s in rep.stages] == [
@@ -144,8 +156,8 @@ def test_reordering_or_retiring_stages_re_derives_advanced(engine, fake_slack, c
     def conversion(pipeline: Services) -> dict[str, tuple[int, int]]:
         model = pipeline.workspaces.stage_model("T0TEST")
         with Session(engine) as session:
-            return {model.name_of(s.stage_id): (s.entered, s.advanced)
-                    for s in Figures(session).stage_conversion(analytics.Scope(team_id="T0TEST"))}
+            return {model.name_of(s.stage_id): (s.reached, s.converted)
+                    for s in Figures(session).stage_conversion(analytics.Scope(team_id="T0TEST")).steps}
 
     assert conversion(first) == {"Lead": (1, 1), "Demo": (1, 1), "Proposal": (1, 0)}
 
@@ -154,7 +166,8 @@ def test_reordering_or_retiring_stages_re_derives_advanced(engine, fake_slack, c
                               '[[stages]]\nname = "Demo"\n')
     reordered.workspaces.ensure_workspace("T0TEST")  # the changed file is applied when the workspace is next seen
     assert [row[2] for row in derived(engine, opp)] == [True, False, False]
-    assert conversion(reordered) == {"Proposal": (1, 0), "Lead": (1, 1), "Demo": (1, 0)}
+    # ...while the funnel counts the deal as having reached every stage up to Demo, now the last one
+    assert conversion(reordered) == {"Proposal": (1, 1), "Lead": (1, 1), "Demo": (1, 0)}
 
     # Demo retired: it ranks nowhere, so reaching it is no advance and leaving it none either
     retired = make_pipeline(engine, fake_slack, clock, TEST_CONFIG + '[[stages]]\nname = "Lead"\n[[stages]]\nname = "Proposal"\n')

@@ -291,5 +291,6 @@ class AlertSenders:
             if self.resolve_channels(delivery.team_id):
                 raise Undeliverable(f"no channel named {configured} in the workspace") from None
             return RetryLater(now, "channel resolved")
-        text, message = outcome_message(opp, change.to_status, change.changed_by, self.slack.permalink(*card) if card else None)
+        text, message = outcome_message(opp, change.to_status, change.changed_by, self.slack.permalink(*card) if card else None,
+                                        change.lost_reason)
         return self._post(delivery, channel, text, message, now)

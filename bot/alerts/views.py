@@ -46,11 +46,13 @@ def stage_alert_message(opp: OpportunityView, stages: StageModel, change_id: int
     return text, message
 
 
-def outcome_message(opp: OpportunityView, status: str, mover_id: str, permalink: str | None) -> tuple[str, list[dict]]:
+def outcome_message(opp: OpportunityView, status: str, mover_id: str, permalink: str | None,
+                    lost_reason: str | None = None) -> tuple[str, list[dict]]:
+    """`lost_reason`: the one the close recorded in the history (the deal may have been reopened since)."""
     if status == WON:
         headline = f":trophy: *{opp.ref} · {escape(opp.name)}* ({escape(opp.customer)}) is *won* — {format_amount(opp.amount, opp.currency)}. Owner <@{opp.owner_id}>."
     else:
-        reason = f" Reason: {escape(opp.lost_reason)}" if opp.lost_reason else ""
+        reason = f" Reason: {escape(lost_reason)}" if lost_reason else ""
         headline = f":small_red_triangle_down: *{opp.ref} · {escape(opp.name)}* ({escape(opp.customer)}) is *lost* — {format_amount(opp.amount, opp.currency)}. Owner <@{opp.owner_id}>.{reason}"
     message: list[dict] = [{"type": "section", "text": mrkdwn(headline)},
                            {"type": "context", "elements": [mrkdwn(f"Marked by <@{mover_id}>")]}]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from bot.domain.words import count, days
 from bot.workspace.config import AssignmentConfig
 from storage import analytics
 
@@ -68,6 +69,50 @@ def confident_rate(wins: float, closed: float, z: float = CONFIDENCE_Z) -> float
     return max(0.0, (centre - spread) / (1 + z2 / closed))
 
 
+def record_reason(record: analytics.RepRecord | None, team_rate: float, similar_label: str) -> str:
+    """The rep's record, as a manager would say it: "won 3 of 4 deals like this one (Manufacturing · APAC)".
+
+    `similar_label` names what "like this one" means (the deal's known attributes, "" when none is known:
+    then every closed deal counts as similar and the sentence says just "deals").
+    """
+    if record is None or not record.closed:
+        return f"no closed deals yet, so counted at the team's {team_rate:.0%} win rate"
+    like = f" ({similar_label})" if similar_label else ""
+    if not similar_label:
+        if record.closed == 1:
+            return "won their only closed deal" if record.won else "lost their only closed deal"
+        return f"won {record.won} of {record.closed} closed deals"
+    if record.similar_closed == 1:
+        return f"won the only deal like this one{like}" if record.similar_won else f"lost the only deal like this one{like}"
+    if record.similar_closed:
+        return f"won {record.similar_won} of {record.similar_closed} deals like this one{like}"
+    if record.closed == 1:
+        return (f"won their only closed deal, none like this one{like}" if record.won
+                else f"lost their only closed deal, none like this one{like}")
+    return f"won {record.won} of {record.closed} closed deals, none like this one{like}"
+
+
+def load_reason(open_count: int, team_average: float) -> str:
+    """The rep's open deals against the team's average: "5 open deals, 2 fewer than the team's average"."""
+    deals = count(open_count, "open deal", "open deals", zero="no open deals")
+    difference = team_average - open_count
+    if difference == 0:
+        return f"{deals}, the team's average"
+    if abs(difference) < 1:
+        return f"{deals}, about the team's average"
+    # whole deals, half up
+    if difference > 0:
+        fewer = int(difference + 0.5)
+        return f"{deals}, {fewer} fewer than the team's average"
+    more = int(-difference + 0.5)
+    return f"{deals}, {more} more than the team's average"
+
+
+def speed_reason(rep_days: float, team_days: float) -> str:
+    """How fast the rep's wins close against the team's: "wins in 12 days on average, the team in 20 days"."""
+    return f"wins in {days(rep_days)} on average, the team in {days(team_days)}"
+
+
 def rank(candidates: Sequence[Candidate], weights: AssignmentConfig, now: datetime, *, similar_label: str, currency: str) -> list[Suggestion]:
     """Available reps, best first. Pure: the numbers come in, the order and the reasons come out."""
     available = [c for c in candidates if c.away_until is None or c.away_until <= now]
@@ -99,23 +144,12 @@ def rank(candidates: Sequence[Candidate], weights: AssignmentConfig, now: dateti
         lightness = 1 / (1 + load_ratio)
         score = (weights.win_rate * trusted_rate + weights.cycle * speed + weights.load * lightness) / total_weight if total_weight else 0.0
 
-        reasons = []
-        if record and record.similar_closed:
-            reasons.append(f"won {record.similar_won} of {record.similar_closed} {similar_label} deals")
-        elif record and record.closed:
-            reasons.append(f"won {record.won} of {record.closed} deals, none quite like this one")
-        else:
-            reasons.append(f"no closed deals yet (counted at the team's {prior:.0%})")
-        if load.open_count < average_open:
-            reasons.append(f"{load.open_count} open deals, below the team average of {average_open:.0f}")
-        elif load.open_count > average_open:
-            reasons.append(f"{load.open_count} open deals, above the team average of {average_open:.0f}")
-        else:
-            reasons.append(f"{load.open_count} open deals, the team average")
+        reasons = [record_reason(record, prior, similar_label),
+                   load_reason(load.open_count, average_open)]
         if load.overdue_follow_ups:
-            reasons.append(f"{load.overdue_follow_ups} overdue follow-up{'s' if load.overdue_follow_ups > 1 else ''}")
-        if record and record.weighted_won and team_cycle:
-            reasons.append(f"wins in {record.weighted_cycle_days / record.weighted_won:.0f} days on average (team {team_cycle:.0f})")
+            reasons.append(count(load.overdue_follow_ups, "overdue follow-up", "overdue follow-ups"))
+        if record and record.weighted_won and team_cycle is not None:
+            reasons.append(speed_reason(record.weighted_cycle_days / record.weighted_won, team_cycle))
         suggestions.append(Suggestion(candidate.user_id, round(score, 4), win_rate, "; ".join(reasons), candidate.last_assigned))
     # Best score first; among equal scores the rep assigned longest ago first (round robin).
     epoch = datetime.min.replace(tzinfo=now.tzinfo)

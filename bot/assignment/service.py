@@ -76,9 +76,9 @@ class Assignments:
         loads = {load.owner_id: load for load in uow.figures.rep_loads(opp.team_id, reps, now)}
         away = uow.assignment.away_until(opp.team_id, reps)
         last = uow.assignment.last_assigned(opp.team_id, reps)
-        label = " · ".join(x for x in (opp.industry, opp.region, opp.company_size, _band_label(band, currency)) if x) or "similar"
+        label = " · ".join(x for x in (opp.industry, opp.region, opp.company_size, _band_label(band, currency)) if x)
         candidates = [Candidate(rep, records.get(rep), loads[rep], away.get(rep), last.get(rep)) for rep in reps]
-        return rank(candidates, weights, now, similar_label=f"similar ({label})" if label != "similar" else "similar", currency=currency)
+        return rank(candidates, weights, now, similar_label=label, currency=currency)
 
     def suggest(self, ctx: Context, number: int) -> tuple[OpportunityView, list[Suggestion]]:
         with self.uow() as uow:

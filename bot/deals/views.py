@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,6 +32,7 @@ from bot.domain.values import (
     OpportunityView,
     StageModel,
 )
+from bot.domain.words import count
 from bot.slack.blocks import (
     FIELD_TEXT,
     HEADER_TEXT,
@@ -64,6 +66,7 @@ from bot.slack.ids import (
     STAGE_SELECT,
     WON_BUTTON,
 )
+from storage.analytics.values import STALLED_BY_NORM, StalledDeal
 
 LIST_PAGE_SIZE = 25
 
@@ -136,7 +139,7 @@ def opportunity_card(opp: OpportunityView, stages: StageModel, now: datetime, ne
         f"*Expected close*\n{opp.close_date.isoformat() if opp.close_date else '—'}",
     ]
     if opp.is_open:
-        fields.append(f"*Stage*\n{escape(stages.name_of(opp.stage_id))} · {days_between(opp.stage_entered_at, now)} days in stage")
+        fields.append(f"*Stage*\n{escape(stages.name_of(opp.stage_id))} · {count(days_between(opp.stage_entered_at, now), 'day', 'days')} in stage")
     else:
         closed = opp.closed_at or opp.updated_at
         fields.append(f"*Status*\n{status_label(opp, stages)} on {slack_date(closed, '{date_short}')}")
@@ -300,6 +303,17 @@ class ListPage:
     offset: int
     stage_filter: int | None = None
     follow_ups: dict[int, FollowUpView] = field(default_factory=dict)
+
+
+def stalled_why(deal: StalledDeal, stages: StageModel) -> str:
+    """Why a deal is stalled, in the words of the rule that flagged it (storage.analytics.stalled decides):
+    "21 days in Negotiation; stalled after 14" or
+    "9 days in Prospect; the team's typical time there is 3 days (from 14 deals)"."""
+    where = f"{count(deal.days_in_stage, 'day', 'days')} in {escape(stages.name_of(deal.stage_id))}"
+    if deal.rule == STALLED_BY_NORM and deal.typical_days is not None:
+        typical = max(1, math.floor(deal.typical_days + 0.5))
+        return f"{where}; the team's typical time there is {count(typical, 'day', 'days')} (from {deal.typical_visits} deals)"
+    return f"{where}; stalled after {deal.max_days}"
 
 
 def opportunity_line(opp: OpportunityView, now: datetime, follow_up: FollowUpView | None = None) -> str:

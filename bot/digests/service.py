@@ -22,7 +22,7 @@ from bot.domain.cron import last_fire_time
 from bot.domain.timezones import zone
 from bot.domain.values import Actor, Forbidden, NotFound, StageModel, TeamView
 from bot.outbox.dispatcher import Dispatcher, Sent, Skip
-from bot.reports.charts import funnel_chart_png, funnel_steps
+from bot.reports.charts import chart_from_data, funnel_chart_data
 from bot.slack.blocks import blocks_as_text
 from bot.slack.gateway import SlackGateway
 from bot.teams.service import Teams
@@ -51,7 +51,8 @@ class DigestData:
     without_follow_up: analytics.OpenWithoutFollowUp
     stalled: analytics.Stalled
     win_rate: analytics.WinRate
-    conversion: tuple[analytics.StageStep, ...]
+    lost_reasons: tuple[analytics.LostReason, ...]  # every close to Lost in the win rate's window, by its own reason
+    funnel: analytics.Funnel  # reached, stage-to-stage conversion, won and lost: the message and the chart show this one
     dwell: tuple[analytics.StageDwell, ...]
     cycle: analytics.CycleLength
     reps: analytics.RepFunnels
@@ -67,7 +68,7 @@ def _month_bounds(now: datetime, tz_name: str | None) -> tuple[date, date, date]
     return this_month, next_month, after_next
 
 
-_TUPLES = ("pipeline", "overdue", "conversion", "dwell")
+_TUPLES = ("pipeline", "overdue", "dwell", "lost_reasons")
 
 
 def _figures_of(columns: dict[str, list], i: int) -> dict[str, Any]:
@@ -121,7 +122,7 @@ class Digests:
             teams = [team for team, _ in requests]
             scopes = [analytics.Scope(team_id=team_id, owner_ids=team.member_ids or ("",)) for team in teams]
             months = [_month_bounds(now, team.timezone or (workspace.timezone if workspace else None)) for team in teams]
-            stage_figures = figures.stage_figures_each(scopes, now)  # dwell and conversion: one pass over the visits
+            stage_figures = figures.stage_figures_each(scopes, now)  # dwell (one pass over the visits) and the funnel
             changes = _by_window(scopes, [since for _, since in requests],
                                  lambda subset, since: figures.changes_between_each(subset, since, now, limit=DIGEST_FULL_TOP))
             closes_this_month = _by_window(scopes, [(m[0], m[1]) for m in months],
@@ -137,7 +138,8 @@ class Digests:
                 stalled=figures.stalled_each(scopes, now, limit=DIGEST_FULL_TOP,
                                                medians=[analytics.medians_of(f.dwell) for f in stage_figures]),
                 win_rate=figures.win_rate_each(scopes, now - WIN_RATE_WINDOW, now, currency),
-                conversion=[f.conversion for f in stage_figures],
+                lost_reasons=figures.lost_reasons_each(scopes, now - WIN_RATE_WINDOW, now),
+                funnel=[f.funnel for f in stage_figures],
                 dwell=[f.dwell for f in stage_figures],
                 cycle=figures.cycle_length_each(scopes, now - WIN_RATE_WINDOW, now),
                 reps=figures.rep_funnels_each(scopes, now),
@@ -160,8 +162,7 @@ class Digests:
         return digest_message(data, self._stages(team_id))
 
     def chart(self, data: DigestData, stages: StageModel) -> bytes:
-        steps, rates = funnel_steps(data.conversion, stages)
-        return funnel_chart_png(f"{data.team.name}: funnel", steps, rates=rates)
+        return chart_from_data(f"{data.team.name}: funnel", funnel_chart_data(data.funnel, stages))
 
     def preview(self, team_id: str, team: TeamView) -> str:
         """The digest as terminal text (oppbot digest --preview): no Slack involved."""
@@ -294,7 +295,7 @@ class Digests:
     def _outbox_rows(self, delivery: Delivery, team: TeamView, data: DigestData, stages: StageModel, now: datetime) -> list[dict]:
         """One message and one chart per destination (the manager's DM, the team's channel)."""
         text, message = digest_message(data, stages)
-        steps, rates = funnel_steps(data.conversion, stages)
+        chart = funnel_chart_data(data.funnel, stages)
         destinations = [("user", team.manager_id)] + ([("channel", team.channel)] if team.channel else [])
         rows = []
         for kind, target in destinations:
@@ -303,7 +304,7 @@ class Digests:
             rows.append(dict(common, kind=DIGEST_POST, dedupe_key=f"{base}:post",
                              payload={"kind": kind, "target": target, "text": text, "blocks": message}))
             rows.append(dict(common, kind=DIGEST_CHART, dedupe_key=f"{base}:chart",
-                             payload={"kind": kind, "target": target, "title": f"{team.name}: funnel", "steps": steps, "rates": rates}))
+                             payload={"kind": kind, "target": target, "title": f"{team.name}: funnel", **chart}))
         return rows
 
     def _channel(self, payload: dict) -> str:
@@ -315,7 +316,7 @@ class Digests:
 
     def send_chart(self, delivery: Delivery, now: datetime) -> Sent:
         payload = delivery.payload
-        png = funnel_chart_png(payload["title"], [tuple(s) for s in payload["steps"]], rates=payload["rates"])
+        png = chart_from_data(payload["title"], payload)
         channel = self._channel(payload)
         self.slack.upload(channel, png, "funnel.png", payload["title"])
         return Sent(channel)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
 from bot.domain.timezones import zone
+from bot.domain.words import count
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def parse_period(text: str | None, now: datetime, tz_name: str, *, default: str 
         days = int(match.group(1))
         if not 1 <= days <= 3660:
             raise PeriodError("Use between 1 and 3660 days.")
-        return span(today - timedelta(days=days - 1), today + timedelta(days=1), f"last {days} days")
+        return span(today - timedelta(days=days - 1), today + timedelta(days=1), f"last {count(days, 'day', 'days')}")
     quarter_start = date(today.year, (today.month - 1) // 3 * 3 + 1, 1)
     named = {
         "today": (today, today + timedelta(days=1)),

@@ -25,6 +25,7 @@ from bot.followups.views import reminder_message, stalled_message
 from bot.outbox.dispatcher import Dispatcher, RetryLater, Sent, Skip, Wake, WakeUp
 from bot.slack.blocks import escape, slack_date
 from bot.slack.gateway import SlackGateway
+from storage.analytics.stalled import judge, stalled_since
 from storage.db import UnitOfWork, UnitOfWorkFactory
 from storage.deals import follow_up_view, to_view
 from storage.models import PENDING, Delivery, FollowUp, Opportunity
@@ -57,13 +58,14 @@ def schedule_reminder(uow: UnitOfWork, row: FollowUp, now: datetime) -> None:
 
 
 def schedule_stalled_check(uow: UnitOfWork, opp: Opportunity, stages: StageModel, now: datetime) -> None:
-    """One nudge per stage entry, due when the deal outstays the stage's max days."""
+    """One nudge per stage entry, due when the deal outstays the stage's max days (the stalled rule's max_days
+    part, `storage.analytics.stalled`: a whole day more than max_days)."""
     stage = stages.by_id(opp.stage_id)
     if stage is None or opp.status != OPEN or opp.id is None:
         return
     entered = int(opp.stage_entered_at.timestamp())
     uow.outbox.schedule(team_id=opp.team_id, kind=STALLED, subject_id=opp.id, dedupe_key=f"stalled:{opp.id}:{entered}",
-                        due_at=opp.stage_entered_at + timedelta(days=stage.max_days), now=now, payload={"entered": entered})
+                        due_at=stalled_since(opp.stage_entered_at, stage.max_days), now=now, payload={"entered": entered})
 
 
 
@@ -251,8 +253,13 @@ class FollowUpSenders:
         if opp.status != OPEN or int(opp.stage_entered_at.timestamp()) != entered:
             return Skip("the deal left that stage")
         stage = stages.by_id(opp.stage_id)
-        if stage is not None and now < opp.stage_entered_at + timedelta(days=stage.max_days):
-            return RetryLater(opp.stage_entered_at + timedelta(days=stage.max_days), "the stage's max days grew")
-        text, message = stalled_message(opp, stages, now)
+        if stage is None:
+            return Skip("the stage is gone")
+        # the DM is the max_days rule's (it is planned per stage entry); the rule and its words are the digest's
+        stalled = judge(opportunity_id=opp.id, number=opp.number, name=opp.name, owner_id=opp.owner_id, stage_id=opp.stage_id,
+                        days_in_stage=(now - opp.stage_entered_at) / timedelta(days=1), max_days=stage.max_days)
+        if stalled is None:
+            return RetryLater(stalled_since(opp.stage_entered_at, stage.max_days), "the stage's max days grew")
+        text, message = stalled_message(opp, stalled, stages)
         channel, ts = self.slack.dm(opp.owner_id, text, message)
         return Sent(channel, ts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from bot.deals.views import card_controls
+from bot.deals.views import card_controls, stalled_why
 from bot.domain.values import (
     FollowUpView,
     OpportunityView,
@@ -15,7 +15,6 @@ from bot.slack.blocks import (
     _input,
     _radio,
     _text_input,
-    days_between,
     escape,
     mrkdwn,
     option,
@@ -29,6 +28,7 @@ from bot.slack.ids import (
     FOLLOW_UP_MODAL,
     SNOOZE_SELECT,
 )
+from storage.analytics.values import StalledDeal
 
 QUICK_CHOICES = {"tomorrow": "Tomorrow 9:00", "3d": "In 3 days", "monday": "Next Monday 9:00"}
 
@@ -89,15 +89,14 @@ def reminder_closed_message(follow_up: FollowUpView, opp: OpportunityView, outco
     ]
 
 
-def stalled_message(opp: OpportunityView, stages: StageModel, now: datetime) -> tuple[str, list[dict]]:
-    stage = stages.by_id(opp.stage_id)
-    days = days_between(opp.stage_entered_at, now)
-    norm = f" (the norm is at most {stage.max_days})" if stage else ""
-    text = f"{opp.ref} {escape(opp.name)} has been in {escape(stages.name_of(opp.stage_id))} for {days} days"
+def stalled_message(opp: OpportunityView, stalled: StalledDeal, stages: StageModel) -> tuple[str, list[dict]]:
+    """The stalled-deal DM to the owner; `stalled` says which rule flagged it (storage.analytics.stalled)."""
+    why = stalled_why(stalled, stages)
+    text = f"{opp.ref} {escape(opp.name)} has stalled: {why}"
     select = card_controls(opp, stages)[0]
     return text, [
-        {"type": "section", "text": mrkdwn(f":hourglass: *{opp.ref} · {escape(opp.name)}* ({escape(opp.customer)}) has been in "
-                                           f"*{escape(stages.name_of(opp.stage_id))}* for {days} days{norm}. Move it on, or plan the next step.")},
+        {"type": "section", "text": mrkdwn(f":hourglass: *{opp.ref} · {escape(opp.name)}* ({escape(opp.customer)}) has stalled: "
+                                           f"{why}. Move it on, or plan the next step.")},
         {"type": "actions", "elements": [
             select,
             {"type": "button", "action_id": ADD_FOLLOW_UP_BUTTON, "text": plain("Add follow-up"), "style": "primary", "value": str(opp.id)},

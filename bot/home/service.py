@@ -17,7 +17,7 @@ from decimal import Decimal
 from bot.domain.clock import Clock
 from bot.domain.values import Context, FollowUpView, OpportunityView
 from bot.followups.service import FollowUps
-from storage.analytics import Scope, StageStep, Stalled, medians_of
+from storage.analytics import Funnel, Scope, Stalled, medians_of
 from storage.db import UnitOfWorkFactory
 from storage.deals import follow_up_view, to_view
 
@@ -49,7 +49,7 @@ class HomePage:
     due: list[tuple[FollowUpView, OpportunityView]]
     follow_ups: dict[int, FollowUpView]
     my_stalled: Stalled
-    team: tuple[list[StageStep], Stalled] | None
+    team: tuple[Funnel, Stalled] | None
 
 
 class Home:
@@ -75,14 +75,16 @@ class Home:
             max_days = {s.id: s.max_days for s in stages.stages + stages.retired}
             mine = Scope(ctx.team_id, owner_ids=(actor.user_id,))
             figures = uow.figures
-            my_medians = self._cached(("medians", mine), now, lambda f: f.stage_medians(mine, now), figures)
+            # a rep's own deals are measured against the team's typical times: the reps of the rep's sales teams
+            my_medians = self._cached(("norms", ctx.team_id, actor.user_id), now,
+                                      lambda f: f.stage_medians(f.norm_scope(ctx.team_id, actor.user_id), now), figures)
             my_stalled = figures.stalled(mine, now, limit=5, max_days=max_days, medians=my_medians)
             team = None
             if actor.is_manager:
                 scope = Scope(ctx.team_id, owner_ids=tuple(sorted(actor.managed_user_ids)))
-                # the team's conversion and medians come from one pass over its stage visits
+                # the team's funnel and medians: one pass over its stage visits, one over its deals
                 team_figures = self._cached(("stage figures", scope), now, lambda f: f.stage_figures(scope, now), figures)
-                team = (list(team_figures.conversion), figures.stalled(scope, now, limit=5, max_days=max_days,
+                team = (team_figures.funnel, figures.stalled(scope, now, limit=5, max_days=max_days,
                                                                        medians=medians_of(team_figures.dwell)))
         summaries: dict[int, StageSummary] = {}
         for stage_id, currency, count, amount in grouped:

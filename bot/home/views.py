@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.deals.views import follow_up_line, opportunity_line, overdue_first
+from bot.deals.views import follow_up_line, opportunity_line, overdue_first, stalled_why
 from bot.domain.values import (
     FollowUpView,
     OpportunityView,
@@ -32,7 +32,7 @@ def stalled_lines(stalled, stages: StageModel, *, top: int, owners: bool) -> str
     lines = []
     for deal in stalled.deals[:top]:
         who = f" (<@{deal.owner_id}>)" if owners else ""
-        lines.append(f"• *OPP-{deal.number}* {escape(clip(deal.name, 60))}{who} · {deal.days_in_stage:.0f} d in {escape(stages.name_of(deal.stage_id))}")
+        lines.append(f"• *OPP-{deal.number}* {escape(clip(deal.name, 60))}{who} · {stalled_why(deal, stages)}")
     return "\n".join(lines) + _more(stalled.total, len(lines))
 
 
@@ -41,7 +41,7 @@ def home_view(owner_id: str, summaries: Sequence[StageSummary], items: Sequence[
               my_stalled=None, team=None) -> dict:
     """The App Home: "my day" (follow-ups, stalled deals, my pipeline); for a manager also the team's funnel and stalled list.
 
-    `team` is (conversion steps, stalled) of the deals of the reps the viewer manages, or None.
+    `team` is (the funnel, stalled) of the deals of the reps the viewer manages, or None.
     """
     follow_ups = follow_ups or {}
     blocks: list[dict] = [
@@ -60,9 +60,12 @@ def home_view(owner_id: str, summaries: Sequence[StageSummary], items: Sequence[
         blocks.append({"type": "section", "text": mrkdwn(clip(f"*Your stalled deals ({my_stalled.total})*\n"
                                                               + stalled_lines(my_stalled, stages, top=5, owners=False), SECTION_TEXT))})
     if team is not None:
-        conversion, team_stalled = team
-        funnel = " · ".join(f"{escape(stages.name_of(s.stage_id))} {s.entered} → {percent(s.rate)}" for s in conversion) or "no deals yet"
-        text = f"*Your team's funnel* (deals entering each stage → conversion to the next)\n{funnel}"
+        team_funnel, team_stalled = team
+        funnel = "no deals yet"
+        if any(s.reached for s in team_funnel.steps) or team_funnel.won or team_funnel.lost:
+            funnel = " · ".join([*(f"{escape(stages.name_of(s.stage_id))} {s.reached} → {percent(s.rate)}" for s in team_funnel.steps),
+                                 f"Won {team_funnel.won}", f"Lost {team_funnel.lost}"])
+        text = f"*Your team's funnel* (deals that reached each stage → conversion to the next, the last to Won)\n{funnel}"
         if team_stalled.total:
             text += f"\n*Team's stalled deals ({team_stalled.total})*\n" + stalled_lines(team_stalled, stages, top=5, owners=True)
         blocks.append({"type": "divider"})

@@ -3,7 +3,11 @@
 The only font is the one that ships inside Pillow (``ImageFont.load_default(size=...)``, a subset of
 Aileron Regular, Pillow >= 10.1), so nothing depends on the fonts installed on the host. That subset
 covers ASCII and a handful of punctuation; other letters are folded to their base letters ("é" -> "e")
-and the "↓" of the step rates is drawn as a small arrow when the font lacks the glyph.
+and the "→" of the step rates is drawn as a small arrow when the font lacks the glyph.
+
+The chart shows one `Funnel` (storage.analytics): a bar per open stage (the deals that reached it),
+each step labelled with its conversion ("62% →" between a stage and the next, the last one into Won),
+then the outcomes Won and Lost as two bars of their own colours below a rule.
 
 Thread-safe: every call draws on its own image; the only shared state is the cache of fonts and of
 which characters the font has, both read-only once built (under the GIL, Pillow holds it for the
@@ -21,7 +25,7 @@ from typing import cast
 from PIL import Image, ImageDraw, ImageFont
 
 from bot.domain.values import StageModel
-from storage.analytics import StageStep
+from storage.analytics import Funnel
 
 WIDTH = 770
 PAD = 14
@@ -34,14 +38,17 @@ BAR_LEFT, BAR_RIGHT = 212, 592  # the widest bar spans this; the others are cent
 COUNT_GAP = 8
 RATE_LEFT = 690  # step rates, between rows (counts sit mid-row, so the two never meet)
 MIN_BAR = 2  # pixels, so that a zero still shows
+OUTCOME_GAP = 24  # between the open stages and the outcomes: a rule
 
 BACKGROUND = "#ffffff"
 BAR = "#1d4f91"
+OUTCOME_BARS = {"Won": "#2e7d32", "Lost": "#9e9e9e"}
+RULE = "#cccccc"
 TEXT = "#000000"
 RATE = "#555555"
 TITLE_SIZE, LABEL_SIZE, RATE_SIZE = 18, 15, 14
 
-ARROW = "↓"
+ARROW = "→"
 ELLIPSIS = "…"
 MAX_TEXT = 400  # characters considered before measuring: more never fits the width
 # Letters NFKD leaves whole, spelled with letters the bundled font has.
@@ -106,38 +113,45 @@ def _fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, wid
 
 
 def _arrow(height: int) -> Image.Image:
-    """A downward arrow as an anti-aliased matte ("L"), drawn four times larger and scaled down."""
+    """A rightward arrow `height` pixels high as an anti-aliased matte ("L"), drawn four times larger
+    and scaled down."""
     scale = 4
-    width = max(5, round(height * 0.7))
+    width = max(6, round(height * 1.3))
     big_w, big_h = width * scale, height * scale
     matte = Image.new("L", (big_w, big_h), 0)
     pen = ImageDraw.Draw(matte)
-    stem = max(scale, round(big_w * 0.22))
-    head = round(big_h * 0.5)
-    pen.rectangle([(big_w - stem) // 2, 0, (big_w + stem) // 2 - 1, big_h - head], fill=255)
-    pen.polygon([(0, big_h - head), (big_w - 1, big_h - head), ((big_w - 1) / 2, big_h - 1)], fill=255)
+    stem = max(scale, round(big_h * 0.22))
+    head = round(big_w * 0.45)
+    pen.rectangle([0, (big_h - stem) // 2, big_w - head, (big_h + stem) // 2 - 1], fill=255)
+    pen.polygon([(big_w - head, 0), (big_w - head, big_h - 1), (big_w - 1, (big_h - 1) / 2)], fill=255)
     return matte.resize((width, height), Image.Resampling.BOX)
 
 
 def _draw_rate(draw: ImageDraw.ImageDraw, y: float, rate: float, font: ImageFont.FreeTypeFont) -> None:
+    """"62% →": the conversion of the step whose rows meet at `y`."""
     text = f"{rate:.0%}"
     if _has_glyph(ARROW):
-        draw.text((RATE_LEFT, y), f"{ARROW} {text}", font=font, fill=RATE, anchor="lm")
+        draw.text((RATE_LEFT, y), f"{text} {ARROW}", font=font, fill=RATE, anchor="lm")
         return
+    draw.text((RATE_LEFT, y), text, font=font, fill=RATE, anchor="lm")
     left, top, right, bottom = font.getbbox("0", anchor="lm")  # digit height, relative to y
-    arrow = _arrow(round(bottom - top))
-    draw.bitmap((RATE_LEFT, round(y + top)), arrow, fill=RATE)
-    draw.text((RATE_LEFT + arrow.width + draw.textlength(" ", font=font), y), text, font=font, fill=RATE, anchor="lm")
+    arrow = _arrow(round((bottom - top) * 0.8))
+    x = RATE_LEFT + draw.textlength(f"{text} ", font=font)
+    draw.bitmap((round(x), round(y - arrow.height / 2 + (top + bottom) / 2)), arrow, fill=RATE)
 
 
-def funnel_chart_png(title: str, steps: Sequence[tuple[str, int]], *, rates: Sequence[float | None] = ()) -> bytes:
-    """A horizontal funnel: one bar per stage (count of deals that entered it), with step conversion rates.
+def funnel_chart_png(title: str, steps: Sequence[tuple[str, int]], *, rates: Sequence[float | None] = (),
+                     outcomes: Sequence[tuple[str, int]] = ()) -> bytes:
+    """A horizontal funnel: one bar per open stage (the deals that reached it), the step conversion
+    rates, then the outcomes (Won, Lost) below a rule, each in its own colour.
 
-    rates[i] is the conversion from stage i to stage i + 1, written between their rows (None: not shown).
+    rates[i] is the conversion of step i, written where its rows meet: from stage i to stage i + 1,
+    and for the last stage to the first outcome, Won (None: not shown).
     """
-    steps = list(steps)
-    rows = max(3, len(steps))
-    height = TITLE_HEIGHT + rows * ROW + BOTTOM
+    steps, outcomes = list(steps), list(outcomes)
+    rows = max(3, len(steps) + len(outcomes))
+    gap = OUTCOME_GAP if outcomes else 0
+    height = TITLE_HEIGHT + rows * ROW + gap + BOTTOM
     image = Image.new("RGB", (WIDTH, height), BACKGROUND)
     draw = ImageDraw.Draw(image)
     title_font, label_font, rate_font = _font(TITLE_SIZE), _font(LABEL_SIZE), _font(RATE_SIZE)
@@ -145,15 +159,14 @@ def funnel_chart_png(title: str, steps: Sequence[tuple[str, int]], *, rates: Seq
     title_text = _fit(draw, _printable(title), title_font, WIDTH - 2 * PAD)
     draw.text((WIDTH / 2, TITLE_HEIGHT / 2 + 4), title_text, font=title_font, fill=TEXT, anchor="mm")
 
-    counts = [count for _, count in steps]
-    widest = max([*counts, 0]) or 1
+    widest = max([*(count for _, count in steps + outcomes), 0]) or 1
     bar_span = BAR_RIGHT - BAR_LEFT
-    top = TITLE_HEIGHT + (rows - len(steps)) * ROW / 2  # fewer than three stages: centred vertically
-    for row, (name, count) in enumerate(steps):
-        middle = top + row * ROW + ROW / 2
+    top = TITLE_HEIGHT + (rows - len(steps) - len(outcomes)) * ROW / 2  # fewer than three rows: centred vertically
+
+    def bar(middle: float, name: str, count: int, colour: str) -> None:
         width = max(MIN_BAR, round(bar_span * max(count, 0) / widest))
         left = BAR_LEFT + (bar_span - width) // 2
-        draw.rectangle([left, round(middle - BAR_HEIGHT / 2), left + width - 1, round(middle + BAR_HEIGHT / 2) - 1], fill=BAR)
+        draw.rectangle([left, round(middle - BAR_HEIGHT / 2), left + width - 1, round(middle + BAR_HEIGHT / 2) - 1], fill=colour)
 
         label = _fit(draw, _printable(name), label_font, LABEL_RIGHT - PAD)
         draw.text((LABEL_RIGHT, middle), label, font=label_font, fill=TEXT, anchor="rm")
@@ -164,34 +177,50 @@ def funnel_chart_png(title: str, steps: Sequence[tuple[str, int]], *, rates: Seq
         for shift in (0, 1):  # bold by double strike: a 1-pixel stroke closes the counters of 3, 5, 6, 8 at this size
             draw.text((x + shift, middle), number, font=label_font, fill=TEXT, anchor="lm")
 
-    for row, rate in enumerate(rates[: max(len(steps) - 1, 0)]):
+    for row, (name, count) in enumerate(steps):
+        bar(top + row * ROW + ROW / 2, name, count, BAR)
+    outcomes_top = top + len(steps) * ROW + gap
+    if outcomes and steps:
+        rule = round(outcomes_top - gap / 2)
+        draw.line([(PAD, rule), (BAR_RIGHT, rule)], fill=RULE, width=1)
+    for row, (name, count) in enumerate(outcomes):
+        bar(outcomes_top + row * ROW + ROW / 2, name, count, OUTCOME_BARS.get(name, BAR))
+
+    # a step's rate where its two rows meet; the last stage's step (into Won) only when Won is drawn
+    for row, rate in enumerate(rates[: max(len(steps) - (0 if outcomes else 1), 0)]):
         if rate is not None:
-            _draw_rate(draw, top + (row + 1) * ROW, rate, rate_font)
+            _draw_rate(draw, top + (row + 1) * ROW + (gap / 2 if row + 1 == len(steps) else 0), rate, rate_font)
 
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
 
 
-def funnel_steps(conversion, stages: StageModel) -> tuple[list[tuple[str, int]], list[float | None]]:
-    """Chart rows: deals that entered each stage, then Won; and the step rates between rows."""
-    steps: list[tuple[str, int]] = []
-    rates: list[float | None] = []
-    for step in conversion:
-        steps.append((stages.name_of(step.stage_id), step.entered))
-        rates.append(step.rate)
-    if conversion:
-        last = conversion[-1]
-        steps.append(("Won", last.advanced))
-    return steps, rates
+def funnel_chart_data(funnel: Funnel, stages: StageModel) -> dict:
+    """What the chart draws of a funnel, as JSON-able values (an outbox row's payload): `steps`, the
+    open stages with the deals that reached each; `rates`, each step's conversion (the last into
+    Won); `outcomes`, Won and Lost with their counts."""
+    return {"steps": [(stages.name_of(step.stage_id), step.reached) for step in funnel.steps],
+            "rates": [step.rate for step in funnel.steps],
+            "outcomes": [("Won", funnel.won), ("Lost", funnel.lost)]}
+
+
+def chart_from_data(title: str, data: dict) -> bytes:
+    """The PNG of `funnel_chart_data` (rows recorded before the outcomes were drawn have none)."""
+    return funnel_chart_png(title, [tuple(s) for s in data["steps"]], rates=data["rates"],
+                            outcomes=[tuple(o) for o in data.get("outcomes", ())])
 
 
 def funnel_title(who: str) -> str:
     return f"Funnel: {who}" if who != "you" else "Your funnel"
 
 
-def funnel_chart(who: str, conversion: Sequence[StageStep], stages: StageModel) -> tuple[str, bytes]:
-    """The chart's title (plain text: no mention markup) and PNG."""
-    title = funnel_title(who).replace("<@", "@").replace(">", "")
-    steps, rates = funnel_steps(conversion, stages)
-    return title, funnel_chart_png(title, steps, rates=rates)
+def chart_title(who: str) -> str:
+    """The chart's title: plain text, no mention markup."""
+    return funnel_title(who).replace("<@", "@").replace(">", "")
+
+
+def funnel_chart(who: str, funnel: Funnel, stages: StageModel) -> tuple[str, bytes]:
+    """The chart's title and PNG."""
+    title = chart_title(who)
+    return title, chart_from_data(title, funnel_chart_data(funnel, stages))

@@ -6,7 +6,6 @@ lane, a batch of deals at a time, however large it is)."""
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,11 +16,11 @@ from bot.domain.clock import Clock
 from bot.domain.periods import PeriodError, parse_period
 from bot.domain.values import Actor, Context, Forbidden, Invalid
 from bot.outbox.dispatcher import PERMANENT_ERRORS, Dispatcher, Sent, Wake, WakeUp
-from bot.reports.charts import funnel_chart
+from bot.reports.charts import chart_from_data, chart_title, funnel_chart_data
 from bot.reports.export import ExportFile, ExportFilter, build_filter, filter_of, filter_payload, write_csv
 from bot.slack.gateway import SlackGateway, retry_after, slack_error
 from bot.teams.service import Teams
-from storage.analytics import DIMENSIONS, WIN_RATE_WINDOW, ReportRow, Scope, StagePipeline, StageStep, WinRate
+from storage.analytics import DIMENSIONS, WIN_RATE_WINDOW, Funnel, ReportRow, Scope, StagePipeline, StageStep, WinRate
 from storage.db import UnitOfWorkFactory
 from storage.models import Delivery
 
@@ -32,7 +31,7 @@ FUNNEL_CHART, EXPORT = "funnel_chart", "export"
 class FunnelFigures:
     who: str  # "you", "<@U…>" or a team's name
     currency: str
-    conversion: list[StageStep]
+    funnel: Funnel  # the text and the chart show this one result
     win_rate: WinRate
     pipeline: list[StagePipeline]
 
@@ -74,15 +73,15 @@ class Reports:
         now = self.clock.now()
         currency = ctx.workspace.currency
         with self.uow(write=True) as uow:
-            conversion = uow.figures.stage_conversion(scope)
+            funnel = uow.figures.stage_conversion(scope)
             rate = uow.figures.win_rate(scope, now - WIN_RATE_WINDOW, now, currency)
             pipeline = uow.figures.pipeline_by_stage(scope, currency)
             uow.outbox.schedule(team_id=ctx.team_id, kind=FUNNEL_CHART, subject_id=0, dedupe_key=f"funnel-chart:{uuid.uuid4().hex}",
                                 due_at=now, now=now, payload={"user": ctx.user_id, "who": who,
-                                                              "conversion": [dataclasses.astuple(step) for step in conversion]})
+                                                              "chart": funnel_chart_data(funnel, ctx.stages)})
             uow.commit()
         self.wake()
-        return FunnelFigures(who, currency, list(conversion), rate, list(pipeline))
+        return FunnelFigures(who, currency, funnel, rate, list(pipeline))
 
     def report(self, ctx: Context, dimension: str, period_text: str | None) -> Report:
         if dimension not in DIMENSIONS:
@@ -148,10 +147,15 @@ class ReportSenders:
         return Sent(channel)
 
     def send_chart(self, delivery: Delivery, now: datetime) -> Sent:
-        with self.uow() as uow:
-            stages = uow.workspaces.stage_model(delivery.team_id)
-        conversion = [StageStep(*step) for step in delivery.payload["conversion"]]
-        title, png = funnel_chart(delivery.payload["who"], conversion, stages)
+        title = chart_title(delivery.payload["who"])
+        if "chart" in delivery.payload:
+            png = chart_from_data(title, delivery.payload["chart"])
+        else:  # recorded before the chart's data was: the steps as they were counted then, without outcomes
+            with self.uow() as uow:
+                stages = uow.workspaces.stage_model(delivery.team_id)
+            steps = [StageStep(*step) for step in delivery.payload["conversion"]]
+            png = chart_from_data(title, {"steps": [(stages.name_of(s.stage_id), s.reached) for s in steps],
+                                          "rates": [s.rate for s in steps][:-1]})
         return self._upload(delivery.payload["user"], png, "funnel.png", title, comment=None, what="the funnel chart")
 
     def send_export(self, delivery: Delivery, now: datetime) -> Sent:

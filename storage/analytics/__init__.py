@@ -23,14 +23,25 @@ from storage.analytics.funnel import FunnelFigures
 from storage.analytics.outcomes import WIN_RATE_WINDOW, OutcomeFigures
 from storage.analytics.pipeline import PipelineFigures
 from storage.analytics.report import DIMENSIONS, NONE_LABEL, TAG_COLUMNS, ReportFigures
-from storage.analytics.stalled import MIN_VISITS_FOR_MEDIAN, StalledFigures, medians_of
+from storage.analytics.stalled import (
+    MIN_COMPLETED_VISITS,
+    STALLED_MULTIPLIER,
+    StalledFigures,
+    judge,
+    medians_of,
+    stalled_since,
+)
 from storage.analytics.values import (
+    STALLED_BY_MAX_DAYS,
+    STALLED_BY_NORM,
     ChangedDeal,
     ChangeList,
     Changes,
     CycleLength,
     DealRef,
     ExpectedCloses,
+    Funnel,
+    LostReason,
     OpenWithoutFollowUp,
     OverdueFollowUps,
     RepFunnel,
@@ -55,7 +66,10 @@ __all__ = [
     "CHANGE_KINDS",
     "DIMENSIONS",
     "LITERAL_ROWS",
-    "MIN_VISITS_FOR_MEDIAN",
+    "MIN_COMPLETED_VISITS",
+    "STALLED_BY_MAX_DAYS",
+    "STALLED_BY_NORM",
+    "STALLED_MULTIPLIER",
     "NONE_LABEL",
     "TAG_COLUMNS",
     "AssignmentFigures",
@@ -68,7 +82,9 @@ __all__ = [
     "ExpectedCloses",
     "Figures",
     "FollowUpFigures",
+    "Funnel",
     "FunnelFigures",
+    "LostReason",
     "OpenWithoutFollowUp",
     "OutcomeFigures",
     "OverdueFollowUps",
@@ -90,7 +106,9 @@ __all__ = [
     "StalledDeal",
     "StalledFigures",
     "WinRate",
+    "judge",
     "medians_of",
+    "stalled_since",
 ]
 
 

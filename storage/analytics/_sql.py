@@ -175,7 +175,7 @@ def _per_team_and_stage(session: Session, group: _Scopes, figures: dict[tuple[in
 def _stages(session: Session, team_id: str) -> list[Any]:
     """Every stage of the workspace: active ones in position order, then retired ones."""
     return list(session.execute(
-        select(Stage.id, Stage.active, Stage.probability)
+        select(Stage.id, Stage.active, Stage.probability, Stage.position)
         .where(Stage.team_id == team_id)
         .order_by(Stage.active.desc(), Stage.position, Stage.id)
     ))
@@ -328,7 +328,7 @@ def _entered_and_advanced(visits: Any) -> list[Any]:
 def _days_stats(session: Session, visits: Any) -> Any:
     """A subquery per scope and stage: visits, avg_days and median_days of all visits, the same of
     finished visits (finished_visits, finished_avg_days, finished_median_days), and the deals that
-    entered the stage and advanced from it (entered, advanced; see `stage_conversion`).
+    entered the stage and advanced from it (entered, advanced: counted by first visit).
 
     PostgreSQL takes the medians with percentile_cont, in the one GROUP BY. SQLite has no such
     aggregate: there the visits are ranked 1..n by days, the middle rows are those with

@@ -43,8 +43,8 @@ class ChangeFigures:
 
         A deal appears at most once per category, with its latest change of that kind in the window
         (so a deal won and later lost in the window is in both lists). Newest first; `limit` cuts
-        each list, `total` still counts all. The lost reason is the deal's current one, so it is
-        given only while the deal is still lost (stage changes do not keep reasons).
+        each list, `total` still counts all. A lost deal's reason is the one its change to Lost
+        recorded (so a deal reopened or lost again since keeps the reason of that close).
         """
         return self.changes_between_each([scope], since, until, limit=limit)[0]
 
@@ -70,6 +70,7 @@ class ChangeFigures:
                 StageChange.from_stage_id,
                 StageChange.to_stage_id,
                 StageChange.changed_at,
+                StageChange.lost_reason,
                 kind.label("kind"),
                 func.row_number().over(partition_by=(members.c.grp, StageChange.opportunity_id, kind), order_by=newest_first).label("nth"),
             )
@@ -96,7 +97,7 @@ class ChangeFigures:
             select(
                 latest.c.grp, latest.c.kind, latest.c.total, latest.c.opportunity_id, latest.c.from_stage_id, latest.c.to_stage_id,
                 latest.c.changed_at, Opportunity.number, Opportunity.name, Opportunity.owner_id, Opportunity.amount,
-                Opportunity.currency, case((Opportunity.status == LOST, Opportunity.lost_reason)).label("lost_reason"),
+                Opportunity.currency, latest.c.lost_reason,
             )
             .join(Opportunity, and_(Opportunity.id == latest.c.opportunity_id, Opportunity.team_id == group.team_id))
             .order_by(latest.c.grp, latest.c.kind, latest.c.place)

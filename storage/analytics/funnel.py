@@ -1,4 +1,5 @@
-"""The funnel, from stage visits: stage conversion, time in stage, and each rep's funnel next to the team's."""
+"""The funnel: deals that reached each stage and stage conversion, time in stage (from stage visits), and each
+rep's funnel next to the team's."""
 
 from __future__ import annotations
 
@@ -15,14 +16,16 @@ from sqlalchemy import (
     func,
     null,
     select,
+    true,
     union_all,
 )
 from sqlmodel import Session
 
+from bot.domain.values import LOST, OPEN, WON
 from storage.analytics._sql import (
     _active_stages,
     _days_stats,
-    _entered_and_advanced,
+    _deal_of_change,
     _float,
     _per_team_and_stage,
     _ratio,
@@ -31,6 +34,7 @@ from storage.analytics._sql import (
     _visits,
 )
 from storage.analytics.values import (
+    Funnel,
     RepFunnel,
     RepFunnels,
     RepStage,
@@ -39,6 +43,8 @@ from storage.analytics.values import (
     StageFigures,
     StageStep,
 )
+from storage.models import Opportunity, Stage, StageChange
+from storage.visits import WON_RANK
 
 
 def _funnel_figures(visits: Any, *keys: Any, per_owner: bool) -> list[Any]:
@@ -71,23 +77,28 @@ class FunnelFigures:
 
     # ----- 4. stage conversion -------------------------------------------------------------------
 
-    def stage_conversion(self, scope: Scope, since: datetime | None = None) -> list[StageStep]:
-        """Stage-to-stage conversion along the active stages, the last one converting to Won.
+    def stage_conversion(self, scope: Scope, since: datetime | None = None) -> Funnel:
+        """The funnel: deals that reached each active stage, the conversion from each to the next
+        (the last one to Won), and the outcomes Won and Lost. The one definition every surface shows
+        (`/opp funnel` and its chart, the digest and its chart, the App Home's team funnel).
 
-        entered: distinct deals that ever entered the stage (created in it, moved or reopened into
-        it); advanced: of those, the ones that afterwards entered a later stage or were won. With
-        `since`, only deals created at or after it count.
+        Cohort: every deal of the scope (by its current owner and the scope's filters), whatever
+        its status; with `since`, only the deals created at or after it.
+
+        Reached: a deal has reached active stage k when it ever was in stage k or in an active stage
+        after it, or was ever won (a won deal has passed every open stage). So a deal that skipped
+        stages has reached them, and a lost deal has reached the stages up to the furthest it was in;
+        retired stages rank nowhere. Counts never increase down the funnel.
+
+        Conversion from stage k to k+1: reached(k+1) / reached(k); from the last active stage to Won:
+        won / reached(last), which counts the deals won without passing through the last stage.
+        won, lost: the cohort's deals whose status is won, lost now.
         """
         return self.stage_conversion_each([scope], since)[0]
 
-    def stage_conversion_each(self, scopes: Sequence[Scope], since: datetime | None = None) -> list[list[StageStep]]:
+    def stage_conversion_each(self, scopes: Sequence[Scope], since: datetime | None = None) -> list[Funnel]:
         group = _Scopes(self.session, scopes)
-        visits = _visits(self.session, group, None, created_since=since)
-        figures = {(r.grp, r.stage_id): r for r in group.execute(
-            select(visits.c.grp, visits.c.stage_id, *_entered_and_advanced(visits))
-            .group_by(visits.c.grp, visits.c.stage_id)
-        )}
-        return _conversion_steps(group, figures, _active_stages(self.session, group.team_id))
+        return _funnels(self.session, group, _stages(self.session, group.team_id), since)
 
     # ----- 5. time in stage ----------------------------------------------------------------------
 
@@ -100,30 +111,20 @@ class FunnelFigures:
         return self.stage_dwell_each([scope], now)[0]
 
     def stage_dwell_each(self, scopes: Sequence[Scope], now: datetime) -> list[list[StageDwell]]:
-        return [list(figures.dwell) for figures in self.stage_figures_each(scopes, now)]
+        group = _Scopes(self.session, scopes)
+        return _dwell(self.session, group, now, _stages(self.session, group.team_id))
 
     def stage_figures(self, scope: Scope, now: datetime) -> StageFigures:
-        """`stage_dwell` and `stage_conversion` (of every deal: no `since`) of one scope, from one pass
-        over its stage visits."""
+        """`stage_dwell` and `stage_conversion` (of every deal: no `since`) of one scope: one pass over
+        its stage visits, one over its deals' furthest stages."""
         return self.stage_figures_each([scope], now)[0]
 
     def stage_figures_each(self, scopes: Sequence[Scope], now: datetime) -> list[StageFigures]:
         group = _Scopes(self.session, scopes)
-        stats = _days_stats(self.session, _visits(self.session, group, now))
-        figures = {(r.grp, r.stage_id): r for r in group.execute(select(stats))}
-
-        def line(stage: Any, r: Any) -> StageDwell:
-            return StageDwell(
-                stage_id=stage.id, visits=r.visits if r else 0, avg_days=_float(r.avg_days) if r else None,
-                median_days=_float(r.median_days) if r else None, finished_visits=r.finished_visits if r else 0,
-                finished_avg_days=_float(r.finished_avg_days) if r else None,
-                finished_median_days=_float(r.finished_median_days) if r else None,
-            )
-
         stages = _stages(self.session, group.team_id)
-        dwell = _per_team_and_stage(self.session, group, figures, line, stages)
-        conversion = _conversion_steps(group, figures, [stage.id for stage in stages if stage.active])
-        return [StageFigures(dwell=tuple(d), conversion=tuple(c)) for d, c in zip(dwell, conversion)]
+        dwell = _dwell(self.session, group, now, stages)
+        funnels = _funnels(self.session, group, stages)
+        return [StageFigures(dwell=tuple(d), funnel=f) for d, f in zip(dwell, funnels)]
 
     # ----- 8. reps side by side ------------------------------------------------------------------
 
@@ -155,17 +156,65 @@ class FunnelFigures:
         return [_rep_funnels(stage_ids, scope, mine) for scope, mine in zip(scopes, figures)]
 
 
-def _conversion_steps(group: _Scopes, figures: dict[tuple[int, int], Any], stage_ids: list[int]) -> list[list[StageStep]]:
-    """Each scope's steps along the active stages from (grp, stage_id) rows with entered and advanced."""
+def _dwell(session: Session, group: _Scopes, now: datetime, stages: list[Any]) -> list[list[StageDwell]]:
+    """Each scope's `stage_dwell` lines from one pass over its stage visits."""
+    stats = _days_stats(session, _visits(session, group, now))
+    figures = {(r.grp, r.stage_id): r for r in group.execute(select(stats))}
+
+    def line(stage: Any, r: Any) -> StageDwell:
+        return StageDwell(
+            stage_id=stage.id, visits=r.visits if r else 0, avg_days=_float(r.avg_days) if r else None,
+            median_days=_float(r.median_days) if r else None, finished_visits=r.finished_visits if r else 0,
+            finished_avg_days=_float(r.finished_avg_days) if r else None,
+            finished_median_days=_float(r.finished_median_days) if r else None,
+        )
+
+    return _per_team_and_stage(session, group, figures, line, stages)
+
+
+def _funnels(session: Session, group: _Scopes, stages: list[Any], since: datetime | None = None) -> list[Funnel]:
+    """Each scope's `Funnel` (see `stage_conversion`) from one statement: per scope, the deals
+    counted by (status now, the furthest rank ever reached), where a rank is an active stage's
+    position and a win ranks above every one; reached(k) is then the deals whose furthest rank is
+    at least stage k's."""
+    members = group.members()
+    rank = case((and_(StageChange.to_status == OPEN, Stage.active == true()), Stage.position),
+                (StageChange.to_status == WON, WON_RANK))
+    where = group.deal_filters()
+    if since is not None:
+        where.append(Opportunity.created_at >= since)
+    per_deal = (
+        select(members.c.grp, Opportunity.status, func.max(rank).label("furthest"))
+        .select_from(Opportunity)
+        .join(members, group.on(members, Opportunity.owner_id))
+        .outerjoin(StageChange, _deal_of_change())
+        .outerjoin(Stage, and_(Stage.id == StageChange.to_stage_id, Stage.team_id == StageChange.team_id))
+        .where(*where)
+        .group_by(members.c.grp, Opportunity.id, Opportunity.status)
+        .subquery("per_deal")
+    )
+    rows = group.execute(select(per_deal.c.grp, per_deal.c.status, per_deal.c.furthest, func.count().label("deals"))
+                         .group_by(per_deal.c.grp, per_deal.c.status, per_deal.c.furthest))
+    active = [stage for stage in stages if stage.active]
+    furthest: list[dict[int, int]] = [{} for _ in range(len(group))]  # per scope: deals by furthest rank
+    won, lost = [0] * len(group), [0] * len(group)
+    for r in rows:
+        if r.furthest is not None:
+            furthest[r.grp][r.furthest] = furthest[r.grp].get(r.furthest, 0) + r.deals
+        if r.status == WON:
+            won[r.grp] += r.deals
+        elif r.status == LOST:
+            lost[r.grp] += r.deals
     result = []
     for grp in range(len(group)):
+        reached = [sum(n for at, n in furthest[grp].items() if at >= stage.position) for stage in active]
         steps = []
-        for i, stage_id in enumerate(stage_ids):
-            r = figures.get((grp, stage_id))
-            entered, advanced = (r.entered, r.advanced) if r else (0, 0)
-            steps.append(StageStep(stage_id=stage_id, next_stage_id=stage_ids[i + 1] if i + 1 < len(stage_ids) else None,
-                                   entered=entered, advanced=advanced, rate=_ratio(advanced, entered)))
-        result.append(steps)
+        for i, stage in enumerate(active):
+            last = i + 1 == len(active)
+            converted = won[grp] if last else reached[i + 1]
+            steps.append(StageStep(stage_id=stage.id, next_stage_id=None if last else active[i + 1].id,
+                                   reached=reached[i], converted=converted, rate=_ratio(converted, reached[i])))
+        result.append(Funnel(steps=tuple(steps), won=won[grp], lost=lost[grp]))
     return result
 
 

@@ -1,4 +1,4 @@
-"""Outcomes: win rate and sales cycle of the deals whose final outcome fell in a window."""
+"""Outcomes: win rate and sales cycle of the deals whose final outcome fell in a window; loss reasons."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from storage.analytics._sql import (
 )
 from storage.analytics.values import (
     CycleLength,
+    LostReason,
     Scope,
     WinRate,
 )
@@ -128,3 +129,30 @@ class OutcomeFigures:
         )}
         return [CycleLength(count=rows[grp].count, avg_days=_float(rows[grp].avg_days)) if grp in rows else CycleLength(count=0, avg_days=None)
                 for grp in range(len(group))]
+
+    # ----- loss reasons ----------------------------------------------------------------------------
+
+    def lost_reasons(self, scope: Scope, since: datetime, until: datetime) -> tuple[LostReason, ...]:
+        """Why deals were lost in [since, until): every change to Lost in the window, each with the
+        reason recorded with it in the history (a deal lost, reopened and lost again counts twice,
+        once per reason; a reopened deal's old loss still counts). Most frequent first, then by
+        reason; closes with no reason recorded are one entry with reason None, last.
+        """
+        return self.lost_reasons_each([scope], since, until)[0]
+
+    def lost_reasons_each(self, scopes: Sequence[Scope], since: datetime, until: datetime) -> list[tuple[LostReason, ...]]:
+        group = _Scopes(self.session, scopes)
+        members = group.members()
+        query = (
+            select(members.c.grp, StageChange.lost_reason, func.count().label("count"))
+            .select_from(StageChange)
+            .join(Opportunity, _deal_of_change())
+            .join(members, group.on(members, Opportunity.owner_id))
+            .where(StageChange.team_id == group.team_id, StageChange.to_status == LOST,
+                   StageChange.changed_at >= since, StageChange.changed_at < until, *group.deal_filters())
+            .group_by(members.c.grp, StageChange.lost_reason)
+        )
+        result: list[list[LostReason]] = [[] for _ in scopes]
+        for r in group.execute(query):
+            result[r.grp].append(LostReason(reason=r.lost_reason, count=r.count))
+        return [tuple(sorted(reasons, key=lambda x: (x.reason is None, -x.count, x.reason or ""))) for reasons in result]

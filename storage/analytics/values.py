@@ -87,12 +87,35 @@ class WinRate:
 
 
 @dataclass(frozen=True)
+class LostReason:
+    reason: str | None  # None: the close has no reason recorded (closes from before the history kept them)
+    count: int  # closes to Lost with this reason, each close once
+
+
+@dataclass(frozen=True)
 class StageStep:
+    """One step of the funnel (see `FunnelFigures.stage_conversion`): of the deals that reached
+    `stage_id`, those that reached `next_stage_id` — or, on the last step, were won."""
+
     stage_id: int
-    next_stage_id: int | None  # None: the step from the last stage to Won
-    entered: int
-    advanced: int
-    rate: float | None
+    next_stage_id: int | None  # None: the step from the last open stage to Won
+    reached: int  # deals that reached stage_id
+    converted: int  # of them, the deals that reached next_stage_id (the last step: won deals)
+    rate: float | None  # converted / reached
+
+
+@dataclass(frozen=True)
+class Funnel:
+    """Deals that reached each open stage and the conversion from each to the next, then the
+    outcomes: Won and Lost are what became of the deals, not two more stages one after the other.
+
+    steps: one per active stage in position order; steps[i].reached never increases with i, and
+    the last step's `converted` is `won`. won, lost: deals of the cohort won or lost now.
+    """
+
+    steps: tuple[StageStep, ...]
+    won: int
+    lost: int
 
 
 @dataclass(frozen=True)
@@ -112,17 +135,24 @@ class CycleLength:
     avg_days: float | None
 
 
+STALLED_BY_MAX_DAYS, STALLED_BY_NORM = "max_days", "norm"  # StalledDeal.rule
+
+
 @dataclass(frozen=True)
 class StalledDeal:
+    """An open deal flagged as stalled, with the rule that flagged it (storage.analytics.stalled)."""
+
     opportunity_id: int
     number: int
     name: str
     owner_id: str
     stage_id: int
-    days_in_stage: float
-    reason: str  # "max_days" (wins when both apply) or "median"
-    max_days: int
-    median_days: float | None  # the stage's median visit in this scope; None under MIN_VISITS_FOR_MEDIAN visits
+    days_in_stage: int  # whole days in its current stage (at least 1)
+    rule: str  # STALLED_BY_MAX_DAYS (reported when both rules apply) or STALLED_BY_NORM
+    threshold_days: float  # stalled because days_in_stage exceeds this: max_days, or the multiplier × typical_days
+    max_days: int  # the stage's max_days
+    typical_days: float | None  # the team's typical (median) completed visit of the stage when usable, else None
+    typical_visits: int  # the completed visits typical_days comes from (0 when it is None)
 
 
 @dataclass(frozen=True)
@@ -205,7 +235,7 @@ class ReportRow:
 @dataclass(frozen=True)
 class StageFigures:
     dwell: tuple[StageDwell, ...]
-    conversion: tuple[StageStep, ...]
+    funnel: Funnel
 
 
 # ----- assignment ---------------------------------------------------------------------------------
