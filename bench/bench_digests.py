@@ -29,7 +29,7 @@ from sqlalchemy import event, text
 
 from bot.digests.views import digest_message
 from bot.domain.clock import SystemClock
-from bot.reports.charts import funnel_steps
+from bot.reports.charts import funnel_chart_data
 from bot.services import build_services
 from bot.slack.gateway import SlackGateway
 from bot.workspace.config import WorkspaceConfig
@@ -86,7 +86,7 @@ def main() -> None:
         started = time.perf_counter()
         for data in services.digests.build_many(TEAM_ID, [(team, since) for team in teams]):
             digest_message(data, stages)
-            funnel_steps(data.conversion, stages)
+            funnel_chart_data(data.funnel, stages)
         return time.perf_counter() - started
 
     runs = []
@@ -119,7 +119,7 @@ def main() -> None:
             started = time.perf_counter()
             data = services.digests.build(TEAM_ID, team, since)
             digest_message(data, stages)
-            funnel_steps(data.conversion, stages)
+            funnel_chart_data(data.funnel, stages)
             return time.perf_counter() - started
 
         durations = sorted(one(team) for team in chosen)

@@ -250,3 +250,14 @@ def test_the_digest_and_the_app_home_show_the_same_stalled_deals_in_the_same_wor
 
 def test_analytics_exports_the_rule():
     assert analytics.MIN_COMPLETED_VISITS == 10 and analytics.STALLED_MULTIPLIER == 2
+
+
+def test_whose_visits_make_the_typical_time_of_a_persons_own_deals(app):
+    """A rep on a team: the team's reps. A manager on no team: the reps they manage. Anyone else: their own deals.
+    Never the whole workspace (one pass over every stage change on each cold App Home)."""
+    services, _, engine = app
+    context(services, "U0REP1")  # seeds the workspace and its teams
+    with UnitOfWork(engine) as uow:
+        assert uow.figures.norm_scope(WORKSPACE, "U0REP1") == EAST
+        assert uow.figures.norm_scope(WORKSPACE, "U0MGR", frozenset({"U0REP2", "U0REP1"})) == EAST
+        assert uow.figures.norm_scope(WORKSPACE, "U0OTHER") == Scope(WORKSPACE, owner_ids=("U0OTHER",))

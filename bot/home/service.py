@@ -75,17 +75,22 @@ class Home:
             max_days = {s.id: s.max_days for s in stages.stages + stages.retired}
             mine = Scope(ctx.team_id, owner_ids=(actor.user_id,))
             figures = uow.figures
-            # a rep's own deals are measured against the team's typical times: the reps of the rep's sales teams
-            my_medians = self._cached(("norms", ctx.team_id, actor.user_id), now,
-                                      lambda f: f.stage_medians(f.norm_scope(ctx.team_id, actor.user_id), now), figures)
-            my_stalled = figures.stalled(mine, now, limit=5, max_days=max_days, medians=my_medians)
             team = None
+            team_figures = None
             if actor.is_manager:
                 scope = Scope(ctx.team_id, owner_ids=tuple(sorted(actor.managed_user_ids)))
                 # the team's funnel and medians: one pass over its stage visits, one over its deals
                 team_figures = self._cached(("stage figures", scope), now, lambda f: f.stage_figures(scope, now), figures)
                 team = (team_figures.funnel, figures.stalled(scope, now, limit=5, max_days=max_days,
-                                                                       medians=medians_of(team_figures.dwell)))
+                                                             medians=medians_of(team_figures.dwell)))
+            # a rep's own deals are measured against the team's typical times (storage.analytics.stalled: norm_scope);
+            # a manager on no sales team is measured against the reps they manage, whose medians are at hand
+            norms = figures.norm_scope(ctx.team_id, actor.user_id, actor.managed_user_ids)
+            if team_figures is not None and norms == scope:
+                my_medians = medians_of(team_figures.dwell)
+            else:
+                my_medians = self._cached(("norms", norms), now, lambda f: f.stage_medians(norms, now), figures)
+            my_stalled = figures.stalled(mine, now, limit=5, max_days=max_days, medians=my_medians)
         summaries: dict[int, StageSummary] = {}
         for stage_id, currency, count, amount in grouped:
             summary = summaries.setdefault(stage_id, StageSummary(stage_id, 0, {}))
