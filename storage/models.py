@@ -144,7 +144,7 @@ class StageChange(SQLModel, table=True):
     given again while the deal stays lost corrects that close's reason. Loss reasons are counted
     from here, so a deal lost, reopened and lost again keeps both reasons.
 
-    `left_at`, `advanced`, `first_visit` and `first_visit_of_owner` are derived from the deal's
+    `left_at`, `advanced`, `first_visit`, `first_visit_of_owner` and `furthest_visit` are derived from the deal's
     whole history and kept current by storage.visits, so that time in stage, conversion and final
     outcomes are plain GROUP BYs rather than window passes over every stage change.
     """
@@ -171,6 +171,7 @@ class StageChange(SQLModel, table=True):
     advanced: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     first_visit: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     first_visit_of_owner: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    furthest_visit: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class PostedCard(SQLModel, table=True):

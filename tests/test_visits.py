@@ -1,15 +1,16 @@
-"""The derived visit columns of `stage_change` (left_at, advanced, first_visit, first_visit_of_owner):
+"""The derived visit columns of `stage_change` (left_at, advanced, first_visit, first_visit_of_owner, furthest_visit):
 kept by every stage change, re-derived when the funnel's order changes, filled in by the migration
 that adds them, and what conversion and rep funnels count with them."""
 
 from __future__ import annotations
 
+import os
 import random
 from datetime import datetime, timezone
 
 import pytest
 from alembic import command
-from sqlalchemy import text, update
+from sqlalchemy import inspect, text, update
 from sqlmodel import Session, select
 
 from bot.domain.clock import FakeClock
@@ -18,7 +19,7 @@ from storage import analytics, visits
 from storage.analytics import Figures
 from storage.db import alembic_config, make_engine, upgrade
 from storage.models import Opportunity, StageChange
-from tests.conftest import TEST_CONFIG
+from tests.conftest import PG_URL, TEST_CONFIG
 from tests.support import create, make_services
 
 FOUR_STAGES = '[[stages]]\nname = "Lead"\n[[stages]]\nname = "Qualify"\n[[stages]]\nname = "Demo"\n[[stages]]\nname = "Proposal"\n'
@@ -31,7 +32,7 @@ def make_pipeline(engine, fake_slack, clock: FakeClock, config_text: str = TEST_
 def derived(engine, opportunity_id: int | None = None) -> list[tuple]:
     with Session(engine) as session:
         query = select(StageChange.id, StageChange.left_at, StageChange.advanced, StageChange.first_visit,
-                       StageChange.first_visit_of_owner).order_by(StageChange.id)
+                       StageChange.first_visit_of_owner, StageChange.furthest_visit).order_by(StageChange.id)
         if opportunity_id is not None:
             query = query.where(StageChange.opportunity_id == opportunity_id)
         return [tuple(row) for row in session.execute(query)]
@@ -63,14 +64,39 @@ def test_each_change_ends_the_previous_visit_and_marks_what_advanced(engine, pip
     pipeline.deals.move(admin, opp_id=opp, stage_id=lead.id)            # reopened
     pipeline.deals.win(admin, opp_id=opp)
     assert [row[1:] for row in derived(engine, opp)] == [
-        # left_at, advanced, first visit of the deal to the stage, first with this owner
-        (t1, True, True, True),       # Lead: the deal later reached Qualify (and was won)
-        (t2, True, True, True),       # Qualify: won in the end
-        (t3, True, False, False),     # Lead again: won in the end
-        (t4, False, False, False),    # Lost: not a visit
-        (t4, True, False, False),     # reopened in Lead, then won
-        (None, False, False, False),  # Won: the latest change
+        # left_at, advanced, first visit of the deal to the stage, first with this owner, furthest visit
+        (t1, True, True, True, False),       # Lead: the deal later reached Qualify (and was won)
+        (t2, True, True, True, True),        # Qualify: won in the end; the furthest stage it was in
+        (t3, True, False, False, False),     # Lead again: won in the end
+        (t4, False, False, False, False),    # Lost: not a visit
+        (t4, True, False, False, False),     # reopened in Lead, then won
+        (None, False, False, False, False),  # Won: the latest change
     ]
+
+
+def test_a_deal_won_reopened_and_moved_further_keeps_its_furthest_visit_before_the_win(engine, fake_slack, clock):
+    """Reopened after a win and moved beyond where it was won: its first visit of the furthest stage
+    has no win after it, so the furthest visit is the one before the win, which has."""
+    pipeline = make_pipeline(engine, fake_slack, clock, TEST_CONFIG + FOUR_STAGES)
+    admin = pipeline.workspaces.context("T0TEST", "U0ADMIN")
+    lead, qualify, demo, proposal = pipeline.workspaces.stage_model("T0TEST").stages
+    opp = new_deal(pipeline)
+    for stage in (qualify, None, proposal):
+        clock.advance(days=1)
+        if stage is None:
+            pipeline.deals.win(admin, opp_id=opp)
+        else:
+            pipeline.deals.move(admin, opp_id=opp, stage_id=stage.id)
+    assert [(row[2], row[5]) for row in derived(engine, opp)] == [
+        (True, False),    # Lead
+        (True, True),     # Qualify: won after it
+        (False, False),   # Won
+        (False, False),   # reopened in Proposal: no win after it
+    ]
+    with Session(engine) as session:
+        conversion = Figures(session).stage_conversion(analytics.Scope(team_id="T0TEST"))
+    assert [s.reached for s in conversion.steps] == [1, 1, 1, 1] and conversion.won == 0  # ever won: it passed every stage
+    assert [s.stage_id for s in conversion.steps] == [lead.id, qualify.id, demo.id, proposal.id]
 
 
 def test_what_each_change_keeps_equals_deriving_everything_afresh(engine, fake_slack, clock):
@@ -94,11 +120,12 @@ def test_what_each_change_keeps_equals_deriving_everything_afresh(engine, fake_s
         else:
             pipeline.deals.move(admin, opp_id=opp, stage_id=rng.choice(stages).id)
     kept = derived(engine)
-    for column in (2, 3, 4):  # advanced, first_visit, first_visit_of_owner: both values occur
+    for column in (2, 3, 4, 5):  # advanced, first_visit, first_visit_of_owner, furthest_visit: both values occur
         assert {row[column] for row in kept} == {True, False}
     assert any(row[3] != row[4] for row in kept)  # some deal came back to a stage under another owner
     with engine.begin() as connection:
-        connection.execute(update(StageChange.__table__).values(left_at=None, advanced=False, first_visit=False, first_visit_of_owner=False))
+        connection.execute(update(StageChange.__table__).values(left_at=None, advanced=False, first_visit=False, first_visit_of_owner=False,
+                                                                furthest_visit=False))
         assert visits.derive(connection, "T0TEST") > 0
         assert visits.derive(connection, "T0TEST") == 0  # nothing left to change
     assert derived(engine) == kept
@@ -200,7 +227,8 @@ def test_the_migration_derives_the_columns_of_existing_history(tmp_path):
                                 "('T0OLD', 1, 1, 'open', 2, 'open', 'U1', 'U1', '2026-01-03 00:00:00')"))
     upgrade(engine)
     rows = derived(engine)
-    assert [row[1:] for row in rows] == [(datetime(2026, 1, 3, tzinfo=timezone.utc), True, True, True), (None, False, True, True)]
+    assert [row[1:] for row in rows] == [(datetime(2026, 1, 3, tzinfo=timezone.utc), True, True, True, False),
+                                         (None, False, True, True, True)]
     engine.dispose()
 
 
@@ -216,3 +244,90 @@ def test_analytics_read_the_stored_visits(engine, pipeline, clock):
         dwell = {d.stage_id: d for d in Figures(session).stage_dwell(analytics.Scope(team_id="T0TEST"), now)}
     assert dwell[lead.id].visits == 1 and dwell[lead.id].finished_avg_days == pytest.approx(4)
     assert dwell[qualify.id].finished_visits == 0 and dwell[qualify.id].avg_days == pytest.approx(1)
+
+
+def test_a_deal_won_only_from_a_stage_retired_since_has_passed_every_stage(engine, fake_slack, clock):
+    first = make_pipeline(engine, fake_slack, clock, TEST_CONFIG + '[[stages]]\nname = "Lead"\n[[stages]]\nname = "Demo"\n')
+    admin = first.workspaces.context("T0TEST", "U0ADMIN")
+    opp = new_deal(first)  # in Lead
+    clock.advance(days=1)
+    first.deals.win(admin, opp_id=opp)
+    retired = make_pipeline(engine, fake_slack, clock, TEST_CONFIG + '[[stages]]\nname = "Demo"\n[[stages]]\nname = "Proposal"\n')
+    retired.workspaces.ensure_workspace("T0TEST")  # Lead retired: the deal was never in an active stage
+    assert [row[5] for row in derived(engine, opp)] == [True, False]  # its first change marks it
+    with Session(engine) as session:
+        conversion = Figures(session).stage_conversion(analytics.Scope(team_id="T0TEST"))
+    assert [(s.reached, s.converted) for s in conversion.steps] == [(1, 1), (1, 1)] and conversion.won == 1
+
+
+# (opportunity id, its history: (change id, stage id, to_status, day), the changes that are its furthest visit)
+FURTHEST_HISTORIES = [
+    (1, [(1, 1, "open", 1), (2, 2, "open", 2), (3, 1, "open", 3)], {2}),                     # back from Demo: Demo
+    (2, [(4, 1, "open", 1), (5, 1, "won", 2), (6, 2, "open", 3)], {4}),                      # won in Lead, reopened in Demo
+    (3, [(7, 3, "open", 1), (8, 3, "won", 2)], {7}),                                         # won from a retired stage only
+    (4, [(9, 3, "open", 1), (10, 3, "lost", 2)], set()),                                     # never in an active stage
+    (5, [(11, 1, "open", 1), (12, 2, "open", 2), (13, 2, "lost", 3), (14, 2, "open", 4)], {12}),  # reopened in Demo: the first visit
+]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_database(request, tmp_path):
+    """An engine on an empty database of its own, and the SQL that makes a connection use it (PostgreSQL:
+    a schema of its own in the test database)."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+        yield engine, None
+        engine.dispose()
+        return
+    if not PG_URL:
+        pytest.skip("TEST_DATABASE_URL is not set")
+    schema = f"migration_furthest_{os.getpid()}"
+    engine = make_engine(PG_URL)
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    yield engine, f"SET search_path TO {schema}"
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    engine.dispose()
+
+
+def test_the_migration_marks_the_furthest_visit_of_existing_history(empty_database):
+    engine, use_schema = empty_database
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    day = "2026-01-{:02d} 10:00:00".format
+    with engine.begin() as connection:
+        if use_schema:
+            connection.execute(text(use_schema))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0008")
+        connection.execute(text(
+            "INSERT INTO workspace (team_id, currency, timezone, admins, industries, regions, company_sizes, last_opp_number, "
+            "assignment, created_at) VALUES ('T0OLD', 'USD', 'UTC', '[]', '[]', '[]', '[]', 0, '{}', :at)"), {"at": day(1)})
+        connection.execute(text("INSERT INTO stage (id, team_id, position, name, probability, max_days, active) VALUES "
+                                "(1, 'T0OLD', 0, 'Lead', 10, 30, :yes), (2, 'T0OLD', 1, 'Demo', 50, 30, :yes), "
+                                "(3, 'T0OLD', 1002, 'Old', 20, 30, :no)"), {"yes": True, "no": False})
+        for opp_id, history, _ in FURTHEST_HISTORIES:
+            last_stage, last_status = history[-1][1:3]
+            connection.execute(text(
+                "INSERT INTO opportunity (id, team_id, number, name, customer, currency, stage_id, status, owner_id, "
+                "created_by, created_at, updated_at, stage_entered_at, needs_owner) VALUES (:id, 'T0OLD', :id, 'Deal', 'Acme', 'USD', "
+                ":stage, :status, 'U0REP', 'U0REP', :at, :at, :at, :no)"),
+                {"id": opp_id, "stage": last_stage, "status": last_status, "at": day(1), "no": False})
+            previous = None
+            for change_id, stage_id, to_status, on in history:
+                connection.execute(text(
+                    "INSERT INTO stage_change (id, team_id, opportunity_id, from_stage_id, from_status, to_stage_id, to_status, "
+                    "changed_by, owner_id, changed_at) VALUES (:id, 'T0OLD', :opp, :from_stage, :from_status, :stage, :to_status, "
+                    "'U0REP', 'U0REP', :at)"),
+                    {"id": change_id, "opp": opp_id, "from_stage": previous[0] if previous else None,
+                     "from_status": previous[1] if previous else None, "stage": stage_id, "to_status": to_status, "at": day(on)})
+                previous = (stage_id, to_status)
+
+        command.upgrade(config, "0009")
+        marked = {row.id for row in connection.execute(text("SELECT id FROM stage_change WHERE furthest_visit"))}
+        assert marked == set().union(*(furthest for _, _, furthest in FURTHEST_HISTORIES))
+        command.downgrade(config, "0008")
+        assert "furthest_visit" not in {c["name"] for c in inspect(connection).get_columns("stage_change")}
+        command.upgrade(config, "head")
+        assert "furthest_visit" in {c["name"] for c in inspect(connection).get_columns("stage_change")}

@@ -279,8 +279,8 @@ def _visits(session: Session, scopes: _Scopes, now: datetime | None, *, attribut
     """A subquery with one row per stage visit in each scope.
 
     Columns: grp (the scope), opportunity_id, stage_id, owner_id (the owner when the visit started),
-    advanced (the deal later reached a higher-ranked stage or was won), first_visit and
-    first_visit_of_owner (see storage.visits), finished (the visit has ended) and, when `now` is
+    advanced (the deal later reached a higher-ranked stage or was won), first_visit,
+    first_visit_of_owner and furthest_visit (see storage.visits), finished (the visit has ended) and, when `now` is
     given, days (until the next change, or until `now` for a visit still going). A visit is in a
     scope by the deal's current owner, or with `attribute_to_change_owner` by `owner_id`. What a
     visit needs is stored with each change (storage.visits), so this is a join and a filter, not a
@@ -296,6 +296,7 @@ def _visits(session: Session, scopes: _Scopes, now: datetime | None, *, attribut
         StageChange.advanced,
         StageChange.first_visit,
         StageChange.first_visit_of_owner,
+        StageChange.furthest_visit,
         StageChange.left_at.is_not(None).label("finished"),
     ]
     if now is not None:
@@ -318,10 +319,20 @@ def _visits(session: Session, scopes: _Scopes, now: datetime | None, *, attribut
 
 
 def _entered_and_advanced(visits: Any) -> list[Any]:
-    """Deals that entered the stage, and of those the ones that advanced, counted by their first visit."""
+    """Deals that entered the stage, and of those the ones that advanced, counted by their first visit;
+    the deals whose furthest visit is here, and of those the ones that advanced (see storage.visits)."""
     return [
         func.count(case((visits.c.first_visit, 1))).label("entered"),
         func.count(case((and_(visits.c.first_visit, visits.c.advanced), 1))).label("advanced"),
+        *_furthest_counts(visits),
+    ]
+
+
+def _furthest_counts(visits: Any) -> list[Any]:
+    """The deals whose furthest visit is in the stage (furthest), and of those the ones that advanced (furthest_advanced)."""
+    return [
+        func.count(case((visits.c.furthest_visit, 1))).label("furthest"),
+        func.count(case((and_(visits.c.furthest_visit, visits.c.advanced), 1))).label("furthest_advanced"),
     ]
 
 
@@ -359,6 +370,7 @@ def _days_stats(session: Session, visits: Any) -> Any:
             visits.c.days,
             visits.c.first_visit,
             visits.c.advanced,
+            visits.c.furthest_visit,
             func.row_number().over(partition_by=(visits.c.grp, visits.c.stage_id), order_by=visits.c.days).label("rank"),
             func.count().over(partition_by=(visits.c.grp, visits.c.stage_id)).label("n"),
         )
@@ -381,7 +393,7 @@ def _days_stats(session: Session, visits: Any) -> Any:
 
     every, finished = ranked_stats(False), ranked_stats(True)
     return (
-        select(every.c.grp, every.c.stage_id, every.c.entered, every.c.advanced, every.c.visits, every.c.avg_days, every.c.median_days,
+        select(every.c.grp, every.c.stage_id, every.c.entered, every.c.advanced, every.c.furthest, every.c.furthest_advanced, every.c.visits, every.c.avg_days, every.c.median_days,
                func.coalesce(finished.c.visits, 0).label("finished_visits"), finished.c.avg_days.label("finished_avg_days"),
                finished.c.median_days.label("finished_median_days"))
         .outerjoin(finished, and_(finished.c.grp == every.c.grp, finished.c.stage_id == every.c.stage_id))

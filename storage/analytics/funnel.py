@@ -8,25 +8,26 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Integer,
     String,
     and_,
     case,
     cast,
     distinct,
     func,
+    literal_column,
     null,
     select,
-    true,
     union_all,
 )
 from sqlmodel import Session
 
-from bot.domain.values import LOST, OPEN, WON
+from bot.domain.values import LOST, WON
 from storage.analytics._sql import (
     _active_stages,
     _days_stats,
-    _deal_of_change,
     _float,
+    _furthest_counts,
     _per_team_and_stage,
     _ratio,
     _Scopes,
@@ -43,8 +44,7 @@ from storage.analytics.values import (
     StageFigures,
     StageStep,
 )
-from storage.models import Opportunity, Stage, StageChange
-from storage.visits import WON_RANK
+from storage.models import Opportunity
 
 
 def _funnel_figures(visits: Any, *keys: Any, per_owner: bool) -> list[Any]:
@@ -116,14 +116,15 @@ class FunnelFigures:
 
     def stage_figures(self, scope: Scope, now: datetime) -> StageFigures:
         """`stage_dwell` and `stage_conversion` (of every deal: no `since`) of one scope: one pass over
-        its stage visits, one over its deals' furthest stages."""
+        its stage visits (dwell and each deal's furthest visit), one count of its deals won and lost."""
         return self.stage_figures_each([scope], now)[0]
 
     def stage_figures_each(self, scopes: Sequence[Scope], now: datetime) -> list[StageFigures]:
         group = _Scopes(self.session, scopes)
         stages = _stages(self.session, group.team_id)
-        dwell = _dwell(self.session, group, now, stages)
-        funnels = _funnels(self.session, group, stages)
+        figures = _stage_rows(self.session, group, now)
+        dwell = _dwell(self.session, group, now, stages, figures)
+        funnels = _funnels(self.session, group, stages, furthest=figures)
         return [StageFigures(dwell=tuple(d), funnel=f) for d, f in zip(dwell, funnels)]
 
     # ----- 8. reps side by side ------------------------------------------------------------------
@@ -156,10 +157,12 @@ class FunnelFigures:
         return [_rep_funnels(stage_ids, scope, mine) for scope, mine in zip(scopes, figures)]
 
 
-def _dwell(session: Session, group: _Scopes, now: datetime, stages: list[Any]) -> list[list[StageDwell]]:
-    """Each scope's `stage_dwell` lines from one pass over its stage visits."""
-    stats = _days_stats(session, _visits(session, group, now))
-    figures = {(r.grp, r.stage_id): r for r in group.execute(select(stats))}
+def _dwell(session: Session, group: _Scopes, now: datetime, stages: list[Any],
+           figures: dict[tuple[int, int], Any] | None = None) -> list[list[StageDwell]]:
+    """Each scope's `stage_dwell` lines from one pass over its stage visits (`figures`: that pass's
+    rows by (grp, stage_id), when the caller has them already)."""
+    if figures is None:
+        figures = _stage_rows(session, group, now)
 
     def line(stage: Any, r: Any) -> StageDwell:
         return StageDwell(
@@ -172,42 +175,79 @@ def _dwell(session: Session, group: _Scopes, now: datetime, stages: list[Any]) -
     return _per_team_and_stage(session, group, figures, line, stages)
 
 
-def _funnels(session: Session, group: _Scopes, stages: list[Any], since: datetime | None = None) -> list[Funnel]:
-    """Each scope's `Funnel` (see `stage_conversion`) from one statement: per scope, the deals
-    counted by (status now, the furthest rank ever reached), where a rank is an active stage's
-    position and a win ranks above every one; reached(k) is then the deals whose furthest rank is
-    at least stage k's."""
+def _stage_rows(session: Session, group: _Scopes, now: datetime) -> dict[tuple[int, int], Any]:
+    """The one pass over the scopes' stage visits: dwell aggregates and furthest-visit counts per (grp, stage_id)."""
+    stats = _days_stats(session, _visits(session, group, now))
+    return {(r.grp, r.stage_id): r for r in group.execute(select(stats))}
+
+
+def _furthest_query(session: Session, group: _Scopes, since: datetime | None) -> Any:
+    """The furthest-visit counts per (grp, stage_id) of the deals created at or after `since` (all: None)."""
+    visits = _visits(session, group, None, created_since=since)
+    return (select(visits.c.grp, visits.c.stage_id, *_furthest_counts(visits))
+            .where(visits.c.furthest_visit)
+            .group_by(visits.c.grp, visits.c.stage_id))
+
+
+def _funnels(session: Session, group: _Scopes, stages: list[Any], since: datetime | None = None,
+             furthest: dict[tuple[int, int], Any] | None = None) -> list[Funnel]:
+    """Each scope's `Funnel` (see `stage_conversion`) from each deal's furthest visit
+    (storage.visits) and a count of the deals won and lost now.
+
+    A deal's furthest visit is in the highest-ranked active stage it reached, and is advanced when
+    the deal was ever won; on a retired stage it marks a deal won from retired stages only. So a
+    deal whose furthest visit is in stage j has reached every stage up to j, or every stage when it
+    was ever won; a deal without one (never won, never in an active stage) has reached none.
+    `furthest`: rows with furthest and furthest_advanced by (grp, stage_id), when the caller has them
+    (`_stage_rows`); else they are counted here.
+    """
     members = group.members()
-    rank = case((and_(StageChange.to_status == OPEN, Stage.active == true()), Stage.position),
-                (StageChange.to_status == WON, WON_RANK))
-    where = group.deal_filters()
+    where = [*group.deal_filters(), Opportunity.status.in_((WON, LOST))]
     if since is not None:
         where.append(Opportunity.created_at >= since)
-    per_deal = (
-        select(members.c.grp, Opportunity.status, func.max(rank).label("furthest"))
-        .select_from(Opportunity)
-        .join(members, group.on(members, Opportunity.owner_id))
-        .outerjoin(StageChange, _deal_of_change())
-        .outerjoin(Stage, and_(Stage.id == StageChange.to_stage_id, Stage.team_id == StageChange.team_id))
-        .where(*where)
-        .group_by(members.c.grp, Opportunity.id, Opportunity.status)
-        .subquery("per_deal")
-    )
-    rows = group.execute(select(per_deal.c.grp, per_deal.c.status, per_deal.c.furthest, func.count().label("deals"))
-                         .group_by(per_deal.c.grp, per_deal.c.status, per_deal.c.furthest))
-    active = [stage for stage in stages if stage.active]
-    furthest: list[dict[int, int]] = [{} for _ in range(len(group))]  # per scope: deals by furthest rank
+    outcomes = (select(members.c.grp, Opportunity.status, func.count().label("deals"))
+                .select_from(Opportunity)
+                .join(members, group.on(members, Opportunity.owner_id))
+                .where(*where)
+                .group_by(members.c.grp, Opportunity.status))
     won, lost = [0] * len(group), [0] * len(group)
-    for r in rows:
-        if r.furthest is not None:
-            furthest[r.grp][r.furthest] = furthest[r.grp].get(r.furthest, 0) + r.deals
-        if r.status == WON:
-            won[r.grp] += r.deals
-        elif r.status == LOST:
-            lost[r.grp] += r.deals
+
+    def count_outcome(grp: int, status: str, deals: int) -> None:
+        if status == WON:
+            won[grp] += deals
+        elif status == LOST:
+            lost[grp] += deals
+
+    if furthest is None:  # one statement: the furthest counts (a stage, no status) and the outcomes (a status, no stage)
+        furthest = {}
+        counts = _furthest_query(session, group, since).subquery("furthest")
+        closed = outcomes.subquery("outcomes")
+        both = union_all(
+            select(counts.c.grp, counts.c.stage_id, cast(null(), String).label("status"), counts.c.furthest, counts.c.furthest_advanced),
+            select(closed.c.grp, cast(null(), Integer).label("stage_id"), closed.c.status, closed.c.deals,
+                   literal_column("0", Integer)),
+        )
+        for r in group.execute(both):
+            if r.stage_id is None:
+                count_outcome(r.grp, r.status, r.furthest)
+            else:
+                furthest[(r.grp, r.stage_id)] = r
+    else:
+        for r in group.execute(outcomes):
+            count_outcome(r.grp, r.status, r.deals)
+    active = [stage for stage in stages if stage.active]
+    retired = [stage for stage in stages if not stage.active]
     result = []
     for grp in range(len(group)):
-        reached = [sum(n for at, n in furthest[grp].items() if at >= stage.position) for stage in active]
+        def count(stage: Any, name: str, grp: int = grp) -> int:
+            r = furthest.get((grp, stage.id))
+            return getattr(r, name) if r else 0
+
+        ever_won = sum(count(stage, "furthest") for stage in retired)  # won from retired stages only
+        # reached(k): deals whose furthest visit is in stage k or beyond, and ever-won deals whose furthest is before k
+        stopped = [count(stage, "furthest") for stage in active]
+        won_from = [count(stage, "furthest_advanced") for stage in active]
+        reached = [sum(stopped[i:]) + sum(won_from[:i]) + ever_won for i in range(len(active))]
         steps = []
         for i, stage in enumerate(active):
             last = i + 1 == len(active)
