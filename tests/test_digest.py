@@ -337,6 +337,16 @@ def test_funnel_text_and_chart(slack):
     assert "Funnel: East" in slack.last_response()["text"]
 
 
+def test_funnel_says_what_its_amount_leaves_out(slack):
+    """A deal in another currency is counted, never summed as if in the workspace's (#14: never "USD 0" unexplained)."""
+    add_deal(slack, amount="1000")
+    add_deal(slack, amount="9999", currency="EUR")
+    slack.command("funnel", user="U0REP1")
+    text = slack.last_response()["text"]
+    assert "Open now: 2 deals · USD 1,000" in text
+    assert "1 deal in another currency is counted, but not in the amounts." in text
+
+
 @pytest.mark.parametrize("text, message", [
     ("report by colour", "I can't report by “colour”"),
     ("report industry", "Usage: /opp report by industry|region|size|tag|month|rep [period]."),

@@ -15,7 +15,7 @@ from storage import analytics
 PRIOR_STRENGTH = 5.0  # how many closed deals' worth of evidence the team's rate counts for
 
 
-CONFIDENCE_Z = 1.28   # an 80% lower bound: a rate is trusted as far as its evidence goes
+CONFIDENCE_Z = 1.28   # a 90% one-sided lower bound (the low end of an 80% interval): a rate is trusted as far as its evidence goes
 
 
 DEFAULT_WIN_RATE = 0.3

@@ -8,7 +8,7 @@ from bot.deals.views import stalled_why
 from bot.domain.values import (
     StageModel,
 )
-from bot.domain.words import count, plural
+from bot.domain.words import count
 from bot.slack.blocks import (
     FIELD_TEXT,
     HEADER_TEXT,
@@ -22,6 +22,7 @@ from bot.slack.blocks import (
     escape,
     format_amount,
     mrkdwn,
+    other_currency_note,
     percent,
     plain,
     slack_date,
@@ -124,8 +125,7 @@ def digest_message(data, stages: StageModel, *, full: bool = False) -> tuple[str
         fields.append(f"*{escape(stages.name_of(row.stage_id))}*\n{count(row.count, 'deal', 'deals')} · {format_amount(row.amount, currency)} · weighted {format_amount(row.weighted_amount, currency)}")
     summary = f"*Open pipeline:* {count(total_count, 'deal', 'deals')} · {format_amount(total_amount, currency)} · weighted {format_amount(total_weighted, currency)}"
     if other:
-        summary += "\n_" + plural(other, "{n} deal in another currency is counted, but not in the amounts.",
-                                  "{n} deals in other currencies are counted, but not in the amounts.") + "_"
+        summary += f"\n_{other_currency_note(other)}_"
     out.append({"type": "section", "text": mrkdwn(summary)})
     for start in range(0, len(fields), 10):
         out.append({"type": "section", "fields": [mrkdwn(f, FIELD_TEXT) for f in fields[start:start + 10]]})

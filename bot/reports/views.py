@@ -10,7 +10,7 @@ from bot.domain.values import StageModel
 from bot.domain.words import count
 from bot.reports.charts import funnel_title
 from bot.reports.service import FunnelFigures, Report
-from bot.slack.blocks import SECTION_TEXT, _days, escape, format_amount, mrkdwn, percent
+from bot.slack.blocks import SECTION_TEXT, _days, escape, format_amount, mrkdwn, other_currency_note, percent
 from storage.analytics import WIN_RATE_WINDOW
 
 
@@ -50,6 +50,8 @@ def funnel_message(figures: FunnelFigures, stages: StageModel) -> tuple[str, lis
     open_amount = sum((p.amount for p in figures.pipeline), start=Decimal(0))
     rate = figures.win_rate
     lines.append(f"Open now: {count(open_count, 'deal', 'deals')} · {format_amount(open_amount, figures.currency)}")
+    if other := sum(p.other_currency for p in figures.pipeline):
+        lines.append(f"_{other_currency_note(other)}_")
     lines.append(f"Win rate, last {WIN_RATE_WINDOW.days} days: {percent(rate.rate_by_count)} by count ({rate.won_count} won, {rate.lost_count} lost), "
                  f"{percent(rate.rate_by_amount)} by amount")
     text = "\n".join(lines)

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
+from bot.domain.words import plural
+
 MESSAGE_BLOCKS = 50
 
 
@@ -62,6 +64,13 @@ def format_amount(amount: Decimal | None, currency: str) -> str:
         return "—"
     shown = f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
     return f"{currency} {shown}"
+
+
+def other_currency_note(deals: int) -> str:
+    """What an amount in the workspace's currency leaves out ("" when nothing): deals in other currencies are
+    counted, never summed as if they were in it."""
+    return plural(deals, "{n} deal in another currency is counted, but not in the amounts.",
+                  "{n} deals in other currencies are counted, but not in the amounts.") if deals else ""
 
 
 def slack_date(moment: datetime, fmt: str = "{date_short_pretty} {time}") -> str:
