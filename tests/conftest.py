@@ -102,3 +102,26 @@ def config() -> WorkspaceConfig:
 def slack(engine, fake_slack, clock, config) -> SlackDriver:
     with running_app(engine=engine, fake=fake_slack, clock=clock, config=config) as driver:
         yield driver
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_database(request, tmp_path):
+    """An engine on an empty database of its own, and the SQL that makes a connection use it (PostgreSQL:
+    a schema of its own in the test database, so the suite's schema is left alone): for migration tests,
+    with tests.support.migrating."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+        yield engine, None
+        engine.dispose()
+        return
+    if not PG_URL:
+        pytest.skip("TEST_DATABASE_URL is not set")
+    schema = f"migration_{os.getpid()}"
+    engine = make_engine(PG_URL)
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    yield engine, f"SET search_path TO {schema}"
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    engine.dispose()

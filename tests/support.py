@@ -10,16 +10,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from alembic.config import Config
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, select
 
 from bot.domain.clock import FakeClock
 from bot.domain.values import Context, OpportunityDraft, OpportunityView
 from bot.services import Services, build_services
 from bot.workspace.config import parse_config
+from storage.db import alembic_config
 from storage.models import Opportunity
 
 TEAM = "T0TEST"
@@ -216,3 +218,15 @@ def counting(engine: Engine) -> Iterator[Transactions]:
         event.remove(engine, "begin", begin)
         event.remove(engine, "commit", commit)
         event.remove(engine, "before_cursor_execute", statement)
+
+
+@contextmanager
+def migrating(engine: Engine, use_schema: str | None) -> Iterator[tuple[Connection, Config]]:
+    """One transaction on an `empty_database` (conftest) and the Alembic configuration that migrates through it:
+    `command.upgrade(config, "0007")` and so on, with the test's own rows in between."""
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        if use_schema:
+            connection.execute(text(use_schema))
+        config.attributes["connection"] = connection
+        yield connection, config

@@ -26,11 +26,10 @@ from bot.followups.service import REMINDER, reminder_key
 from bot.outbox.dispatcher import LEASE, backoff
 from bot.outbox.messages import MESSAGE
 from bot.settings import Settings
-from storage.db import UnitOfWork, alembic_config, make_engine
+from storage.db import UnitOfWork
 from storage.models import SENT, Delivery, FollowUp
 from storage.outbox import OutboxRepository
-from tests.conftest import PG_URL
-from tests.support import TEST_CONFIG, create, rows
+from tests.support import TEST_CONFIG, create, migrating, rows
 from tests.test_cli import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -235,35 +234,9 @@ def test_kill_9_mid_delivery_loses_no_reminder_and_sends_none_twice(engine, fake
 
 # ----- the migration ----------------------------------------------------------------------------------
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def empty_database(request, tmp_path):
-    """An engine on an empty database of its own, and the SQL that makes a connection use it (PostgreSQL:
-    a schema of its own in the test database, so the suite's schema is left alone)."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-        yield engine, None
-        engine.dispose()
-        return
-    if not PG_URL:
-        pytest.skip("TEST_DATABASE_URL is not set")
-    schema = f"migration_{os.getpid()}"
-    engine = make_engine(PG_URL)
-    with engine.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    yield engine, f"SET search_path TO {schema}"
-    with engine.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    engine.dispose()
-
 
 def test_the_migration_adds_the_doubt_and_rows_claimed_before_it_have_none(empty_database):
-    engine, use_schema = empty_database
-    config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
-        if use_schema:
-            connection.execute(text(use_schema))
-        config.attributes["connection"] = connection
+    with migrating(*empty_database) as (connection, config):
         command.upgrade(config, "0006")
         connection.execute(text("INSERT INTO delivery (team_id, kind, subject_id, dedupe_key, payload, status, due_at, scheduled_for, attempts, "
                                 "claimed_by, claimed_until, created_at) VALUES ('T0OLD', 'reminder', 1, 'reminder:1:0', '{}', 'pending', "

@@ -6,19 +6,17 @@ the column and fills it with what is still known."""
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
-import pytest
 from alembic import command
 from sqlalchemy import inspect, text
 
 from bot.digests.views import digest_message
 from storage.analytics import LostReason, Scope
-from storage.db import UnitOfWork, alembic_config, make_engine
+from storage.db import UnitOfWork
 from storage.models import StageChange
-from tests.conftest import PG_URL, START, TEAM
-from tests.support import opp, rows, text_of
+from tests.conftest import START, TEAM
+from tests.support import migrating, opp, rows, text_of
 
 
 def lost_reasons_in_history(slack, number: int = 1) -> list[tuple[str, str | None]]:
@@ -127,27 +125,6 @@ def test_loss_reasons_are_of_the_scope_and_the_window(slack, clock):
 
 # ----- the migration ------------------------------------------------------------------------------
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def empty_database(request, tmp_path):
-    """An engine on an empty database of its own, and the SQL that makes a connection use it (PostgreSQL:
-    a schema of its own in the test database, so the suite's schema is left alone)."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-        yield engine, None
-        engine.dispose()
-        return
-    if not PG_URL:
-        pytest.skip("TEST_DATABASE_URL is not set")
-    schema = f"migration_reasons_{os.getpid()}"
-    engine = make_engine(PG_URL)
-    with engine.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    yield engine, f"SET search_path TO {schema}"
-    with engine.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    engine.dispose()
-
 
 def at(day: int) -> str:
     return f"2026-01-{day:02d} 10:00:00"
@@ -169,12 +146,7 @@ OLD_DEALS = [
 
 
 def test_the_migration_copies_each_lost_deals_reason_onto_its_latest_loss(empty_database):
-    engine, use_schema = empty_database
-    config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
-        if use_schema:
-            connection.execute(text(use_schema))
-        config.attributes["connection"] = connection
+    with migrating(*empty_database) as (connection, config):
         command.upgrade(config, "0007")
         for team_id in ("T0OLD", "T0NEXT"):
             connection.execute(text(

@@ -4,7 +4,6 @@ that adds them, and what conversion and rep funnels count with them."""
 
 from __future__ import annotations
 
-import os
 import random
 from datetime import datetime, timezone
 
@@ -19,8 +18,8 @@ from storage import analytics, visits
 from storage.analytics import Figures
 from storage.db import alembic_config, make_engine, upgrade
 from storage.models import Opportunity, StageChange
-from tests.conftest import PG_URL, TEST_CONFIG
-from tests.support import create, make_services
+from tests.conftest import TEST_CONFIG
+from tests.support import create, make_services, migrating
 
 FOUR_STAGES = '[[stages]]\nname = "Lead"\n[[stages]]\nname = "Qualify"\n[[stages]]\nname = "Demo"\n[[stages]]\nname = "Proposal"\n'
 
@@ -270,36 +269,10 @@ FURTHEST_HISTORIES = [
 ]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def empty_database(request, tmp_path):
-    """An engine on an empty database of its own, and the SQL that makes a connection use it (PostgreSQL:
-    a schema of its own in the test database)."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-        yield engine, None
-        engine.dispose()
-        return
-    if not PG_URL:
-        pytest.skip("TEST_DATABASE_URL is not set")
-    schema = f"migration_furthest_{os.getpid()}"
-    engine = make_engine(PG_URL)
-    with engine.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    yield engine, f"SET search_path TO {schema}"
-    with engine.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    engine.dispose()
-
 
 def test_the_migration_marks_the_furthest_visit_of_existing_history(empty_database):
-    engine, use_schema = empty_database
-    config = alembic_config(engine.url.render_as_string(hide_password=False))
     day = "2026-01-{:02d} 10:00:00".format
-    with engine.begin() as connection:
-        if use_schema:
-            connection.execute(text(use_schema))
-        config.attributes["connection"] = connection
+    with migrating(*empty_database) as (connection, config):
         command.upgrade(config, "0008")
         connection.execute(text(
             "INSERT INTO workspace (team_id, currency, timezone, admins, industries, regions, company_sizes, last_opp_number, "
