@@ -152,6 +152,31 @@ def ideal_send_times(dues: list[float], rate: float, burst: int) -> list[float]:
     return out
 
 
+def seed_deals(database_url: str, fake, config_path: Path, owners: list[str]):
+    """Migrate the database, seed the workspace from `config_path` and give each owner a deal, whose card
+    rows are cancelled (the benches send reminders alone); returns the engine and the deals' ids."""
+    from bot.app import create_app
+    from bot.deals.cards import CARD_KINDS
+    from bot.domain.values import OpportunityDraft
+    from bot.workspace.config import load_config
+    from storage.db import UnitOfWork, make_engine, upgrade
+
+    engine = make_engine(database_url)
+    upgrade(engine)
+    services = create_app(make_settings(database_url, fake, config_path), engine=engine, config=load_config(config_path)).services
+    services.workspaces.ensure_workspace(TEAM)
+    first_stage = services.workspaces.stage_model(TEAM).first.id
+    opp_ids = []
+    for i, owner in enumerate(owners):
+        draft = OpportunityDraft(name=f"Deal {i}", customer=f"Customer {i}", owner_id=owner, stage_id=first_stage, currency="USD")
+        opp_ids.append(services.deals.create(services.workspaces.context(TEAM, owner), draft, channel_id=None)[0].id)
+    with UnitOfWork(engine, write=True) as uow:
+        for opp_id in opp_ids:
+            uow.outbox.cancel_pending(team_id=TEAM, kinds=CARD_KINDS, subject_id=opp_id)
+        uow.commit()
+    return engine, opp_ids
+
+
 def insert_reminders(engine, opp_ids: list[int], assignees: list[str], n: int, first_due: datetime, spread: float, now: datetime) -> dict[int, datetime]:
     """FollowUp + Delivery rows as the app writes them (kind, dedupe key and payload of bot.followups.service); returns i -> due."""
     from bot.followups.service import REMINDER, reminder_key
@@ -226,11 +251,6 @@ def baseline(fake: RateLimitedFakeSlack, channels: list[str]) -> tuple[float, in
 
 
 def run_scenario(name: str, args, n: int, n_reps: int) -> dict:
-    from bot.app import create_app
-    from bot.deals.cards import CARD_POST
-    from bot.domain.values import OpportunityDraft
-    from bot.workspace.config import load_config
-    from storage.db import UnitOfWork, make_engine, upgrade
 
     print(f"\n=== scenario {name}: {n} reminders to {n_reps} reps, due over {args.spread:g} s; "
           f"chat.postMessage limited to {args.limit_rate:g}/s per channel, burst {args.burst}"
@@ -246,22 +266,7 @@ def run_scenario(name: str, args, n: int, n_reps: int) -> dict:
         database_url = create_pg_database(db_name) if args.db == "pg" else f"sqlite:///{workdir / 'oppbot.db'}"
         config_path = workdir / "oppbot.toml"
         config_path.write_text(bench_config(owners))
-        engine = make_engine(database_url)
-        upgrade(engine)
-        services = create_app(make_settings(database_url, fake, config_path), engine=engine, config=load_config(config_path)).services
-        services.workspaces.ensure_workspace(TEAM)
-        first_stage = services.workspaces.stage_model(TEAM).first.id
-        opp_ids = []
-        for i, owner in enumerate(owners):
-            draft = OpportunityDraft(name=f"Deal {i}", customer=f"Customer {i}", owner_id=owner, stage_id=first_stage, currency="USD")
-            opp, _ = services.deals.create(services.workspaces.context(TEAM, owner), draft, channel_id=None)
-            opp_ids.append(opp.id)
-        # A new deal's card is now an outbox row (DM'd to its owner): the Pipeline posted none for these
-        # deals, so it is cancelled, and the run sends reminders alone, as before.
-        with UnitOfWork(engine, write=True) as uow:
-            for opp_id in opp_ids:
-                uow.outbox.cancel_pending(team_id=TEAM, kinds=(CARD_POST,), subject_id=opp_id)
-            uow.commit()
+        engine, opp_ids = seed_deals(database_url, fake, config_path, owners)
 
         t = time.perf_counter()
         now = datetime.now(UTC)

@@ -42,7 +42,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_ack import (  # bench_ack puts the repository on sys.path
     ROOT,
-    TEAM,
     bench_config,
     create_pg_database,
     drop_pg_database,
@@ -53,7 +52,7 @@ from bench_ack import (  # bench_ack puts the repository on sys.path
     start_oppbot,
     stop_process,
 )
-from bench_reminders import TEXT, db_status, insert_reminders
+from bench_reminders import TEXT, db_status, insert_reminders, seed_deals
 from sqlalchemy.engine import Engine
 
 from tests.outage import TcpProxy
@@ -74,31 +73,13 @@ class ShiftedClock:
 
 def prepare(args, fake, workdir: Path) -> tuple[str, Path, Engine]:
     """A fresh database with the workspace, 10 deals and N reminders due now; returns (url, config file, engine)."""
-    from bot.app import create_app
-    from bot.deals.cards import CARD_KINDS
-    from bot.domain.values import OpportunityDraft
-    from bot.workspace.config import load_config
-    from storage.db import UnitOfWork, make_engine, upgrade
-
     workdir.mkdir(parents=True)
     database_url = create_pg_database(DATABASE) if args.database == "postgres" else f"sqlite:///{workdir / 'oppbot.db'}"
     assignees = reps(args.reminders // 2)
     owners = assignees[:10]
     config_path = workdir / "oppbot.toml"
     config_path.write_text(bench_config(owners))
-    engine = make_engine(database_url)
-    upgrade(engine)
-    services = create_app(make_settings(database_url, fake, config_path), engine=engine, config=load_config(config_path)).services
-    services.workspaces.ensure_workspace(TEAM)
-    first_stage = services.workspaces.stage_model(TEAM).first.id
-    opp_ids = []
-    for i, owner in enumerate(owners):
-        draft = OpportunityDraft(name=f"Deal {i}", customer=f"Customer {i}", owner_id=owner, stage_id=first_stage, currency="USD")
-        opp_ids.append(services.deals.create(services.workspaces.context(TEAM, owner), draft, channel_id=None)[0].id)
-    with UnitOfWork(engine, write=True) as uow:  # the deals' cards are not what this bench is about
-        for opp_id in opp_ids:
-            uow.outbox.cancel_pending(team_id=TEAM, kinds=CARD_KINDS, subject_id=opp_id)
-        uow.commit()
+    engine, opp_ids = seed_deals(database_url, fake, config_path, owners)
     now = datetime.now(UTC)
     insert_reminders(engine, opp_ids, assignees, args.reminders, now, 0.0, now)
     return database_url, config_path, engine
