@@ -458,6 +458,14 @@ class FakeSlack:
         with self._lock:
             return self._hanging
 
+    def wait_hanging(self, predicate: Callable[[int], bool], timeout: float = 5.0) -> int:
+        """Block until the number of calls held by :meth:`hang_next` satisfies ``predicate`` (e.g.
+        ``lambda n: n >= 4``); return it, or raise AssertionError after ``timeout`` seconds."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: predicate(self._hanging), timeout):
+                raise AssertionError(f"after {timeout}s, {self._hanging} call(s) are held")
+            return self._hanging
+
     def _hang(self, method: str) -> str | None:
         """Hold a call as hang_next asked; returns "drop" when the connection is to be closed unanswered."""
         with self._lock:
@@ -465,14 +473,16 @@ class FakeSlack:
             hang = queue.popleft() if queue else None
             if hang is not None:
                 self._hanging += 1
+                self._cond.notify_all()
         if hang is None:
             return None
         release, seconds, then = hang
         try:
             release.wait(seconds)
         finally:
-            with self._lock:
+            with self._cond:
                 self._hanging -= 1
+                self._cond.notify_all()
         return "drop" if then == "drop" else None
 
     def limit_posts_per_channel(self, rate: float = 1.0, burst: int = 3,

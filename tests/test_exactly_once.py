@@ -210,9 +210,7 @@ def test_kill_9_mid_delivery_loses_no_reminder_and_sends_none_twice(engine, fake
     finally:
         process.kill()  # SIGKILL: no shutdown, leases held, outcomes unrecorded
         process.wait(timeout=10)
-    deadline = time.monotonic() + 5
-    while fake_slack.hanging and time.monotonic() < deadline:  # posts in flight when it died still reach Slack
-        time.sleep(0.01)
+    fake_slack.wait_hanging(lambda n: n == 0)  # posts in flight when it died still reach Slack
     posted_by_the_dead = len(fake_slack.messages())
     recorded = sum(1 for row in rows(engine, Delivery, kind=REMINDER) if row.status == SENT)
     assert posted_by_the_dead < reminders, "the process finished before it was killed"

@@ -212,7 +212,7 @@ def test_one_users_burst_never_delays_another_users_modal(slack):
     try:
         for _ in range(BURST):
             assert slack.command("list", user="U0REP1", wait=False).status == 200
-        wait_until(lambda: slack.fake.hanging >= THREADS_PER_REQUESTER)
+        slack.fake.wait_hanging(lambda n: n >= THREADS_PER_REQUESTER)
         assert slack.command("new Beta rollout", user="U0REP2", wait=False).status == 200
         assert slack.click(HOME_NEW_BUTTON, user="U0REP2", home=True, wait=False).status == 200
         opened = slack.fake.wait_for("views.open", count=2, timeout=3)

@@ -453,10 +453,7 @@ def test_hang_next_holds_a_call_until_released(fake, client):
     answers = []
     caller = threading.Thread(target=lambda: answers.append(client.users_info(user="U1")["user"]["id"]))
     caller.start()
-    deadline = time.monotonic() + 5
-    while fake.hanging == 0 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert fake.hanging == 1 and answers == []
+    assert fake.wait_hanging(lambda n: n > 0) == 1 and answers == []
     release.set()
     caller.join(5)
     assert answers == ["U1"] and fake.hanging == 0
