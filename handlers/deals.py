@@ -8,7 +8,7 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
-from bot.deals.forms import NOTES_MAX, validate_lost_reason, validate_new_opportunity
+from bot.deals.forms import notes_from_message, validate_lost_reason, validate_new_opportunity
 from bot.deals.service import ChangeResult
 from bot.deals.views import (
     card_details_modal,
@@ -201,9 +201,5 @@ def register(app: App, services: Services) -> None:
     def new_from_message(body: dict, client: WebClient) -> None:
         request = requests.shortcut(body)
         link = services.slack.permalink(request.channel_id, request.message_ts) if request.channel_id and request.message_ts else None
-        suffix = f"\n\nFrom {link}" if link else ""
-        text = request.message_text.strip()
-        room = NOTES_MAX - len(suffix)
-        notes = (text if len(text) <= room else text[: room - 1] + "…") + suffix
         open_new_form(services, client, services.workspaces.context(request.team_id, request.user_id), request.trigger_id,
-                      request.channel_id, notes=notes.strip() or None)
+                      request.channel_id, notes=notes_from_message(request.message_text, link))

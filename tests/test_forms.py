@@ -9,8 +9,10 @@ import pytest
 
 from bot.deals.forms import (
     CURRENCIES,
+    NOTES_MAX,
     FormChoices,
     currencies_for,
+    notes_from_message,
     parse_amount,
     parse_close_date,
     validate_lost_reason,
@@ -325,3 +327,10 @@ def test_lost_reason_too_long():
 def test_lost_reason_ok_is_trimmed():
     assert validate_lost_reason("  too expensive, chose X \n") == ("too expensive, chose X", None)
     assert validate_lost_reason("r" * 500) == ("r" * 500, None)
+
+
+def test_notes_from_a_message_keep_the_link_and_fit_slacks_limit():
+    assert notes_from_message("  Call me about 50 seats  ", "https://x/p1") == "Call me about 50 seats\n\nFrom https://x/p1"
+    assert notes_from_message("", None) is None
+    long = notes_from_message("y" * 5000, "https://x/p1")
+    assert long is not None and len(long) == NOTES_MAX and long.endswith("…\n\nFrom https://x/p1")

@@ -25,6 +25,15 @@ NEXT_STEP_MAX = 500
 NOTES_MAX = 3000
 
 
+def notes_from_message(text: str, link: str | None) -> str | None:
+    """The notes a deal made from a Slack message starts with: the message (clipped to fit) and where it came from."""
+    suffix = f"\n\nFrom {link}" if link else ""
+    text = text.strip()
+    room = NOTES_MAX - len(suffix)
+    notes = (text if len(text) <= room else text[: room - 1] + "…") + suffix
+    return notes.strip() or None
+
+
 LOST_REASON_MAX = 500
 
 
