@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
@@ -16,6 +14,7 @@ from bot.deals.views import (
     list_blocks,
     lost_reason_modal,
     new_opportunity_modal,
+    read_page_button,
 )
 from bot.domain.values import Context, Invalid, OppError, StageModel, parse_id
 from bot.domain.words import count
@@ -178,13 +177,9 @@ def register(app: App, services: Services) -> None:
 
     @on_action(app.action(LIST_PAGE_BUTTON))
     def next_page(request: requests.ActionRequest, reply: Replier, client: WebClient) -> None:
-        try:
-            state = json.loads(request.value or "{}")
-            owner, stage_id, offset = str(state["o"]), state.get("s"), int(state["n"])
-        except (ValueError, KeyError, TypeError):
-            raise Invalid("That page button is not valid any more; run `/opp list` again.") from None
+        owner, stage_id, offset = read_page_button(request.value)
         ctx = services.workspaces.context(request.team_id, request.user_id)
-        listed = deals.list_open(ctx, owner_id=owner, stage_id=stage_id if isinstance(stage_id, int) else None, offset=offset)
+        listed = deals.list_open(ctx, owner_id=owner, stage_id=stage_id, offset=offset)
         reply.replace(count(listed.total, "open opportunity", "open opportunities"), list_blocks(listed, ctx.stages, services.clock.now(), viewer_id=ctx.user_id))
 
     @after_ack(app.action(HOME_NEW_BUTTON))

@@ -17,12 +17,14 @@ from bot.deals.views import (
     lost_reason_modal,
     new_opportunity_modal,
     opportunity_card,
+    read_page_button,
 )
 from bot.domain.values import (
     LOST,
     OPEN,
     WON,
     HistoryEntry,
+    Invalid,
     OpportunityView,
     StageInfo,
     StageModel,
@@ -595,3 +597,11 @@ def test_help_with_problem_comes_first_and_is_escaped():
     assert len(blocks) == 2
     assert blocks[0]["text"]["text"] == ":warning: I don't know the subcommand “&lt;!channel&gt;”."
     assert "`/opp new [name]`" in blocks[1]["text"]["text"]
+
+
+def test_a_page_button_reads_back_what_the_list_wrote_and_refuses_anything_else():
+    assert read_page_button('{"o": "U0REP1", "s": 3, "n": 20}') == ("U0REP1", 3, 20)
+    assert read_page_button('{"o": "U0REP1", "s": "x", "n": 20}') == ("U0REP1", None, 20)
+    for junk in ("", "[]", '{"o": "U0REP1"}', '{"o": "U", "n": "many"}', "not json"):
+        with pytest.raises(Invalid):
+            read_page_button(junk)

@@ -29,6 +29,7 @@ from bot.domain.values import (
     Card,
     FollowUpView,
     HistoryEntry,
+    Invalid,
     OpportunityView,
     StageModel,
 )
@@ -355,6 +356,16 @@ def list_blocks(page: ListPage, stages: StageModel, now: datetime, *, viewer_id:
         blocks.append({"type": "actions", "elements": [
             {"type": "button", "action_id": LIST_PAGE_BUTTON, "text": plain(f"Next page ({last + 1}–{min(last + LIST_PAGE_SIZE, page.total)})"), "value": state}]})
     return blocks
+
+
+def read_page_button(value: str) -> tuple[str, int | None, int]:
+    """What a Next page button of `list_blocks` carries: (owner, stage filter, offset); Invalid when it carries something else."""
+    try:
+        state = json.loads(value or "{}")
+        owner, stage_id, offset = str(state["o"]), state.get("s"), int(state["n"])
+    except (ValueError, KeyError, TypeError):
+        raise Invalid("That page button is not valid any more; run `/opp list` again.") from None
+    return owner, stage_id if isinstance(stage_id, int) else None, offset
 
 
 def card_message(card: Card, stages: StageModel, now: datetime, *, with_history: bool = False) -> tuple[str, list[dict]]:
