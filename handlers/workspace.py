@@ -20,7 +20,7 @@ from handlers.listener import Replier, on_submission, open_view
 def config(services: Services, ctx: Context, parsed: Command, request: requests.CommandRequest, reply: Replier, client: WebClient) -> None:
     stages, workspace = services.workspaces.settings_form(ctx)
     view = config_modal(stages, won_channel=workspace.won_channel_id or workspace.won_channel,
-                        lost_channel=workspace.lost_channel_id or workspace.lost_channel)
+                        lost_channel=workspace.lost_channel_id or workspace.lost_channel, rates=workspace.rates)
     if not open_view(client, request.trigger_id, view):
         reply.say("Slack didn't let me open the form in time. Please run `/opp config` again.")
 
@@ -30,7 +30,7 @@ def register(app: App, services: Services) -> None:
     def settings_submitted(ack: Ack, request: requests.SubmissionRequest, context: BoltContext) -> None:
         try:
             ctx = services.workspaces.context(request.team_id, request.user_id, within_ack=True)
-            settings, errors = validate_workspace_settings(request.values, ctx.stages)
+            settings, errors = validate_workspace_settings(request.values, ctx.stages, ctx.workspace.currency)
             if settings is None:
                 ack(response_action="errors", errors=errors)
                 return

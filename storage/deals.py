@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from decimal import Decimal
 
 from sqlalchemy import Row, delete, func, select, update
 from sqlmodel import Session
@@ -196,16 +195,6 @@ class DealRepository:
             .offset(offset).limit(limit)
         )
         return list(rows), total
-
-
-    def open_pipeline_by_stage(self, team_id: str, owner_id: str) -> list[tuple[int, str, int, Decimal | None]]:
-        """(stage_id, currency, count, amount) of an owner's open deals."""
-        rows = self.session.execute(
-            select(Opportunity.stage_id, Opportunity.currency, func.count(), func.sum(Opportunity.amount))
-            .where(Opportunity.team_id == team_id, Opportunity.owner_id == owner_id, Opportunity.status == OPEN)
-            .group_by(Opportunity.stage_id, Opportunity.currency)
-        )
-        return [(stage_id, currency, count, amount) for stage_id, currency, count, amount in rows]
 
 
     def history(self, team_id: str, opportunity_id: int, limit: int = HISTORY_SHOWN) -> list[StageChange]:

@@ -30,6 +30,8 @@ class Workspace(SQLModel, table=True):
     lost_channel_id: str | None = Field(default=None, max_length=32)
     last_opp_number: int = Field(default=0)
     assignment: dict = Field(default_factory=dict, sa_type=JSON)
+    # {"EUR": {"rate": "7.82", "set_on": "2026-11-30", "set_by": "U0123" | null}}; rates as decimal strings, exact on SQLite
+    exchange_rates: dict = Field(default_factory=dict, sa_type=JSON)
     config_digest: str | None = Field(default=None, max_length=64)
     created_at: datetime = _ts()
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
 from sqlmodel import Session
 
+from bot.domain.money import ExchangeRate, read_rate
 from bot.domain.values import StageInfo, StageModel, WorkspaceView
 from storage import visits
 from storage.models import Member, SalesTeam, SalesTeamMember, Stage, Workspace
@@ -39,7 +40,26 @@ def workspace_view(workspace: Workspace) -> WorkspaceView:
         industries=tuple(workspace.industries), regions=tuple(workspace.regions), company_sizes=tuple(workspace.company_sizes),
         won_channel=workspace.won_channel, won_channel_id=workspace.won_channel_id, lost_channel=workspace.lost_channel,
         lost_channel_id=workspace.lost_channel_id, assignment=dict(workspace.assignment or {}),
+        exchange_rates=exchange_rates_of(workspace),
     )
+
+
+def exchange_rates_of(workspace: Workspace) -> tuple[ExchangeRate, ...]:
+    """The stored rates, by currency code; an entry that no longer reads as a rate is left out rather than guessed."""
+    rates = []
+    for currency, entry in sorted((workspace.exchange_rates or {}).items()):
+        rate = read_rate(entry.get("rate")) if isinstance(entry, dict) else None
+        try:
+            set_on = date.fromisoformat(str(entry.get("set_on"))) if isinstance(entry, dict) else None
+        except ValueError:
+            set_on = None
+        if rate is not None and set_on is not None:
+            rates.append(ExchangeRate(currency, rate, set_on))
+    return tuple(rates)
+
+
+def stored_rates(rates: tuple[ExchangeRate, ...], set_by: dict[str, str | None]) -> dict:
+    return {r.currency: {"rate": format(r.rate, "f"), "set_on": r.set_on.isoformat(), "set_by": set_by.get(r.currency)} for r in rates}
 
 
 class WorkspaceRepository:
@@ -83,8 +103,9 @@ class WorkspaceRepository:
         row.away_until = until
         self.session.add(row)
 
-    def update_settings(self, team_id: str, settings: WorkspaceSettings) -> bool:
-        """/opp config's edits; False when a stage it names is gone (the model changed while the form was open)."""
+    def update_settings(self, team_id: str, settings: WorkspaceSettings, user_id: str, today: date) -> bool:
+        """/opp config's edits; False when a stage it names is gone (the model changed while the form was open).
+        A rate keeps the day it was set (and by whom) until its value changes; a new or changed one is set `today` by `user_id`."""
         stages = {s.id: s for s in self.stages(team_id)}
         for wanted in settings.stages:
             stage = stages.get(wanted.stage_id)
@@ -99,6 +120,18 @@ class WorkspaceRepository:
         assert workspace is not None
         workspace.won_channel = workspace.won_channel_id = settings.won_channel
         workspace.lost_channel = workspace.lost_channel_id = settings.lost_channel
+        before = {r.currency: r for r in exchange_rates_of(workspace)}
+        stored = dict(workspace.exchange_rates or {})
+        rates, set_by = [], {}
+        for currency, rate in settings.exchange_rates:
+            kept = before.get(currency)
+            if kept is not None and kept.rate == rate:
+                rates.append(kept)
+                set_by[currency] = (stored.get(currency) or {}).get("set_by")
+            else:
+                rates.append(ExchangeRate(currency, rate, today))
+                set_by[currency] = user_id
+        workspace.exchange_rates = stored_rates(tuple(rates), set_by)
         self.session.add(workspace)
         return True
 
@@ -136,6 +169,7 @@ class WorkspaceRepository:
         workspace.lost_channel_id = channel_id_of(config.lost_channel, workspace.lost_channel, workspace.lost_channel_id)
         workspace.lost_channel = config.lost_channel
         workspace.assignment = asdict(config.assignment)
+        workspace.exchange_rates = stored_rates(config.exchange_rates, {})
         workspace.config_digest = digest
         self.session.add(workspace)
         self.session.flush()

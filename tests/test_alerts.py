@@ -266,14 +266,30 @@ def test_an_admin_edits_the_stage_rules_and_export_writes_them_back(slack, chann
     slack.oppbot.services.alert_senders.resolve_channels("T0TEST")
     slack.command("config", user="U0ADMIN")
     view = slack.last_view()
-    assert view["callback_id"] == "workspace_config" and len(view["blocks"]) == 4 * 4 + 2
+    assert view["callback_id"] == "workspace_config" and len(view["blocks"]) == 4 * 4 + 3
     ids = stage_ids(slack)
     design = f"stage:{ids['Solution design']}"
     assert next(b for b in view["blocks"] if b["block_id"] == f"{design}:channel")["element"]["initial_conversation"] == "C0SOLUTIONS"
     values = config_values(view, **{f"{design}:channel": "C0ENGINEERING", f"{design}:probability": "35", f"{design}:group": "s0archs",
-                                    f"stage:{ids['Negotiation']}:max_days": "10", "lost_channel": "C0WINS"})
+                                    f"stage:{ids['Negotiation']}:max_days": "10", "lost_channel": "C0WINS",
+                                    "exchange_rates": "eur 7.82\n\nGBP = 9.1"})
     reply = submit_config(slack, view, values)
     assert reply.status == 200 and reply.body == ""
+    set_on = slack.clock.now().date().isoformat()  # the workspace is on UTC
+    with Session(slack.oppbot.engine) as session:
+        assert session.get(Workspace, "T0TEST").exchange_rates == {"EUR": {"rate": "7.82", "set_on": set_on, "set_by": "U0ADMIN"},
+                                                                   "GBP": {"rate": "9.1", "set_on": set_on, "set_by": "U0ADMIN"}}
+    # the form shows the rates and when each was set; an unchanged rate keeps its day, a changed one is dated anew
+    slack.clock.advance(days=3)
+    slack.command("config", user="U0ADMIN")
+    again = slack.last_view()
+    rates_block = next(b for b in again["blocks"] if b["block_id"] == "exchange_rates")
+    assert rates_block["element"]["initial_value"] == "EUR 7.82\nGBP 9.1"
+    assert f"Set: EUR on {set_on}, GBP on {set_on}." in rates_block["hint"]["text"]
+    assert submit_config(slack, again, config_values(again, exchange_rates="EUR 7.82\nGBP 9.05")).status == 200
+    with Session(slack.oppbot.engine) as session:
+        rates = session.get(Workspace, "T0TEST").exchange_rates
+        assert rates["EUR"]["set_on"] == set_on and rates["GBP"] == {"rate": "9.05", "set_on": slack.clock.now().date().isoformat(), "set_by": "U0ADMIN"}
     with Session(slack.oppbot.engine) as session:
         stage = session.get(Stage, ids["Solution design"])
         assert (stage.alert_channel, stage.alert_usergroup, stage.probability) == ("C0ENGINEERING", "S0ARCHS", 35)
@@ -289,6 +305,8 @@ def test_an_admin_edits_the_stage_rules_and_export_writes_them_back(slack, chann
     assert (design_stage.alert_channel, design_stage.alert_usergroup, design_stage.probability) == ("C0ENGINEERING", "S0ARCHS", 35)
     assert exported.lost_channel == "C0WINS" and exported.won_channel == "C0WINS"  # the form saves channel ids
     assert exported.teams[0].members == ("U0REP1", "U0REP2") and exported.admins == ("U0ADMIN",)
+    assert [(r.currency, str(r.rate), r.set_on.isoformat()) for r in exported.exchange_rates] == [
+        ("EUR", "7.82", set_on), ("GBP", "9.05", slack.clock.now().date().isoformat())]
 
 
 @pytest.mark.parametrize("field, value, message", [
@@ -307,6 +325,25 @@ def test_invalid_settings_get_errors_on_the_right_block_and_change_nothing(slack
     with Session(slack.oppbot.engine) as session:
         stage = session.get(Stage, stage_ids(slack)["Technical evaluation"])
         assert (stage.probability, stage.max_days, stage.alert_usergroup) == (50, 30, None)
+
+
+@pytest.mark.parametrize("rates, message", [
+    ("EUR seven", "“EUR seven”: the rate must be a positive number"),
+    ("EUR -1", "“EUR -1”: the rate must be a positive number"),
+    ("EUR 0", "“EUR 0”: the rate must be a positive number"),
+    ("EUR 7.1234567", "at most 6 decimals"),
+    ("EUR 7\neur 8", "EUR is given twice"),
+    ("USD 1", "USD is the workspace currency; it needs no rate."),
+    ("euro 7.8", "“euro 7.8”: write a currency code and its rate, like “EUR 7.82” (one EUR in USD)."),
+])
+def test_invalid_exchange_rates_are_pointed_at_and_change_nothing(slack, rates, message):
+    slack.command("config", user="U0ADMIN")
+    view = slack.last_view()
+    reply = submit_config(slack, view, config_values(view, exchange_rates=rates))
+    assert reply.json["response_action"] == "errors" and list(reply.json["errors"]) == ["exchange_rates"]
+    assert message in reply.json["errors"]["exchange_rates"]
+    with Session(slack.oppbot.engine) as session:
+        assert session.get(Workspace, "T0TEST").exchange_rates == {}
 
 
 def test_a_forged_config_submission_by_a_non_admin_changes_nothing(slack):

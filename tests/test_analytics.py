@@ -35,6 +35,7 @@ import pytest
 from sqlalchemy import Float, Integer, String, event, func, insert, select, text
 from sqlmodel import Session
 
+from bot.domain.money import ExchangeRate, Money, Rates
 from bot.domain.values import LOST, OPEN, WON
 from storage import analytics, visits
 from storage.analytics import (
@@ -202,35 +203,50 @@ def ids(session) -> Seeded:
 # ----- 1 ---------------------------------------------------------------------------------------
 
 
+USD = Rates("USD")
+USD_AND_EUR = Rates("USD", (ExchangeRate("EUR", Decimal("1.1"), date(2026, 3, 30)),))
+
+
+def usd(amount: str, *apart: tuple[str, str], converted: tuple[str, ...] = ()) -> Money:
+    return Money("USD", Decimal(amount), tuple((c, Decimal(a)) for c, a in apart), converted)
+
+
 def test_pipeline_by_stage(session, ids):
     s = ids.stage
     # Open team deals: I in S1 (no amount); B 20000, F 12000.25, G 50000 EUR, L 4000 in S2; H 7000 in S3; A 10000 in S4.
     # S2: amount 20000 + 12000.25 + 4000 = 36000.25; weighted 36000.25 x 30 / 100 = 10800.075 -> 10800.08 (half up);
-    #     G is counted but left out of the amounts (EUR).
+    #     G has no rate into USD: EUR 50000 (weighted 15000) is its own subtotal.
     # S3: 7000 x 50% = 3500.  S4: 10000 x 80% = 8000.
-    assert Figures(session).pipeline_by_stage(TEAM_SCOPE, "USD") == [
-        StagePipeline(s[1], 1, Decimal("0.00"), Decimal("0.00"), 0),
-        StagePipeline(s[2], 4, Decimal("36000.25"), Decimal("10800.08"), 1),
-        StagePipeline(s[3], 1, Decimal("7000.00"), Decimal("3500.00"), 0),
-        StagePipeline(s[4], 1, Decimal("10000.00"), Decimal("8000.00"), 0),
+    assert Figures(session).pipeline_by_stage(TEAM_SCOPE, USD) == [
+        StagePipeline(s[1], 1, usd("0.00"), usd("0.00")),
+        StagePipeline(s[2], 4, usd("36000.25", ("EUR", "50000.00")), usd("10800.08", ("EUR", "15000.00"))),
+        StagePipeline(s[3], 1, usd("7000.00"), usd("3500.00")),
+        StagePipeline(s[4], 1, usd("10000.00"), usd("8000.00")),
     ]
+    # With EUR at 1.1, S2 = 36000.25 + 50000 x 1.1 = 91000.25; weighted 10800.075 + 15000 x 1.1 = 27300.075 -> 27300.08
+    # (rounded once, after the conversion).
+    assert Figures(session).pipeline_by_stage(TEAM_SCOPE, USD_AND_EUR)[1] == StagePipeline(
+        s[2], 4, usd("91000.25", converted=("EUR",)), usd("27300.08", converted=("EUR",)))
     # The whole workspace adds J (REP3) in S1: 100000, weighted 10% = 10000.
-    assert Figures(session).pipeline_by_stage(WORKSPACE, "USD")[0] == StagePipeline(s[1], 2, Decimal("100000.00"), Decimal("10000.00"), 0)
-    # In EUR only G has an amount: S2 50000, weighted 15000; B, F and L are the other-currency ones.
-    assert Figures(session).pipeline_by_stage(TEAM_SCOPE, "EUR")[1] == StagePipeline(s[2], 4, Decimal("50000.00"), Decimal("15000.00"), 3)
-    # The team's Finance deals only: B and G in S2 (20000, weighted 6000, G left out), A in S4.
-    finance = Figures(session).pipeline_by_stage(Scope(TEAM, owner_ids=(REP1, REP2), industry="Finance"), "USD")
-    assert [(p.count, p.amount, p.weighted_amount, p.other_currency) for p in finance] == [
-        (0, 0, 0, 0), (2, Decimal("20000.00"), Decimal("6000.00"), 1), (0, 0, 0, 0), (1, Decimal("10000.00"), Decimal("8000.00"), 0)]
+    assert Figures(session).pipeline_by_stage(WORKSPACE, USD)[0] == StagePipeline(s[1], 2, usd("100000.00"), usd("10000.00"))
+    # A EUR workspace with no USD rate: G's 50000 (weighted 15000) in EUR; B, F and L are the USD subtotal.
+    assert Figures(session).pipeline_by_stage(TEAM_SCOPE, Rates("EUR"))[1] == StagePipeline(
+        s[2], 4, Money("EUR", Decimal("50000.00"), (("USD", Decimal("36000.25")),)),
+        Money("EUR", Decimal("15000.00"), (("USD", Decimal("10800.08")),)))
+    # The team's Finance deals only: B and G in S2 (20000, weighted 6000; G's EUR apart), A in S4.
+    finance = Figures(session).pipeline_by_stage(Scope(TEAM, owner_ids=(REP1, REP2), industry="Finance"), USD)
+    assert [(p.count, p.amount, p.weighted_amount) for p in finance] == [
+        (0, usd("0.00"), usd("0.00")), (2, usd("20000.00", ("EUR", "50000.00")), usd("6000.00", ("EUR", "15000.00"))),
+        (0, usd("0.00"), usd("0.00")), (1, usd("10000.00"), usd("8000.00"))]
     # An empty scope still lists the stages.
-    assert [p.count for p in Figures(session).pipeline_by_stage(Scope(TEAM, owner_ids=()), "USD")] == [0, 0, 0, 0]
+    assert [p.count for p in Figures(session).pipeline_by_stage(Scope(TEAM, owner_ids=()), USD)] == [0, 0, 0, 0]
 
 
 def test_a_retired_stage_is_listed_only_while_deals_sit_in_it(session, ids):
     session.get(Stage, ids.stage[3]).active = False
     session.get(Stage, ids.stage[3]).position = 1002
     session.flush()
-    stages = [p.stage_id for p in Figures(session).pipeline_by_stage(TEAM_SCOPE, "USD")]
+    stages = [p.stage_id for p in Figures(session).pipeline_by_stage(TEAM_SCOPE, USD)]
     assert stages == [ids.stage[1], ids.stage[2], ids.stage[4], ids.stage[3]]  # H still sits in the retired S3
 
 
@@ -281,18 +297,24 @@ def test_win_rate(session):
     # Final outcomes decided in [d93, d100): C won (30000); D lost (5000); E lost (8000) — won d93,
     # reopened, lost d98: counted once, as lost. L won d95 but was reopened d99 and is open: not counted.
     # by count 1 / 3; by amount 30000 / (30000 + 13000) = 0.697674...
-    assert Figures(session).win_rate(TEAM_SCOPE, SINCE, UNTIL, "USD") == WinRate(
-        1, 2, Decimal("30000.00"), Decimal("13000.00"), 0, approx(1 / 3), approx(30000 / 43000))
+    assert Figures(session).win_rate(TEAM_SCOPE, SINCE, UNTIL, USD) == WinRate(
+        1, 2, usd("30000.00"), usd("13000.00"), approx(1 / 3), approx(30000 / 43000))
     # Since d0 M's win (d45, 15000) counts too: 2 won (45000) vs 2 lost (13000).
-    assert Figures(session).win_rate(TEAM_SCOPE, d(0), UNTIL, "USD") == WinRate(
-        2, 2, Decimal("45000.00"), Decimal("13000.00"), 0, 0.5, approx(45000 / 58000))
-    # In EUR every closed deal is left out of the amounts.
-    eur = Figures(session).win_rate(TEAM_SCOPE, SINCE, UNTIL, "EUR")
-    assert (eur.won_amount, eur.lost_amount, eur.other_currency, eur.rate_by_amount) == (0, 0, 3, None)
+    assert Figures(session).win_rate(TEAM_SCOPE, d(0), UNTIL, USD) == WinRate(
+        2, 2, usd("45000.00"), usd("13000.00"), 0.5, approx(45000 / 58000))
+    # A EUR workspace without a USD rate: the USD amounts are a subtotal apart, and there is no ratio by amount.
+    eur = Figures(session).win_rate(TEAM_SCOPE, SINCE, UNTIL, Rates("EUR"))
+    assert (eur.won_amount, eur.lost_amount, eur.rate_by_count, eur.rate_by_amount) == (
+        Money("EUR", Decimal("0.00"), (("USD", Decimal("30000.00")),)), Money("EUR", Decimal("0.00"), (("USD", Decimal("13000.00")),)),
+        approx(1 / 3), None)
+    # With USD at 0.9 into EUR: 27000 won of 27000 + 11700.
+    converted = Figures(session).win_rate(TEAM_SCOPE, SINCE, UNTIL, Rates("EUR", (ExchangeRate("USD", Decimal("0.9"), date(2026, 3, 1)),)))
+    assert (converted.won_amount.amount, converted.lost_amount.amount, converted.rate_by_amount) == (
+        Decimal("27000.00"), Decimal("11700.00"), approx(27000 / 38700))
     # Nothing closed in [d0, d40): no rates.
-    assert Figures(session).win_rate(TEAM_SCOPE, d(0), d(40), "USD") == WinRate(0, 0, Decimal("0.00"), Decimal("0.00"), 0, None, None)
+    assert Figures(session).win_rate(TEAM_SCOPE, d(0), d(40), USD) == WinRate(0, 0, usd("0.00"), usd("0.00"), None, None)
     # A window ending before E's loss still sees no win for E (its last outcome is later).
-    assert Figures(session).win_rate(TEAM_SCOPE, SINCE, d(95), "USD").won_count == 0
+    assert Figures(session).win_rate(TEAM_SCOPE, SINCE, d(95), USD).won_count == 0
 
 
 # ----- 4 ---------------------------------------------------------------------------------------
@@ -437,16 +459,19 @@ def test_rep_funnels(session, ids):
 
 
 def test_expected_closes(session):
-    # April 2026: A 04-20 (10000, S4 80% -> 8000), B 04-30 (20000, S2 30% -> 6000), G 04-15 (EUR: counted, left out),
-    # I 04-01 (no amount). F 05-01 is next month; H 03-31 is past; C is won; J is outside the team.
-    assert Figures(session).expected_closes(TEAM_SCOPE, "USD", date(2026, 4, 1), date(2026, 5, 1)) == ExpectedCloses(
-        4, Decimal("30000.00"), Decimal("14000.00"), 1)
+    # April 2026: A 04-20 (10000, S4 80% -> 8000), B 04-30 (20000, S2 30% -> 6000), G 04-15 (EUR 50000, S2 -> 15000:
+    # no rate, so apart), I 04-01 (no amount). F 05-01 is next month; H 03-31 is past; C is won; J is outside the team.
+    assert Figures(session).expected_closes(TEAM_SCOPE, USD, date(2026, 4, 1), date(2026, 5, 1)) == ExpectedCloses(
+        4, usd("30000.00", ("EUR", "50000.00")), usd("14000.00", ("EUR", "15000.00")))
+    # With EUR at 1.1: 30000 + 55000; weighted 14000 + 16500.
+    assert Figures(session).expected_closes(TEAM_SCOPE, USD_AND_EUR, date(2026, 4, 1), date(2026, 5, 1)) == ExpectedCloses(
+        4, usd("85000.00", converted=("EUR",)), usd("30500.00", converted=("EUR",)))
     # May: F 12000.25 x 30% = 3600.075 -> 3600.08.
-    assert Figures(session).expected_closes(TEAM_SCOPE, "USD", date(2026, 5, 1), date(2026, 6, 1)) == ExpectedCloses(
-        1, Decimal("12000.25"), Decimal("3600.08"), 0)
+    assert Figures(session).expected_closes(TEAM_SCOPE, USD, date(2026, 5, 1), date(2026, 6, 1)) == ExpectedCloses(
+        1, usd("12000.25"), usd("3600.08"))
     # The workspace adds J (04-05, 100000 x 10% = 10000).
-    assert Figures(session).expected_closes(WORKSPACE, "USD", date(2026, 4, 1), date(2026, 5, 1)) == ExpectedCloses(
-        5, Decimal("130000.00"), Decimal("24000.00"), 1)
+    assert Figures(session).expected_closes(WORKSPACE, USD, date(2026, 4, 1), date(2026, 5, 1)) == ExpectedCloses(
+        5, usd("130000.00", ("EUR", "50000.00")), usd("24000.00", ("EUR", "15000.00")))
 
 
 # ----- 10 --------------------------------------------------------------------------------------
@@ -477,79 +502,87 @@ def test_open_without_follow_up(session, ids):
 # ----- 11 --------------------------------------------------------------------------------------
 
 
+def row(key, created, amount, weighted, won, lost, won_amount, rate, cycle):
+    return ReportRow(key, created, amount, weighted, won, lost, won_amount, rate, cycle)
+
+
 def test_report_by_industry(session):
-    # Deals created in [d0, d100) in the team: all but J. Weighted = open deals only.
-    # Finance    A B G: amount 10000 + 20000 (G EUR left out), weighted A 8000 + B 6000; none closed.
+    # Deals created in [d0, d100) in the team: all but J. Weighted = those still open. Closes = final closes in
+    # [d0, d100): C won d96 (30000, 56 days), M won d45 (15000, 14.5 days), D lost d97, E lost d98 (won d93, reopened);
+    # L's win (d95) was reopened: not a close.
+    # Finance    A B G: 10000 + 20000 (+ G EUR 50000 apart); weighted A 8000 + B 6000 (+ G EUR 15000); none closed.
     # (none)     F I:   12000.25; weighted F 3600.075 -> 3600.08; none closed.
-    # Healthcare C D:   35000; no open; C won, D lost -> 0.5; cycle C 56.
+    # Healthcare C D:   35000; none open; C won, D lost -> 0.5; cycle 56.
     # Retail     E H:   15000; weighted H 3500; E lost -> 0.0.
-    # Technology L M:   19000; weighted L 1200; M won -> 1.0; cycle M 14.5.
-    assert Figures(session).report(TEAM_SCOPE, "industry", d(0), UNTIL, "USD") == [
-        ReportRow("Finance", 3, Decimal("30000.00"), 1, Decimal("14000.00"), 0, 0, None, None),
-        ReportRow("(none)", 2, Decimal("12000.25"), 0, Decimal("3600.08"), 0, 0, None, None),
-        ReportRow("Healthcare", 2, Decimal("35000.00"), 0, Decimal("0.00"), 1, 1, 0.5, approx(56)),
-        ReportRow("Retail", 2, Decimal("15000.00"), 0, Decimal("3500.00"), 0, 1, 0.0, None),
-        ReportRow("Technology", 2, Decimal("19000.00"), 0, Decimal("1200.00"), 1, 0, 1.0, approx(14.5)),
+    # Technology L M:   19000; weighted L 1200; M won -> 1.0; cycle 14.5.
+    assert Figures(session).report(TEAM_SCOPE, "industry", d(0), UNTIL, USD) == [
+        row("Finance", 3, usd("30000.00", ("EUR", "50000.00")), usd("14000.00", ("EUR", "15000.00")), 0, 0, usd("0.00"), None, None),
+        row("(none)", 2, usd("12000.25"), usd("3600.08"), 0, 0, usd("0.00"), None, None),
+        row("Healthcare", 2, usd("35000.00"), usd("0.00"), 1, 1, usd("30000.00"), 0.5, approx(56)),
+        row("Retail", 2, usd("15000.00"), usd("3500.00"), 0, 1, usd("0.00"), 0.0, None),
+        row("Technology", 2, usd("19000.00"), usd("1200.00"), 1, 0, usd("15000.00"), 1.0, approx(14.5)),
     ]
-    # Created in [d90, d100): G (Finance) and I.
-    assert [(r.key, r.count, r.other_currency) for r in Figures(session).report(TEAM_SCOPE, "industry", d(90), UNTIL, "USD")] == [
-        ("(none)", 1, 0), ("Finance", 1, 1)]
+    # [d90, d100): created G (Finance) and I; closed C (won) and D (lost), Healthcare, created before; E lost, Retail.
+    assert [(r.key, r.count, r.won_count, r.lost_count) for r in Figures(session).report(TEAM_SCOPE, "industry", d(90), UNTIL, USD)] == [
+        ("(none)", 1, 0, 0), ("Finance", 1, 0, 0), ("Healthcare", 0, 1, 1), ("Retail", 0, 0, 1)]
 
 
 def test_report_by_month(session):
-    # Months of creation (UTC; on PostgreSQL the session runs at UTC+14, which must not matter):
-    # 2026-01: E (d20), M (d30.5 = Jan 31 12:00) -> 23000; M won, E lost -> 0.5; cycle 14.5
-    # 2026-02: C (d40), B, H (d50)               -> 57000; weighted B 6000 + H 3500; C won -> 1.0; cycle 56
+    # Months of creation for the deals created, of the close for the closes (UTC; on PostgreSQL the session runs at
+    # UTC+14, which must not matter):
+    # 2026-01: E (d20), M (d30.5 = Jan 31 12:00) created -> 23000, none open; nothing closed in January
+    # 2026-02: C (d40), B, H (d50) -> 57000; weighted B 6000 + H 3500; M won d45 (Feb 15) -> 1.0, 15000, cycle 14.5
     # 2026-03: A (d60), L (d70), D (d80), F (d85) -> 31000.25; weighted A 8000 + L 1200 + F 3600.075 = 12800.075
-    #          -> 12800.08; D lost -> 0.0
-    # 2026-04: I (d90), G (d94)                  -> 0 (I has no amount, G is EUR)
-    assert Figures(session).report(TEAM_SCOPE, "month", d(0), UNTIL, "USD") == [
-        ReportRow("2026-01", 2, Decimal("23000.00"), 0, Decimal("0.00"), 1, 1, 0.5, approx(14.5)),
-        ReportRow("2026-02", 3, Decimal("57000.00"), 0, Decimal("9500.00"), 1, 0, 1.0, approx(56)),
-        ReportRow("2026-03", 4, Decimal("31000.25"), 0, Decimal("12800.08"), 0, 1, 0.0, None),
-        ReportRow("2026-04", 2, Decimal("0.00"), 1, Decimal("0.00"), 0, 0, None, None),
+    #          -> 12800.08; nothing closed in March
+    # 2026-04: I (d90), G (d94) -> 0 + EUR 50000 (weighted EUR 15000); C won d96, D lost d97, E lost d98 -> 1 of 3,
+    #          30000, cycle 56
+    assert Figures(session).report(TEAM_SCOPE, "month", d(0), UNTIL, USD) == [
+        row("2026-01", 2, usd("23000.00"), usd("0.00"), 0, 0, usd("0.00"), None, None),
+        row("2026-02", 3, usd("57000.00"), usd("9500.00"), 1, 0, usd("15000.00"), 1.0, approx(14.5)),
+        row("2026-03", 4, usd("31000.25"), usd("12800.08"), 0, 0, usd("0.00"), None, None),
+        row("2026-04", 2, usd("0.00", ("EUR", "50000.00")), usd("0.00", ("EUR", "15000.00")), 1, 2, usd("30000.00"), approx(1 / 3), approx(56)),
     ]
 
 
 def test_report_by_rep_region_size_and_tag(session):
-    # REP1: A B E G H L -> 10000 + 20000 + 8000 + 7000 + 4000 = 49000 (G left out); weighted A 8000 + B 6000 + H 3500
-    #       + L 1200 = 18700; E lost -> 0.0.
-    # REP2: C D F I M -> 30000 + 5000 + 12000.25 + 15000 = 62000.25; weighted F 3600.08; C M won, D lost -> 2/3;
+    # REP1: A B E G H L -> 10000 + 20000 + 8000 + 7000 + 4000 = 49000 (+ G EUR 50000); weighted A 8000 + B 6000 + H 3500
+    #       + L 1200 = 18700 (+ G EUR 15000); E lost -> 0.0.
+    # REP2: C D F I M -> 30000 + 5000 + 12000.25 + 15000 = 62000.25; weighted F 3600.08; C M won (45000), D lost -> 2/3;
     #       cycle (56 + 14.5) / 2 = 35.25.
-    assert Figures(session).report(TEAM_SCOPE, "rep", d(0), UNTIL, "USD") == [
-        ReportRow(REP1, 6, Decimal("49000.00"), 1, Decimal("18700.00"), 0, 1, 0.0, None),
-        ReportRow(REP2, 5, Decimal("62000.25"), 0, Decimal("3600.08"), 2, 1, approx(2 / 3), approx(35.25)),
+    assert Figures(session).report(TEAM_SCOPE, "rep", d(0), UNTIL, USD) == [
+        row(REP1, 6, usd("49000.00", ("EUR", "50000.00")), usd("18700.00", ("EUR", "15000.00")), 0, 1, usd("0.00"), 0.0, None),
+        row(REP2, 5, usd("62000.25"), usd("3600.08"), 2, 1, usd("45000.00"), approx(2 / 3), approx(35.25)),
     ]
     # Regions: (none) D H I L M = 5: 5000 + 7000 + 4000 + 15000 = 31000; weighted H 3500 + L 1200; M won, D lost; cycle 14.5
-    #          East A C E G = 4: 48000 (G left out); weighted A 8000; C won, E lost; cycle 56
+    #          East A C E G = 4: 48000 (+ G); weighted A 8000 (+ G); C won, E lost; cycle 56
     #          South F; West B.
-    assert Figures(session).report(TEAM_SCOPE, "region", d(0), UNTIL, "USD") == [
-        ReportRow("(none)", 5, Decimal("31000.00"), 0, Decimal("4700.00"), 1, 1, 0.5, approx(14.5)),
-        ReportRow("East", 4, Decimal("48000.00"), 1, Decimal("8000.00"), 1, 1, 0.5, approx(56)),
-        ReportRow("South", 1, Decimal("12000.25"), 0, Decimal("3600.08"), 0, 0, None, None),
-        ReportRow("West", 1, Decimal("20000.00"), 0, Decimal("6000.00"), 0, 0, None, None),
+    assert Figures(session).report(TEAM_SCOPE, "region", d(0), UNTIL, USD) == [
+        row("(none)", 5, usd("31000.00"), usd("4700.00"), 1, 1, usd("15000.00"), 0.5, approx(14.5)),
+        row("East", 4, usd("48000.00", ("EUR", "50000.00")), usd("8000.00", ("EUR", "15000.00")), 1, 1, usd("30000.00"), 0.5, approx(56)),
+        row("South", 1, usd("12000.25"), usd("3600.08"), 0, 0, usd("0.00"), None, None),
+        row("West", 1, usd("20000.00"), usd("6000.00"), 0, 0, usd("0.00"), None, None),
     ]
-    assert [(r.key, r.count) for r in Figures(session).report(TEAM_SCOPE, "size", d(0), UNTIL, "USD")] == [
+    assert [(r.key, r.count) for r in Figures(session).report(TEAM_SCOPE, "size", d(0), UNTIL, USD)] == [
         ("(none)", 8), ("5000+", 1), ("501-5000", 1), ("51-500", 1)]
     # Tags: every deal once per tag column. found: A foreseen. reach: A C strategic, B tactical.
-    tags = {r.key: r for r in Figures(session).report(TEAM_SCOPE, "tag", d(0), UNTIL, "USD")}
+    tags = {r.key: r for r in Figures(session).report(TEAM_SCOPE, "tag", d(0), UNTIL, USD)}
     assert {k: r.count for k, r in tags.items()} == {
         "found: (none)": 10, "found: foreseen": 1, "reach: (none)": 8, "reach: strategic": 2, "reach: tactical": 1,
         "visibility: (none)": 11, "change_kind: (none)": 11}
     # reach: strategic = A (open, 10000, weighted 8000) + C (won, 30000, 56 days).
-    assert tags["reach: strategic"] == ReportRow("reach: strategic", 2, Decimal("40000.00"), 0, Decimal("8000.00"), 1, 0, 1.0, approx(56))
+    assert tags["reach: strategic"] == row("reach: strategic", 2, usd("40000.00"), usd("8000.00"), 1, 0, usd("30000.00"), 1.0, approx(56))
     with pytest.raises(ValueError):
-        Figures(session).report(TEAM_SCOPE, "colour", d(0), UNTIL, "USD")
+        Figures(session).report(TEAM_SCOPE, "colour", d(0), UNTIL, USD)
 
 
 def test_another_workspace_never_shows(session):
     other = Scope(OTHER)
     # T0OTHER alone: K1 won d96 (999999.99), K2 open in S1 since d10 (90.5 days > 14), follow-ups overdue.
-    assert Figures(session).win_rate(other, SINCE, UNTIL, "USD").won_amount == Decimal("999999.99")
+    assert Figures(session).win_rate(other, SINCE, UNTIL, USD).won_amount == usd("999999.99")
     assert [x.number for x in Figures(session).stalled(other, NOW).deals] == [2]
     # ...and none of it in T0TEST's figures: compare with T0TEST deals only (numbers 1..12).
     team = Scope(TEAM)
-    assert Figures(session).win_rate(team, SINCE, UNTIL, "USD").won_amount == Decimal("30000.00")
+    assert Figures(session).win_rate(team, SINCE, UNTIL, USD).won_amount == usd("30000.00")
     assert {x.number for x in Figures(session).stalled(team, NOW).deals} == {8}
     assert REP1 not in [r.assignee_id for r in Figures(session).overdue_follow_ups_by_rep(team, d(94))]
 
@@ -595,19 +628,19 @@ def bulk_seed(session: Session, team_id: str, deals: int, first_id: int) -> None
 def run_everything(session: Session, scope: Scope) -> list:
     since, until = d(0), d(120)
     return [
-        Figures(session).pipeline_by_stage(scope, "USD"),
+        Figures(session).pipeline_by_stage(scope, USD),
         Figures(session).changes_between(scope, since, until, limit=20),
-        Figures(session).win_rate(scope, since, until, "USD"),
+        Figures(session).win_rate(scope, since, until, USD),
         Figures(session).stage_conversion(scope),
         Figures(session).stage_conversion(scope, since=d(30)),
         Figures(session).stage_dwell(scope, NOW),
         Figures(session).cycle_length(scope, since, until),
         Figures(session).stalled(scope, NOW),
         Figures(session).rep_funnels(scope, NOW),
-        Figures(session).expected_closes(scope, "USD", date(2026, 4, 1), date(2026, 5, 1)),
+        Figures(session).expected_closes(scope, USD, date(2026, 4, 1), date(2026, 5, 1)),
         Figures(session).overdue_follow_ups_by_rep(scope, NOW),
         Figures(session).open_without_follow_up(scope),
-        *[Figures(session).report(scope, dimension, since, until, "USD") for dimension in analytics.DIMENSIONS],
+        *[Figures(session).report(scope, dimension, since, until, USD) for dimension in analytics.DIMENSIONS],
     ]
 
 
@@ -631,8 +664,9 @@ def test_query_count_does_not_grow_with_the_data(engine):
                 event.remove(engine, "before_cursor_execute", count)
         counts[team_id] = len(statements)
         statements.clear()
-    # 18 calls: one statement each; and the stage list (pipeline, conversion ×2, dwell), the medians (stalled)
-    assert counts["T0SMALL"] == counts["T0LARGE"] == 24
+    # 18 calls: one statement each, two for each of the 6 reports (the deals created, the deals closed); and the stage
+    # list (pipeline, conversion ×2, dwell), the medians (stalled)
+    assert counts["T0SMALL"] == counts["T0LARGE"] == 30
     assert sum(p.count for p in results["T0SMALL"][0]) == 200 // 3 + 1  # the open ones (n % 3 == 0)
     assert sum(p.count for p in results["T0LARGE"][0]) == 2_000 // 3 + 1
 

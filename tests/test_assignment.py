@@ -12,7 +12,7 @@ from bot.assignment.scoring import Candidate, rank
 from bot.domain.values import OpportunityDraft
 from bot.slack.ids import ASSIGN_BUTTON, NEEDS_OWNER_BUTTON
 from bot.workspace.config import AssignmentConfig, parse_config
-from storage import analytics
+from storage import analytics, visits
 from storage.analytics import Figures
 from storage.db import UnitOfWork
 from storage.models import Opportunity, OwnerChange, StageChange
@@ -154,11 +154,19 @@ def seed_history(engine, stage_id):
         rows.append(dict(owner_id="U0REP1", industry="Healthcare", status="won" if i < 6 else "lost"))
     for i in range(10):
         rows.append(dict(owner_id="U0REP2", industry="Retail", status="won" if i < 3 else "lost"))
+    created, closed = START - timedelta(days=60), START - timedelta(days=30)
     with UnitOfWork(engine, write=True) as uow:
         uow.session.execute(Opportunity.__table__.insert(), [dict(
-            team_id="T0TEST", number=1000 + i, name=f"Old {i}", customer="C", amount=Decimal(5000), currency="USD", stage_id=stage_id,
-            created_by=r["owner_id"], created_at=START - timedelta(days=60), updated_at=START, stage_entered_at=START - timedelta(days=40),
-            closed_at=START - timedelta(days=30), needs_owner=False, **r) for i, r in enumerate(rows)])
+            id=5000 + i, team_id="T0TEST", number=1000 + i, name=f"Old {i}", customer="C", amount=Decimal(5000), currency="USD",
+            stage_id=stage_id, created_by=r["owner_id"], created_at=created, updated_at=START, stage_entered_at=created,
+            closed_at=closed, needs_owner=False, **r) for i, r in enumerate(rows)])
+        # the history such a deal has: created, then closed (the closes assignment counts are read from it)
+        uow.session.execute(StageChange.__table__.insert(), [dict(
+            team_id="T0TEST", opportunity_id=5000 + i, from_stage_id=from_stage, from_status=from_status, to_stage_id=stage_id,
+            to_status=to_status, changed_by=r["owner_id"], owner_id=r["owner_id"], changed_at=at)
+            for i, r in enumerate(rows)
+            for from_stage, from_status, to_status, at in ((None, None, "open", created), (stage_id, "open", r["status"], closed))])
+        visits.derive(uow.session, "T0TEST")
         uow.commit()
 
 

@@ -19,6 +19,7 @@ from bot.deals.views import (
     opportunity_card,
     read_page_button,
 )
+from bot.domain.money import Rates
 from bot.domain.values import (
     LOST,
     OPEN,
@@ -29,7 +30,7 @@ from bot.domain.values import (
     StageInfo,
     StageModel,
 )
-from bot.home.service import HOME_ITEMS, StageSummary
+from bot.home.service import HOME_ITEMS
 from bot.home.views import home_view
 from bot.slack.blocks import clip, escape, format_amount
 from bot.slack.commands import HELP_LINES
@@ -45,6 +46,7 @@ from bot.slack.ids import (
     STAGE_SELECT,
     WON_BUTTON,
 )
+from storage.analytics import StagePipeline
 from tests.fakeslack import check_blocks, check_view
 
 STAGES = StageModel((
@@ -515,20 +517,24 @@ def test_list_escapes_user_text():
 # --------------------------------------------------------------------------- home
 
 
-def summaries_for(opps: list[OpportunityView]) -> list[StageSummary]:
-    result: dict[int, StageSummary] = {}
+USD = Rates("USD")
+
+
+def summaries_for(opps: list[OpportunityView]) -> list[StagePipeline]:
+    """The open pipeline per stage of these deals, as storage.analytics.pipeline_by_stage gives it (weights left at 0)."""
+    counts: dict[int, int] = {}
+    amounts: dict[int, dict[str, Decimal]] = {}
     for o in opps:
-        s = result.get(o.stage_id, StageSummary(o.stage_id, 0, {}))
-        amounts = dict(s.amounts)
-        amounts[o.currency] = amounts.get(o.currency, Decimal(0)) + (o.amount or 0)
-        result[o.stage_id] = StageSummary(o.stage_id, s.count + 1, amounts)
-    return list(result.values())
+        counts[o.stage_id] = counts.get(o.stage_id, 0) + 1
+        by_currency = amounts.setdefault(o.stage_id, {})
+        by_currency[o.currency] = by_currency.get(o.currency, Decimal(0)) + (o.amount or 0)
+    return [StagePipeline(stage_id, n, USD.total(amounts[stage_id]), USD.zero()) for stage_id, n in counts.items()]
 
 
 def test_home_with_500_opportunities():
     opps = opportunities(500)
     shown = opps[:HOME_ITEMS]
-    view = home_view("U0REP1", summaries_for(opps), shown, 500, STAGES, NOW)
+    view = home_view("U0REP1", summaries_for(opps), shown, 500, STAGES, NOW, rates=USD)
     assert view["type"] == "home"
     assert check_view(view) == []
     assert len(view["blocks"]) <= 100
@@ -545,7 +551,7 @@ def test_home_with_500_opportunities():
 def test_home_with_20_stages_shows_every_stage():
     stages = StageModel(tuple(StageInfo(i, i, f"Stage {i}", 10, 14) for i in range(1, 21)))
     opps = opportunities(500, stage_ids=[s.id for s in stages.stages])  # 25 per stage
-    view = home_view("U0REP1", summaries_for(opps), opps[:HOME_ITEMS], 500, stages, NOW)
+    view = home_view("U0REP1", summaries_for(opps), opps[:HOME_ITEMS], 500, stages, NOW, rates=USD)
     assert check_view(view) == []
     text = all_text(view["blocks"])
     for stage in stages.stages:
@@ -561,7 +567,7 @@ def test_home_with_20_stages_shows_every_stage():
 
 
 def test_home_empty():
-    view = home_view("U0REP1", [], [], 0, STAGES, NOW)
+    view = home_view("U0REP1", [], [], 0, STAGES, NOW, rates=USD)
     assert check_view(view) == []
     assert "You have no open opportunities" in all_text(view["blocks"])
     buttons = [e for b in by_type(view["blocks"], "actions") for e in b["elements"]]
@@ -570,10 +576,10 @@ def test_home_empty():
 
 def test_home_stage_without_amounts():
     opps = [make_opp(id=1, number=1, amount=None, stage_id=11)]
-    summaries = [StageSummary(11, 1, {})]
-    view = home_view("U0REP1", summaries, opps, 1, STAGES, NOW)
+    summaries = [StagePipeline(11, 1, USD.zero(), USD.zero())]
+    view = home_view("U0REP1", summaries, opps, 1, STAGES, NOW, rates=USD)
     text = all_text(view["blocks"])
-    assert "*Prospect* · 1 open · no amounts" in text
+    assert "*Prospect* · 1 open · USD 0 · weighted USD 0" in text
     assert "more in" not in text
     assert "Solution design" not in text  # stages without open deals are left out
 

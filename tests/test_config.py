@@ -183,7 +183,7 @@ def test_unknown_top_level_key():
         [workspace]
         currency = "USD"
     """)
-    assert message == "x.toml:1: colour: unknown key (allowed: assignment, outcomes, stages, teams, workspace)"
+    assert message == "x.toml:1: colour: unknown key (allowed: assignment, exchange_rates, outcomes, stages, teams, workspace)"
 
 
 @pytest.mark.parametrize("text, line, key", [

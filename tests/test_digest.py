@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 from sqlmodel import Session, select
 
 from bot.digests.views import digest_message
+from bot.domain.money import Money
 from bot.domain.values import OpportunityDraft, StageModel
 from bot.services import build_services
 from bot.slack.gateway import SlackGateway
@@ -22,7 +23,7 @@ from bot.slack.ids import DIGEST_FULL_BUTTON
 from bot.workspace.config import parse_config
 from storage import analytics, visits
 from storage.db import UnitOfWork
-from storage.models import Delivery
+from storage.models import Delivery, Workspace
 from tests.conftest import START, TEST_CONFIG
 from tests.driver import running_app
 from tests.fakeslack import check_blocks, check_view
@@ -59,6 +60,10 @@ def team(slack):
 
 # ----- content --------------------------------------------------------------------------------
 
+def usd(amount: str) -> Money:
+    return Money("USD", Decimal(amount))
+
+
 def test_digest_numbers_match_what_happened(slack):
     clock = slack.clock
     pipeline = pipeline_of(slack)
@@ -81,8 +86,8 @@ def test_digest_numbers_match_what_happened(slack):
     data = slack.oppbot.services.digests.build("T0TEST", team(slack), since)
     by_stage = {row.stage_id: row for row in data.pipeline}
     # open: Alpha 10000 in Technical evaluation (50%), Beta 20000 in Prospect (10%)
-    assert (by_stage[stages[2].id].count, by_stage[stages[2].id].amount, by_stage[stages[2].id].weighted_amount) == (1, Decimal("10000.00"), Decimal("5000.00"))
-    assert (by_stage[stages[0].id].count, by_stage[stages[0].id].amount, by_stage[stages[0].id].weighted_amount) == (1, Decimal("20000.00"), Decimal("2000.00"))
+    assert (by_stage[stages[2].id].count, by_stage[stages[2].id].amount, by_stage[stages[2].id].weighted_amount) == (1, usd("10000.00"), usd("5000.00"))
+    assert (by_stage[stages[0].id].count, by_stage[stages[0].id].amount, by_stage[stages[0].id].weighted_amount) == (1, usd("20000.00"), usd("2000.00"))
     assert sorted(d.name for d in data.changes.advanced.deals) == ["Alpha", "Beta"]  # Beta went forward, then back
     assert [d.name for d in data.changes.moved_back.deals] == ["Beta"]
     assert [d.name for d in data.changes.won.deals] == ["Gamma"]
@@ -337,14 +342,24 @@ def test_funnel_text_and_chart(slack):
     assert "Funnel: East" in slack.last_response()["text"]
 
 
-def test_funnel_says_what_its_amount_leaves_out(slack):
-    """A deal in another currency is counted, never summed as if in the workspace's (#14: never "USD 0" unexplained)."""
+def test_funnel_converts_other_currencies_or_shows_them_apart(slack):
+    """A deal in another currency is never summed as if it were in the workspace's, nor shown as 0 (#14): without a
+    rate it is a subtotal of its own; with one it is converted, and the rate and its date are said once."""
     add_deal(slack, amount="1000")
     add_deal(slack, amount="9999", currency="EUR")
     slack.command("funnel", user="U0REP1")
     text = slack.last_response()["text"]
-    assert "Open now: 2 deals · USD 1,000" in text
-    assert "1 deal in another currency is counted, but not in the amounts." in text
+    # both in Prospect (10%): weighted USD 100 + EUR 999.90
+    assert "Open now: 2 deals · USD 1,000 + EUR 9,999 · weighted USD 100 + EUR 999.90" in text
+    assert text.count("EUR has no exchange rate (`/opp config`), so it is shown apart.") == 1
+    with Session(slack.oppbot.engine) as session:
+        session.get(Workspace, "T0TEST").exchange_rates = {"EUR": {"rate": "1.1", "set_on": "2026-11-30", "set_by": "U0ADMIN"}}
+        session.commit()
+    slack.command("funnel", user="U0REP1")
+    text = slack.last_response()["text"]
+    # 1000 + 9999 x 1.1 = 11998.90; weighted 100 + 999.90 x 1.1 = 100 + 1099.89 = 1199.89
+    assert "Open now: 2 deals · USD 11,998.90 · weighted USD 1,199.89" in text
+    assert text.count("Amounts in USD, converted: EUR at 1.1, set 2026-11-30.") == 1 and "EUR 9,999" not in text
 
 
 @pytest.mark.parametrize("text, message", [
@@ -362,9 +377,9 @@ def test_report_by_industry_and_a_bad_period(slack):
     add_deal(slack, industry="Retail", amount="50")
     slack.command("report by industry this month", user="U0ADMIN")
     text = str(slack.last_response()["blocks"])
-    assert "*Finance* · 2 deals · USD 400" in text and "*Retail* · 1 deal · USD 50" in text
+    assert "*Finance* · 2 deals created · USD 400 · weighted open USD 40" in text and "*Retail* · 1 deal created · USD 50" in text
     # nothing closed yet: said so, not a win rate of "—" over 0/0 and a cycle of "—"
-    assert "weighted open USD 5 · no closed deals yet" in text and "0/0" not in text
+    assert "weighted open USD 5 · none closed" in text and "0/0" not in text
     slack.command("report by industry someday", user="U0ADMIN")
     assert "I can't read the period “someday”" in slack.last_response()["text"]
 
@@ -377,7 +392,7 @@ def test_export_uploads_a_csv_of_what_the_user_may_see(slack, monkeypatch, capsy
     slack.command("export", user="U0REP1")
     assert "Your export is on its way" in slack.last_response()["text"]
     shared = slack.fake.calls("files.completeUploadExternal")[-1]
-    assert shared.params.get("initial_comment") == "Exported 1 opportunities with their stage history."
+    assert shared.params.get("initial_comment") == "Exported 1 opportunity with its stage history."
     file_id = slack.fake.calls("files.getUploadURLExternal")[-1].response["file_id"]
     rows = list(csv.DictReader(io.StringIO(slack.fake.uploaded(file_id).decode())))
     assert [r["name"] for r in rows] == ["Mine, with a comma"]

@@ -14,6 +14,7 @@ from sqlalchemy import event, insert, select
 from bot.digests.service import DIGEST, DIGEST_CHART, DIGEST_POST
 from bot.digests.views import digest_message
 from bot.domain.clock import FakeClock
+from bot.domain.money import ExchangeRate, Rates
 from bot.domain.values import LOST, OPEN, WON
 from bot.workspace.config import parse_config
 from storage import analytics, visits
@@ -39,6 +40,7 @@ members = {members!r}
 {'timezone = "Asia/Shanghai"' if name == "South" else ""}
 """.replace("'", '"') for name, members in REPS.items())
 
+USD = Rates("USD", (ExchangeRate("EUR", Decimal("1.08"), date(2026, 11, 1)),))  # the batch converts as one scope does
 
 def same(a, b) -> bool:
     """Equal, floats to 1e-12 relative: an average of doubles depends on the order the database adds
@@ -168,17 +170,17 @@ def test_batch_figures_equal_single_scope_figures(services, engine):
     since, until = NOW - timedelta(days=60), NOW
     with UnitOfWork(engine) as uow:
         figures = [
-            (uow.figures.pipeline_by_stage_each(scopes, "USD"), lambda sc: uow.figures.pipeline_by_stage(sc, "USD")),
+            (uow.figures.pipeline_by_stage_each(scopes, USD), lambda sc: uow.figures.pipeline_by_stage(sc, USD)),
             (uow.figures.changes_between_each(scopes, since, until, limit=3), lambda sc: uow.figures.changes_between(sc, since, until, limit=3)),
-            (uow.figures.win_rate_each(scopes, since, until, "USD"), lambda sc: uow.figures.win_rate(sc, since, until, "USD")),
+            (uow.figures.win_rate_each(scopes, since, until, USD), lambda sc: uow.figures.win_rate(sc, since, until, USD)),
             (uow.figures.stage_conversion_each(scopes, since), lambda sc: uow.figures.stage_conversion(sc, since)),
             (uow.figures.stage_dwell_each(scopes, NOW), lambda sc: uow.figures.stage_dwell(sc, NOW)),
             (uow.figures.cycle_length_each(scopes, since, until), lambda sc: uow.figures.cycle_length(sc, since, until)),
             (uow.figures.stage_medians_each(scopes, NOW), lambda sc: uow.figures.stage_medians(sc, NOW)),
             (uow.figures.stalled_each(scopes, NOW, 1.5, 4), lambda sc: uow.figures.stalled(sc, NOW, 1.5, 4)),
             (uow.figures.rep_funnels_each(scopes, NOW), lambda sc: uow.figures.rep_funnels(sc, NOW)),
-            (uow.figures.expected_closes_each(scopes, "USD", date(2026, 11, 1), date(2026, 12, 1)),
-             lambda sc: uow.figures.expected_closes(sc, "USD", date(2026, 11, 1), date(2026, 12, 1))),
+            (uow.figures.expected_closes_each(scopes, USD, date(2026, 11, 1), date(2026, 12, 1)),
+             lambda sc: uow.figures.expected_closes(sc, USD, date(2026, 11, 1), date(2026, 12, 1))),
             (uow.figures.overdue_follow_ups_each(scopes, NOW), lambda sc: uow.figures.overdue_follow_ups_by_rep(sc, NOW)),
             (uow.figures.open_without_follow_up_each(scopes, 2), lambda sc: uow.figures.open_without_follow_up(sc, 2)),
         ]
@@ -191,9 +193,9 @@ def test_batch_figures_equal_single_scope_figures(services, engine):
         assert uow.figures.stage_dwell(analytics.Scope(TEAM), NOW)[0].visits > uow.figures.stage_dwell(scopes[0], NOW)[0].visits
         assert uow.figures.rep_funnels(analytics.Scope(TEAM, owner_ids=("U0N1",)), NOW).reps[0].owner_id == "U0N1"
         with pytest.raises(ValueError):
-            uow.figures.pipeline_by_stage_each([scopes[0], scopes[0]], "USD")  # an owner in two scopes at once
+            uow.figures.pipeline_by_stage_each([scopes[0], scopes[0]], USD)  # an owner in two scopes at once
         with pytest.raises(ValueError):
-            uow.figures.pipeline_by_stage_each([scopes[0], analytics.Scope(TEAM, owner_ids=("U0X",), industry="Retail")], "USD")
+            uow.figures.pipeline_by_stage_each([scopes[0], analytics.Scope(TEAM, owner_ids=("U0X",), industry="Retail")], USD)
 
 
 MANY_TEAMS = """

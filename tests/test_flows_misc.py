@@ -453,9 +453,11 @@ def test_app_home_shows_my_open_deals_by_stage(slack, clock):
     assert [(b["action_id"], b["text"]["text"]) for b in buttons] == [("home_new_opportunity", "New opportunity")]
 
     sections = [b["text"]["text"] for b in view["blocks"] if b["type"] == "section"]
+    # the figures are pipeline_by_stage's: Prospect 3,500.50 x 10% = 350.05; Gamma has no amount
     assert [t if not t.startswith("*OPP-") else t.split("*")[1] for t in sections] == [
-        "*Prospect* · 2 open · USD 3,500.50", "OPP-1", "OPP-2",
-        "*Negotiation* · 1 open · no amounts", "OPP-3",
+        "*Open:* 3 deals · USD 3,500.50 · weighted USD 350.05",
+        "*Prospect* · 2 open · USD 3,500.50 · weighted USD 350.05", "OPP-1", "OPP-2",
+        "*Negotiation* · 1 open · USD 0 · weighted USD 0", "OPP-3",
     ]  # U0REP2's OPP-4 and the won OPP-5 are not on U0REP1's Home
     assert item_line(view["blocks"], "OPP-1").startswith("*OPP-1* Alpha — Acme Corp · USD 1,000 · 3 d in stage")
     assert item_line(view["blocks"], "OPP-2").startswith("*OPP-2* Beta — Acme Corp · USD 2,500.50 · 2 d in stage")

@@ -286,7 +286,7 @@ def test_funnel_report_and_export_are_scoped_to_what_the_actor_may_see(app, engi
     deliver(services)
     [chart, export] = sorted(gateway.sent("upload"), key=lambda upload: upload["filename"])
     assert chart["filename"] == "funnel.png" and chart["channel"] == "DU0REP1"
-    assert export["channel"] == "DU0REP1" and export["comment"] == "Exported 1 opportunities with their stage history."
+    assert export["channel"] == "DU0REP1" and export["comment"] == "Exported 1 opportunity with its stage history."
     assert export["content"].decode("utf-8").count("OPP-") == 1
     with pytest.raises(Forbidden):
         services.reports.export(context(services), (("owner", "U0OTHER"),))
@@ -300,7 +300,7 @@ def test_an_export_counts_deals_not_lines(app, engine):
     services.reports.export(context(services), ())
     deliver(services)
     [export] = gateway.sent("upload")
-    assert export["comment"] == "Exported 1 opportunities with their stage history."
+    assert export["comment"] == "Exported 1 opportunity with its stage history."
     assert export["content"].count(b"\n") > 2 and len(rows(engine, Opportunity)) == 1
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from types import SimpleNamespace
 
 from bot.digests.views import average_cycle, rep_pace
+from bot.domain.money import Money
 from bot.domain.values import StageInfo, StageModel
 from bot.domain.words import count, days, plural
 from bot.reports.views import report_outcomes
@@ -38,13 +40,14 @@ def test_days_never_reads_zero_days():
 
 
 def test_a_report_row_says_when_nothing_has_closed_or_been_won():
-    def row(won, lost, rate, cycle):
-        return SimpleNamespace(won_count=won, lost_count=lost, win_rate=rate, avg_cycle_days=cycle)
+    def row(won, lost, rate, cycle, won_amount="0"):
+        return SimpleNamespace(won_count=won, lost_count=lost, win_rate=rate, avg_cycle_days=cycle,
+                               won_amount=Money("CNY", Decimal(won_amount), (("EUR", Decimal(500)),) if won == 3 else ()))
 
-    assert report_outcomes(row(0, 0, None, None)) == "no closed deals yet"
-    assert report_outcomes(row(0, 2, 0.0, None)) == "win rate 0% (0 of 2 closed) · no wins yet"
-    assert report_outcomes(row(1, 0, 1.0, 0.0)) == "win rate 100% (1 of 1 closed) · cycle 0.0 d"
-    assert report_outcomes(row(3, 1, 0.75, 12.25)) == "win rate 75% (3 of 4 closed) · cycle 12.2 d"
+    assert report_outcomes(row(0, 0, None, None)) == "none closed"
+    assert report_outcomes(row(0, 2, 0.0, None)) == "won 0 of 2 closed (0%) · no wins"
+    assert report_outcomes(row(1, 0, 1.0, 0.0, "9000")) == "won 1 of 1 closed (100%), CNY 9,000 · cycle 0.0 d"
+    assert report_outcomes(row(3, 1, 0.75, 12.25, "12345.5")) == "won 3 of 4 closed (75%), CNY 12,345.50 + EUR 500 · cycle 12.2 d"
 
 
 def test_the_digest_cycle_line_says_when_there_is_nothing_to_average():

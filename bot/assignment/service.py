@@ -16,6 +16,7 @@ from bot.assignment.views import suggestions_message
 from bot.deals.cards import schedule_card_refreshes
 from bot.deals.views import card_message
 from bot.domain.clock import Clock
+from bot.domain.money import Rates
 from bot.domain.values import (
     Actor,
     Context,
@@ -66,14 +67,16 @@ class Assignments:
         if team is None or not team.member_ids:
             return []
         now = self.clock.now()
-        workspace = uow.workspaces.get_workspace(opp.team_id)
+        workspace = uow.workspaces.view(opp.team_id)
         weights = AssignmentConfig(**workspace.assignment) if workspace and workspace.assignment else AssignmentConfig()
-        currency = workspace.currency if workspace else "USD"
-        band = amount_band(opp.amount) if opp.currency == currency else None
+        rates = workspace.rates if workspace else Rates("USD")
+        currency = rates.base
+        rate = rates.rate_of(opp.currency)
+        band = amount_band(opp.amount * rate) if opp.amount is not None and rate is not None else None
         similar = Similar(opp.industry, opp.region, opp.company_size, band)
         reps = tuple(team.member_ids)
-        records = {r.owner_id: r for r in uow.figures.rep_records(opp.team_id, reps, now - timedelta(days=weights.window_days), similar, currency)}
-        loads = {load.owner_id: load for load in uow.figures.rep_loads(opp.team_id, reps, now)}
+        records = {r.owner_id: r for r in uow.figures.rep_records(opp.team_id, reps, now - timedelta(days=weights.window_days), now, similar, rates)}
+        loads = {load.owner_id: load for load in uow.figures.rep_loads(opp.team_id, reps, now, rates)}
         away = uow.assignment.away_until(opp.team_id, reps)
         last = uow.assignment.last_assigned(opp.team_id, reps)
         label = " · ".join(x for x in (opp.industry, opp.region, opp.company_size, _band_label(band, currency)) if x)

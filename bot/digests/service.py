@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.digests.views import DIGEST_FULL_TOP, digest_message
 from bot.domain.clock import Clock
 from bot.domain.cron import last_fire_time
+from bot.domain.money import Rates
 from bot.domain.timezones import zone
 from bot.domain.values import Actor, Forbidden, NotFound, StageModel, TeamView
 from bot.outbox.dispatcher import Dispatcher, Sent, Skip
@@ -42,7 +43,7 @@ DIGEST_WRITE_CHUNK = 100  # digests rendered and recorded per transaction
 @dataclass(frozen=True)
 class DigestData:
     team: TeamView
-    currency: str
+    rates: Rates
     since: datetime
     now: datetime
     pipeline: tuple[analytics.StagePipeline, ...]
@@ -117,8 +118,8 @@ class Digests:
         now = now or self.clock.now()
         with self.uow() as uow:
             figures = uow.figures
-            workspace = uow.workspaces.get_workspace(team_id)
-            currency = workspace.currency if workspace else "USD"
+            workspace = uow.workspaces.view(team_id)
+            rates = workspace.rates if workspace else Rates("USD")
             teams = [team for team, _ in requests]
             scopes = [analytics.Scope(team_id=team_id, owner_ids=team.member_ids or ("",)) for team in teams]
             months = [_month_bounds(now, team.timezone or (workspace.timezone if workspace else None)) for team in teams]
@@ -126,18 +127,18 @@ class Digests:
             changes = _by_window(scopes, [since for _, since in requests],
                                  lambda subset, since: figures.changes_between_each(subset, since, now, limit=DIGEST_FULL_TOP))
             closes_this_month = _by_window(scopes, [(m[0], m[1]) for m in months],
-                                           lambda subset, window: figures.expected_closes_each(subset, currency, *window))
+                                           lambda subset, window: figures.expected_closes_each(subset, rates, *window))
             closes_next_month = _by_window(scopes, [(m[1], m[2]) for m in months],
-                                           lambda subset, window: figures.expected_closes_each(subset, currency, *window))
+                                           lambda subset, window: figures.expected_closes_each(subset, rates, *window))
             columns = dict(
-                pipeline=figures.pipeline_by_stage_each(scopes, currency),
+                pipeline=figures.pipeline_by_stage_each(scopes, rates),
                 changes=changes,
                 overdue=figures.overdue_follow_ups_each(scopes, now),
                 without_follow_up=figures.open_without_follow_up_each(scopes, limit=DIGEST_FULL_TOP),
                 # the medians stalled deals are measured against are those of the dwell figures (the same visits)
                 stalled=figures.stalled_each(scopes, now, limit=DIGEST_FULL_TOP,
                                                medians=[analytics.medians_of(f.dwell) for f in stage_figures]),
-                win_rate=figures.win_rate_each(scopes, now - WIN_RATE_WINDOW, now, currency),
+                win_rate=figures.win_rate_each(scopes, now - WIN_RATE_WINDOW, now, rates),
                 lost_reasons=figures.lost_reasons_each(scopes, now - WIN_RATE_WINDOW, now),
                 funnel=[f.funnel for f in stage_figures],
                 dwell=[f.dwell for f in stage_figures],
@@ -146,7 +147,7 @@ class Digests:
                 closes_this_month=closes_this_month,
                 closes_next_month=closes_next_month,
             )
-        return [DigestData(team=team, currency=currency, since=since, now=now, **_figures_of(columns, i)) for i, (team, since) in enumerate(requests)]
+        return [DigestData(team=team, rates=rates, since=since, now=now, **_figures_of(columns, i)) for i, (team, since) in enumerate(requests)]
 
     def full_report(self, actor: Actor, sales_team_id: int | None) -> tuple[DigestData]:
         """The digest's "Full report" modal: for the team's manager and admins."""

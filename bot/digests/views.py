@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from bot.deals.views import stalled_why
+from bot.domain.money import sum_money
 from bot.domain.values import (
     StageModel,
 )
@@ -21,10 +20,11 @@ from bot.slack.blocks import (
     clip,
     escape,
     format_amount,
+    format_money,
     mrkdwn,
-    other_currency_note,
     percent,
     plain,
+    rates_note,
     slack_date,
 )
 from bot.slack.ids import DIGEST_FULL_BUTTON
@@ -107,25 +107,24 @@ def digest_message(data, stages: StageModel, *, full: bool = False) -> tuple[str
     whatever the team's size; `full` (the modal behind "Full report") shows longer lists.
     """
     top = DIGEST_FULL_TOP if full else DIGEST_TOP
-    currency = data.currency
+    rates = data.rates
     team = data.team
+    this_month, next_month, rate = data.closes_this_month, data.closes_next_month, data.win_rate
+    total_count = sum(row.count for row in data.pipeline)
+    total_amount = sum_money((row.amount for row in data.pipeline), rates.base)
+    total_weighted = sum_money((row.weighted_amount for row in data.pipeline), rates.base)
+    # the currencies every total of the digest involves, said once at the top
+    note = rates_note(rates, [total_amount, this_month.amount, next_month.amount, rate.won_amount, rate.lost_amount])
     out: list[dict] = [
         {"type": "header", "text": plain(f"{team.name} · pipeline digest", HEADER_TEXT)},
-        {"type": "context", "elements": [mrkdwn(f"Changes since {slack_date(data.since)} · as of {slack_date(data.now)} · amounts in {currency}")]},
+        {"type": "context", "elements": [mrkdwn(f"Changes since {slack_date(data.since)} · as of {slack_date(data.now)} · amounts in {rates.base}"
+                                                + (f" · {note}" if note else ""))]},
     ]
 
     # pipeline by stage
-    fields = []
-    total_count, total_amount, total_weighted, other = 0, Decimal(0), Decimal(0), 0
-    for row in data.pipeline:
-        total_count += row.count
-        total_amount += row.amount
-        total_weighted += row.weighted_amount
-        other += row.other_currency
-        fields.append(f"*{escape(stages.name_of(row.stage_id))}*\n{count(row.count, 'deal', 'deals')} · {format_amount(row.amount, currency)} · weighted {format_amount(row.weighted_amount, currency)}")
-    summary = f"*Open pipeline:* {count(total_count, 'deal', 'deals')} · {format_amount(total_amount, currency)} · weighted {format_amount(total_weighted, currency)}"
-    if other:
-        summary += f"\n_{other_currency_note(other)}_"
+    fields = [f"*{escape(stages.name_of(row.stage_id))}*\n{count(row.count, 'deal', 'deals')} · {format_money(row.amount)} · weighted {format_money(row.weighted_amount)}"
+              for row in data.pipeline]
+    summary = f"*Open pipeline:* {count(total_count, 'deal', 'deals')} · {format_money(total_amount)} · weighted {format_money(total_weighted)}"
     out.append({"type": "section", "text": mrkdwn(summary)})
     for start in range(0, len(fields), 10):
         out.append({"type": "section", "fields": [mrkdwn(f, FIELD_TEXT) for f in fields[start:start + 10]]})
@@ -172,7 +171,6 @@ def digest_message(data, stages: StageModel, *, full: bool = False) -> tuple[str
         out.append({"type": "section", "text": mrkdwn("*Stalled:* none.")})
 
     # rates
-    rate = data.win_rate
     # the funnel's steps (the last into Won), then the lost deals: outcomes, not a stage after Won
     conversion = " · ".join(f"{escape(stages.name_of(s.stage_id))} → {escape(stages.name_of(s.next_stage_id)) if s.next_stage_id else 'Won'}"
                             f" {percent(s.rate)} ({s.converted} of {s.reached})" for s in data.funnel.steps)
@@ -188,7 +186,7 @@ def digest_message(data, stages: StageModel, *, full: bool = False) -> tuple[str
     out.append({"type": "divider"})
     out.append({"type": "section", "text": mrkdwn(clip(
         f"*Win rate, last {WIN_RATE_WINDOW.days} days:* {percent(rate.rate_by_count)} by count ({rate.won_count} won, {rate.lost_count} lost) · "
-        f"{percent(rate.rate_by_amount)} by amount ({format_amount(rate.won_amount, currency)} won)\n"
+        f"{percent(rate.rate_by_amount)} by amount ({format_money(rate.won_amount)} won)\n"
         f"*Why deals were lost, last {WIN_RATE_WINDOW.days} days:* {why_lost or '—'}\n"
         f"*Average cycle:* {average_cycle(data.cycle)}\n"
         f"*Stage-to-stage conversion:* {conversion or '—'}\n*Average days in stage:* {dwell or '—'}", SECTION_TEXT))})
@@ -198,15 +196,14 @@ def digest_message(data, stages: StageModel, *, full: bool = False) -> tuple[str
         out.append({"type": "section", "text": mrkdwn(reps_side_by_side(data.reps, stages, DIGEST_FULL_TOP if full else DIGEST_REPS))})
 
     # expected closes
-    this_month, next_month = data.closes_this_month, data.closes_next_month
     out.append({"type": "section", "fields": [
-        mrkdwn(f"*Expected to close this month*\n{count(this_month.count, 'deal', 'deals')} · {format_amount(this_month.amount, currency)} (weighted {format_amount(this_month.weighted_amount, currency)})"),
-        mrkdwn(f"*Next month*\n{count(next_month.count, 'deal', 'deals')} · {format_amount(next_month.amount, currency)} (weighted {format_amount(next_month.weighted_amount, currency)})"),
+        mrkdwn(f"*Expected to close this month*\n{count(this_month.count, 'deal', 'deals')} · {format_money(this_month.amount)} (weighted {format_money(this_month.weighted_amount)})"),
+        mrkdwn(f"*Next month*\n{count(next_month.count, 'deal', 'deals')} · {format_money(next_month.amount)} (weighted {format_money(next_month.weighted_amount)})"),
     ]})
     if not full:
         out.append({"type": "actions", "elements": [
             {"type": "button", "action_id": DIGEST_FULL_BUTTON, "text": plain("Full report"), "value": str(team.id)}]})
-    text = f"{team.name} pipeline digest: {count(total_count, 'open deal', 'open deals')}, {format_amount(total_amount, currency)}"
+    text = f"{team.name} pipeline digest: {count(total_count, 'open deal', 'open deals')}, {format_money(total_amount)}"
     return text, out[:(VIEW_BLOCKS if full else MESSAGE_BLOCKS)]
 
 

@@ -9,6 +9,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from bot.domain.money import ExchangeRate, Rates
+
 OPEN, WON, LOST = "open", "won", "lost"
 STATUSES = (OPEN, WON, LOST)
 
@@ -209,6 +211,11 @@ class WorkspaceView:
     lost_channel: str | None = None
     lost_channel_id: str | None = None
     assignment: dict = field(default_factory=dict)
+    exchange_rates: tuple[ExchangeRate, ...] = ()  # into `currency`, by currency code
+
+    @property
+    def rates(self) -> Rates:
+        return Rates(self.currency, self.exchange_rates)
 
 
 @dataclass(frozen=True)

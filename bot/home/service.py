@@ -12,12 +12,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from bot.domain.clock import Clock
+from bot.domain.money import Rates
 from bot.domain.values import Context, FollowUpView, OpportunityView
 from bot.followups.service import FollowUps
-from storage.analytics import Funnel, Scope, Stalled, medians_of
+from storage.analytics import Funnel, Scope, StagePipeline, Stalled, medians_of
 from storage.db import UnitOfWorkFactory
 from storage.deals import follow_up_view, to_view
 
@@ -29,20 +29,14 @@ HOME_STATS_TTL = timedelta(minutes=15)
 HOME_STATS_STALE_LIMIT = timedelta(days=7)
 
 
-@dataclass(frozen=True)
-class StageSummary:
-    stage_id: int
-    count: int
-    amounts: dict[str, Decimal]
-
-
 HOME_ITEMS = 40
 
 
 @dataclass(frozen=True)
 class HomePage:
     owner_id: str
-    summaries: list[StageSummary]
+    pipeline: list[StagePipeline]  # the owner's open deals per stage (storage.analytics: pipeline_by_stage)
+    rates: Rates
     items: list[OpportunityView]
     total: int
     now: datetime
@@ -68,13 +62,13 @@ class Home:
         actor = ctx.actor
         with self.uow() as uow:
             due = self.follow_ups.due_today(ctx, uow)
-            grouped = uow.deals.open_pipeline_by_stage(ctx.team_id, actor.user_id)
             rows, total = uow.deals.open_opportunities(ctx.team_id, actor.user_id, stage_id=None, offset=0, limit=HOME_ITEMS)
             items = [to_view(r) for r in rows]
             follow_ups = {k: follow_up_view(v) for k, v in uow.follow_ups.next_follow_ups(ctx.team_id, [o.id for o in items]).items()}
             max_days = {s.id: s.max_days for s in stages.stages + stages.retired}
             mine = Scope(ctx.team_id, owner_ids=(actor.user_id,))
             figures = uow.figures
+            pipeline = figures.pipeline_by_stage(mine, ctx.workspace.rates)
             team = None
             team_figures = None
             if actor.is_manager:
@@ -91,12 +85,7 @@ class Home:
             else:
                 my_medians = self._cached(("norms", norms), now, lambda f: f.stage_medians(norms, now), figures)
             my_stalled = figures.stalled(mine, now, limit=5, max_days=max_days, medians=my_medians)
-        summaries: dict[int, StageSummary] = {}
-        for stage_id, currency, count, amount in grouped:
-            summary = summaries.setdefault(stage_id, StageSummary(stage_id, 0, {}))
-            amounts: dict[str, Decimal] = summary.amounts | ({currency: amount} if amount is not None else {})
-            summaries[stage_id] = StageSummary(stage_id, summary.count + count, amounts)
-        return HomePage(actor.user_id, list(summaries.values()), items, total, now, due, follow_ups, my_stalled, team)
+        return HomePage(actor.user_id, [p for p in pipeline if p.count], ctx.workspace.rates, items, total, now, due, follow_ups, my_stalled, team)
 
     def _cached(self, key: tuple, now: datetime, compute: Callable, figures):
         """A statistic over whole stage histories (O(history): 30-100 ms for a team at 10^6 deals on

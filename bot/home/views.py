@@ -6,24 +6,28 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bot.deals.views import follow_up_line, opportunity_line, overdue_first, stalled_why
+from bot.domain.money import Rates, sum_money
 from bot.domain.values import (
     FollowUpView,
     OpportunityView,
     StageModel,
 )
-from bot.home.service import HomePage, StageSummary
+from bot.domain.words import count
+from bot.home.service import HomePage
 from bot.slack.blocks import (
     SECTION_TEXT,
     VIEW_BLOCKS,
     _more,
     clip,
     escape,
-    format_amount,
+    format_money,
     mrkdwn,
     percent,
     plain,
+    rates_note,
 )
 from bot.slack.ids import DETAILS_BUTTON, DONE_BUTTON, HOME_NEW_BUTTON
+from storage.analytics import StagePipeline
 
 HOME_FOLLOW_UPS = 10
 
@@ -36,8 +40,8 @@ def stalled_lines(stalled, stages: StageModel, *, top: int, owners: bool) -> str
     return "\n".join(lines) + _more(stalled.total, len(lines))
 
 
-def home_view(owner_id: str, summaries: Sequence[StageSummary], items: Sequence[OpportunityView], total: int, stages: StageModel, now: datetime,
-              *, due: Sequence[tuple[FollowUpView, OpportunityView]] = (), follow_ups: dict[int, FollowUpView] | None = None,
+def home_view(owner_id: str, pipeline: Sequence[StagePipeline], items: Sequence[OpportunityView], total: int, stages: StageModel, now: datetime,
+              *, rates: Rates, due: Sequence[tuple[FollowUpView, OpportunityView]] = (), follow_ups: dict[int, FollowUpView] | None = None,
               my_stalled=None, team=None) -> dict:
     """The App Home: "my day" (follow-ups, stalled deals, my pipeline); for a manager also the team's funnel and stalled list.
 
@@ -73,8 +77,13 @@ def home_view(owner_id: str, summaries: Sequence[StageSummary], items: Sequence[
     if not total:
         blocks.append({"type": "section", "text": mrkdwn("You have no open opportunities. Create one with the button above or `/opp new`.")})
         return {"type": "home", "blocks": blocks}
-    by_stage = {s.stage_id: s for s in summaries}
+    by_stage = {s.stage_id: s for s in pipeline if s.count}
     present = [stage for stage in stages.stages if stage.id in by_stage]
+    amount = sum_money((s.amount for s in by_stage.values()), rates.base)
+    weighted = sum_money((s.weighted_amount for s in by_stage.values()), rates.base)
+    note = rates_note(rates, [amount])
+    blocks.append({"type": "section", "text": mrkdwn(f"*Open:* {count(sum(s.count for s in by_stage.values()), 'deal', 'deals')} · {format_money(amount)} · weighted {format_money(weighted)}"
+                                                     + (f"\n_{note}_" if note else ""))})
     # Every stage keeps its divider, summary and "…and N more" line; deals fill what is left.
     room = VIEW_BLOCKS - len(blocks) - 3 * len(present)
     shown: list[OpportunityView] = []
@@ -83,9 +92,9 @@ def home_view(owner_id: str, summaries: Sequence[StageSummary], items: Sequence[
     shown = shown[:max(0, room)]
     for stage in present:
         summary = by_stage[stage.id]
-        amounts = " · ".join(format_amount(v, c) for c, v in sorted(summary.amounts.items())) or "no amounts"
         blocks.append({"type": "divider"})
-        blocks.append({"type": "section", "text": mrkdwn(f"*{escape(stage.name)}* · {summary.count} open · {amounts}")})
+        blocks.append({"type": "section", "text": mrkdwn(f"*{escape(stage.name)}* · {summary.count} open · {format_money(summary.amount)}"
+                                                         f" · weighted {format_money(summary.weighted_amount)}")})
         in_stage = [o for o in shown if o.stage_id == stage.id]
         for opp in in_stage:
             blocks.append({"type": "section", "text": mrkdwn(opportunity_line(opp, now, follow_ups.get(opp.id))),
@@ -97,5 +106,5 @@ def home_view(owner_id: str, summaries: Sequence[StageSummary], items: Sequence[
 
 
 def home_page_view(page: HomePage, stages: StageModel) -> dict:
-    return home_view(page.owner_id, page.summaries, page.items, page.total, stages, page.now, due=page.due, follow_ups=page.follow_ups,
+    return home_view(page.owner_id, page.pipeline, page.items, page.total, stages, page.now, rates=page.rates, due=page.due, follow_ups=page.follow_ups,
                      my_stalled=page.my_stalled, team=page.team)

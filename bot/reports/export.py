@@ -7,13 +7,15 @@ import io
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from decimal import Decimal
 from typing import IO
 
+from bot.domain.money import Rates
 from bot.domain.stages import resolve_stage
-from bot.domain.values import OPEN, STATUSES, Actor, Forbidden, Invalid, StageModel
+from bot.domain.values import LOST, OPEN, STATUSES, Actor, Forbidden, Invalid, StageModel
 from storage.db import UnitOfWorkFactory
 
-COLUMNS = ["id", "name", "customer", "amount", "currency", "status", "stage", "owner", "created_at", "updated_at", "stage_entered_at",
+COLUMNS = ["id", "name", "customer", "amount", "currency", "amount_in_workspace_currency", "status", "stage", "owner", "created_at", "updated_at", "stage_entered_at",
            "expected_close", "closed_at", "lost_reason", "industry", "region", "company_size", "source", "found", "reach", "visibility",
            "change_kind", "next_step", "history"]
 BATCH = 500
@@ -85,6 +87,14 @@ class ExportFile:
         self.file.close()
 
 
+def converted(amount: Decimal | None, currency: str, rates: Rates) -> str:
+    """The amount in the workspace currency with its exchange rate, to the cent; empty without an amount or a rate."""
+    rate = rates.rate_of(currency)
+    if amount is None or rate is None:
+        return ""
+    return str(rates.total({currency: amount}).amount)
+
+
 def write_csv(uow_factory: UnitOfWorkFactory, team_id: str, wanted: ExportFilter, stages: StageModel) -> ExportFile:
     """Write the CSV a batch of opportunities at a time, so a large export never sits in memory whole."""
     file = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 - it outlives this call: ExportFile.close closes it
@@ -93,6 +103,9 @@ def write_csv(uow_factory: UnitOfWorkFactory, team_id: str, wanted: ExportFilter
     writer.writerow(COLUMNS)
     rows = 0
     after_id = 0
+    with uow_factory() as uow:
+        workspace = uow.workspaces.view(team_id)
+    rates = workspace.rates if workspace else Rates("USD")
     while True:
         with uow_factory() as uow:
             batch = uow.reports.export_batch(team_id, after_id=after_id, limit=BATCH, status=wanted.status, stage_id=wanted.stage_id,
@@ -104,10 +117,12 @@ def write_csv(uow_factory: UnitOfWorkFactory, team_id: str, wanted: ExportFilter
             steps = "; ".join(
                 f"{c.changed_at:%Y-%m-%dT%H:%MZ} {stages.name_of(c.from_stage_id) if c.from_status else 'created'}"
                 f"{'' if c.from_status in (None, OPEN) else ' (' + c.from_status + ')'} -> "
-                f"{c.to_status if c.to_status != OPEN else stages.name_of(c.to_stage_id)} by {c.changed_by}"
+                f"{c.to_status if c.to_status != OPEN else stages.name_of(c.to_stage_id)}"
+                f"{' (' + c.lost_reason + ')' if c.to_status == LOST and c.lost_reason else ''} by {c.changed_by}"
                 for c in changes.get(opp.id or 0, []))
             writer.writerow([
-                f"OPP-{opp.number}", opp.name, opp.customer, opp.amount if opp.amount is not None else "", opp.currency, opp.status,
+                f"OPP-{opp.number}", opp.name, opp.customer, opp.amount if opp.amount is not None else "", opp.currency,
+                converted(opp.amount, opp.currency, rates), opp.status,
                 stages.name_of(opp.stage_id), opp.owner_id, opp.created_at.isoformat(), opp.updated_at.isoformat(), opp.stage_entered_at.isoformat(),
                 opp.close_date.isoformat() if opp.close_date else "", opp.closed_at.isoformat() if opp.closed_at else "", opp.lost_reason or "",
                 opp.industry or "", opp.region or "", opp.company_size or "", opp.source or "", opp.found or "", opp.reach or "",

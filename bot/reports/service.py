@@ -13,8 +13,10 @@ from datetime import datetime
 from slack_sdk.errors import SlackApiError
 
 from bot.domain.clock import Clock
+from bot.domain.money import Rates
 from bot.domain.periods import PeriodError, parse_period
 from bot.domain.values import Actor, Context, Forbidden, Invalid
+from bot.domain.words import plural
 from bot.outbox.dispatcher import PERMANENT_ERRORS, Dispatcher, Sent, Wake, WakeUp
 from bot.reports.charts import chart_from_data, chart_title, funnel_chart_data
 from bot.reports.export import ExportFile, ExportFilter, build_filter, filter_of, filter_payload, write_csv
@@ -30,7 +32,7 @@ FUNNEL_CHART, EXPORT = "funnel_chart", "export"
 @dataclass(frozen=True)
 class FunnelFigures:
     who: str  # "you", "<@U…>" or a team's name
-    currency: str
+    rates: Rates
     funnel: Funnel  # the text and the chart show this one result
     win_rate: WinRate
     pipeline: list[StagePipeline]
@@ -41,7 +43,7 @@ class Report:
     dimension: str
     period_label: str
     who: str
-    currency: str
+    rates: Rates
     rows: list[ReportRow]
 
 
@@ -71,17 +73,17 @@ class Reports:
         """The figures, and the chart for the actor's DM recorded in the same transaction."""
         scope, who = self.scope_for(ctx.actor, user_id=user_id, team_name=team_name)
         now = self.clock.now()
-        currency = ctx.workspace.currency
+        rates = ctx.workspace.rates
         with self.uow(write=True) as uow:
             funnel = uow.figures.stage_conversion(scope)
-            rate = uow.figures.win_rate(scope, now - WIN_RATE_WINDOW, now, currency)
-            pipeline = uow.figures.pipeline_by_stage(scope, currency)
+            rate = uow.figures.win_rate(scope, now - WIN_RATE_WINDOW, now, rates)
+            pipeline = uow.figures.pipeline_by_stage(scope, rates)
             uow.outbox.schedule(team_id=ctx.team_id, kind=FUNNEL_CHART, subject_id=0, dedupe_key=f"funnel-chart:{uuid.uuid4().hex}",
                                 due_at=now, now=now, payload={"user": ctx.user_id, "who": who,
                                                               "chart": funnel_chart_data(funnel, ctx.stages)})
             uow.commit()
         self.wake()
-        return FunnelFigures(who, currency, funnel, rate, list(pipeline))
+        return FunnelFigures(who, rates, funnel, rate, list(pipeline))
 
     def report(self, ctx: Context, dimension: str, period_text: str | None) -> Report:
         if dimension not in DIMENSIONS:
@@ -94,10 +96,10 @@ class Reports:
             scope, who = Scope(ctx.team_id), "the workspace"
         else:
             scope, who = self.scope_for(ctx.actor)
-        currency = ctx.workspace.currency
+        rates = ctx.workspace.rates
         with self.uow() as uow:
-            rows = uow.figures.report(scope, dimension, period.start, period.end, currency)
-        return Report(dimension, period.label, who, currency, list(rows))
+            rows = uow.figures.report(scope, dimension, period.start, period.end, rates)
+        return Report(dimension, period.label, who, rates, list(rows))
 
     def export(self, ctx: Context, filters: tuple[tuple[str, str], ...]) -> ExportFilter:
         """Check the filters (limited to what the actor may see) and record the export for their DM."""
@@ -165,6 +167,7 @@ class ReportSenders:
         try:
             name = export_name(now)
             return self._upload(delivery.payload["user"], exported.file.read(), name, name,
-                                comment=f"Exported {exported.rows} opportunities with their stage history.", what=f"the export `{name}`")
+                                comment=plural(exported.rows, "Exported {n} opportunity with its stage history.",
+                                               "Exported {n} opportunities with their stage history."), what=f"the export `{name}`")
         finally:
             exported.close()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
+from bot.domain.money import Money, Rates
 from bot.domain.words import plural
 
 MESSAGE_BLOCKS = 50
@@ -66,11 +67,27 @@ def format_amount(amount: Decimal | None, currency: str) -> str:
     return f"{currency} {shown}"
 
 
-def other_currency_note(deals: int) -> str:
-    """What an amount in the workspace's currency leaves out ("" when nothing): deals in other currencies are
-    counted, never summed as if they were in it."""
-    return plural(deals, "{n} deal in another currency is counted, but not in the amounts.",
-                  "{n} deals in other currencies are counted, but not in the amounts.") if deals else ""
+def format_money(money: Money) -> str:
+    """A total across currencies: the workspace-currency amount, then each currency without a rate as its
+    own subtotal ("CNY 125,000 + EUR 9,999"), never added in as if it were the workspace's currency."""
+    return " + ".join([format_amount(money.amount, money.base)] + [format_amount(amount, currency) for currency, amount in money.apart])
+
+
+def rates_note(rates: Rates, totals: Iterable[Money]) -> str:
+    """Said once under figures whose totals involve other currencies ("" when none do): the rate each
+    was converted at and when it was set, and which currencies have no rate and are shown apart."""
+    involved = sorted({c for money in totals for c in money.currencies})
+    if not involved:
+        return ""
+    converted = [rate.describe() for c in involved if (rate := rates.rate_for(c)) is not None]
+    apart = [c for c in involved if rates.rate_for(c) is None]
+    parts = []
+    if converted:
+        parts.append(f"Amounts in {rates.base}, converted: {', '.join(converted)}.")
+    if apart:
+        parts.append(plural(len(apart), f"{apart[0]} has no exchange rate (`/opp config`), so it is shown apart.",
+                            f"{', '.join(apart)} have no exchange rate (`/opp config`), so they are shown apart."))
+    return " ".join(parts)
 
 
 def slack_date(moment: datetime, fmt: str = "{date_short_pretty} {time}") -> str:

@@ -11,10 +11,12 @@ import json
 import re
 import tomllib
 from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from bot.domain.cron import trigger as cron_trigger
+from bot.domain.money import MAX_RATE, RATE_DECIMALS, ExchangeRate, read_rate
 from bot.domain.timezones import is_zone
 from bot.domain.values import MAX_DAYS_RANGE, MAX_STAGES, PROBABILITY_RANGE, STAGE_NAME_MAX
 
@@ -74,6 +76,7 @@ class WorkspaceConfig:
     lost_channel: str | None = None
     teams: tuple[TeamConfig, ...] = ()
     assignment: AssignmentConfig = field(default_factory=AssignmentConfig)
+    exchange_rates: tuple[ExchangeRate, ...] = ()  # into `currency`
     source: str = "<defaults>"
 
 
@@ -89,7 +92,9 @@ _STAGE_KEYS = {"name", "probability", "max_days", "alert_channel", "alert_usergr
 _OUTCOME_KEYS = {"won_channel", "lost_channel"}
 _TEAM_KEYS = {"name", "manager", "members", "channel", "digest", "timezone", "auto_assign", "routing_channel"}
 _ASSIGNMENT_KEYS = {"window_days", "win_rate", "cycle", "load"}
-_TOP_KEYS = {"workspace", "stages", "outcomes", "teams", "assignment"}
+_RATE_KEYS = {"rate", "set_on"}
+_TOP_KEYS = {"workspace", "stages", "outcomes", "teams", "assignment", "exchange_rates"}
+MAX_RATES = 50
 
 
 class _Locator:
@@ -332,7 +337,42 @@ def parse_config(text: str, source: str = "<config>") -> WorkspaceConfig:
     window = reader.integer(assignment, "window_days", "assignment", None, 7, 3650, default=365)
     values["assignment"] = AssignmentConfig(window_days=window, **weights)
 
+    values["exchange_rates"] = _exchange_rates(reader, data.get("exchange_rates", {}), values.get("currency", WorkspaceConfig.currency))
     return WorkspaceConfig(**values)
+
+
+def _exchange_rates(reader: _Reader, table: object, base: str) -> tuple[ExchangeRate, ...]:
+    """[exchange_rates]: EUR = { rate = 7.82, set_on = 2026-11-30 } — one unit of EUR in the workspace currency."""
+    if not isinstance(table, dict):
+        raise reader.fail("must be a table ([exchange_rates])", None, None, "exchange_rates")
+    if len(table) > MAX_RATES:
+        raise reader.fail(f"at most {MAX_RATES} rates are supported", None, None, "exchange_rates")
+    rates = []
+    for currency, entry in table.items():
+        if not CURRENCY.match(currency):
+            raise reader.fail(f"a rate's key must be a 3-letter ISO currency code like EUR, got {currency!r}", "exchange_rates", None, currency)
+        if currency == base:
+            raise reader.fail(f"{currency} is the workspace currency; it needs no rate", "exchange_rates", None, currency)
+        if not isinstance(entry, dict):
+            raise reader.fail(f"must be {{ rate = 7.82, set_on = 2026-11-30 }}: one {currency} in {base}, and the day it was set",
+                              "exchange_rates", None, currency)
+        for key in entry:
+            if key not in _RATE_KEYS:
+                raise reader.fail(f"unknown key {key!r} (allowed: {', '.join(sorted(_RATE_KEYS))})", "exchange_rates", None, currency)
+        rate = read_rate(entry.get("rate"))
+        if rate is None:
+            raise reader.fail(f"rate must be a positive number under {MAX_RATE:,} with at most {RATE_DECIMALS} decimals, "
+                              f"got {entry.get('rate')!r}", "exchange_rates", None, currency)
+        set_on = entry.get("set_on")
+        if isinstance(set_on, str):
+            try:
+                set_on = date.fromisoformat(set_on)
+            except ValueError:
+                pass
+        if isinstance(set_on, datetime) or not isinstance(set_on, date):
+            raise reader.fail(f"set_on must be the date the rate was set, like 2026-11-30, got {set_on!r}", "exchange_rates", None, currency)
+        rates.append(ExchangeRate(currency, rate, set_on))
+    return tuple(sorted(rates, key=lambda r: r.currency))
 
 
 _CHANNEL = re.compile(f"{CHANNEL_ID.pattern}|{CHANNEL_NAME.pattern}")
@@ -390,4 +430,7 @@ def to_toml(config: WorkspaceConfig) -> str:
             lines.append(f"routing_channel = {_toml_value(team.routing_channel)}")
     a = config.assignment
     lines += ["", "[assignment]", f"window_days = {a.window_days}", f"win_rate = {a.win_rate}", f"cycle = {a.cycle}", f"load = {a.load}"]
+    if config.exchange_rates:
+        lines += ["", f"[exchange_rates]  # one unit of each currency in {config.currency}"]
+        lines += [f'{r.currency} = {{ rate = "{r.rate:f}", set_on = {r.set_on.isoformat()} }}' for r in config.exchange_rates]
     return "\n".join(lines) + "\n"

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 
 from bot.deals.forms import _text
+from bot.domain.money import MAX_RATE, RATE_DECIMALS, read_rate
 from bot.domain.values import MAX_DAYS_RANGE, PROBABILITY_RANGE, StageModel
 
 
@@ -24,6 +26,33 @@ class WorkspaceSettings:
     stages: tuple[StageSettings, ...]
     won_channel: str | None
     lost_channel: str | None
+    exchange_rates: tuple[tuple[str, Decimal], ...] = ()  # (currency, one unit in the workspace currency), by code
+
+
+MAX_RATE_LINES = 50
+_RATE_LINE = re.compile(r"^\s*([A-Za-z]{3})\s*[=:]?\s*(\S+)\s*$")
+
+
+def read_rate_lines(raw: str, base: str) -> tuple[tuple[tuple[str, Decimal], ...], str | None]:
+    """The rates box: one `EUR 7.82` a line (`EUR = 7.82` and `EUR: 7.82` too); an error names the first wrong line."""
+    rates: dict[str, Decimal] = {}
+    lines = [line for line in raw.splitlines() if line.strip()]
+    if len(lines) > MAX_RATE_LINES:
+        return (), f"At most {MAX_RATE_LINES} rates, one a line."
+    for line in lines:
+        match = _RATE_LINE.match(line)
+        shown = line.strip()[:40]
+        if not match:
+            return (), f"“{shown}”: write a currency code and its rate, like “EUR 7.82” (one EUR in {base})."
+        currency, rate = match.group(1).upper(), read_rate(match.group(2))
+        if currency == base:
+            return (), f"{base} is the workspace currency; it needs no rate."
+        if rate is None:
+            return (), f"“{shown}”: the rate must be a positive number under {MAX_RATE:,} with at most {RATE_DECIMALS} decimals."
+        if currency in rates:
+            return (), f"{currency} is given twice; keep one line."
+        rates[currency] = rate
+    return tuple(sorted(rates.items())), None
 
 
 # Slack ids, as long as the columns that hold one allow at most
@@ -42,7 +71,7 @@ def _whole_number(raw: str, low: int, high: int, what: str) -> tuple[int | None,
     return value, None
 
 
-def validate_workspace_settings(values: Mapping[str, object], stages: StageModel) -> tuple[WorkspaceSettings | None, dict[str, str]]:
+def validate_workspace_settings(values: Mapping[str, object], stages: StageModel, base_currency: str) -> tuple[WorkspaceSettings | None, dict[str, str]]:
     """The /opp config modal; errors are keyed by block id (`stage:<id>:probability`, …)."""
     errors: dict[str, str] = {}
     settings = []
@@ -68,6 +97,9 @@ def validate_workspace_settings(values: Mapping[str, object], stages: StageModel
         if channel is not None and not _CHANNEL.match(channel):
             errors[key] = "Pick a channel from the list."
         outcome[key] = channel
+    rates, problem = read_rate_lines(_text(values, "exchange_rates"), base_currency)
+    if problem:
+        errors["exchange_rates"] = problem
     if errors:
         return None, errors
-    return WorkspaceSettings(tuple(settings), outcome["won_channel"], outcome["lost_channel"]), {}
+    return WorkspaceSettings(tuple(settings), outcome["won_channel"], outcome["lost_channel"], rates), {}

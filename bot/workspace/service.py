@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.deals.forms import FormChoices, currencies_for
 from bot.domain.clock import Clock
 from bot.domain.stages import ADMINS_ONLY
+from bot.domain.timezones import zone
 from bot.domain.values import (
     Actor,
     Context,
@@ -56,6 +57,8 @@ NOT_SERVED = "oppbot serves its own workspace only; nothing was changed."
 def config_digest(config: WorkspaceConfig) -> str:
     data = asdict(config)
     data.pop("source", None)
+    if not data["exchange_rates"]:
+        data.pop("exchange_rates")  # so a file without rates keeps the digest it had before rates existed, and isn't re-applied
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -216,7 +219,8 @@ class Workspaces:
         if not ctx.actor.is_admin:
             raise Forbidden(ADMINS_ONLY)
         with self.uow(write=True) as uow:
-            if not uow.workspaces.update_settings(ctx.team_id, settings):
+            today = self.clock.now().astimezone(zone(ctx.workspace.timezone)).date()
+            if not uow.workspaces.update_settings(ctx.team_id, settings, ctx.user_id, today):
                 raise Invalid("The stage model changed while the form was open; run /opp config again.")
             uow.commit()
         log.info("%s changed the pipeline settings of %s", ctx.user_id, ctx.team_id)
@@ -225,7 +229,8 @@ class Workspaces:
         """The live settings of a workspace (the database's, after any /opp config edits) as a configuration."""
         with self.uow() as uow:
             workspace = uow.workspaces.get_workspace(team_id)
-            if workspace is None:
+            view = uow.workspaces.view(team_id)
+            if workspace is None or view is None:
                 raise NotFound(f"oppbot has no workspace {team_id} in this database.")
             stages = [s for s in uow.workspaces.stages(team_id) if s.active]
             members_of = uow.teams.members_by_sales_team(team_id)
@@ -237,7 +242,8 @@ class Workspaces:
             industries=tuple(workspace.industries), regions=tuple(workspace.regions), company_sizes=tuple(workspace.company_sizes),
             stages=tuple(StageConfig(s.name, s.probability, s.max_days, s.alert_channel, s.alert_usergroup) for s in stages),
             won_channel=workspace.won_channel, lost_channel=workspace.lost_channel, teams=tuple(teams),
-            assignment=AssignmentConfig(**workspace.assignment) if workspace.assignment else AssignmentConfig(), source=f"workspace {team_id}",
+            assignment=AssignmentConfig(**workspace.assignment) if workspace.assignment else AssignmentConfig(),
+            exchange_rates=view.exchange_rates, source=f"workspace {team_id}",
         )
 
     def stage_model(self, team_id: str) -> StageModel:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.domain.money import Rates
 from bot.domain.values import (
     StageModel,
 )
@@ -9,8 +10,9 @@ from bot.slack.blocks import VIEW_BLOCKS, _input, _text_input, clip, plain
 from bot.slack.ids import CONFIG_MODAL
 
 
-def config_modal(stages: StageModel, *, won_channel: str | None, lost_channel: str | None) -> dict:
-    """/opp config: per stage its alert channel, user group, win probability and max days; won / lost channels."""
+def config_modal(stages: StageModel, *, won_channel: str | None, lost_channel: str | None, rates: Rates) -> dict:
+    """/opp config: per stage its alert channel, user group, win probability and max days; won / lost channels;
+    the exchange rates into the workspace currency."""
 
     def channel_select(initial: str | None) -> dict:
         element: dict = {"type": "conversations_select", "action_id": "value", "placeholder": plain("No alerts"),
@@ -29,5 +31,17 @@ def config_modal(stages: StageModel, *, won_channel: str | None, lost_channel: s
         blocks.append(_input(f"stage:{stage.id}:max_days", f"{prefix} · stalled after (days)", _text_input("value", max_length=5, initial=str(stage.max_days))))
     blocks.append(_input("won_channel", "Announce won deals in", channel_select(won_channel), optional=True))
     blocks.append(_input("lost_channel", "Announce lost deals in", channel_select(lost_channel), optional=True))
+    blocks.append(_input("exchange_rates", f"Exchange rates into {rates.base}",
+                         _text_input("value", max_length=1000, multiline=True, initial="\n".join(f"{r.currency} {r.rate:f}" for r in rates.rates),
+                                     placeholder="EUR 7.82"),
+                         optional=True, hint=rates_hint(rates)))
     return {"type": "modal", "callback_id": CONFIG_MODAL, "title": plain("Pipeline settings"), "submit": plain("Save"),
             "close": plain("Cancel"), "blocks": blocks[:VIEW_BLOCKS]}
+
+
+def rates_hint(rates: Rates) -> str:
+    """Under the rates box: what a line means, and when each rate was set (a changed rate is dated today)."""
+    explained = f"One a line: a currency and what one unit is worth in {rates.base}. Totals convert with these; a currency without a rate is shown apart."
+    if not rates.rates:
+        return explained
+    return clip(f"{explained} Set: " + ", ".join(f"{r.currency} on {r.set_on.isoformat()}" for r in rates.rates) + ".", 2000)

@@ -13,7 +13,7 @@ import hashlib
 import itertools
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -38,15 +38,13 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
+from bot.domain.money import Money, Rates
 from bot.domain.values import OPEN
 from storage.analytics.values import Scope
 from storage.models import Opportunity, Stage, StageChange
 from storage.types import UTCDateTime
 
 T = TypeVar("T")
-
-CENT = Decimal("0.01")
-
 
 # ----- helpers -----------------------------------------------------------------------------------
 
@@ -84,15 +82,6 @@ def _at(moment: datetime) -> Any:
 def _cents(amount: Any) -> Any:
     """An amount as whole cents: integer sums are exact on both databases."""
     return cast(func.round(amount * 100), BigInteger)
-
-
-def _money(cents: Any) -> Decimal:
-    return (Decimal(int(cents or 0)) / 100).quantize(CENT)
-
-
-def _weighted_money(cent_percent: Any) -> Decimal:
-    """Σ cents × probability (percent) → an amount, rounded half-up to the cent."""
-    return (Decimal(int(cent_percent or 0)) / 10000).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def _ratio(part: float | Decimal | int, whole: float | Decimal | int) -> float | None:
@@ -153,13 +142,30 @@ def _deal_of_change(change: Any = StageChange) -> Any:
     return and_(Opportunity.id == change.opportunity_id, Opportunity.team_id == change.team_id)
 
 
-def _in_currency(currency: str) -> Any:
-    return Opportunity.currency == currency
+def _summed_cents(cents: Any) -> Decimal:
+    """A SUM of `_cents` as the exact amount."""
+    return Decimal(int(cents or 0)) / 100
 
 
-def _other_currency(currency: str) -> Any:
-    """A priced deal whose amount is left out of sums in `currency`."""
-    return and_(Opportunity.currency != currency, Opportunity.amount.is_not(None))
+def _summed_cent_percents(cent_percent: Any) -> Decimal:
+    """A SUM of `_cents` × probability (percent) as the exact weighted amount (not yet rounded)."""
+    return Decimal(int(cent_percent or 0)) / 10000
+
+
+class _Totals:
+    """Exact per-currency sums for each key (a scope, a stage, a group), made into Money with the workspace's
+    rates: one conversion and one rounding per figure, in Python's Decimal, the same on both databases."""
+
+    def __init__(self, rates: Rates) -> None:
+        self.rates = rates
+        self._sums: dict[Any, dict[str, Decimal]] = {}
+
+    def add(self, key: Any, currency: str, amount: Decimal) -> None:
+        sums = self._sums.setdefault(key, {})
+        sums[currency] = sums.get(currency, Decimal(0)) + amount
+
+    def money(self, key: Any) -> Money:
+        return self.rates.total(self._sums.get(key, {}))
 
 
 def _per_team_and_stage(session: Session, group: _Scopes, figures: dict[tuple[int, int], Any],

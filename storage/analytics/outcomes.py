@@ -7,22 +7,23 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    and_,
     case,
     func,
     select,
 )
 from sqlmodel import Session
 
+from bot.domain.money import Rates
 from bot.domain.values import LOST, WON
 from storage.analytics._sql import (
     _cents,
     _days_between,
     _deal_of_change,
     _float,
-    _money,
     _ratio,
     _Scopes,
+    _summed_cents,
+    _Totals,
 )
 from storage.analytics.values import (
     CycleLength,
@@ -36,12 +37,13 @@ from storage.models import Opportunity, StageChange
 WIN_RATE_WINDOW = timedelta(days=90)
 
 
-def _final_closes(scopes: _Scopes, since: datetime, until: datetime) -> Any:
-    """A subquery of deals whose last change is a win or loss made in [since, until), per scope.
+def final_closes(scopes: _Scopes, since: datetime, until: datetime, *extra: Any) -> Any:
+    """A subquery of the closes that the win rate, the sales cycle, `/opp report` and assignment count:
+    deals whose last change is a win or loss made in [since, until), per scope.
 
     A deal closed in the window but reopened since is left out; a deal won, reopened and lost
     counts once, by its last outcome. Columns: grp, opportunity_id, outcome, closed_at, created_at,
-    amount, currency.
+    amount, currency, and any `extra` Opportunity columns.
     """
     members = scopes.members()
     return (
@@ -53,6 +55,7 @@ def _final_closes(scopes: _Scopes, since: datetime, until: datetime) -> Any:
             Opportunity.created_at,
             Opportunity.amount,
             Opportunity.currency,
+            *extra,
         )
         .select_from(StageChange)
         .join(Opportunity, _deal_of_change())
@@ -69,6 +72,11 @@ def _final_closes(scopes: _Scopes, since: datetime, until: datetime) -> Any:
     )
 
 
+def cycle_days(session: Session, closes: Any) -> Any:
+    """A sales cycle, for a row of `final_closes`: days (with fractions) from the deal's creation to its close."""
+    return _days_between(session, closes.c.created_at, closes.c.closed_at)
+
+
 class OutcomeFigures:
     """Win rate and cycle length."""
 
@@ -76,39 +84,47 @@ class OutcomeFigures:
 
     # ----- 3. win rate ---------------------------------------------------------------------------
 
-    def win_rate(self, scope: Scope, since: datetime, until: datetime, currency: str) -> WinRate:
+    def win_rate(self, scope: Scope, since: datetime, until: datetime, rates: Rates) -> WinRate:
         """Deals whose final outcome (won or lost, not reopened since) was decided in [since, until).
 
-        rate_by_count = won / (won + lost); rate_by_amount the same over amounts in `currency`.
+        rate_by_count = won / (won + lost); rate_by_amount the same over their amounts converted into
+        the workspace currency with `rates` (a currency without a rate is left out of the ratio, and
+        shown apart in won_amount / lost_amount).
         """
-        return self.win_rate_each([scope], since, until, currency)[0]
+        return self.win_rate_each([scope], since, until, rates)[0]
 
-    def win_rate_each(self, scopes: Sequence[Scope], since: datetime, until: datetime, currency: str) -> list[WinRate]:
+    def win_rate_each(self, scopes: Sequence[Scope], since: datetime, until: datetime, rates: Rates) -> list[WinRate]:
         group = _Scopes(self.session, scopes)
-        closes = _final_closes(group, since, until)
+        closes = final_closes(group, since, until)
         is_won, is_lost = closes.c.outcome == WON, closes.c.outcome == LOST
-        in_currency = closes.c.currency == currency
         cents = _cents(closes.c.amount)
-        rows = {r.grp: r for r in group.execute(
+        won = dict.fromkeys(range(len(group)), 0)
+        lost = dict.fromkeys(range(len(group)), 0)
+        won_amounts, lost_amounts = _Totals(rates), _Totals(rates)
+        for r in group.execute(
             select(
                 closes.c.grp,
+                closes.c.currency,
                 func.count(case((is_won, 1))).label("won"),
                 func.count(case((is_lost, 1))).label("lost"),
-                func.sum(case((and_(is_won, in_currency), cents))).label("won_cents"),
-                func.sum(case((and_(is_lost, in_currency), cents))).label("lost_cents"),
-                func.count(case((and_(~in_currency, closes.c.amount.is_not(None)), 1))).label("other_currency"),
+                func.sum(case((is_won, cents))).label("won_cents"),
+                func.sum(case((is_lost, cents))).label("lost_cents"),
             )
-            .group_by(closes.c.grp)
-        )}
+            .group_by(closes.c.grp, closes.c.currency)
+        ):
+            won[r.grp] += r.won
+            lost[r.grp] += r.lost
+            if r.won_cents is not None:
+                won_amounts.add(r.grp, r.currency, _summed_cents(r.won_cents))
+            if r.lost_cents is not None:
+                lost_amounts.add(r.grp, r.currency, _summed_cents(r.lost_cents))
         result = []
         for grp in range(len(group)):
-            r = rows.get(grp)
-            won, lost = (r.won, r.lost) if r else (0, 0)
-            won_amount, lost_amount = (_money(r.won_cents), _money(r.lost_cents)) if r else (_money(None), _money(None))
+            won_amount, lost_amount = won_amounts.money(grp), lost_amounts.money(grp)
             result.append(WinRate(
-                won_count=won, lost_count=lost, won_amount=won_amount, lost_amount=lost_amount,
-                other_currency=r.other_currency if r else 0, rate_by_count=_ratio(won, won + lost),
-                rate_by_amount=_ratio(won_amount, won_amount + lost_amount),
+                won_count=won[grp], lost_count=lost[grp], won_amount=won_amount, lost_amount=lost_amount,
+                rate_by_count=_ratio(won[grp], won[grp] + lost[grp]),
+                rate_by_amount=_ratio(won_amount.amount, won_amount.amount + lost_amount.amount),
             ))
         return result
 
@@ -120,10 +136,10 @@ class OutcomeFigures:
 
     def cycle_length_each(self, scopes: Sequence[Scope], since: datetime, until: datetime) -> list[CycleLength]:
         group = _Scopes(self.session, scopes)
-        closes = _final_closes(group, since, until)
+        closes = final_closes(group, since, until)
         rows = {r.grp: r for r in group.execute(
             select(closes.c.grp, func.count().label("count"),
-                   func.avg(_days_between(self.session, closes.c.created_at, closes.c.closed_at)).label("avg_days"))
+                   func.avg(cycle_days(self.session, closes)).label("avg_days"))
             .where(closes.c.outcome == WON)
             .group_by(closes.c.grp)
         )}

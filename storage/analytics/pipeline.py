@@ -8,21 +8,20 @@ from typing import Any
 
 from sqlalchemy import (
     and_,
-    case,
     func,
     select,
 )
 from sqlmodel import Session
 
+from bot.domain.money import Rates
 from bot.domain.values import OPEN
 from storage.analytics._sql import (
     _cents,
-    _in_currency,
-    _money,
-    _other_currency,
     _per_team_and_stage,
     _Scopes,
-    _weighted_money,
+    _summed_cent_percents,
+    _summed_cents,
+    _Totals,
 )
 from storage.analytics.values import (
     ExpectedCloses,
@@ -39,66 +38,76 @@ class PipelineFigures:
 
     # ----- 1. pipeline by stage ------------------------------------------------------------------
 
-    def pipeline_by_stage(self, scope: Scope, currency: str) -> list[StagePipeline]:
-        """Open deals per stage: count, amount and weighted amount in `currency`.
+    def pipeline_by_stage(self, scope: Scope, rates: Rates) -> list[StagePipeline]:
+        """Open deals per stage: count, amount and weighted amount (Σ amount × the stage's probability),
+        converted into the workspace currency with `rates` (a currency without a rate: its own subtotal).
 
         Every active stage appears, in position order, even with no deals; a retired stage appears
         after them only while open deals still sit in it.
         """
-        return self.pipeline_by_stage_each([scope], currency)[0]
+        return self.pipeline_by_stage_each([scope], rates)[0]
 
-    def pipeline_by_stage_each(self, scopes: Sequence[Scope], currency: str) -> list[list[StagePipeline]]:
+    def pipeline_by_stage_each(self, scopes: Sequence[Scope], rates: Rates) -> list[list[StagePipeline]]:
         group = _Scopes(self.session, scopes)
         members = group.members()
-        figures = {(r.grp, r.stage_id): r for r in group.execute(
+        counts: dict[tuple[int, int], int] = {}
+        cents: dict[tuple[int, int], dict[str, int]] = {}
+        for r in group.execute(
             select(
                 members.c.grp,
                 Opportunity.stage_id,
+                Opportunity.currency,
                 func.count().label("count"),
-                func.sum(case((_in_currency(currency), _cents(Opportunity.amount)))).label("cents"),
-                func.count(case((_other_currency(currency), 1))).label("other_currency"),
+                func.sum(_cents(Opportunity.amount)).label("cents"),
             )
             .select_from(Opportunity)
             .join(members, group.on(members, Opportunity.owner_id))
             .where(*group.deal_filters(), Opportunity.status == OPEN)
-            .group_by(members.c.grp, Opportunity.stage_id)
-        )}
+            .group_by(members.c.grp, Opportunity.stage_id, Opportunity.currency)
+        ):
+            key = (r.grp, r.stage_id)
+            counts[key] = counts.get(key, 0) + r.count
+            if r.cents is not None:
+                cents.setdefault(key, {})[r.currency] = int(r.cents)
 
-        def line(stage: Any, r: Any) -> StagePipeline:
-            cents = None if r is None else r.cents
+        def line(stage: Any, key: Any) -> StagePipeline:
+            by_currency = cents.get(key, {})
             return StagePipeline(
-                stage_id=stage.id, count=r.count if r else 0, amount=_money(cents),
-                weighted_amount=_weighted_money(None if cents is None else int(cents) * stage.probability),
-                other_currency=r.other_currency if r else 0,
+                stage_id=stage.id, count=counts.get(key, 0),
+                amount=rates.total({c: _summed_cents(v) for c, v in by_currency.items()}),
+                weighted_amount=rates.total({c: _summed_cent_percents(v * stage.probability) for c, v in by_currency.items()}),
             )
 
-        return _per_team_and_stage(self.session, group, figures, line)
+        return _per_team_and_stage(self.session, group, {key: key for key in counts}, line)
 
     # ----- 9. expected closes --------------------------------------------------------------------
 
-    def expected_closes(self, scope: Scope, currency: str, start: date, end: date) -> ExpectedCloses:
-        """Open deals expected to close in [start, end): count, amount and weighted amount in `currency`."""
-        return self.expected_closes_each([scope], currency, start, end)[0]
+    def expected_closes(self, scope: Scope, rates: Rates, start: date, end: date) -> ExpectedCloses:
+        """Open deals expected to close in [start, end): count, amount and weighted amount, converted with `rates`."""
+        return self.expected_closes_each([scope], rates, start, end)[0]
 
-    def expected_closes_each(self, scopes: Sequence[Scope], currency: str, start: date, end: date) -> list[ExpectedCloses]:
+    def expected_closes_each(self, scopes: Sequence[Scope], rates: Rates, start: date, end: date) -> list[ExpectedCloses]:
         group = _Scopes(self.session, scopes)
         members = group.members()
-        in_currency = _in_currency(currency)
-        rows = {r.grp: r for r in group.execute(
+        counts: dict[int, int] = {}
+        amounts, weighted = _Totals(rates), _Totals(rates)
+        for r in group.execute(
             select(
                 members.c.grp,
+                Opportunity.currency,
                 func.count().label("count"),
-                func.sum(case((in_currency, _cents(Opportunity.amount)))).label("cents"),
-                func.sum(case((in_currency, _cents(Opportunity.amount) * Stage.probability))).label("cent_percent"),
-                func.count(case((_other_currency(currency), 1))).label("other_currency"),
+                func.sum(_cents(Opportunity.amount)).label("cents"),
+                func.sum(_cents(Opportunity.amount) * Stage.probability).label("cent_percent"),
             )
             .select_from(Opportunity)
             .join(members, group.on(members, Opportunity.owner_id))
             .join(Stage, and_(Stage.id == Opportunity.stage_id, Stage.team_id == Opportunity.team_id))
             .where(*group.deal_filters(), Opportunity.status == OPEN, Opportunity.close_date >= start, Opportunity.close_date < end)
-            .group_by(members.c.grp)
-        )}
-        return [ExpectedCloses(count=rows[grp].count, amount=_money(rows[grp].cents), weighted_amount=_weighted_money(rows[grp].cent_percent),
-                               other_currency=rows[grp].other_currency) if grp in rows
-                else ExpectedCloses(count=0, amount=_money(None), weighted_amount=_weighted_money(None), other_currency=0)
+            .group_by(members.c.grp, Opportunity.currency)
+        ):
+            counts[r.grp] = counts.get(r.grp, 0) + r.count
+            if r.cents is not None:
+                amounts.add(r.grp, r.currency, _summed_cents(r.cents))
+                weighted.add(r.grp, r.currency, _summed_cent_percents(r.cent_percent))
+        return [ExpectedCloses(count=counts.get(grp, 0), amount=amounts.money(grp), weighted_amount=weighted.money(grp))
                 for grp in range(len(group))]

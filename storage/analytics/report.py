@@ -1,7 +1,8 @@
-"""Breakdowns (`/opp report by …`): a cohort of deals grouped by one dimension."""
+"""Breakdowns (`/opp report by …`): the period's deals grouped by one dimension."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -16,28 +17,29 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
+from bot.domain.money import Rates
 from bot.domain.values import LOST, OPEN, WON
 from storage.analytics._sql import (
     _cents,
-    _days_between,
     _deal_filters,
-    _float,
-    _in_currency,
-    _money,
     _month_of,
-    _other_currency,
     _ratio,
-    _weighted_money,
+    _Scopes,
+    _summed_cent_percents,
+    _summed_cents,
+    _Totals,
 )
+from storage.analytics.outcomes import cycle_days, final_closes
 from storage.analytics.values import (
     ReportRow,
     Scope,
 )
-from storage.models import Opportunity, Stage, StageChange
+from storage.models import Opportunity, Stage
 
 NONE_LABEL = "(none)"
 TAG_COLUMNS = ("found", "reach", "visibility", "change_kind")
 DIMENSIONS = ("industry", "region", "size", "tag", "month", "rep")
+_GROUPED_BY = ("owner_id", "industry", "region", "company_size", *TAG_COLUMNS)
 
 
 class ReportFigures:
@@ -47,77 +49,95 @@ class ReportFigures:
 
     # ----- 11. breakdowns ------------------------------------------------------------------------
 
-    def report(self, scope: Scope, dimension: str, since: datetime, until: datetime, currency: str) -> list[ReportRow]:
-        """Deals created in [since, until), grouped by `dimension`, and what became of them so far.
+    def report(self, scope: Scope, dimension: str, since: datetime, until: datetime, rates: Rates) -> list[ReportRow]:
+        """The period [since, until) grouped by `dimension`, two cohorts a row:
 
-        dimension: industry | region | size | month (UTC month of creation) | rep (current owner) |
-        tag (each deal in one group per tag column, e.g. "reach: strategic"). A missing value is
-        grouped as "(none)". Per group: deals, their amount in `currency`, the weighted amount of
-        those still open, won and lost counts and the win rate among the closed, the average days
-        from creation to the win of the won ones.
-        Groups by size, largest first (month: chronological).
+        - the deals *created* in the period: how many, their amount, and the weighted amount of those
+          still open (amount × the stage's probability), converted with `rates`;
+        - the deals *closed* in the period — the same final closes as the win rate (`final_closes`): won
+          and lost, their win rate, the amount won, and the average sales cycle of the won ones.
+
+        dimension: industry | region | size | month (UTC month of creation, and of the close) |
+        rep (current owner) | tag (each deal in one group per tag column, e.g. "reach: strategic").
+        A missing value is grouped as "(none)". Groups by deals created, most first (then by name);
+        month: chronological.
         """
         if dimension not in DIMENSIONS:
             raise ValueError(f"unknown dimension {dimension!r}; expected one of {', '.join(DIMENSIONS)}")
-        won_at = (
-            select(StageChange.opportunity_id, func.max(StageChange.changed_at).label("won_at"))
-            .where(StageChange.team_id == scope.team_id, StageChange.to_status == WON)
-            .group_by(StageChange.opportunity_id)
-            .subquery()
-        )
-        in_currency = _in_currency(currency)
-        cohort = (
+
+        created = (
             select(
-                Opportunity.id, Opportunity.owner_id, Opportunity.industry, Opportunity.region, Opportunity.company_size,
-                Opportunity.found, Opportunity.reach, Opportunity.visibility, Opportunity.change_kind,
-                Opportunity.created_at, Opportunity.status,
-                case((in_currency, _cents(Opportunity.amount))).label("cents"),
-                case((_other_currency(currency), 1)).label("other_currency"),
-                case((and_(in_currency, Opportunity.status == OPEN), _cents(Opportunity.amount) * Stage.probability))
-                .label("open_cent_percent"),
-                case((Opportunity.status == WON, _days_between(self.session, Opportunity.created_at, won_at.c.won_at)))
-                .label("cycle_days"),
+                *(getattr(Opportunity, c) for c in _GROUPED_BY), Opportunity.created_at.label("at"), Opportunity.currency,
+                literal(1).label("deals"),
+                _cents(Opportunity.amount).label("cents"),
+                case((Opportunity.status == OPEN, _cents(Opportunity.amount) * Stage.probability)).label("open_cent_percent"),
             )
             .join(Stage, and_(Stage.id == Opportunity.stage_id, Stage.team_id == Opportunity.team_id))
-            .outerjoin(won_at, won_at.c.opportunity_id == Opportunity.id)
             .where(*_deal_filters(scope), Opportunity.created_at >= since, Opportunity.created_at < until)
-            .cte("cohort")
+            .subquery("created")
         )
+        closes = final_closes(_Scopes(self.session, [scope]), since, until, *(getattr(Opportunity, c) for c in _GROUPED_BY))
+        closed = select(
+            *(closes.c[c] for c in _GROUPED_BY), closes.c.closed_at.label("at"), closes.c.currency,
+            case((closes.c.outcome == WON, 1), else_=0).label("won"),
+            case((closes.c.outcome == LOST, 1), else_=0).label("lost"),
+            case((closes.c.outcome == WON, _cents(closes.c.amount))).label("won_cents"),
+            case((closes.c.outcome == WON, cycle_days(self.session, closes))).label("cycle_days"),
+        ).subquery("closed")
+
+        rows: dict[str, dict[str, Any]] = {}
+        amounts, open_amounts, won_amounts = _Totals(rates), _Totals(rates), _Totals(rates)
+
+        def row(key: str) -> dict[str, Any]:
+            return rows.setdefault(key, {"count": 0, "won": 0, "lost": 0, "cycle_days": 0.0})
+
+        for r in self.session.execute(self._grouped(created, dimension, lambda c: [
+            func.sum(c.deals).label("deals"), func.sum(c.cents).label("cents"), func.sum(c.open_cent_percent).label("open_cent_percent"),
+        ])):
+            row(r.key)["count"] += int(r.deals)
+            if r.cents is not None:
+                amounts.add(r.key, r.currency, _summed_cents(r.cents))
+            if r.open_cent_percent is not None:
+                open_amounts.add(r.key, r.currency, _summed_cent_percents(r.open_cent_percent))
+        for r in self.session.execute(self._grouped(closed, dimension, lambda c: [
+            func.sum(c.won).label("won"), func.sum(c.lost).label("lost"),
+            func.sum(c.won_cents).label("won_cents"), func.sum(c.cycle_days).label("cycle_days"),
+        ])):
+            figures = row(r.key)
+            figures["won"] += int(r.won)
+            figures["lost"] += int(r.lost)
+            figures["cycle_days"] += float(r.cycle_days or 0)
+            if r.won_cents is not None:
+                won_amounts.add(r.key, r.currency, _summed_cents(r.won_cents))
+
+        result = [
+            ReportRow(key=key, count=f["count"], amount=amounts.money(key), weighted_open_amount=open_amounts.money(key),
+                      won_count=f["won"], lost_count=f["lost"], won_amount=won_amounts.money(key),
+                      win_rate=_ratio(f["won"], f["won"] + f["lost"]),
+                      avg_cycle_days=f["cycle_days"] / f["won"] if f["won"] else None)
+            for key, f in rows.items()
+        ]
+        # Sorted here, not in SQL, so that "(none)" sorts the same under every database collation.
+        if dimension == "month":
+            return sorted(result, key=lambda r: r.key)
+        return sorted(result, key=lambda r: (-r.count, r.key))
+
+    def _grouped(self, source: Any, dimension: str, sums: Callable[[Any], list[Any]]) -> Any:
+        """`sums(columns)` over `source` per (key, currency), the key being the row's group in `dimension`
+        (a row per tag column for `tag`)."""
 
         def named(column: Any) -> Any:
             return func.coalesce(column, NONE_LABEL)
 
         if dimension == "tag":
-            keys = [literal(f"{tag}: ", String) + named(cohort.c[tag]) for tag in TAG_COLUMNS]
+            keys = [literal(f"{tag}: ", String) + named(source.c[tag]) for tag in TAG_COLUMNS]
         else:
             keys = [{
-                "industry": named(cohort.c.industry),
-                "region": named(cohort.c.region),
-                "size": named(cohort.c.company_size),
-                "month": _month_of(self.session, cohort.c.created_at),
-                "rep": cohort.c.owner_id,
+                "industry": named(source.c.industry),
+                "region": named(source.c.region),
+                "size": named(source.c.company_size),
+                "month": _month_of(self.session, source.c.at),
+                "rep": source.c.owner_id,
             }[dimension]]
-        keyed = union_all(*[select(cohort, key.label("key")) for key in keys]).subquery()
-        rows = self.session.execute(
-            select(
-                keyed.c.key,
-                func.count().label("deals"),
-                func.sum(keyed.c.cents).label("cents"),
-                func.count(keyed.c.other_currency).label("other_currency"),
-                func.sum(keyed.c.open_cent_percent).label("open_cent_percent"),
-                func.count(case((keyed.c.status == WON, 1))).label("won"),
-                func.count(case((keyed.c.status == LOST, 1))).label("lost"),
-                func.avg(keyed.c.cycle_days).label("avg_cycle_days"),
-            )
-            .group_by(keyed.c.key)
-        ).all()
-        result = [
-            ReportRow(key=r.key, count=r.deals, amount=_money(r.cents), other_currency=r.other_currency,
-                      weighted_open_amount=_weighted_money(r.open_cent_percent), won_count=r.won, lost_count=r.lost,
-                      win_rate=_ratio(r.won, r.won + r.lost), avg_cycle_days=_float(r.avg_cycle_days))
-            for r in rows
-        ]
-        # Sorted here, not in SQL, so that "(none)" sorts the same under every database collation.
-        if dimension == "month":
-            return sorted(result, key=lambda row: row.key)
-        return sorted(result, key=lambda row: (-row.count, row.key))
+        keyed = union_all(*[select(source, key.label("key")) for key in keys]).subquery()
+        return select(keyed.c.key, keyed.c.currency, *sums(keyed.c)).group_by(keyed.c.key, keyed.c.currency)

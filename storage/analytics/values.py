@@ -4,10 +4,10 @@ Conventions
 - `Scope` says whose deals count: always one workspace (team_id); optionally some owners and an
   industry / region / company size. Owners are the opportunity's current owner, except in
   `rep_funnels`, which attributes each stage visit to `stage_change.owner_id`, the owner at the time.
-- Amounts are summed in one currency (the `currency` argument, normally the workspace's); deals
-  in another currency still count in counts, and `other_currency` says how many priced deals were
-  left out of the amounts. Amounts are summed as whole cents (exact on SQLite, which keeps NUMERIC
-  as REAL); weighted amounts (amount × stage probability / 100) are rounded half-up to the cent.
+- Amounts are `Money` (bot.domain.money): summed per currency as whole cents (exact on SQLite, which
+  keeps NUMERIC as REAL), then converted into the workspace currency with its exchange rates (the
+  `rates` argument) in Decimal and rounded half-up to the cent once per figure; a currency without a
+  rate stays apart as its own subtotal. Weighted amounts are Σ amount × stage probability / 100.
 - Days are floats (fractions of a day count). Rates are floats in 0..1, or None when nothing was
   there to divide.
 - A stage *visit* starts with a stage change that leaves the deal open in a stage (creation, a
@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+
+from bot.domain.money import Money
 
 
 @dataclass(frozen=True)
@@ -40,9 +42,8 @@ class Scope:
 class StagePipeline:
     stage_id: int
     count: int
-    amount: Decimal
-    weighted_amount: Decimal
-    other_currency: int
+    amount: Money
+    weighted_amount: Money
 
 
 @dataclass(frozen=True)
@@ -79,11 +80,10 @@ class Changes:
 class WinRate:
     won_count: int
     lost_count: int
-    won_amount: Decimal
-    lost_amount: Decimal
-    other_currency: int
+    won_amount: Money
+    lost_amount: Money
     rate_by_count: float | None
-    rate_by_amount: float | None
+    rate_by_amount: float | None  # over the converted amounts (a currency without a rate is apart, not in the ratio)
 
 
 @dataclass(frozen=True)
@@ -191,9 +191,8 @@ class RepFunnels:
 @dataclass(frozen=True)
 class ExpectedCloses:
     count: int
-    amount: Decimal
-    weighted_amount: Decimal
-    other_currency: int
+    amount: Money
+    weighted_amount: Money
 
 
 @dataclass(frozen=True)
@@ -221,15 +220,17 @@ class OpenWithoutFollowUp:
 
 @dataclass(frozen=True)
 class ReportRow:
+    """One group of `/opp report`: the deals created in the period, then the deals closed in it (see `report`)."""
+
     key: str
-    count: int
-    amount: Decimal
-    other_currency: int
-    weighted_open_amount: Decimal
-    won_count: int
+    count: int  # deals created in the period
+    amount: Money  # their amount
+    weighted_open_amount: Money  # of those still open
+    won_count: int  # final closes in the period
     lost_count: int
+    won_amount: Money
     win_rate: float | None
-    avg_cycle_days: float | None
+    avg_cycle_days: float | None  # of the won ones
 
 
 @dataclass(frozen=True)
@@ -267,5 +268,5 @@ class RepRecord:
 class RepLoad:
     owner_id: str
     open_count: int
-    weighted_open_amount: Decimal
+    weighted_open_amount: Decimal  # in the workspace currency; deals in a currency without a rate are counted, not summed
     overdue_follow_ups: int
