@@ -55,6 +55,14 @@ def test_a_deal_lost_reopened_and_lost_again_keeps_both_reasons_and_each_close_c
     _, blocks = digest_message(data, slack.oppbot.services.workspaces.stage_model(TEAM))
     assert "*Why deals were lost, last 90 days:* Budget cut ×1 · Price too high ×1" in text_of(blocks)
 
+    # /opp report by reason reads the same history: both losses, each with its reason
+    slack.create("Beta")
+    slack.command("lost OPP-2 Price too high")
+    slack.command("report by reason last 90 days", user="U0ADMIN")
+    text = text_of(slack.last_response()["blocks"])
+    assert "Why deals were lost, last 90 days (the workspace)" in text and "3 losses; a deal lost, reopened and lost again counts once per loss." in text
+    assert text.index("*Price too high* · 2 losses (67%)") < text.index("*Budget cut* · 1 loss (33%)")
+
 
 def test_a_loss_reopened_since_still_counts_with_its_reason(slack, clock):
     assert slack.create("Acme rollout").status == 200

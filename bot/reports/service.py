@@ -22,7 +22,7 @@ from bot.reports.charts import chart_from_data, chart_title, funnel_chart_data
 from bot.reports.export import ExportFile, ExportFilter, build_filter, filter_of, filter_payload, write_csv
 from bot.slack.gateway import SlackGateway, retry_after, slack_error
 from bot.teams.service import Teams
-from storage.analytics import DIMENSIONS, WIN_RATE_WINDOW, Funnel, ReportRow, Scope, StagePipeline, StageStep, WinRate
+from storage.analytics import BY_REASON, REPORT_BY, WIN_RATE_WINDOW, Funnel, LostReason, ReportRow, Scope, StagePipeline, StageStep, WinRate
 from storage.db import UnitOfWorkFactory
 from storage.models import Delivery
 
@@ -45,6 +45,7 @@ class Report:
     who: str
     rates: Rates
     rows: list[ReportRow]
+    lost_reasons: tuple[LostReason, ...] = ()  # `by reason`: every close to Lost in the period, by the reason kept with it
 
 
 class Reports:
@@ -86,8 +87,8 @@ class Reports:
         return FunnelFigures(who, rates, funnel, rate, list(pipeline))
 
     def report(self, ctx: Context, dimension: str, period_text: str | None) -> Report:
-        if dimension not in DIMENSIONS:
-            raise Invalid(f"Report by {', '.join(DIMENSIONS[:-1])} or {DIMENSIONS[-1]}.")
+        if dimension not in REPORT_BY:
+            raise Invalid(f"Report by {', '.join(REPORT_BY[:-1])} or {REPORT_BY[-1]}.")
         try:
             period = parse_period(period_text, self.clock.now(), ctx.timezone)
         except PeriodError as exc:
@@ -98,6 +99,8 @@ class Reports:
             scope, who = self.scope_for(ctx.actor)
         rates = ctx.workspace.rates
         with self.uow() as uow:
+            if dimension == BY_REASON:
+                return Report(dimension, period.label, who, rates, [], uow.figures.lost_reasons(scope, period.start, period.end))
             rows = uow.figures.report(scope, dimension, period.start, period.end, rates)
         return Report(dimension, period.label, who, rates, list(rows))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from bot.deals.views import _chunk_lines
 from bot.domain.money import Rates, sum_money
@@ -11,7 +12,7 @@ from bot.domain.words import count
 from bot.reports.charts import funnel_title
 from bot.reports.service import FunnelFigures, Report
 from bot.slack.blocks import SECTION_TEXT, _days, escape, format_money, mrkdwn, percent, rates_note
-from storage.analytics import WIN_RATE_WINDOW
+from storage.analytics import BY_REASON, WIN_RATE_WINDOW, LostReason
 
 
 def report_outcomes(row) -> str:
@@ -64,4 +65,20 @@ def funnel_message(figures: FunnelFigures, stages: StageModel) -> tuple[str, lis
 
 
 def report_view(report: Report) -> tuple[str, list[dict]]:
+    if report.dimension == BY_REASON:
+        return lost_reasons_message(report.period_label, report.who, report.lost_reasons)
     return report_message(report.dimension, report.period_label, report.who, report.rows, report.rates)
+
+
+def lost_reasons_message(period_label: str, who: str, reasons: Sequence[LostReason]) -> tuple[str, list[dict]]:
+    """`/opp report by reason`: each close to Lost in the period once, with the reason kept with it in the history."""
+    title = f"Why deals were lost, {period_label} ({who})"
+    total = sum(r.count for r in reasons)
+    if not total:
+        return title, [{"type": "section", "text": mrkdwn(f"*{escape(title)}*\nNo deal was lost in this period.")}]
+    lines = [f"*{escape(r.reason) if r.reason is not None else '_no reason recorded_'}* · {count(r.count, 'loss', 'losses')} ({percent(r.count / total)})"
+             for r in reasons[:40]]
+    if len(reasons) > 40:
+        lines.append(f"…and {len(reasons) - 40} more reasons")
+    heading = f"*{escape(title)}*\n_{count(total, 'loss', 'losses')}; a deal lost, reopened and lost again counts once per loss._"
+    return title, [{"type": "section", "text": mrkdwn(heading)}] + [{"type": "section", "text": mrkdwn(c)} for c in _chunk_lines(lines, SECTION_TEXT)[:45]]

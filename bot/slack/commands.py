@@ -15,7 +15,7 @@ from bot.deals.forms import LOST_REASON_MAX, NAME_MAX
 from bot.domain.stages import ADMINS_ONLY
 from bot.domain.values import Actor, Forbidden
 from bot.reports.export import EXPORT_FILTERS
-from storage.analytics import DIMENSIONS
+from storage.analytics import REPORT_BY
 
 # a user id no longer than the columns that hold one: a longer "mention" names nobody
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]{1,31})(?:\|[^>]*)?>$")
@@ -207,16 +207,17 @@ def _funnel(args: list[str], rest: str) -> Command:
     return Command("funnel", team=rest or None)
 
 
-_DIMENSION_CHOICES = f"{', '.join(DIMENSIONS[:-1])} or {DIMENSIONS[-1]}"
+_DIMENSION_CHOICES = f"{', '.join(REPORT_BY[:-1])} or {REPORT_BY[-1]}"
 
 
-@subcommand("report", f"/opp report by {'|'.join(DIMENSIONS)} [period]",
-            "count, amount, weighted amount, win rate, cycle per group; period: this month, last quarter, last 90 days, 2026, 2026-11, 2026-Q3…")
+@subcommand("report", f"/opp report by {'|'.join(REPORT_BY)} [period]",
+            "per group, the deals created and the deals won or lost in the period; by reason: why deals were lost. "
+            "Period: this month, last quarter, last 90 days, 2026, 2026-11, 2026-Q3…")
 def _report(args: list[str], rest: str) -> Command:
     if len(args) < 2 or args[0].lower() != "by":
-        raise CommandError(f"Usage: /opp report by {'|'.join(DIMENSIONS)} [period].")
+        raise CommandError(f"Usage: /opp report by {'|'.join(REPORT_BY)} [period].")
     dimension = args[1].lower()
-    if dimension not in DIMENSIONS:
+    if dimension not in REPORT_BY:
         raise CommandError(f"I can't report by “{args[1][:30]}”; choose {_DIMENSION_CHOICES}.")
     return Command("report", action=dimension, text=" ".join(args[2:]) or None)
 

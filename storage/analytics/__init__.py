@@ -22,7 +22,7 @@ from storage.analytics.follow_ups import FollowUpFigures
 from storage.analytics.funnel import FunnelFigures
 from storage.analytics.outcomes import WIN_RATE_WINDOW, OutcomeFigures
 from storage.analytics.pipeline import PipelineFigures
-from storage.analytics.report import DIMENSIONS, NONE_LABEL, TAG_COLUMNS, ReportFigures
+from storage.analytics.report import BY_REASON, DIMENSIONS, NONE_LABEL, REPORT_BY, TAG_COLUMNS, ReportFigures
 from storage.analytics.stalled import (
     MIN_COMPLETED_VISITS,
     STALLED_MULTIPLIER,
@@ -63,6 +63,7 @@ from storage.analytics.values import (
 
 __all__ = [
     "WIN_RATE_WINDOW",
+    "BY_REASON",
     "CHANGE_KINDS",
     "DIMENSIONS",
     "LITERAL_ROWS",
@@ -71,6 +72,7 @@ __all__ = [
     "STALLED_BY_NORM",
     "STALLED_MULTIPLIER",
     "NONE_LABEL",
+    "REPORT_BY",
     "TAG_COLUMNS",
     "AssignmentFigures",
     "ChangeFigures",

@@ -39,6 +39,8 @@ from storage.models import Opportunity, Stage
 NONE_LABEL = "(none)"
 TAG_COLUMNS = ("found", "reach", "visibility", "change_kind")
 DIMENSIONS = ("industry", "region", "size", "tag", "month", "rep")
+BY_REASON = "reason"  # `/opp report by reason`: the period's losses by reason (OutcomeFigures.lost_reasons), not a breakdown
+REPORT_BY = (*DIMENSIONS, BY_REASON)
 _GROUPED_BY = ("owner_id", "industry", "region", "company_size", *TAG_COLUMNS)
 
 
