@@ -47,8 +47,11 @@ from storage.analytics import (
     Funnel,
     OverdueFollowUps,
     ReportRow,
+    RepLoad,
+    RepRecord,
     RepStage,
     Scope,
+    Similar,
     StageDwell,
     StagePipeline,
     StageStep,
@@ -573,6 +576,47 @@ def test_report_by_rep_region_size_and_tag(session):
     assert tags["reach: strategic"] == row("reach: strategic", 2, usd("40000.00"), usd("8000.00"), 1, 0, usd("30000.00"), 1.0, approx(56))
     with pytest.raises(ValueError):
         Figures(session).report(TEAM_SCOPE, "colour", d(0), UNTIL, USD)
+
+
+# ----- assignment --------------------------------------------------------------------------------
+
+
+def test_rep_records_count_the_win_rates_closes_weighted_by_similarity(session):
+    # The closes (final, in [d0, d100)): REP1 E lost (Retail, 8000); REP2 C won (Healthcare, 30000, created d40, won d96:
+    # 56 days), D lost (Healthcare, 5000), M won (Technology, 15000). L's win was reopened: not a close.
+    healthcare = Figures(session).rep_records(TEAM, (REP1, REP2), d(0), UNTIL, Similar(industry="Healthcare"), USD)
+    assert sorted(healthcare, key=lambda r: r.owner_id) == [
+        RepRecord(REP1, closed=1, won=0, similar_closed=0, similar_won=0, weighted_closed=0.0, weighted_won=0.0, weighted_cycle_days=0.0),
+        RepRecord(REP2, closed=3, won=2, similar_closed=2, similar_won=1, weighted_closed=2.0, weighted_won=1.0,
+                  weighted_cycle_days=approx(56.0)),  # C 1 x 56 + M 0 x 14.5
+    ]
+    # The window: only [d93, d100) leaves M out.
+    [late] = [r for r in Figures(session).rep_records(TEAM, (REP2,), SINCE, UNTIL, Similar(), USD)]
+    assert (late.closed, late.won, late.weighted_closed) == (2, 1, 2.0)
+
+
+def test_the_amount_band_is_in_the_workspace_currency(session):
+    band = Similar(amount_band=(Decimal(25000), Decimal(100000)))
+    # A USD workspace: only C (30000) of REP2's closes is in [25000, 100000).
+    [rep2] = Figures(session).rep_records(TEAM, (REP2,), d(0), UNTIL, band, USD)
+    assert (rep2.similar_closed, rep2.similar_won) == (1, 1)
+    # A EUR workspace with USD at 0.9: C is 27000 EUR, in the band; M (13500) and D (4500) are not.
+    eur = Rates("EUR", (ExchangeRate("USD", Decimal("0.9"), date(2026, 3, 1)),))
+    [rep2] = Figures(session).rep_records(TEAM, (REP2,), d(0), UNTIL, Similar(amount_band=(Decimal(27000), Decimal(100000))), eur)
+    assert rep2.similar_closed == 1
+    # ...at 0.8 C is 24000 EUR: out of it. Without a USD rate no USD deal is in any EUR band.
+    lower = Rates("EUR", (ExchangeRate("USD", Decimal("0.8"), date(2026, 3, 1)),))
+    assert Figures(session).rep_records(TEAM, (REP2,), d(0), UNTIL, band, lower)[0].similar_closed == 0
+    assert Figures(session).rep_records(TEAM, (REP2,), d(0), UNTIL, band, Rates("EUR"))[0].similar_closed == 0
+
+
+def test_rep_loads_convert_the_weighted_open_amount(session):
+    # REP1 open: A 10000 x 80% + B 20000 x 30% + H 7000 x 50% + L 4000 x 30% = 18700, and G EUR 50000 x 30% = EUR 15000;
+    # REP2 open: F 12000.25 x 30% = 3600.075 -> 3600.08, I (no amount). Overdue at d100.5: REP1 A, B; REP2 F.
+    assert Figures(session).rep_loads(TEAM, (REP1, REP2), NOW, USD) == [
+        RepLoad(REP1, 5, Decimal("18700.00"), 2), RepLoad(REP2, 2, Decimal("3600.08"), 1)]  # G counted, its EUR not summed
+    # with EUR at 1.1: 18700 + 16500
+    assert Figures(session).rep_loads(TEAM, (REP1,), NOW, USD_AND_EUR) == [RepLoad(REP1, 5, Decimal("35200.00"), 2)]
 
 
 def test_another_workspace_never_shows(session):
