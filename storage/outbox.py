@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, literal, or_, select, update
+from sqlalchemy import CursorResult, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -34,24 +34,28 @@ class OutboxRepository:
         self.session = session
 
     def schedule(self, *, team_id: str, kind: str, subject_id: int, dedupe_key: str, due_at: datetime, now: datetime,
-                 payload: dict | None = None, status: str = PENDING) -> None:
-        """Record work inside the caller's transaction; the same dedupe_key is recorded once."""
-        self.schedule_many([dict(team_id=team_id, kind=kind, subject_id=subject_id, dedupe_key=dedupe_key, due_at=due_at,
-                                 payload=payload, status=status)], now=now)
+                 payload: dict | None = None, status: str = PENDING) -> bool:
+        """Record work inside the caller's transaction; the same dedupe_key is recorded once (False: it was already)."""
+        return self.schedule_many([dict(team_id=team_id, kind=kind, subject_id=subject_id, dedupe_key=dedupe_key, due_at=due_at,
+                                        payload=payload, status=status)], now=now) == 1
 
-    def schedule_many(self, rows: list[dict], *, now: datetime) -> None:
+    def schedule_many(self, rows: list[dict], *, now: datetime) -> int:
         """`schedule` for many rows (each a dict of its keyword arguments) in one statement.
 
         ON CONFLICT DO NOTHING on (team_id, dedupe_key): a key already recorded, by this transaction or
         a concurrent one, is skipped rather than looked up first (one statement on the sending path).
         """
         if not rows:
-            return
+            return 0
         values = [dict(team_id=row["team_id"], kind=row["kind"], subject_id=row["subject_id"], dedupe_key=row["dedupe_key"],
                        payload=row.get("payload") or {}, due_at=row["due_at"], scheduled_for=row["due_at"], created_at=now,
                        status=row.get("status") or PENDING, attempts=0) for row in rows]
         dialect_insert = postgresql_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        self.session.execute(dialect_insert(DELIVERY).on_conflict_do_nothing(index_elements=["team_id", "dedupe_key"]), values)
+        statement = dialect_insert(DELIVERY).on_conflict_do_nothing(index_elements=["team_id", "dedupe_key"])
+        if len(values) == 1:  # one row: the driver's rowcount says whether it was recorded
+            return int(cast(CursorResult, self.session.execute(statement.values(values[0]))).rowcount)
+        self.session.execute(statement, values)
+        return len(values)  # an upper bound: executemany's rowcount isn't reliable on every driver
 
     def unclaimed_pending_subjects(self, team_id: str, kind: str, subject_ids: list[int], now: datetime) -> set[int]:
         """Which of these subjects already have a pending row of `kind` that no process holds (so is sent later,

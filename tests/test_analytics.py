@@ -46,8 +46,8 @@ from storage.analytics import (
     Figures,
     Funnel,
     OverdueFollowUps,
-    ReportRow,
     RepLoad,
+    ReportRow,
     RepRecord,
     RepStage,
     Scope,
@@ -591,7 +591,7 @@ def test_rep_records_count_the_win_rates_closes_weighted_by_similarity(session):
                   weighted_cycle_days=approx(56.0)),  # C 1 x 56 + M 0 x 14.5
     ]
     # The window: only [d93, d100) leaves M out.
-    [late] = [r for r in Figures(session).rep_records(TEAM, (REP2,), SINCE, UNTIL, Similar(), USD)]
+    [late] = Figures(session).rep_records(TEAM, (REP2,), SINCE, UNTIL, Similar(), USD)
     assert (late.closed, late.won, late.weighted_closed) == (2, 1, 2.0)
 
 

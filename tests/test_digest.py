@@ -364,7 +364,7 @@ def test_funnel_converts_other_currencies_or_shows_them_apart(slack):
 
 @pytest.mark.parametrize("text, message", [
     ("report by colour", "I can't report by “colour”"),
-    ("report industry", "Usage: /opp report by industry|region|size|tag|month|rep [period]."),
+    ("report industry", "Usage: /opp report by industry|region|size|tag|month|rep|reason [period]."),
 ])
 def test_bad_report_arguments_get_help(slack, text, message):
     reply = slack.command(text)

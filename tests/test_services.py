@@ -264,6 +264,9 @@ def test_a_digest_now_is_planned_built_and_sent_through_the_outbox(app, engine):
     services, gateway = app
     create(services)
     assert services.digests.plan_now() == 1
+    # the same second again: the period is planned already, and says so (nothing is recorded twice)
+    assert services.digests.plan_now() == 0
+    assert len(rows(engine, Delivery, kind="digest")) == 1
     services.dispatcher.run_once()
     posts = [p for p in gateway.sent("post") if p["channel"] == "DU0MGR"]
     assert posts and "pipeline digest" in posts[0]["text"]

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from bot.digests.views import DIGEST_FULL_TOP, digest_message
 from bot.domain.clock import Clock
 from bot.domain.cron import last_fire_time
@@ -222,14 +220,12 @@ class Digests:
         # A team seen for the first time starts with its next period: its past one is recorded, not sent.
         baseline = scheduled and previous is None
         with self.uow(write=True) as uow:
-            uow.outbox.schedule(team_id=team_id, kind=DIGEST, subject_id=team.id, dedupe_key=key, due_at=now, now=now,
-                     payload={"period": period.isoformat(), "since": since.isoformat(), "scheduled": scheduled},
-                     status=CANCELLED if baseline else PENDING)
-            try:
-                uow.commit()
-            except IntegrityError:
-                return 0  # another process planned the same period
-        return 0 if baseline else 1
+            recorded = uow.outbox.schedule(team_id=team_id, kind=DIGEST, subject_id=team.id, dedupe_key=key, due_at=now, now=now,
+                                           payload={"period": period.isoformat(), "since": since.isoformat(), "scheduled": scheduled},
+                                           status=CANCELLED if baseline else PENDING)
+            uow.commit()
+        # not recorded: this period was planned already (by another process, or a second `oppbot digest --now` that second)
+        return 1 if recorded and not baseline else 0
 
     # ----- delivery ---------------------------------------------------------------------------
 

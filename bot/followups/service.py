@@ -239,9 +239,12 @@ class FollowUpSenders:
         if nudge:
             return Sent(channel, ts)
         due = int(follow_up.due_at.timestamp())
-        return Sent(channel, ts, then=lambda uow: uow.outbox.schedule(
-            team_id=delivery.team_id, kind=NUDGE, subject_id=follow_up.id, dedupe_key=f"nudge:{follow_up.id}:{due}",
-            due_at=max(now, follow_up.due_at + NUDGE_AFTER), now=now, payload={"due": due}))
+
+        def schedule_nudge(uow: UnitOfWork) -> None:
+            uow.outbox.schedule(team_id=delivery.team_id, kind=NUDGE, subject_id=follow_up.id, dedupe_key=f"nudge:{follow_up.id}:{due}",
+                                due_at=max(now, follow_up.due_at + NUDGE_AFTER), now=now, payload={"due": due})
+
+        return Sent(channel, ts, then=schedule_nudge)
 
     def send_stalled(self, delivery: Delivery, now: datetime) -> Sent | Skip | RetryLater:
         with self.uow() as uow:
