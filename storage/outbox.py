@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, func, literal, or_, select, update
+from sqlalchemy import func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -52,8 +52,8 @@ class OutboxRepository:
                        status=row.get("status") or PENDING, attempts=0) for row in rows]
         dialect_insert = postgresql_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
         statement = dialect_insert(DELIVERY).on_conflict_do_nothing(index_elements=["team_id", "dedupe_key"])
-        if len(values) == 1:  # one row: the driver's rowcount says whether it was recorded
-            return int(cast(CursorResult, self.session.execute(statement.values(values[0]))).rowcount)
+        if len(values) == 1:  # one row: RETURNING says whether it was recorded (psycopg's rowcount here is -1)
+            return 0 if self.session.execute(statement.values(values[0]).returning(DELIVERY.c.id)).first() is None else 1
         self.session.execute(statement, values)
         return len(values)  # an upper bound: executemany's rowcount isn't reliable on every driver
 
