@@ -29,11 +29,14 @@ from sqlalchemy import event, text
 
 from bot.digests.views import digest_message
 from bot.domain.clock import SystemClock
+from bot.i18n import ENGLISH, translator
 from bot.reports.charts import funnel_chart_data
 from bot.services import build_services
 from bot.slack.gateway import SlackGateway
 from bot.workspace.config import WorkspaceConfig
 from storage.db import make_engine
+
+EN = translator(ENGLISH)
 
 BASELINE = text("""
     SELECT owner_id, stage_id, status, count(*), sum(amount)
@@ -85,7 +88,7 @@ def main() -> None:
     def batch() -> float:
         started = time.perf_counter()
         for data in services.digests.build_many(TEAM_ID, [(team, since) for team in teams]):
-            digest_message(data, stages)
+            digest_message(data, stages, t=EN)
             funnel_chart_data(data.funnel, stages)
         return time.perf_counter() - started
 
@@ -118,7 +121,7 @@ def main() -> None:
         def one(team) -> float:
             started = time.perf_counter()
             data = services.digests.build(TEAM_ID, team, since)
-            digest_message(data, stages)
+            digest_message(data, stages, t=EN)
             funnel_chart_data(data.funnel, stages)
             return time.perf_counter() - started
 

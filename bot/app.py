@@ -88,7 +88,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
         process_before_response=True,
         raise_error_for_unhandled_request=False,
         listener_executor=executor,
-        before_authorize=WorkspaceGate(lambda: services.workspaces.installation if services else None, executor),
+        before_authorize=WorkspaceGate(lambda: services.workspaces.installation if services else None, executor, language=config.language),
     )
     bolt.use(remember_requester)  # whose share of the after-ack threads each lazy listener takes
     delivery = SlackGateway(delivery_client or make_web_client(settings.slack_bot_token, settings.slack_api_url, retries=0),

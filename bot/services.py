@@ -65,7 +65,7 @@ def build_services(engine: Engine, clock: Clock, config: WorkspaceConfig, intera
         home=Home(uow, clock, follow_ups), follow_ups=follow_ups, alerts=Alerts(uow, clock, wake), assignments=assignments,
         teams=teams, digests=digests, reports=Reports(uow, clock, teams, wake), dispatcher=dispatcher, wake=wake, alert_senders=alert_senders,
     )
-    for senders in (Cards(uow, delivery), Messages(delivery), FollowUpSenders(uow, delivery), alert_senders, digests,
+    for senders in (Cards(uow, delivery), Messages(delivery, uow), FollowUpSenders(uow, delivery), alert_senders, digests,
                     ReportSenders(uow, delivery)):
         senders.register(dispatcher)
     return services

@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 from bot.alerts.service import TakeResult
 from bot.alerts.views import stage_alert_message
 from bot.domain.values import Context
+from bot.i18n import translator
 from bot.services import Services
 from bot.slack import requests
 from bot.slack.ids import ALERT_OPEN_LINK, RELEASE_BUTTON, TAKE_BUTTON
@@ -28,8 +29,9 @@ def register(app: App, services: Services) -> None:
             reply.say(result.message)
             return
         permalink = services.slack.permalink(*result.card) if result.card else None
+        # the alert is the channel's: redrawn in the workspace's language (the clicker's answers are in theirs)
         reply.replace(*stage_alert_message(result.opportunity, ctx.stages, result.change_id, result.mover_id, stage, list(result.path),
-                                           permalink, holder=result.holder))
+                                           permalink, holder=result.holder, t=translator(ctx.workspace.language)))
 
     @on_action(app.action(TAKE_BUTTON))
     def take_clicked(request: requests.ActionRequest, reply: Replier, client: WebClient) -> None:

@@ -8,13 +8,15 @@ from collections.abc import Callable
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
+from bot.domain.languages import CHINESE
 from bot.domain.values import Context, OppError
+from bot.i18n import Translator, translator
 from bot.services import Services
 from bot.slack import commands as registry
 from bot.slack import requests
 from bot.slack.blocks import escape
 from bot.slack.help import help_blocks
-from handlers.listener import Replier, after_ack, replier
+from handlers.listener import READERS, Replier, after_ack, replier
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +37,28 @@ def handles(name: str) -> Callable[[CommandListener], CommandListener]:
     return bind
 
 
+def mistyped(exc: registry.CommandError, t: Translator) -> str:
+    """A command oppbot can't read: one line, what was wrong, the nearest subcommand, and where the rest is."""
+    problem = escape(exc.text(t))
+    if exc.suggestion:
+        return t(":warning: {problem} Did you mean `/opp {suggestion}`? `/opp help` lists every command.", problem=problem,
+                 suggestion=escape(exc.suggestion))
+    return t(":warning: {problem} `/opp help` lists every command.", problem=problem)
+
+
 def register(app: App, services: Services) -> None:
+    config_language = services.workspaces.config.language
+
+    def reader_language(team_id: str, user_id: str) -> str:
+        with services.workspaces.uow() as uow:
+            return uow.workspaces.reader_language(team_id, user_id)
+
+    READERS.configure(reader_language, config_language)
+
+    def ack_translator(text: str) -> Translator:
+        """The ack has no time for a read: Chinese for a command typed in Chinese, else the configured language."""
+        return translator(CHINESE if any("\u4e00" <= c <= "\u9fff" for c in text) else config_language)
+
     unbound = [name for name, entry in registry.REGISTRY.items() if not entry.in_ack and name not in LISTENERS]
     if unbound:
         raise RuntimeError(f"/opp subcommands without a listener: {', '.join(unbound)}")
@@ -43,16 +66,18 @@ def register(app: App, services: Services) -> None:
     def answer(ack: Ack, body: dict, context: BoltContext) -> None:
         """Help and unreadable commands are answered in the ack itself; everything else after it."""
         try:
-            parsed = registry.parse(requests.command(body).text)
+            text = requests.command(body).text
+            parsed = registry.parse(text)
         except requests.Malformed as exc:
             log.warning("/opp: a malformed command (%s)", exc)
             ack()
             return
         except registry.CommandError as exc:
-            ack(response_type="ephemeral", text=f"{escape(str(exc))} Here is what /opp understands:", blocks=help_blocks(str(exc)))
+            ack(response_type="ephemeral", text=mistyped(exc, ack_translator(text)))
             return
         if registry.REGISTRY[parsed.name].in_ack:
-            ack(response_type="ephemeral", text="oppbot help", blocks=help_blocks())
+            t = ack_translator(text)
+            ack(response_type="ephemeral", text=t("oppbot help"), blocks=help_blocks(t=t))
             return
         context["opp_command"] = parsed
         ack()
@@ -66,6 +91,7 @@ def register(app: App, services: Services) -> None:
         reply = replier(request, respond, client)
         try:
             ctx = services.workspaces.context(request.team_id, request.user_id)
+            reply.t = translator(ctx.language)
             registry.permit(parsed.name, ctx.actor)
             LISTENERS[parsed.name](services, ctx, parsed, request, reply, client)
         except OppError as exc:

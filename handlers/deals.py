@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
@@ -14,42 +16,62 @@ from bot.deals.views import (
     list_blocks,
     lost_reason_modal,
     new_opportunity_modal,
+    next_step_offer,
     read_page_button,
 )
-from bot.domain.values import Context, Invalid, OppError, StageModel, parse_id
-from bot.domain.words import count
-from bot.followups.views import add_follow_up_offer
+from bot.domain.values import N_, Context, Invalid, OppError, parse_id
+from bot.i18n import Translator, translator
 from bot.services import Services
 from bot.slack import requests
 from bot.slack.commands import Command
 from bot.slack.ids import (
+    ADD_FOLLOW_UP_BUTTON,
+    CARD_MORE,
     DETAILS_BUTTON,
     FROM_MESSAGE_SHORTCUT,
     HOME_NEW_BUTTON,
     LIST_PAGE_BUTTON,
     LOST_BUTTON,
     LOST_MODAL,
+    NEEDS_OWNER_BUTTON,
     NEW_MODAL,
     NEW_SHORTCUT,
     STAGE_SELECT,
     WON_BUTTON,
 )
 from handlers.commands import handles
-from handlers.listener import Replier, after_ack, named_id, notice_modal, on_action, on_submission, open_view
+from handlers.listener import (
+    READERS,
+    Replier,
+    action_listener,
+    after_ack,
+    named_id,
+    notice_modal,
+    on_action,
+    on_submission,
+    open_view,
+)
 
-FORM_EXPIRED = "Slack didn't let me open the form in time. Please run `/opp new` again."
+FORM_EXPIRED = N_("Slack didn't let me open the form in time. Please run `/opp new` again.")
+# What the card's More menu stands for: its options carry the action they are (`add_follow_up:7`).
+MORE_ACTIONS = (ADD_FOLLOW_UP_BUTTON, NEEDS_OWNER_BUTTON, DETAILS_BUTTON)
 
 
-def change_reply(result: ChangeResult) -> tuple[str, list[dict] | None]:
+def change_reply(result: ChangeResult, t: Translator) -> tuple[str, list[dict] | None]:
     """The answer to a stage change, with the follow-up offer when the result calls for one."""
-    return result.message, add_follow_up_offer(result.opportunity, result.message) if result.offers_follow_up else None
+    text = result.text(t)
+    return text, next_step_offer(result.opportunity, text, t=t) if result.offers_follow_up else None
 
 
 def open_new_form(services: Services, client: WebClient, ctx: Context, trigger_id: str | None, channel_id: str | None, *,
                   name: str | None = None, notes: str | None = None) -> bool:
     view = new_opportunity_modal(services.workspaces.form_choices(ctx), owner_id=ctx.user_id, metadata={"channel": channel_id},
-                                 name=name, notes=notes)
+                                 name=name, notes=notes, t=translator(ctx.language))
     return open_view(client, trigger_id, view)
+
+
+def listed_text(total: int, t: Translator) -> str:
+    return t.plural("{n} open opportunity", "{n} open opportunities", total)
 
 
 # ----- /opp subcommands ---------------------------------------------------------------------------
@@ -57,34 +79,35 @@ def open_new_form(services: Services, client: WebClient, ctx: Context, trigger_i
 @handles("new")
 def new(services: Services, ctx: Context, parsed: Command, request: requests.CommandRequest, reply: Replier, client: WebClient) -> None:
     if not open_new_form(services, client, ctx, request.trigger_id, request.channel_id, name=parsed.text):
-        reply.say(FORM_EXPIRED)
+        reply.say(translator(ctx.language)(FORM_EXPIRED))
 
 
 @handles("list")
 def list_(services: Services, ctx: Context, parsed: Command, request: requests.CommandRequest, reply: Replier, client: WebClient) -> None:
     page = services.deals.list_open(ctx, owner_id=parsed.user_id, stage_query=parsed.stage)
-    reply.say(count(page.total, "open opportunity", "open opportunities"), list_blocks(page, ctx.stages, services.clock.now(), viewer_id=ctx.user_id))
+    t = translator(ctx.language)
+    reply.say(listed_text(page.total, t), list_blocks(page, ctx.stages, services.clock.now(), viewer_id=ctx.user_id, t=t))
 
 
 @handles("show")
 def show(services: Services, ctx: Context, parsed: Command, request: requests.CommandRequest, reply: Replier, client: WebClient) -> None:
     card = services.deals.card(ctx, number=parsed.ref, with_history=True)
-    reply.say(*card_message(card, ctx.stages, services.clock.now(), with_history=True))
+    reply.say(*card_message(card, ctx.stages, services.clock.now(), with_history=True, t=translator(ctx.language)))
 
 
 @handles("stage")
 def stage(services: Services, ctx: Context, parsed: Command, request: requests.CommandRequest, reply: Replier, client: WebClient) -> None:
-    reply.say(*change_reply(services.deals.move(ctx, number=parsed.ref, stage_query=parsed.stage)))
+    reply.say(*change_reply(services.deals.move(ctx, number=parsed.ref, stage_query=parsed.stage), translator(ctx.language)))
 
 
 @handles("won")
 def won(services: Services, ctx: Context, parsed: Command, request: requests.CommandRequest, reply: Replier, client: WebClient) -> None:
-    reply.say(*change_reply(services.deals.win(ctx, number=parsed.ref)))
+    reply.say(*change_reply(services.deals.win(ctx, number=parsed.ref), translator(ctx.language)))
 
 
 @handles("lost")
 def lost(services: Services, ctx: Context, parsed: Command, request: requests.CommandRequest, reply: Replier, client: WebClient) -> None:
-    reply.say(*change_reply(services.deals.lose(ctx, parsed.text or "", number=parsed.ref)))
+    reply.say(*change_reply(services.deals.lose(ctx, parsed.text or "", number=parsed.ref), translator(ctx.language)))
 
 
 # ----- modals, buttons, shortcuts -----------------------------------------------------------------
@@ -96,9 +119,11 @@ def register(app: App, services: Services) -> None:
     def create(ack: Ack, request: requests.SubmissionRequest, context: BoltContext) -> None:
         """The deal is validated and saved before the ack, so the modal can show what is wrong.
         Everything the new deal sends (its card, the note to the submitter, routing) is an outbox row of its transaction."""
+        t = READERS.configured()  # until the context says whose language
         try:
             ctx = services.workspaces.context(request.team_id, request.user_id, within_ack=True)
-            draft, errors = validate_new_opportunity(request.values, services.workspaces.form_choices(ctx), default_owner=ctx.user_id)
+            t = translator(ctx.language)
+            draft, errors = validate_new_opportunity(request.values, services.workspaces.form_choices(ctx), default_owner=ctx.user_id, t=t)
             if draft is not None and (problem := deals.owner_problem(ctx, draft.owner_id)):
                 errors = {"owner": problem}
             if draft is None or errors:
@@ -106,7 +131,7 @@ def register(app: App, services: Services) -> None:
                 return
             deals.create(ctx, draft, channel_id=requests.conversation_id(request.metadata.get("channel")))
         except OppError as exc:
-            ack(response_action="errors", errors={"stage": str(exc)})
+            ack(response_action="errors", errors={"stage": exc.text(t)})
             return
         ack()
 
@@ -115,72 +140,97 @@ def register(app: App, services: Services) -> None:
         lost_card = context.get("lost_card")
         response_url = requests.web_url(requests.submission(body).metadata.get("response_url"))
         if lost_card is not None and response_url:
-            card, stages = lost_card
-            text, blocks = card_message(card, stages, services.clock.now())
+            card, stages, language = lost_card
+            text, blocks = card_message(card, stages, services.clock.now(), t=translator(language))
             WebhookClient(response_url).send(replace_original=True, text=text, blocks=blocks)
 
     @on_submission(app.view(LOST_MODAL), then=lost_submitted)
     def lose(ack: Ack, request: requests.SubmissionRequest, context: BoltContext) -> None:
-        reason, problem = validate_lost_reason(request.values.get("reason"))
-        if problem:
-            ack(response_action="errors", errors={"reason": problem})
-            return
+        t = READERS.configured()  # until the context says whose language
         opp_id = requests.metadata_id(request.metadata.get("opp"))
         try:
-            if opp_id is None:
-                raise Invalid("This form doesn't name an opportunity any more; click Lost on the card again.")
             ctx = services.workspaces.context(request.team_id, request.user_id, within_ack=True)
+            t = translator(ctx.language)
+            reason, problem = validate_lost_reason(request.values.get("reason"), t=t)
+            if problem:
+                ack(response_action="errors", errors={"reason": problem})
+                return
+            if opp_id is None:
+                raise Invalid(N_("This form doesn't name an opportunity any more; click Lost on the card again."))
             result = deals.lose(ctx, reason or "", opp_id=opp_id)
         except OppError as exc:
-            ack(response_action="errors", errors={"reason": str(exc)})
+            ack(response_action="errors", errors={"reason": exc.text(t)})
             return
         if result.changed:
-            context["lost_card"] = (result.card, ctx.stages)
+            context["lost_card"] = (result.card, ctx.stages, ctx.language)
         ack()
 
-    def after_change(request: requests.ActionRequest, reply: Replier, result: ChangeResult, stages: StageModel) -> None:
+    def after_change(request: requests.ActionRequest, reply: Replier, result: ChangeResult, ctx: Context) -> None:
+        t = translator(ctx.language)
         if request.is_ephemeral and result.changed:
             # Ephemeral cards can't be chat.update'd: replace them through the response_url.
-            reply.replace(*card_message(result.card, stages, services.clock.now()))
-        reply.say(*change_reply(result))
+            reply.replace(*card_message(result.card, ctx.stages, services.clock.now(), t=t))
+        reply.say(*change_reply(result, t))
 
     @on_action(app.action(STAGE_SELECT))
     def stage_selected(request: requests.ActionRequest, reply: Replier, client: WebClient) -> None:
         opp_id, _, stage_id = request.value.partition(":")
         if parse_id(opp_id) is None or parse_id(stage_id) is None:
-            raise Invalid("That stage choice is not valid.")
+            raise Invalid(N_("That stage choice is not valid."))
         ctx = services.workspaces.context(request.team_id, request.user_id)
-        after_change(request, reply, deals.move(ctx, opp_id=int(opp_id), stage_id=int(stage_id)), ctx.stages)
+        reply.t = translator(ctx.language)
+        after_change(request, reply, deals.move(ctx, opp_id=int(opp_id), stage_id=int(stage_id)), ctx)
 
     @on_action(app.action(WON_BUTTON))
     def won_clicked(request: requests.ActionRequest, reply: Replier, client: WebClient) -> None:
         ctx = services.workspaces.context(request.team_id, request.user_id)
-        after_change(request, reply, deals.win(ctx, opp_id=named_id(request.value, "an opportunity")), ctx.stages)
+        reply.t = translator(ctx.language)
+        after_change(request, reply, deals.win(ctx, opp_id=named_id(request.value, "an opportunity")), ctx)
 
     @on_action(app.action(LOST_BUTTON))
     def lost_clicked(request: requests.ActionRequest, reply: Replier, client: WebClient) -> None:
         ctx = services.workspaces.context(request.team_id, request.user_id)
+        reply.t = t = translator(ctx.language)
         opp = deals.check_changeable(ctx, named_id(request.value, "an opportunity"))  # refuse before asking for a reason
         response_url = request.response_url if request.is_ephemeral else None
-        open_view(client, request.trigger_id, lost_reason_modal(opp, {"opp": opp.id, "response_url": response_url}))
+        open_view(client, request.trigger_id, lost_reason_modal(opp, {"opp": opp.id, "response_url": response_url}, t=t))
+
+    def show_details(request: requests.ActionRequest, client: WebClient) -> None:
+        t = READERS.configured()
+        try:
+            ctx = services.workspaces.context(request.team_id, request.user_id)
+            t = translator(ctx.language)
+            card = deals.card(ctx, opp_id=named_id(request.value, "an opportunity"), with_history=True)
+        except OppError as exc:
+            open_view(client, request.trigger_id, notice_modal("oppbot", t(":warning: {problem}", problem=exc.text(t)), t=t))
+            return
+        open_view(client, request.trigger_id, card_details_modal(card, ctx.stages, services.clock.now(), t=t))
 
     @after_ack(app.action(DETAILS_BUTTON))
     def details_clicked(body: dict, client: WebClient) -> None:
-        request = requests.action(body)
-        try:
-            ctx = services.workspaces.context(request.team_id, request.user_id)
-            card = deals.card(ctx, opp_id=named_id(request.value, "an opportunity"), with_history=True)
-        except OppError as exc:
-            open_view(client, request.trigger_id, notice_modal("oppbot", f":warning: {exc}"))
-            return
-        open_view(client, request.trigger_id, card_details_modal(card, ctx.stages, services.clock.now()))
+        show_details(requests.action(body), client)
+
+    @on_action(app.action(CARD_MORE))
+    def more_chosen(request: requests.ActionRequest, reply: Replier, client: WebClient) -> None:
+        """The card's More menu: each option is the control it stands for, answered by that control's own listener."""
+        action, _, value = request.value.rpartition(":")
+        if action not in MORE_ACTIONS or parse_id(value) is None:
+            raise Invalid(N_("That choice is not valid."))
+        chosen = replace(request, action_id=action, value=value)
+        if action == DETAILS_BUTTON:
+            show_details(chosen, client)
+        elif (listener := action_listener(app, action)) is not None:
+            listener(chosen, reply, client)
+        else:
+            raise Invalid(N_("That choice is not valid."))
 
     @on_action(app.action(LIST_PAGE_BUTTON))
     def next_page(request: requests.ActionRequest, reply: Replier, client: WebClient) -> None:
         owner, stage_id, offset = read_page_button(request.value)
         ctx = services.workspaces.context(request.team_id, request.user_id)
         listed = deals.list_open(ctx, owner_id=owner, stage_id=stage_id, offset=offset)
-        reply.replace(count(listed.total, "open opportunity", "open opportunities"), list_blocks(listed, ctx.stages, services.clock.now(), viewer_id=ctx.user_id))
+        reply.t = t = translator(ctx.language)
+        reply.replace(listed_text(listed.total, t), list_blocks(listed, ctx.stages, services.clock.now(), viewer_id=ctx.user_id, t=t))
 
     @after_ack(app.action(HOME_NEW_BUTTON))
     def home_new(body: dict, client: WebClient) -> None:
@@ -196,5 +246,6 @@ def register(app: App, services: Services) -> None:
     def new_from_message(body: dict, client: WebClient) -> None:
         request = requests.shortcut(body)
         link = services.slack.permalink(request.channel_id, request.message_ts) if request.channel_id and request.message_ts else None
-        open_new_form(services, client, services.workspaces.context(request.team_id, request.user_id), request.trigger_id,
-                      request.channel_id, notes=notes_from_message(request.message_text, link))
+        ctx = services.workspaces.context(request.team_id, request.user_id)
+        open_new_form(services, client, ctx, request.trigger_id, request.channel_id,
+                      notes=notes_from_message(request.message_text, link, t=translator(ctx.language)))

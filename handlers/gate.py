@@ -19,7 +19,9 @@ from slack_bolt import BoltRequest, BoltResponse
 from slack_bolt.middleware import Middleware
 from slack_sdk.webhook import WebhookClient
 
+from bot.domain.languages import ENGLISH
 from bot.domain.values import Installation
+from bot.i18n import Translator, translator
 from bot.slack import requests
 from bot.slack.blocks import plain
 from bot.slack.requests import Malformed
@@ -31,9 +33,9 @@ ABOUT_THE_APP = ("url_verification", "ssl_check")
 INTERACTIVE = ("block_actions", "view_submission", "view_closed", "shortcut", "message_action", "block_suggestion")
 
 
-def not_served(installation: Installation) -> str:
-    return (f"oppbot here serves the *{installation.name}* workspace only, so it can't act on this for someone from another "
-            "workspace or organisation. Nothing was changed.")
+def not_served(installation: Installation, *, t: Translator) -> str:
+    return t("oppbot here serves the *{workspace}* workspace only, so it can't act on this for someone from another "
+             "workspace or organisation. Nothing was changed.", workspace=installation.name)
 
 
 def _dict(value: object) -> dict:
@@ -45,9 +47,11 @@ def _json(status: int, body: dict) -> BoltResponse:
 
 
 class WorkspaceGate(Middleware):
-    def __init__(self, installation: Callable[[], Installation | None], executor: Executor) -> None:
+    def __init__(self, installation: Callable[[], Installation | None], executor: Executor, *, language: str = ENGLISH) -> None:
         self.installation = installation
         self.executor = executor  # tells an external user, after the answer, through the click's response_url
+        # Someone from another organisation has no profile here: the notice is in the configuration file's language.
+        self.t = translator(language)
 
     def process(self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
         body = req.body if isinstance(req.body, dict) else {}
@@ -78,17 +82,16 @@ class WorkspaceGate(Middleware):
         # (the request is signed) and no Web API call.
         response_url = requests.web_url(body.get("response_url"))
         if kind == "block_actions" and response_url:
-            self.executor.submit(self._tell, response_url, not_served(installation))
+            self.executor.submit(self._tell, response_url, not_served(installation, t=self.t))
         return self._refuse(kind, installation)
 
-    @staticmethod
-    def _refuse(kind: str, installation: Installation) -> BoltResponse:
-        text = not_served(installation)
+    def _refuse(self, kind: str, installation: Installation) -> BoltResponse:
+        text = not_served(installation, t=self.t)
         if kind == "command":
             return _json(200, {"response_type": "ephemeral", "text": text})
         if kind == "view_submission":
             return _json(200, {"response_action": "update", "view": {
-                "type": "modal", "title": plain("oppbot"), "close": plain("Close"),
+                "type": "modal", "title": plain("oppbot"), "close": plain(self.t("Close")),
                 "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}})
         if kind == "block_suggestion":
             return _json(200, {"options": []})

@@ -6,6 +6,7 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
 from bot.home.views import home_page_view
+from bot.i18n import translator
 from bot.services import Services
 from bot.slack import requests
 from handlers.listener import after_ack
@@ -19,4 +20,4 @@ def register(app: App, services: Services) -> None:
         if request.tab != "home":
             return
         ctx = services.workspaces.context(request.team_id, request.user_id)
-        client.views_publish(user_id=ctx.user_id, view=home_page_view(services.home.page(ctx), ctx.stages))
+        client.views_publish(user_id=ctx.user_id, view=home_page_view(services.home.page(ctx), ctx.stages, t=translator(ctx.language)))

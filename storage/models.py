@@ -20,6 +20,7 @@ class Workspace(SQLModel, table=True):
     team_id: str = Field(primary_key=True, max_length=32)
     currency: str = Field(max_length=3)
     timezone: str = Field(max_length=64)
+    language: str = Field(default="en", max_length=8)  # "en" | "zh-CN": channel messages, and readers whose Slack locale isn't known
     admins: list[str] = Field(default_factory=list, sa_type=JSON)
     industries: list[str] = Field(default_factory=list, sa_type=JSON)
     regions: list[str] = Field(default_factory=list, sa_type=JSON)
@@ -43,6 +44,7 @@ class Member(SQLModel, table=True):
     user_id: str = Field(primary_key=True, max_length=32)
     name: str = Field(default="", max_length=200)
     tz: str | None = Field(default=None, max_length=64)
+    locale: str | None = Field(default=None, max_length=16)  # users.info's locale, e.g. "zh-CN"
     is_slack_admin: bool = False
     is_bot: bool = False
     is_deleted: bool = False

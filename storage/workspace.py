@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select
 from sqlmodel import Session
 
+from bot.domain.languages import ENGLISH, language_of
 from bot.domain.money import ExchangeRate, read_rate
 from bot.domain.values import StageInfo, StageModel, WorkspaceView
 from storage import visits
@@ -36,7 +37,8 @@ def stage_info(stage: Stage) -> StageInfo:
 
 def workspace_view(workspace: Workspace) -> WorkspaceView:
     return WorkspaceView(
-        team_id=workspace.team_id, currency=workspace.currency, timezone=workspace.timezone, admins=tuple(workspace.admins),
+        team_id=workspace.team_id, currency=workspace.currency, timezone=workspace.timezone, language=workspace.language,
+        admins=tuple(workspace.admins),
         industries=tuple(workspace.industries), regions=tuple(workspace.regions), company_sizes=tuple(workspace.company_sizes),
         won_channel=workspace.won_channel, won_channel_id=workspace.won_channel_id, lost_channel=workspace.lost_channel,
         lost_channel_id=workspace.lost_channel_id, assignment=dict(workspace.assignment or {}),
@@ -87,10 +89,17 @@ class WorkspaceRepository:
     def member(self, team_id: str, user_id: str) -> Member | None:
         return self.session.get(Member, (team_id, user_id))
 
+    def reader_language(self, team_id: str, user_id: str) -> str:
+        """The language of a message to this person: their cached Slack locale's, else the workspace's."""
+        member = self.member(team_id, user_id)
+        workspace = self.get_workspace(team_id)
+        return language_of(member.locale if member else None, workspace.language if workspace else ENGLISH)
+
     def save_profile(self, team_id: str, user_id: str, info: dict, now: datetime) -> Member:
         row = self.member(team_id, user_id) or Member(team_id=team_id, user_id=user_id)
         row.name = str(info.get("real_name") or info.get("name") or "")[:200]
         row.tz = info.get("tz")
+        row.locale = str(info["locale"])[:16] if info.get("locale") else row.locale  # users.info(include_locale=True)
         row.is_slack_admin = bool(info.get("is_admin") or info.get("is_owner"))
         row.is_bot = bool(info.get("is_bot")) or user_id == "USLACKBOT"
         row.is_deleted = bool(info.get("deleted"))
@@ -157,9 +166,10 @@ class WorkspaceRepository:
             return "kept"
         outcome = "updated" if workspace is not None else "created"
         if workspace is None:
-            workspace = Workspace(team_id=team_id, currency=config.currency, timezone=config.timezone, created_at=now)
+            workspace = Workspace(team_id=team_id, currency=config.currency, timezone=config.timezone, language=config.language, created_at=now)
         workspace.currency = config.currency
         workspace.timezone = config.timezone
+        workspace.language = config.language
         workspace.admins = list(config.admins)
         workspace.industries = list(config.industries)
         workspace.regions = list(config.regions)

@@ -377,14 +377,14 @@ class FakeSlack:
 
     def add_user(self, user_id: str, name: str | None = None, tz: str = "America/Los_Angeles",
                  is_admin: bool = False, is_owner: bool = False, *, real_name: str | None = None,
-                 deleted: bool = False, is_bot: bool = False) -> None:
+                 deleted: bool = False, is_bot: bool = False, locale: str = "en-US") -> None:
         name = name or user_id.lower()
         real = real_name or name
         with self._lock:
             self._users[user_id] = {
                 "id": user_id, "team_id": self.team_id, "name": name, "real_name": real, "tz": tz,
                 "tz_offset": _tz_offset(tz), "is_admin": is_admin, "is_owner": is_owner,
-                "deleted": deleted, "is_bot": is_bot, "profile": {"display_name": name, "real_name": real}}
+                "deleted": deleted, "is_bot": is_bot, "profile": {"display_name": name, "real_name": real}, "locale": locale}
 
     def add_channel(self, channel_id: str, name: str, is_private: bool = False, is_member: bool = True) -> None:
         with self._lock:
@@ -889,7 +889,12 @@ class FakeSlack:
 
     def _users_info(self, p: dict) -> dict:
         user = self._users.get(p.get("user"))
-        return {"ok": True, "user": json.loads(json.dumps(user))} if user else _err("user_not_found")
+        if not user:
+            return _err("user_not_found")
+        user = json.loads(json.dumps(user))
+        if str(p.get("include_locale", "")).lower() not in ("1", "true"):
+            user.pop("locale", None)  # as Slack: the locale only when asked for
+        return {"ok": True, "user": user}
 
     def _usergroups_list(self, p: dict) -> dict:
         include_users = str(p.get("include_users", "")).lower() in ("1", "true")

@@ -471,40 +471,40 @@ MONEY = {
 EXPORT_ROWS = 27
 EXPORT = {
     "OPP-6": dict(status="lost", stage=T, amount="30000.00", currency="CNY", lost_reason="Went with competitor",
-                  history="2026-09-11T12:00Z created -> Prospect by U0REPA; 2026-09-15T12:00Z Prospect -> Solution design by U0REPA; "
-                          "2026-10-01T12:00Z Solution design -> lost (Budget) by U0REPA; "
-                          "2026-10-06T12:00Z Solution design (lost) -> Solution design by U0REPA; "
-                          "2026-10-11T12:00Z Solution design -> Technical evaluation by U0REPA; "
-                          "2026-10-21T12:00Z Technical evaluation -> lost (Went with competitor) by U0REPA"),
+                  history="2026-09-11 12:00:00 created -> Prospect by U0REPA; 2026-09-15 12:00:00 Prospect -> Solution design by U0REPA; "
+                          "2026-10-01 12:00:00 Solution design -> lost (Budget) by U0REPA; "
+                          "2026-10-06 12:00:00 Solution design (lost) -> Solution design by U0REPA; "
+                          "2026-10-11 12:00:00 Solution design -> Technical evaluation by U0REPA; "
+                          "2026-10-21 12:00:00 Technical evaluation -> lost (Went with competitor) by U0REPA"),
     # d70 = 09-21, d68 = 09-23, d50 = 10-11, d20 = 11-10
     "OPP-7": dict(status="open", stage=S, amount="15000.00", currency="CNY", lost_reason="",
-                  history="2026-09-21T12:00Z created -> Prospect by U0REPA; 2026-09-23T12:00Z Prospect -> Solution design by U0REPA; "
-                          "2026-10-11T12:00Z Solution design -> won by U0REPA; "
-                          "2026-11-10T12:00Z Solution design (won) -> Solution design by U0REPA"),
+                  history="2026-09-21 12:00:00 created -> Prospect by U0REPA; 2026-09-23 12:00:00 Prospect -> Solution design by U0REPA; "
+                          "2026-10-11 12:00:00 Solution design -> won by U0REPA; "
+                          "2026-11-10 12:00:00 Solution design (won) -> Solution design by U0REPA"),
     # d40 = 10-21, d37 = 10-24, d30 = 10-31, d25 = 11-05
     "OPP-8": dict(status="open", stage=S, amount="40000.00", currency="CNY", lost_reason="", expected_close="2026-12-15",
-                  history="2026-10-21T12:00Z created -> Prospect by U0REPA; 2026-10-24T12:00Z Prospect -> Solution design by U0REPA; "
-                          "2026-10-31T12:00Z Solution design -> Technical evaluation by U0REPA; "
-                          "2026-11-05T12:00Z Technical evaluation -> Solution design by U0REPA"),
+                  history="2026-10-21 12:00:00 created -> Prospect by U0REPA; 2026-10-24 12:00:00 Prospect -> Solution design by U0REPA; "
+                          "2026-10-31 12:00:00 Solution design -> Technical evaluation by U0REPA; "
+                          "2026-11-05 12:00:00 Technical evaluation -> Solution design by U0REPA"),
     "OPP-10": dict(status="open", stage=P, amount="", currency="CNY", lost_reason="",
-                   history="2026-11-24T12:00Z created -> Prospect by U0REPA"),  # d6 = 11-24
+                   history="2026-11-24 12:00:00 created -> Prospect by U0REPA"),  # d6 = 11-24
     # d40 = 10-21, d30 = 10-31, d10 = 11-20
     "OPP-19": dict(status="won", stage=N, amount="3000.00", currency="CNY", lost_reason="",
-                   history="2026-10-21T12:00Z created -> Technical evaluation by U0REPB; "
-                           "2026-10-31T12:00Z Technical evaluation -> Negotiation by U0REPB; "
-                           "2026-11-20T12:00Z Negotiation -> won by U0REPB"),
+                   history="2026-10-21 12:00:00 created -> Technical evaluation by U0REPB; "
+                           "2026-10-31 12:00:00 Technical evaluation -> Negotiation by U0REPB; "
+                           "2026-11-20 12:00:00 Negotiation -> won by U0REPB"),
     # d100 = 08-22, d95 = 08-27, d80 = 09-11, d70 = 09-21, d60 = 10-01
     "OPP-21": dict(status="lost", stage=S, amount="25000.00", currency="CNY", lost_reason="Timing",
-                   history="2026-08-22T12:00Z created -> Prospect by U0REPB; 2026-08-27T12:00Z Prospect -> Solution design by U0REPB; "
-                           "2026-09-11T12:00Z Solution design -> won by U0REPB; "
-                           "2026-09-21T12:00Z Solution design (won) -> Solution design by U0REPB; "
-                           "2026-10-01T12:00Z Solution design -> lost (Timing) by U0REPB"),
+                   history="2026-08-22 12:00:00 created -> Prospect by U0REPB; 2026-08-27 12:00:00 Prospect -> Solution design by U0REPB; "
+                           "2026-09-11 12:00:00 Solution design -> won by U0REPB; "
+                           "2026-09-21 12:00:00 Solution design (won) -> Solution design by U0REPB; "
+                           "2026-10-01 12:00:00 Solution design -> lost (Timing) by U0REPB"),
 }
 # statuses of the 27: won 8, lost 8, open 11 (as the funnel's outcomes)
 EXPORT_STATUSES = {"won": 8, "lost": 8, "open": 11}
-# South's deal #31 as the admin's export shows it: d10 = 11-20, d5 = 11-25, 23 hours before NOW = 11-29 13:00
-EXPORT_31 = ("2026-11-20T12:00Z created -> Prospect by U0REPC; 2026-11-25T12:00Z Prospect -> Solution design by U0REPC; "
-             "2026-11-29T13:00Z Solution design -> Technical evaluation by U0REPC")
+# South's deal #31 as the admin's export shows it (times in the workspace's zone, UTC, to the second): d10 = 11-20, d5 = 11-25, 23 hours before NOW = 11-29 13:00
+EXPORT_31 = ("2026-11-20 12:00:00 created -> Prospect by U0REPC; 2026-11-25 12:00:00 Prospect -> Solution design by U0REPC; "
+             "2026-11-29 13:00:00 Solution design -> Technical evaluation by U0REPC")
 
 # ----- money as the surfaces write it (the figures above, formatted: "CNY 145,200 + EUR 54,000") ---------------------------
 MONEY_TEXT = {

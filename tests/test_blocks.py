@@ -11,6 +11,7 @@ import pytest
 
 from bot.deals.forms import FormChoices, currencies_for
 from bot.deals.views import (
+    EN,
     ListPage,
     details_modal,
     list_blocks,
@@ -32,10 +33,12 @@ from bot.domain.values import (
 )
 from bot.home.service import HOME_ITEMS
 from bot.home.views import home_view
+from bot.i18n import translator
 from bot.slack.blocks import clip, escape, format_amount
 from bot.slack.commands import HELP_LINES
 from bot.slack.help import help_blocks
 from bot.slack.ids import (
+    CARD_MORE,
     DETAILS_BUTTON,
     DETAILS_MODAL,
     HOME_NEW_BUTTON,
@@ -126,7 +129,7 @@ def test_format_amount(amount, currency, text):
 
 
 def modal_of(opp, stages, entries, now):
-    return details_modal(opportunity_card(opp, stages, now), opp, stages, entries, now)
+    return details_modal(opportunity_card(opp, stages, now, t=EN), opp, stages, entries, now, t=EN)
 
 
 def test_escape():
@@ -147,7 +150,7 @@ def test_clip():
 
 
 def test_open_card_fields_and_header():
-    blocks = opportunity_card(make_opp(industry="Finance", region="East", company_size="51-500", source="referral"), STAGES, NOW)
+    blocks = opportunity_card(make_opp(industry="Finance", region="East", company_size="51-500", source="referral"), STAGES, NOW, t=EN)
     assert check_blocks(blocks, "message") == []
     assert blocks[0] == {"type": "header", "text": {"type": "plain_text", "text": "OPP-12 · Acme renewal", "emoji": True}}
     assert fields_of(blocks) == [
@@ -162,7 +165,7 @@ def test_open_card_fields_and_header():
 
 
 def test_card_without_optional_values():
-    blocks = opportunity_card(make_opp(amount=None, close_date=None), STAGES, NOW)
+    blocks = opportunity_card(make_opp(amount=None, close_date=None), STAGES, NOW, t=EN)
     fields = fields_of(blocks)
     assert "*Amount*\n—" in fields
     assert "*Expected close*\n—" in fields
@@ -177,23 +180,23 @@ def test_card_without_optional_values():
     (NOW + timedelta(hours=2), "0 days"),  # clock skew never shows negative days
 ])
 def test_days_in_stage_computed_from_now(entered, days):
-    blocks = opportunity_card(make_opp(stage_entered_at=entered), STAGES, NOW)
+    blocks = opportunity_card(make_opp(stage_entered_at=entered), STAGES, NOW, t=EN)
     assert f"*Stage*\nSolution design · {days} in stage" in fields_of(blocks)
 
 
 def test_stage_path_marks_the_current_stage():
-    blocks = opportunity_card(make_opp(stage_id=13), STAGES, NOW)
-    assert stage_path_text(blocks) == "Prospect › Solution design › *[Technical evaluation]* › Negotiation › Won › Lost"
+    blocks = opportunity_card(make_opp(stage_id=13), STAGES, NOW, t=EN)
+    assert stage_path_text(blocks) == "Prospect › Solution design › *[Technical evaluation]* › Negotiation"
 
 
 def test_stage_path_escapes_stage_names():
     stages = StageModel((StageInfo(1, 1, "R&D <review>", 10, 14), StageInfo(2, 2, "Close", 50, 14)))
-    blocks = opportunity_card(make_opp(stage_id=1), stages, NOW)
-    assert stage_path_text(blocks) == "*[R&amp;D &lt;review&gt;]* › Close › Won › Lost"
+    blocks = opportunity_card(make_opp(stage_id=1), stages, NOW, t=EN)
+    assert stage_path_text(blocks) == "*[R&amp;D &lt;review&gt;]* › Close"
 
 
 def test_open_card_controls():
-    elements = controls(opportunity_card(make_opp(stage_id=13), STAGES, NOW))
+    elements = controls(opportunity_card(make_opp(stage_id=13), STAGES, NOW, t=EN))
     select = elements[0]
     assert select["type"] == "static_select" and select["action_id"] == STAGE_SELECT
     assert [o["value"] for o in select["options"]] == ["7:11", "7:12", "7:13", "7:14"]
@@ -201,17 +204,21 @@ def test_open_card_controls():
                                                               "3. Technical evaluation", "4. Negotiation"]
     assert select["initial_option"] == select["options"][2]
     assert select["initial_option"]["value"] == "7:13"
-    buttons = {e["action_id"]: e for e in elements[1:]}
-    assert all(e["type"] == "button" for e in elements[1:])
-    assert {WON_BUTTON, LOST_BUTTON, DETAILS_BUTTON} <= set(buttons)
-    assert [buttons[a]["value"] for a in (WON_BUTTON, LOST_BUTTON, DETAILS_BUTTON)] == ["7", "7", "7"]
+    # three controls in sight (the select, Won, Lost), the rest in the More menu
+    assert [e["type"] for e in elements] == ["static_select", "button", "button", "overflow"]
+    buttons = {e["action_id"]: e for e in elements[1:3]}
+    assert set(buttons) == {WON_BUTTON, LOST_BUTTON}
+    assert [buttons[a]["value"] for a in (WON_BUTTON, LOST_BUTTON)] == ["7", "7"]
     assert buttons[WON_BUTTON]["text"]["text"] == "Won" and buttons[LOST_BUTTON]["text"]["text"] == "Lost"
-    assert buttons[DETAILS_BUTTON]["text"]["text"] == "Details"
+    more = elements[3]
+    assert more["action_id"] == CARD_MORE
+    assert [(o["text"]["text"], o["value"]) for o in more["options"]] == [
+        ("Add follow-up", "add_follow_up:7"), ("Needs an owner", "needs_owner:7"), ("Details", f"{DETAILS_BUTTON}:7")]
 
 
 @pytest.mark.parametrize("status", [WON, LOST])
 def test_closed_card_controls(status):
-    elements = controls(opportunity_card(make_opp(status=status, closed_at=NOW, lost_reason="x"), STAGES, NOW))
+    elements = controls(opportunity_card(make_opp(status=status, closed_at=NOW, lost_reason="x"), STAGES, NOW, t=EN))
     select = elements[0]
     assert select["action_id"] == STAGE_SELECT
     assert "initial_option" not in select
@@ -223,9 +230,9 @@ def test_closed_card_controls(status):
 
 
 def test_won_card():
-    blocks = opportunity_card(make_opp(status=WON, closed_at=NOW), STAGES, NOW)
+    blocks = opportunity_card(make_opp(status=WON, closed_at=NOW), STAGES, NOW, t=EN)
     assert check_blocks(blocks, "message") == []
-    assert stage_path_text(blocks) == "Prospect › Solution design › Technical evaluation › Negotiation › *[Won]* › Lost"
+    assert stage_path_text(blocks) == "Prospect › Solution design › Technical evaluation › Negotiation"  # the path is the open stages only
     status = [f for f in fields_of(blocks) if f.startswith("*Status*")]
     assert len(status) == 1 and status[0].startswith("*Status*\nWon :trophy: on <!date^")
     assert not any(f.startswith("*Stage*") for f in fields_of(blocks))
@@ -233,16 +240,16 @@ def test_won_card():
 
 
 def test_lost_card_shows_the_reason():
-    blocks = opportunity_card(make_opp(status=LOST, closed_at=NOW, lost_reason="too expensive & slow"), STAGES, NOW)
+    blocks = opportunity_card(make_opp(status=LOST, closed_at=NOW, lost_reason="too expensive & slow"), STAGES, NOW, t=EN)
     assert check_blocks(blocks, "message") == []
-    assert stage_path_text(blocks) == "Prospect › Solution design › Technical evaluation › Negotiation › Won › *[Lost]*"
+    assert stage_path_text(blocks) == "Prospect › Solution design › Technical evaluation › Negotiation"
     assert any(f.startswith("*Status*\nLost on <!date^") for f in fields_of(blocks))
     assert {"type": "section", "text": {"type": "mrkdwn", "text": "*Lost because:* too expensive &amp; slow"}} in blocks
 
 
 def test_next_step_notes_and_tags():
     blocks = opportunity_card(make_opp(next_step="Call CFO", notes="Budget ok", found="unexpected", reach="strategic",
-                                       visibility="latent", change_kind="time_bound"), STAGES, NOW)
+                                       visibility="latent", change_kind="time_bound"), STAGES, NOW, t=EN)
     text = all_text(blocks)
     assert "*Next step:* Call CFO" in text
     assert "*Notes:* Budget ok" in text
@@ -253,7 +260,7 @@ def test_user_text_is_escaped():
     nasty = "<!channel> & <@U1>"
     opp = make_opp(name=nasty, customer=nasty, lost_reason=nasty, next_step=nasty, notes=nasty, source=nasty,
                    industry=nasty, status=LOST, closed_at=NOW)
-    blocks = opportunity_card(opp, STAGES, NOW)
+    blocks = opportunity_card(opp, STAGES, NOW, t=EN)
     text = all_text(blocks)
     assert "<!channel>" not in text
     assert "<@U1>" not in text
@@ -264,7 +271,7 @@ def test_user_text_is_escaped():
 
 def test_long_name_and_notes_stay_within_limits():
     opp = make_opp(name="N" * 150, customer="&" * 150, notes="&" * 3000, next_step="<" * 500, source="s" * 100)
-    blocks = opportunity_card(opp, STAGES, NOW)
+    blocks = opportunity_card(opp, STAGES, NOW, t=EN)
     assert check_blocks(blocks, "message") == []
     header = blocks[0]["text"]["text"]
     assert len(header) <= 150 and header.startswith("OPP-12 · NNN") and header.endswith("…")
@@ -274,7 +281,7 @@ def test_long_name_and_notes_stay_within_limits():
 
 def test_card_for_many_stages_stays_within_limits():
     stages = StageModel(tuple(StageInfo(i, i, f"Stage number {i} " + "x" * 20, 10, 14) for i in range(1, 21)))
-    blocks = opportunity_card(make_opp(stage_id=20), stages, NOW)
+    blocks = opportunity_card(make_opp(stage_id=20), stages, NOW, t=EN)
     assert check_blocks(blocks, "message") == []
     assert len(controls(blocks)[0]["options"]) == 20
 
@@ -299,7 +306,7 @@ def block(view: dict, block_id: str) -> dict:
 
 
 def test_new_opportunity_modal_is_valid():
-    view = new_opportunity_modal(choices(), owner_id="U0REP2", metadata={"channel": "C0X"})
+    view = new_opportunity_modal(choices(), owner_id="U0REP2", metadata={"channel": "C0X"}, t=EN)
     assert check_view(view) == []
     assert view["type"] == "modal"
     assert view["callback_id"] == NEW_MODAL
@@ -310,7 +317,7 @@ def test_new_opportunity_modal_is_valid():
 
 
 def test_new_opportunity_modal_initial_values():
-    view = new_opportunity_modal(choices(), owner_id="U0REP2", metadata={})
+    view = new_opportunity_modal(choices(), owner_id="U0REP2", metadata={}, t=EN)
     assert block(view, "owner")["element"] == {"type": "users_select", "action_id": "value", "initial_user": "U0REP2"}
     stage = block(view, "stage")["element"]
     assert [o["value"] for o in stage["options"]] == ["11", "12", "13", "14"]
@@ -324,7 +331,7 @@ def test_new_opportunity_modal_initial_values():
 
 
 def test_new_opportunity_modal_prefill_and_text_limits():
-    view = new_opportunity_modal(choices(), owner_id="U0REP1", metadata={}, name="x" * 200, notes="Met at the fair")
+    view = new_opportunity_modal(choices(), owner_id="U0REP1", metadata={}, name="x" * 200, notes="Met at the fair", t=EN)
     name = block(view, "name")["element"]
     assert name["max_length"] == 150 and name["initial_value"] == "x" * 150
     assert block(view, "notes")["element"]["initial_value"] == "Met at the fair"
@@ -336,7 +343,7 @@ def test_new_opportunity_modal_prefill_and_text_limits():
 
 
 def test_new_opportunity_modal_tag_values_match_the_validator():
-    view = new_opportunity_modal(choices(), owner_id="U0REP1", metadata={})
+    view = new_opportunity_modal(choices(), owner_id="U0REP1", metadata={}, t=EN)
     assert [o["value"] for o in block(view, "found")["element"]["options"]] == ["foreseen", "unexpected"]
     assert [o["value"] for o in block(view, "reach")["element"]["options"]] == ["strategic", "tactical"]
     assert [o["value"] for o in block(view, "visibility")["element"]["options"]] == ["explicit", "latent"]
@@ -347,7 +354,7 @@ def test_new_opportunity_modal_tag_values_match_the_validator():
 
 def test_more_than_100_industries_are_capped():
     industries = tuple(f"Industry {i:03d}" for i in range(150))
-    view = new_opportunity_modal(choices(industries=industries), owner_id="U0REP1", metadata={})
+    view = new_opportunity_modal(choices(industries=industries), owner_id="U0REP1", metadata={}, t=EN)
     options = block(view, "industry")["element"]["options"]
     assert len(options) == 100
     assert options[0]["value"] == "Industry 000" and options[-1]["value"] == "Industry 099"
@@ -358,7 +365,7 @@ def test_more_than_100_industries_are_capped():
 
 
 def test_lost_reason_modal():
-    view = lost_reason_modal(make_opp(name="<!here> & co", customer="A&B"), {"opp": 7})
+    view = lost_reason_modal(make_opp(name="<!here> & co", customer="A&B"), {"opp": 7}, t=EN)
     assert check_view(view) == []
     assert view["callback_id"] == LOST_MODAL
     assert json.loads(view["private_metadata"]) == {"opp": 7}
@@ -369,7 +376,7 @@ def test_lost_reason_modal():
 
 
 def test_lost_reason_modal_long_name():
-    view = lost_reason_modal(make_opp(name="&" * 150, customer="<" * 150), {})
+    view = lost_reason_modal(make_opp(name="&" * 150, customer="<" * 150), {}, t=EN)
     assert check_view(view) == []
 
 
@@ -445,7 +452,7 @@ def opportunities(n: int, stage_ids=STAGE_IDS, owner="U0REP1") -> list[Opportuni
 
 def test_list_first_page_of_500():
     items = opportunities(500)
-    blocks = list_blocks(ListPage(owner_id="U0REP1", items=items[:25], total=500, offset=0), STAGES, NOW, viewer_id="U0REP1")
+    blocks = list_blocks(ListPage(owner_id="U0REP1", items=items[:25], total=500, offset=0), STAGES, NOW, viewer_id="U0REP1", t=EN)
     assert check_blocks(blocks, "message") == []
     assert len(blocks) <= 50
     assert blocks[0]["text"]["text"] == "*Your open opportunities* · 1–25 of 500"
@@ -464,7 +471,7 @@ def test_list_first_page_of_500():
 
 def test_list_last_page_has_no_next_button():
     items = opportunities(500)
-    blocks = list_blocks(ListPage(owner_id="U0REP1", items=items[475:], total=500, offset=475), STAGES, NOW, viewer_id="U0REP1")
+    blocks = list_blocks(ListPage(owner_id="U0REP1", items=items[475:], total=500, offset=475), STAGES, NOW, viewer_id="U0REP1", t=EN)
     assert check_blocks(blocks, "message") == []
     assert blocks[0]["text"]["text"] == "*Your open opportunities* · 476–500 of 500"
     assert not [e for b in by_type(blocks, "actions") for e in b["elements"] if e["action_id"] == LIST_PAGE_BUTTON]
@@ -473,7 +480,7 @@ def test_list_last_page_has_no_next_button():
 def test_list_middle_page_state():
     items = opportunities(60)
     blocks = list_blocks(ListPage(owner_id="U0REP2", items=items[25:50], total=60, offset=25, stage_filter=None),
-                         STAGES, NOW, viewer_id="U0MGR")
+                         STAGES, NOW, viewer_id="U0MGR", t=EN)
     assert blocks[0]["text"]["text"] == "*<@U0REP2>'s open opportunities* · 26–50 of 60"
     button = blocks[-1]["elements"][0]
     assert button["text"]["text"] == "Next page (51–60)"
@@ -482,7 +489,7 @@ def test_list_middle_page_state():
 
 def test_list_groups_by_stage():
     items = opportunities(8)  # 2 per stage
-    blocks = list_blocks(ListPage(owner_id="U0REP1", items=items, total=8, offset=0), STAGES, NOW, viewer_id="U0REP1")
+    blocks = list_blocks(ListPage(owner_id="U0REP1", items=items, total=8, offset=0), STAGES, NOW, viewer_id="U0REP1", t=EN)
     headings = [b["elements"][0]["text"] for b in by_type(blocks, "context")]
     assert headings == ["*Prospect*", "*Solution design*", "*Technical evaluation*", "*Negotiation*"]
     assert not by_type(blocks, "actions")
@@ -493,23 +500,23 @@ def test_list_page_spanning_20_stages_stays_within_50_blocks():
     stage_of = [1, 1, 2, 2, 3, 3, 4, 4, 5, 5] + list(range(6, 21))  # 25 deals over all 20 stages
     items = [make_opp(id=i, number=i, stage_id=stage_id) for i, stage_id in enumerate(stage_of, start=1)]
     assert len(items) == 25 and len({o.stage_id for o in items}) == 20
-    blocks = list_blocks(ListPage(owner_id="U0REP1", items=items, total=500, offset=0), stages, NOW, viewer_id="U0REP1")
+    blocks = list_blocks(ListPage(owner_id="U0REP1", items=items, total=500, offset=0), stages, NOW, viewer_id="U0REP1", t=EN)
     assert len(blocks) <= 50
     assert check_blocks(blocks, "message") == []
 
 
 def test_list_stage_filter_and_empty():
-    blocks = list_blocks(ListPage(owner_id="U0REP1", items=[], total=0, offset=0, stage_filter=12), STAGES, NOW, viewer_id="U0REP1")
+    blocks = list_blocks(ListPage(owner_id="U0REP1", items=[], total=0, offset=0, stage_filter=12), STAGES, NOW, viewer_id="U0REP1", t=EN)
     assert blocks == [{"type": "section", "text": {"type": "mrkdwn", "text":
                        "Your open opportunities in Solution design: none. Create one with `/opp new`."}}]
     assert check_blocks(blocks, "message") == []
-    blocks = list_blocks(ListPage(owner_id="U0REP2", items=[], total=0, offset=0), STAGES, NOW, viewer_id="U0REP1")
+    blocks = list_blocks(ListPage(owner_id="U0REP2", items=[], total=0, offset=0), STAGES, NOW, viewer_id="U0REP1", t=EN)
     assert blocks[0]["text"]["text"] == "<@U0REP2>'s open opportunities: none. Create one with `/opp new`."
 
 
 def test_list_escapes_user_text():
     items = [make_opp(name="<!channel>", customer="A & B")]
-    blocks = list_blocks(ListPage(owner_id="U0REP1", items=items, total=1, offset=0), STAGES, NOW, viewer_id="U0REP1")
+    blocks = list_blocks(ListPage(owner_id="U0REP1", items=items, total=1, offset=0), STAGES, NOW, viewer_id="U0REP1", t=EN)
     text = all_text(blocks)
     assert "<!channel>" not in text and "&lt;!channel&gt;" in text and "A &amp; B" in text
 
@@ -534,7 +541,7 @@ def summaries_for(opps: list[OpportunityView]) -> list[StagePipeline]:
 def test_home_with_500_opportunities():
     opps = opportunities(500)
     shown = opps[:HOME_ITEMS]
-    view = home_view("U0REP1", summaries_for(opps), shown, 500, STAGES, NOW, rates=USD)
+    view = home_view("U0REP1", summaries_for(opps), shown, 500, STAGES, NOW, rates=USD, t=translator("en"))
     assert view["type"] == "home"
     assert check_view(view) == []
     assert len(view["blocks"]) <= 100
@@ -551,7 +558,7 @@ def test_home_with_500_opportunities():
 def test_home_with_20_stages_shows_every_stage():
     stages = StageModel(tuple(StageInfo(i, i, f"Stage {i}", 10, 14) for i in range(1, 21)))
     opps = opportunities(500, stage_ids=[s.id for s in stages.stages])  # 25 per stage
-    view = home_view("U0REP1", summaries_for(opps), opps[:HOME_ITEMS], 500, stages, NOW, rates=USD)
+    view = home_view("U0REP1", summaries_for(opps), opps[:HOME_ITEMS], 500, stages, NOW, rates=USD, t=translator("en"))
     assert check_view(view) == []
     text = all_text(view["blocks"])
     for stage in stages.stages:
@@ -567,7 +574,7 @@ def test_home_with_20_stages_shows_every_stage():
 
 
 def test_home_empty():
-    view = home_view("U0REP1", [], [], 0, STAGES, NOW, rates=USD)
+    view = home_view("U0REP1", [], [], 0, STAGES, NOW, rates=USD, t=translator("en"))
     assert check_view(view) == []
     assert "You have no open opportunities" in all_text(view["blocks"])
     buttons = [e for b in by_type(view["blocks"], "actions") for e in b["elements"]]
@@ -577,7 +584,7 @@ def test_home_empty():
 def test_home_stage_without_amounts():
     opps = [make_opp(id=1, number=1, amount=None, stage_id=11)]
     summaries = [StagePipeline(11, 1, USD.zero(), USD.zero())]
-    view = home_view("U0REP1", summaries, opps, 1, STAGES, NOW, rates=USD)
+    view = home_view("U0REP1", summaries, opps, 1, STAGES, NOW, rates=USD, t=translator("en"))
     text = all_text(view["blocks"])
     assert "*Prospect* · 1 open · USD 0 · weighted USD 0" in text
     assert "more in" not in text
@@ -588,7 +595,7 @@ def test_home_stage_without_amounts():
 
 
 def test_help_without_problem():
-    blocks = help_blocks()
+    blocks = help_blocks(t=EN)
     assert check_blocks(blocks, "message") == []
     assert len(blocks) == 1
     text = blocks[0]["text"]["text"]
@@ -598,7 +605,7 @@ def test_help_without_problem():
 
 
 def test_help_with_problem_comes_first_and_is_escaped():
-    blocks = help_blocks("I don't know the subcommand “<!channel>”.")
+    blocks = help_blocks("I don't know the subcommand “<!channel>”.", t=EN)
     assert check_blocks(blocks, "message") == []
     assert len(blocks) == 2
     assert blocks[0]["text"]["text"] == ":warning: I don't know the subcommand “&lt;!channel&gt;”."

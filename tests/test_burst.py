@@ -43,7 +43,7 @@ def test_sixty_creations_in_twenty_seconds_into_one_channel_post_sixty_cards_onc
     assert sorted(c.ts for c in cards) == sorted(p.response["ts"] for p in posted)
     # paced to the channel's rate: the fake, which answers 429 past 3 at once and a post a second, never had to
     assert slack.fake.rate_limited("chat.postMessage") == []
-    notes = [c for c in slack.fake.calls("chat.postEphemeral") if "is created and its card is above" in c.params["text"]]
+    notes = [c for c in slack.fake.calls("chat.postEphemeral") if "is created in <#C0SALES>" in c.params["text"]]
     assert Counter(n.params["text"].split(" ", 1)[0] for n in notes) == refs
     assert {n.params["user"] for n in notes} == set(submitters)
     assert all(d.status in ("sent", "cancelled") for d in rows(slack.oppbot.engine, Delivery) if d.kind.startswith("card"))

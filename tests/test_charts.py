@@ -7,6 +7,7 @@ colour down the chart's centre line, and text by comparing two renderings that d
 from __future__ import annotations
 
 import io
+import struct
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from PIL import Image, ImageChops, ImageDraw
 
-from bot.reports.charts import _fit, _font, chart_from_data, funnel_chart_png
+from bot.i18n import ENGLISH, translator
+from bot.reports import charts
+from bot.reports.charts import _fit, _font, _graphemes, chart_from_data, funnel_chart_png
+
+EN = translator(ENGLISH)
 
 BAR = (0x1D, 0x4F, 0x91)
 WHITE = (255, 255, 255)
@@ -186,10 +191,183 @@ def test_long_names_are_cut_with_an_ellipsis_to_fill_the_label_column():
     assert 8 <= left <= 40 and right - left > 150
 
 
-def test_accented_letters_are_drawn_as_their_base_letters():
-    # The bundled font has no accented letters; folding them beats showing missing-glyph boxes.
-    assert render([("Négociation", 3)]).tobytes() == render([("Negociation", 3)]).tobytes()
-    assert render([("Ärger", 3)]).tobytes() == render([("Arger", 3)]).tobytes()
+def test_accented_letters_are_drawn_with_their_accents():
+    # Latin-1 letters are in the font: drawn as they are spelled, not folded to their base letters.
+    assert render([("Négociation", 3)]).tobytes() != render([("Negociation", 3)]).tobytes()
+    assert render([("Ärger", 3)]).tobytes() != render([("Arger", 3)]).tobytes()
+    assert charts._printable("Négociation Ärger São Zürich Ñandú Ça ß ø æ") == "Négociation Ärger São Zürich Ñandú Ça ß ø æ"
+
+
+def test_a_letter_the_font_lacks_is_spelled_with_letters_it_has():
+    # Noto Sans CJK lacks most of Latin Extended-A and the Greek tonos: their base letters, not boxes.
+    assert charts._printable("Łódź") == "Lódz"
+    assert charts._printable("Διαπραγμάτευση") == "Διαπραγματευση"
+    assert charts._printable("a\x00b\u202ec\u200bd\ud800e") == "abcde"  # controls, format characters, lone surrogates
+    assert charts._printable("Ne\u0301gociation") == "Négociation"  # composed: the font's own é
+    assert charts._printable("e\u0328 x\u0328") == "e x"  # an ogonek the font lacks: the letter without it
+
+
+# --- Every script: the font's cmap, read here from the font file itself ---
+
+def font_cmap() -> set[int]:
+    """The code points of the chart font's face, from the cmap table of its file (an OpenType
+    collection or a single font), read without the drawing code."""
+    found = charts._font_file()
+    assert found is not None, "the chart font package is not installed"
+    path, index = found
+    with open(path, "rb") as file:
+        data = file.read()
+    offset = struct.unpack_from(">12xI", data, 4 * index)[0] if data[:4] == b"ttcf" else 0
+    tables = {data[offset + 12 + 16 * i: offset + 16 + 16 * i]: struct.unpack_from(">4xI", data, offset + 16 + 16 * i)[0]
+              for i in range(struct.unpack_from(">H", data, offset + 4)[0])}
+    cmap = tables[b"cmap"]
+    subtables = {struct.unpack_from(">HH", data, cmap + 4 + 8 * i): cmap + struct.unpack_from(">I", data, cmap + 8 + 8 * i)[0]
+                 for i in range(struct.unpack_from(">H", data, cmap + 2)[0])}
+    codes: set[int] = set()
+    at = subtables.get((3, 10)) or subtables.get((0, 4))
+    if at is not None:  # format 12: groups of (first, last, glyph)
+        assert struct.unpack_from(">H", data, at)[0] == 12
+        for i in range(struct.unpack_from(">I", data, at + 12)[0]):
+            first, last, _ = struct.unpack_from(">III", data, at + 16 + 12 * i)
+            codes.update(range(first, last + 1))
+        return codes
+    at = subtables[(3, 1)]  # format 4: segments (end, start, delta, range offset)
+    assert struct.unpack_from(">H", data, at)[0] == 4
+    segments = struct.unpack_from(">H", data, at + 6)[0] // 2
+    ends = struct.unpack_from(f">{segments}H", data, at + 14)
+    starts = struct.unpack_from(f">{segments}H", data, at + 16 + 2 * segments)
+    deltas = struct.unpack_from(f">{segments}h", data, at + 16 + 4 * segments)
+    offsets_at = at + 16 + 6 * segments
+    for i, (start, end) in enumerate(zip(starts, ends)):
+        range_offset = struct.unpack_from(">H", data, offsets_at + 2 * i)[0]
+        for code in range(start, end + 1):
+            glyph = (code + deltas[i]) & 0xFFFF if range_offset == 0 else struct.unpack_from(">H", data, offsets_at + 2 * i + range_offset + 2 * (code - start))[0]
+            if glyph and code != 0xFFFF:
+                codes.add(code)
+    return codes
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The text of every draw.text call made while the test runs, with the font it was drawn in."""
+    calls: list[tuple[str, object]] = []
+    original = ImageDraw.ImageDraw.text
+
+    def text(self, xy, text, fill=None, font=None, *args, **kwargs):
+        calls.append((text, font))
+        return original(self, xy, text, fill, font, *args, **kwargs)
+
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", text)
+    return calls
+
+
+LONG_CHINESE = ("初步接触需求确认方案设计商务谈判" * 10)[:150]
+SCRIPTS = {
+    "简体中文": ("销售漏斗：华东团队 张伟、王芳", [("初步接触", 120), ("需求确认", 80), ("方案设计", 40), ("商务谈判", 20)]),
+    "繁體中文": ("銷售漏斗：台北團隊 陳美玲", [("初步接觸", 50), ("需求確認", 30), ("方案設計", 12)]),
+    "日本語": ("営業ファネル：さとう ひろし", [("ひらがな かたかな", 9), ("カタカナ・ハンドオフ", 7), ("見積もり 提出済み", 3)]),
+    "한국어": ("영업 퍼널: 김민준", [("첫 접촉", 12), ("협상", 4)]),
+    "Русский": ("Воронка: Ёлкина Юлия", [("Первичный контакт", 40), ("Переговоры", 20), ("Счёт выставлен", 5)]),
+    "Ελληνικά": ("ΠΩΛΗΣΕΙΣ: ΕΛΕΝΗ ΠΑΠΑΔΟΠΟΥΛΟΥ", [("Επαφη", 20), ("Προσφορα", 10), ("Διαπραγμάτευση", 4)]),
+    "Latin": ("Funnel: Zoë Dupré-Øster, Ñandú & Søren", [("Négociation très avancée", 9), ("Ärger über Ångström", 6), ("Ça va, São Paulo? ß æ œ ç", 3)]),
+    "long": ("长的名字", [(LONG_CHINESE, 30), ("赢单", 12)]),
+}
+
+
+def test_every_label_in_every_script_is_drawn_with_glyphs_the_font_has(drawn):
+    cmap = font_cmap()
+    assert len(cmap) > 40_000  # a pan-CJK font
+    for script, (title, steps) in SCRIPTS.items():
+        count = len(drawn)
+        decode(funnel_chart_png(title, steps, rates=[0.5] * len(steps), outcomes=[("Won", 2), ("Lost", 1)]))
+        texts = [text for text, _ in drawn[count:]]
+        assert len(texts) == 1 + 3 * len(steps) + 3 * 2 + len(steps)  # the title; name and count (twice) per bar; the rates
+        labels = [title, *(name for name, _ in steps if name != LONG_CHINESE), "Won", "Lost"]
+        if script != "Ελληνικά":  # every label drawn as it is spelled (the Greek tonos is dropped: the font lacks it)
+            assert all(label in texts for label in labels), (script, texts)
+        else:
+            assert "Διαπραγματευση" in texts and title in texts
+    fonts = {id(font) for _, font in drawn}
+    assert fonts == {id(_font(charts.TITLE_SIZE)), id(_font(charts.LABEL_SIZE)), id(_font(charts.RATE_SIZE))}
+    characters = {char for text, _ in drawn for char in text}
+    missing = {char for char in characters if ord(char) not in cmap}
+    assert not missing, sorted(missing)
+    # And as drawn: no character renders as the glyph the font draws for a code point it lacks.
+    notdef = charts._glyph_key(charts.MISSING)
+    assert not [char for char in characters if charts._glyph_key(char) == notdef]
+    assert len(characters) > 150
+    assert {"接", "ひ", "カ", "협", "Ё", "Ω", "é", "Å", "ß", "…", "→", "%"} <= characters  # CJK, kana, Hangul, Cyrillic, Greek, Latin-1
+
+
+def test_charts_in_other_scripts_keep_the_image_size():
+    for title, steps in SCRIPTS.values():
+        ascii_steps = [(f"Stage {i}", count) for i, (_, count) in enumerate(steps)]
+        kwargs = dict(rates=[0.5] * len(steps), outcomes=[("Won", 2), ("Lost", 1)])
+        assert decode(funnel_chart_png(title, steps, **kwargs)).size == decode(funnel_chart_png("Funnel", ascii_steps, **kwargs)).size
+
+
+def test_a_long_chinese_name_is_cut_between_characters_to_fit_its_column(drawn):
+    image = render([(LONG_CHINESE, 30), ("赢单", 12)])
+    label = next(text for text, _ in drawn if text.endswith("…"))
+    kept = label[:-1]
+    assert 5 < len(kept) < 20 and LONG_CHINESE.startswith(kept)  # whole characters, from the start
+    font = _font(charts.LABEL_SIZE)
+    width = charts.LABEL_RIGHT - charts.PAD
+    assert font.getlength(label) <= width < font.getlength(LONG_CHINESE[: len(kept) + 1] + "…")  # as much as fits
+    left, top, right, bottom = differing_box(image, render([("", 30), ("赢单", 12)]))
+    assert left >= charts.PAD - 2 and right <= charts.LABEL_RIGHT + 1  # inside the label column, clear of the bar
+    # a title too: cut between characters, inside the image
+    title = "销售漏斗" * 40
+    drawn.clear()
+    render([("A", 1)], title=title)
+    cut = drawn[0][0]
+    assert cut.endswith("…") and title.startswith(cut[:-1]) and _font(charts.TITLE_SIZE).getlength(cut) <= charts.WIDTH - 2 * charts.PAD
+
+
+@pytest.mark.parametrize("text, cluster", [
+    ("e\u0301" * 200, "e\u0301"),  # a letter and its combining accent
+    ("a\u0308\u0323" * 200, "a\u0308\u0323"),  # two marks
+    ("\U0001F468\u200d\U0001F469\u200d\U0001F467" * 50, "\U0001F468\u200d\U0001F469\u200d\U0001F467"),  # a ZWJ emoji sequence
+    ("\U0001F1EB\U0001F1F7" * 100, "\U0001F1EB\U0001F1F7"),  # a flag: two regional indicators
+    ("\U0001F44D\U0001F3FD" * 100, "\U0001F44D\U0001F3FD"),  # an emoji and its skin tone
+    ("\u1100\u1161\u11a8" * 100, "\u1100\u1161\u11a8"),  # a Hangul syllable in conjoining jamo
+    ("が" * 200, "が"),
+])
+def test_shortening_never_splits_a_user_perceived_character(text, cluster):
+    assert _graphemes(text) == [cluster] * (len(text) // len(cluster))
+    draw = ImageDraw.Draw(Image.new("RGB", (10, 10)))
+    cut = _fit(draw, text, _font(15), 120)
+    assert cut.endswith("…") and len(cut) > 1
+    kept = cut[:-1]
+    assert kept == cluster * (len(kept) // len(cluster))  # whole clusters only
+    assert draw.textlength(cut, font=_font(15)) <= 120
+
+
+def test_the_font_is_loaded_from_the_package_once_per_size():
+    path, index = charts._font_file()
+    assert "noto_cjk_sans_otc" in path and path.endswith("NotoSansCJK-Regular.ttc")
+    assert _font(15).getname() == ("Noto Sans CJK SC", "Regular") and _font(15) is _font(15)
+    assert _font(18) is not _font(15) and _font(18).size == 18
+
+
+def test_without_the_font_package_the_bundled_font_is_used_with_one_warning():
+    code = """
+import logging, sys
+import bot.reports.charts as charts
+records = []
+class Keep(logging.Handler):
+    def emit(self, record): records.append(record)
+logging.getLogger(charts.__name__).addHandler(Keep())
+charts.FONT_PACKAGE = "no_such_font_package"
+one = charts.funnel_chart_png("Négociation", [("Négociation", 3)])
+two = charts.funnel_chart_png("Negociation", [("Negociation", 3)])
+assert one == two, "accents folded with the bundled font"
+assert charts._font(15).getname()[0] != "Noto Sans CJK SC"
+charts.funnel_chart_png("初步接触", [("初步接触", 3)])
+assert [r.levelname for r in records] == ["WARNING"], records
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
 
 
 def test_rates_are_drawn_only_where_given_in_the_right_hand_column():
@@ -279,7 +457,7 @@ def test_won_and_lost_are_outcome_bars_below_the_open_stages():
 def test_chart_data_without_outcomes_still_draws():
     """Chart rows recorded before the outcomes were part of the data draw as they did (the stages and rates)."""
     old = {"steps": [["Lead", 5], ["Won", 2]], "rates": [0.4]}
-    assert chart_from_data("T", old) == funnel_chart_png("T", [("Lead", 5), ("Won", 2)], rates=[0.4])
+    assert chart_from_data("T", old, t=EN) == funnel_chart_png("T", [("Lead", 5), ("Won", 2)], rates=[0.4])
 
 
 def test_the_app_does_not_import_matplotlib():

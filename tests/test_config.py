@@ -203,7 +203,7 @@ def test_unknown_key_in_workspace():
         colour = "red"
     """)
     assert message == ("x.toml:3: workspace.colour: unknown key "
-                       "(allowed: admins, company_sizes, currency, industries, regions, timezone)")
+                       "(allowed: admins, company_sizes, currency, industries, language, regions, timezone)")
 
 
 def test_unknown_key_in_a_stage_names_stage_index_and_line():
@@ -592,3 +592,20 @@ def test_duplicate_key_is_invalid_toml():
     """)
     assert message.startswith("x.toml: not valid TOML: ")
     assert "line 3" in message
+
+
+def test_the_workspace_language():
+    assert parse_config('[workspace]\nlanguage = "zh-CN"\n', "x.toml").language == "zh-CN"
+    assert parse_config("", "x.toml").language == "en"
+    assert error_of('[workspace]\nlanguage = "chinese"\n') == (
+        "x.toml:2: workspace.language: must be \"en\" or \"zh-CN\", got 'chinese'")
+
+
+def test_the_built_in_stage_model_is_named_in_the_workspace_language():
+    chinese = parse_config('[workspace]\nlanguage = "zh-CN"\n', "x.toml")
+    assert [(s.name, s.probability, s.max_days) for s in chinese.stages] == [
+        ("初步接触", 10, 14), ("方案设计", 30, 21), ("技术评估", 50, 30), ("商务谈判", 80, 21)]
+    assert [s.name for s in parse_config('[workspace]\nlanguage = "en"\n', "x.toml").stages] == [s.name for s in DEFAULT_STAGES]
+    assert (chinese.regions[:3], chinese.industries[0]) == (("华北", "华东", "华南"), "医疗")
+    # stages the file names are kept as they are, whatever the language
+    assert [s.name for s in parse_config('[workspace]\nlanguage = "zh-CN"\n[[stages]]\nname = "Prospect"\n', "x.toml").stages] == ["Prospect"]

@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from bot.digests.views import digest_message
 from bot.domain.money import Money
 from bot.domain.values import OpportunityDraft, StageModel
+from bot.i18n import ENGLISH, translator
 from bot.services import build_services
 from bot.slack.gateway import SlackGateway
 from bot.slack.ids import DIGEST_FULL_BUTTON
@@ -27,6 +28,8 @@ from storage.models import Delivery, Workspace
 from tests.conftest import START, TEST_CONFIG
 from tests.driver import running_app
 from tests.fakeslack import check_blocks, check_view
+
+EN = translator(ENGLISH)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DIGEST_CONFIG = TEST_CONFIG.replace('members = ["U0REP1", "U0REP2"]', 'members = ["U0REP1", "U0REP2"]\nchannel = "C0EAST"\ntimezone = "Asia/Shanghai"')
@@ -95,7 +98,7 @@ def test_digest_numbers_match_what_happened(slack):
     assert [d.name for d in data.changes.new.deals] == ["Delta"]
     assert (data.win_rate.won_count, data.win_rate.lost_count, data.win_rate.rate_by_count) == (1, 1, 0.5)
     assert data.win_rate.rate_by_amount == pytest.approx(5000 / 12000)
-    text, message = digest_message(data, pipeline.workspaces.stage_model("T0TEST"))
+    text, message = digest_message(data, pipeline.workspaces.stage_model("T0TEST"), t=EN)
     assert check_blocks(message, "message") == []
     rendered = str(message)
     for expected in ("*Open pipeline:* 2 deals · USD 30,000 · weighted USD 7,000", "*Advanced (2)*", "Prospect → Technical evaluation",
@@ -109,11 +112,11 @@ def test_digest_numbers_match_what_happened(slack):
 def test_digest_of_a_team_with_no_deals_and_with_one(slack):
     digests = slack.oppbot.services.digests
     stages = pipeline_of(slack).workspaces.stage_model("T0TEST")
-    _, empty = digest_message(digests.build("T0TEST", team(slack), START - timedelta(days=1)), stages)
+    _, empty = digest_message(digests.build("T0TEST", team(slack), START - timedelta(days=1)), stages, t=EN)
     assert check_blocks(empty, "message") == [] and "*Open pipeline:* 0 deals" in str(empty) and "Nothing since the last digest." in str(empty)
     add_deal(slack)
     slack.clock.advance(minutes=1)
-    _, one = digest_message(digests.build("T0TEST", team(slack), START - timedelta(days=1)), stages)
+    _, one = digest_message(digests.build("T0TEST", team(slack), START - timedelta(days=1)), stages, t=EN)
     assert check_blocks(one, "message") == [] and "*Open pipeline:* 1 deal ·" in str(one) and "*New (1)*" in str(one)
     assert "*Average cycle:* no won deals yet" in str(one)
 
@@ -144,7 +147,7 @@ def test_the_rep_comparison_reads_a_line_per_rep_with_a_150_character_stage_name
         reps=(rep_funnel("U0RAY", stages.stages, [8, 5, 3, 1], stall=stages.stages[0].id, ratio=1.3),
               rep_funnel("U0ANN", stages.stages, [4, 2, 1, 1]),
               rep_funnel("U0NEW", stages.stages, [0, 0, 0, 0], finished=False))))
-    _, message = digest_message(data, stages)
+    _, message = digest_message(data, stages, t=EN)
     assert check_blocks(message, "message") == []
     assert reps_section(message) == (
         "*Reps side by side*\n"
@@ -161,7 +164,7 @@ def test_when_the_rep_comparison_runs_out_of_room_whole_stages_and_whole_reps_ar
     data = slack.oppbot.services.digests.build("T0TEST", team(slack), START - timedelta(days=1))
     reps = tuple(rep_funnel(f"U0REP{i}", stages.stages, [9, 8, 7, 6], stall=stages.stages[3].id, ratio=2.0) for i in range(10))
     data = dataclasses.replace(data, reps=analytics.RepFunnels(team=rep_funnel(None, stages.stages, [90, 80, 70, 60]), reps=reps))
-    _, message = digest_message(data, stages)
+    _, message = digest_message(data, stages, t=EN)
     assert check_blocks(message, "message") == []
     text = reps_section(message)
     assert len(text) <= 3000 and "…" not in text.replace("…and", "")
@@ -196,11 +199,11 @@ def test_digest_of_5000_deals_stays_inside_block_kit_limits(slack, engine):
         uow.commit()
     slack.oppbot.services.teams.add(pipeline_of(slack).workspaces.context("T0TEST", "U0ADMIN").actor, "U0OTHER", "East")
     data = slack.oppbot.services.digests.build("T0TEST", team(slack), START - timedelta(days=1))
-    text, message = digest_message(data, pipeline_of(slack).workspaces.stage_model("T0TEST"))
+    text, message = digest_message(data, pipeline_of(slack).workspaces.stage_model("T0TEST"), t=EN)
     assert check_blocks(message, "message") == [], check_blocks(message, "message")
     assert len(message) <= 50 and "…and" in str(message)
     view = {"type": "modal", "title": {"type": "plain_text", "text": "x"}, "close": {"type": "plain_text", "text": "Close"},
-            "blocks": digest_message(data, pipeline_of(slack).workspaces.stage_model("T0TEST"), full=True)[1]}
+            "blocks": digest_message(data, pipeline_of(slack).workspaces.stage_model("T0TEST"), full=True, t=EN)[1]}
     assert check_view(view) == []
 
 
@@ -394,9 +397,12 @@ def test_export_uploads_a_csv_of_what_the_user_may_see(slack, monkeypatch, capsy
     shared = slack.fake.calls("files.completeUploadExternal")[-1]
     assert shared.params.get("initial_comment") == "Exported 1 opportunity with its stage history."
     file_id = slack.fake.calls("files.getUploadURLExternal")[-1].response["file_id"]
-    rows = list(csv.DictReader(io.StringIO(slack.fake.uploaded(file_id).decode())))
+    content = slack.fake.uploaded(file_id)
+    assert content[:3] == b"\xef\xbb\xbf"  # UTF-8 with a byte order mark, for Excel
+    rows = list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"))))
     assert [r["name"] for r in rows] == ["Mine, with a comma"]
-    assert "created -> Prospect by U0REP1" in rows[0]["history"] and "Prospect -> Solution design by U0REP1" in rows[0]["history"]
+    history = rows[0]["history (Asia/Shanghai)"]
+    assert "created -> Prospect by U0REP1" in history and "Prospect -> Solution design by U0REP1" in history
     slack.command("export owner:<@U0REP2|rep2>", user="U0REP1")
     assert "only your own opportunities and your team's" in slack.last_response()["text"]
     slack.command("export status:open", user="U0MGR")

@@ -156,6 +156,9 @@ def test_users_info(fake, client):
     user = client.users_info(user="U1")["user"]
     assert user["name"] == "alice" and user["tz"] == "Europe/Berlin" and user["is_admin"] is True
     assert user["tz_offset"] in (3600, 7200) and user["profile"]["display_name"] == "alice"
+    assert "locale" not in user  # only when asked for, as Slack does
+    fake.add_user("U2", locale="zh-CN")
+    assert client.users_info(user="U2", include_locale=True)["user"]["locale"] == "zh-CN"
     with pytest.raises(SlackApiError) as exc:
         client.users_info(user="U404")
     assert exc.value.response["error"] == "user_not_found"

@@ -106,15 +106,18 @@ def test_help_and_malformed_commands_are_answered_in_the_http_response(slack, su
             assert reply.status == 200
             body = reply.json
             assert body["response_type"] == "ephemeral"
-            shown = body["text"] + "\n" + text_of(body["blocks"])
-            for usage in HELP_USAGES:
-                assert usage in shown
             if problem is None:
+                shown = body["text"] + "\n" + text_of(body["blocks"])
+                for usage in HELP_USAGES:
+                    assert usage in shown
                 assert ":warning:" not in shown
             else:
-                assert problem in unescape(body["text"])
-                warning = body["blocks"][0]["text"]["text"]  # mrkdwn: &, < and > escaped
+                # a mistyped command: one line (mrkdwn: &, < and > escaped), what was wrong and where the help is, not the whole help
+                warning = body["text"]
+                assert "blocks" not in body and "\n" not in warning
+                assert problem in unescape(warning)
                 assert warning.startswith(":warning:") and problem.replace("<", "&lt;").replace(">", "&gt;") in warning
+                assert warning.endswith("`/opp help` lists every command.")
     # all answered synchronously: nothing through a response_url, no Slack calls, nothing stored
     assert slack.responses() == []
     assert slack.fake.calls("views.open") == [] and slack.fake.calls("chat.postMessage") == []
@@ -211,10 +214,10 @@ def test_list_of_another_rep(slack):
     slack.create("Rep two's", user="U0REP2")
     slack.command("list <@U0REP2|rep2>", user="U0REP1")
     text = ephemeral_text(slack)
-    assert "not yours to see" in text and "Rep two's" not in text
+    assert "only they, their manager or an admin can" in text and "Rep two's" not in text
 
     slack.command("list <@U0REP2|rep2>", user="U0OTHER")
-    assert "not yours to see" in ephemeral_text(slack)
+    assert "only they, their manager or an admin can" in ephemeral_text(slack)
 
     for viewer in ("U0MGR", "U0ADMIN"):
         slack.command("list <@U0REP2|rep2>", user=viewer)
@@ -261,7 +264,7 @@ def test_list_page_button_of_someone_elses_list_is_refused(slack):
     # the same (or a forged) button clicked by a rep who may not see U0REP2's deals
     slack.click("list_page", value=button["value"], user="U0REP1", ephemeral=True)
     refused = slack.last_response()
-    assert refused.get("replace_original") is False and "not yours to see" in refused["text"]
+    assert refused.get("replace_original") is False and "only they, their manager or an admin can" in refused["text"]
     slack.click("list_page", value="not json", user="U0REP1", ephemeral=True)
     assert "/opp list" in slack.last_response()["text"]
 
@@ -523,7 +526,7 @@ def test_rate_limited_card_post_waits_out_retry_after_and_is_posted_once(slack):
     assert (card.channel_id, card.ts) == ("C0SALES", posts[1].response["ts"])
     assert slack.fake.calls("conversations.open") == []  # not sent by DM instead
     [note] = slack.fake.calls("chat.postEphemeral")
-    assert "OPP-1 is created and its card is above" in note.params["text"]
+    assert note.params["text"] == "OPP-1 is created in <#C0SALES>."
 
 
 @pytest.mark.parametrize("status", [500, 503])

@@ -18,6 +18,7 @@ from bot.deals.forms import (
     validate_lost_reason,
     validate_new_opportunity,
 )
+from bot.deals.views import EN
 from bot.domain.values import OpportunityDraft, StageInfo, StageModel
 
 # Stage ids deliberately differ from positions, so "id" and "number" can't be confused.
@@ -64,7 +65,7 @@ def minimal(**extra: object) -> dict:
 
 
 def errors_of(values: dict) -> dict[str, str]:
-    draft, errors = validate_new_opportunity(values, CHOICES, SUBMITTER)
+    draft, errors = validate_new_opportunity(values, CHOICES, SUBMITTER, t=EN)
     assert draft is None, "a submission with errors must not produce a draft"
     return errors
 
@@ -73,7 +74,7 @@ def errors_of(values: dict) -> dict[str, str]:
 
 
 def test_valid_full_submission():
-    draft, errors = validate_new_opportunity(FULL, CHOICES, SUBMITTER)
+    draft, errors = validate_new_opportunity(FULL, CHOICES, SUBMITTER, t=EN)
     assert errors == {}
     assert draft == OpportunityDraft(
         name="Acme — 200 seats",
@@ -100,7 +101,7 @@ def test_valid_full_submission():
 
 
 def test_defaults_owner_currency_stage():
-    draft, errors = validate_new_opportunity(minimal(), CHOICES, SUBMITTER)
+    draft, errors = validate_new_opportunity(minimal(), CHOICES, SUBMITTER, t=EN)
     assert errors == {}
     assert draft is not None
     assert draft.owner_id == SUBMITTER
@@ -114,7 +115,7 @@ def test_defaults_owner_currency_stage():
 
 def test_blank_optional_fields_are_none():
     values = minimal(amount="  ", close_date=" ", stage="", owner="", industry=" ", source="  ", notes="\n\n", found="")
-    draft, errors = validate_new_opportunity(values, CHOICES, SUBMITTER)
+    draft, errors = validate_new_opportunity(values, CHOICES, SUBMITTER, t=EN)
     assert errors == {}
     assert draft is not None
     assert draft.amount is None and draft.close_date is None and draft.industry is None
@@ -123,14 +124,14 @@ def test_blank_optional_fields_are_none():
 
 
 def test_non_string_values_are_treated_as_missing():
-    draft, errors = validate_new_opportunity({"name": "Deal", "customer": "Acme", "amount": None, "stage": 12}, CHOICES, SUBMITTER)
+    draft, errors = validate_new_opportunity({"name": "Deal", "customer": "Acme", "amount": None, "stage": 12}, CHOICES, SUBMITTER, t=EN)
     assert errors == {}
     assert draft is not None and draft.amount is None and draft.stage_id == 11
 
 
 def test_limits_are_inclusive():
     values = minimal(name="n" * 150, customer="c" * 150, source="s" * 100, next_step="x" * 500, notes="y" * 3000)
-    draft, errors = validate_new_opportunity(values, CHOICES, SUBMITTER)
+    draft, errors = validate_new_opportunity(values, CHOICES, SUBMITTER, t=EN)
     assert errors == {}
     assert draft is not None and len(draft.notes or "") == 3000
 
@@ -244,7 +245,7 @@ def test_owner_must_be_a_user_id(value):
 
 
 def test_invalid_default_owner_is_refused():
-    draft, errors = validate_new_opportunity(minimal(), CHOICES, "not-a-user")
+    draft, errors = validate_new_opportunity(minimal(), CHOICES, "not-a-user", t=EN)
     assert draft is None
     assert errors == {"owner": "Pick the owner from the list of people."}
 
@@ -317,20 +318,20 @@ def test_currencies_for_an_unlisted_default():
 
 @pytest.mark.parametrize("raw", ["", "   \n ", None, 42])
 def test_lost_reason_missing(raw):
-    assert validate_lost_reason(raw) == (None, "Say why the deal was lost: it feeds the win/loss analysis.")
+    assert validate_lost_reason(raw, t=EN) == (None, "Say why the deal was lost: it feeds the win/loss analysis.")
 
 
 def test_lost_reason_too_long():
-    assert validate_lost_reason("r" * 501) == (None, "Reason is too long: 501 characters, at most 500.")
+    assert validate_lost_reason("r" * 501, t=EN) == (None, "Reason is too long: 501 characters, at most 500.")
 
 
 def test_lost_reason_ok_is_trimmed():
-    assert validate_lost_reason("  too expensive, chose X \n") == ("too expensive, chose X", None)
-    assert validate_lost_reason("r" * 500) == ("r" * 500, None)
+    assert validate_lost_reason("  too expensive, chose X \n", t=EN) == ("too expensive, chose X", None)
+    assert validate_lost_reason("r" * 500, t=EN) == ("r" * 500, None)
 
 
 def test_notes_from_a_message_keep_the_link_and_fit_slacks_limit():
-    assert notes_from_message("  Call me about 50 seats  ", "https://x/p1") == "Call me about 50 seats\n\nFrom https://x/p1"
-    assert notes_from_message("", None) is None
-    long = notes_from_message("y" * 5000, "https://x/p1")
+    assert notes_from_message("  Call me about 50 seats  ", "https://x/p1", t=EN) == "Call me about 50 seats\n\nFrom https://x/p1"
+    assert notes_from_message("", None, t=EN) is None
+    long = notes_from_message("y" * 5000, "https://x/p1", t=EN)
     assert long is not None and len(long) == NOTES_MAX and long.endswith("…\n\nFrom https://x/p1")

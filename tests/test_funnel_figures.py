@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from bot.digests.views import digest_message
 from bot.home.views import home_page_view
+from bot.i18n import ENGLISH, translator
 from bot.reports.charts import chart_from_data, chart_title, funnel_chart_data
 from storage import visits
 from storage.analytics import Figures, Funnel, Scope, StageStep
@@ -23,6 +24,8 @@ from tests.support import rows
 from tests.test_analytics import add_deal, add_stages
 from tests.test_digest import add_deal as add_live_deal
 from tests.test_digest import pipeline_of, team
+
+EN = translator(ENGLISH)
 
 TEAM = "T0FUNNEL"
 BASE = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -169,12 +172,12 @@ def test_funnel_text_chart_digest_and_app_home_agree(slack):
     slack.clock.advance(seconds=10)  # the cards went to the same DM first: the chart waits for its slot there
     slack.deliver()
     file_id = slack.fake.calls("files.getUploadURLExternal")[-1].response["file_id"]
-    assert slack.fake.uploaded(file_id) == chart_from_data(chart_title("East"), data)
+    assert slack.fake.uploaded(file_id) == chart_from_data(chart_title("East", t=EN), data, t=EN)
 
     # the digest: the same funnel in its message and its chart
     digest = pipeline.digests.build("T0TEST", team(slack), slack.clock.now() - timedelta(days=1))
     assert digest.funnel == funnel
-    digest_text = str(digest_message(digest, stages)[1])
+    digest_text = str(digest_message(digest, stages, t=EN)[1])
     assert ("Prospect → Solution design 80% (4 of 5) · Solution design → Technical evaluation 75% (3 of 4) · "
             "Technical evaluation → Negotiation 67% (2 of 3) · Negotiation → Won 100% (2 of 2) · Lost: 1") in digest_text
     assert funnel_chart_data(digest.funnel, stages) == data
@@ -185,4 +188,4 @@ def test_funnel_text_chart_digest_and_app_home_agree(slack):
     slack.event({"type": "app_home_opened", "user": "U0MGR", "tab": "home"})
     home = str(slack.fake.home_view("U0MGR"))
     assert ("Prospect 5 → 80% · Solution design 4 → 75% · Technical evaluation 3 → 67% · Negotiation 2 → 100% · Won 2 · Lost 1") in home
-    assert home_page_view(page, stages)["blocks"] == slack.fake.home_view("U0MGR")["blocks"]
+    assert home_page_view(page, stages, t=translator("en"))["blocks"] == slack.fake.home_view("U0MGR")["blocks"]

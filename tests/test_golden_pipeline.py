@@ -387,7 +387,11 @@ def export(slack, user: str) -> list[dict]:
         slack.deliver()
     assert len(csv_uploads()) == before + 1, "the export never arrived"
     file_id = csv_uploads()[-1].response["file_id"]
-    return list(csv.DictReader(io.StringIO(slack.fake.uploaded(file_id).decode())))
+    content = slack.fake.uploaded(file_id)
+    assert content[:3] == b"\xef\xbb\xbf"  # UTF-8 with a byte order mark, for Excel
+    rows = list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"))))
+    # the time columns name the workspace's zone once, in their header: "created_at (UTC)"
+    return [{key.removesuffix(" (UTC)"): value for key, value in row.items()} for row in rows]
 
 
 def test_opp_export(slack):

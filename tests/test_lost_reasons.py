@@ -12,11 +12,14 @@ from alembic import command
 from sqlalchemy import inspect, text
 
 from bot.digests.views import digest_message
+from bot.i18n import ENGLISH, translator
 from storage.analytics import LostReason, Scope
 from storage.db import UnitOfWork
 from storage.models import StageChange
 from tests.conftest import START, TEAM
 from tests.support import migrating, opp, rows, text_of
+
+EN = translator(ENGLISH)
 
 
 def lost_reasons_in_history(slack, number: int = 1) -> list[tuple[str, str | None]]:
@@ -52,7 +55,7 @@ def test_a_deal_lost_reopened_and_lost_again_keeps_both_reasons_and_each_close_c
     assert data.lost_reasons == (LostReason("Budget cut", 1), LostReason("Price too high", 1))
     # the list of lost deals has the deal once, with the reason of its latest loss
     assert [(d.number, d.lost_reason) for d in data.changes.lost.deals] == [(1, "Budget cut")]
-    _, blocks = digest_message(data, slack.oppbot.services.workspaces.stage_model(TEAM))
+    _, blocks = digest_message(data, slack.oppbot.services.workspaces.stage_model(TEAM), t=EN)
     assert "*Why deals were lost, last 90 days:* Budget cut ×1 · Price too high ×1" in text_of(blocks)
 
     # /opp report by reason reads the same history: both losses, each with its reason

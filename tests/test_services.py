@@ -76,7 +76,7 @@ def test_a_new_deal_writes_its_card_and_stalled_check_with_it_and_the_card_goes_
     [card] = rows(engine, PostedCard)
     assert card.channel_id == "C0SALES"
     [note] = gateway.sent("ephemeral")
-    assert note["user"] == "U0REP1" and "its card is above" in note["text"]
+    assert note["user"] == "U0REP1" and note["text"] == f"{opp.ref} is created in <#C0SALES>."
     assert [d.kind for d in rows(engine, Delivery, status="sent")] == [CARD_POST, CARD_NOTE]
 
 

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from bot.deals.views import EN
 from bot.domain.stages import (
     can_change,
     can_view,
@@ -152,8 +153,7 @@ def test_others_are_refused(actor):
     assert not can_change(actor, OPP)
     with pytest.raises(Forbidden) as info:
         check_change(actor, OPP)
-    assert str(info.value) == ("You can't change OPP-7: it belongs to <@U0REP1>. "
-                               "Only its owner, the owner's team manager or an admin can.")
+    assert str(info.value) == "You can't change OPP-7: it belongs to <@U0REP1>; only they, their manager or an admin can."
 
 
 def test_creator_can_view_but_not_change():
@@ -169,7 +169,7 @@ def test_owner_rep_cannot_reopen_a_closed_deal(status):
     closed = replace(OPP, status=status)
     with pytest.raises(Forbidden) as info:
         check_change(OWNER, closed)
-    assert str(info.value) == f"OPP-7 is already {status}. Only a manager or an admin can reopen it."
+    assert str(info.value) == f"You can't reopen OPP-7: it is already {status}; only a manager or an admin can."
 
 
 @pytest.mark.parametrize("status", [WON, LOST])
@@ -210,4 +210,4 @@ def test_is_manager():
     ((99, OPEN, 11, OPEN), "? → Prospect"),
 ])
 def test_describe_move(args, text):
-    assert describe_move(MODEL, *args) == text
+    assert describe_move(MODEL, *args, t=EN) == text

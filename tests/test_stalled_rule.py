@@ -16,7 +16,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.deals.views import stalled_why
+from bot.deals.views import EN, stalled_why
 from bot.domain.clock import FakeClock
 from bot.domain.values import StageInfo, StageModel
 from bot.domain.words import count
@@ -106,12 +106,12 @@ def test_the_words_for_each_rule():
                     threshold_days=14.0, max_days=14, typical_days=None, typical_visits=0)
         return StalledDeal(**(base | fields))
 
-    assert stalled_why(deal(), stages) == "21 days in Negotiation; stalled after 14"
+    assert stalled_why(deal(), stages, t=EN) == "21 days in Negotiation; stalled after 14"
     assert stalled_why(deal(stage_id=1, days_in_stage=9, rule=STALLED_BY_NORM, threshold_days=6.0, typical_days=3.0, typical_visits=14),
-                       stages) == "9 days in Prospect; the team's typical time there is 3 days (from 14 deals)"
+                       stages, t=EN) == "9 days in Prospect; the team's typical time there is 3 days (from 14 deals)"
     assert stalled_why(deal(stage_id=1, days_in_stage=3, rule=STALLED_BY_NORM, threshold_days=2.0, typical_days=1.2, typical_visits=10),
-                       stages) == "3 days in Prospect; the team's typical time there is 1 day (from 10 deals)"
-    assert stalled_why(deal(days_in_stage=1, max_days=0, threshold_days=0.0), stages) == "1 day in Negotiation; stalled after 0"
+                       stages, t=EN) == "3 days in Prospect; the team's typical time there is 1 day (from 10 deals)"
+    assert stalled_why(deal(days_in_stage=1, max_days=0, threshold_days=0.0), stages, t=EN) == "1 day in Negotiation; stalled after 0"
     assert [count(n, "day", "days") for n in (1, 2, 21)] == ["1 day", "2 days", "21 days"]
 
 

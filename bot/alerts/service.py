@@ -20,6 +20,7 @@ from bot.deals.cards import CARD_POST
 from bot.domain.clock import Clock
 from bot.domain.values import (
     LOST,
+    N_,
     OPEN,
     WON,
     Context,
@@ -29,6 +30,7 @@ from bot.domain.values import (
     StageModel,
     WorkspaceView,
 )
+from bot.i18n import ENGLISH, translator
 from bot.outbox.dispatcher import Dispatcher, RetryLater, Sent, Skip, Undeliverable, Wake, WakeUp
 from bot.outbox.messages import schedule_message
 from bot.slack.blocks import escape, mrkdwn
@@ -90,7 +92,7 @@ class Alerts:
     def _alerted(uow: UnitOfWork, ctx: Context, change_id: int) -> tuple[StageChange, OpportunityView]:
         change = uow.alerts.stage_change(ctx.team_id, change_id)
         if change is None:
-            raise NotFound("That alert's stage change doesn't exist in this workspace.")
+            raise NotFound(N_("That alert's stage change doesn't exist in this workspace."))
         opp = uow.deals.view(ctx.team_id, change.opportunity_id)
         assert opp is not None
         return change, opp
@@ -112,13 +114,17 @@ class Alerts:
             if holder is None and not uow.alerts.take(ctx.team_id, change, ctx.user_id, now):
                 holder = uow.alerts.active_collaborator_of_change(ctx.team_id, change_id)
             if holder is not None:
-                message = "You already have it." if holder.user_id == ctx.user_id else f"<@{holder.user_id}> has already taken this."
+                t = translator(ctx.language)
+                message = t("You already have it.") if holder.user_id == ctx.user_id else t("<@{user}> has already taken this.", user=holder.user_id)
                 return self._result(uow, change, opp, holder.user_id, False, message)
             stage_name = ctx.stages.name_of(change.to_stage_id)
             schedule_card_refreshes(uow, ctx.team_id, opp.id, now)
+            # the owner's DM is written when sent, in the owner's language
             schedule_message(uow, team_id=ctx.team_id, key=f"taken:{change_id}:{ctx.user_id}:{uuid.uuid4().hex}", user_id=opp.owner_id,
-                             text=f"<@{ctx.user_id}> took {opp.ref} {escape(opp.name)} for {stage_name}.", now=now, subject_id=opp.id)
-            result = self._result(uow, change, opp, ctx.user_id, True, f"You took {opp.ref} for {stage_name}.")
+                             message=N_("<@{user}> took {ref} {name} for {stage}."),
+                             values={"user": ctx.user_id, "ref": opp.ref, "name": escape(opp.name), "stage": stage_name}, now=now, subject_id=opp.id)
+            t = translator(ctx.language)
+            result = self._result(uow, change, opp, ctx.user_id, True, t("You took {ref} for {stage}.", ref=opp.ref, stage=stage_name))
             uow.commit()
         self.wake()
         return result
@@ -131,12 +137,14 @@ class Alerts:
             change, opp = self._alerted(uow, ctx, change_id)
             holder = uow.alerts.active_collaborator_of_change(ctx.team_id, change_id)
             if holder is None:
-                return self._result(uow, change, opp, None, False, "Nobody has this one; it is free to take.")
+                t = translator(ctx.language)
+                return self._result(uow, change, opp, None, False, t("Nobody has this one; it is free to take."))
             if holder.user_id != ctx.user_id and not ctx.actor.is_admin:
-                raise Forbidden(f"<@{holder.user_id}> has this; only they (or an admin) can release it.")
+                raise Forbidden(N_("<@{user}> has this; only they (or an admin) can release it."), user=holder.user_id)
             uow.alerts.release(holder, now)
             schedule_card_refreshes(uow, ctx.team_id, opp.id, now)
-            result = self._result(uow, change, opp, None, True, f"Released {opp.ref}; it is free to take again.")
+            t = translator(ctx.language)
+            result = self._result(uow, change, opp, None, True, t("Released {ref}; it is free to take again.", ref=opp.ref))
             uow.commit()
         self.wake()
         return result
@@ -216,11 +224,13 @@ class AlertSenders:
                 pass  # another process recorded the same notice
 
     def send_admin_notice(self, delivery: Delivery, now: datetime) -> Sent:
-        channel = delivery.payload["channel"]
-        text = (f"oppbot can't post stage alerts in <#{channel}>: it is not a member and can't join it "
-                f"({delivery.payload.get('reason')}). Please invite it there with `/invite @oppbot`; "
-                "the waiting alerts are sent as soon as it can.")
-        return Sent(*self.slack.dm(delivery.payload["admin"], text, [{"type": "section", "text": mrkdwn(f":warning: {text}")}]))
+        channel, admin = delivery.payload["channel"], delivery.payload["admin"]
+        with self.uow() as uow:
+            t = translator(uow.workspaces.reader_language(delivery.team_id, admin))
+        text = t("oppbot can't post stage alerts in <#{channel}>: it is not a member and can't join it ({reason}). "
+                 "Please invite it there with `/invite @oppbot`; the waiting alerts are sent as soon as it can.",
+                 channel=channel, reason=delivery.payload.get("reason"))
+        return Sent(*self.slack.dm(admin, text, [{"type": "section", "text": mrkdwn(f":warning: {text}")}]))
 
     # ----- sending ----------------------------------------------------------------------------
 
@@ -251,7 +261,7 @@ class AlertSenders:
         loaded = self._load(delivery)
         if loaded is None or loaded[1] is None:
             return Skip("stage change or opportunity is gone")
-        change, opp, _, card, holder, path, stages, card_queued = loaded
+        change, opp, workspace, card, holder, path, stages, card_queued = loaded
         if (waiting := self._wait_for_card(delivery, card_queued, now)) is not None:
             return waiting
         stage = stages.by_id(change.to_stage_id)
@@ -267,7 +277,8 @@ class AlertSenders:
                 raise Undeliverable(f"no channel named {stage.alert_channel if stage else '?'} in the workspace") from None
             channel = stage.alert_channel_id
         permalink = self.slack.permalink(*card) if card else None
-        text, message = stage_alert_message(opp, stages, change.id, change.changed_by, stage, path, permalink, holder=holder)
+        text, message = stage_alert_message(opp, stages, change.id, change.changed_by, stage, path, permalink, holder=holder,
+                                            t=translator(workspace.language if workspace else ENGLISH))
         return self._post(delivery, channel, text, message, now)
 
     def send_outcome_alert(self, delivery: Delivery, now: datetime) -> Sent | Skip | RetryLater:
@@ -292,5 +303,5 @@ class AlertSenders:
                 raise Undeliverable(f"no channel named {configured} in the workspace") from None
             return RetryLater(now, "channel resolved")
         text, message = outcome_message(opp, change.to_status, change.changed_by, self.slack.permalink(*card) if card else None,
-                                        change.lost_reason)
+                                        change.lost_reason, t=translator(workspace.language))
         return self._post(delivery, channel, text, message, now)

@@ -9,53 +9,65 @@ from bot.domain.values import (
     OpportunityView,
     StageModel,
 )
-from bot.slack.blocks import FIELD_TEXT, escape, format_amount, mrkdwn, plain
+from bot.i18n import Translator
+from bot.slack.blocks import FIELD_TEXT, escape, mrkdwn, plain
 from bot.slack.ids import ALERT_OPEN_LINK, RELEASE_BUTTON, TAKE_BUTTON
 
 
 def stage_alert_message(opp: OpportunityView, stages: StageModel, change_id: int, mover_id: str, stage, path: Sequence[int],
-                        permalink: str | None, *, holder: str | None) -> tuple[str, list[dict]]:
-    """The alert posted to a stage's channel; `holder` is who took it, if anyone."""
+                        permalink: str | None, *, holder: str | None, t: Translator) -> tuple[str, list[dict]]:
+    """The alert posted to a stage's channel (in the workspace's language); `holder` is who took it, if anyone."""
     mention = f"<!subteam^{stage.alert_usergroup}> " if stage.alert_usergroup else ""
-    text = f"{opp.ref} {escape(opp.name)} ({escape(opp.customer)}) entered {escape(stage.name)}"
+    ref, name, customer, stage_name = opp.ref, escape(opp.name), escape(opp.customer), escape(stage.name)
+    text = t("{ref} {name} ({customer}) entered {stage}", ref=ref, name=name, customer=customer, stage=stage_name)
     route = " › ".join(escape(stages.name_of(s)) for s in list(dict.fromkeys(path))[-8:])
     fields = [
-        f"*Customer*\n{escape(opp.customer)}",
-        f"*Amount*\n{format_amount(opp.amount, opp.currency)}",
-        f"*Owner*\n<@{opp.owner_id}>",
-        f"*Expected close*\n{opp.close_date.isoformat() if opp.close_date else '—'}",
-        f"*Stage*\n{escape(stage.name)}",
-        f"*Path so far*\n{route or escape(stage.name)}",
+        t("*Customer*") + f"\n{customer}",
+        t("*Amount*") + f"\n{t.amount(opp.amount, opp.currency)}",
+        t("*Owner*") + f"\n<@{opp.owner_id}>",
+        t("*Expected close*") + f"\n{opp.close_date.isoformat() if opp.close_date else '—'}",
+        t("*Stage*") + f"\n{stage_name}",
+        t("*Path so far*") + f"\n{route or stage_name}",
     ]
     message: list[dict] = [
-        {"type": "section", "text": mrkdwn(f"{mention}:rotating_light: <@{mover_id}> moved *{opp.ref} · {escape(opp.name)}* into *{escape(stage.name)}*.")},
+        {"type": "section", "text": mrkdwn(mention + t(":rotating_light: <@{mover}> moved *{ref} · {name}* into *{stage}*.",
+                                                       mover=mover_id, ref=ref, name=name, stage=stage_name))},
         {"type": "section", "fields": [mrkdwn(f, FIELD_TEXT) for f in fields]},
     ]
     if opp.next_step:
-        message.append({"type": "section", "text": mrkdwn(f"*Next step:* {escape(opp.next_step)}")})
+        message.append({"type": "section", "text": mrkdwn(t("*Next step:* {step}", step=escape(opp.next_step)))})
     value = str(change_id)
     elements: list[dict]
     if holder:
-        message.append({"type": "context", "elements": [mrkdwn(f":raised_hand: Taken by <@{holder}>")]})
-        elements = [{"type": "button", "action_id": RELEASE_BUTTON, "text": plain("Release"), "value": value}]
+        message.append({"type": "context", "elements": [mrkdwn(t(":raised_hand: Taken by <@{user}>", user=holder))]})
+        elements = [{"type": "button", "action_id": RELEASE_BUTTON, "text": plain(t("Release")), "value": value}]
     else:
-        elements = [{"type": "button", "action_id": TAKE_BUTTON, "text": plain("Take it"), "style": "primary", "value": value}]
+        elements = [{"type": "button", "action_id": TAKE_BUTTON, "text": plain(t("Take it")), "style": "primary", "value": value}]
     if permalink:
-        elements.append({"type": "button", "action_id": ALERT_OPEN_LINK, "text": plain("Open"), "url": permalink})
+        elements.append({"type": "button", "action_id": ALERT_OPEN_LINK, "text": plain(t("Open")), "url": permalink})
     message.append({"type": "actions", "block_id": f"alert:{change_id}", "elements": elements})
     return text, message
 
 
 def outcome_message(opp: OpportunityView, status: str, mover_id: str, permalink: str | None,
-                    lost_reason: str | None = None) -> tuple[str, list[dict]]:
-    """`lost_reason`: the one the close recorded in the history (the deal may have been reopened since)."""
+                    lost_reason: str | None = None, *, t: Translator) -> tuple[str, list[dict]]:
+    """The won / lost announcement in its channel (in the workspace's language).
+    `lost_reason`: the one the close recorded in the history (the deal may have been reopened since)."""
+    ref, name, customer, amount = opp.ref, escape(opp.name), escape(opp.customer), t.amount(opp.amount, opp.currency)
     if status == WON:
-        headline = f":trophy: *{opp.ref} · {escape(opp.name)}* ({escape(opp.customer)}) is *won* — {format_amount(opp.amount, opp.currency)}. Owner <@{opp.owner_id}>."
+        headline = t(":trophy: *{ref} · {name}* ({customer}) is *won* — {amount}. Owner <@{owner}>.",
+                     ref=ref, name=name, customer=customer, amount=amount, owner=opp.owner_id)
+        text = t("{ref} {name} won", ref=ref, name=name)
     else:
-        reason = f" Reason: {escape(lost_reason)}" if lost_reason else ""
-        headline = f":small_red_triangle_down: *{opp.ref} · {escape(opp.name)}* ({escape(opp.customer)}) is *lost* — {format_amount(opp.amount, opp.currency)}. Owner <@{opp.owner_id}>.{reason}"
+        if lost_reason:
+            headline = t(":small_red_triangle_down: *{ref} · {name}* ({customer}) is *lost* — {amount}. Owner <@{owner}>. Reason: {reason}",
+                         ref=ref, name=name, customer=customer, amount=amount, owner=opp.owner_id, reason=escape(lost_reason))
+        else:
+            headline = t(":small_red_triangle_down: *{ref} · {name}* ({customer}) is *lost* — {amount}. Owner <@{owner}>.",
+                         ref=ref, name=name, customer=customer, amount=amount, owner=opp.owner_id)
+        text = t("{ref} {name} lost", ref=ref, name=name)
     message: list[dict] = [{"type": "section", "text": mrkdwn(headline)},
-                           {"type": "context", "elements": [mrkdwn(f"Marked by <@{mover_id}>")]}]
+                           {"type": "context", "elements": [mrkdwn(t("Marked by <@{user}>", user=mover_id))]}]
     if permalink:
-        message.append({"type": "actions", "elements": [{"type": "button", "action_id": ALERT_OPEN_LINK, "text": plain("Open"), "url": permalink}]})
-    return f"{opp.ref} {escape(opp.name)} {status}", message
+        message.append({"type": "actions", "elements": [{"type": "button", "action_id": ALERT_OPEN_LINK, "text": plain(t("Open")), "url": permalink}]})
+    return text, message

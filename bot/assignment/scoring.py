@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from bot.domain.words import count, days
+from bot.domain.languages import ENGLISH
+from bot.domain.values import N_
+from bot.i18n import Translator, translator
 from bot.workspace.config import AssignmentConfig
 from storage import analytics
 
@@ -34,12 +36,58 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class Reason:
+    """A reason as a manager reads it: a catalogue entry (a plural one when `many` is given, for `n`) and its
+    values, said in the reader's language with `text(t)`. A value may be a Reason or a Rate itself."""
+
+    message: str
+    values: tuple[tuple[str, object], ...] = ()
+    many: str | None = None
+    n: int = 0
+
+    @staticmethod
+    def plural(one: str, many: str, n: int, /, **values: object) -> Reason:
+        return Reason(one, tuple(values.items()), many, n)
+
+    @staticmethod
+    def of(message: str, /, **values: object) -> Reason:
+        return Reason(message, tuple(values.items()))
+
+    def text(self, t: Translator) -> str:
+        values = {key: value.text(t) if isinstance(value, (Reason, Rate)) else value for key, value in self.values}
+        if self.many is not None:
+            return t.plural(self.message, self.many, self.n, **values)
+        return t(self.message, **values)
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A win rate, written the reader's way ("30%")."""
+
+    rate: float
+
+    def text(self, t: Translator) -> str:
+        return t.percent(self.rate)
+
+
+EN = translator(ENGLISH)
+
+
+def reasons_text(reasons: Sequence[Reason], t: Translator) -> str:
+    return t("; ").join(reason.text(t) for reason in reasons)
+
+
+@dataclass(frozen=True)
 class Suggestion:
     user_id: str
     score: float
     win_rate: float
-    reasons: str
+    reasons: str  # in English, for logs and tests; `reasons_in(t)` for a reader
     last_assigned: datetime | None = None
+    because: tuple[Reason, ...] = ()
+
+    def reasons_in(self, t: Translator) -> str:
+        return reasons_text(self.because, t) if self.because else self.reasons
 
 
 def amount_band(amount: Decimal | None) -> tuple[Decimal, Decimal] | None:
@@ -69,48 +117,54 @@ def confident_rate(wins: float, closed: float, z: float = CONFIDENCE_Z) -> float
     return max(0.0, (centre - spread) / (1 + z2 / closed))
 
 
-def record_reason(record: analytics.RepRecord | None, team_rate: float, similar_label: str) -> str:
+def record_reason(record: analytics.RepRecord | None, team_rate: float, similar_label: str) -> Reason:
     """The rep's record, as a manager would say it: "won 3 of 4 deals like this one (Manufacturing · APAC)".
 
     `similar_label` names what "like this one" means (the deal's known attributes, "" when none is known:
     then every closed deal counts as similar and the sentence says just "deals").
     """
     if record is None or not record.closed:
-        return f"no closed deals yet, so counted at the team's {team_rate:.0%} win rate"
-    like = f" ({similar_label})" if similar_label else ""
+        return Reason.of(N_("no closed deals yet, so counted at the team's {rate} win rate"), rate=Rate(team_rate))
     if not similar_label:
         if record.closed == 1:
-            return "won their only closed deal" if record.won else "lost their only closed deal"
-        return f"won {record.won} of {record.closed} closed deals"
+            return Reason.of(N_("won their only closed deal")) if record.won else Reason.of(N_("lost their only closed deal"))
+        return Reason.of(N_("won {won} of {closed} closed deals"), won=record.won, closed=record.closed)
+    like = similar_label
     if record.similar_closed == 1:
-        return f"won the only deal like this one{like}" if record.similar_won else f"lost the only deal like this one{like}"
+        return (Reason.of(N_("won the only deal like this one ({similar})"), similar=like) if record.similar_won
+                else Reason.of(N_("lost the only deal like this one ({similar})"), similar=like))
     if record.similar_closed:
-        return f"won {record.similar_won} of {record.similar_closed} deals like this one{like}"
+        return Reason.of(N_("won {won} of {closed} deals like this one ({similar})"), won=record.similar_won, closed=record.similar_closed, similar=like)
     if record.closed == 1:
-        return (f"won their only closed deal, none like this one{like}" if record.won
-                else f"lost their only closed deal, none like this one{like}")
-    return f"won {record.won} of {record.closed} closed deals, none like this one{like}"
+        return (Reason.of(N_("won their only closed deal, none like this one ({similar})"), similar=like) if record.won
+                else Reason.of(N_("lost their only closed deal, none like this one ({similar})"), similar=like))
+    return Reason.of(N_("won {won} of {closed} closed deals, none like this one ({similar})"), won=record.won, closed=record.closed, similar=like)
 
 
-def load_reason(open_count: int, team_average: float) -> str:
+def load_reason(open_count: int, team_average: float) -> Reason:
     """The rep's open deals against the team's average: "5 open deals, 2 fewer than the team's average"."""
-    deals = count(open_count, "open deal", "open deals", zero="no open deals")
+    deals = Reason.of(N_("no open deals")) if open_count == 0 else Reason.plural("{n} open deal", "{n} open deals", open_count)
     difference = team_average - open_count
     if difference == 0:
-        return f"{deals}, the team's average"
+        return Reason.of(N_("{deals}, the team's average"), deals=deals)
     if abs(difference) < 1:
-        return f"{deals}, about the team's average"
+        return Reason.of(N_("{deals}, about the team's average"), deals=deals)
     # whole deals, half up
     if difference > 0:
-        fewer = int(difference + 0.5)
-        return f"{deals}, {fewer} fewer than the team's average"
-    more = int(-difference + 0.5)
-    return f"{deals}, {more} more than the team's average"
+        return Reason.of(N_("{deals}, {fewer} fewer than the team's average"), deals=deals, fewer=int(difference + 0.5))
+    return Reason.of(N_("{deals}, {more} more than the team's average"), deals=deals, more=int(-difference + 0.5))
 
 
-def speed_reason(rep_days: float, team_days: float) -> str:
+def in_days(value: float) -> Reason:
+    """A length of time in whole days as people say it: "under a day", "1 day", "12 days"."""
+    if value < 1:
+        return Reason.of(N_("under a day"))
+    return Reason.plural("{n} day", "{n} days", int(value + 0.5))  # half up: 1.5 days reads "2 days"
+
+
+def speed_reason(rep_days: float, team_days: float) -> Reason:
     """How fast the rep's wins close against the team's: "wins in 12 days on average, the team in 20 days"."""
-    return f"wins in {days(rep_days)} on average, the team in {days(team_days)}"
+    return Reason.of(N_("wins in {rep} on average, the team in {team}"), rep=in_days(rep_days), team=in_days(team_days))
 
 
 def rank(candidates: Sequence[Candidate], weights: AssignmentConfig, now: datetime, *, similar_label: str, currency: str) -> list[Suggestion]:
@@ -147,10 +201,10 @@ def rank(candidates: Sequence[Candidate], weights: AssignmentConfig, now: dateti
         reasons = [record_reason(record, prior, similar_label),
                    load_reason(load.open_count, average_open)]
         if load.overdue_follow_ups:
-            reasons.append(count(load.overdue_follow_ups, "overdue follow-up", "overdue follow-ups"))
+            reasons.append(Reason.plural("{n} overdue follow-up", "{n} overdue follow-ups", load.overdue_follow_ups))
         if record and record.weighted_won and team_cycle is not None:
             reasons.append(speed_reason(record.weighted_cycle_days / record.weighted_won, team_cycle))
-        suggestions.append(Suggestion(candidate.user_id, round(score, 4), win_rate, "; ".join(reasons), candidate.last_assigned))
+        suggestions.append(Suggestion(candidate.user_id, round(score, 4), win_rate, reasons_text(reasons, EN), candidate.last_assigned, tuple(reasons)))
     # Best score first; among equal scores the rep assigned longest ago first (round robin).
     epoch = datetime.min.replace(tzinfo=now.tzinfo)
     return sorted(suggestions, key=lambda s: (-round(s.score, 3), s.last_assigned or epoch, s.user_id))

@@ -12,12 +12,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bot.assignment.scoring import Candidate, Suggestion, _band_label, amount_band, rank
-from bot.assignment.views import suggestions_message
+from bot.assignment.views import auto_assigned_note, suggestions_message
 from bot.deals.cards import schedule_card_refreshes
 from bot.deals.views import card_message
 from bot.domain.clock import Clock
+from bot.domain.languages import ENGLISH
 from bot.domain.money import Rates
 from bot.domain.values import (
+    N_,
     Actor,
     Context,
     Forbidden,
@@ -27,9 +29,10 @@ from bot.domain.values import (
     no_such_deal,
 )
 from bot.domain.when import WhenError, parse_when
+from bot.i18n import translator
 from bot.outbox.dispatcher import Wake, WakeUp
 from bot.outbox.messages import schedule_message
-from bot.slack.blocks import escape, mrkdwn
+from bot.slack.blocks import mrkdwn
 from bot.workspace.config import AssignmentConfig
 from storage.analytics import Similar
 from storage.db import UnitOfWork, UnitOfWorkFactory
@@ -50,7 +53,7 @@ def team_of_deal(teams: list[TeamView], opp: OpportunityView) -> TeamView | None
 def check_assigner(actor: Actor, team: TeamView | None) -> None:
     if actor.is_admin or (team is not None and team.manager_id == actor.user_id):
         return
-    raise Forbidden("Only the team's manager or an admin assigns deals. You can hand yours back with “Needs an owner”.")
+    raise Forbidden(N_("Only the team's manager or an admin assigns deals. You can hand yours back with “Needs an owner”."))
 
 
 class Assignments:
@@ -105,11 +108,11 @@ class Assignments:
             team, target_team = team_of_deal(teams, opp), team_of(teams, user_id)
             check_assigner(ctx.actor, team if team is not None else target_team)
             if not ctx.actor.is_admin and target_team is not None and target_team.manager_id != ctx.user_id:
-                raise Forbidden(f"<@{user_id}> is on {target_team.name}, which you don't manage.")
+                raise Forbidden(N_("<@{user}> is on {team}, which you don't manage."), user=user_id, team=target_team.name)
             if problem:
                 raise Invalid(problem)
             if opp.owner_id == user_id and not opp.needs_owner:
-                raise Invalid(f"{opp.ref} is already <@{user_id}>'s.")
+                raise Invalid(N_("{ref} is already <@{user}>'s."), ref=opp.ref, user=user_id)
             after = self._set_owner(uow, ctx.user_id, row, user_id, "assigned", now)
             uow.commit()
         self.wake()
@@ -120,9 +123,11 @@ class Assignments:
         uow.deals.set_owner(row, user_id, changed_by=by, how=how, now=now)
         after = to_view(row)
         schedule_card_refreshes(uow, after.team_id, after.id, now)
-        text, card = card_message(uow.deals.card(after), uow.workspaces.stage_model(after.team_id), now)
+        t = translator(uow.workspaces.reader_language(after.team_id, user_id))  # the new owner's
+        text, card = card_message(uow.deals.card(after), uow.workspaces.stage_model(after.team_id), now, t=t)
+        told = t("Automatically assigned to you: {card}", card=text) if how == "automatic" else t("Assigned to you: {card}", card=text)
         schedule_message(uow, team_id=after.team_id, key=f"assigned:{after.id}:{user_id}:{uuid.uuid4().hex}", user_id=user_id,
-                         text=f"{'Automatically a' if how == 'automatic' else 'A'}ssigned to you: {text}", blocks=card, now=now, subject_id=after.id)
+                         text=told, blocks=card, now=now, subject_id=after.id)
         log.info("%s: %s now owned by %s (%s by %s)", after.team_id, after.ref, user_id, how, by)
         return after
 
@@ -135,7 +140,7 @@ class Assignments:
             opp = to_view(row)
             team = team_of_deal(uow.teams.views(ctx.team_id), opp)
             if not (ctx.actor.is_admin or ctx.user_id == opp.owner_id or (team is not None and team.manager_id == ctx.user_id)):
-                raise Forbidden(f"Only {opp.ref}'s owner, their manager or an admin can ask for a new owner.")
+                raise Forbidden(N_("Only {ref}'s owner, their manager or an admin can ask for a new owner."), ref=opp.ref)
             uow.deals.flag_needs_owner(row)
             answer = self.route(uow, to_view(row), requested_by=ctx.user_id)
             uow.commit()
@@ -144,22 +149,28 @@ class Assignments:
 
     def route(self, uow: UnitOfWork, opp: OpportunityView, *, requested_by: str) -> str:
         """Send a deal that needs an owner to its team, in the caller's transaction: assigned at once in
-        automatic mode, else suggested to the manager. Returns what to tell the one who asked."""
+        automatic mode, else suggested to the manager. Returns what to tell the one who asked, in their language."""
         now = self.clock.now()
+        t = translator(uow.workspaces.reader_language(opp.team_id, requested_by))  # the one who asked
         team = team_of_deal(uow.teams.views(opp.team_id), opp)
         if team is None:
-            return f"{opp.ref} needs an owner, but its owner is on no team; an admin can `/opp assign {opp.ref} @rep`."
+            return t("{ref} needs an owner, but its owner is on no team; an admin can `/opp assign {ref} @rep`.", ref=opp.ref)
         suggestions = self.suggestions(uow, opp, team)
         key = f"{opp.id}:{uuid.uuid4().hex}"
         if team.auto_assign and suggestions:
             chosen = suggestions[0]
             row = uow.deals.locked(opp.team_id, opp_id=opp.id)
             self._set_owner(uow, team.manager_id, row, chosen.user_id, "automatic", now)
-            note = f"{opp.ref} {escape(opp.name)} was assigned automatically to <@{chosen.user_id}>: {chosen.reasons}."
+            note = auto_assigned_note(opp, chosen, t=translator(uow.workspaces.reader_language(opp.team_id, team.manager_id)))
             schedule_message(uow, team_id=opp.team_id, key=f"auto-assigned:{key}", user_id=team.manager_id, text=note,
                              blocks=[{"type": "section", "text": mrkdwn(note)}], now=now, subject_id=opp.id)
-            return f"{opp.ref} was assigned to <@{chosen.user_id}>."
-        text, message = suggestions_message(opp, suggestions[:3], requested_by=requested_by, team_name=team.name)
+            return t("{ref} was assigned to <@{user}>.", ref=opp.ref, user=chosen.user_id)
+        if team.routing_channel:  # a channel reads the workspace's language, the manager their own
+            workspace = uow.workspaces.view(opp.team_id)
+            reader = translator(workspace.language if workspace else ENGLISH)
+        else:
+            reader = translator(uow.workspaces.reader_language(opp.team_id, team.manager_id))
+        text, message = suggestions_message(opp, suggestions[:3], requested_by=requested_by, team_name=team.name, t=reader)
         if team.routing_channel:
             schedule_message(uow, team_id=opp.team_id, key=f"needs-owner:{key}", channel_id=team.routing_channel, text=text, blocks=message,
                              now=now, subject_id=opp.id)
@@ -167,19 +178,21 @@ class Assignments:
             schedule_message(uow, team_id=opp.team_id, key=f"needs-owner:{key}", user_id=team.manager_id, text=text, blocks=message,
                              now=now, subject_id=opp.id)
         where = f"<#{team.routing_channel}>" if team.routing_channel else f"<@{team.manager_id}>"
-        return f"{opp.ref} needs an owner; I sent it to {where} with suggestions."
+        return t("{ref} needs an owner; I sent it to {where} with suggestions.", ref=opp.ref, where=where)
 
     def set_away(self, ctx: Context, user_id: str, until_text: str | None) -> datetime | None:
         """Away until a day (read in the rep's time zone), or back when `until_text` is None; returns the moment."""
         if user_id != ctx.user_id and not (ctx.actor.is_admin or user_id in ctx.actor.managed_user_ids):
-            raise Forbidden("You can mark only yourself, or your own reps, as away.")
+            raise Forbidden(N_("You can mark only yourself, or your own reps, as away."))
         until = None
         if until_text:
             tz = ctx.timezone if user_id == ctx.user_id else self.timezone_of(ctx.team_id, user_id)
             try:
                 until = parse_when(until_text, self.clock.now(), tz).at
-            except WhenError as exc:
-                raise Invalid(str(exc)) from None
+            except WhenError as exc:  # in the words bot/domain/when.py chose: a catalogue entry and its values, when it gives them
+                message, values = getattr(exc, "message", None), getattr(exc, "values", None)
+                raise (Invalid(message, **(values if isinstance(values, dict) else {})) if isinstance(message, str)
+                       else Invalid(str(exc))) from None
         with self.uow(write=True) as uow:
             uow.workspaces.set_away(ctx.team_id, user_id, until, "")
             uow.commit()

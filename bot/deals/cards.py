@@ -17,9 +17,10 @@ from datetime import datetime
 
 from slack_sdk.errors import SlackApiError
 
-from bot.deals.views import card_message
+from bot.deals.views import card_message, next_step_offer
+from bot.domain.languages import ENGLISH
 from bot.domain.values import OpportunityView
-from bot.followups.views import add_follow_up_offer
+from bot.i18n import translator
 from bot.outbox.dispatcher import Dispatcher, Sent, Skip
 from bot.slack.gateway import CANNOT_POST_HERE, SlackGateway, slack_error
 from storage.db import UnitOfWork, UnitOfWorkFactory
@@ -58,20 +59,26 @@ class Cards:
         dispatcher.register(CARD_NOTE, self.send_note)
         dispatcher.register(CARD_REFRESH, self.send_refresh)
 
-    def _render(self, team_id: str, opportunity_id: int, now: datetime) -> tuple[OpportunityView, str, list[dict]] | None:
-        """The deal as it is now, and its card: one read."""
+    def _render(self, team_id: str, opportunity_id: int, now: datetime, *, channel: str | None) -> tuple[OpportunityView, str, list[dict]] | None:
+        """The deal as it is now, and its card, one read: in the workspace's language in a channel, in the owner's in a DM
+        (`channel` None: the card is going to the owner by DM; a D… id is a DM)."""
         with self.uow() as uow:
             opp = uow.deals.view(team_id, opportunity_id)
             if opp is None:
                 return None
-            return opp, *card_message(uow.deals.card(opp), uow.workspaces.stage_model(team_id), now)
+            if channel is None or channel.startswith("D"):
+                language = uow.workspaces.reader_language(team_id, opp.owner_id)
+            else:
+                workspace = uow.workspaces.view(team_id)
+                language = workspace.language if workspace is not None else ENGLISH
+            return opp, *card_message(uow.deals.card(opp), uow.workspaces.stage_model(team_id), now, t=translator(language))
 
     def send_post(self, delivery: Delivery, now: datetime) -> Sent | Skip:
-        rendered = self._render(delivery.team_id, delivery.subject_id, now)
+        requested = delivery.payload.get("channel")
+        rendered = self._render(delivery.team_id, delivery.subject_id, now, channel=requested or None)
         if rendered is None:
             return Skip("opportunity is gone")
         opp, text, blocks = rendered
-        requested = delivery.payload.get("channel")
         refused = None
         if requested:
             try:
@@ -82,6 +89,10 @@ class Cards:
                 if refused not in CANNOT_POST_HERE:
                     raise  # a 429 or an outage: the outbox tries the channel again
                 log.info("can't post the card of deal %s in %s (%s); sending it by DM", delivery.subject_id, requested, refused)
+                dm = self._render(delivery.team_id, delivery.subject_id, now, channel=None)  # in the owner's language
+                if dm is None:
+                    return Skip("opportunity is gone")
+                opp, text, blocks = dm
         channel, ts = self.slack.dm(opp.owner_id, text, blocks)
         return self._posted(delivery, channel, ts, in_requested_channel=False, refused=refused, now=now)
 
@@ -98,18 +109,24 @@ class Cards:
 
     def send_note(self, delivery: Delivery, now: datetime) -> Sent | Skip:
         payload = delivery.payload
+        submitter, requested = payload["submitter"], payload.get("channel")
         with self.uow() as uow:
             opp = uow.deals.view(delivery.team_id, delivery.subject_id)
+            t = translator(uow.workspaces.reader_language(delivery.team_id, submitter))
         if opp is None:
             return Skip("opportunity is gone")
-        submitter, requested = payload["submitter"], payload.get("channel")
+        owner = f"<@{opp.owner_id}>"
         if payload["in_requested_channel"]:
-            note = f"{opp.ref} is created and its card is above."
+            note = t("{ref} is created in <#{channel}>.", ref=opp.ref, channel=payload["posted_in"])
+        elif requested and opp.owner_id == submitter:
+            note = t("{ref} is created, but I can't post in <#{channel}> (invite me with `/invite @oppbot`), so I sent its card to you by DM.",
+                     ref=opp.ref, channel=requested)
+        elif requested:
+            note = t("{ref} is created, but I can't post in <#{channel}> (invite me with `/invite @oppbot`), so I sent its card to {owner} by DM.",
+                     ref=opp.ref, channel=requested, owner=owner)
         else:
-            where = f"<@{opp.owner_id}> by DM" if opp.owner_id != submitter else "you by DM"
-            why = f"I can't post in <#{requested}> (invite me with `/invite @oppbot`), so " if requested else ""
-            note = f"{opp.ref} is created. {why}I sent its card to {where}."
-        blocks = add_follow_up_offer(opp, note + " What is the next step?")
+            note = t("{ref} is created, and I sent its card to {owner} by DM.", ref=opp.ref, owner=owner)
+        blocks = next_step_offer(opp, note, t=t)
         if payload["in_requested_channel"]:
             self.slack.ephemeral(payload["posted_in"], submitter, note, blocks)
             return Sent(payload["posted_in"])
@@ -122,7 +139,7 @@ class Cards:
             card = uow.deals.posted_card(delivery.team_id, delivery.subject_id)
         if card is None:
             return Skip("the card was forgotten")
-        rendered = self._render(delivery.team_id, card.opportunity_id, now)
+        rendered = self._render(delivery.team_id, card.opportunity_id, now, channel=card.channel_id)
         if rendered is None:
             return Skip("opportunity is gone")
         try:

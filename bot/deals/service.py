@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.alerts.service import schedule_alerts
 from bot.deals.cards import schedule_card_post, schedule_card_refreshes
@@ -18,6 +18,7 @@ from bot.domain.clock import Clock
 from bot.domain.stages import can_view, check_change, resolve_stage
 from bot.domain.values import (
     LOST,
+    N_,
     OPEN,
     WON,
     Card,
@@ -31,6 +32,7 @@ from bot.domain.values import (
 from bot.followups.service import schedule_stalled_check
 from bot.outbox.dispatcher import Wake, WakeUp
 from bot.outbox.messages import schedule_message
+from bot.slack.blocks import escape
 from storage.db import UnitOfWork, UnitOfWorkFactory
 from storage.deals import follow_up_view, to_view
 
@@ -40,8 +42,17 @@ log = logging.getLogger(__name__)
 class ChangeResult:
     card: Card
     changed: bool
-    message: str
+    msgid: str  # a catalogue entry, with `values`: shown in the reader's language with text(t)
     has_pending_follow_up: bool = False
+    values: dict[str, object] = field(default_factory=dict)
+
+    def text(self, t: Callable[..., str]) -> str:
+        return t(self.msgid, **self.values)
+
+    @property
+    def message(self) -> str:
+        """The English, for logs and tests."""
+        return self.msgid.format(**self.values)
 
     @property
     def opportunity(self) -> OpportunityView:
@@ -71,7 +82,7 @@ class Deals:
         """Store the deal, its first stage change, its alerts and its card in one transaction; a deal
         that needs an owner is routed to its team in it too. Returns the deal and what routing says."""
         if ctx.stages.index_of(draft.stage_id) is None:
-            raise Invalid("That stage is not one of the workspace's stages.")
+            raise Invalid(N_("That stage is not one of the workspace's stages."))
         now = self.clock.now()
         routed = None
         with self.uow(write=True) as uow:
@@ -115,7 +126,8 @@ class Deals:
             raise no_such_deal(number)
         view = to_view(row)
         if not can_view(ctx.actor, view):
-            raise Forbidden(f"{view.ref} belongs to <@{view.owner_id}>; only its owner, their manager or an admin can see it.")
+            raise Forbidden(N_("You can't see {ref}: it belongs to {owner}; only they, their manager or an admin can."),
+                            ref=view.ref, owner=f"<@{view.owner_id}>")
         return view
 
     def check_changeable(self, ctx: Context, opp_id: int) -> OpportunityView:
@@ -131,7 +143,7 @@ class Deals:
         else:
             found = ctx.stages.by_id(stage_id) if stage_id is not None else None
             if found is None or ctx.stages.index_of(found.id) is None:
-                raise Invalid("That stage is not one of the workspace's stages.")
+                raise Invalid(N_("That stage is not one of the workspace's stages."))
             target = found
         return self._transition(ctx, opp_id, number, target.id, OPEN)
 
@@ -160,9 +172,15 @@ class Deals:
                     card = uow.deals.card(after)
                     uow.commit()
                     self.wake()
-                    return ChangeResult(card, True, f"{after.ref} was already lost; its reason is updated.")
-                where = "Won" if to_status == WON else "Lost" if to_status == LOST else stages.name_of(target_stage)
-                return ChangeResult(uow.deals.card(before), False, f"{before.ref} is already in {where}; nothing changed.")
+                    return ChangeResult(card, True, N_("{ref} was already lost; its reason is updated."), values={"ref": after.ref})
+                where: dict[str, object] = {}
+                if to_status == WON:
+                    already = N_("{ref} is already in Won; nothing changed.")
+                elif to_status == LOST:
+                    already = N_("{ref} is already in Lost; nothing changed.")
+                else:
+                    already, where = N_("{ref} is already in {stage}; nothing changed."), {"stage": escape(stages.name_of(target_stage))}
+                return ChangeResult(uow.deals.card(before), False, already, values={"ref": before.ref, **where})
             change = uow.deals.change_stage(opp, to_stage_id=target_stage, to_status=to_status, changed_by=ctx.user_id, now=now,
                                             lost_reason=reason)
             schedule_stalled_check(uow, opp, stages, now)
@@ -172,24 +190,27 @@ class Deals:
             card = uow.deals.card(after)
             uow.commit()
         self.wake()
+        values: dict[str, object] = {"ref": after.ref}
         if to_status == WON:
-            message = f"{after.ref} marked *Won* :tada:"
+            message = N_("{ref} marked *Won* :tada:")
         elif to_status == LOST:
-            message = f"{after.ref} marked *Lost*."
+            message = N_("{ref} marked *Lost*.")
         elif before.status != OPEN:
-            message = f"{after.ref} reopened in *{stages.name_of(target_stage)}*."
+            message, values["stage"] = N_("{ref} reopened in *{stage}*."), escape(stages.name_of(target_stage))
         else:
-            message = f"{after.ref} moved from *{stages.name_of(before.stage_id)}* to *{stages.name_of(target_stage)}*."
-        log.info("%s: %s by %s", ctx.team_id, message, ctx.user_id)
-        return ChangeResult(card, True, message, has_pending_follow_up=card.next_follow_up is not None)
+            message = N_("{ref} moved from *{before}* to *{after}*.")
+            values.update(before=escape(stages.name_of(before.stage_id)), after=escape(stages.name_of(target_stage)))
+        result = ChangeResult(card, True, message, has_pending_follow_up=card.next_follow_up is not None, values=values)
+        log.info("%s: %s -> %s by %s", ctx.team_id, after.ref, after.status if after.status != OPEN else stages.name_of(target_stage), ctx.user_id)
+        return result
 
     def list_open(self, ctx: Context, *, owner_id: str | None = None, stage_query: str | None = None, stage_id: int | None = None,
                   offset: int = 0) -> ListPage:
         actor = ctx.actor
         owner_id = owner_id or actor.user_id
         if owner_id != actor.user_id and not (actor.is_admin or owner_id in actor.managed_user_ids):
-            raise Forbidden(f"You can list only your own opportunities{', or your team’s' if actor.is_manager else ''}; "
-                            f"<@{owner_id}>'s are not yours to see.")
+            raise Forbidden(N_("You can't see {owner}'s opportunities: only they, their manager or an admin can."),
+                            owner=f"<@{owner_id}>")
         if stage_query:
             stage_id = resolve_stage(stage_query, ctx.stages).id
         elif stage_id is not None and ctx.stages.by_id(stage_id) is None:

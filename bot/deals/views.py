@@ -22,6 +22,7 @@ from bot.domain.values import (
     CHANGE_KIND,
     FOUND,
     LOST,
+    N_,
     REACH,
     TAG_CHOICES,
     VISIBILITY,
@@ -33,7 +34,7 @@ from bot.domain.values import (
     OpportunityView,
     StageModel,
 )
-from bot.domain.words import count
+from bot.i18n import ENGLISH, Translator, translator
 from bot.slack.blocks import (
     FIELD_TEXT,
     HEADER_TEXT,
@@ -49,7 +50,6 @@ from bot.slack.blocks import (
     clip,
     days_between,
     escape,
-    format_amount,
     mrkdwn,
     option,
     plain,
@@ -57,6 +57,7 @@ from bot.slack.blocks import (
 )
 from bot.slack.ids import (
     ADD_FOLLOW_UP_BUTTON,
+    CARD_MORE,
     DETAILS_BUTTON,
     DETAILS_MODAL,
     LIST_PAGE_BUTTON,
@@ -88,95 +89,103 @@ LIST_PAGE_SIZE = 25
 
 
 
+EN = translator(ENGLISH)  # an English translator, for callers that have no reader yet
 
-def status_label(opp: OpportunityView, stages: StageModel) -> str:
+CARD_NOTES_BLOCK = "card_notes"
+
+
+def status_label(opp: OpportunityView, stages: StageModel, *, t: Translator) -> str:
     if opp.status == WON:
-        return "Won :trophy:"
+        return t("Won :trophy:")
     if opp.status == LOST:
-        return "Lost"
+        return t("Lost")
     return stages.name_of(opp.stage_id)
 
 
 def stage_path(opp: OpportunityView, stages: StageModel) -> str:
-    """Prospect › *[Solution design]* › Technical evaluation › … › Won / Lost"""
+    """The open stages in order, the deal's own marked: Prospect › *[Solution design]* › Technical evaluation.
+    Won and Lost are outcomes, not steps after the last stage: the card's Status says them."""
     parts = []
     for stage in stages.stages:
         if opp.is_open and stage.id == opp.stage_id:
             parts.append(f"*[{escape(stage.name)}]*")
         else:
             parts.append(escape(stage.name))
-    parts.append("*[Won]*" if opp.status == WON else "Won")
-    parts.append("*[Lost]*" if opp.status == LOST else "Lost")
     return " › ".join(parts)
 
 
-def card_text(opp: OpportunityView, stages: StageModel) -> str:
+def card_text(opp: OpportunityView, stages: StageModel, *, t: Translator) -> str:
     """The notification / fallback text of a card."""
-    return f"{opp.ref} {escape(opp.name)} ({escape(opp.customer)}) · {status_label(opp, stages)}"
+    return t("{ref} {name} ({customer}) · {status}", ref=opp.ref, name=escape(opp.name), customer=escape(opp.customer),
+             status=status_label(opp, stages, t=t))
 
 
-def _tags(opp: OpportunityView) -> list[str]:
+def _tags(opp: OpportunityView, t: Translator) -> list[str]:
     tags = []
     for key, labels in TAG_CHOICES.items():
         value = getattr(opp, key)
         if value:
-            tags.append(labels.get(value, value))
+            tags.append(t(labels[value]) if value in labels else value)
     return tags
 
 
-def follow_up_line(follow_up: FollowUpView, now: datetime) -> str:
-    overdue = follow_up.due_at < now
-    marker = ":alarm_clock: *Overdue* " if overdue else ""
-    return f"{marker}{slack_date(follow_up.due_at)} · {escape(follow_up.text)} · <@{follow_up.assignee_id}>"
+def follow_up_line(follow_up: FollowUpView, now: datetime, *, t: Translator) -> str:
+    line = t("{due} · {task} · {assignee}", due=slack_date(follow_up.due_at), task=escape(follow_up.text), assignee=f"<@{follow_up.assignee_id}>")
+    return t(":alarm_clock: *Overdue* {line}", line=line) if follow_up.due_at < now else line
 
 
 def opportunity_card(opp: OpportunityView, stages: StageModel, now: datetime, next_follow_up: FollowUpView | None = None,
-                     collaborators: Sequence[tuple[str, int]] = ()) -> list[dict]:
+                     collaborators: Sequence[tuple[str, int]] = (), *, t: Translator) -> list[dict]:
     """The card; `collaborators` are (user_id, stage_id) of colleagues who took the deal's stage alerts."""
+    owner = f"<@{opp.owner_id}>"
     fields = [
-        f"*Customer*\n{escape(opp.customer)}",
-        f"*Amount*\n{format_amount(opp.amount, opp.currency)}",
-        f"*Owner*\n<@{opp.owner_id}>" + (" · _needs an owner_" if opp.needs_owner else ""),
-        f"*Expected close*\n{opp.close_date.isoformat() if opp.close_date else '—'}",
+        t("*Customer*\n{customer}", customer=escape(opp.customer)),
+        t("*Amount*\n{amount}", amount=t.amount(opp.amount, opp.currency)),
+        t("*Owner*\n{owner} · _needs an owner_", owner=owner) if opp.needs_owner else t("*Owner*\n{owner}", owner=owner),
+        t("*Expected close*\n{day}", day=opp.close_date.isoformat() if opp.close_date else "—"),
     ]
     if opp.is_open:
-        fields.append(f"*Stage*\n{escape(stages.name_of(opp.stage_id))} · {count(days_between(opp.stage_entered_at, now), 'day', 'days')} in stage")
+        fields.append(t.plural("*Stage*\n{stage} · {n} day in stage", "*Stage*\n{stage} · {n} days in stage",
+                               days_between(opp.stage_entered_at, now), stage=escape(stages.name_of(opp.stage_id))))
     else:
         closed = opp.closed_at or opp.updated_at
-        fields.append(f"*Status*\n{status_label(opp, stages)} on {slack_date(closed, '{date_short}')}")
+        fields.append(t("*Status*\n{status} on {day}", status=status_label(opp, stages, t=t), day=slack_date(closed, "{date_short}")))
     segment = " · ".join(escape(v) for v in (opp.industry, opp.region, opp.company_size) if v)
     if segment:
-        fields.append(f"*Segment*\n{segment}")
+        fields.append(t("*Segment*\n{segment}", segment=segment))
     if opp.source:
-        fields.append(f"*Source*\n{escape(opp.source)}")
+        fields.append(t("*Source*\n{source}", source=escape(opp.source)))
     blocks: list[dict] = [
         {"type": "header", "text": plain(f"{opp.ref} · {opp.name}", HEADER_TEXT)},
         {"type": "section", "fields": [mrkdwn(f, FIELD_TEXT) for f in fields[:10]]},
         {"type": "context", "elements": [mrkdwn(stage_path(opp, stages))]},
     ]
     if opp.status == LOST and opp.lost_reason:
-        blocks.append({"type": "section", "text": mrkdwn(f"*Lost because:* {escape(opp.lost_reason)}")})
+        blocks.append({"type": "section", "text": mrkdwn(t("*Lost because:* {reason}", reason=escape(opp.lost_reason)))})
     if opp.next_step:
-        blocks.append({"type": "section", "text": mrkdwn(f"*Next step:* {escape(opp.next_step)}")})
+        blocks.append({"type": "section", "text": mrkdwn(t("*Next step:* {step}", step=escape(opp.next_step)))})
     if opp.notes:
-        blocks.append({"type": "section", "text": mrkdwn(f"*Notes:* {escape(clip(opp.notes, 600))}")})
+        blocks.append({"type": "section", "block_id": CARD_NOTES_BLOCK,
+                       "text": mrkdwn(t("*Notes:* {notes}", notes=escape(clip(opp.notes, 600))))})
     if next_follow_up is not None and opp.is_open:
-        blocks.append({"type": "section", "text": mrkdwn(f"*Next follow-up:* {follow_up_line(next_follow_up, now)}")})
+        blocks.append({"type": "section", "text": mrkdwn(t("*Next follow-up:* {follow_up}", follow_up=follow_up_line(next_follow_up, now, t=t)))})
     if collaborators:
-        people = ", ".join(f"<@{user}> ({escape(stages.name_of(stage_id))})" for user, stage_id in collaborators[:20])
-        blocks.append({"type": "context", "elements": [mrkdwn(f"Working with: {people}")]})
-    if tags := _tags(opp):
-        blocks.append({"type": "context", "elements": [mrkdwn("Tags: " + " · ".join(tags))]})
-    blocks.append({"type": "actions", "block_id": f"card:{opp.id}", "elements": card_controls(opp, stages)})
+        people = t(", ").join(t("{user} ({stage})", user=f"<@{user}>", stage=escape(stages.name_of(stage_id))) for user, stage_id in collaborators[:20])
+        blocks.append({"type": "context", "elements": [mrkdwn(t("Working with: {people}", people=people))]})
+    if tags := _tags(opp, t):
+        blocks.append({"type": "context", "elements": [mrkdwn(t("Tags: {tags}", tags=" · ".join(tags)))]})
+    blocks.append({"type": "actions", "block_id": f"card:{opp.id}", "elements": card_controls(opp, stages, t=t)})
     return blocks
 
 
-def card_controls(opp: OpportunityView, stages: StageModel) -> list[dict]:
+def card_controls(opp: OpportunityView, stages: StageModel, *, t: Translator) -> list[dict]:
+    """At most three controls in sight (the stage select, Won, Lost), the rest in a More menu (its options
+    carry the action they stand for: `add_follow_up:7`, handled by handlers/deals.py)."""
     value = str(opp.id)
     select: dict = {
         "type": "static_select",
         "action_id": STAGE_SELECT,
-        "placeholder": plain("Move to stage…" if opp.is_open else "Reopen in stage…"),
+        "placeholder": plain(t("Move to stage…") if opp.is_open else t("Reopen in stage…")),
         "options": [option(f"{i}. {s.name}", f"{opp.id}:{s.id}") for i, s in enumerate(stages.stages[:MAX_OPTIONS], start=1)],
     }
     if opp.is_open:
@@ -184,39 +193,49 @@ def card_controls(opp: OpportunityView, stages: StageModel) -> list[dict]:
         if current is not None:
             select["initial_option"] = select["options"][current]
     elements = [select]
-    if opp.is_open:
-        elements.append({"type": "button", "action_id": WON_BUTTON, "text": plain("Won"), "style": "primary", "value": value})
-        elements.append({"type": "button", "action_id": LOST_BUTTON, "text": plain("Lost"), "style": "danger", "value": value})
-        elements.append({"type": "button", "action_id": ADD_FOLLOW_UP_BUTTON, "text": plain("Add follow-up"), "value": value})
-        if not opp.needs_owner:
-            elements.append({"type": "button", "action_id": NEEDS_OWNER_BUTTON, "text": plain("Needs an owner"), "value": value})
-    elements.append({"type": "button", "action_id": DETAILS_BUTTON, "text": plain("Details"), "value": value})
+    if not opp.is_open:
+        elements.append({"type": "button", "action_id": DETAILS_BUTTON, "text": plain(t("Details")), "value": value})
+        return elements
+    elements.append({"type": "button", "action_id": WON_BUTTON, "text": plain(t("Won")), "style": "primary", "value": value})
+    elements.append({"type": "button", "action_id": LOST_BUTTON, "text": plain(t("Lost")), "style": "danger", "value": value})
+    more = [option(t("Add follow-up"), f"{ADD_FOLLOW_UP_BUTTON}:{value}")]
+    if not opp.needs_owner:
+        more.append(option(t("Needs an owner"), f"{NEEDS_OWNER_BUTTON}:{value}"))
+    more.append(option(t("Details"), f"{DETAILS_BUTTON}:{value}"))
+    elements.append({"type": "overflow", "action_id": CARD_MORE, "options": more})
     return elements
 
 
-def history_lines(entries: Sequence[HistoryEntry], stages: StageModel) -> list[str]:
+def next_step_offer(opp: OpportunityView, text: str, *, t: Translator) -> list[dict]:
+    """What was done, and an offer to plan the next step (for a deal that has none planned)."""
+    return [{"type": "section", "text": mrkdwn(t("{done} What is the next step?", done=text))},
+            {"type": "actions", "elements": [{"type": "button", "action_id": ADD_FOLLOW_UP_BUTTON, "text": plain(t("Add follow-up")),
+                                              "style": "primary", "value": str(opp.id)}]}]
+
+
+def history_lines(entries: Sequence[HistoryEntry], stages: StageModel, *, t: Translator) -> list[str]:
     return [
-        f"{slack_date(e.changed_at)} · {escape(describe_move(stages, e.from_stage_id, e.from_status, e.to_stage_id, e.to_status))} · <@{e.changed_by}>"
+        f"{slack_date(e.changed_at)} · {escape(describe_move(stages, e.from_stage_id, e.from_status, e.to_stage_id, e.to_status, t=t))} · <@{e.changed_by}>"
         for e in entries
     ]
 
 
 def details_blocks(card: Sequence[dict], opp: OpportunityView, stages: StageModel, entries: Sequence[HistoryEntry], now: datetime, *, limit: int,
-                   omitted: int = 0) -> list[dict]:
+                   omitted: int = 0, t: Translator) -> list[dict]:
     """The card (as built by opportunity_card) without its controls, then the full notes and the stage history."""
-    blocks = [b for b in card if b["type"] != "actions"]
-    blocks = [b for b in blocks if not (b["type"] == "section" and b.get("text", {}).get("text", "").startswith("*Notes:*"))]
+    blocks = [b for b in card if b["type"] != "actions" and b.get("block_id") != CARD_NOTES_BLOCK]
     if opp.notes:
-        blocks.append({"type": "section", "text": mrkdwn(f"*Notes:*\n{escape(opp.notes)}")})
-    blocks.append({"type": "context", "elements": [mrkdwn(f"Created {slack_date(opp.created_at)} by <@{opp.created_by}> · updated {slack_date(opp.updated_at)}")]})
+        blocks.append({"type": "section", "text": mrkdwn(t("*Notes:*\n{notes}", notes=escape(opp.notes)))})
+    blocks.append({"type": "context", "elements": [mrkdwn(t("Created {created} by {creator} · updated {updated}", created=slack_date(opp.created_at),
+                                                            creator=f"<@{opp.created_by}>", updated=slack_date(opp.updated_at)))]})
     blocks.append({"type": "divider"})
-    blocks.append({"type": "section", "text": mrkdwn("*Stage history*")})
-    lines = history_lines(entries, stages)
+    blocks.append({"type": "section", "text": mrkdwn(t("*Stage history*"))})
+    lines = history_lines(entries, stages, t=t)
     room = max(1, limit - len(blocks))
     chunks = _chunk_lines(lines, SECTION_TEXT)
     if len(chunks) > room or omitted:
         chunks = chunks[-room:]
-        chunks[0] = clip("_(older changes omitted)_\n" + chunks[0], SECTION_TEXT)
+        chunks[0] = clip(t("_(older changes omitted)_") + "\n" + chunks[0], SECTION_TEXT)
     blocks.extend({"type": "section", "text": mrkdwn(chunk)} for chunk in chunks)
     return blocks
 
@@ -237,61 +256,70 @@ def _chunk_lines(lines: Iterable[str], limit: int) -> list[str]:
 
 
 def details_modal(card: Sequence[dict], opp: OpportunityView, stages: StageModel, entries: Sequence[HistoryEntry], now: datetime,
-                  omitted: int = 0) -> dict:
+                  omitted: int = 0, *, t: Translator) -> dict:
     return {
         "type": "modal",
         "callback_id": DETAILS_MODAL,
         "title": plain(clip(opp.ref, VIEW_TITLE)),
-        "close": plain("Close"),
-        "blocks": details_blocks(card, opp, stages, entries, now, limit=VIEW_BLOCKS, omitted=omitted),
+        "close": plain(t("Close")),
+        "blocks": details_blocks(card, opp, stages, entries, now, limit=VIEW_BLOCKS, omitted=omitted, t=t),
     }
 
 
-def new_opportunity_modal(choices: FormChoices, *, owner_id: str, metadata: dict, name: str | None = None, notes: str | None = None) -> dict:
+def new_opportunity_modal(choices: FormChoices, *, owner_id: str, metadata: dict, name: str | None = None, notes: str | None = None,
+                          t: Translator) -> dict:
     stage_choices = [(f"{i}. {s.name}", str(s.id)) for i, s in enumerate(choices.stages.stages, start=1)]
+    choose = t("Choose…")
+
+    def select(pairs: Sequence[tuple[str, str]], initial: str | None = None) -> dict:
+        return _select("value", pairs, initial=initial, placeholder=choose)
+
+    def radio(labels: dict[str, str]) -> dict:
+        return _radio("value", {value: t(label) for value, label in labels.items()})
+
     blocks = [
-        _input("name", "Opportunity name", _text_input("value", max_length=NAME_MAX, initial=name, placeholder="e.g. Acme — 200 seats")),
-        _input("customer", "Customer / account", _text_input("value", max_length=CUSTOMER_MAX)),
-        _input("amount", "Amount", _text_input("value", max_length=30, placeholder="e.g. 12,500.00"), optional=True),
-        _input("currency", "Currency", _select("value", [(c, c) for c in choices.currencies], initial=choices.currencies[0])),
-        _input("close_date", "Expected close date", {"type": "datepicker", "action_id": "value"}, optional=True),
-        _input("stage", "Stage", _select("value", stage_choices, initial=str(choices.stages.first.id))),
-        _input("owner", "Owner", {"type": "users_select", "action_id": "value", "initial_user": owner_id}, optional=True,
-               hint="Clear it to have the team's manager assign the deal, with suggestions."),
-        _input("industry", "Industry", _select("value", [(v, v) for v in choices.industries]), optional=True),
-        _input("region", "Region", _select("value", [(v, v) for v in choices.regions]), optional=True),
-        _input("company_size", "Company size", _select("value", [(v, v) for v in choices.company_sizes]), optional=True),
-        _input("source", "Source", _text_input("value", max_length=SOURCE_MAX, placeholder="e.g. referral, trade show, inbound"), optional=True),
-        _input("found", "How it was found", _radio("value", FOUND), optional=True),
-        _input("reach", "Reach", _radio("value", REACH), optional=True, hint="Strategic: long-term, company-wide impact. Tactical: short-term, local."),
-        _input("visibility", "Visibility", _radio("value", VISIBILITY), optional=True, hint="Latent: had to be dug out. Explicit: stated by the customer."),
-        _input("change_kind", "Change that created it", _select("value", [(label, value) for value, label in CHANGE_KIND.items()]), optional=True),
-        _input("next_step", "Next step", _text_input("value", max_length=NEXT_STEP_MAX), optional=True),
-        _input("notes", "Notes", _text_input("value", max_length=NOTES_MAX, initial=notes, multiline=True), optional=True),
+        _input("name", t("Opportunity name"), _text_input("value", max_length=NAME_MAX, initial=name, placeholder=t("e.g. Acme — 200 seats"))),
+        _input("customer", t("Customer / account"), _text_input("value", max_length=CUSTOMER_MAX)),
+        _input("amount", t("Amount"), _text_input("value", max_length=30, placeholder=t("e.g. 12,500.00")), optional=True),
+        _input("currency", t("Currency"), select([(c, c) for c in choices.currencies], initial=choices.currencies[0])),
+        _input("close_date", t("Expected close date"), {"type": "datepicker", "action_id": "value"}, optional=True),
+        _input("stage", t("Stage"), select(stage_choices, initial=str(choices.stages.first.id))),
+        _input("owner", t("Owner"), {"type": "users_select", "action_id": "value", "initial_user": owner_id}, optional=True,
+               hint=t("Clear it to have the team's manager assign the deal, with suggestions.")),
+        _input("industry", t("Industry"), select([(v, v) for v in choices.industries]), optional=True),
+        _input("region", t("Region"), select([(v, v) for v in choices.regions]), optional=True),
+        _input("company_size", t("Company size"), select([(v, v) for v in choices.company_sizes]), optional=True),
+        _input("source", t("Source"), _text_input("value", max_length=SOURCE_MAX, placeholder=t("e.g. referral, trade show, inbound")), optional=True),
+        _input("found", t("How it was found"), radio(FOUND), optional=True),
+        _input("reach", t("Reach"), radio(REACH), optional=True, hint=t("Strategic: long-term, company-wide impact. Tactical: short-term, local.")),
+        _input("visibility", t("Visibility"), radio(VISIBILITY), optional=True, hint=t("Latent: had to be dug out. Explicit: stated by the customer.")),
+        _input("change_kind", t("Change that created it"), select([(t(label), value) for value, label in CHANGE_KIND.items()]), optional=True),
+        _input("next_step", t("Next step"), _text_input("value", max_length=NEXT_STEP_MAX), optional=True),
+        _input("notes", t("Notes"), _text_input("value", max_length=NOTES_MAX, initial=notes, multiline=True), optional=True),
     ]
     return {
         "type": "modal",
         "callback_id": NEW_MODAL,
-        "title": plain("New opportunity"),
-        "submit": plain("Create"),
-        "close": plain("Cancel"),
+        "title": plain(t("New opportunity")),
+        "submit": plain(t("Create")),
+        "close": plain(t("Cancel")),
         "private_metadata": json.dumps(metadata),
         "blocks": blocks,
     }
 
 
-def lost_reason_modal(opp: OpportunityView, metadata: dict) -> dict:
+def lost_reason_modal(opp: OpportunityView, metadata: dict, *, t: Translator) -> dict:
     return {
         "type": "modal",
         "callback_id": LOST_MODAL,
-        "title": plain("Mark as lost"),
-        "submit": plain("Mark lost"),
-        "close": plain("Cancel"),
+        "title": plain(t("Mark as lost")),
+        "submit": plain(t("Mark lost")),
+        "close": plain(t("Cancel")),
         "private_metadata": json.dumps(metadata),
         "blocks": [
-            {"type": "section", "text": mrkdwn(f"*{opp.ref} · {escape(opp.name)}* ({escape(opp.customer)})")},
-            _input("reason", "Why was it lost?", _text_input("value", max_length=LOST_REASON_MAX, multiline=True,
-                                                             placeholder="e.g. price, chose a competitor, no budget")),
+            {"type": "section", "text": mrkdwn(t("*{ref} · {name}* ({customer})", ref=opp.ref, name=escape(opp.name), customer=escape(opp.customer)))},
+            _input("reason", t("Why was it lost?"), _text_input("value", max_length=LOST_REASON_MAX, multiline=True,
+                                                                placeholder=t("e.g. price, chose a competitor, no budget"))),
         ],
     }
 
@@ -306,23 +334,27 @@ class ListPage:
     follow_ups: dict[int, FollowUpView] = field(default_factory=dict)
 
 
-def stalled_why(deal: StalledDeal, stages: StageModel) -> str:
+def stalled_why(deal: StalledDeal, stages: StageModel, *, t: Translator) -> str:
     """Why a deal is stalled, in the words of the rule that flagged it (storage.analytics.stalled decides):
     "21 days in Negotiation; stalled after 14" or
     "9 days in Prospect; the team's typical time there is 3 days (from 14 deals)"."""
-    where = f"{count(deal.days_in_stage, 'day', 'days')} in {escape(stages.name_of(deal.stage_id))}"
+    stage = escape(stages.name_of(deal.stage_id))
     if deal.rule == STALLED_BY_NORM and deal.typical_days is not None:
         typical = max(1, math.floor(deal.typical_days + 0.5))
-        return f"{where}; the team's typical time there is {count(typical, 'day', 'days')} (from {deal.typical_visits} deals)"
-    return f"{where}; stalled after {deal.max_days}"
+        return t.plural("{n} day in {stage}; the team's typical time there is {typical} (from {visits} deals)",
+                        "{n} days in {stage}; the team's typical time there is {typical} (from {visits} deals)", deal.days_in_stage,
+                        stage=stage, typical=t.plural("{n} day", "{n} days", typical), visits=t.number(deal.typical_visits))
+    return t.plural("{n} day in {stage}; stalled after {max_days}", "{n} days in {stage}; stalled after {max_days}", deal.days_in_stage,
+                    stage=stage, max_days=t.number(deal.max_days))
 
 
-def opportunity_line(opp: OpportunityView, now: datetime, follow_up: FollowUpView | None = None) -> str:
+def opportunity_line(opp: OpportunityView, now: datetime, follow_up: FollowUpView | None = None, *, t: Translator) -> str:
     marker = ":alarm_clock: " if follow_up is not None and follow_up.due_at < now else ""
-    plan = f"\nNext: {follow_up_line(follow_up, now)}" if follow_up is not None else ""
-    return clip(
-        f"{marker}*{opp.ref}* {escape(opp.name)} — {escape(opp.customer)} · {format_amount(opp.amount, opp.currency)}"
-        f" · {days_between(opp.stage_entered_at, now)} d in stage{plan}", SECTION_TEXT)
+    line = t("{marker}*{ref}* {name} — {customer} · {amount} · {days} d in stage", marker=marker, ref=opp.ref, name=escape(opp.name),
+             customer=escape(opp.customer), amount=t.amount(opp.amount, opp.currency), days=days_between(opp.stage_entered_at, now))
+    if follow_up is not None:
+        line += "\n" + t("Next: {follow_up}", follow_up=follow_up_line(follow_up, now, t=t))
+    return clip(line, SECTION_TEXT)
 
 
 def overdue_first(items: Sequence[OpportunityView], follow_ups: dict[int, FollowUpView], now: datetime) -> list[OpportunityView]:
@@ -330,16 +362,35 @@ def overdue_first(items: Sequence[OpportunityView], follow_ups: dict[int, Follow
     return sorted(items, key=lambda o: (0 if (f := follow_ups.get(o.id)) is not None and f.due_at < now else 1))
 
 
-def list_blocks(page: ListPage, stages: StageModel, now: datetime, *, viewer_id: str) -> list[dict]:
-    who = "Your" if page.owner_id == viewer_id else f"<@{page.owner_id}>'s"
-    scope = f" in {escape(stages.name_of(page.stage_filter))}" if page.stage_filter else ""
+def _list_title(page: ListPage, stages: StageModel, viewer_id: str, t: Translator, *, first: int, last: int) -> str:
+    """The list's title, or (no deals) the whole answer: whose list, which stage, which page, as one sentence each."""
+    mine, owner = page.owner_id == viewer_id, f"<@{page.owner_id}>"
+    stage = escape(stages.name_of(page.stage_filter)) if page.stage_filter else None
     if not page.total:
-        return [{"type": "section", "text": mrkdwn(f"{who} open opportunities{scope}: none. Create one with `/opp new`.")}]
+        if mine:
+            return (t("Your open opportunities in {stage}: none. Create one with `/opp new`.", stage=stage) if stage
+                    else t("Your open opportunities: none. Create one with `/opp new`."))
+        return (t("{owner}'s open opportunities in {stage}: none. Create one with `/opp new`.", owner=owner, stage=stage) if stage
+                else t("{owner}'s open opportunities: none. Create one with `/opp new`.", owner=owner))
+    span = dict(first=first, last=last, total=page.total)
+    if mine:
+        return (t("*Your open opportunities in {stage}* · {first}–{last} of {total}", stage=stage, **span) if stage
+                else t("*Your open opportunities* · {first}–{last} of {total}", **span))
+    return (t("*{owner}'s open opportunities in {stage}* · {first}–{last} of {total}", owner=owner, stage=stage, **span) if stage
+            else t("*{owner}'s open opportunities* · {first}–{last} of {total}", owner=owner, **span))
+
+
+def list_blocks(page: ListPage, stages: StageModel, now: datetime, *, viewer_id: str, t: Translator) -> list[dict]:
     last = page.offset + len(page.items)
-    blocks: list[dict] = [{"type": "section", "text": mrkdwn(f"*{who} open opportunities{scope}* · {page.offset + 1}–{last} of {page.total}")}]
+    title = _list_title(page, stages, viewer_id, t, first=page.offset + 1, last=last)
+    if not page.total:
+        return [{"type": "section", "text": mrkdwn(title)}]
+    blocks: list[dict] = [{"type": "section", "text": mrkdwn(title)}]
     overdue = sum(1 for o in page.items if (f := page.follow_ups.get(o.id)) is not None and f.due_at < now)
     if overdue:
-        blocks.append({"type": "context", "elements": [mrkdwn(f":alarm_clock: {overdue} on this page with an overdue follow-up, shown first in each stage")]})
+        blocks.append({"type": "context", "elements": [mrkdwn(t.plural(
+            ":alarm_clock: {n} on this page with an overdue follow-up, shown first in each stage",
+            ":alarm_clock: {n} on this page with an overdue follow-up, shown first in each stage", overdue))]})
     current_stage = None
     ordered = sorted(page.items, key=lambda o: 99 if (index := stages.index_of(o.stage_id)) is None else index)
     grouped: list[OpportunityView] = []
@@ -349,12 +400,13 @@ def list_blocks(page: ListPage, stages: StageModel, now: datetime, *, viewer_id:
         if opp.stage_id != current_stage:
             current_stage = opp.stage_id
             blocks.append({"type": "context", "elements": [mrkdwn(f"*{escape(stages.name_of(opp.stage_id))}*")]})
-        blocks.append({"type": "section", "text": mrkdwn(opportunity_line(opp, now, page.follow_ups.get(opp.id))),
-                       "accessory": {"type": "button", "action_id": DETAILS_BUTTON, "text": plain("Open"), "value": str(opp.id)}})
+        blocks.append({"type": "section", "text": mrkdwn(opportunity_line(opp, now, page.follow_ups.get(opp.id), t=t)),
+                       "accessory": {"type": "button", "action_id": DETAILS_BUTTON, "text": plain(t("Open")), "value": str(opp.id)}})
     if last < page.total:
         state = json.dumps({"o": page.owner_id, "s": page.stage_filter, "n": last})
         blocks.append({"type": "actions", "elements": [
-            {"type": "button", "action_id": LIST_PAGE_BUTTON, "text": plain(f"Next page ({last + 1}–{min(last + LIST_PAGE_SIZE, page.total)})"), "value": state}]})
+            {"type": "button", "action_id": LIST_PAGE_BUTTON, "text": plain(t("Next page ({first}–{last})", first=last + 1,
+                                                                               last=min(last + LIST_PAGE_SIZE, page.total))), "value": state}]})
     return blocks
 
 
@@ -364,21 +416,21 @@ def read_page_button(value: str) -> tuple[str, int | None, int]:
         state = json.loads(value or "{}")
         owner, stage_id, offset = str(state["o"]), state.get("s"), int(state["n"])
     except (ValueError, KeyError, TypeError):
-        raise Invalid("That page button is not valid any more; run `/opp list` again.") from None
+        raise Invalid(N_("That page button is not valid any more; run `/opp list` again.")) from None
     return owner, stage_id if isinstance(stage_id, int) else None, offset
 
 
-def card_message(card: Card, stages: StageModel, now: datetime, *, with_history: bool = False) -> tuple[str, list[dict]]:
+def card_message(card: Card, stages: StageModel, now: datetime, *, with_history: bool = False, t: Translator) -> tuple[str, list[dict]]:
     """A card as a message: its notification text and blocks; `with_history` adds the stage history above its controls."""
     opp = card.opportunity
-    blocks = opportunity_card(opp, stages, now, card.next_follow_up, card.collaborators)
+    blocks = opportunity_card(opp, stages, now, card.next_follow_up, card.collaborators, t=t)
     if with_history:
         actions = blocks[-1]
-        blocks = details_blocks(blocks, opp, stages, card.history, now, limit=MESSAGE_BLOCKS - 1, omitted=card.history_omitted) + [actions]
-    return card_text(opp, stages), blocks
+        blocks = details_blocks(blocks, opp, stages, card.history, now, limit=MESSAGE_BLOCKS - 1, omitted=card.history_omitted, t=t) + [actions]
+    return card_text(opp, stages, t=t), blocks
 
 
-def card_details_modal(card: Card, stages: StageModel, now: datetime) -> dict:
+def card_details_modal(card: Card, stages: StageModel, now: datetime, *, t: Translator) -> dict:
     opp = card.opportunity
-    return details_modal(opportunity_card(opp, stages, now, card.next_follow_up, card.collaborators), opp, stages, card.history, now,
-                         card.history_omitted)
+    return details_modal(opportunity_card(opp, stages, now, card.next_follow_up, card.collaborators, t=t), opp, stages, card.history, now,
+                         card.history_omitted, t=t)

@@ -19,7 +19,8 @@ from bot.domain.clock import Clock
 from bot.domain.cron import last_fire_time
 from bot.domain.money import Rates
 from bot.domain.timezones import zone
-from bot.domain.values import Actor, Forbidden, NotFound, StageModel, TeamView
+from bot.domain.values import N_, Actor, Forbidden, NotFound, StageModel, TeamView
+from bot.i18n import ENGLISH, Translator, translator
 from bot.outbox.dispatcher import Dispatcher, Sent, Skip
 from bot.reports.charts import chart_from_data, funnel_chart_data
 from bot.slack.blocks import blocks_as_text
@@ -95,10 +96,6 @@ class Digests:
         self.slack = slack
         self.team_ids = team_ids  # the workspaces this bot token serves
 
-    def _stages(self, team_id: str) -> StageModel:
-        with self.uow() as uow:
-            return uow.workspaces.stage_model(team_id)
-
     # ----- content ----------------------------------------------------------------------------
 
     def build(self, team_id: str, team: TeamView, since: datetime, now: datetime | None = None) -> DigestData:
@@ -151,17 +148,21 @@ class Digests:
         """The digest's "Full report" modal: for the team's manager and admins."""
         team = self.teams.get(actor.team_id, sales_team_id) if sales_team_id is not None else None
         if team is None:
-            raise NotFound("That team doesn't exist any more.")
+            raise NotFound(N_("That team doesn't exist any more."))
         if not (actor.is_admin or team.manager_id == actor.user_id):
-            raise Forbidden(f"The full report of {team.name} is for its manager and admins.")
+            raise Forbidden(N_("The full report of {team} is for its manager and admins."), team=team.name)
         since = self.previous_period(actor.team_id, team) or self.clock.now() - timedelta(days=1)
         return (self.build(actor.team_id, team, since),)
 
     def render(self, data: DigestData, team_id: str) -> tuple[str, list[dict]]:
-        return digest_message(data, self._stages(team_id))
+        """The digest as its team's channel reads it (the workspace's language)."""
+        with self.uow() as uow:
+            stages = uow.workspaces.stage_model(team_id)
+            workspace = uow.workspaces.view(team_id)
+        return digest_message(data, stages, t=translator(workspace.language if workspace else ENGLISH))
 
-    def chart(self, data: DigestData, stages: StageModel) -> bytes:
-        return chart_from_data(f"{data.team.name}: funnel", funnel_chart_data(data.funnel, stages))
+    def chart(self, data: DigestData, stages: StageModel, *, t: Translator) -> bytes:
+        return chart_from_data(chart_title_of(data.team, t), funnel_chart_data(data.funnel, stages), t=t)
 
     def preview(self, team_id: str, team: TeamView) -> str:
         """The digest as terminal text (oppbot digest --preview): no Slack involved."""
@@ -259,7 +260,7 @@ class Digests:
                     else:
                         wanted.append((i, team))
                 built = self.build_many(team_id, [(team, datetime.fromisoformat(deliveries[i].payload["since"])) for i, team in wanted], now)
-                stages = self._stages(team_id)
+                stages, languages = self._readers(team_id, [team for _, team in wanted])
             except Exception as exc:
                 log.exception("building the digests of %s failed", team_id)
                 for i in indexes:
@@ -271,7 +272,7 @@ class Digests:
                 rows, done = [], []
                 for (i, team), data in zip(wanted[start:start + DIGEST_WRITE_CHUNK], built[start:start + DIGEST_WRITE_CHUNK]):
                     try:
-                        rows.extend(self._outbox_rows(deliveries[i], team, data, stages, now))
+                        rows.extend(self._outbox_rows(deliveries[i], team, data, stages, now, languages))
                         done.append(i)
                     except Exception as exc:
                         log.exception("rendering the digest of team %s failed", team.name)
@@ -289,19 +290,36 @@ class Digests:
         # every slot is filled above (Skip, Sent or the exception that stopped the row); mypy cannot see that none is left None
         return outcomes  # type: ignore[return-value]
 
-    def _outbox_rows(self, delivery: Delivery, team: TeamView, data: DigestData, stages: StageModel, now: datetime) -> list[dict]:
-        """One message and one chart per destination (the manager's DM, the team's channel)."""
-        text, message = digest_message(data, stages)
+    def _readers(self, team_id: str, teams: Sequence[TeamView]) -> tuple[StageModel, dict[str, str]]:
+        """The workspace's stages, and the language of each destination: a manager's DM in the manager's
+        language (their Slack locale, else the workspace's), a channel ("#channel") in the workspace's."""
+        with self.uow() as uow:
+            stages = uow.workspaces.stage_model(team_id)
+            workspace = uow.workspaces.view(team_id)
+            languages = {"#channel": workspace.language if workspace else ENGLISH}
+            for manager_id in {team.manager_id for team in teams}:
+                languages[manager_id] = uow.workspaces.reader_language(team_id, manager_id)
+        return stages, languages
+
+    def _outbox_rows(self, delivery: Delivery, team: TeamView, data: DigestData, stages: StageModel, now: datetime,
+                     languages: dict[str, str]) -> list[dict]:
+        """One message and one chart per destination (the manager's DM, the team's channel), each in its reader's language."""
         chart = funnel_chart_data(data.funnel, stages)
         destinations = [("user", team.manager_id)] + ([("channel", team.channel)] if team.channel else [])
+        rendered: dict[str, tuple[str, list[dict]]] = {}
         rows = []
         for kind, target in destinations:
+            language = languages.get(target if kind == "user" else "#channel", ENGLISH)
+            t = translator(language)
+            if language not in rendered:
+                rendered[language] = digest_message(data, stages, t=t)
+            text, message = rendered[language]
             base = f"{delivery.dedupe_key}:{kind}:{target}"
             common = dict(team_id=delivery.team_id, subject_id=team.id, due_at=now)
             rows.append(dict(common, kind=DIGEST_POST, dedupe_key=f"{base}:post",
                              payload={"kind": kind, "target": target, "text": text, "blocks": message}))
             rows.append(dict(common, kind=DIGEST_CHART, dedupe_key=f"{base}:chart",
-                             payload={"kind": kind, "target": target, "title": f"{team.name}: funnel", **chart}))
+                             payload={"kind": kind, "target": target, "title": chart_title_of(team, t), "language": language, **chart}))
         return rows
 
     def _channel(self, payload: dict) -> str:
@@ -313,10 +331,14 @@ class Digests:
 
     def send_chart(self, delivery: Delivery, now: datetime) -> Sent:
         payload = delivery.payload
-        png = chart_from_data(payload["title"], payload)
+        png = chart_from_data(payload["title"], payload, t=translator(payload.get("language", ENGLISH)))
         channel = self._channel(payload)
         self.slack.upload(channel, png, "funnel.png", payload["title"])
         return Sent(channel)
+
+
+def chart_title_of(team: TeamView, t: Translator) -> str:
+    return t("{team}: funnel", team=team.name)
 
 
 def _destination(delivery: Delivery) -> str:

@@ -6,7 +6,9 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
+from bot.domain.normalize import for_parsing
 from bot.domain.timezones import zone
+from bot.domain.values import N_, OppError
 from bot.domain.words import count
 
 
@@ -17,8 +19,15 @@ class Period:
     label: str
 
 
-class PeriodError(ValueError):
-    pass
+class PeriodError(OppError, ValueError):
+    """A period oppbot can't read; the message is a catalogue entry (`text(t)`)."""
+
+
+# Chinese names of the named periods (`/opp 报表 按行业 本月`)
+_ZH_PERIODS = {"今天": "today", "本周": "this week", "这周": "this week", "上周": "last week", "本月": "this month",
+               "这个月": "this month", "上月": "last month", "上个月": "last month", "本季度": "this quarter",
+               "这个季度": "this quarter", "上季度": "last quarter", "上个季度": "last quarter", "今年": "this year",
+               "去年": "last year"}
 
 
 def _month_start(day: date) -> date:
@@ -32,7 +41,12 @@ def _add_months(day: date, months: int) -> date:
 
 def parse_period(text: str | None, now: datetime, tz_name: str, *, default: str = "last 90 days") -> Period:
     """[start, end) in UTC, from day boundaries in the given time zone."""
-    raw = " ".join((text or default).lower().split())
+    raw = " ".join(for_parsing(text or default).lower().split())
+    raw = _ZH_PERIODS.get(raw.replace(" ", ""), raw)
+    if match := re.fullmatch(r"(?:最近|近|过去)\s*(\d{1,4})\s*天", raw):  # 最近90天
+        raw = f"last {match.group(1)} days"
+    elif match := re.fullmatch(r"(\d{4})\s*年(?:\s*(\d{1,2})\s*月)?", raw):  # 2026年, 2026年11月
+        raw = match.group(1) + (f"-{int(match.group(2)):02d}" if match.group(2) else "")
     tz = zone(tz_name)
     today = now.astimezone(tz).date()
 
@@ -42,7 +56,7 @@ def parse_period(text: str | None, now: datetime, tz_name: str, *, default: str 
     if match := re.fullmatch(r"(?:last|past) (\d{1,4}) days?", raw):
         days = int(match.group(1))
         if not 1 <= days <= 3660:
-            raise PeriodError("Use between 1 and 3660 days.")
+            raise PeriodError(N_("Use between 1 and 3660 days."))
         return span(today - timedelta(days=days - 1), today + timedelta(days=1), f"last {count(days, 'day', 'days')}")
     quarter_start = date(today.year, (today.month - 1) // 3 * 3 + 1, 1)
     named = {
@@ -71,5 +85,5 @@ def parse_period(text: str | None, now: datetime, tz_name: str, *, default: str 
         if 2000 <= year <= 2100:
             first = date(year, 3 * quarter - 2, 1)
             return span(first, _add_months(first, 3), f"{year}-Q{quarter}")
-    raise PeriodError(f"I can't read the period “{(text or '')[:40]}”. Try this month, last month, this quarter, last quarter, "
-                      "this year, last 90 days, 2026, 2026-11 or 2026-Q3.")
+    raise PeriodError(N_("I can't read the period “{period}”. Try this month, last month, this quarter, last quarter, "
+                         "this year, last 90 days, 2026, 2026-11 or 2026-Q3."), period=(text or "")[:40])

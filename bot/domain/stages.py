@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
+from bot.domain.normalize import for_parsing
 from bot.domain.values import (
     LOST,
+    N_,
     OPEN,
     WON,
     Actor,
@@ -22,27 +25,38 @@ def valid_stages_text(model: StageModel) -> str:
 
 
 def resolve_stage(query: str, model: StageModel) -> StageInfo:
-    """A stage by number (1-based), exact name, or unique case-insensitive prefix."""
-    wanted = " ".join(query.split()).strip().lower()
+    """A stage by number (1-based), exact name, unique prefix, or unique part of its name (`设计` → 方案设计,
+    `eval` → Technical evaluation): case-insensitive, after NFKC; exact beats prefix beats a part."""
+    typed = " ".join(query.split()).strip()
+    wanted = for_parsing(typed).casefold()
     if not wanted:
-        raise Invalid(f"Which stage? Valid stages: {valid_stages_text(model)}.")
-    if re.fullmatch(r"[0-9]{1,6}", wanted):
+        raise Invalid(N_("Which stage? Valid stages: {stages}."), stages=valid_stages_text(model))
+    # a number as a keyboard or an input method types it (`3`, `３`), not a superscript or a circled digit
+    if re.fullmatch(r"[0-9０-９]{1,6}", typed):
         index = int(wanted)
         if 1 <= index <= len(model.stages):
             return model.stages[index - 1]
-        raise Invalid(f"There is no stage {index}. Valid stages: {valid_stages_text(model)}.")
-    for stage in model.stages:
-        if stage.name.lower() == wanted:
+        raise Invalid(N_("There is no stage {index}. Valid stages: {stages}."), index=index, stages=valid_stages_text(model))
+    names = [(stage, " ".join(for_parsing(stage.name).casefold().split())) for stage in model.stages]
+    for stage, name in names:
+        if name == wanted:
             return stage
-    matches = [s for s in model.stages if s.name.lower().startswith(wanted)]
+    matches = [stage for stage, name in names if name.startswith(wanted)]
     if len(matches) == 1:
         return matches[0]
     if matches:
-        raise Invalid(f"“{query.strip()}” matches several stages ({', '.join(s.name for s in matches)}); type more of the name.")
-    raise Invalid(f"Unknown stage “{query.strip()}”. Valid stages: {valid_stages_text(model)}.")
+        raise Invalid(N_("“{query}” matches several stages ({stages}); type more of the name."), query=query.strip(),
+                      stages=", ".join(s.name for s in matches))
+    matches = [stage for stage, name in names if wanted in name]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise Invalid(N_("“{query}” matches {stages} and {last}; say which."), query=typed, stages=", ".join(s.name for s in matches[:-1]),
+                      last=matches[-1].name)
+    raise Invalid(N_("Unknown stage “{query}”. Valid stages: {stages}."), query=query.strip(), stages=valid_stages_text(model))
 
 
-ADMINS_ONLY = "Only oppbot admins can change the pipeline settings (ask one to add you to [workspace] admins)."
+ADMINS_ONLY = N_("Only oppbot admins can change the pipeline settings (ask one to add you to [workspace] admins).")
 
 
 def can_view(actor: Actor, opp: OpportunityView) -> bool:
@@ -55,21 +69,22 @@ def can_change(actor: Actor, opp: OpportunityView) -> bool:
 
 def check_change(actor: Actor, opp: OpportunityView) -> None:
     if not can_change(actor, opp):
-        raise Forbidden(
-            f"You can't change {opp.ref}: it belongs to <@{opp.owner_id}>. "
-            "Only its owner, the owner's team manager or an admin can."
-        )
+        raise Forbidden(N_("You can't change {ref}: it belongs to {owner}; only they, their manager or an admin can."),
+                        ref=opp.ref, owner=f"<@{opp.owner_id}>")
     if opp.status != OPEN and not (actor.is_admin or opp.owner_id in actor.managed_user_ids):
-        raise Forbidden(f"{opp.ref} is already {opp.status}. Only a manager or an admin can reopen it.")
+        won = N_("You can't reopen {ref}: it is already won; only a manager or an admin can.")
+        lost = N_("You can't reopen {ref}: it is already lost; only a manager or an admin can.")
+        raise Forbidden(won if opp.status == WON else lost, ref=opp.ref)
 
 
-def describe_move(model: StageModel, from_stage_id: int | None, from_status: str | None, to_stage_id: int, to_status: str) -> str:
+def describe_move(model: StageModel, from_stage_id: int | None, from_status: str | None, to_stage_id: int, to_status: str, *,
+                  t: Callable[..., str]) -> str:
     if from_status is None:
-        return f"created in {model.name_of(to_stage_id)}"
+        return t("created in {stage}", stage=model.name_of(to_stage_id))
     if to_status == WON:
-        return "marked Won"
+        return t("marked Won")
     if to_status == LOST:
-        return "marked Lost"
+        return t("marked Lost")
     if from_status in (WON, LOST):
-        return f"reopened in {model.name_of(to_stage_id)}"
+        return t("reopened in {stage}", stage=model.name_of(to_stage_id))
     return f"{model.name_of(from_stage_id)} → {model.name_of(to_stage_id)}"

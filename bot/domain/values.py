@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -11,13 +11,20 @@ from typing import Any
 
 from bot.domain.money import ExchangeRate, Rates
 
+
+def N_(message: str) -> str:
+    """Marks a message for the catalogue (bot/i18n) where no translator is at hand; it is translated where it is shown."""
+    return message
+
 OPEN, WON, LOST = "open", "won", "lost"
 STATUSES = (OPEN, WON, LOST)
 
-FOUND = {"foreseen": "Foreseen / planned", "unexpected": "Unexpected"}
-REACH = {"strategic": "Strategic", "tactical": "Tactical"}
-VISIBILITY = {"explicit": "Explicit", "latent": "Latent"}
-CHANGE_KIND = {"political": "Political", "economic": "Economic", "seasonal": "Seasonal", "time_bound": "Time-bound", "other": "Other"}
+# Labels are catalogue entries (shown with t(label)).
+FOUND = {"foreseen": N_("Foreseen / planned"), "unexpected": N_("Unexpected")}
+REACH = {"strategic": N_("Strategic"), "tactical": N_("Tactical")}
+VISIBILITY = {"explicit": N_("Explicit"), "latent": N_("Latent")}
+CHANGE_KIND = {"political": N_("Political"), "economic": N_("Economic"), "seasonal": N_("Seasonal"), "time_bound": N_("Time-bound"),
+               "other": N_("Other")}
 TAG_CHOICES = {"found": FOUND, "reach": REACH, "visibility": VISIBILITY, "change_kind": CHANGE_KIND}
 
 
@@ -176,7 +183,22 @@ def parse_id(value: object) -> int | None:
 
 
 class OppError(Exception):
-    """A refusal or a bad request the user should read; nothing was changed."""
+    """A refusal or a bad request the user should read; nothing was changed.
+
+    The message is a catalogue entry (marked N_ where it is raised) with its values apart, so that it is
+    shown in the reader's language: `exc.text(t)`; str(exc) is the English, for logs.
+    """
+
+    def __init__(self, message: str, /, **values: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.values = values
+
+    def __str__(self) -> str:
+        return self.message.format(**self.values) if self.values else self.message
+
+    def text(self, t: Callable[..., str]) -> str:
+        return t(self.message, **self.values)
 
 
 class NotFound(OppError):
@@ -184,7 +206,9 @@ class NotFound(OppError):
 
 
 def no_such_deal(number: int | None = None) -> NotFound:
-    return NotFound(f"OPP-{number} doesn't exist in this workspace." if number is not None else "That opportunity doesn't exist in this workspace.")
+    if number is None:
+        return NotFound(N_("That opportunity doesn't exist in this workspace."))
+    return NotFound(N_("OPP-{number} doesn't exist in this workspace."), number=number)
 
 
 class Forbidden(OppError):
@@ -202,6 +226,7 @@ class WorkspaceView:
     team_id: str
     currency: str
     timezone: str
+    language: str = "en"  # of channel messages, and of readers whose Slack locale isn't known
     admins: tuple[str, ...] = ()
     industries: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
@@ -248,6 +273,7 @@ class Context:
     workspace: WorkspaceView
     stages: StageModel
     timezone: str  # the actor's Slack time zone, else the workspace's
+    language: str = "en"  # the actor's Slack locale's language, else the workspace's (bot.i18n.language_of)
 
     @property
     def team_id(self) -> str:

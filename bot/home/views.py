@@ -12,17 +12,14 @@ from bot.domain.values import (
     OpportunityView,
     StageModel,
 )
-from bot.domain.words import count
 from bot.home.service import HomePage
+from bot.i18n import Translator
 from bot.slack.blocks import (
     SECTION_TEXT,
     VIEW_BLOCKS,
-    _more,
     clip,
     escape,
-    format_money,
     mrkdwn,
-    percent,
     plain,
     rates_note,
 )
@@ -32,57 +29,60 @@ from storage.analytics import StagePipeline
 HOME_FOLLOW_UPS = 10
 
 
-def stalled_lines(stalled, stages: StageModel, *, top: int, owners: bool) -> str:
+def stalled_lines(stalled, stages: StageModel, *, top: int, owners: bool, t: Translator) -> str:
     lines = []
     for deal in stalled.deals[:top]:
-        who = f" (<@{deal.owner_id}>)" if owners else ""
-        lines.append(f"• *OPP-{deal.number}* {escape(clip(deal.name, 60))}{who} · {stalled_why(deal, stages)}")
-    return "\n".join(lines) + _more(stalled.total, len(lines))
+        said = {"ref": f"OPP-{deal.number}", "name": escape(clip(deal.name, 60)), "why": stalled_why(deal, stages, t=t)}
+        lines.append(t("• *{ref}* {name} (<@{owner}>) · {why}", owner=deal.owner_id, **said) if owners else t("• *{ref}* {name} · {why}", **said))
+    more = "\n" + t("…and {n} more", n=stalled.total - len(lines)) if stalled.total > len(lines) else ""
+    return "\n".join(lines) + more
 
 
 def home_view(owner_id: str, pipeline: Sequence[StagePipeline], items: Sequence[OpportunityView], total: int, stages: StageModel, now: datetime,
               *, rates: Rates, due: Sequence[tuple[FollowUpView, OpportunityView]] = (), follow_ups: dict[int, FollowUpView] | None = None,
-              my_stalled=None, team=None) -> dict:
+              my_stalled=None, team=None, t: Translator) -> dict:
     """The App Home: "my day" (follow-ups, stalled deals, my pipeline); for a manager also the team's funnel and stalled list.
 
     `team` is (the funnel, stalled) of the deals of the reps the viewer manages, or None.
     """
     follow_ups = follow_ups or {}
     blocks: list[dict] = [
-        {"type": "header", "text": plain("Your pipeline")},
-        {"type": "actions", "elements": [{"type": "button", "action_id": HOME_NEW_BUTTON, "text": plain("New opportunity"), "style": "primary", "value": "new"}]},
+        {"type": "header", "text": plain(t("Your pipeline"))},
+        {"type": "actions", "elements": [{"type": "button", "action_id": HOME_NEW_BUTTON, "text": plain(t("New opportunity")), "style": "primary", "value": "new"}]},
     ]
     if due:
         overdue = sum(1 for f, _ in due if f.due_at < now)
-        blocks.append({"type": "section", "text": mrkdwn(f"*Follow-ups: {overdue} overdue, {len(due) - overdue} due today*")})
+        blocks.append({"type": "section", "text": mrkdwn(t("*Follow-ups: {overdue} overdue, {due} due today*", overdue=overdue, due=len(due) - overdue))})
         for follow_up, opp in list(due)[:HOME_FOLLOW_UPS]:
-            blocks.append({"type": "section", "text": mrkdwn(clip(f"{follow_up_line(follow_up, now)}\n{opp.ref} · {escape(opp.name)}", SECTION_TEXT)),
-                           "accessory": {"type": "button", "action_id": DONE_BUTTON, "text": plain("Done"), "value": str(follow_up.id)}})
+            blocks.append({"type": "section", "text": mrkdwn(clip(f"{follow_up_line(follow_up, now, t=t)}\n{opp.ref} · {escape(opp.name)}", SECTION_TEXT)),
+                           "accessory": {"type": "button", "action_id": DONE_BUTTON, "text": plain(t("Done")), "value": str(follow_up.id)}})
         if len(due) > HOME_FOLLOW_UPS:
-            blocks.append({"type": "context", "elements": [mrkdwn(f"…and {len(due) - HOME_FOLLOW_UPS} more")]})
+            blocks.append({"type": "context", "elements": [mrkdwn(t("…and {n} more", n=len(due) - HOME_FOLLOW_UPS))]})
     if my_stalled is not None and my_stalled.total:
-        blocks.append({"type": "section", "text": mrkdwn(clip(f"*Your stalled deals ({my_stalled.total})*\n"
-                                                              + stalled_lines(my_stalled, stages, top=5, owners=False), SECTION_TEXT))})
+        blocks.append({"type": "section", "text": mrkdwn(clip(t("*Your stalled deals ({n})*", n=my_stalled.total) + "\n"
+                                                              + stalled_lines(my_stalled, stages, top=5, owners=False, t=t), SECTION_TEXT))})
     if team is not None:
         team_funnel, team_stalled = team
-        funnel = "no deals yet"
+        funnel = t("no deals yet")
         if any(s.reached for s in team_funnel.steps) or team_funnel.won or team_funnel.lost:
-            funnel = " · ".join([*(f"{escape(stages.name_of(s.stage_id))} {s.reached} → {percent(s.rate)}" for s in team_funnel.steps),
-                                 f"Won {team_funnel.won}", f"Lost {team_funnel.lost}"])
-        text = f"*Your team's funnel* (deals that reached each stage → conversion to the next, the last to Won)\n{funnel}"
+            funnel = " · ".join([*(f"{escape(stages.name_of(s.stage_id))} {s.reached} → {t.percent(s.rate)}"
+                                   for s in team_funnel.steps),
+                                 t("Won {n}", n=team_funnel.won), t("Lost {n}", n=team_funnel.lost)])
+        text = t("*Your team's funnel* (deals that reached each stage → conversion to the next, the last to Won)") + "\n" + funnel
         if team_stalled.total:
-            text += f"\n*Team's stalled deals ({team_stalled.total})*\n" + stalled_lines(team_stalled, stages, top=5, owners=True)
+            text += "\n" + t("*Team's stalled deals ({n})*", n=team_stalled.total) + "\n" + stalled_lines(team_stalled, stages, top=5, owners=True, t=t)
         blocks.append({"type": "divider"})
         blocks.append({"type": "section", "text": mrkdwn(clip(text, SECTION_TEXT))})
     if not total:
-        blocks.append({"type": "section", "text": mrkdwn("You have no open opportunities. Create one with the button above or `/opp new`.")})
+        blocks.append({"type": "section", "text": mrkdwn(t("You have no open opportunities. Create one with the button above or `/opp new`."))})
         return {"type": "home", "blocks": blocks}
     by_stage = {s.stage_id: s for s in pipeline if s.count}
     present = [stage for stage in stages.stages if stage.id in by_stage]
     amount = sum_money((s.amount for s in by_stage.values()), rates.base)
     weighted = sum_money((s.weighted_amount for s in by_stage.values()), rates.base)
-    note = rates_note(rates, [amount])
-    blocks.append({"type": "section", "text": mrkdwn(f"*Open:* {count(sum(s.count for s in by_stage.values()), 'deal', 'deals')} · {format_money(amount)} · weighted {format_money(weighted)}"
+    note = rates_note(rates, [amount], t)
+    blocks.append({"type": "section", "text": mrkdwn(t.plural("*Open:* {n} deal · {amount} · weighted {weighted}", "*Open:* {n} deals · {amount} · weighted {weighted}",
+                                                              sum(s.count for s in by_stage.values()), amount=t.money(amount), weighted=t.money(weighted))
                                                      + (f"\n_{note}_" if note else ""))})
     # Every stage keeps its divider, summary and "…and N more" line; deals fill what is left.
     room = VIEW_BLOCKS - len(blocks) - 3 * len(present)
@@ -93,18 +93,19 @@ def home_view(owner_id: str, pipeline: Sequence[StagePipeline], items: Sequence[
     for stage in present:
         summary = by_stage[stage.id]
         blocks.append({"type": "divider"})
-        blocks.append({"type": "section", "text": mrkdwn(f"*{escape(stage.name)}* · {summary.count} open · {format_money(summary.amount)}"
-                                                         f" · weighted {format_money(summary.weighted_amount)}")})
+        blocks.append({"type": "section", "text": mrkdwn(t("*{stage}* · {n} open · {amount} · weighted {weighted}", stage=escape(stage.name), n=summary.count,
+                                                           amount=t.money(summary.amount), weighted=t.money(summary.weighted_amount)))})
         in_stage = [o for o in shown if o.stage_id == stage.id]
         for opp in in_stage:
-            blocks.append({"type": "section", "text": mrkdwn(opportunity_line(opp, now, follow_ups.get(opp.id))),
-                           "accessory": {"type": "button", "action_id": DETAILS_BUTTON, "text": plain("Open"), "value": str(opp.id)}})
+            blocks.append({"type": "section", "text": mrkdwn(opportunity_line(opp, now, follow_ups.get(opp.id), t=t)),
+                           "accessory": {"type": "button", "action_id": DETAILS_BUTTON, "text": plain(t("Open")), "value": str(opp.id)}})
         hidden = summary.count - len(in_stage)
         if hidden > 0:
-            blocks.append({"type": "context", "elements": [mrkdwn(f"…and {hidden} more in {escape(stage.name)}: `/opp list {escape(clip(stage.name, 40))}`")]})
+            blocks.append({"type": "context", "elements": [mrkdwn(t("…and {n} more in {stage}: `/opp list {name}`", n=hidden, stage=escape(stage.name),
+                                                                    name=escape(clip(stage.name, 40))))]})
     return {"type": "home", "blocks": blocks}
 
 
-def home_page_view(page: HomePage, stages: StageModel) -> dict:
+def home_page_view(page: HomePage, stages: StageModel, *, t: Translator) -> dict:
     return home_view(page.owner_id, page.pipeline, page.items, page.total, stages, page.now, rates=page.rates, due=page.due, follow_ups=page.follow_ups,
-                     my_stalled=page.my_stalled, team=page.team)
+                     my_stalled=page.my_stalled, team=page.team, t=t)

@@ -15,10 +15,11 @@ from slack_sdk.errors import SlackApiError
 from bot.domain.clock import Clock
 from bot.domain.money import Rates
 from bot.domain.periods import PeriodError, parse_period
-from bot.domain.values import Actor, Context, Forbidden, Invalid
-from bot.domain.words import plural
+from bot.domain.timezones import zone
+from bot.domain.values import N_, Actor, Context, Forbidden, Invalid
+from bot.i18n import ENGLISH, Translator, translator
 from bot.outbox.dispatcher import PERMANENT_ERRORS, Dispatcher, Sent, Wake, WakeUp
-from bot.reports.charts import chart_from_data, chart_title, funnel_chart_data
+from bot.reports.charts import THE_WORKSPACE, YOU, chart_from_data, chart_title, funnel_chart_data
 from bot.reports.export import ExportFile, ExportFilter, build_filter, filter_of, filter_payload, write_csv
 from bot.slack.gateway import SlackGateway, retry_after, slack_error
 from bot.teams.service import Teams
@@ -31,7 +32,7 @@ FUNNEL_CHART, EXPORT = "funnel_chart", "export"
 
 @dataclass(frozen=True)
 class FunnelFigures:
-    who: str  # "you", "<@U…>" or a team's name
+    who: str  # YOU ("you"), "<@U…>" or a team's name (charts.who_text writes it in the reader's language)
     rates: Rates
     funnel: Funnel  # the text and the chart show this one result
     win_rate: WinRate
@@ -41,8 +42,8 @@ class FunnelFigures:
 @dataclass(frozen=True)
 class Report:
     dimension: str
-    period_label: str
-    who: str
+    period_label: str  # periods.Period.label, in English: views.period_text writes it in the reader's language
+    who: str  # YOU, THE_WORKSPACE, "<@U…>" or a team's name
     rates: Rates
     rows: list[ReportRow]
     lost_reasons: tuple[LostReason, ...] = ()  # `by reason`: every close to Lost in the period, by the reason kept with it
@@ -59,16 +60,18 @@ class Reports:
         """Whose deals: a person (self, a managed rep, anyone for admins), a team, or by default one's own team or self."""
         if user_id:
             if user_id != actor.user_id and not (actor.is_admin or user_id in actor.managed_user_ids):
-                raise Forbidden(f"You can see only your own numbers{' and your team’s' if actor.is_manager else ''}, not <@{user_id}>'s.")
+                if actor.is_manager:
+                    raise Forbidden(N_("You can see only your own numbers and your team’s, not <@{user}>'s."), user=user_id)
+                raise Forbidden(N_("You can see only your own numbers, not <@{user}>'s."), user=user_id)
             return Scope(actor.team_id, owner_ids=(user_id,)), f"<@{user_id}>"
         if team_name or actor.is_manager:
             team = self.teams.pick(actor, None if team_name in (None, "team") else team_name, for_change=False)
             if not (actor.is_admin or team.manager_id == actor.user_id or actor.user_id in team.member_ids):
-                raise Forbidden(f"You are not on {team.name}.")
+                raise Forbidden(N_("You are not on {team}."), team=team.name)
             if actor.user_id in team.member_ids and not (actor.is_admin or team.manager_id == actor.user_id):
-                raise Forbidden("Team numbers are for the team's manager and admins; `/opp funnel` shows yours.")
+                raise Forbidden(N_("Team numbers are for the team's manager and admins; `/opp funnel` shows yours."))
             return Scope(actor.team_id, owner_ids=team.member_ids or ("",)), team.name
-        return Scope(actor.team_id, owner_ids=(actor.user_id,)), "you"
+        return Scope(actor.team_id, owner_ids=(actor.user_id,)), YOU
 
     def funnel(self, ctx: Context, *, user_id: str | None = None, team_name: str | None = None) -> FunnelFigures:
         """The figures, and the chart for the actor's DM recorded in the same transaction."""
@@ -88,13 +91,14 @@ class Reports:
 
     def report(self, ctx: Context, dimension: str, period_text: str | None) -> Report:
         if dimension not in REPORT_BY:
-            raise Invalid(f"Report by {', '.join(REPORT_BY[:-1])} or {REPORT_BY[-1]}.")
+            raise Invalid(N_("Report by {choices} or {last}."), choices=", ".join(REPORT_BY[:-1]), last=REPORT_BY[-1])
         try:
             period = parse_period(period_text, self.clock.now(), ctx.timezone)
         except PeriodError as exc:
-            raise Invalid(str(exc)) from None
+            # the period's own message (a catalogue entry with its values when periods.py gives them)
+            raise Invalid(getattr(exc, "message", str(exc)), **getattr(exc, "values", {})) from None
         if ctx.actor.is_admin:
-            scope, who = Scope(ctx.team_id), "the workspace"
+            scope, who = Scope(ctx.team_id), THE_WORKSPACE
         else:
             scope, who = self.scope_for(ctx.actor)
         rates = ctx.workspace.rates
@@ -119,11 +123,23 @@ class Reports:
         """Every opportunity of a workspace (`oppbot export`)."""
         with self.uow() as uow:
             stages = uow.workspaces.stage_model(team_id)
-        return write_csv(self.uow, team_id, build_filter(Actor(team_id=team_id, user_id="oppbot-cli", is_admin=True), (), stages), stages)
+        # for scripts: plain UTF-8, the columns' English names (the workspace's time zone, as every export)
+        wanted = build_filter(Actor(team_id=team_id, user_id="oppbot-cli", is_admin=True), (("bom", "no"),), stages)
+        return write_csv(self.uow, team_id, wanted, stages, t=translator(ENGLISH))
 
 
-def export_name(now: datetime) -> str:
-    return f"opportunities-{now:%Y%m%d-%H%M}.csv"
+def export_name(now: datetime, tz_name: str | None = None, *, t: Translator) -> str:
+    """The file's name, stamped with the time in the workspace's zone: "opportunities-20261130-2000.csv" · "商机导出-20261130-2000.csv"."""
+    stamp = now.astimezone(zone(tz_name)).strftime("%Y%m%d-%H%M")
+    return t("opportunities-{stamp}.csv", stamp=stamp)
+
+
+def export_title(now: datetime, tz_name: str | None = None, *, t: Translator) -> str:
+    """The file's title in Slack: in English its name, as it always was; in another language words, not a file
+    name ("商机导出 2026-11-30 20:00")."""
+    if t.language == ENGLISH:
+        return export_name(now, tz_name, t=t)
+    return t("Opportunities exported {when}", when=now.astimezone(zone(tz_name)).strftime("%Y-%m-%d %H:%M"))
 
 
 class ReportSenders:
@@ -137,7 +153,7 @@ class ReportSenders:
         dispatcher.register(FUNNEL_CHART, self.send_chart)
         dispatcher.register(EXPORT, self.send_export)
 
-    def _upload(self, user_id: str, content: bytes, filename: str, title: str, *, comment: str | None, what: str) -> Sent:
+    def _upload(self, user_id: str, content: bytes, filename: str, title: str, *, comment: str | None, what: str, t: Translator) -> Sent:
         """Upload to the user's DM. Slack may be slow or busy (the outbox retries); when it refuses the
         file for good, the user is told in the same DM instead of waiting for a file that never comes."""
         channel = self.slack.dm_channel(user_id)
@@ -147,30 +163,36 @@ class ReportSenders:
             error = slack_error(exc)
             if retry_after(exc) is not None or error not in PERMANENT_ERRORS:
                 raise
-            text = f":warning: I couldn't send you {what} ({error}). Nothing else was affected; please ask again later or tell an admin."
+            text = t(":warning: I couldn't send you {what} ({error}). Nothing else was affected; please ask again later or tell an admin.",
+                     what=what, error=error)
             return Sent(*self.slack.post(channel, text, None))
         return Sent(channel)
 
     def send_chart(self, delivery: Delivery, now: datetime) -> Sent:
-        title = chart_title(delivery.payload["who"])
-        if "chart" in delivery.payload:
-            png = chart_from_data(title, delivery.payload["chart"])
+        user = delivery.payload["user"]
+        with self.uow() as uow:
+            t = translator(uow.workspaces.reader_language(delivery.team_id, user))
+            stages = uow.workspaces.stage_model(delivery.team_id) if "chart" not in delivery.payload else None
+        title = chart_title(delivery.payload["who"], t=t)
+        if stages is None:
+            png = chart_from_data(title, delivery.payload["chart"], t=t)
         else:  # recorded before the chart's data was: the steps as they were counted then, without outcomes
-            with self.uow() as uow:
-                stages = uow.workspaces.stage_model(delivery.team_id)
             steps = [StageStep(*step) for step in delivery.payload["conversion"]]
             png = chart_from_data(title, {"steps": [(stages.name_of(s.stage_id), s.reached) for s in steps],
-                                          "rates": [s.rate for s in steps][:-1]})
-        return self._upload(delivery.payload["user"], png, "funnel.png", title, comment=None, what="the funnel chart")
+                                          "rates": [s.rate for s in steps][:-1]}, t=t)
+        return self._upload(user, png, "funnel.png", title, comment=None, what=t("the funnel chart"), t=t)
 
     def send_export(self, delivery: Delivery, now: datetime) -> Sent:
+        user = delivery.payload["user"]
         with self.uow() as uow:
             stages = uow.workspaces.stage_model(delivery.team_id)
-        exported = write_csv(self.uow, delivery.team_id, filter_of(delivery.payload["filter"]), stages)
+            t = translator(uow.workspaces.reader_language(delivery.team_id, user))
+            workspace = uow.workspaces.view(delivery.team_id)
+        exported = write_csv(self.uow, delivery.team_id, filter_of(delivery.payload["filter"]), stages, t=t)
         try:
-            name = export_name(now)
-            return self._upload(delivery.payload["user"], exported.file.read(), name, name,
-                                comment=plural(exported.rows, "Exported {n} opportunity with its stage history.",
-                                               "Exported {n} opportunities with their stage history."), what=f"the export `{name}`")
+            name = export_name(now, workspace.timezone if workspace else None, t=t)
+            comment = t.plural("Exported {n} opportunity with its stage history.", "Exported {n} opportunities with their stage history.", exported.rows)
+            title = export_title(now, workspace.timezone if workspace else None, t=t)
+            return self._upload(user, exported.file.read(), name, title, comment=comment, what=t("the export `{name}`", name=name), t=t)
         finally:
             exported.close()

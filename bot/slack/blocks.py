@@ -6,8 +6,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
+from bot.domain.languages import ENGLISH
 from bot.domain.money import Money, Rates
-from bot.domain.words import plural
+from bot.i18n import Translator, translator
 
 MESSAGE_BLOCKS = 50
 
@@ -73,20 +74,23 @@ def format_money(money: Money) -> str:
     return " + ".join([format_amount(money.amount, money.base)] + [format_amount(amount, currency) for currency, amount in money.apart])
 
 
-def rates_note(rates: Rates, totals: Iterable[Money]) -> str:
+def rates_note(rates: Rates, totals: Iterable[Money], t: Translator | None = None) -> str:
     """Said once under figures whose totals involve other currencies ("" when none do): the rate each
     was converted at and when it was set, and which currencies have no rate and are shown apart."""
+    t = t or translator(ENGLISH)
     involved = sorted({c for money in totals for c in money.currencies})
     if not involved:
         return ""
-    converted = [rate.describe() for c in involved if (rate := rates.rate_for(c)) is not None]
+    converted = [t("{currency} at {rate}, set {day}", currency=rate.currency, rate=f"{rate.rate.normalize():f}", day=rate.set_on.isoformat())
+                 for c in involved if (rate := rates.rate_for(c)) is not None]
     apart = [c for c in involved if rates.rate_for(c) is None]
     parts = []
     if converted:
-        parts.append(f"Amounts in {rates.base}, converted: {', '.join(converted)}.")
+        parts.append(t("Amounts in {base}, converted: {rates}.", base=rates.base, rates=t(", ").join(converted)))
     if apart:
-        parts.append(plural(len(apart), f"{apart[0]} has no exchange rate (`/opp config`), so it is shown apart.",
-                            f"{', '.join(apart)} have no exchange rate (`/opp config`), so they are shown apart."))
+        parts.append(t.plural("{currencies} has no exchange rate (`/opp config`), so it is shown apart.",
+                              "{currencies} have no exchange rate (`/opp config`), so they are shown apart.", len(apart),
+                              currencies=t(", ").join(apart)))
     return " ".join(parts)
 
 

@@ -206,7 +206,7 @@ class SlackGateway:
         """users.info's user, or None when Slack says there is no such user. `quick`: one try of at
         most QUICK_TIMEOUT, for a lookup on the way to an ack."""
         try:
-            return (self.quick if quick else self.client).users_info(user=user_id)["user"]
+            return (self.quick if quick else self.client).users_info(user=user_id, include_locale=True)["user"]
         except SlackApiError as exc:
             if slack_error(exc) in ("user_not_found", "user_not_visible"):
                 return None

@@ -2,6 +2,7 @@
 
 ADD_FOLLOW_UP_BUTTON = "add_follow_up"
 ASSIGN_BUTTON = "assign_to"
+CARD_MORE = "card_more"
 CONFIG_MODAL = "workspace_config"
 DETAILS_BUTTON = "card_details"
 DETAILS_MODAL = "opportunity_details"

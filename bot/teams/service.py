@@ -7,10 +7,13 @@ from collections.abc import Callable
 
 from sqlalchemy.exc import IntegrityError
 
-from bot.domain.values import Actor, Forbidden, Invalid, NotFound, TeamView
+from bot.domain.values import N_, Actor, Forbidden, Invalid, NotFound, TeamView
 from storage.db import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
+
+# why someone can't own a deal (Workspaces.check_owner), said of a team
+ON_A_TEAM = {"A bot can't own an opportunity; pick a person.": N_("A bot can't be on a team; pick a person.")}
 
 
 class Teams:
@@ -32,45 +35,46 @@ class Teams:
         """The team a command means: by name, else the one the actor manages or belongs to."""
         teams = self.all(actor.team_id)
         if not teams:
-            raise NotFound("This workspace has no sales teams yet; an admin defines them in OPPBOT_CONFIG ([[teams]]).")
+            raise NotFound(N_("This workspace has no sales teams yet; an admin defines them in OPPBOT_CONFIG ([[teams]])."))
         if name:
             wanted = name.strip().lower()
             matches = [t for t in teams if t.name.lower() == wanted] or [t for t in teams if t.name.lower().startswith(wanted)]
             if len(matches) != 1:
-                raise Invalid(f"No single team matches “{name}”. Teams: {', '.join(t.name for t in teams)}.")
+                raise Invalid(N_("No single team matches “{name}”. Teams: {teams}."), name=name, teams=", ".join(t.name for t in teams))
             return matches[0]
         managed = [t for t in teams if t.manager_id == actor.user_id]
         if len(managed) == 1:
             return managed[0]
         if len(managed) > 1:
-            raise Invalid(f"You manage several teams ({', '.join(t.name for t in managed)}); name one, e.g. `… {managed[0].name}`.")
+            raise Invalid(N_("You manage several teams ({teams}); name one, e.g. `… {first}`."), teams=", ".join(t.name for t in managed), first=managed[0].name)
         member_of = [t for t in teams if actor.user_id in t.member_ids]
         if member_of and not for_change:
             return member_of[0]
         if actor.is_admin and len(teams) == 1:
             return teams[0]
-        raise Invalid(f"Name the team: {', '.join(t.name for t in teams)}.")
+        raise Invalid(N_("Name the team: {teams}."), teams=", ".join(t.name for t in teams))
 
     def _check_manages(self, actor: Actor, team: TeamView) -> None:
         if not (actor.is_admin or team.manager_id == actor.user_id):
-            raise Forbidden(f"Only {team.name}'s manager <@{team.manager_id}> or an admin can change the team.")
+            raise Forbidden(N_("Only {team}'s manager <@{manager}> or an admin can change the team."), team=team.name, manager=team.manager_id)
 
     def add(self, actor: Actor, user_id: str, team_name: str | None) -> TeamView:
         team = self.pick(actor, team_name, for_change=True)
         self._check_manages(actor, team)
         if problem := self.check_person(actor.team_id, user_id):
-            raise Invalid(problem.replace("own an opportunity", "be on a team"))
+            raise Invalid(ON_A_TEAM.get(problem, problem))
         if user_id in team.member_ids:
-            raise Invalid(f"<@{user_id}> is already on {team.name}.")
+            raise Invalid(N_("<@{user}> is already on {team}."), user=user_id, team=team.name)
         current = next((t for t in self._views(actor.team_id) if user_id in t.member_ids), None)
         if current is not None:
-            raise Invalid(f"<@{user_id}> is on {current.name}; a rep belongs to one team. Remove them there first (`/opp team remove <@{user_id}> {current.name}`).")
+            raise Invalid(N_("<@{user}> is on {team}; a rep belongs to one team. Remove them there first (`/opp team remove <@{user}> {team}`)."),
+                          user=user_id, team=current.name)
         with self.uow(write=True) as uow:
             uow.teams.add_member(actor.team_id, team.id, user_id)
             try:
                 uow.commit()
             except IntegrityError:
-                raise Invalid(f"<@{user_id}> just joined another team; run `/opp team` to see.") from None
+                raise Invalid(N_("<@{user}> just joined another team; run `/opp team` to see."), user=user_id) from None
         log.info("%s added %s to team %s", actor.user_id, user_id, team.name)
         return self.pick(actor, team.name, for_change=False)
 
@@ -78,7 +82,7 @@ class Teams:
         team = self.pick(actor, team_name, for_change=True)
         self._check_manages(actor, team)
         if user_id not in team.member_ids:
-            raise Invalid(f"<@{user_id}> is not on {team.name}.")
+            raise Invalid(N_("<@{user}> is not on {team}."), user=user_id, team=team.name)
         with self.uow(write=True) as uow:
             uow.teams.remove_team_member(actor.team_id, team.id, user_id)
             uow.commit()

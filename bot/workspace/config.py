@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.domain.cron import trigger as cron_trigger
+from bot.domain.languages import LANGUAGES
 from bot.domain.money import MAX_RATE, RATE_DECIMALS, ExchangeRate, read_rate
 from bot.domain.timezones import is_zone
 from bot.domain.values import MAX_DAYS_RANGE, MAX_STAGES, PROBABILITY_RANGE, STAGE_NAME_MAX
@@ -25,6 +26,7 @@ CHANNEL_NAME = re.compile(r"^#[a-z0-9][a-z0-9._-]{0,79}$")
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 USERGROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
+_LANGUAGE = re.compile("^(" + "|".join(re.escape(code) for code in LANGUAGES) + ")$")
 LIST_ITEM_MAX = 60
 
 
@@ -67,6 +69,7 @@ class AssignmentConfig:
 class WorkspaceConfig:
     currency: str = "USD"
     timezone: str = "UTC"
+    language: str = "en"  # "en" | "zh-CN"
     admins: tuple[str, ...] = ()
     industries: tuple[str, ...] = ("Healthcare", "Finance", "Manufacturing", "Retail", "Technology", "Public sector", "Other")
     regions: tuple[str, ...] = ("North", "South", "East", "West")
@@ -87,7 +90,22 @@ DEFAULT_STAGES: tuple[StageConfig, ...] = (
     StageConfig("Negotiation", 80, 21),
 )
 
-_WORKSPACE_KEYS = {"currency", "timezone", "admins", "industries", "regions", "company_sizes"}
+# The same model for a workspace in Chinese (`[workspace] language = "zh-CN"` and no [[stages]]).
+DEFAULT_STAGES_ZH: tuple[StageConfig, ...] = (
+    StageConfig("初步接触", 10, 14),
+    StageConfig("方案设计", 30, 21, alert_channel="#solutions"),
+    StageConfig("技术评估", 50, 30, alert_channel="#engineering"),
+    StageConfig("商务谈判", 80, 21),
+)
+DEFAULT_STAGES_BY_LANGUAGE = {"en": DEFAULT_STAGES, "zh-CN": DEFAULT_STAGES_ZH}
+# The form's built-in choices for a workspace in Chinese (the English ones are WorkspaceConfig's defaults).
+DEFAULT_CHOICES_ZH = {
+    "industries": ("医疗", "金融", "制造业", "零售", "科技", "政府及公共事业", "其他"),
+    "regions": ("华北", "华东", "华南", "华中", "西南", "西北", "东北"),
+    "company_sizes": ("1-50 人", "51-500 人", "501-5000 人", "5000 人以上"),
+}
+
+_WORKSPACE_KEYS = {"currency", "timezone", "language", "admins", "industries", "regions", "company_sizes"}
 _STAGE_KEYS = {"name", "probability", "max_days", "alert_channel", "alert_usergroup"}
 _OUTCOME_KEYS = {"won_channel", "lost_channel"}
 _TEAM_KEYS = {"name", "manager", "members", "channel", "digest", "timezone", "auto_assign", "routing_channel"}
@@ -240,6 +258,9 @@ def parse_config(text: str, source: str = "<config>") -> WorkspaceConfig:
     tz = reader.timezone(workspace, "timezone", "workspace")
     if tz:
         values["timezone"] = tz
+    language = reader.string(workspace, "language", "workspace", pattern=_LANGUAGE, what=" or ".join(f'"{code}"' for code in LANGUAGES))
+    if language:
+        values["language"] = language
     admins = reader.string_list(workspace, "admins", "workspace", pattern=USER_ID, what="Slack user ids like U0123ABCD")
     if admins is not None:
         values["admins"] = admins
@@ -279,6 +300,11 @@ def parse_config(text: str, source: str = "<config>") -> WorkspaceConfig:
                 alert_usergroup=reader.string(stage, "alert_usergroup", "stages", i, pattern=USERGROUP_ID, what="a user group id like S0123ABCD"),
             ))
         values["stages"] = tuple(stages)
+    elif "language" in values:
+        values["stages"] = DEFAULT_STAGES_BY_LANGUAGE[values["language"]]  # the built-in model, named in the workspace's language
+    if values.get("language") == "zh-CN":
+        for key, choices in DEFAULT_CHOICES_ZH.items():
+            values.setdefault(key, choices)
 
     outcomes = data.get("outcomes", {})
     if not isinstance(outcomes, dict):
@@ -403,7 +429,7 @@ def _toml_value(value: object) -> str:
 def to_toml(config: WorkspaceConfig) -> str:
     """The configuration as an OPPBOT_CONFIG file; `parse_config` reads it back to the same values."""
     lines = ["# oppbot workspace configuration, exported with `oppbot config --export`.", "", "[workspace]"]
-    for key in ("currency", "timezone", "admins", "industries", "regions", "company_sizes"):
+    for key in ("currency", "timezone", "language", "admins", "industries", "regions", "company_sizes"):
         lines.append(f"{key} = {_toml_value(getattr(config, key))}")
     for stage in config.stages:
         lines += ["", "[[stages]]", f"name = {_toml_value(stage.name)}", f"probability = {stage.probability}", f"max_days = {stage.max_days}"]

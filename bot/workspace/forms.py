@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from bot.deals.forms import _text
+from bot.domain.languages import ENGLISH
 from bot.domain.money import MAX_RATE, RATE_DECIMALS, read_rate
-from bot.domain.values import MAX_DAYS_RANGE, PROBABILITY_RANGE, StageModel
+from bot.domain.values import MAX_DAYS_RANGE, N_, PROBABILITY_RANGE, StageModel
+from bot.i18n import Translator, translator
 
 
 @dataclass(frozen=True)
@@ -33,24 +35,27 @@ MAX_RATE_LINES = 50
 _RATE_LINE = re.compile(r"^\s*([A-Za-z]{3})\s*[=:]?\s*(\S+)\s*$")
 
 
-def read_rate_lines(raw: str, base: str) -> tuple[tuple[tuple[str, Decimal], ...], str | None]:
-    """The rates box: one `EUR 7.82` a line (`EUR = 7.82` and `EUR: 7.82` too); an error names the first wrong line."""
+def read_rate_lines(raw: str, base: str, *, t: Translator | None = None) -> tuple[tuple[tuple[str, Decimal], ...], str | None]:
+    """The rates box: one `EUR 7.82` a line (`EUR = 7.82` and `EUR: 7.82` too); an error names the first wrong line
+    (in the reader's language, `t`; English without one)."""
+    t = t or translator(ENGLISH)
     rates: dict[str, Decimal] = {}
     lines = [line for line in raw.splitlines() if line.strip()]
     if len(lines) > MAX_RATE_LINES:
-        return (), f"At most {MAX_RATE_LINES} rates, one a line."
+        return (), t("At most {n} rates, one a line.", n=MAX_RATE_LINES)
     for line in lines:
         match = _RATE_LINE.match(line)
         shown = line.strip()[:40]
         if not match:
-            return (), f"“{shown}”: write a currency code and its rate, like “EUR 7.82” (one EUR in {base})."
+            return (), t("“{line}”: write a currency code and its rate, like “EUR 7.82” (one EUR in {base}).", line=shown, base=base)
         currency, rate = match.group(1).upper(), read_rate(match.group(2))
         if currency == base:
-            return (), f"{base} is the workspace currency; it needs no rate."
+            return (), t("{base} is the workspace currency; it needs no rate.", base=base)
         if rate is None:
-            return (), f"“{shown}”: the rate must be a positive number under {MAX_RATE:,} with at most {RATE_DECIMALS} decimals."
+            return (), t("“{line}”: the rate must be a positive number under {max} with at most {decimals} decimals.",
+                         line=shown, max=t.number(MAX_RATE), decimals=RATE_DECIMALS)
         if currency in rates:
-            return (), f"{currency} is given twice; keep one line."
+            return (), t("{currency} is given twice; keep one line.", currency=currency)
         rates[currency] = rate
     return tuple(sorted(rates.items())), None
 
@@ -62,31 +67,40 @@ _CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,31}$")
 _USERGROUP = re.compile(r"^S[A-Z0-9]{2,31}$")
 
 
-def _whole_number(raw: str, low: int, high: int, what: str) -> tuple[int | None, str | None]:
+# what a whole-number field says when it is not one, and when it is out of its range
+PROBABILITY_PROBLEMS = (N_("Win probability must be a whole number from {low} to {high}."),
+                        N_("Win probability must be from {low} to {high}, not {value}."))
+MAX_DAYS_PROBLEMS = (N_("Days before stalled must be a whole number from {low} to {high}."),
+                     N_("Days before stalled must be from {low} to {high}, not {value}."))
+
+
+def _whole_number(raw: str, low: int, high: int, problems: tuple[str, str], t: Translator) -> tuple[int | None, str | None]:
+    not_whole, out_of_range = problems
     if not re.fullmatch(r"-?[0-9]{1,6}", raw):
-        return None, f"{what} must be a whole number from {low} to {high}."
+        return None, t(not_whole, low=low, high=high)
     value = int(raw)
     if not low <= value <= high:
-        return None, f"{what} must be from {low} to {high}, not {value}."
+        return None, t(out_of_range, low=low, high=high, value=value)
     return value, None
 
 
-def validate_workspace_settings(values: Mapping[str, object], stages: StageModel, base_currency: str) -> tuple[WorkspaceSettings | None, dict[str, str]]:
-    """The /opp config modal; errors are keyed by block id (`stage:<id>:probability`, …)."""
+def validate_workspace_settings(values: Mapping[str, object], stages: StageModel, base_currency: str,
+                                *, t: Translator) -> tuple[WorkspaceSettings | None, dict[str, str]]:
+    """The /opp config modal; errors are keyed by block id (`stage:<id>:probability`, …), in the reader's language."""
     errors: dict[str, str] = {}
     settings = []
     for stage in stages.stages:
         key = f"stage:{stage.id}"
         channel = _text(values, f"{key}:channel") or None
         if channel is not None and not _CHANNEL.match(channel):
-            errors[f"{key}:channel"] = "Pick a channel from the list."
+            errors[f"{key}:channel"] = t("Pick a channel from the list.")
         group = _text(values, f"{key}:group").upper() or None
         if group is not None and not _USERGROUP.match(group):
-            errors[f"{key}:group"] = "A user group id looks like S0123ABCD (Slack admin → User groups → copy ID)."
-        probability, problem = _whole_number(_text(values, f"{key}:probability"), *PROBABILITY_RANGE, "Win probability")
+            errors[f"{key}:group"] = t("A user group id looks like S0123ABCD (Slack admin → User groups → copy ID).")
+        probability, problem = _whole_number(_text(values, f"{key}:probability"), *PROBABILITY_RANGE, PROBABILITY_PROBLEMS, t)
         if problem:
             errors[f"{key}:probability"] = problem
-        max_days, problem = _whole_number(_text(values, f"{key}:max_days"), *MAX_DAYS_RANGE, "Days before stalled")
+        max_days, problem = _whole_number(_text(values, f"{key}:max_days"), *MAX_DAYS_RANGE, MAX_DAYS_PROBLEMS, t)
         if problem:
             errors[f"{key}:max_days"] = problem
         if probability is not None and max_days is not None:
@@ -95,9 +109,9 @@ def validate_workspace_settings(values: Mapping[str, object], stages: StageModel
     for key in ("won_channel", "lost_channel"):
         channel = _text(values, key) or None
         if channel is not None and not _CHANNEL.match(channel):
-            errors[key] = "Pick a channel from the list."
+            errors[key] = t("Pick a channel from the list.")
         outcome[key] = channel
-    rates, problem = read_rate_lines(_text(values, "exchange_rates"), base_currency)
+    rates, problem = read_rate_lines(_text(values, "exchange_rates"), base_currency, t=t)
     if problem:
         errors["exchange_rates"] = problem
     if errors:

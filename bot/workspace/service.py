@@ -16,9 +16,11 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.deals.forms import FormChoices, currencies_for
 from bot.domain.clock import Clock
+from bot.domain.languages import language_of
 from bot.domain.stages import ADMINS_ONLY
 from bot.domain.timezones import zone
 from bot.domain.values import (
+    N_,
     Actor,
     Context,
     Forbidden,
@@ -51,14 +53,15 @@ class Unknown(enum.Enum):
 
 
 UNKNOWN = Unknown.UNKNOWN
-NOT_SERVED = "oppbot serves its own workspace only; nothing was changed."
+NOT_SERVED = N_("oppbot serves its own workspace only; nothing was changed.")
 
 
 def config_digest(config: WorkspaceConfig) -> str:
     data = asdict(config)
     data.pop("source", None)
-    if not data["exchange_rates"]:
-        data.pop("exchange_rates")  # so a file without rates keeps the digest it had before rates existed, and isn't re-applied
+    for key, default in (("exchange_rates", ()), ("language", "en")):
+        if data[key] == default or data[key] == list(default or []):
+            data.pop(key)  # a file that doesn't set it keeps the digest it had before the key existed, and isn't re-applied
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -142,7 +145,8 @@ class Workspaces:
             profile = refreshed if isinstance(refreshed, Member) else None
         is_admin = user_id in workspace.admins or bool(profile and profile.is_slack_admin)
         actor = Actor(team_id=team_id, user_id=user_id, is_admin=is_admin, managed_user_ids=frozenset(managed))
-        return Context(actor=actor, workspace=workspace, stages=stages, timezone=(profile.tz if profile and profile.tz else workspace.timezone))
+        return Context(actor=actor, workspace=workspace, stages=stages, timezone=(profile.tz if profile and profile.tz else workspace.timezone),
+                       language=language_of(profile.locale if profile else None, workspace.language))
 
     def profile(self, team_id: str, user_id: str, *, quick: bool = False) -> Member | None | Unknown:
         """The user's cached Slack profile, refreshed from users.info once a day; None if Slack has no such
@@ -192,12 +196,12 @@ class Workspaces:
         if profile is UNKNOWN:
             return None
         if profile is None:
-            return "I can't find that person in this workspace."
+            return N_("I can't find that person in this workspace.")
         assert isinstance(profile, Member)
         if profile.is_bot:
-            return "A bot can't own an opportunity; pick a person."
+            return N_("A bot can't own an opportunity; pick a person.")
         if profile.is_deleted:
-            return "That person's account is deactivated; pick someone else."
+            return N_("That person's account is deactivated; pick someone else.")
         return None
 
     @staticmethod
@@ -221,7 +225,7 @@ class Workspaces:
         with self.uow(write=True) as uow:
             today = self.clock.now().astimezone(zone(ctx.workspace.timezone)).date()
             if not uow.workspaces.update_settings(ctx.team_id, settings, ctx.user_id, today):
-                raise Invalid("The stage model changed while the form was open; run /opp config again.")
+                raise Invalid(N_("The stage model changed while the form was open; run /opp config again."))
             uow.commit()
         log.info("%s changed the pipeline settings of %s", ctx.user_id, ctx.team_id)
 
@@ -231,14 +235,14 @@ class Workspaces:
             workspace = uow.workspaces.get_workspace(team_id)
             view = uow.workspaces.view(team_id)
             if workspace is None or view is None:
-                raise NotFound(f"oppbot has no workspace {team_id} in this database.")
+                raise NotFound(N_("oppbot has no workspace {team_id} in this database."), team_id=team_id)
             stages = [s for s in uow.workspaces.stages(team_id) if s.active]
             members_of = uow.teams.members_by_sales_team(team_id)
             teams = [TeamConfig(team.name, team.manager_id, tuple(sorted(members_of.get(team.id or 0, ()))), team.channel, team.digest_cron,
                                 team.timezone, team.auto_assign, team.routing_channel)
                      for team in uow.teams.sales_teams(team_id)]
         return WorkspaceConfig(
-            currency=workspace.currency, timezone=workspace.timezone, admins=tuple(workspace.admins),
+            currency=workspace.currency, timezone=workspace.timezone, language=workspace.language, admins=tuple(workspace.admins),
             industries=tuple(workspace.industries), regions=tuple(workspace.regions), company_sizes=tuple(workspace.company_sizes),
             stages=tuple(StageConfig(s.name, s.probability, s.max_days, s.alert_channel, s.alert_usergroup) for s in stages),
             won_channel=workspace.won_channel, lost_channel=workspace.lost_channel, teams=tuple(teams),
