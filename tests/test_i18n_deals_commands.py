@@ -166,7 +166,7 @@ def test_the_lost_modal_and_the_list_in_chinese():
     assert empty[0]["text"]["text"] == "你没有进行中的商机。用 `/opp 新建` 创建一个。"
     page = list_blocks(ListPage(owner_id="U0REP2", items=[make_opp()], total=1, offset=0), STAGES, NOW, viewer_id="U0MGR", t=ZH)
     assert page[0]["text"]["text"] == "*<@U0REP2> 的进行中商机* · 第 1–1 个，共 1 个"
-    assert "华为云扩容 — 华为（深圳） · ¥120,000.00 · 本阶段 3 天" in page[2]["text"]["text"]
+    assert "华为云扩容 — 华为（深圳） · ¥12万 · 本阶段 3 天" in page[2]["text"]["text"]
     no_english(page)
 
 
@@ -340,3 +340,16 @@ def test_a_refusal_without_a_context_reads_the_readers_language_and_an_outage_th
     body = {"team": {"id": "T0TEST"}, "user": {"id": "U0REP1"}}
     outage = OperationalError("SELECT 1", {}, Exception("could not connect to server"))
     assert failure_translator(body, outage).language in ("en", "zh-CN")  # never a read during an outage
+
+
+def test_dates_and_short_amounts_the_chinese_way():
+    """Where a date has no Slack token and where a deal's line is short of space (#15 point 2)."""
+    from datetime import date
+    from decimal import Decimal
+
+    from bot.i18n import translator
+
+    zh, en = translator("zh-CN"), translator("en")
+    assert (zh.date(date(2026, 12, 3)), en.date(date(2026, 12, 3))) == ("2026年12月3日 周四", "2026-12-03")
+    assert [zh.short_amount(Decimal(a), "CNY") for a in ("120000", "1235000", "300000000", "5000")] == ["¥12万", "¥123.5万", "¥3亿", "¥5,000.00"]
+    assert en.short_amount(Decimal("120000"), "CNY") == "CNY 120,000"  # English lines keep the whole amount

@@ -25,7 +25,7 @@ def stage_alert_message(opp: OpportunityView, stages: StageModel, change_id: int
         t("*Customer*") + f"\n{customer}",
         t("*Amount*") + f"\n{t.amount(opp.amount, opp.currency)}",
         t("*Owner*") + f"\n<@{opp.owner_id}>",
-        t("*Expected close*") + f"\n{opp.close_date.isoformat() if opp.close_date else '—'}",
+        t("*Expected close*") + f"\n{t.date(opp.close_date) if opp.close_date else '—'}",
         t("*Stage*") + f"\n{stage_name}",
         t("*Path so far*") + f"\n{route or stage_name}",
     ]

@@ -142,7 +142,7 @@ def opportunity_card(opp: OpportunityView, stages: StageModel, now: datetime, ne
         t("*Customer*\n{customer}", customer=escape(opp.customer)),
         t("*Amount*\n{amount}", amount=t.amount(opp.amount, opp.currency)),
         t("*Owner*\n{owner} · _needs an owner_", owner=owner) if opp.needs_owner else t("*Owner*\n{owner}", owner=owner),
-        t("*Expected close*\n{day}", day=opp.close_date.isoformat() if opp.close_date else "—"),
+        t("*Expected close*\n{day}", day=t.date(opp.close_date) if opp.close_date else "—"),
     ]
     if opp.is_open:
         fields.append(t.plural("*Stage*\n{stage} · {n} day in stage", "*Stage*\n{stage} · {n} days in stage",
@@ -351,7 +351,7 @@ def stalled_why(deal: StalledDeal, stages: StageModel, *, t: Translator) -> str:
 def opportunity_line(opp: OpportunityView, now: datetime, follow_up: FollowUpView | None = None, *, t: Translator) -> str:
     marker = ":alarm_clock: " if follow_up is not None and follow_up.due_at < now else ""
     line = t("{marker}*{ref}* {name} — {customer} · {amount} · {days} d in stage", marker=marker, ref=opp.ref, name=escape(opp.name),
-             customer=escape(opp.customer), amount=t.amount(opp.amount, opp.currency), days=days_between(opp.stage_entered_at, now))
+             customer=escape(opp.customer), amount=t.short_amount(opp.amount, opp.currency), days=days_between(opp.stage_entered_at, now))
     if follow_up is not None:
         line += "\n" + t("Next: {follow_up}", follow_up=follow_up_line(follow_up, now, t=t))
     return clip(line, SECTION_TEXT)

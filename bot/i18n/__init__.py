@@ -98,8 +98,15 @@ class Translator:
         return " + ".join([self.amount(money.amount, money.base)] + [self.amount(amount, currency) for currency, amount in money.apart])
 
     def date(self, day: date) -> str:
-        """A date as the reader expects it ("Thu, Dec 3" · "12月3日 周四"), where Slack's <!date> token can't be used."""
-        return format_date(day, format="EEE, MMM d" if self.language == ENGLISH else "MMMd日 EEE", locale=self.locale)
+        """A date where Slack's <!date> token can't be used (a date without a time: an expected close, the day a rate
+        was set): English as it always was, ISO ("2026-12-03"); Chinese as a Chinese reader writes it ("2026年12月3日 周四")."""
+        return day.isoformat() if self.language == ENGLISH else format_date(day, format="y年M月d日 EEE", locale=self.locale)
+
+    def short_amount(self, amount: Decimal | None, currency: str) -> str:
+        """An amount where space is short (a deal's line in a list): Chinese from 10,000 up in 万/亿 ("¥12万"); else `amount`."""
+        if amount is None or self.language == ENGLISH or abs(amount) < 10_000:
+            return self.amount(amount, currency)
+        return format_compact_currency(amount, currency, locale=self.locale, fraction_digits=1).replace(".0万", "万").replace(".0亿", "亿")
 
 
 @cache

@@ -81,7 +81,7 @@ def rates_note(rates: Rates, totals: Iterable[Money], t: Translator | None = Non
     involved = sorted({c for money in totals for c in money.currencies})
     if not involved:
         return ""
-    converted = [t("{currency} at {rate}, set {day}", currency=rate.currency, rate=f"{rate.rate.normalize():f}", day=rate.set_on.isoformat())
+    converted = [t("{currency} at {rate}, set {day}", currency=rate.currency, rate=f"{rate.rate.normalize():f}", day=t.date(rate.set_on))
                  for c in involved if (rate := rates.rate_for(c)) is not None]
     apart = [c for c in involved if rates.rate_for(c) is None]
     parts = []
