@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt import App
@@ -16,6 +16,8 @@ from sqlalchemy.engine import Engine
 
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.values import Installation
+from bot.logs import quiet_slack_sdk
+from bot.metrics import Metrics
 from bot.outbox.dispatcher import Dispatcher
 from bot.services import Services, build_services
 from bot.settings import Settings
@@ -39,6 +41,7 @@ class _TokenFromClientFilter(logging.Filter):
 
 
 logging.getLogger("slack_bolt.App").addFilter(_TokenFromClientFilter())
+quiet_slack_sdk()  # slack_sdk's DEBUG lines carry tokens and message bodies (bot/logs.py)
 
 
 @dataclass
@@ -48,6 +51,7 @@ class OppBot:
     services: Services
     engine: Engine
     client: WebClient
+    metrics: Metrics = field(default_factory=Metrics)
 
     @property
     def dispatcher(self) -> Dispatcher:
@@ -76,6 +80,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
     engine = engine or make_engine(settings.database_url)
     config = config or load_config(settings.config_path)
     client = client or make_web_client(settings.slack_bot_token, settings.slack_api_url)
+    metrics = Metrics()  # this instance's registry (GET /metrics)
     executor = listener_executor or FairExecutor(AFTER_ACK_THREADS, thread_name_prefix="after-ack")
     clock = clock or SystemClock()
     services: Services | None = None
@@ -91,9 +96,18 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
         before_authorize=WorkspaceGate(lambda: services.workspaces.installation if services else None, executor, language=config.language),
     )
     bolt.use(remember_requester)  # whose share of the after-ack threads each lazy listener takes
+
+    @bolt.use
+    def count_slack_calls(context: dict, next: Any) -> None:  # Bolt passes `next` by this name
+        metrics.instrument(context["client"])  # Bolt makes a WebClient per request (and copies it for lazy listeners)
+        next()
+
     delivery = SlackGateway(delivery_client or make_web_client(settings.slack_bot_token, settings.slack_api_url, retries=0),
-                            pacer=ChannelPacer(lambda: clock.now().timestamp()))
-    services = build_services(engine, clock, config, SlackGateway(client), delivery)
+                            pacer=ChannelPacer(lambda: clock.now().timestamp()), metrics=metrics)
+    services = build_services(engine, clock, config, SlackGateway(client, metrics=metrics), delivery)
+    services.dispatcher.metrics = metrics
+    services.digests.on_built = metrics.digest_build.observe
+    metrics.watch(engine, clock.now)
     register_all(bolt, services)
 
     @bolt.error
@@ -101,4 +115,4 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
         # Most listeners have acked already; Bolt answers 500 itself when one failed before its ack.
         logger.error("unhandled error for %s", (body or {}).get("type"), exc_info=error)
 
-    return OppBot(settings=settings, bolt=bolt, services=services, engine=engine, client=client)
+    return OppBot(settings=settings, bolt=bolt, services=services, engine=engine, client=client, metrics=metrics)

@@ -1,7 +1,9 @@
 """Process settings from the environment: loaded once, frozen, and validated up front.
 
 Every problem is reported as one line that names the key, so a misconfigured deployment
-fails at start-up instead of on the first Slack request.
+fails at start-up instead of on the first Slack request. Only the environment is read here: the
+`oppbot` command (bot/cli.py) first loads a `.env` from the current working directory, if there is one,
+without overriding what the environment already sets.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ class Settings:
     tick_seconds: float = 30.0
     port: int = 3000
     log_level: str = "INFO"
+    log_format: str = "text"  # LOG_FORMAT: text, or json (one object per line, bot/logs.py)
+    metrics_port: int | None = None  # OPPBOT_METRICS_PORT: GET /metrics in Socket Mode (HTTP mode serves it on PORT)
 
     @property
     def socket_mode(self) -> bool:
@@ -123,6 +127,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if log_level not in LOG_LEVELS:
         raise SettingsError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
 
+    log_format = (_optional(env, "LOG_FORMAT") or "text").lower()
+    if log_format not in ("text", "json"):
+        raise SettingsError(f"LOG_FORMAT must be text or json, got {log_format!r}")
+    metrics_raw = _optional(env, "OPPBOT_METRICS_PORT")
+    if metrics_raw is not None and (not re.fullmatch(r"[0-9]{1,5}", metrics_raw) or not 1 <= int(metrics_raw) <= 65535):
+        raise SettingsError(f"OPPBOT_METRICS_PORT must be a number between 1 and 65535, got {metrics_raw!r}")
+
     return Settings(
         slack_bot_token=bot_token,
         slack_signing_secret=signing_secret,
@@ -133,10 +144,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         tick_seconds=tick_seconds,
         port=int(port_raw),
         log_level=log_level,
+        log_format=log_format,
+        metrics_port=int(metrics_raw) if metrics_raw is not None else None,
     )
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def configure_logging(level: str, fmt: str = "text") -> None:
+    from bot.logs import configure
+
+    configure(level, fmt)  # plain text, or one JSON object per line; never slack_sdk's DEBUG request dumps
     # Alembic narrates every plugin and migration at INFO; operators need only its warnings.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, getattr(logging, level)))

@@ -219,3 +219,66 @@ def database_answers(engine: Engine) -> bool:
         return True
     except Exception:
         return False
+
+
+MISSING, BEHIND, CURRENT = "missing", "behind", "current"
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The file of an SQLite URL (None for an in-memory database or another backend)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database)
+
+
+def schema_state(database_url: str) -> str:
+    """MISSING (no oppbot schema: no migration ever ran), BEHIND (migrations are pending) or CURRENT.
+
+    Creates nothing: an SQLite file that isn't there is MISSING without being opened (opening creates it).
+    """
+    if database_url.startswith("sqlite"):
+        path = sqlite_path(database_url)
+        if path is None or not path.is_file() or path.stat().st_size == 0:
+            return MISSING
+    engine = make_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        script = ScriptDirectory.from_config(alembic_config(database_url))
+        with engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    finally:
+        engine.dispose()
+    if not current:
+        return MISSING
+    return CURRENT if current == set(script.get_heads()) else BEHIND
+
+
+def backup_sqlite(database_url: str, target: Path, *, force: bool = False) -> None:
+    """Copy a live SQLite database to `target` with SQLite's online backup API (consistent while the bot
+    writes). The copy is written next to `target` and renamed over it, so `target` is never half-written.
+    Raises FileExistsError when `target` exists and `force` is not set."""
+    source_path = sqlite_path(database_url)
+    if source_path is None:
+        raise ValueError("not an SQLite database file")
+    if target.exists() and not force:
+        raise FileExistsError(str(target))
+    partial = target.with_name(f".{target.name}.partial")
+    partial.unlink(missing_ok=True)
+    source = sqlite3.connect(f"{source_path.resolve().as_uri()}?mode=rw", uri=True)  # rw: never creates the file
+    try:
+        copy = sqlite3.connect(partial)
+        try:
+            source.backup(copy)
+            copy.execute("PRAGMA journal_mode=DELETE")  # the copy is one self-contained file
+        finally:
+            copy.close()
+        for stale in ("-wal", "-shm"):  # an overwritten copy's, which SQLite would otherwise apply to the new one
+            target.with_name(target.name + stale).unlink(missing_ok=True)
+        partial.replace(target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    finally:
+        source.close()

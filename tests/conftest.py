@@ -90,6 +90,21 @@ def clock() -> FakeClock:
     return FakeClock(START)
 
 
+OWN_ENVIRONMENT = ("OPPBOT_", "SLACK_", "DATABASE_URL", "PORT", "LOG_LEVEL")
+
+
+@pytest.fixture(autouse=True)
+def _no_outside_settings(monkeypatch):
+    """Each test starts from no oppbot settings: the developer's OPPBOT_*/SLACK_*/DATABASE_URL… are cleared
+    and no `.env` is read (the checkout's or the working directory's); a test sets what it needs."""
+    import bot.cli
+
+    for key in list(os.environ):
+        if key.startswith(OWN_ENVIRONMENT):
+            monkeypatch.delenv(key)
+    monkeypatch.setattr(bot.cli, "env_file", lambda: None)
+
+
 
 
 

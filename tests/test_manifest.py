@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 
@@ -63,13 +64,90 @@ def test_the_scope_check_fails_on_a_method_it_does_not_know():
     assert used == {"reminders_add"} and used - set(SCOPES) == {"reminders_add"}
 
 
+# Slack's limits on the manifest's text fields, in characters: (path, at least, at most, required). A `[]` in a
+# path is every item of that list. From the app manifest reference (docs.slack.dev/reference/app-manifest and the
+# field descriptions Slack's SDKs copy from it), except the shortcut name's: the reference states none, but Slack's
+# apps.manifest API rejects one over 24 characters ("must be less than 25 characters").
+LIMITS: list[tuple[str, int, int, bool]] = [
+    ("display_information.name", 1, 35, True),
+    ("display_information.description", 1, 140, False),
+    ("display_information.long_description", 174, 4000, False),
+    ("features.bot_user.display_name", 1, 80, True),
+    ("features.shortcuts[].name", 1, 24, True),
+    ("features.shortcuts[].description", 1, 150, True),
+    ("features.shortcuts[].callback_id", 1, 255, True),
+    ("features.slash_commands[].command", 2, 32, True),
+    ("features.slash_commands[].description", 1, 2000, True),
+    ("features.slash_commands[].usage_hint", 1, 1000, False),
+]
+# features.bot_user.display_name: "Allowed characters: a-z, 0-9, -, _, and ."
+BOT_NAME = re.compile(r"[a-z0-9._-]+")
+
+
+def fields(manifest: object, path: str) -> list[tuple[str, object]]:
+    """(concrete path, value) of every field a LIMITS path names; a missing field has the value None."""
+    found: list[tuple[str, object]] = [("", manifest)]
+    for part in path.split("."):
+        key, each = part.removesuffix("[]"), part.endswith("[]")
+        step: list[tuple[str, object]] = []
+        for where, node in found:
+            value = node.get(key) if isinstance(node, dict) else None
+            here = f"{where}.{key}".lstrip(".")
+            if each:
+                step += [(f"{here}[{i}]", item) for i, item in enumerate(value or [])]
+            else:
+                step.append((here, value))
+        found = step
+    return found
+
+
+def limit_problems(manifest: object) -> list[str]:
+    problems = []
+    for path, low, high, required in LIMITS:
+        for where, value in fields(manifest, path):
+            if value is None:
+                if required:
+                    problems.append(f"{where} is missing")
+            elif not isinstance(value, str):
+                problems.append(f"{where} is not a string: {value!r}")
+            elif not low <= len(value) <= high:
+                problems.append(f"{where} has {len(value)} characters, Slack takes {low} to {high}: {value!r}")
+    return problems
+
+
+def test_every_text_field_is_within_slacks_limits():
+    """Slack refuses to create the app from a manifest with a field over its limit: the paste must just work."""
+    assert limit_problems(MANIFEST) == []
+    assert fields(MANIFEST, "features.shortcuts[].name"), "the manifest has no shortcuts: the paths are wrong"
+    assert BOT_NAME.fullmatch(MANIFEST["features"]["bot_user"]["display_name"])
+
+
+def test_the_limit_check_catches_an_over_long_field():
+    """The 31-character shortcut name the manifest once had (issue #16) is refused, as Slack refused it."""
+    broken = copy.deepcopy(MANIFEST)
+    broken["features"]["shortcuts"][1]["name"] = "Create opportunity from message"
+    del broken["features"]["slash_commands"][0]["description"]
+    assert limit_problems(broken) == [
+        "features.shortcuts[1].name has 31 characters, Slack takes 1 to 24: 'Create opportunity from message'",
+        "features.slash_commands[0].description is missing",
+    ]
+
+
 def test_the_usage_hint_is_the_command_registry():
     import handlers  # noqa: F401 - the listeners bind every registered subcommand
     from bot.slack.commands import REGISTRY, usage_hint
 
     command = MANIFEST["features"]["slash_commands"][0]
-    assert command["usage_hint"] == usage_hint()
-    assert all(f"{name}" in command["usage_hint"] for name in REGISTRY)
+    assert command["usage_hint"] == usage_hint(), "manifest.yml's usage_hint is not bot/slack/commands.py's usage_hint()"
+    assert len(usage_hint()) <= 1000, "the registry's usage hint is over Slack's limit: shorten what usage_hint() writes"
+    assert usage_hint().split(" | ") == list(REGISTRY)
+
+
+def test_the_command_description_names_every_subcommand():
+    from bot.slack.commands import REGISTRY
+
+    words = set(re.findall(r"\w+", MANIFEST["features"]["slash_commands"][0]["description"]))
+    assert set(REGISTRY) - words == set(), "the /opp description in manifest.yml leaves these subcommands out"
 
 
 def test_command_shortcuts_events_and_interactivity():

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from bot.alerts.views import outcome_message, stage_alert_message
@@ -30,14 +31,15 @@ from bot.domain.values import (
     StageModel,
     WorkspaceView,
 )
-from bot.i18n import ENGLISH, translator
-from bot.outbox.dispatcher import Dispatcher, RetryLater, Sent, Skip, Undeliverable, Wake, WakeUp
+from bot.i18n import ENGLISH, Translator, translator
+from bot.outbox.dispatcher import Dispatcher, RetryLater, Sent, Skip, Wake, WakeUp
 from bot.outbox.messages import schedule_message
 from bot.slack.blocks import escape, mrkdwn
 from bot.slack.gateway import SlackGateway, slack_error
 from storage.db import UnitOfWork, UnitOfWorkFactory
 from storage.deals import to_view
-from storage.models import Delivery, Opportunity, StageChange
+from storage.models import PENDING, Delivery, Opportunity, StageChange
+from storage.outbox import DELIVERY
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,9 @@ STAGE_ALERT, OUTCOME_ALERT, ADMIN_NOTICE = "stage_alert", "outcome_alert", "admi
 WAIT_FOR_CHANNEL = timedelta(minutes=15)
 # An alert about a deal whose card is still queued waits this long for it, so that it can link to the card.
 WAIT_FOR_CARD = timedelta(seconds=30)
+# The admin notice's reason for a #name no channel of the workspace has (yet); its alerts wait for it.
+NO_SUCH_CHANNEL = "no_such_channel"
+NO_CHANNEL_NAMED = "no channel named"  # how a waiting alert's last_error starts
 CANNOT_JOIN = {"method_not_supported_for_channel_type", "channel_not_found", "is_archived", "missing_scope", "restricted_action"}
 
 
@@ -167,6 +172,10 @@ class AlertSenders:
 
     def resolve_channels(self, team_id: str) -> list[str]:
         """Give every #name in the stage rules and outcomes its channel id; returns what could not be resolved."""
+        return self._resolve(team_id)[1]
+
+    def _resolve(self, team_id: str) -> tuple[dict[str, str], list[str]]:
+        """The #names resolved now (name -> id) and those the workspace has no channel for."""
         self.ensure_workspace(team_id)
         with self.uow() as uow:
             workspace = uow.workspaces.get_workspace(team_id)
@@ -177,13 +186,63 @@ class AlertSenders:
                     if name and name.startswith("#") and not resolved:
                         wanted.add(name)
         if not wanted:
-            return []
+            return {}, []
         ids = self.slack.channel_ids_by_name()
         found = {name: ids[name[1:]] for name in wanted if name[1:] in ids}
+        if found:
+            with self.uow(write=True) as uow:
+                uow.workspaces.resolve_channels(team_id, found)
+                uow.commit()
+        return found, sorted(wanted - set(found))
+
+    def check_channels(self, team_id: str, now: datetime, *, from_file: bool = True) -> list[str]:
+        """At start-up: resolve the #names; one the workspace has no channel for (yet) doesn't stop start-up. It is
+        logged, its admins are told once (ever) by DM, and its alerts and announcements wait until it can be resolved:
+        at a later start-up, or when one of them is due again. Returns the names still unresolved."""
+        try:
+            found, unresolved = self._resolve(team_id)
+        except SlackApiError as exc:
+            log.warning("could not list channels to resolve #names in alert rules (%s); alerts will retry", slack_error(exc))
+            return []
+        if found:
+            self._wake_waiting(team_id, now)
+        if not unresolved:
+            return []
+        names = ", ".join(unresolved)
+        if from_file:
+            log.warning("workspace %s has no channel named %s (or the bot can't see it): the alerts for it wait until it exists; "
+                        "create it and invite the bot, or set another channel with /opp config", team_id, names)
+        else:
+            log.warning("the default stage model alerts %s, which this workspace doesn't have; set alert channels with /opp config", names)
+        for name in unresolved:
+            self._tell_admins_once(team_id, name, NO_SUCH_CHANNEL, now)
+        return unresolved
+
+    def _wake_waiting(self, team_id: str, now: datetime) -> None:
+        """Alerts that were waiting for a #name to be resolved are due now."""
         with self.uow(write=True) as uow:
-            uow.workspaces.resolve_channels(team_id, found)
+            uow.session.execute(update(DELIVERY).where(
+                DELIVERY.c.team_id == team_id, DELIVERY.c.kind.in_((STAGE_ALERT, OUTCOME_ALERT)), DELIVERY.c.status == PENDING,
+                DELIVERY.c.due_at > now, DELIVERY.c.last_error.startswith(NO_CHANNEL_NAMED),
+            ).values(due_at=now))
             uow.commit()
-        return sorted(wanted - set(found))
+
+    def _uses_of(self, team_id: str, name: str, t: Translator) -> str:
+        """What waits for channel `name`, for the admins' notice: the stages' alerts, the won / lost announcements."""
+        with self.uow() as uow:
+            workspace = uow.workspaces.get_workspace(team_id)
+            stages = [s.name for s in uow.workspaces.stages(team_id) if s.active and s.alert_channel == name]
+        uses = [t("the alerts of stage {stage}", stage=stage) for stage in stages]
+        if workspace is not None and workspace.won_channel == name:
+            uses.append(t("the won announcements"))
+        if workspace is not None and workspace.lost_channel == name:
+            uses.append(t("the lost announcements"))
+        return ", ".join(uses) or t("alerts")
+
+    def _unresolved(self, delivery: Delivery, name: str, now: datetime) -> RetryLater:
+        """A due alert whose #name still has no channel: it waits (its admins were told, once)."""
+        self._tell_admins_once(delivery.team_id, name, NO_SUCH_CHANNEL, now)
+        return RetryLater(now + WAIT_FOR_CHANNEL, f"{NO_CHANNEL_NAMED} {name} in the workspace yet; admins were told")
 
     @staticmethod
     def _channel(configured: str | None, resolved: str | None) -> str:
@@ -216,7 +275,7 @@ class AlertSenders:
             for admin in (workspace.admins if workspace else []):
                 uow.outbox.schedule(team_id=team_id, kind=ADMIN_NOTICE, subject_id=0, dedupe_key=f"notice:not_in_channel:{channel}:{admin}",
                                     due_at=now, now=now, payload={"admin": admin, "channel": channel, "reason": reason})
-            if not (workspace and workspace.admins):
+            if not (workspace and workspace.admins) and reason != NO_SUCH_CHANNEL:  # that one is logged at start-up
                 log.error("the bot can't post alerts in %s (%s) and no [workspace] admins are configured to tell", channel, reason)
             try:
                 uow.commit()
@@ -227,6 +286,11 @@ class AlertSenders:
         channel, admin = delivery.payload["channel"], delivery.payload["admin"]
         with self.uow() as uow:
             t = translator(uow.workspaces.reader_language(delivery.team_id, admin))
+        if delivery.payload.get("reason") == NO_SUCH_CHANNEL:
+            text = t("oppbot can't post {what} in {channel}: this workspace has no channel by that name (or oppbot can't see it). "
+                     "Create it and invite oppbot there with `/invite @oppbot`, or pick another channel in `/opp config`; "
+                     "the waiting alerts are sent once it can.", what=self._uses_of(delivery.team_id, channel, t), channel=channel)
+            return Sent(*self.slack.dm(admin, text, [{"type": "section", "text": mrkdwn(f":warning: {text}")}]))
         text = t("oppbot can't post stage alerts in <#{channel}>: it is not a member and can't join it ({reason}). "
                  "Please invite it there with `/invite @oppbot`; the waiting alerts are sent as soon as it can.",
                  channel=channel, reason=delivery.payload.get("reason"))
@@ -270,12 +334,11 @@ class AlertSenders:
         try:
             channel = self._channel(stage.alert_channel, stage.alert_channel_id)
         except ChannelUnresolved:
-            self.resolve_channels(delivery.team_id)
-            with self.uow() as uow:
-                stage = uow.workspaces.stage_model(delivery.team_id).by_id(change.to_stage_id)
-            if stage is None or not stage.alert_channel_id:
-                raise Undeliverable(f"no channel named {stage.alert_channel if stage else '?'} in the workspace") from None
-            channel = stage.alert_channel_id
+            name = stage.alert_channel
+            if not self._resolve(delivery.team_id)[0]:
+                return self._unresolved(delivery, name, now)
+            self._wake_waiting(delivery.team_id, now)  # the others that waited for it
+            return RetryLater(now, "channel resolved")
         permalink = self.slack.permalink(*card) if card else None
         text, message = stage_alert_message(opp, stages, change.id, change.changed_by, stage, path, permalink, holder=holder,
                                             t=translator(workspace.language if workspace else ENGLISH))
@@ -299,8 +362,9 @@ class AlertSenders:
         try:
             channel = self._channel(configured, resolved)
         except ChannelUnresolved:
-            if self.resolve_channels(delivery.team_id):
-                raise Undeliverable(f"no channel named {configured} in the workspace") from None
+            if not self._resolve(delivery.team_id)[0]:
+                return self._unresolved(delivery, configured, now)
+            self._wake_waiting(delivery.team_id, now)  # the others that waited for it
             return RetryLater(now, "channel resolved")
         text, message = outcome_message(opp, change.to_status, change.changed_by, self.slack.permalink(*card) if card else None,
                                         change.lost_reason, t=translator(workspace.language))

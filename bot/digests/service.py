@@ -9,6 +9,7 @@ outbox rows, each sent and retried on its own.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -95,6 +96,7 @@ class Digests:
         self.teams = teams
         self.slack = slack
         self.team_ids = team_ids  # the workspaces this bot token serves
+        self.on_built: Callable[[float], object] | None = None  # given each build_many's seconds (bot/metrics.py)
 
     # ----- content ----------------------------------------------------------------------------
 
@@ -110,6 +112,7 @@ class Digests:
         """
         if not requests:
             return []
+        started = time.perf_counter()
         now = now or self.clock.now()
         with self.uow() as uow:
             figures = uow.figures
@@ -142,7 +145,10 @@ class Digests:
                 closes_this_month=closes_this_month,
                 closes_next_month=closes_next_month,
             )
-        return [DigestData(team=team, rates=rates, since=since, now=now, **_figures_of(columns, i)) for i, (team, since) in enumerate(requests)]
+        built = [DigestData(team=team, rates=rates, since=since, now=now, **_figures_of(columns, i)) for i, (team, since) in enumerate(requests)]
+        if self.on_built is not None:
+            self.on_built(time.perf_counter() - started)
+        return built
 
     def full_report(self, actor: Actor, sales_team_id: int | None) -> tuple[DigestData]:
         """The digest's "Full report" modal: for the team's manager and admins."""

@@ -35,15 +35,20 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from slack_sdk.errors import SlackApiError
 
 from bot.domain.clock import Clock
+from bot.logs import log_context
 from bot.slack.gateway import outcome_unknown, retry_after, slack_error
 from bot.slack.pacing import DeliveryScope, Paced, delivery_scope
 from storage.db import UnitOfWork, UnitOfWorkFactory, is_unreachable
 from storage.models import CANCELLED, FAILED, PENDING, SENT, Delivery
+
+if TYPE_CHECKING:
+    from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +146,7 @@ class Dispatcher:
         self.before_run: Callable[[], object] | None = None
         # Set by `stop_claiming` when the process shuts down: checked before each claim, so a run ends after its batch.
         self.stopping = False
+        self.metrics: Metrics | None = None  # bot/metrics.py: lateness and failures of what this dispatcher records
 
     def _every_workspace(self) -> list[str]:
         with self.uow() as uow:
@@ -234,14 +240,15 @@ class Dispatcher:
         outcome: Outcome | Exception
         # claimed rows have their id (the table's key)
         scope = DeliveryScope(delivery.id, delivery.in_doubt_since, holds_slot=delivery.last_error == PACED)  # type: ignore[arg-type]
-        try:
-            if sender is None:
-                raise LookupError(f"no sender for kind {delivery.kind!r}")
-            with delivery_scope(scope):
-                outcome = sender(delivery, now)
-        except Exception as exc:
-            outcome = exc
-        return self._record(delivery, outcome, now, posts=scope.parts)
+        with log_context(team=delivery.team_id, delivery_id=delivery.id):
+            try:
+                if sender is None:
+                    raise LookupError(f"no sender for kind {delivery.kind!r}")
+                with delivery_scope(scope):
+                    outcome = sender(delivery, now)
+            except Exception as exc:
+                outcome = exc
+            return self._record(delivery, outcome, now, posts=scope.parts)
 
     def _deliver_batch(self, sender: BatchSender, claimed: list[Delivery]) -> list[tuple[str, str | None]]:
         """Hand claimed rows of one kind to their batch sender together, then record each row's outcome."""
@@ -306,12 +313,24 @@ class Dispatcher:
             log.error("recording the outcome of delivery %s (%s) failed; it is taken up again when its lease expires: %s",
                       delivery.id, delivery.kind, f"{exc.__class__.__name__}: {exc}"[:300], exc_info=not is_unreachable(exc))
             return "retried", f"not recorded: {exc.__class__.__name__}"
+        self._measure(delivery, values)
         if error is not None:
             return ("failed" if values.get("status") == FAILED else "retried"), error
         status = values.get("status")
         if values.get("last_error") == PACED:
             return "paced", None
         return ("sent" if status == SENT else "skipped" if status == CANCELLED else "retried"), None
+
+    def _measure(self, delivery: Delivery, values: dict) -> None:
+        if self.metrics is None:
+            return
+        if values.get("status") == SENT:
+            first_due = delivery.scheduled_for or delivery.due_at
+            if first_due.tzinfo is None:
+                first_due = first_due.replace(tzinfo=timezone.utc)
+            self.metrics.delivery_lateness.labels(delivery.kind).observe(max(0.0, (values["sent_at"] - first_due).total_seconds()))
+        elif values.get("status") == FAILED:
+            self.metrics.deliveries_failed.labels(delivery.kind).inc()
 
     @staticmethod
     def _in_doubt(delivery: Delivery, values: dict, posts: int) -> bool:

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -18,6 +19,9 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.web import SlackResponse
 
 from bot.slack.pacing import ChannelPacer, current_delivery
+
+if TYPE_CHECKING:
+    from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +108,12 @@ def slack_error(exc: SlackApiError) -> str:
 
 
 class SlackGateway:
-    def __init__(self, client: WebClient, pacer: ChannelPacer | None = None) -> None:
+    def __init__(self, client: WebClient, pacer: ChannelPacer | None = None, *, metrics: Metrics | None = None) -> None:
         self.client = client
         self.quick = WebClient(token=client.token, base_url=client.base_url, timeout=QUICK_TIMEOUT, retry_handlers=[])
+        if metrics is not None:  # every call of these clients (Bolt's too: it shares the interactive one) goes through api_call
+            metrics.instrument(self.client)
+            metrics.instrument(self.quick)
         # The delivery path paces its posts per channel (bot/pacing.py); a user's click is never held back.
         self.pacer = pacer
         # conversations.open returns the same DM channel for a user every time: ask once per process

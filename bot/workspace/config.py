@@ -30,6 +30,20 @@ _LANGUAGE = re.compile("^(" + "|".join(re.escape(code) for code in LANGUAGES) + 
 LIST_ITEM_MAX = 60
 
 
+# Common names that are not ISO 4217 codes, and the code meant.
+_CURRENCY_ALIASES = {"RMB": "CNY", "NTD": "TWD", "YEN": "JPY", "UKP": "GBP", "STG": "GBP", "SFR": "CHF"}
+
+
+def not_iso_currency(code: str) -> str | None:
+    """Why `code` is not an ISO 4217 currency code (Babel's list), or None when it is one."""
+    from babel.numbers import list_currencies
+
+    if code in list_currencies():
+        return None
+    hint = f" (for {code} use {_CURRENCY_ALIASES[code]})" if code in _CURRENCY_ALIASES else ""
+    return f"{code!r} is not an ISO 4217 currency code{hint}"
+
+
 class ConfigError(ValueError):
     """A configuration problem; str() is one line naming file, line, key and what is wrong."""
 
@@ -253,6 +267,8 @@ def parse_config(text: str, source: str = "<config>") -> WorkspaceConfig:
         raise reader.fail("must be a table ([workspace])", None, None, "workspace")
     reader.check_keys(workspace, _WORKSPACE_KEYS, "workspace")
     currency = reader.string(workspace, "currency", "workspace", pattern=CURRENCY, what="a 3-letter ISO currency code like USD")
+    if currency and (problem := not_iso_currency(currency)):
+        raise reader.fail(problem, "workspace", None, "currency")
     if currency:
         values["currency"] = currency
     tz = reader.timezone(workspace, "timezone", "workspace")
@@ -377,6 +393,8 @@ def _exchange_rates(reader: _Reader, table: object, base: str) -> tuple[Exchange
     for currency, entry in table.items():
         if not CURRENCY.match(currency):
             raise reader.fail(f"a rate's key must be a 3-letter ISO currency code like EUR, got {currency!r}", "exchange_rates", None, currency)
+        if problem := not_iso_currency(currency):
+            raise reader.fail(problem, "exchange_rates", None, currency)
         if currency == base:
             raise reader.fail(f"{currency} is the workspace currency; it needs no rate", "exchange_rates", None, currency)
         if not isinstance(entry, dict):

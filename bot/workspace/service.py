@@ -112,7 +112,7 @@ class Workspaces:
                                                               overwrite=self._config_is_file)
                         uow.commit()
                     if outcome == "created":
-                        log.info("new workspace %s: seeded it from %s", team_id, self.config.source)
+                        log.info("seeded workspace %s from %s", team_id, self.config.source)  # committed
                     break
                 except IntegrityError:
                     # another instance seeded the same workspace at the same moment: read theirs
