@@ -193,7 +193,7 @@ def seed(database_url: str, fake, config_path: Path, owners: list[str], n_deals:
     gateway = SlackGateway(make_web_client(BOT_TOKEN, fake.api_url))
     services = build_services(engine, SystemClock(), load_config(config_path), gateway, gateway)
     services.workspaces.ensure_workspace(TEAM)
-    stages = services.workspaces.stage_model(TEAM)
+    stages = services.workspaces.pipelines(TEAM).default
     stage_ids = [s.id for s in stages.stages]
     industries = ["Healthcare", "Finance", "Manufacturing", "Retail", "Technology"]
     contexts = {owner: services.workspaces.context(TEAM, owner) for owner in owners}

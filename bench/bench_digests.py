@@ -73,7 +73,7 @@ def main() -> None:
         baseline.append(time.perf_counter() - started)
     baseline_s = statistics.median(baseline)
 
-    stages = services.workspaces.stage_model(TEAM_ID)
+    stages = services.workspaces.pipelines(TEAM_ID).default
     since = clock.now() - timedelta(days=1)
     statements: list[tuple[float, str]] = []
 

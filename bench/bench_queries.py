@@ -215,7 +215,7 @@ def bench_database(url: str, args: argparse.Namespace) -> list[Result]:
 
             def run():
                 page = deals.list_open(ctx)
-                return list_blocks(page, ctx.stages, clock.now(), viewer_id=ctx.user_id)
+                return list_blocks(page, ctx.pipelines, clock.now(), viewer_id=ctx.user_id)
             return run
 
         def list_base(user: str, limit: int = 25):
@@ -230,7 +230,7 @@ def bench_database(url: str, args: argparse.Namespace) -> list[Result]:
             cycle["show"] += 1
             ctx = owner_context[number]
             card = deals.card(ctx, number=number, with_history=True)
-            return card_message(card, ctx.stages, clock.now(), with_history=True)
+            return card_message(card, ctx.pipelines, clock.now(), with_history=True)
 
         def show_base():
             number = numbers[(cycle["show"] - 1) % len(numbers)]
@@ -254,7 +254,7 @@ def bench_database(url: str, args: argparse.Namespace) -> list[Result]:
             def run():
                 if cold:
                     services.home.__dict__.get("_stats", {}).clear()  # the App Home's 15-minute cache
-                return home_page_view(services.home.page(ctx), ctx.stages)
+                return home_page_view(services.home.page(ctx), ctx.pipelines)
             return run
 
         def home_base(user: str, team: list[str] | None = None):

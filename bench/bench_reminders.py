@@ -165,7 +165,7 @@ def seed_deals(database_url: str, fake, config_path: Path, owners: list[str]):
     upgrade(engine)
     services = create_app(make_settings(database_url, fake, config_path), engine=engine, config=load_config(config_path)).services
     services.workspaces.ensure_workspace(TEAM)
-    first_stage = services.workspaces.stage_model(TEAM).first.id
+    first_stage = services.workspaces.pipelines(TEAM).default.first.id
     opp_ids = []
     for i, owner in enumerate(owners):
         draft = OpportunityDraft(name=f"Deal {i}", customer=f"Customer {i}", owner_id=owner, stage_id=first_stage, currency="USD")

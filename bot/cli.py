@@ -235,16 +235,20 @@ def describe_config(config: WorkspaceConfig, now: datetime | None = None) -> lis
              f"  industries: {', '.join(config.industries)}",
              f"  regions: {', '.join(config.regions)}",
              f"  company sizes: {', '.join(config.company_sizes)}",
-             "", "Stages (Won and Lost are the outcomes)"]
-    for number, stage in enumerate(config.stages, start=1):
-        alerts = [f"alerts {stage.alert_channel}"] if stage.alert_channel else []
-        alerts += [f"mentions {stage.alert_usergroup}"] if stage.alert_usergroup else []
-        lines.append(f"  {number}. {stage.name}: {stage.probability}%, stalled after {count(stage.max_days, 'day', 'days')}"
-                     + "".join(f", {a}" for a in alerts))
-    lines += ["", "Outcomes",
-              f"  won announced in: {config.won_channel or 'nowhere'}",
-              f"  lost announced in: {config.lost_channel or 'nowhere'}",
-              "", "Teams"]
+             ]
+    for pipeline in config.pipelines:
+        used_by = [team.name for team in config.teams if (team.pipeline or config.pipelines[0].name) == pipeline.name]
+        lines += ["", f"Pipeline {pipeline.name}" + (f": {pipeline.description}" if pipeline.description else ""),
+                  f"  default of: {', '.join(used_by) or 'no team'}",
+                  "  stages (Won and Lost are the outcomes):"]
+        for number, stage in enumerate(pipeline.stages, start=1):
+            alerts = [f"alerts {stage.alert_channel}"] if stage.alert_channel else []
+            alerts += [f"mentions {stage.alert_usergroup}"] if stage.alert_usergroup else []
+            lines.append(f"    {number}. {stage.name}: {stage.probability}%, stalled after {count(stage.max_days, 'day', 'days')}"
+                         + "".join(f", {a}" for a in alerts))
+        lines += [f"  won announced in: {pipeline.won_channel or 'nowhere'}",
+                  f"  lost announced in: {pipeline.lost_channel or 'nowhere'}"]
+    lines += ["", "Teams"]
     if not config.teams:
         lines.append("  none (no digests, no automatic assignment)")
     for team in config.teams:
@@ -253,6 +257,7 @@ def describe_config(config: WorkspaceConfig, now: datetime | None = None) -> lis
         lines += [f"  {team.name}",
                   f"    manager: {team.manager}",
                   f"    members: {', '.join(team.members) or 'none'}",
+                  f"    pipeline: {team.pipeline or config.pipelines[0].name}",
                   f"    digest: {schedule_in_words(team.digest)}, {tz} time ({team.digest!r})"
                   + (f", also posted in {team.channel}" if team.channel else ""),
                   f"    next digest: {next_run:%a %Y-%m-%d %H:%M %Z}" if next_run else "    next digest: never",

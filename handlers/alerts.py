@@ -24,13 +24,13 @@ def register(app: App, services: Services) -> None:
         change_id = named_id(request.value, "a stage change")
         ctx = services.workspaces.context(request.team_id, request.user_id)
         result = act(ctx, change_id)
-        stage = ctx.stages.by_id(result.stage_id)
+        stage = ctx.pipelines.by_id(result.stage_id)
         if not result.changed or stage is None:
             reply.say(result.message)
             return
         permalink = services.slack.permalink(*result.card) if result.card else None
         # the alert is the channel's: redrawn in the workspace's language (the clicker's answers are in theirs)
-        reply.replace(*stage_alert_message(result.opportunity, ctx.stages, result.change_id, result.mover_id, stage, list(result.path),
+        reply.replace(*stage_alert_message(result.opportunity, ctx.pipelines, result.change_id, result.mover_id, stage, list(result.path),
                                            permalink, holder=result.holder, t=translator(ctx.workspace.language)))
 
     @on_action(app.action(TAKE_BUTTON))

@@ -86,13 +86,13 @@ def new(services: Services, ctx: Context, parsed: Command, request: requests.Com
 def list_(services: Services, ctx: Context, parsed: Command, request: requests.CommandRequest, reply: Replier, client: WebClient) -> None:
     page = services.deals.list_open(ctx, owner_id=parsed.user_id, stage_query=parsed.stage)
     t = translator(ctx.language)
-    reply.say(listed_text(page.total, t), list_blocks(page, ctx.stages, services.clock.now(), viewer_id=ctx.user_id, t=t))
+    reply.say(listed_text(page.total, t), list_blocks(page, ctx.pipelines, services.clock.now(), viewer_id=ctx.user_id, t=t))
 
 
 @handles("show")
 def show(services: Services, ctx: Context, parsed: Command, request: requests.CommandRequest, reply: Replier, client: WebClient) -> None:
     card = services.deals.card(ctx, number=parsed.ref, with_history=True)
-    reply.say(*card_message(card, ctx.stages, services.clock.now(), with_history=True, t=translator(ctx.language)))
+    reply.say(*card_message(card, ctx.pipelines, services.clock.now(), with_history=True, t=translator(ctx.language)))
 
 
 @handles("stage")
@@ -162,14 +162,14 @@ def register(app: App, services: Services) -> None:
             ack(response_action="errors", errors={"reason": exc.text(t)})
             return
         if result.changed:
-            context["lost_card"] = (result.card, ctx.stages, ctx.language)
+            context["lost_card"] = (result.card, ctx.pipelines, ctx.language)
         ack()
 
     def after_change(request: requests.ActionRequest, reply: Replier, result: ChangeResult, ctx: Context) -> None:
         t = translator(ctx.language)
         if request.is_ephemeral and result.changed:
             # Ephemeral cards can't be chat.update'd: replace them through the response_url.
-            reply.replace(*card_message(result.card, ctx.stages, services.clock.now(), t=t))
+            reply.replace(*card_message(result.card, ctx.pipelines, services.clock.now(), t=t))
         reply.say(*change_reply(result, t))
 
     @on_action(app.action(STAGE_SELECT))
@@ -204,7 +204,7 @@ def register(app: App, services: Services) -> None:
         except OppError as exc:
             open_view(client, request.trigger_id, notice_modal("oppbot", t(":warning: {problem}", problem=exc.text(t)), t=t))
             return
-        open_view(client, request.trigger_id, card_details_modal(card, ctx.stages, services.clock.now(), t=t))
+        open_view(client, request.trigger_id, card_details_modal(card, ctx.pipelines, services.clock.now(), t=t))
 
     @after_ack(app.action(DETAILS_BUTTON))
     def details_clicked(body: dict, client: WebClient) -> None:
@@ -230,7 +230,7 @@ def register(app: App, services: Services) -> None:
         ctx = services.workspaces.context(request.team_id, request.user_id)
         listed = deals.list_open(ctx, owner_id=owner, stage_id=stage_id, offset=offset)
         reply.t = t = translator(ctx.language)
-        reply.replace(listed_text(listed.total, t), list_blocks(listed, ctx.stages, services.clock.now(), viewer_id=ctx.user_id, t=t))
+        reply.replace(listed_text(listed.total, t), list_blocks(listed, ctx.pipelines, services.clock.now(), viewer_id=ctx.user_id, t=t))
 
     @after_ack(app.action(HOME_NEW_BUTTON))
     def home_new(body: dict, client: WebClient) -> None:

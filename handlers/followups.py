@@ -37,7 +37,7 @@ def register(app: App, services: Services) -> None:
         if not result.changed:
             reply.say(result.message)
         elif request.in_home:
-            client.views_publish(user_id=ctx.user_id, view=home_page_view(services.home.page(ctx), ctx.stages, t=translator(ctx.language)))
+            client.views_publish(user_id=ctx.user_id, view=home_page_view(services.home.page(ctx), ctx.pipelines, t=translator(ctx.language)))
         elif request.block_id.startswith("reminder:") and not request.is_ephemeral:
             reply.replace(*reminder_closed_message(result.follow_up, result.opportunity, result.message, t=translator(ctx.language)))
         else:

@@ -20,4 +20,4 @@ def register(app: App, services: Services) -> None:
         if request.tab != "home":
             return
         ctx = services.workspaces.context(request.team_id, request.user_id)
-        client.views_publish(user_id=ctx.user_id, view=home_page_view(services.home.page(ctx), ctx.stages, t=translator(ctx.language)))
+        client.views_publish(user_id=ctx.user_id, view=home_page_view(services.home.page(ctx), ctx.pipelines, t=translator(ctx.language)))

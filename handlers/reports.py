@@ -16,7 +16,7 @@ from handlers.listener import Replier
 
 @handles("funnel")
 def funnel(services: Services, ctx: Context, parsed: Command, request: requests.CommandRequest, reply: Replier, client: WebClient) -> None:
-    reply.say(*funnel_message(services.reports.funnel(ctx, user_id=parsed.user_id, team_name=parsed.team), ctx.stages, t=translator(ctx.language)))
+    reply.say(*funnel_message(services.reports.funnel(ctx, user_id=parsed.user_id, team_name=parsed.team), ctx.home_pipeline, t=translator(ctx.language)))
 
 
 @handles("report")

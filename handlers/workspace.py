@@ -22,8 +22,8 @@ from handlers.listener import Replier, on_submission, open_view
 def config(services: Services, ctx: Context, parsed: Command, request: requests.CommandRequest, reply: Replier, client: WebClient) -> None:
     stages, workspace = services.workspaces.settings_form(ctx)
     t = translator(ctx.language)
-    view = config_modal(stages, won_channel=workspace.won_channel_id or workspace.won_channel,
-                        lost_channel=workspace.lost_channel_id or workspace.lost_channel, rates=workspace.rates, t=t)
+    view = config_modal(stages, won_channel=stages.won_channel_id or stages.won_channel,
+                        lost_channel=stages.lost_channel_id or stages.lost_channel, rates=workspace.rates, t=t)
     if not open_view(client, request.trigger_id, view):
         reply.say(t("Slack didn't let me open the form in time. Please run `/opp config` again."))
 
@@ -35,7 +35,7 @@ def register(app: App, services: Services) -> None:
         try:
             ctx = services.workspaces.context(request.team_id, request.user_id, within_ack=True)
             t = translator(ctx.language)
-            settings, errors = validate_workspace_settings(request.values, ctx.stages, ctx.workspace.currency, t=t)
+            settings, errors = validate_workspace_settings(request.values, ctx.home_pipeline, ctx.workspace.currency, t=t)
             if settings is None:
                 ack(response_action="errors", errors=errors)
                 return

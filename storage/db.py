@@ -13,7 +13,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, create_engine
@@ -148,10 +148,29 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
+@contextmanager
+def migration_transaction(engine: Engine) -> Iterator[Connection]:
+    """The one transaction migrations run in. On SQLite foreign keys are off for it (a rebuilt table is dropped
+    and renamed under the rows that refer to it, as SQLite's documentation prescribes) and checked before the
+    commit: a migration that left a dangling reference fails and changes nothing."""
+    with engine.connect() as connection:
+        sqlite = engine.dialect.name == "sqlite"
+        if sqlite:  # outside a transaction, where the pragma takes effect: nothing has begun on this connection yet
+            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with connection.begin():
+                yield connection
+                if sqlite and (dangling := connection.exec_driver_sql("PRAGMA foreign_key_check").first()) is not None:
+                    raise RuntimeError(f"the migration left a dangling reference: {tuple(dangling)}")
+        finally:
+            if sqlite:
+                connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+
+
 def upgrade(engine: Engine) -> None:
     """Apply every pending migration; on SQLite then make sure the planner has statistics."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
+    with migration_transaction(engine) as connection:
         config.attributes["connection"] = connection
         before = set(MigrationContext.configure(connection).get_current_heads())
         command.upgrade(config, "head")

@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import JSON, Column, Index, Numeric, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
-from bot.domain.values import OPEN, STAGE_NAME_MAX
+from bot.domain.values import OPEN, PIPELINE_DESCRIPTION_MAX, PIPELINE_NAME_MAX, STAGE_NAME_MAX
 from storage.types import UTCDateTime
 
 
@@ -25,10 +25,6 @@ class Workspace(SQLModel, table=True):
     industries: list[str] = Field(default_factory=list, sa_type=JSON)
     regions: list[str] = Field(default_factory=list, sa_type=JSON)
     company_sizes: list[str] = Field(default_factory=list, sa_type=JSON)
-    won_channel: str | None = Field(default=None, max_length=90)
-    won_channel_id: str | None = Field(default=None, max_length=32)
-    lost_channel: str | None = Field(default=None, max_length=90)
-    lost_channel_id: str | None = Field(default=None, max_length=32)
     last_opp_number: int = Field(default=0)
     assignment: dict = Field(default_factory=dict, sa_type=JSON)
     # {"EUR": {"rate": "7.82", "set_on": "2026-11-30", "set_by": "U0123" | null}}; rates as decimal strings, exact on SQLite
@@ -67,6 +63,7 @@ class SalesTeam(SQLModel, table=True):
     timezone: str | None = Field(default=None, max_length=64)
     auto_assign: bool = False
     routing_channel: str | None = Field(default=None, max_length=90)
+    pipeline_id: int | None = Field(default=None, foreign_key="pipeline.id")  # None: the workspace's first pipeline
 
 
 class SalesTeamMember(SQLModel, table=True):
@@ -83,15 +80,34 @@ class SalesTeamMember(SQLModel, table=True):
     user_id: str = Field(max_length=32)
 
 
+class Pipeline(SQLModel, table=True):
+    """One of a workspace's pipelines (new business, renewals, partners): its stages, its announcement channels.
+    Retired, never deleted, so its deals and their history stay readable."""
+
+    __table_args__ = (UniqueConstraint("team_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    position: int
+    name: str = Field(max_length=PIPELINE_NAME_MAX)
+    description: str = Field(default="", max_length=PIPELINE_DESCRIPTION_MAX)
+    won_channel: str | None = Field(default=None, max_length=90)
+    won_channel_id: str | None = Field(default=None, max_length=32)
+    lost_channel: str | None = Field(default=None, max_length=90)
+    lost_channel_id: str | None = Field(default=None, max_length=32)
+    active: bool = True
+
+
 class Stage(SQLModel, table=True):
-    """One open stage of a workspace's stage model. Rows are retired, never deleted, so history keeps its names."""
+    """One open stage of a pipeline. Rows are retired, never deleted, so history keeps its names.
+    A deal's pipeline is its stage's."""
 
     __table_args__ = (
-        UniqueConstraint("team_id", "name"),
-        Index("ix_stage_position", "team_id", "active", "position"),
+        UniqueConstraint("team_id", "pipeline_id", "name"),
+        Index("ix_stage_position", "team_id", "pipeline_id", "active", "position"),
     )
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(max_length=32)
+    pipeline_id: int = Field(foreign_key="pipeline.id")
     position: int
     name: str = Field(max_length=STAGE_NAME_MAX)
     probability: int

@@ -24,6 +24,16 @@ class TeamRepository:
         return set(rows)
 
 
+    def pipeline_of(self, team_id: str, user_id: str) -> int | None:
+        """The pipeline of the person's sales team (as a rep, else as its manager): where their new deals go by default."""
+        member = (select(SalesTeam.pipeline_id).join(SalesTeamMember, SalesTeamMember.sales_team_id == SalesTeam.id)
+                  .where(SalesTeam.team_id == team_id, SalesTeamMember.team_id == team_id, SalesTeamMember.user_id == user_id))
+        found = self.session.execute(member.limit(1)).first()
+        if found is None:
+            found = self.session.execute(select(SalesTeam.pipeline_id).where(SalesTeam.team_id == team_id, SalesTeam.manager_id == user_id)
+                                         .order_by(SalesTeam.name).limit(1)).first()
+        return found[0] if found is not None else None
+
     def sales_teams(self, team_id: str) -> list[SalesTeam]:
         return list(self.session.scalars(select(SalesTeam).where(SalesTeam.team_id == team_id).order_by(SalesTeam.name)))
 
@@ -48,4 +58,4 @@ class TeamRepository:
         """Every sales team of the workspace with its reps, in two queries."""
         members = self.members_by_sales_team(team_id)
         return [TeamView(t.id or 0, t.name, t.manager_id, tuple(sorted(members.get(t.id or 0, ()))), t.channel, t.digest_cron, t.timezone,
-                         t.auto_assign, t.routing_channel) for t in self.sales_teams(team_id)]
+                         t.auto_assign, t.routing_channel, t.pipeline_id) for t in self.sales_teams(team_id)]

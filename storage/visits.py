@@ -19,6 +19,8 @@ change. Per change (ordered by changed_at, then id):
   furthest rank, and whether it was ever won (advanced, or a retired stage), from this one row.
   (The first visit of the highest active stage alone would not do: a deal won, reopened and moved
   beyond where it was won has that visit not advanced although it was won.)
+Except `left_at`, each is computed per deal and pipeline (the changed-to stage's): a deal moved to another
+pipeline is, for that pipeline's figures, a deal whose history there starts with the move.
 All depend on the deal's whole history and `advanced` also on the stage model's order, so they are
 computed here, by one statement, whenever either changes: for one deal after each of its stage
 changes, for a workspace when its stage order changes, and for everything when the columns are
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, case, false, func, or_, select, true, update
+from sqlalchemy import Integer, and_, case, false, func, literal_column, or_, select, true, update
 
 from bot.domain.values import OPEN, WON
 from storage.models import Stage, StageChange
@@ -51,17 +53,21 @@ def rank_of(stage: Any) -> Any:
 
 
 def derive(executor: Any, team_id: str | None = None, opportunity_id: int | None = None, *,
-           columns: tuple[str, ...] = COLUMNS) -> int:
+           columns: tuple[str, ...] = COLUMNS, by_pipeline: bool = True) -> int:
     """Bring the derived columns up to date for one deal, one workspace (team_id) or, with neither,
     every workspace. `executor` is a Session or a Connection. `columns`: the ones to write (a
-    migration writes those the schema has at its revision). Returns the rows changed."""
+    migration writes those the schema has at its revision; one before pipelines, 0012, says
+    `by_pipeline=False`: a workspace then had one). Returns the rows changed."""
     if opportunity_id is not None and team_id is None:
         raise ValueError("a deal is named with its workspace")
     if not columns or not set(columns) <= set(COLUMNS):
         raise ValueError(f"derived columns are some of {COLUMNS}")
     change = _CHANGE.c
     order = (change.changed_at, change.id)
-    deal = change.opportunity_id
+    # a deal moved to another pipeline starts afresh there: its visits are ranked, first and furthest
+    # within each pipeline (the stage's), never against another pipeline's stages
+    pipeline = _STAGE.c.pipeline_id if by_pipeline else literal_column("0", Integer)
+    deal = (change.opportunity_id, pipeline)
     is_visit = change.to_status == OPEN
     is_win = change.to_status == WON
     rank = rank_of(_STAGE.c)
@@ -71,19 +77,21 @@ def derive(executor: Any, team_id: str | None = None, opportunity_id: int | None
     ever_won = func.max(case((is_win, 1))).over(partition_by=deal)
 
     def first(*partition: Any) -> Any:
-        nth = func.row_number().over(partition_by=(deal, change.to_stage_id, change.to_status, *partition), order_by=order)
+        nth = func.row_number().over(partition_by=(*deal, change.to_stage_id, change.to_status, *partition), order_by=order)
         return case((and_(is_visit, nth == 1), true()), else_=false())
 
     where = []
     if team_id is not None:
         where.append(change.team_id == team_id)
     if opportunity_id is not None:
-        where.append(deal == opportunity_id)
+        where.append(change.opportunity_id == opportunity_id)
     per_change = (
         select(
             change.id,
-            deal.label("opportunity_id"),
-            func.lead(change.changed_at, type_=UTCDateTime).over(partition_by=deal, order_by=order).label("left_at"),
+            change.opportunity_id,
+            pipeline.label("pipeline_id"),
+            # a visit ends with the deal's next change, whichever pipeline that leads into
+            func.lead(change.changed_at, type_=UTCDateTime).over(partition_by=change.opportunity_id, order_by=order).label("left_at"),
             case((and_(is_visit, best_later > rank), true()), else_=false()).label("advanced"),
             first().label("first_visit"),
             first(change.owner_id).label("first_visit_of_owner"),
@@ -98,7 +106,7 @@ def derive(executor: Any, team_id: str | None = None, opportunity_id: int | None
         .subquery("per_change")
     )
     c = per_change.c
-    furthest_rank = func.max(c.counted_rank).over(partition_by=c.opportunity_id)
+    furthest_rank = func.max(c.counted_rank).over(partition_by=(c.opportunity_id, c.pipeline_id))
     furthest = or_(and_(c.first_visit, c.rank == furthest_rank),
                    and_(c.ever_won == 1, furthest_rank.is_(None), c.first_change))
     derived = (

@@ -11,12 +11,13 @@ from sqlmodel import Session
 
 from bot.domain.languages import ENGLISH, language_of
 from bot.domain.money import ExchangeRate, read_rate
-from bot.domain.values import StageInfo, StageModel, WorkspaceView
+from bot.domain.values import Pipeline, Pipelines, StageInfo, WorkspaceView
 from storage import visits
 from storage.models import Member, SalesTeam, SalesTeamMember, Stage, Workspace
+from storage.models import Pipeline as PipelineRow
 
 if TYPE_CHECKING:
-    from bot.workspace.config import WorkspaceConfig
+    from bot.workspace.config import StageConfig, WorkspaceConfig
     from bot.workspace.forms import WorkspaceSettings
 
 
@@ -35,13 +36,19 @@ def stage_info(stage: Stage) -> StageInfo:
                      stage.alert_channel_id)
 
 
+def pipeline_value(row: PipelineRow, stages: list[Stage]) -> Pipeline:
+    assert row.id is not None
+    return Pipeline(stages=tuple(stage_info(s) for s in stages if s.active), retired=tuple(stage_info(s) for s in stages if not s.active),
+                    id=row.id, name=row.name, description=row.description, position=row.position, won_channel=row.won_channel,
+                    won_channel_id=row.won_channel_id, lost_channel=row.lost_channel, lost_channel_id=row.lost_channel_id, active=row.active)
+
+
 def workspace_view(workspace: Workspace) -> WorkspaceView:
     return WorkspaceView(
         team_id=workspace.team_id, currency=workspace.currency, timezone=workspace.timezone, language=workspace.language,
         admins=tuple(workspace.admins),
         industries=tuple(workspace.industries), regions=tuple(workspace.regions), company_sizes=tuple(workspace.company_sizes),
-        won_channel=workspace.won_channel, won_channel_id=workspace.won_channel_id, lost_channel=workspace.lost_channel,
-        lost_channel_id=workspace.lost_channel_id, assignment=dict(workspace.assignment or {}),
+        assignment=dict(workspace.assignment or {}),
         exchange_rates=exchange_rates_of(workspace),
     )
 
@@ -79,12 +86,28 @@ class WorkspaceRepository:
         return list(self.session.scalars(select(Workspace.team_id)))
 
     def stages(self, team_id: str) -> list[Stage]:
+        """Every stage of every pipeline: active ones in position order, then retired ones."""
         return list(self.session.scalars(select(Stage).where(Stage.team_id == team_id)
-                                         .order_by(Stage.active.desc(), Stage.position)))
+                                         .order_by(Stage.active.desc(), Stage.position, Stage.id)))
 
-    def stage_model(self, team_id: str) -> StageModel:
-        rows = self.stages(team_id)
-        return StageModel(stages=tuple(stage_info(s) for s in rows if s.active), retired=tuple(stage_info(s) for s in rows if not s.active))
+    def pipeline_rows(self, team_id: str) -> list[PipelineRow]:
+        return list(self.session.scalars(select(PipelineRow).where(PipelineRow.team_id == team_id)
+                                         .order_by(PipelineRow.active.desc(), PipelineRow.position, PipelineRow.id)))
+
+    def pipelines(self, team_id: str) -> Pipelines:
+        """The workspace's pipelines with their stages, in one statement."""
+        rows = self.session.execute(
+            select(PipelineRow, Stage).join(Stage, Stage.pipeline_id == PipelineRow.id, isouter=True)
+            .where(PipelineRow.team_id == team_id)
+            .order_by(PipelineRow.active.desc(), PipelineRow.position, PipelineRow.id, Stage.active.desc(), Stage.position, Stage.id)
+        ).all()
+        stages: dict[int, list[Stage]] = {}
+        found: dict[int, PipelineRow] = {}
+        for pipeline, stage in rows:
+            found.setdefault(pipeline.id, pipeline)
+            if stage is not None:
+                stages.setdefault(pipeline.id, []).append(stage)
+        return Pipelines(tuple(pipeline_value(row, stages.get(row.id or 0, [])) for row in found.values()))
 
     def member(self, team_id: str, user_id: str) -> Member | None:
         return self.session.get(Member, (team_id, user_id))
@@ -115,7 +138,10 @@ class WorkspaceRepository:
     def update_settings(self, team_id: str, settings: WorkspaceSettings, user_id: str, today: date) -> bool:
         """/opp config's edits; False when a stage it names is gone (the model changed while the form was open).
         A rate keeps the day it was set (and by whom) until its value changes; a new or changed one is set `today` by `user_id`."""
-        stages = {s.id: s for s in self.stages(team_id)}
+        stages = {s.id: s for s in self.stages(team_id) if s.pipeline_id == settings.pipeline_id}
+        pipeline = self.session.get(PipelineRow, settings.pipeline_id)
+        if pipeline is None or pipeline.team_id != team_id:
+            return False
         for wanted in settings.stages:
             stage = stages.get(wanted.stage_id)
             if stage is None or not stage.active:
@@ -125,10 +151,11 @@ class WorkspaceRepository:
             stage.probability = wanted.probability
             stage.max_days = wanted.max_days
             self.session.add(stage)
+        pipeline.won_channel = pipeline.won_channel_id = settings.won_channel
+        pipeline.lost_channel = pipeline.lost_channel_id = settings.lost_channel
+        self.session.add(pipeline)
         workspace = self.get_workspace(team_id)
         assert workspace is not None
-        workspace.won_channel = workspace.won_channel_id = settings.won_channel
-        workspace.lost_channel = workspace.lost_channel_id = settings.lost_channel
         before = {r.currency: r for r in exchange_rates_of(workspace)}
         stored = dict(workspace.exchange_rates or {})
         rates, set_by = [], {}
@@ -150,13 +177,12 @@ class WorkspaceRepository:
             if stage.alert_channel in found:
                 stage.alert_channel_id = found[stage.alert_channel]
                 self.session.add(stage)
-        workspace = self.get_workspace(team_id)
-        if workspace is not None:
-            if workspace.won_channel in found:
-                workspace.won_channel_id = found[workspace.won_channel]
-            if workspace.lost_channel in found:
-                workspace.lost_channel_id = found[workspace.lost_channel]
-            self.session.add(workspace)
+        for pipeline in self.pipeline_rows(team_id):
+            if pipeline.won_channel in found:
+                pipeline.won_channel_id = found[pipeline.won_channel]
+            if pipeline.lost_channel in found:
+                pipeline.lost_channel_id = found[pipeline.lost_channel]
+            self.session.add(pipeline)
 
     def apply_config(self, team_id: str, config: WorkspaceConfig, digest: str, now: datetime, *, overwrite: bool) -> str:
         """Create the workspace from the configuration, or re-apply a changed file (`overwrite`);
@@ -174,29 +200,61 @@ class WorkspaceRepository:
         workspace.industries = list(config.industries)
         workspace.regions = list(config.regions)
         workspace.company_sizes = list(config.company_sizes)
-        workspace.won_channel_id = channel_id_of(config.won_channel, workspace.won_channel, workspace.won_channel_id)
-        workspace.won_channel = config.won_channel
-        workspace.lost_channel_id = channel_id_of(config.lost_channel, workspace.lost_channel, workspace.lost_channel_id)
-        workspace.lost_channel = config.lost_channel
         workspace.assignment = asdict(config.assignment)
         workspace.exchange_rates = stored_rates(config.exchange_rates, {})
         workspace.config_digest = digest
         self.session.add(workspace)
         self.session.flush()
-        self._apply_stages(team_id, config)
+        self._apply_pipelines(team_id, config)
         self._apply_teams(team_id, config)
         return outcome
 
-    def _apply_stages(self, team_id: str, config: WorkspaceConfig) -> None:
-        existing = {s.name.lower(): s for s in self.stages(team_id)}
+    def _apply_pipelines(self, team_id: str, config: WorkspaceConfig) -> None:
+        """The file's pipelines, matched to the stored ones by name (case-insensitive); one the file no longer
+        names is retired with its stages, so its deals and history stay readable. A file that describes one
+        pipeline (today's top-level [[stages]]) updates the workspace's one pipeline whatever its name."""
+        existing = self.pipeline_rows(team_id)
+        by_name = {p.name.casefold(): p for p in existing}
+        if len(config.pipelines) == 1 and len(existing) == 1 and config.pipelines[0].name.casefold() not in by_name:
+            by_name = {config.pipelines[0].name.casefold(): existing[0]}
+        for pipeline in existing:
+            pipeline.position += 1000  # out of the way while pipelines are renumbered
+            pipeline.active = False
+            self.session.add(pipeline)
+        self.session.flush()
+        for position, wanted in enumerate(config.pipelines):
+            row = by_name.get(wanted.name.casefold()) or PipelineRow(team_id=team_id, name=wanted.name, position=position)
+            row.name = wanted.name
+            row.position = position
+            row.description = wanted.description
+            row.won_channel_id = channel_id_of(wanted.won_channel, row.won_channel, row.won_channel_id)
+            row.won_channel = wanted.won_channel
+            row.lost_channel_id = channel_id_of(wanted.lost_channel, row.lost_channel, row.lost_channel_id)
+            row.lost_channel = wanted.lost_channel
+            row.active = True
+            self.session.add(row)
+            self.session.flush()
+            assert row.id is not None
+            self._apply_stages(team_id, row.id, wanted.stages)
+        for pipeline in existing:
+            if not pipeline.active:
+                for stage in self.stages(team_id):
+                    if stage.pipeline_id == pipeline.id and stage.active:
+                        stage.active = False
+                        self.session.add(stage)
+        self.session.flush()
+
+    def _apply_stages(self, team_id: str, pipeline_id: int, wanted_stages: tuple[StageConfig, ...]) -> None:
+        existing = {s.name.lower(): s for s in self.stages(team_id) if s.pipeline_id == pipeline_id}
         ranks_before = {s.id: s.position if s.active else None for s in existing.values()}
         for stage in existing.values():
             # park positions out of the way while stages are renumbered
             stage.position += 1000
             stage.active = False
         self.session.flush()
-        for position, wanted in enumerate(config.stages):
-            stage = existing.get(wanted.name.lower()) or Stage(team_id=team_id, name=wanted.name, position=position, probability=0, max_days=1)
+        for position, wanted in enumerate(wanted_stages):
+            stage = existing.get(wanted.name.lower()) or Stage(team_id=team_id, pipeline_id=pipeline_id, name=wanted.name, position=position,
+                                                               probability=0, max_days=1)
             stage.name = wanted.name
             stage.position = position
             stage.probability = wanted.probability
@@ -219,6 +277,7 @@ class WorkspaceRepository:
                 self._replace_members(team_id, team, [])
                 self.session.delete(team)
         self.session.flush()
+        pipeline_ids = {p.name.casefold(): p.id for p in self.pipeline_rows(team_id)}
         for wanted in config.teams:
             team = teams.get(wanted.name.lower()) or SalesTeam(team_id=team_id, name=wanted.name, manager_id=wanted.manager)
             team.name = wanted.name
@@ -228,6 +287,7 @@ class WorkspaceRepository:
             team.timezone = wanted.timezone
             team.auto_assign = wanted.auto_assign
             team.routing_channel = wanted.routing_channel
+            team.pipeline_id = pipeline_ids.get(wanted.pipeline.casefold()) if wanted.pipeline else None
             self.session.add(team)
             self.session.flush()
             self._replace_members(team_id, team, list(wanted.members))

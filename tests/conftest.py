@@ -22,7 +22,7 @@ PG_URL = os.environ.get("TEST_DATABASE_URL")
 START = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
 TEAM = "T0TEST"
 
-TABLES = ["collaborator", "delivery", "follow_up", "posted_card", "stage_change", "opportunity", "stage", "sales_team_member", "sales_team", "member", "workspace"]
+TABLES = ["collaborator", "delivery", "follow_up", "posted_card", "stage_change", "opportunity", "stage", "sales_team_member", "sales_team", "pipeline", "member", "workspace"]
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ from bot.domain.clock import FakeClock
 from bot.domain.values import Context, OpportunityDraft, OpportunityView
 from bot.services import Services, build_services
 from bot.workspace.config import parse_config
-from storage.db import alembic_config
+from storage.db import alembic_config, migration_transaction
 from storage.models import Opportunity
 
 TEAM = "T0TEST"
@@ -128,7 +128,7 @@ def context(services: Services, user: str = "U0REP1", team: str = TEAM) -> Conte
 
 
 def draft(services: Services, *, team: str = TEAM, owner: str = "U0REP1", stage: int = 0, **extra: Any) -> OpportunityDraft:
-    stages = services.workspaces.stage_model(team).stages
+    stages = services.workspaces.pipelines(team).default.stages
     fields = dict(name="Deal", customer="Cust", owner_id=owner, stage_id=stages[stage].id, currency="USD")
     fields.update(extra)
     return OpportunityDraft(**fields)
@@ -158,7 +158,7 @@ def opp(slack: Any, number: int = 1) -> Opportunity:
 
 def stage_ids(slack: Any, team: str = TEAM) -> dict[str, int]:
     """The workspace's stage ids by name."""
-    return {s.name: s.id for s in slack.oppbot.services.workspaces.stage_model(team).stages}
+    return {s.name: s.id for s in slack.oppbot.services.workspaces.pipelines(team).default.stages}
 
 
 def text_of(blocks: Any) -> str:
@@ -225,7 +225,7 @@ def migrating(engine: Engine, use_schema: str | None) -> Iterator[tuple[Connecti
     """One transaction on an `empty_database` (conftest) and the Alembic configuration that migrates through it:
     `command.upgrade(config, "0007")` and so on, with the test's own rows in between."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
+    with migration_transaction(engine) as connection:
         if use_schema:
             connection.execute(text(use_schema))
         config.attributes["connection"] = connection

@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 
 from bot.slack.ids import RELEASE_BUTTON, STAGE_SELECT, TAKE_BUTTON, WON_BUTTON
 from bot.workspace.config import parse_config
-from storage.models import Collaborator, Delivery, Stage, Workspace
+from storage.models import Collaborator, Delivery, Pipeline, Stage, Workspace
 from tests.conftest import TEST_CONFIG
 from tests.driver import running_app
 from tests.support import stage_ids
@@ -294,16 +294,16 @@ def test_an_admin_edits_the_stage_rules_and_export_writes_them_back(slack, chann
         stage = session.get(Stage, ids["Solution design"])
         assert (stage.alert_channel, stage.alert_usergroup, stage.probability) == ("C0ENGINEERING", "S0ARCHS", 35)
         assert session.get(Stage, ids["Negotiation"]).max_days == 10
-        assert session.get(Workspace, "T0TEST").lost_channel == "C0WINS"
+        assert session.get(Pipeline, stage.pipeline_id).lost_channel == "C0WINS"
     for key, value in {"SLACK_BOT_TOKEN": slack.fake.bot_token, "SLACK_SIGNING_SECRET": "x", "SLACK_API_URL": slack.fake.api_url,
                        "DATABASE_URL": slack.oppbot.engine.url.render_as_string(hide_password=False), "OPPBOT_CONFIG": ""}.items():
         monkeypatch.setenv(key, value)
     from bot import cli
     assert cli.main(["config", "--export"]) == 0
     exported = parse_config(capsys.readouterr().out, "export.toml")
-    design_stage = next(s for s in exported.stages if s.name == "Solution design")
+    design_stage = next(s for s in exported.pipelines[0].stages if s.name == "Solution design")
     assert (design_stage.alert_channel, design_stage.alert_usergroup, design_stage.probability) == ("C0ENGINEERING", "S0ARCHS", 35)
-    assert exported.lost_channel == "C0WINS" and exported.won_channel == "C0WINS"  # the form saves channel ids
+    assert exported.pipelines[0].lost_channel == "C0WINS" and exported.pipelines[0].won_channel == "C0WINS"  # the form saves channel ids
     assert exported.teams[0].members == ("U0REP1", "U0REP2") and exported.admins == ("U0ADMIN",)
     assert [(r.currency, str(r.rate), r.set_on.isoformat()) for r in exported.exchange_rates] == [
         ("EUR", "7.82", set_on), ("GBP", "9.05", slack.clock.now().date().isoformat())]

@@ -58,7 +58,7 @@ from storage.analytics import (
     WinRate,
 )
 from storage.analytics._sql import _rows
-from storage.models import FollowUp, Opportunity, Stage, StageChange, Workspace
+from storage.models import FollowUp, Opportunity, Pipeline, Stage, StageChange, Workspace
 
 BASE = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -84,9 +84,12 @@ class Seeded:
 
 def add_stages(session: Session, team_id: str) -> dict[int, int]:
     stages = {}
+    pipeline = Pipeline(team_id=team_id, position=0, name="Sales")
+    session.add(pipeline)
+    session.flush()
     for number, (name, probability, max_days) in enumerate(
             (("Prospect", 10, 14), ("Solution design", 30, 21), ("Technical evaluation", 50, 30), ("Negotiation", 80, 21)), start=1):
-        stage = Stage(team_id=team_id, position=number - 1, name=name, probability=probability, max_days=max_days)
+        stage = Stage(team_id=team_id, pipeline_id=pipeline.id, position=number - 1, name=name, probability=probability, max_days=max_days)
         session.add(stage)
         session.flush()
         stages[number] = stage.id

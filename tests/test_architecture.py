@@ -60,7 +60,7 @@ def test_opp_won_is_one_write_transaction(slack):
 
 def test_a_card_stage_click_is_one_write_transaction(slack):
     deal, card = warm(slack)
-    stage_id = slack.oppbot.services.workspaces.stage_model("T0TEST").stages[2].id
+    stage_id = slack.oppbot.services.workspaces.pipelines("T0TEST").default.stages[2].id
     counts = one_request(slack, lambda: slack.click(STAGE_SELECT, selected=f"{deal.id}:{stage_id}", channel=card.channel_id,
                                                     message_ts=card.ts))
     assert "to *Technical evaluation*" in slack.last_response()["text"]

@@ -181,7 +181,7 @@ def suggestions_to(fake, target):
 
 
 def test_a_deal_without_an_owner_goes_to_the_manager_with_ranked_suggestions_and_is_assigned_in_two_clicks(slack):
-    seed_history(slack.oppbot.engine, slack.oppbot.services.workspaces.stage_model("T0TEST").first.id)
+    seed_history(slack.oppbot.engine, slack.oppbot.services.workspaces.pipelines("T0TEST").default.first.id)
     assert new_unowned_deal(slack).body == ""
     [message] = suggestions_to(slack.fake, "DU0MGR")
     sections = [b for b in message.params["blocks"] if b.get("accessory", {}).get("action_id") == ASSIGN_BUTTON]
@@ -274,7 +274,7 @@ def test_a_team_with_one_rep_and_a_team_with_none(engine, fake_slack, clock):
 
 def test_the_rep_comparison_credits_each_stage_change_to_the_owner_at_the_time(slack):
     pipeline = slack.oppbot.services
-    stages = pipeline.workspaces.stage_model("T0TEST").stages
+    stages = pipeline.workspaces.pipelines("T0TEST").default.stages
     manager = pipeline.workspaces.context("T0TEST", "U0MGR")
     opp = pipeline.deals.create(pipeline.workspaces.context("T0TEST", "U0REP1"), OpportunityDraft(name="D", customer="C", owner_id="U0REP1", stage_id=stages[0].id, currency="USD"), channel_id=None)[0]
     pipeline.deals.move(manager, opp_id=opp.id, stage_id=stages[1].id)

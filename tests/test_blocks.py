@@ -28,8 +28,9 @@ from bot.domain.values import (
     HistoryEntry,
     Invalid,
     OpportunityView,
+    Pipeline,
+    Pipelines,
     StageInfo,
-    StageModel,
 )
 from bot.home.service import HOME_ITEMS
 from bot.home.views import home_view
@@ -52,7 +53,7 @@ from bot.slack.ids import (
 from storage.analytics import StagePipeline
 from tests.fakeslack import check_blocks, check_view
 
-STAGES = StageModel((
+STAGES = Pipeline((
     StageInfo(id=11, position=1, name="Prospect", probability=10, max_days=14),
     StageInfo(id=12, position=2, name="Solution design", probability=30, max_days=21),
     StageInfo(id=13, position=3, name="Technical evaluation", probability=50, max_days=30),
@@ -129,7 +130,7 @@ def test_format_amount(amount, currency, text):
 
 
 def modal_of(opp, stages, entries, now):
-    return details_modal(opportunity_card(opp, stages, now, t=EN), opp, stages, entries, now, t=EN)
+    return details_modal(opportunity_card(opp, Pipelines((stages,)), now, t=EN), opp, Pipelines((stages,)), entries, now, t=EN)
 
 
 def test_escape():
@@ -150,7 +151,7 @@ def test_clip():
 
 
 def test_open_card_fields_and_header():
-    blocks = opportunity_card(make_opp(industry="Finance", region="East", company_size="51-500", source="referral"), STAGES, NOW, t=EN)
+    blocks = opportunity_card(make_opp(industry="Finance", region="East", company_size="51-500", source="referral"), Pipelines((STAGES,)), NOW, t=EN)
     assert check_blocks(blocks, "message") == []
     assert blocks[0] == {"type": "header", "text": {"type": "plain_text", "text": "OPP-12 · Acme renewal", "emoji": True}}
     assert fields_of(blocks) == [
@@ -165,7 +166,7 @@ def test_open_card_fields_and_header():
 
 
 def test_card_without_optional_values():
-    blocks = opportunity_card(make_opp(amount=None, close_date=None), STAGES, NOW, t=EN)
+    blocks = opportunity_card(make_opp(amount=None, close_date=None), Pipelines((STAGES,)), NOW, t=EN)
     fields = fields_of(blocks)
     assert "*Amount*\n—" in fields
     assert "*Expected close*\n—" in fields
@@ -180,23 +181,23 @@ def test_card_without_optional_values():
     (NOW + timedelta(hours=2), "0 days"),  # clock skew never shows negative days
 ])
 def test_days_in_stage_computed_from_now(entered, days):
-    blocks = opportunity_card(make_opp(stage_entered_at=entered), STAGES, NOW, t=EN)
+    blocks = opportunity_card(make_opp(stage_entered_at=entered), Pipelines((STAGES,)), NOW, t=EN)
     assert f"*Stage*\nSolution design · {days} in stage" in fields_of(blocks)
 
 
 def test_stage_path_marks_the_current_stage():
-    blocks = opportunity_card(make_opp(stage_id=13), STAGES, NOW, t=EN)
+    blocks = opportunity_card(make_opp(stage_id=13), Pipelines((STAGES,)), NOW, t=EN)
     assert stage_path_text(blocks) == "Prospect › Solution design › *[Technical evaluation]* › Negotiation"
 
 
 def test_stage_path_escapes_stage_names():
-    stages = StageModel((StageInfo(1, 1, "R&D <review>", 10, 14), StageInfo(2, 2, "Close", 50, 14)))
-    blocks = opportunity_card(make_opp(stage_id=1), stages, NOW, t=EN)
+    stages = Pipeline((StageInfo(1, 1, "R&D <review>", 10, 14), StageInfo(2, 2, "Close", 50, 14)))
+    blocks = opportunity_card(make_opp(stage_id=1), Pipelines((stages,)), NOW, t=EN)
     assert stage_path_text(blocks) == "*[R&amp;D &lt;review&gt;]* › Close"
 
 
 def test_open_card_controls():
-    elements = controls(opportunity_card(make_opp(stage_id=13), STAGES, NOW, t=EN))
+    elements = controls(opportunity_card(make_opp(stage_id=13), Pipelines((STAGES,)), NOW, t=EN))
     select = elements[0]
     assert select["type"] == "static_select" and select["action_id"] == STAGE_SELECT
     assert [o["value"] for o in select["options"]] == ["7:11", "7:12", "7:13", "7:14"]
@@ -218,7 +219,7 @@ def test_open_card_controls():
 
 @pytest.mark.parametrize("status", [WON, LOST])
 def test_closed_card_controls(status):
-    elements = controls(opportunity_card(make_opp(status=status, closed_at=NOW, lost_reason="x"), STAGES, NOW, t=EN))
+    elements = controls(opportunity_card(make_opp(status=status, closed_at=NOW, lost_reason="x"), Pipelines((STAGES,)), NOW, t=EN))
     select = elements[0]
     assert select["action_id"] == STAGE_SELECT
     assert "initial_option" not in select
@@ -230,7 +231,7 @@ def test_closed_card_controls(status):
 
 
 def test_won_card():
-    blocks = opportunity_card(make_opp(status=WON, closed_at=NOW), STAGES, NOW, t=EN)
+    blocks = opportunity_card(make_opp(status=WON, closed_at=NOW), Pipelines((STAGES,)), NOW, t=EN)
     assert check_blocks(blocks, "message") == []
     assert stage_path_text(blocks) == "Prospect › Solution design › Technical evaluation › Negotiation"  # the path is the open stages only
     status = [f for f in fields_of(blocks) if f.startswith("*Status*")]
@@ -240,7 +241,7 @@ def test_won_card():
 
 
 def test_lost_card_shows_the_reason():
-    blocks = opportunity_card(make_opp(status=LOST, closed_at=NOW, lost_reason="too expensive & slow"), STAGES, NOW, t=EN)
+    blocks = opportunity_card(make_opp(status=LOST, closed_at=NOW, lost_reason="too expensive & slow"), Pipelines((STAGES,)), NOW, t=EN)
     assert check_blocks(blocks, "message") == []
     assert stage_path_text(blocks) == "Prospect › Solution design › Technical evaluation › Negotiation"
     assert any(f.startswith("*Status*\nLost on <!date^") for f in fields_of(blocks))
@@ -249,7 +250,7 @@ def test_lost_card_shows_the_reason():
 
 def test_next_step_notes_and_tags():
     blocks = opportunity_card(make_opp(next_step="Call CFO", notes="Budget ok", found="unexpected", reach="strategic",
-                                       visibility="latent", change_kind="time_bound"), STAGES, NOW, t=EN)
+                                       visibility="latent", change_kind="time_bound"), Pipelines((STAGES,)), NOW, t=EN)
     text = all_text(blocks)
     assert "*Next step:* Call CFO" in text
     assert "*Notes:* Budget ok" in text
@@ -260,7 +261,7 @@ def test_user_text_is_escaped():
     nasty = "<!channel> & <@U1>"
     opp = make_opp(name=nasty, customer=nasty, lost_reason=nasty, next_step=nasty, notes=nasty, source=nasty,
                    industry=nasty, status=LOST, closed_at=NOW)
-    blocks = opportunity_card(opp, STAGES, NOW, t=EN)
+    blocks = opportunity_card(opp, Pipelines((STAGES,)), NOW, t=EN)
     text = all_text(blocks)
     assert "<!channel>" not in text
     assert "<@U1>" not in text
@@ -271,7 +272,7 @@ def test_user_text_is_escaped():
 
 def test_long_name_and_notes_stay_within_limits():
     opp = make_opp(name="N" * 150, customer="&" * 150, notes="&" * 3000, next_step="<" * 500, source="s" * 100)
-    blocks = opportunity_card(opp, STAGES, NOW, t=EN)
+    blocks = opportunity_card(opp, Pipelines((STAGES,)), NOW, t=EN)
     assert check_blocks(blocks, "message") == []
     header = blocks[0]["text"]["text"]
     assert len(header) <= 150 and header.startswith("OPP-12 · NNN") and header.endswith("…")
@@ -280,8 +281,8 @@ def test_long_name_and_notes_stay_within_limits():
 
 
 def test_card_for_many_stages_stays_within_limits():
-    stages = StageModel(tuple(StageInfo(i, i, f"Stage number {i} " + "x" * 20, 10, 14) for i in range(1, 21)))
-    blocks = opportunity_card(make_opp(stage_id=20), stages, NOW, t=EN)
+    stages = Pipeline(tuple(StageInfo(i, i, f"Stage number {i} " + "x" * 20, 10, 14) for i in range(1, 21)))
+    blocks = opportunity_card(make_opp(stage_id=20), Pipelines((stages,)), NOW, t=EN)
     assert check_blocks(blocks, "message") == []
     assert len(controls(blocks)[0]["options"]) == 20
 
@@ -452,7 +453,7 @@ def opportunities(n: int, stage_ids=STAGE_IDS, owner="U0REP1") -> list[Opportuni
 
 def test_list_first_page_of_500():
     items = opportunities(500)
-    blocks = list_blocks(ListPage(owner_id="U0REP1", items=items[:25], total=500, offset=0), STAGES, NOW, viewer_id="U0REP1", t=EN)
+    blocks = list_blocks(ListPage(owner_id="U0REP1", items=items[:25], total=500, offset=0), Pipelines((STAGES,)), NOW, viewer_id="U0REP1", t=EN)
     assert check_blocks(blocks, "message") == []
     assert len(blocks) <= 50
     assert blocks[0]["text"]["text"] == "*Your open opportunities* · 1–25 of 500"
@@ -471,7 +472,7 @@ def test_list_first_page_of_500():
 
 def test_list_last_page_has_no_next_button():
     items = opportunities(500)
-    blocks = list_blocks(ListPage(owner_id="U0REP1", items=items[475:], total=500, offset=475), STAGES, NOW, viewer_id="U0REP1", t=EN)
+    blocks = list_blocks(ListPage(owner_id="U0REP1", items=items[475:], total=500, offset=475), Pipelines((STAGES,)), NOW, viewer_id="U0REP1", t=EN)
     assert check_blocks(blocks, "message") == []
     assert blocks[0]["text"]["text"] == "*Your open opportunities* · 476–500 of 500"
     assert not [e for b in by_type(blocks, "actions") for e in b["elements"] if e["action_id"] == LIST_PAGE_BUTTON]
@@ -480,7 +481,7 @@ def test_list_last_page_has_no_next_button():
 def test_list_middle_page_state():
     items = opportunities(60)
     blocks = list_blocks(ListPage(owner_id="U0REP2", items=items[25:50], total=60, offset=25, stage_filter=None),
-                         STAGES, NOW, viewer_id="U0MGR", t=EN)
+                         Pipelines((STAGES,)), NOW, viewer_id="U0MGR", t=EN)
     assert blocks[0]["text"]["text"] == "*<@U0REP2>'s open opportunities* · 26–50 of 60"
     button = blocks[-1]["elements"][0]
     assert button["text"]["text"] == "Next page (51–60)"
@@ -489,34 +490,34 @@ def test_list_middle_page_state():
 
 def test_list_groups_by_stage():
     items = opportunities(8)  # 2 per stage
-    blocks = list_blocks(ListPage(owner_id="U0REP1", items=items, total=8, offset=0), STAGES, NOW, viewer_id="U0REP1", t=EN)
+    blocks = list_blocks(ListPage(owner_id="U0REP1", items=items, total=8, offset=0), Pipelines((STAGES,)), NOW, viewer_id="U0REP1", t=EN)
     headings = [b["elements"][0]["text"] for b in by_type(blocks, "context")]
     assert headings == ["*Prospect*", "*Solution design*", "*Technical evaluation*", "*Negotiation*"]
     assert not by_type(blocks, "actions")
 
 
 def test_list_page_spanning_20_stages_stays_within_50_blocks():
-    stages = StageModel(tuple(StageInfo(i, i, f"Stage {i}", 10, 14) for i in range(1, 21)))
+    stages = Pipeline(tuple(StageInfo(i, i, f"Stage {i}", 10, 14) for i in range(1, 21)))
     stage_of = [1, 1, 2, 2, 3, 3, 4, 4, 5, 5] + list(range(6, 21))  # 25 deals over all 20 stages
     items = [make_opp(id=i, number=i, stage_id=stage_id) for i, stage_id in enumerate(stage_of, start=1)]
     assert len(items) == 25 and len({o.stage_id for o in items}) == 20
-    blocks = list_blocks(ListPage(owner_id="U0REP1", items=items, total=500, offset=0), stages, NOW, viewer_id="U0REP1", t=EN)
+    blocks = list_blocks(ListPage(owner_id="U0REP1", items=items, total=500, offset=0), Pipelines((stages,)), NOW, viewer_id="U0REP1", t=EN)
     assert len(blocks) <= 50
     assert check_blocks(blocks, "message") == []
 
 
 def test_list_stage_filter_and_empty():
-    blocks = list_blocks(ListPage(owner_id="U0REP1", items=[], total=0, offset=0, stage_filter=12), STAGES, NOW, viewer_id="U0REP1", t=EN)
+    blocks = list_blocks(ListPage(owner_id="U0REP1", items=[], total=0, offset=0, stage_filter=12), Pipelines((STAGES,)), NOW, viewer_id="U0REP1", t=EN)
     assert blocks == [{"type": "section", "text": {"type": "mrkdwn", "text":
                        "Your open opportunities in Solution design: none. Create one with `/opp new`."}}]
     assert check_blocks(blocks, "message") == []
-    blocks = list_blocks(ListPage(owner_id="U0REP2", items=[], total=0, offset=0), STAGES, NOW, viewer_id="U0REP1", t=EN)
+    blocks = list_blocks(ListPage(owner_id="U0REP2", items=[], total=0, offset=0), Pipelines((STAGES,)), NOW, viewer_id="U0REP1", t=EN)
     assert blocks[0]["text"]["text"] == "<@U0REP2>'s open opportunities: none. Create one with `/opp new`."
 
 
 def test_list_escapes_user_text():
     items = [make_opp(name="<!channel>", customer="A & B")]
-    blocks = list_blocks(ListPage(owner_id="U0REP1", items=items, total=1, offset=0), STAGES, NOW, viewer_id="U0REP1", t=EN)
+    blocks = list_blocks(ListPage(owner_id="U0REP1", items=items, total=1, offset=0), Pipelines((STAGES,)), NOW, viewer_id="U0REP1", t=EN)
     text = all_text(blocks)
     assert "<!channel>" not in text and "&lt;!channel&gt;" in text and "A &amp; B" in text
 
@@ -541,7 +542,7 @@ def summaries_for(opps: list[OpportunityView]) -> list[StagePipeline]:
 def test_home_with_500_opportunities():
     opps = opportunities(500)
     shown = opps[:HOME_ITEMS]
-    view = home_view("U0REP1", summaries_for(opps), shown, 500, STAGES, NOW, rates=USD, t=translator("en"))
+    view = home_view("U0REP1", summaries_for(opps), shown, 500, Pipelines((STAGES,)), NOW, rates=USD, t=translator("en"))
     assert view["type"] == "home"
     assert check_view(view) == []
     assert len(view["blocks"]) <= 100
@@ -556,9 +557,9 @@ def test_home_with_500_opportunities():
 
 
 def test_home_with_20_stages_shows_every_stage():
-    stages = StageModel(tuple(StageInfo(i, i, f"Stage {i}", 10, 14) for i in range(1, 21)))
+    stages = Pipeline(tuple(StageInfo(i, i, f"Stage {i}", 10, 14) for i in range(1, 21)))
     opps = opportunities(500, stage_ids=[s.id for s in stages.stages])  # 25 per stage
-    view = home_view("U0REP1", summaries_for(opps), opps[:HOME_ITEMS], 500, stages, NOW, rates=USD, t=translator("en"))
+    view = home_view("U0REP1", summaries_for(opps), opps[:HOME_ITEMS], 500, Pipelines((stages,)), NOW, rates=USD, t=translator("en"))
     assert check_view(view) == []
     text = all_text(view["blocks"])
     for stage in stages.stages:
@@ -574,7 +575,7 @@ def test_home_with_20_stages_shows_every_stage():
 
 
 def test_home_empty():
-    view = home_view("U0REP1", [], [], 0, STAGES, NOW, rates=USD, t=translator("en"))
+    view = home_view("U0REP1", [], [], 0, Pipelines((STAGES,)), NOW, rates=USD, t=translator("en"))
     assert check_view(view) == []
     assert "You have no open opportunities" in all_text(view["blocks"])
     buttons = [e for b in by_type(view["blocks"], "actions") for e in b["elements"]]
@@ -584,7 +585,7 @@ def test_home_empty():
 def test_home_stage_without_amounts():
     opps = [make_opp(id=1, number=1, amount=None, stage_id=11)]
     summaries = [StagePipeline(11, 1, USD.zero(), USD.zero())]
-    view = home_view("U0REP1", summaries, opps, 1, STAGES, NOW, rates=USD, t=translator("en"))
+    view = home_view("U0REP1", summaries, opps, 1, Pipelines((STAGES,)), NOW, rates=USD, t=translator("en"))
     text = all_text(view["blocks"])
     assert "*Prospect* · 1 open · USD 0 · weighted USD 0" in text
     assert "more in" not in text

@@ -14,7 +14,7 @@ from bot.deals.views import EN
 from bot.domain.normalize import for_parsing, for_parsing_with_offsets
 from bot.domain.periods import parse_period
 from bot.domain.stages import resolve_stage
-from bot.domain.values import Invalid, StageInfo, StageModel
+from bot.domain.values import Invalid, Pipeline, StageInfo
 from bot.domain.when import WhenError, parse_when
 from bot.slack.commands import Command, CommandError, parse, parse_ref
 
@@ -205,7 +205,7 @@ def test_amounts_refused(raw, message):
     assert str(info.value) == message
 
 
-STAGES = StageModel((StageInfo(id=1, position=1, name="初步接触", probability=10, max_days=14),))
+STAGES = Pipeline((StageInfo(id=1, position=1, name="初步接触", probability=10, max_days=14),))
 CHOICES = FormChoices(stages=STAGES, currencies=currencies_for("CNY"), industries=(), regions=(), company_sizes=())
 
 
@@ -242,14 +242,14 @@ def test_close_date_in_full_width():
 # --------------------------------------------------------------------------- stages
 
 
-CHINESE = StageModel((
+CHINESE = Pipeline((
     StageInfo(id=1, position=1, name="初步接触", probability=10, max_days=14),
     StageInfo(id=2, position=2, name="需求确认", probability=20, max_days=14),
     StageInfo(id=3, position=3, name="方案设计", probability=40, max_days=21),
     StageInfo(id=4, position=4, name="方案评审", probability=60, max_days=21),
     StageInfo(id=5, position=5, name="商务谈判", probability=80, max_days=21),
 ))
-ENGLISH = StageModel((
+ENGLISH = Pipeline((
     StageInfo(id=11, position=1, name="Prospect", probability=10, max_days=14),
     StageInfo(id=12, position=2, name="Solution design", probability=30, max_days=21),
     StageInfo(id=13, position=3, name="Technical evaluation", probability=50, max_days=30),
@@ -272,7 +272,7 @@ def test_english_stages_by_a_part(query, stage_id):
 
 
 def test_exact_beats_prefix_beats_part():
-    model = StageModel((
+    model = Pipeline((
         StageInfo(id=1, position=1, name="Demo", probability=10, max_days=14),
         StageInfo(id=2, position=2, name="Demo follow-up", probability=20, max_days=14),
         StageInfo(id=3, position=3, name="Post demo", probability=30, max_days=14),

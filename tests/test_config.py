@@ -82,18 +82,18 @@ def test_default_stage_model():
 def test_no_file_gives_the_defaults():
     config = load_config(None)
     assert config == WorkspaceConfig()
-    assert config.stages == DEFAULT_STAGES
+    assert config.pipelines[0].stages == DEFAULT_STAGES
     assert config.currency == "USD"
     assert config.timezone == "UTC"
     assert config.admins == ()
     assert config.teams == ()
-    assert config.won_channel is None and config.lost_channel is None
+    assert config.pipelines[0].won_channel is None and config.pipelines[0].lost_channel is None
     assert config.source == "<defaults>"
 
 
 def test_empty_file_gives_the_defaults_with_its_source():
     config = parse_config("", "empty.toml")
-    assert config.stages == DEFAULT_STAGES
+    assert config.pipelines[0].stages == DEFAULT_STAGES
     assert config.currency == "USD"
     assert config.source == "empty.toml"
 
@@ -116,12 +116,12 @@ def test_product_example_parses_with_the_right_values():
     assert config.industries == ("Healthcare", "Finance", "Manufacturing", "Retail", "Technology")
     assert config.regions == ("North", "South", "East", "West")
     assert config.company_sizes == ("1-50", "51-500", "501-5000", "5000+")
-    assert config.stages == (
+    assert config.pipelines[0].stages == (
         StageConfig("Prospect", 10, 14),
         StageConfig("Solution design", 30, 21, alert_channel="C0SOLUTIONS", alert_usergroup="S0SOLUTIONS"),
     )
-    assert config.won_channel == "#wins"
-    assert config.lost_channel == "C0SALESOPS"
+    assert config.pipelines[0].won_channel == "#wins"
+    assert config.pipelines[0].lost_channel == "C0SALESOPS"
     assert config.teams == (
         TeamConfig(name="East", manager="U0MGR", members=("U0REP1", "U0REP2"), channel="C0EAST",
                    digest="30 8 * * 1-5", timezone="Asia/Shanghai"),
@@ -133,7 +133,7 @@ def test_load_config_reads_a_file_and_names_it(tmp_path: Path):
     path.write_text(PRODUCT_EXAMPLE, encoding="utf-8")
     config = load_config(path)
     assert config.source == str(path)
-    assert [s.name for s in config.stages] == ["Prospect", "Solution design"]
+    assert [s.name for s in config.pipelines[0].stages] == ["Prospect", "Solution design"]
 
 
 def test_load_config_errors_name_the_file_path(tmp_path: Path):
@@ -160,7 +160,7 @@ def test_stage_defaults_for_missing_probability_and_max_days():
         [[stages]]
         name = "C"
     """))
-    assert [(s.probability, s.max_days) for s in config.stages] == [(10, 30), (20, 30), (30, 30)]
+    assert [(s.probability, s.max_days) for s in config.pipelines[0].stages] == [(10, 30), (20, 30), (30, 30)]
 
 
 def test_string_values_are_trimmed():
@@ -171,7 +171,7 @@ def test_string_values_are_trimmed():
         name = "  Discovery  "
     """))
     assert config.currency == "EUR"
-    assert config.stages[0].name == "Discovery"
+    assert config.pipelines[0].stages[0].name == "Discovery"
 
 
 # --------------------------------------------------------------------------- unknown keys
@@ -183,7 +183,7 @@ def test_unknown_top_level_key():
         [workspace]
         currency = "USD"
     """)
-    assert message == "x.toml:1: colour: unknown key (allowed: assignment, exchange_rates, outcomes, stages, teams, workspace)"
+    assert message == "x.toml:1: colour: unknown key (allowed: assignment, exchange_rates, outcomes, pipelines, stages, teams, workspace)"
 
 
 @pytest.mark.parametrize("text, line, key", [
@@ -249,7 +249,7 @@ def test_unknown_key_in_a_team():
         lead = "U0LEAD"
     """)
     assert message == ("x.toml:8: teams[2].lead: unknown key "
-                       "(allowed: auto_assign, channel, digest, manager, members, name, routing_channel, timezone)")
+                       "(allowed: auto_assign, channel, digest, manager, members, name, pipeline, routing_channel, timezone)")
 
 
 def test_unknown_key_in_outcomes():
@@ -307,7 +307,7 @@ def test_probability_example_from_the_brief():
 @pytest.mark.parametrize("value", [0, 100])
 def test_probability_bounds_are_inclusive(value):
     config = parse_config(f'[[stages]]\nname = "A"\nprobability = {value}\n')
-    assert config.stages[0].probability == value
+    assert config.pipelines[0].stages[0].probability == value
 
 
 def test_max_days_zero():
@@ -405,7 +405,7 @@ def test_bad_alert_channel(value):
 @pytest.mark.parametrize("value", ["#solutions", "#eng-team_1.x", "C0SOLUTIONS", "G0PRIVATE"])
 def test_channel_ids_and_names_are_accepted(value):
     config = parse_config(f'[[stages]]\nname = "A"\nalert_channel = "{value}"\n')
-    assert config.stages[0].alert_channel == value
+    assert config.pipelines[0].stages[0].alert_channel == value
 
 
 def test_bad_outcome_channel():
@@ -603,9 +603,10 @@ def test_the_workspace_language():
 
 def test_the_built_in_stage_model_is_named_in_the_workspace_language():
     chinese = parse_config('[workspace]\nlanguage = "zh-CN"\n', "x.toml")
-    assert [(s.name, s.probability, s.max_days) for s in chinese.stages] == [
+    assert [(s.name, s.probability, s.max_days) for s in chinese.pipelines[0].stages] == [
         ("初步接触", 10, 14), ("方案设计", 30, 21), ("技术评估", 50, 30), ("商务谈判", 80, 21)]
-    assert [s.name for s in parse_config('[workspace]\nlanguage = "en"\n', "x.toml").stages] == [s.name for s in DEFAULT_STAGES]
+    assert [s.name for s in parse_config('[workspace]\nlanguage = "en"\n', "x.toml").pipelines[0].stages] == [s.name for s in DEFAULT_STAGES]
     assert (chinese.regions[:3], chinese.industries[0]) == (("华北", "华东", "华南"), "医疗")
+    assert [p.name for p in chinese.pipelines] == ["销售"]
     # stages the file names are kept as they are, whatever the language
-    assert [s.name for s in parse_config('[workspace]\nlanguage = "zh-CN"\n[[stages]]\nname = "Prospect"\n', "x.toml").stages] == ["Prospect"]
+    assert [s.name for s in parse_config('[workspace]\nlanguage = "zh-CN"\n[[stages]]\nname = "Prospect"\n', "x.toml").pipelines[0].stages] == ["Prospect"]

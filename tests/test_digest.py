@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from bot.digests.views import digest_message
 from bot.domain.money import Money
-from bot.domain.values import OpportunityDraft, StageModel
+from bot.domain.values import OpportunityDraft, Pipeline
 from bot.i18n import ENGLISH, translator
 from bot.services import build_services
 from bot.slack.gateway import SlackGateway
@@ -47,7 +47,7 @@ def pipeline_of(slack):
 def add_deal(slack, owner="U0REP1", amount="1000", stage=0, **extra):
     pipeline = pipeline_of(slack)
     actor = pipeline.workspaces.context("T0TEST", owner)
-    stages = pipeline.workspaces.stage_model("T0TEST").stages
+    stages = pipeline.workspaces.pipelines("T0TEST").default.stages
     return pipeline.deals.create(actor, OpportunityDraft(name=extra.pop("name", "Deal"), customer="Cust", owner_id=owner, stage_id=stages[stage].id,
                                                    currency=extra.pop("currency", "USD"), amount=Decimal(amount) if amount else None, **extra), channel_id=None)[0]
 
@@ -71,7 +71,7 @@ def test_digest_numbers_match_what_happened(slack):
     clock = slack.clock
     pipeline = pipeline_of(slack)
     manager = pipeline.workspaces.context("T0TEST", "U0MGR")
-    stages = pipeline.workspaces.stage_model("T0TEST").stages
+    stages = pipeline.workspaces.pipelines("T0TEST").default.stages
     a = add_deal(slack, amount="10000", name="Alpha")
     b = add_deal(slack, owner="U0REP2", amount="20000", name="Beta")
     c = add_deal(slack, amount="5000", name="Gamma")
@@ -98,7 +98,7 @@ def test_digest_numbers_match_what_happened(slack):
     assert [d.name for d in data.changes.new.deals] == ["Delta"]
     assert (data.win_rate.won_count, data.win_rate.lost_count, data.win_rate.rate_by_count) == (1, 1, 0.5)
     assert data.win_rate.rate_by_amount == pytest.approx(5000 / 12000)
-    text, message = digest_message(data, pipeline.workspaces.stage_model("T0TEST"), t=EN)
+    text, message = digest_message(data, pipeline.workspaces.pipelines("T0TEST").default, t=EN)
     assert check_blocks(message, "message") == []
     rendered = str(message)
     for expected in ("*Open pipeline:* 2 deals · USD 30,000 · weighted USD 7,000", "*Advanced (2)*", "Prospect → Technical evaluation",
@@ -111,7 +111,7 @@ def test_digest_numbers_match_what_happened(slack):
 
 def test_digest_of_a_team_with_no_deals_and_with_one(slack):
     digests = slack.oppbot.services.digests
-    stages = pipeline_of(slack).workspaces.stage_model("T0TEST")
+    stages = pipeline_of(slack).workspaces.pipelines("T0TEST").default
     _, empty = digest_message(digests.build("T0TEST", team(slack), START - timedelta(days=1)), stages, t=EN)
     assert check_blocks(empty, "message") == [] and "*Open pipeline:* 0 deals" in str(empty) and "Nothing since the last digest." in str(empty)
     add_deal(slack)
@@ -122,8 +122,8 @@ def test_digest_of_a_team_with_no_deals_and_with_one(slack):
 
 
 def long_stage_model(slack, names):
-    model = pipeline_of(slack).workspaces.stage_model("T0TEST")
-    return StageModel(tuple(dataclasses.replace(stage, name=name) for stage, name in zip(model.stages, names)))
+    model = pipeline_of(slack).workspaces.pipelines("T0TEST").default
+    return Pipeline(tuple(dataclasses.replace(stage, name=name) for stage, name in zip(model.stages, names)))
 
 
 def rep_funnel(owner, stages, entered, stall=None, ratio=None, finished=True):
@@ -179,7 +179,7 @@ def test_when_the_rep_comparison_runs_out_of_room_whole_stages_and_whole_reps_ar
 def test_digest_of_5000_deals_stays_inside_block_kit_limits(slack, engine):
     from storage.models import FollowUp, Opportunity, StageChange
 
-    stages = pipeline_of(slack).workspaces.stage_model("T0TEST").stages
+    stages = pipeline_of(slack).workspaces.pipelines("T0TEST").default.stages
     pipeline_of(slack).workspaces.ensure_workspace("T0TEST")
     reps = [f"U0REP{i}" for i in range(3, 40)]
     with UnitOfWork(engine, write=True) as uow:
@@ -199,11 +199,11 @@ def test_digest_of_5000_deals_stays_inside_block_kit_limits(slack, engine):
         uow.commit()
     slack.oppbot.services.teams.add(pipeline_of(slack).workspaces.context("T0TEST", "U0ADMIN").actor, "U0OTHER", "East")
     data = slack.oppbot.services.digests.build("T0TEST", team(slack), START - timedelta(days=1))
-    text, message = digest_message(data, pipeline_of(slack).workspaces.stage_model("T0TEST"), t=EN)
+    text, message = digest_message(data, pipeline_of(slack).workspaces.pipelines("T0TEST").default, t=EN)
     assert check_blocks(message, "message") == [], check_blocks(message, "message")
     assert len(message) <= 50 and "…and" in str(message)
     view = {"type": "modal", "title": {"type": "plain_text", "text": "x"}, "close": {"type": "plain_text", "text": "Close"},
-            "blocks": digest_message(data, pipeline_of(slack).workspaces.stage_model("T0TEST"), full=True, t=EN)[1]}
+            "blocks": digest_message(data, pipeline_of(slack).workspaces.pipelines("T0TEST").default, full=True, t=EN)[1]}
     assert check_view(view) == []
 
 
@@ -323,7 +323,7 @@ def test_a_rep_belongs_to_one_team(engine, fake_slack, clock):
 
 def test_funnel_text_and_chart(slack):
     pipeline = pipeline_of(slack)
-    stages = pipeline.workspaces.stage_model("T0TEST").stages
+    stages = pipeline.workspaces.pipelines("T0TEST").default.stages
     rep = pipeline.workspaces.context("T0TEST", "U0REP1")
     for i in range(4):
         deal = add_deal(slack)
@@ -391,7 +391,7 @@ def test_export_uploads_a_csv_of_what_the_user_may_see(slack, monkeypatch, capsy
     pipeline = pipeline_of(slack)
     mine = add_deal(slack, name="Mine, with a comma")
     add_deal(slack, owner="U0REP2", name="Theirs")
-    pipeline.deals.move(pipeline.workspaces.context("T0TEST", "U0REP1"), opp_id=mine.id, stage_id=pipeline.workspaces.stage_model("T0TEST").stages[1].id)
+    pipeline.deals.move(pipeline.workspaces.context("T0TEST", "U0REP1"), opp_id=mine.id, stage_id=pipeline.workspaces.pipelines("T0TEST").default.stages[1].id)
     slack.command("export", user="U0REP1")
     assert "Your export is on its way" in slack.last_response()["text"]
     shared = slack.fake.calls("files.completeUploadExternal")[-1]

@@ -117,7 +117,7 @@ def services(engine):
     uow = lambda write=False: UnitOfWork(engine, write=write)  # noqa: E731
     services, _ = make_services(engine, clock, CONFIG)  # the gateway is never called
     services.workspaces.ensure_workspace(TEAM)
-    seed(uow, [s.id for s in services.workspaces.stage_model(TEAM).stages])
+    seed(uow, [s.id for s in services.workspaces.pipelines(TEAM).default.stages])
     return services
 
 
@@ -127,7 +127,7 @@ def test_batched_digests_equal_the_per_team_digests(services, engine):
     # two teams share a `since`, the others have their own: figures with windows run once per window
     sinces = [NOW - timedelta(days=d) for d in (7, 7, 30, 1)]
     batch = services.digests.build_many(TEAM, list(zip(teams, sinces)), NOW)
-    stages = services.workspaces.stage_model(TEAM)
+    stages = services.workspaces.pipelines(TEAM).default
     for team, since, batched in zip(teams, sinces, batch):
         alone = services.digests.build(TEAM, team, since, NOW)
         assert same(batched, alone), team.name

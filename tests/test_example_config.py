@@ -46,8 +46,8 @@ def start(slack) -> list[str]:
 def test_the_example_config_parses_and_is_complete():
     config = load_config(EXAMPLE)  # what check-config and `oppbot run` read
     assert config == example()
-    assert [s.name for s in config.stages] == ["Prospect", "Solution design", "Technical evaluation", "Negotiation"]
-    assert config.admins == ("U0ADMIN",) and config.won_channel == "#wins" and config.teams and config.exchange_rates
+    assert [s.name for s in config.pipelines[0].stages] == ["Prospect", "Solution design", "Technical evaluation", "Negotiation"]
+    assert config.admins == ("U0ADMIN",) and config.pipelines[0].won_channel == "#wins" and config.teams and config.exchange_rates
 
 
 def test_oppbot_run_with_the_example_config_starts_in_a_workspace_without_its_channels(tmp_path, fake_slack, monkeypatch, caplog):

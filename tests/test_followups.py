@@ -135,7 +135,7 @@ def test_the_modal_points_at_the_wrong_field(slack, deal, values, block, message
 def test_after_create_and_after_a_stage_change_a_followup_is_offered_only_when_none_is_pending(slack, deal):
     [offer] = slack.fake.calls("chat.postEphemeral")
     assert any(e.get("action_id") == ADD_FOLLOW_UP_BUTTON for b in offer.params["blocks"] if b["type"] == "actions" for e in b["elements"])
-    stages = slack.oppbot.services.workspaces.stage_model("T0TEST").stages
+    stages = slack.oppbot.services.workspaces.pipelines("T0TEST").default.stages
     slack.click(STAGE_SELECT, selected=f"{deal}:{stages[1].id}")
     assert "blocks" in slack.last_response(), "no follow-up pending: the confirmation offers one"
     slack.command("followup OPP-1 tomorrow call")
@@ -269,7 +269,7 @@ def test_time_zones_tomorrow_9am_is_nine_for_each_user(slack):
 
 
 def test_a_stalled_deal_is_nudged_once_per_stage_entry(slack, deal):
-    stages = slack.oppbot.services.workspaces.stage_model("T0TEST").stages  # Prospect: 14 days
+    stages = slack.oppbot.services.workspaces.pipelines("T0TEST").default.stages  # Prospect: 14 days
     slack.clock.advance(days=14, hours=23)  # 14 whole days = Prospect's max_days: not over it yet
     slack.oppbot.dispatcher.run_once()
     stalled = lambda: [c for c in slack.fake.calls("chat.postMessage") if "has stalled" in c.params.get("text", "")]  # noqa: E731

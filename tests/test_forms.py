@@ -19,10 +19,10 @@ from bot.deals.forms import (
     validate_new_opportunity,
 )
 from bot.deals.views import EN
-from bot.domain.values import OpportunityDraft, StageInfo, StageModel
+from bot.domain.values import OpportunityDraft, Pipeline, StageInfo
 
 # Stage ids deliberately differ from positions, so "id" and "number" can't be confused.
-STAGES = StageModel((
+STAGES = Pipeline((
     StageInfo(id=11, position=1, name="Prospect", probability=10, max_days=14),
     StageInfo(id=12, position=2, name="Solution design", probability=30, max_days=21, alert_channel="#solutions"),
     StageInfo(id=13, position=3, name="Technical evaluation", probability=50, max_days=30),

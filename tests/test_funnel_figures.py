@@ -135,7 +135,7 @@ def test_funnel_text_chart_digest_and_app_home_agree(slack):
     """Team East: one deal won having skipped Negotiation, one won from Negotiation having skipped two
     stages, one lost in Solution design, one open in Prospect, one created in Technical evaluation."""
     pipeline = pipeline_of(slack)
-    stages = pipeline.workspaces.stage_model("T0TEST")
+    stages = pipeline.workspaces.pipelines("T0TEST").default
     s = stages.stages
     rep1, rep2 = (pipeline.workspaces.context("T0TEST", user) for user in ("U0REP1", "U0REP2"))
     skipped_last = add_live_deal(slack)

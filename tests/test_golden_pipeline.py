@@ -29,7 +29,7 @@ from storage import visits
 from storage.analytics import Figures, Scope
 from storage.analytics.stalled import typical_days
 from storage.db import make_engine
-from storage.models import Delivery, Opportunity, Stage, StageChange, Workspace
+from storage.models import Delivery, Opportunity, Pipeline, Stage, StageChange, Workspace
 from storage.workspace import workspace_view
 from tests import golden
 from tests.conftest import TABLES
@@ -431,7 +431,7 @@ def test_every_surface_shows_the_same_funnel_and_stalled_deals(slack, figures, m
                   "home": reached(on_home)}
         assert counts == dict.fromkeys(counts, golden.FUNNEL[team]["reached"]), team
         assert digest.funnel == stored == on_home
-        drawn = funnel_chart_data(stored, slack.oppbot.services.workspaces.stage_model(TEAM))
+        drawn = funnel_chart_data(stored, slack.oppbot.services.workspaces.pipelines(TEAM).default)
         assert chart["steps"] == [list(step) for step in drawn["steps"]] and chart["rates"] == drawn["rates"]
         assert chart["outcomes"] == [list(outcome) for outcome in drawn["outcomes"]]
         stalled_storage = figures.stalled(scope(team), NOW)
@@ -520,8 +520,11 @@ EDGE_DEALS = {
 def seed_edge_workspace(session: Session) -> None:
     session.add(Workspace(team_id=EDGE, currency="CNY", timezone="UTC", created_at=NOW - timedelta(days=30)))
     stage = {}
+    pipeline = Pipeline(team_id=EDGE, position=0, name="Sales")
+    session.add(pipeline)
+    session.flush()
     for position, (name, probability, max_days) in enumerate(((P, 10, 14), (S, 30, 21), (T, 50, 30), (N, 80, 21))):
-        row = Stage(team_id=EDGE, position=position, name=name, probability=probability, max_days=max_days)
+        row = Stage(team_id=EDGE, pipeline_id=pipeline.id, position=position, name=name, probability=probability, max_days=max_days)
         session.add(row)
         session.flush()
         stage[name] = row.id

@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.deals.forms import FormChoices, currencies_for, validate_lost_reason, validate_new_opportunity
 from bot.deals.views import ListPage, list_blocks, lost_reason_modal, new_opportunity_modal, opportunity_card
-from bot.domain.values import LOST, OPEN, WON, Installation, OpportunityView, StageInfo, StageModel
+from bot.domain.values import LOST, OPEN, WON, Installation, OpportunityView, Pipeline, Pipelines, StageInfo
 from bot.domain.when import WhenError, parse_when
 from bot.i18n import translator
 from bot.slack.commands import REGISTRY, REPORT_BY, CommandError, parse
@@ -43,7 +43,7 @@ from tests.support import rows
 ZH = translator("zh-CN")
 EN = translator("en")
 NOW = datetime(2026, 12, 10, 12, 0, tzinfo=timezone.utc)
-STAGES = StageModel((StageInfo(11, 1, "初步接触", 10, 14), StageInfo(12, 2, "方案设计", 50, 30), StageInfo(13, 3, "商务谈判", 80, 21)))
+STAGES = Pipeline((StageInfo(11, 1, "初步接触", 10, 14), StageInfo(12, 2, "方案设计", 50, 30), StageInfo(13, 3, "商务谈判", 80, 21)))
 
 CONFIG = """
 [workspace]
@@ -118,7 +118,7 @@ def make_opp(**changes) -> OpportunityView:
 # ----- the views, for a zh-CN reader ----------------------------------------------------------------------
 
 def test_an_open_card_in_chinese():
-    blocks = opportunity_card(make_opp(next_step="下周演示", industry="制造业", reach="strategic"), STAGES, NOW, t=ZH)
+    blocks = opportunity_card(make_opp(next_step="下周演示", industry="制造业", reach="strategic"), Pipelines((STAGES,)), NOW, t=ZH)
     assert check_blocks(blocks, "message") == []
     fields = [f["text"] for b in blocks if b["type"] == "section" for f in b.get("fields", [])]
     assert fields[:5] == ["*客户*\n华为（深圳）", "*金额*\n¥120,000.00", "*负责人*\n<@U0REP1>", "*预计成交日期*\n—", "*阶段*\n方案设计 · 已停留 3 天"]
@@ -135,7 +135,7 @@ def test_an_open_card_in_chinese():
 
 @pytest.mark.parametrize("status, said", [(WON, "赢单 :trophy:"), (LOST, "输单")])
 def test_a_closed_card_in_chinese(status, said):
-    blocks = opportunity_card(make_opp(status=status, closed_at=NOW, lost_reason="预算被砍"), STAGES, NOW, t=ZH)
+    blocks = opportunity_card(make_opp(status=status, closed_at=NOW, lost_reason="预算被砍"), Pipelines((STAGES,)), NOW, t=ZH)
     status_field = next(f["text"] for b in blocks if b["type"] == "section" for f in b.get("fields", []) if f["text"].startswith("*状态*"))
     assert status_field.startswith("*状态*\n<!date^") and status_field.endswith(f"> {said}")
     select, details = blocks[-1]["elements"]
@@ -162,9 +162,9 @@ def test_the_lost_modal_and_the_list_in_chinese():
     assert check_view(view) == [] and (view["title"]["text"], view["submit"]["text"]) == ("标记为输单", "确认输单")
     assert view["blocks"][1]["label"]["text"] == "为什么输单？"
     no_english(view)
-    empty = list_blocks(ListPage(owner_id="U0REP1", items=[], total=0, offset=0), STAGES, NOW, viewer_id="U0REP1", t=ZH)
+    empty = list_blocks(ListPage(owner_id="U0REP1", items=[], total=0, offset=0), Pipelines((STAGES,)), NOW, viewer_id="U0REP1", t=ZH)
     assert empty[0]["text"]["text"] == "你没有进行中的商机。用 `/opp 新建` 创建一个。"
-    page = list_blocks(ListPage(owner_id="U0REP2", items=[make_opp()], total=1, offset=0), STAGES, NOW, viewer_id="U0MGR", t=ZH)
+    page = list_blocks(ListPage(owner_id="U0REP2", items=[make_opp()], total=1, offset=0), Pipelines((STAGES,)), NOW, viewer_id="U0MGR", t=ZH)
     assert page[0]["text"]["text"] == "*<@U0REP2> 的进行中商机* · 第 1–1 个，共 1 个"
     assert "华为云扩容 — 华为（深圳） · ¥12万 · 本阶段 3 天" in page[2]["text"]["text"]
     no_english(page)

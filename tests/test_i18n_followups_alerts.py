@@ -16,7 +16,7 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.alerts.views import outcome_message, stage_alert_message
-from bot.domain.values import LOST, OPEN, WON, FollowUpView, OpportunityView, StageInfo, StageModel
+from bot.domain.values import LOST, OPEN, WON, FollowUpView, OpportunityView, Pipeline, Pipelines, StageInfo
 from bot.followups.forms import validate_follow_up
 from bot.followups.views import follow_up_modal, reminder_message
 from bot.i18n import CHINESE, ENGLISH, translator
@@ -353,7 +353,7 @@ def test_an_english_workspaces_reminder_and_alert_are_unchanged(en):
 # ----- the views, for each language -----------------------------------------------------------------
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
-STAGES = StageModel(stages=(StageInfo(1, 0, "初步接触", 10, 14), StageInfo(2, 1, "方案设计", 30, 21, alert_channel="#solutions")))
+STAGES = Pipeline(stages=(StageInfo(1, 0, "初步接触", 10, 14), StageInfo(2, 1, "方案设计", 30, 21, alert_channel="#solutions")))
 
 
 def opportunity(status: str = OPEN, amount: Decimal | None = Decimal("88000")) -> OpportunityView:
@@ -377,7 +377,7 @@ def test_a_late_reminder_says_so_in_chinese():
 
 def test_the_modal_and_the_announcements_for_each_reader():
     assert follow_up_modal(opportunity(), {}, assignee_id="U0REP1", t=EN)["title"]["text"] == "Add follow-up"
-    _, alert = stage_alert_message(opportunity(), STAGES, 5, "U0REP2", STAGES.stages[1], [1, 2], None, holder=None, t=ZH)
+    _, alert = stage_alert_message(opportunity(), Pipelines((STAGES,)), 5, "U0REP2", STAGES.stages[1], [1, 2], None, holder=None, t=ZH)
     assert alert[1]["fields"][1]["text"] == "*金额*\n¥88,000.00"
     _, won = outcome_message(opportunity(WON), WON, "U0MGR", None, t=EN)
     assert won[0]["text"]["text"] == ":trophy: *OPP-12 · 华为云扩容* (华为（深圳）) is *won* — CNY 88,000. Owner <@U0REP1>."

@@ -13,7 +13,7 @@ import pytest
 from bot.assignment.scoring import Candidate, rank
 from bot.assignment.views import suggestions_message
 from bot.domain.money import ExchangeRate, Rates
-from bot.domain.values import OppError, OpportunityView, StageInfo, StageModel, TeamView
+from bot.domain.values import OppError, OpportunityView, Pipeline, StageInfo, TeamView
 from bot.i18n import translator
 from bot.teams.views import team_blocks
 from bot.workspace.config import AssignmentConfig, parse_config
@@ -27,7 +27,7 @@ from tests.support import TEST_CONFIG, context, create, text_of
 ZH = translator("zh-CN")
 EN = translator("en")
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
-STAGES = StageModel((StageInfo(11, 1, "Prospect", 10, 14), StageInfo(12, 2, "Negotiation", 80, 21)))
+STAGES = Pipeline((StageInfo(11, 1, "Prospect", 10, 14), StageInfo(12, 2, "Negotiation", 80, 21)))
 CNY = Rates("CNY", (ExchangeRate("USD", Decimal("7.1"), date(2026, 11, 30)),))
 
 

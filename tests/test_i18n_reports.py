@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import pytest
 
 from bot.digests.views import average_cycle, digest_message, rep_pace
-from bot.domain.values import Invalid, OpportunityDraft, StageInfo, StageModel
+from bot.domain.values import Invalid, OpportunityDraft, Pipeline, StageInfo
 from bot.i18n import CHINESE, ENGLISH, translator
 from bot.reports.charts import chart_from_data, chart_title, funnel_chart_data
 from bot.reports.export import build_filter
@@ -105,7 +105,7 @@ def english_workspace(engine, fake_slack, clock):
 def add_deal(slack, name: str, customer: str, *, owner: str = "U0REP1", amount: str = "120000", stage: int = 0, **extra):
     services = slack.oppbot.services
     ctx = services.workspaces.context(TEAM, owner)
-    stages = services.workspaces.stage_model(TEAM).stages
+    stages = services.workspaces.pipelines(TEAM).default.stages
     opp, _ = services.deals.create(ctx, OpportunityDraft(name=name, customer=customer, owner_id=owner, stage_id=stages[stage].id,
                                                          currency="CNY", amount=Decimal(amount), industry=extra.pop("industry", None), **extra),
                                    channel_id=None)
@@ -115,7 +115,7 @@ def add_deal(slack, name: str, customer: str, *, owner: str = "U0REP1", amount: 
 def pipeline(slack) -> None:
     """Four deals of 华东: one moved on, one won, one lost for a reason, one left in the first stage."""
     services = slack.oppbot.services
-    stages = services.workspaces.stage_model(TEAM).stages
+    stages = services.workspaces.pipelines(TEAM).default.stages
     rep = services.workspaces.context(TEAM, "U0REP1")
     a = add_deal(slack, "华为云扩容", "华为（深圳）", industry="制造业")
     b = add_deal(slack, "招行数据中台", "招商银行", amount="300000", industry="金融")
@@ -360,7 +360,7 @@ def test_an_english_reader_gets_english_headers_and_the_bom_too(english_workspac
 
 def test_the_bom_flag_is_one_of_the_export_filters():
     from bot.domain.values import Actor
-    stages = StageModel((StageInfo(1, 0, "初步接触", 10, 14),))
+    stages = Pipeline((StageInfo(1, 0, "初步接触", 10, 14),))
     admin = Actor(team_id=TEAM, user_id="U0ADMIN", is_admin=True)
     assert build_filter(admin, (), stages).bom is True
     assert build_filter(admin, (("bom", "no"),), stages).bom is False
@@ -374,7 +374,7 @@ def test_periods_and_small_phrases_in_chinese():
     assert [period_text(label, EN) for label in ("this month", "last 90 days", "2026-Q3")] == ["this month", "last 90 days", "2026-Q3"]
     assert average_cycle(analytics.CycleLength(3, 12.25), t=ZH) == "12.2 天（共 3 个赢单商机）"
     assert average_cycle(analytics.CycleLength(0, None), t=ZH) == "尚无赢单"
-    stages = StageModel((StageInfo(1, 0, "商务谈判", 80, 21),))
+    stages = Pipeline((StageInfo(1, 0, "商务谈判", 80, 21),))
     assert rep_pace(analytics.RepFunnel("U0RAY", (), 1, 1.5), stages, t=ZH) == "商机在 *商务谈判* 的停留时长是团队的 1.5 倍"
     row = SimpleNamespace(won_count=0, lost_count=2, win_rate=0.0, avg_cycle_days=None, won_amount=None)
     assert report_outcomes(row, t=ZH) == "结单 2 个，赢单 0 个（0%）· 无赢单金额"
@@ -393,14 +393,14 @@ def test_an_empty_digest_reads_chinese(chinese):
     services = chinese.oppbot.services
     [team] = services.teams.all(TEAM)
     data = services.digests.build(TEAM, team, chinese.clock.now() - timedelta(days=1))
-    text, blocks = digest_message(data, services.workspaces.stage_model(TEAM), t=ZH)
+    text, blocks = digest_message(data, services.workspaces.pipelines(TEAM).default, t=ZH)
     assert text == "华东 管道简报：0 个在途商机，¥0.00"
     body = text_of(blocks)
     for sentence in ("*本期变化*\n自上次简报以来没有变化。", "*平均销售周期：* 尚无赢单", "*近 90 天输单原因：* —",
                      "*在途商机：* 0 个商机 · ¥0.00 · 加权 ¥0.00"):
         assert sentence in body, (sentence, body)
     assert english_words(body) == []
-    assert funnel_chart_data(data.funnel, services.workspaces.stage_model(TEAM))["outcomes"] == [("Won", 0), ("Lost", 0)]
+    assert funnel_chart_data(data.funnel, services.workspaces.pipelines(TEAM).default)["outcomes"] == [("Won", 0), ("Lost", 0)]
 
 
 def test_the_rates_note_under_the_figures_in_chinese():

@@ -41,7 +41,7 @@ def everything():
 def test_a_full_flow_at_debug_logs_no_secret_and_no_message_body(slack, everything):
     assert slack.create(BODY_TEXT).status == 200  # a new opportunity, its card delivered
     deal = slack.oppbot.services.deals.find(slack.oppbot.services.workspaces.context("T0TEST", "U0ADMIN"), number=1)
-    stages = slack.oppbot.services.workspaces.stage_model("T0TEST").stages
+    stages = slack.oppbot.services.workspaces.pipelines("T0TEST").default.stages
     slack.click(STAGE_SELECT, selected=f"{deal.id}:{stages[1].id}")  # a stage change
     slack.command(f"followup OPP-1 in 1 hour {BODY_TEXT} call")
     slack.clock.advance(hours=1)

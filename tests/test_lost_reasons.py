@@ -55,7 +55,7 @@ def test_a_deal_lost_reopened_and_lost_again_keeps_both_reasons_and_each_close_c
     assert data.lost_reasons == (LostReason("Budget cut", 1), LostReason("Price too high", 1))
     # the list of lost deals has the deal once, with the reason of its latest loss
     assert [(d.number, d.lost_reason) for d in data.changes.lost.deals] == [(1, "Budget cut")]
-    _, blocks = digest_message(data, slack.oppbot.services.workspaces.stage_model(TEAM), t=EN)
+    _, blocks = digest_message(data, slack.oppbot.services.workspaces.pipelines(TEAM).default, t=EN)
     assert "*Why deals were lost, last 90 days:* Budget cut ×1 · Price too high ×1" in text_of(blocks)
 
     # /opp report by reason reads the same history: both losses, each with its reason

@@ -179,4 +179,4 @@ def test_example_config_parses():
     from bot.workspace.config import load_config
 
     config = load_config(ROOT / "oppbot.example.toml")
-    assert [s.name for s in config.stages] == ["Prospect", "Solution design", "Technical evaluation", "Negotiation"]
+    assert [s.name for s in config.pipelines[0].stages] == ["Prospect", "Solution design", "Technical evaluation", "Negotiation"]

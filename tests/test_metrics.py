@@ -25,7 +25,7 @@ def test_a_command_a_click_and_a_delivery_move_the_counters(slack):
     assert value(before, "oppbot_requests_total", kind="command") == 0
     assert slack.create("Acme rollout").status == 200  # a command, a view submission, a card delivered
     deal = slack.oppbot.services.deals.find(slack.oppbot.services.workspaces.context("T0TEST", "U0ADMIN"), number=1)
-    stages = slack.oppbot.services.workspaces.stage_model("T0TEST").stages
+    stages = slack.oppbot.services.workspaces.pipelines("T0TEST").default.stages
     slack.click(STAGE_SELECT, selected=f"{deal.id}:{stages[1].id}")
     slack.command("followup OPP-1 in 1 hour call")
     slack.clock.advance(hours=1, minutes=5)

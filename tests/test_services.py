@@ -144,7 +144,7 @@ def test_the_context_is_the_actor_the_workspace_and_its_stages(app):
     services, gateway = app
     manager = context(services, "U0MGR")
     assert manager.actor.managed_user_ids == {"U0REP1", "U0REP2"} and not manager.actor.is_admin
-    assert [s.name for s in manager.stages.stages] == ["Prospect", "Solution design", "Negotiation"]
+    assert [s.name for s in manager.pipelines.default.stages] == ["Prospect", "Solution design", "Negotiation"]
     assert manager.timezone == "Asia/Shanghai" and manager.workspace.currency == "USD"
     assert context(services, "U0ADMIN").actor.is_admin and context(services, "U0SLACKADMIN").actor.is_admin
     calls = len(gateway.sent("user_info"))
@@ -154,13 +154,13 @@ def test_the_context_is_the_actor_the_workspace_and_its_stages(app):
 
 def test_only_admins_change_the_settings(app):
     services, _ = app
-    stages = context(services).stages
-    settings = WorkspaceSettings(stages=tuple(StageSettings(stage_id=s.id, probability=s.probability, max_days=3, alert_channel=None, alert_usergroup=None) for s in stages.stages),
+    stages = context(services).pipelines.default
+    settings = WorkspaceSettings(pipeline_id=stages.id, stages=tuple(StageSettings(stage_id=s.id, probability=s.probability, max_days=3, alert_channel=None, alert_usergroup=None) for s in stages.stages),
                                  won_channel=None, lost_channel=None)
     with pytest.raises(Forbidden):
         services.workspaces.update_settings(context(services), settings)
     services.workspaces.update_settings(context(services, "U0ADMIN"), settings)
-    assert {s.max_days for s in services.workspaces.stage_model("T0TEST").stages} == {3}
+    assert {s.max_days for s in services.workspaces.pipelines("T0TEST").default.stages} == {3}
 
 
 # ----- follow-ups ------------------------------------------------------------------------------

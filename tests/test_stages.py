@@ -24,11 +24,12 @@ from bot.domain.values import (
     Forbidden,
     Invalid,
     OpportunityView,
+    Pipeline,
+    Pipelines,
     StageInfo,
-    StageModel,
 )
 
-MODEL = StageModel((
+MODEL = Pipeline((
     StageInfo(id=11, position=1, name="Prospect", probability=10, max_days=14),
     StageInfo(id=12, position=2, name="Solution design", probability=30, max_days=21),
     StageInfo(id=13, position=3, name="Technical evaluation", probability=50, max_days=30),
@@ -36,7 +37,7 @@ MODEL = StageModel((
 ), retired=(StageInfo(id=5, position=0, name="Qualification", probability=5, max_days=10),))
 
 # two stages that start alike
-ALIKE = StageModel((
+ALIKE = Pipeline((
     StageInfo(id=21, position=1, name="Prospect", probability=10, max_days=14),
     StageInfo(id=22, position=2, name="Technical evaluation", probability=40, max_days=30),
     StageInfo(id=23, position=3, name="Technical review", probability=60, max_days=30),
@@ -86,7 +87,7 @@ def test_resolve_by_unique_prefix(query, stage_id):
 
 
 def test_exact_name_wins_over_a_longer_stage_with_the_same_start():
-    model = StageModel((
+    model = Pipeline((
         StageInfo(id=1, position=1, name="Demo", probability=10, max_days=14),
         StageInfo(id=2, position=2, name="Demo follow-up", probability=20, max_days=14),
     ))
@@ -210,4 +211,4 @@ def test_is_manager():
     ((99, OPEN, 11, OPEN), "? → Prospect"),
 ])
 def test_describe_move(args, text):
-    assert describe_move(MODEL, *args, t=EN) == text
+    assert describe_move(Pipelines((MODEL,)), *args, t=EN) == text

@@ -18,7 +18,7 @@ import pytest
 
 from bot.deals.views import EN, stalled_why
 from bot.domain.clock import FakeClock
-from bot.domain.values import StageInfo, StageModel
+from bot.domain.values import Pipeline, StageInfo
 from bot.domain.words import count
 from bot.workspace.config import parse_config
 from storage import analytics
@@ -41,7 +41,7 @@ def app(engine):
 
 
 def stage_ids(services) -> list[int]:
-    return [s.id for s in services.workspaces.stage_model(WORKSPACE).stages]
+    return [s.id for s in services.workspaces.pipelines(WORKSPACE).default.stages]
 
 
 def stalled(engine, now, scope=EAST, **kwargs):
@@ -50,7 +50,7 @@ def stalled(engine, now, scope=EAST, **kwargs):
     with UnitOfWork(engine) as uow:
         figures = uow.figures
         every = figures.stalled(scope, now, **kwargs)
-        stages = uow.workspaces.stage_model(WORKSPACE)
+        stages = uow.workspaces.pipelines(WORKSPACE).default
         max_days = {s.id: s.max_days for s in stages.stages}
         given = figures.stalled(scope, now, medians=figures.stage_medians(scope, now), max_days=max_days, **kwargs)
     assert given == every
@@ -98,7 +98,7 @@ def test_the_rule_on_whole_days():
 
 
 def test_the_words_for_each_rule():
-    stages = StageModel((StageInfo(id=1, name="Prospect", position=0, probability=10, max_days=14),
+    stages = Pipeline((StageInfo(id=1, name="Prospect", position=0, probability=10, max_days=14),
                          StageInfo(id=4, name="Negotiation", position=3, probability=80, max_days=14)))
 
     def deal(**fields) -> StalledDeal:

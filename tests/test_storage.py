@@ -65,7 +65,7 @@ def test_each_workspace_has_its_own_numbers_and_sees_only_its_own_rows(services)
     assert services.deals.find(rep_b, number=1).id == first_b.id
     with pytest.raises(NotFound):
         services.deals.find(rep_b, opp_id=first_a.id)
-    assert services.workspaces.stage_model("T0OTHERTEAM").first.id != services.workspaces.stage_model("T0TEST").first.id
+    assert services.workspaces.pipelines("T0OTHERTEAM").default.first.id != services.workspaces.pipelines("T0TEST").default.first.id
 
 
 def test_times_come_back_timezone_aware_in_utc(services, engine):
@@ -89,7 +89,7 @@ def test_times_come_back_timezone_aware_in_utc(services, engine):
 def test_history_is_appended_never_rewritten(services, engine):
     actor = services.workspaces.context("T0TEST", "U0REP1")
     opp = services.deals.create(actor, draft(services), channel_id=None)[0]
-    stages = services.workspaces.stage_model("T0TEST").stages
+    stages = services.workspaces.pipelines("T0TEST").default.stages
     services.deals.move(actor, opp_id=opp.id, stage_id=stages[1].id)
     services.deals.move(actor, opp_id=opp.id, stage_id=stages[0].id)
     services.deals.win(actor, opp_id=opp.id)
@@ -116,10 +116,10 @@ def test_changed_configuration_is_reapplied_and_removed_stages_are_retired(engin
     first, _ = make_services(engine, FakeClock(START), '[[stages]]\nname = "Lead"\n[[stages]]\nname = "Demo"\nprobability = 40\n')
     ctx = context(first)
     opp = first.deals.create(ctx, draft(first), channel_id=None)[0]
-    lead_id = first.workspaces.stage_model("T0TEST").first.id
+    lead_id = first.workspaces.pipelines("T0TEST").default.first.id
 
     second, _ = make_services(engine, FakeClock(START), '[[stages]]\nname = "Qualify"\n[[stages]]\nname = "Demo"\nprobability = 60\n')
-    model = second.workspaces.stage_model("T0TEST")
+    model = second.workspaces.pipelines("T0TEST").default
     assert [s.name for s in model.stages] == ["Qualify", "Demo"]
     assert model.stages[1].probability == 60
     assert [s.name for s in model.retired] == ["Lead"]
@@ -139,7 +139,7 @@ def test_upgrade_gives_sqlite_planner_statistics_and_refreshes_them_when_stale(e
         return
     with engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'").scalar_one() == 1
-    stage_id = services.workspaces.stage_model("T0TEST").first.id
+    stage_id = services.workspaces.pipelines("T0TEST").default.first.id
     with UnitOfWork(engine, write=True) as uow:  # rows the statistics don't know of: more than a quarter of 1,000
         for n in range(1, 1301):
             uow.session.add(Opportunity(team_id="T0TEST", number=10_000 + n, name="Deal", customer="C", owner_id="U0REP1",

@@ -48,7 +48,7 @@ def pipeline(engine, fake_slack, clock) -> Services:
 
 def test_each_change_ends_the_previous_visit_and_marks_what_advanced(engine, pipeline, clock):
     admin = pipeline.workspaces.context("T0TEST", "U0ADMIN")
-    lead, qualify = pipeline.workspaces.stage_model("T0TEST").stages[:2]
+    lead, qualify = pipeline.workspaces.pipelines("T0TEST").default.stages[:2]
     opp = new_deal(pipeline)
     t1 = clock.advance(days=2)
     pipeline.deals.move(admin, opp_id=opp, stage_id=qualify.id)
@@ -78,7 +78,7 @@ def test_a_deal_won_reopened_and_moved_further_keeps_its_furthest_visit_before_t
     has no win after it, so the furthest visit is the one before the win, which has."""
     pipeline = make_pipeline(engine, fake_slack, clock, TEST_CONFIG + FOUR_STAGES)
     admin = pipeline.workspaces.context("T0TEST", "U0ADMIN")
-    lead, qualify, demo, proposal = pipeline.workspaces.stage_model("T0TEST").stages
+    lead, qualify, demo, proposal = pipeline.workspaces.pipelines("T0TEST").default.stages
     opp = new_deal(pipeline)
     for stage in (qualify, None, proposal):
         clock.advance(days=1)
@@ -101,7 +101,7 @@ def test_a_deal_won_reopened_and_moved_further_keeps_its_furthest_visit_before_t
 def test_what_each_change_keeps_equals_deriving_everything_afresh(engine, fake_slack, clock):
     pipeline = make_pipeline(engine, fake_slack, clock, TEST_CONFIG + FOUR_STAGES)
     admin = pipeline.workspaces.context("T0TEST", "U0ADMIN")
-    stages = pipeline.workspaces.stage_model("T0TEST").stages
+    stages = pipeline.workspaces.pipelines("T0TEST").default.stages
     rng = random.Random(7)
     deals = [new_deal(pipeline, rng.choice(["U0REP1", "U0REP2"])) for _ in range(12)]
     for _ in range(120):
@@ -171,7 +171,7 @@ def test_reordering_or_retiring_stages_re_derives_advanced(engine, fake_slack, c
     config = TEST_CONFIG + '[[stages]]\nname = "Lead"\n[[stages]]\nname = "Demo"\n[[stages]]\nname = "Proposal"\n'
     first = make_pipeline(engine, fake_slack, clock, config)
     admin = first.workspaces.context("T0TEST", "U0ADMIN")
-    lead, demo, proposal = first.workspaces.stage_model("T0TEST").stages
+    lead, demo, proposal = first.workspaces.pipelines("T0TEST").default.stages
     opp = new_deal(first)
     clock.advance(days=1)
     first.deals.move(admin, opp_id=opp, stage_id=demo.id)
@@ -180,7 +180,7 @@ def test_reordering_or_retiring_stages_re_derives_advanced(engine, fake_slack, c
     assert [row[2] for row in derived(engine, opp)] == [True, True, False]
 
     def conversion(pipeline: Services) -> dict[str, tuple[int, int]]:
-        model = pipeline.workspaces.stage_model("T0TEST")
+        model = pipeline.workspaces.pipelines("T0TEST").default
         with Session(engine) as session:
             return {model.name_of(s.stage_id): (s.reached, s.converted)
                     for s in Figures(session).stage_conversion(analytics.Scope(team_id="T0TEST")).steps}
@@ -234,7 +234,7 @@ def test_the_migration_derives_the_columns_of_existing_history(tmp_path):
 def test_analytics_read_the_stored_visits(engine, pipeline, clock):
     """Dwell and conversion come from the stored columns: a visit's days end at left_at."""
     admin = pipeline.workspaces.context("T0TEST", "U0ADMIN")
-    lead, qualify = pipeline.workspaces.stage_model("T0TEST").stages[:2]
+    lead, qualify = pipeline.workspaces.pipelines("T0TEST").default.stages[:2]
     opp = new_deal(pipeline)
     clock.advance(days=4)
     pipeline.deals.move(admin, opp_id=opp, stage_id=qualify.id)

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 from bot.digests.views import average_cycle, rep_pace
 from bot.domain.money import Money
-from bot.domain.values import StageInfo, StageModel
+from bot.domain.values import Pipeline, StageInfo
 from bot.domain.words import count, days, plural
 from bot.i18n import ENGLISH, translator
 from bot.reports.views import report_outcomes
@@ -60,7 +60,7 @@ def test_the_digest_cycle_line_says_when_there_is_nothing_to_average():
 
 
 def test_a_rep_s_pace_against_the_team():
-    stages = StageModel((StageInfo(1, 0, "Prospect", 10, 14), StageInfo(2, 1, "Negotiation & terms", 50, 30)))
+    stages = Pipeline((StageInfo(1, 0, "Prospect", 10, 14), StageInfo(2, 1, "Negotiation & terms", 50, 30)))
 
     def rep(ratio, finished=True):
         return analytics.RepFunnel("U0RAY", (analytics.RepStage(1, 2, 3, 1, 1 / 3, 3, 2.0, 2, 2.0 if finished else None),),

@@ -28,8 +28,7 @@ from bot.domain.values import (
     Forbidden,
     NotFound,
     OpportunityView,
-    StageModel,
-    WorkspaceView,
+    Pipeline,
 )
 from bot.i18n import ENGLISH, Translator, translator
 from bot.outbox.dispatcher import Dispatcher, RetryLater, Sent, Skip, Wake, WakeUp
@@ -57,14 +56,15 @@ class ChannelUnresolved(Exception):
     """A #name that no channel in the workspace has."""
 
 
-def schedule_alerts(uow: UnitOfWork, opp: Opportunity, change: StageChange, stages: StageModel, workspace: WorkspaceView, now: datetime) -> None:
-    """Alerts are recorded with the stage change (an outbox row) and sent after commit; one per change."""
+def schedule_alerts(uow: UnitOfWork, opp: Opportunity, change: StageChange, stages: Pipeline, now: datetime) -> None:
+    """Alerts are recorded with the stage change (an outbox row) and sent after commit; one per change. `stages`: the
+    pipeline the change leads into, whose stage alerts and won / lost announcement channels apply."""
     assert change.id is not None
     if change.to_status == OPEN and (change.from_status != OPEN or change.from_stage_id != change.to_stage_id):
         stage = stages.by_id(change.to_stage_id)
         if stage is not None and stage.alert_channel:
             uow.outbox.schedule(team_id=opp.team_id, kind=STAGE_ALERT, subject_id=change.id, dedupe_key=f"alert:{change.id}", due_at=now, now=now)
-    elif (change.to_status == WON and workspace.won_channel) or (change.to_status == LOST and workspace.lost_channel):
+    elif (change.to_status == WON and stages.won_channel) or (change.to_status == LOST and stages.lost_channel):
         uow.outbox.schedule(team_id=opp.team_id, kind=OUTCOME_ALERT, subject_id=change.id, dedupe_key=f"outcome:{change.id}", due_at=now, now=now)
 
 
@@ -122,7 +122,7 @@ class Alerts:
                 t = translator(ctx.language)
                 message = t("You already have it.") if holder.user_id == ctx.user_id else t("<@{user}> has already taken this.", user=holder.user_id)
                 return self._result(uow, change, opp, holder.user_id, False, message)
-            stage_name = ctx.stages.name_of(change.to_stage_id)
+            stage_name = ctx.pipelines.name_of(change.to_stage_id)
             schedule_card_refreshes(uow, ctx.team_id, opp.id, now)
             # the owner's DM is written when sent, in the owner's language
             schedule_message(uow, team_id=ctx.team_id, key=f"taken:{change_id}:{ctx.user_id}:{uuid.uuid4().hex}", user_id=opp.owner_id,
@@ -178,11 +178,12 @@ class AlertSenders:
         """The #names resolved now (name -> id) and those the workspace has no channel for."""
         self.ensure_workspace(team_id)
         with self.uow() as uow:
-            workspace = uow.workspaces.get_workspace(team_id)
             stages = [s for s in uow.workspaces.stages(team_id) if s.active]
             wanted = {s.alert_channel for s in stages if s.alert_channel and s.alert_channel.startswith("#") and not s.alert_channel_id}
-            if workspace is not None:
-                for name, resolved in ((workspace.won_channel, workspace.won_channel_id), (workspace.lost_channel, workspace.lost_channel_id)):
+            for pipeline in uow.workspaces.pipeline_rows(team_id):
+                if not pipeline.active:
+                    continue
+                for name, resolved in ((pipeline.won_channel, pipeline.won_channel_id), (pipeline.lost_channel, pipeline.lost_channel_id)):
                     if name and name.startswith("#") and not resolved:
                         wanted.add(name)
         if not wanted:
@@ -230,13 +231,14 @@ class AlertSenders:
     def _uses_of(self, team_id: str, name: str, t: Translator) -> str:
         """What waits for channel `name`, for the admins' notice: the stages' alerts, the won / lost announcements."""
         with self.uow() as uow:
-            workspace = uow.workspaces.get_workspace(team_id)
-            stages = [s.name for s in uow.workspaces.stages(team_id) if s.active and s.alert_channel == name]
-        uses = [t("the alerts of stage {stage}", stage=stage) for stage in stages]
-        if workspace is not None and workspace.won_channel == name:
-            uses.append(t("the won announcements"))
-        if workspace is not None and workspace.lost_channel == name:
-            uses.append(t("the lost announcements"))
+            pipelines = uow.workspaces.pipelines(team_id).active
+        uses = [t("the alerts of stage {stage}", stage=stage.name) for pipeline in pipelines for stage in pipeline.stages if stage.alert_channel == name]
+        several = len(pipelines) > 1
+        for pipeline in pipelines:
+            if pipeline.won_channel == name:
+                uses.append(t("the won announcements of {pipeline}", pipeline=pipeline.name) if several else t("the won announcements"))
+            if pipeline.lost_channel == name:
+                uses.append(t("the lost announcements of {pipeline}", pipeline=pipeline.name) if several else t("the lost announcements"))
         return ", ".join(uses) or t("alerts")
 
     def _unresolved(self, delivery: Delivery, name: str, now: datetime) -> RetryLater:
@@ -309,7 +311,7 @@ class AlertSenders:
             card = uow.deals.first_posted_card(delivery.team_id, change.opportunity_id)
             holder = uow.alerts.active_collaborator_of_change(delivery.team_id, change.id)
             path = uow.alerts.visited_stage_ids(delivery.team_id, change.opportunity_id)
-            stages = uow.workspaces.stage_model(delivery.team_id)
+            stages = uow.workspaces.pipelines(delivery.team_id)
             card_queued = card is None and uow.outbox.is_pending(delivery.team_id, CARD_POST, change.opportunity_id)
             return (change, to_view(opp_row) if opp_row else None, workspace, (card.channel_id, card.ts) if card else None,
                     holder.user_id if holder else None, path, stages, card_queued)
@@ -348,13 +350,14 @@ class AlertSenders:
         loaded = self._load(delivery)
         if loaded is None or loaded[1] is None or loaded[2] is None:
             return Skip("stage change or opportunity is gone")
-        change, opp, workspace, card, *_, card_queued = loaded
+        change, opp, workspace, card, _, _, pipelines, card_queued = loaded
         if (waiting := self._wait_for_card(delivery, card_queued, now)) is not None:
             return waiting
+        pipeline = pipelines.of_stage(change.to_stage_id)
         if change.to_status == WON:
-            configured, resolved = workspace.won_channel, workspace.won_channel_id
+            configured, resolved = pipeline.won_channel, pipeline.won_channel_id
         elif change.to_status == LOST:
-            configured, resolved = workspace.lost_channel, workspace.lost_channel_id
+            configured, resolved = pipeline.lost_channel, pipeline.lost_channel_id
         else:
             return Skip("not an outcome")
         if not configured:

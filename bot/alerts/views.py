@@ -7,14 +7,14 @@ from collections.abc import Sequence
 from bot.domain.values import (
     WON,
     OpportunityView,
-    StageModel,
+    Pipelines,
 )
 from bot.i18n import Translator
 from bot.slack.blocks import FIELD_TEXT, escape, mrkdwn, plain
 from bot.slack.ids import ALERT_OPEN_LINK, RELEASE_BUTTON, TAKE_BUTTON
 
 
-def stage_alert_message(opp: OpportunityView, stages: StageModel, change_id: int, mover_id: str, stage, path: Sequence[int],
+def stage_alert_message(opp: OpportunityView, stages: Pipelines, change_id: int, mover_id: str, stage, path: Sequence[int],
                         permalink: str | None, *, holder: str | None, t: Translator) -> tuple[str, list[dict]]:
     """The alert posted to a stage's channel (in the workspace's language); `holder` is who took it, if anyone."""
     mention = f"<!subteam^{stage.alert_usergroup}> " if stage.alert_usergroup else ""

@@ -124,7 +124,7 @@ class Assignments:
         after = to_view(row)
         schedule_card_refreshes(uow, after.team_id, after.id, now)
         t = translator(uow.workspaces.reader_language(after.team_id, user_id))  # the new owner's
-        text, card = card_message(uow.deals.card(after), uow.workspaces.stage_model(after.team_id), now, t=t)
+        text, card = card_message(uow.deals.card(after), uow.workspaces.pipelines(after.team_id), now, t=t)
         told = t("Automatically assigned to you: {card}", card=text) if how == "automatic" else t("Assigned to you: {card}", card=text)
         schedule_message(uow, team_id=after.team_id, key=f"assigned:{after.id}:{user_id}:{uuid.uuid4().hex}", user_id=user_id,
                          text=told, blocks=card, now=now, subject_id=after.id)

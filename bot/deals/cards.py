@@ -71,7 +71,7 @@ class Cards:
             else:
                 workspace = uow.workspaces.view(team_id)
                 language = workspace.language if workspace is not None else ENGLISH
-            return opp, *card_message(uow.deals.card(opp), uow.workspaces.stage_model(team_id), now, t=translator(language))
+            return opp, *card_message(uow.deals.card(opp), uow.workspaces.pipelines(team_id), now, t=translator(language))
 
     def send_post(self, delivery: Delivery, now: datetime) -> Sent | Skip:
         requested = delivery.payload.get("channel")

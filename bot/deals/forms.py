@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from bot.domain.normalize import for_parsing
-from bot.domain.values import N_, TAG_CHOICES, OppError, OpportunityDraft, StageModel, parse_id
+from bot.domain.values import N_, TAG_CHOICES, OppError, OpportunityDraft, Pipeline, parse_id
 
 NAME_MAX = 150
 
@@ -56,7 +56,7 @@ _USER = re.compile(r"^[UW][A-Z0-9]{2,31}$")
 class FormChoices:
     """What the workspace allows in the select fields."""
 
-    stages: StageModel
+    stages: Pipeline
     currencies: tuple[str, ...]
     industries: tuple[str, ...]
     regions: tuple[str, ...]

@@ -27,6 +27,7 @@ from bot.domain.values import (
     Invalid,
     OpportunityDraft,
     OpportunityView,
+    Pipeline,
     no_such_deal,
 )
 from bot.followups.service import schedule_stalled_check
@@ -81,14 +82,15 @@ class Deals:
     def create(self, ctx: Context, draft: OpportunityDraft, *, channel_id: str | None) -> tuple[OpportunityView, str | None]:
         """Store the deal, its first stage change, its alerts and its card in one transaction; a deal
         that needs an owner is routed to its team in it too. Returns the deal and what routing says."""
-        if ctx.stages.index_of(draft.stage_id) is None:
+        pipeline = ctx.pipelines.of_stage(draft.stage_id)
+        if pipeline.index_of(draft.stage_id) is None or not pipeline.active:
             raise Invalid(N_("That stage is not one of the workspace's stages."))
         now = self.clock.now()
         routed = None
         with self.uow(write=True) as uow:
             opp, change = uow.deals.add(ctx.team_id, draft, ctx.user_id, now)
-            schedule_stalled_check(uow, opp, ctx.stages, now)
-            schedule_alerts(uow, opp, change, ctx.stages, ctx.workspace, now)
+            schedule_stalled_check(uow, opp, pipeline, now)
+            schedule_alerts(uow, opp, change, pipeline, now)
             view = to_view(opp)
             schedule_card_post(uow, team_id=ctx.team_id, opportunity_id=view.id, channel_id=channel_id, submitter_id=ctx.user_id, now=now)
             if view.needs_owner:
@@ -138,14 +140,15 @@ class Deals:
 
     def move(self, ctx: Context, *, opp_id: int | None = None, number: int | None = None, stage_id: int | None = None,
              stage_query: str | None = None) -> ChangeResult:
-        if stage_query is not None:
-            target = resolve_stage(stage_query, ctx.stages)
-        else:
-            found = ctx.stages.by_id(stage_id) if stage_id is not None else None
-            if found is None or ctx.stages.index_of(found.id) is None:
-                raise Invalid(N_("That stage is not one of the workspace's stages."))
-            target = found
-        return self._transition(ctx, opp_id, number, target.id, OPEN)
+        """To a stage of the deal's own pipeline: typed (`stage_query`, resolved within that pipeline) or picked (`stage_id`)."""
+        def target(pipeline: Pipeline) -> int:
+            if stage_query is not None:
+                return resolve_stage(stage_query, pipeline).id
+            if stage_id is None or pipeline.index_of(stage_id) is None:
+                raise Invalid(N_("That stage is not one of the {pipeline} pipeline's stages."), pipeline=pipeline.name)
+            return stage_id
+
+        return self._transition(ctx, opp_id, number, target, OPEN)
 
     def win(self, ctx: Context, *, opp_id: int | None = None, number: int | None = None) -> ChangeResult:
         return self._transition(ctx, opp_id, number, None, WON)
@@ -153,17 +156,18 @@ class Deals:
     def lose(self, ctx: Context, reason: str, *, opp_id: int | None = None, number: int | None = None) -> ChangeResult:
         return self._transition(ctx, opp_id, number, None, LOST, reason=reason)
 
-    def _transition(self, ctx: Context, opp_id: int | None, number: int | None, to_stage_id: int | None, to_status: str, *,
+    def _transition(self, ctx: Context, opp_id: int | None, number: int | None, to_stage: Callable[[Pipeline], int] | None, to_status: str, *,
                     reason: str | None = None) -> ChangeResult:
+        """`to_stage` picks the stage within the deal's pipeline; None keeps the deal's stage (a win or a loss)."""
         now = self.clock.now()
-        stages = ctx.stages
         with self.uow(write=True) as uow:
             opp = uow.deals.locked(ctx.team_id, opp_id=opp_id, number=number)
             if opp is None:
                 raise no_such_deal(number)
             before = to_view(opp)
             check_change(ctx.actor, before)
-            target_stage = to_stage_id if to_stage_id is not None else opp.stage_id
+            stages = ctx.pipelines.of_stage(opp.stage_id)
+            target_stage = to_stage(stages) if to_stage is not None else opp.stage_id
             if opp.status == to_status and opp.stage_id == target_stage:
                 if to_status == LOST and reason and reason != opp.lost_reason:
                     uow.deals.set_lost_reason(opp, reason, now)
@@ -184,7 +188,7 @@ class Deals:
             change = uow.deals.change_stage(opp, to_stage_id=target_stage, to_status=to_status, changed_by=ctx.user_id, now=now,
                                             lost_reason=reason)
             schedule_stalled_check(uow, opp, stages, now)
-            schedule_alerts(uow, opp, change, stages, ctx.workspace, now)
+            schedule_alerts(uow, opp, change, stages, now)
             schedule_card_refreshes(uow, ctx.team_id, before.id, now)
             after = to_view(opp)
             card = uow.deals.card(after)
@@ -212,8 +216,8 @@ class Deals:
             raise Forbidden(N_("You can't see {owner}'s opportunities: only they, their manager or an admin can."),
                             owner=f"<@{owner_id}>")
         if stage_query:
-            stage_id = resolve_stage(stage_query, ctx.stages).id
-        elif stage_id is not None and ctx.stages.by_id(stage_id) is None:
+            stage_id = resolve_stage(stage_query, ctx.home_pipeline).id
+        elif stage_id is not None and ctx.pipelines.by_id(stage_id) is None:
             stage_id = None
         offset = min(max(0, offset), 10**6)
         with self.uow() as uow:

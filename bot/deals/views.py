@@ -32,7 +32,8 @@ from bot.domain.values import (
     HistoryEntry,
     Invalid,
     OpportunityView,
-    StageModel,
+    Pipeline,
+    Pipelines,
 )
 from bot.i18n import ENGLISH, Translator, translator
 from bot.slack.blocks import (
@@ -94,30 +95,33 @@ EN = translator(ENGLISH)  # an English translator, for callers that have no read
 CARD_NOTES_BLOCK = "card_notes"
 
 
-def status_label(opp: OpportunityView, stages: StageModel, *, t: Translator) -> str:
+def status_label(opp: OpportunityView, pipelines: Pipelines, *, t: Translator) -> str:
     if opp.status == WON:
         return t("Won :trophy:")
     if opp.status == LOST:
         return t("Lost")
-    return stages.name_of(opp.stage_id)
+    return pipelines.name_of(opp.stage_id)
 
 
-def stage_path(opp: OpportunityView, stages: StageModel) -> str:
-    """The open stages in order, the deal's own marked: Prospect › *[Solution design]* › Technical evaluation.
-    Won and Lost are outcomes, not steps after the last stage: the card's Status says them."""
+def stage_path(opp: OpportunityView, pipelines: Pipelines) -> str:
+    """The open stages of the deal's pipeline in order, the deal's own marked: Prospect › *[Solution design]* › Technical
+    evaluation, after the pipeline's name when the workspace has several. Won and Lost are outcomes, not steps after
+    the last stage: the card's Status says them."""
+    pipeline = pipelines.of_stage(opp.stage_id)
     parts = []
-    for stage in stages.stages:
+    for stage in pipeline.stages:
         if opp.is_open and stage.id == opp.stage_id:
             parts.append(f"*[{escape(stage.name)}]*")
         else:
             parts.append(escape(stage.name))
-    return " › ".join(parts)
+    path = " › ".join(parts)
+    return f"_{escape(pipeline.name)}_ · {path}" if pipelines.several else path
 
 
-def card_text(opp: OpportunityView, stages: StageModel, *, t: Translator) -> str:
+def card_text(opp: OpportunityView, pipelines: Pipelines, *, t: Translator) -> str:
     """The notification / fallback text of a card."""
     return t("{ref} {name} ({customer}) · {status}", ref=opp.ref, name=escape(opp.name), customer=escape(opp.customer),
-             status=status_label(opp, stages, t=t))
+             status=status_label(opp, pipelines, t=t))
 
 
 def _tags(opp: OpportunityView, t: Translator) -> list[str]:
@@ -134,7 +138,7 @@ def follow_up_line(follow_up: FollowUpView, now: datetime, *, t: Translator) -> 
     return t(":alarm_clock: *Overdue* {line}", line=line) if follow_up.due_at < now else line
 
 
-def opportunity_card(opp: OpportunityView, stages: StageModel, now: datetime, next_follow_up: FollowUpView | None = None,
+def opportunity_card(opp: OpportunityView, pipelines: Pipelines, now: datetime, next_follow_up: FollowUpView | None = None,
                      collaborators: Sequence[tuple[str, int]] = (), *, t: Translator) -> list[dict]:
     """The card; `collaborators` are (user_id, stage_id) of colleagues who took the deal's stage alerts."""
     owner = f"<@{opp.owner_id}>"
@@ -146,10 +150,10 @@ def opportunity_card(opp: OpportunityView, stages: StageModel, now: datetime, ne
     ]
     if opp.is_open:
         fields.append(t.plural("*Stage*\n{stage} · {n} day in stage", "*Stage*\n{stage} · {n} days in stage",
-                               days_between(opp.stage_entered_at, now), stage=escape(stages.name_of(opp.stage_id))))
+                               days_between(opp.stage_entered_at, now), stage=escape(pipelines.name_of(opp.stage_id))))
     else:
         closed = opp.closed_at or opp.updated_at
-        fields.append(t("*Status*\n{status} on {day}", status=status_label(opp, stages, t=t), day=slack_date(closed, "{date_short}")))
+        fields.append(t("*Status*\n{status} on {day}", status=status_label(opp, pipelines, t=t), day=slack_date(closed, "{date_short}")))
     segment = " · ".join(escape(v) for v in (opp.industry, opp.region, opp.company_size) if v)
     if segment:
         fields.append(t("*Segment*\n{segment}", segment=segment))
@@ -158,7 +162,7 @@ def opportunity_card(opp: OpportunityView, stages: StageModel, now: datetime, ne
     blocks: list[dict] = [
         {"type": "header", "text": plain(f"{opp.ref} · {opp.name}", HEADER_TEXT)},
         {"type": "section", "fields": [mrkdwn(f, FIELD_TEXT) for f in fields[:10]]},
-        {"type": "context", "elements": [mrkdwn(stage_path(opp, stages))]},
+        {"type": "context", "elements": [mrkdwn(stage_path(opp, pipelines))]},
     ]
     if opp.status == LOST and opp.lost_reason:
         blocks.append({"type": "section", "text": mrkdwn(t("*Lost because:* {reason}", reason=escape(opp.lost_reason)))})
@@ -170,18 +174,19 @@ def opportunity_card(opp: OpportunityView, stages: StageModel, now: datetime, ne
     if next_follow_up is not None and opp.is_open:
         blocks.append({"type": "section", "text": mrkdwn(t("*Next follow-up:* {follow_up}", follow_up=follow_up_line(next_follow_up, now, t=t)))})
     if collaborators:
-        people = t(", ").join(t("{user} ({stage})", user=f"<@{user}>", stage=escape(stages.name_of(stage_id))) for user, stage_id in collaborators[:20])
+        people = t(", ").join(t("{user} ({stage})", user=f"<@{user}>", stage=escape(pipelines.name_of(stage_id))) for user, stage_id in collaborators[:20])
         blocks.append({"type": "context", "elements": [mrkdwn(t("Working with: {people}", people=people))]})
     if tags := _tags(opp, t):
         blocks.append({"type": "context", "elements": [mrkdwn(t("Tags: {tags}", tags=" · ".join(tags)))]})
-    blocks.append({"type": "actions", "block_id": f"card:{opp.id}", "elements": card_controls(opp, stages, t=t)})
+    blocks.append({"type": "actions", "block_id": f"card:{opp.id}", "elements": card_controls(opp, pipelines, t=t)})
     return blocks
 
 
-def card_controls(opp: OpportunityView, stages: StageModel, *, t: Translator) -> list[dict]:
+def card_controls(opp: OpportunityView, pipelines: Pipelines, *, t: Translator) -> list[dict]:
     """At most three controls in sight (the stage select, Won, Lost), the rest in a More menu (its options
     carry the action they stand for: `add_follow_up:7`, handled by handlers/deals.py)."""
     value = str(opp.id)
+    stages = pipelines.of_stage(opp.stage_id)
     select: dict = {
         "type": "static_select",
         "action_id": STAGE_SELECT,
@@ -213,14 +218,14 @@ def next_step_offer(opp: OpportunityView, text: str, *, t: Translator) -> list[d
                                               "style": "primary", "value": str(opp.id)}]}]
 
 
-def history_lines(entries: Sequence[HistoryEntry], stages: StageModel, *, t: Translator) -> list[str]:
+def history_lines(entries: Sequence[HistoryEntry], pipelines: Pipelines, *, t: Translator) -> list[str]:
     return [
-        f"{slack_date(e.changed_at)} · {escape(describe_move(stages, e.from_stage_id, e.from_status, e.to_stage_id, e.to_status, t=t))} · <@{e.changed_by}>"
+        f"{slack_date(e.changed_at)} · {escape(describe_move(pipelines, e.from_stage_id, e.from_status, e.to_stage_id, e.to_status, t=t))} · <@{e.changed_by}>"
         for e in entries
     ]
 
 
-def details_blocks(card: Sequence[dict], opp: OpportunityView, stages: StageModel, entries: Sequence[HistoryEntry], now: datetime, *, limit: int,
+def details_blocks(card: Sequence[dict], opp: OpportunityView, pipelines: Pipelines, entries: Sequence[HistoryEntry], now: datetime, *, limit: int,
                    omitted: int = 0, t: Translator) -> list[dict]:
     """The card (as built by opportunity_card) without its controls, then the full notes and the stage history."""
     blocks = [b for b in card if b["type"] != "actions" and b.get("block_id") != CARD_NOTES_BLOCK]
@@ -230,7 +235,7 @@ def details_blocks(card: Sequence[dict], opp: OpportunityView, stages: StageMode
                                                             creator=f"<@{opp.created_by}>", updated=slack_date(opp.updated_at)))]})
     blocks.append({"type": "divider"})
     blocks.append({"type": "section", "text": mrkdwn(t("*Stage history*"))})
-    lines = history_lines(entries, stages, t=t)
+    lines = history_lines(entries, pipelines, t=t)
     room = max(1, limit - len(blocks))
     chunks = _chunk_lines(lines, SECTION_TEXT)
     if len(chunks) > room or omitted:
@@ -255,14 +260,14 @@ def _chunk_lines(lines: Iterable[str], limit: int) -> list[str]:
     return chunks
 
 
-def details_modal(card: Sequence[dict], opp: OpportunityView, stages: StageModel, entries: Sequence[HistoryEntry], now: datetime,
+def details_modal(card: Sequence[dict], opp: OpportunityView, pipelines: Pipelines, entries: Sequence[HistoryEntry], now: datetime,
                   omitted: int = 0, *, t: Translator) -> dict:
     return {
         "type": "modal",
         "callback_id": DETAILS_MODAL,
         "title": plain(clip(opp.ref, VIEW_TITLE)),
         "close": plain(t("Close")),
-        "blocks": details_blocks(card, opp, stages, entries, now, limit=VIEW_BLOCKS, omitted=omitted, t=t),
+        "blocks": details_blocks(card, opp, pipelines, entries, now, limit=VIEW_BLOCKS, omitted=omitted, t=t),
     }
 
 
@@ -334,11 +339,11 @@ class ListPage:
     follow_ups: dict[int, FollowUpView] = field(default_factory=dict)
 
 
-def stalled_why(deal: StalledDeal, stages: StageModel, *, t: Translator) -> str:
+def stalled_why(deal: StalledDeal, pipelines: Pipeline | Pipelines, *, t: Translator) -> str:
     """Why a deal is stalled, in the words of the rule that flagged it (storage.analytics.stalled decides):
     "21 days in Negotiation; stalled after 14" or
     "9 days in Prospect; the team's typical time there is 3 days (from 14 deals)"."""
-    stage = escape(stages.name_of(deal.stage_id))
+    stage = escape(pipelines.name_of(deal.stage_id))
     if deal.rule == STALLED_BY_NORM and deal.typical_days is not None:
         typical = max(1, math.floor(deal.typical_days + 0.5))
         return t.plural("{n} day in {stage}; the team's typical time there is {typical} (from {visits} deals)",
@@ -362,10 +367,10 @@ def overdue_first(items: Sequence[OpportunityView], follow_ups: dict[int, Follow
     return sorted(items, key=lambda o: (0 if (f := follow_ups.get(o.id)) is not None and f.due_at < now else 1))
 
 
-def _list_title(page: ListPage, stages: StageModel, viewer_id: str, t: Translator, *, first: int, last: int) -> str:
+def _list_title(page: ListPage, pipelines: Pipelines, viewer_id: str, t: Translator, *, first: int, last: int) -> str:
     """The list's title, or (no deals) the whole answer: whose list, which stage, which page, as one sentence each."""
     mine, owner = page.owner_id == viewer_id, f"<@{page.owner_id}>"
-    stage = escape(stages.name_of(page.stage_filter)) if page.stage_filter else None
+    stage = escape(pipelines.name_of(page.stage_filter)) if page.stage_filter else None
     if not page.total:
         if mine:
             return (t("Your open opportunities in {stage}: none. Create one with `/opp new`.", stage=stage) if stage
@@ -380,9 +385,9 @@ def _list_title(page: ListPage, stages: StageModel, viewer_id: str, t: Translato
             else t("*{owner}'s open opportunities* · {first}–{last} of {total}", owner=owner, **span))
 
 
-def list_blocks(page: ListPage, stages: StageModel, now: datetime, *, viewer_id: str, t: Translator) -> list[dict]:
+def list_blocks(page: ListPage, pipelines: Pipelines, now: datetime, *, viewer_id: str, t: Translator) -> list[dict]:
     last = page.offset + len(page.items)
-    title = _list_title(page, stages, viewer_id, t, first=page.offset + 1, last=last)
+    title = _list_title(page, pipelines, viewer_id, t, first=page.offset + 1, last=last)
     if not page.total:
         return [{"type": "section", "text": mrkdwn(title)}]
     blocks: list[dict] = [{"type": "section", "text": mrkdwn(title)}]
@@ -391,15 +396,19 @@ def list_blocks(page: ListPage, stages: StageModel, now: datetime, *, viewer_id:
         blocks.append({"type": "context", "elements": [mrkdwn(t.plural(
             ":alarm_clock: {n} on this page with an overdue follow-up, shown first in each stage",
             ":alarm_clock: {n} on this page with an overdue follow-up, shown first in each stage", overdue))]})
-    current_stage = None
-    ordered = sorted(page.items, key=lambda o: 99 if (index := stages.index_of(o.stage_id)) is None else index)
+    current_pipeline, current_stage = None, None
+    ordered = sorted(page.items, key=lambda o: _list_place(pipelines, o.stage_id))
     grouped: list[OpportunityView] = []
     for stage_id in dict.fromkeys(o.stage_id for o in ordered):
         grouped.extend(overdue_first([o for o in ordered if o.stage_id == stage_id], page.follow_ups, now))
     for opp in grouped:
+        pipeline = pipelines.of_stage(opp.stage_id)
+        if pipelines.several and pipeline.id != current_pipeline:
+            current_pipeline = pipeline.id
+            blocks.append({"type": "header", "text": plain(pipeline.name, HEADER_TEXT)})
         if opp.stage_id != current_stage:
             current_stage = opp.stage_id
-            blocks.append({"type": "context", "elements": [mrkdwn(f"*{escape(stages.name_of(opp.stage_id))}*")]})
+            blocks.append({"type": "context", "elements": [mrkdwn(f"*{escape(pipelines.name_of(opp.stage_id))}*")]})
         blocks.append({"type": "section", "text": mrkdwn(opportunity_line(opp, now, page.follow_ups.get(opp.id), t=t)),
                        "accessory": {"type": "button", "action_id": DETAILS_BUTTON, "text": plain(t("Open")), "value": str(opp.id)}})
     if last < page.total:
@@ -408,6 +417,13 @@ def list_blocks(page: ListPage, stages: StageModel, now: datetime, *, viewer_id:
             {"type": "button", "action_id": LIST_PAGE_BUTTON, "text": plain(t("Next page ({first}–{last})", first=last + 1,
                                                                                last=min(last + LIST_PAGE_SIZE, page.total))), "value": state}]})
     return blocks
+
+
+def _list_place(pipelines: Pipelines, stage_id: int) -> tuple[int, int]:
+    """Where a deal comes in `/opp list`: by pipeline (in the workspace's order), then by stage (retired ones last)."""
+    pipeline = pipelines.of_stage(stage_id)
+    index = pipeline.index_of(stage_id)
+    return pipelines.all.index(pipeline) if pipeline in pipelines.all else 99, 99 if index is None else index
 
 
 def read_page_button(value: str) -> tuple[str, int | None, int]:
@@ -420,17 +436,17 @@ def read_page_button(value: str) -> tuple[str, int | None, int]:
     return owner, stage_id if isinstance(stage_id, int) else None, offset
 
 
-def card_message(card: Card, stages: StageModel, now: datetime, *, with_history: bool = False, t: Translator) -> tuple[str, list[dict]]:
+def card_message(card: Card, pipelines: Pipelines, now: datetime, *, with_history: bool = False, t: Translator) -> tuple[str, list[dict]]:
     """A card as a message: its notification text and blocks; `with_history` adds the stage history above its controls."""
     opp = card.opportunity
-    blocks = opportunity_card(opp, stages, now, card.next_follow_up, card.collaborators, t=t)
+    blocks = opportunity_card(opp, pipelines, now, card.next_follow_up, card.collaborators, t=t)
     if with_history:
         actions = blocks[-1]
-        blocks = details_blocks(blocks, opp, stages, card.history, now, limit=MESSAGE_BLOCKS - 1, omitted=card.history_omitted, t=t) + [actions]
-    return card_text(opp, stages, t=t), blocks
+        blocks = details_blocks(blocks, opp, pipelines, card.history, now, limit=MESSAGE_BLOCKS - 1, omitted=card.history_omitted, t=t) + [actions]
+    return card_text(opp, pipelines, t=t), blocks
 
 
-def card_details_modal(card: Card, stages: StageModel, now: datetime, *, t: Translator) -> dict:
+def card_details_modal(card: Card, pipelines: Pipelines, now: datetime, *, t: Translator) -> dict:
     opp = card.opportunity
-    return details_modal(opportunity_card(opp, stages, now, card.next_follow_up, card.collaborators, t=t), opp, stages, card.history, now,
+    return details_modal(opportunity_card(opp, pipelines, now, card.next_follow_up, card.collaborators, t=t), opp, pipelines, card.history, now,
                          card.history_omitted, t=t)

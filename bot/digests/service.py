@@ -20,7 +20,7 @@ from bot.domain.clock import Clock
 from bot.domain.cron import last_fire_time
 from bot.domain.money import Rates
 from bot.domain.timezones import zone
-from bot.domain.values import N_, Actor, Forbidden, NotFound, StageModel, TeamView
+from bot.domain.values import N_, Actor, Forbidden, NotFound, Pipeline, TeamView
 from bot.i18n import ENGLISH, Translator, translator
 from bot.outbox.dispatcher import Dispatcher, Sent, Skip
 from bot.reports.charts import chart_from_data, funnel_chart_data
@@ -163,11 +163,11 @@ class Digests:
     def render(self, data: DigestData, team_id: str) -> tuple[str, list[dict]]:
         """The digest as its team's channel reads it (the workspace's language)."""
         with self.uow() as uow:
-            stages = uow.workspaces.stage_model(team_id)
+            stages = uow.workspaces.pipelines(team_id).default
             workspace = uow.workspaces.view(team_id)
         return digest_message(data, stages, t=translator(workspace.language if workspace else ENGLISH))
 
-    def chart(self, data: DigestData, stages: StageModel, *, t: Translator) -> bytes:
+    def chart(self, data: DigestData, stages: Pipeline, *, t: Translator) -> bytes:
         return chart_from_data(chart_title_of(data.team, t), funnel_chart_data(data.funnel, stages), t=t)
 
     def preview(self, team_id: str, team: TeamView) -> str:
@@ -296,18 +296,18 @@ class Digests:
         # every slot is filled above (Skip, Sent or the exception that stopped the row); mypy cannot see that none is left None
         return outcomes  # type: ignore[return-value]
 
-    def _readers(self, team_id: str, teams: Sequence[TeamView]) -> tuple[StageModel, dict[str, str]]:
+    def _readers(self, team_id: str, teams: Sequence[TeamView]) -> tuple[Pipeline, dict[str, str]]:
         """The workspace's stages, and the language of each destination: a manager's DM in the manager's
         language (their Slack locale, else the workspace's), a channel ("#channel") in the workspace's."""
         with self.uow() as uow:
-            stages = uow.workspaces.stage_model(team_id)
+            stages = uow.workspaces.pipelines(team_id).default
             workspace = uow.workspaces.view(team_id)
             languages = {"#channel": workspace.language if workspace else ENGLISH}
             for manager_id in {team.manager_id for team in teams}:
                 languages[manager_id] = uow.workspaces.reader_language(team_id, manager_id)
         return stages, languages
 
-    def _outbox_rows(self, delivery: Delivery, team: TeamView, data: DigestData, stages: StageModel, now: datetime,
+    def _outbox_rows(self, delivery: Delivery, team: TeamView, data: DigestData, stages: Pipeline, now: datetime,
                      languages: dict[str, str]) -> list[dict]:
         """One message and one chart per destination (the manager's DM, the team's channel), each in its reader's language."""
         chart = funnel_chart_data(data.funnel, stages)

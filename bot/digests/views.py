@@ -6,7 +6,7 @@ from bot.deals.views import stalled_why
 from bot.domain.money import sum_money
 from bot.domain.values import (
     N_,
-    StageModel,
+    Pipeline,
 )
 from bot.i18n import Translator
 from bot.slack.blocks import (
@@ -50,7 +50,7 @@ def _more(total: int, shown: int, t: Translator) -> str:
     return "\n" + t("…and {n} more", n=t.number(total - shown)) if total > shown else ""
 
 
-def _stage_counts(counts, stages: StageModel, room: int = REP_COUNTS_ROOM, *, t: Translator) -> str:
+def _stage_counts(counts, stages: Pipeline, room: int = REP_COUNTS_ROOM, *, t: Translator) -> str:
     """Deals entering each stage, "Prospect 12 · Qualify 8": whole stage names, as many as fit in `room`
     characters, then how many stages were left out ("· 2 more stages")."""
     items = [f"{escape(stages.name_of(s.stage_id))} {t.number(s.entered)}" for s in counts]
@@ -65,7 +65,7 @@ def _stage_counts(counts, stages: StageModel, room: int = REP_COUNTS_ROOM, *, t:
     return " · ".join(shown + ([t.plural("{n} more stage", "{n} more stages", left)] if left else []))
 
 
-def rep_pace(rep, stages: StageModel, *, t: Translator) -> str:
+def rep_pace(rep, stages: Pipeline, *, t: Translator) -> str:
     """Where a rep's deals take longest against the team, as a manager would say it."""
     if rep.stall_stage_id is not None and rep.stall_ratio is not None and rep.stall_ratio >= 1.05:
         ratio = format(rep.stall_ratio, ".1f")
@@ -75,7 +75,7 @@ def rep_pace(rep, stages: StageModel, *, t: Translator) -> str:
     return t("no finished stage to compare with the team yet")
 
 
-def reps_side_by_side(funnels, stages: StageModel, limit: int, *, t: Translator) -> str:
+def reps_side_by_side(funnels, stages: Pipeline, limit: int, *, t: Translator) -> str:
     """The reps compared, a line each: where their deals stay longer than the team's, and the deals entering
     each stage. Stage names are never cut: when the section's 3000 characters run short, whole stages
     (within a line) and then whole reps are left out, and counted."""
@@ -108,7 +108,7 @@ def _deals(n: int, t: Translator) -> str:
     return t.plural("{n} deal", "{n} deals", n)
 
 
-def digest_message(data, stages: StageModel, *, full: bool = False, t: Translator) -> tuple[str, list[dict]]:
+def digest_message(data, stages: Pipeline, *, full: bool = False, t: Translator) -> tuple[str, list[dict]]:
     """The manager digest: pipeline, changes, follow-ups, stalled deals, rates, reps, expected closes.
 
     Lists are cut to the top entries with "…and N more", so the message stays within Slack's limits
@@ -230,6 +230,6 @@ def digest_message(data, stages: StageModel, *, full: bool = False, t: Translato
     return text, out[:(VIEW_BLOCKS if full else MESSAGE_BLOCKS)]
 
 
-def digest_modal(data, stages: StageModel, *, t: Translator) -> dict:
+def digest_modal(data, stages: Pipeline, *, t: Translator) -> dict:
     _, content = digest_message(data, stages, full=True, t=t)
     return {"type": "modal", "title": plain(clip(t("{team} report", team=data.team.name), VIEW_TITLE)), "close": plain(t("Close")), "blocks": content}

@@ -15,16 +15,17 @@ from bot.domain.values import (
     Forbidden,
     Invalid,
     OpportunityView,
+    Pipeline,
+    Pipelines,
     StageInfo,
-    StageModel,
 )
 
 
-def valid_stages_text(model: StageModel) -> str:
+def valid_stages_text(model: Pipeline) -> str:
     return ", ".join(f"{i}. {s.name}" for i, s in enumerate(model.stages, start=1))
 
 
-def resolve_stage(query: str, model: StageModel) -> StageInfo:
+def resolve_stage(query: str, model: Pipeline) -> StageInfo:
     """A stage by number (1-based), exact name, unique prefix, or unique part of its name (`设计` → 方案设计,
     `eval` → Technical evaluation): case-insensitive, after NFKC; exact beats prefix beats a part."""
     typed = " ".join(query.split()).strip()
@@ -77,7 +78,7 @@ def check_change(actor: Actor, opp: OpportunityView) -> None:
         raise Forbidden(won if opp.status == WON else lost, ref=opp.ref)
 
 
-def describe_move(model: StageModel, from_stage_id: int | None, from_status: str | None, to_stage_id: int, to_status: str, *,
+def describe_move(model: Pipelines, from_stage_id: int | None, from_status: str | None, to_stage_id: int, to_status: str, *,
                   t: Callable[..., str]) -> str:
     if from_status is None:
         return t("created in {stage}", stage=model.name_of(to_stage_id))
@@ -87,4 +88,7 @@ def describe_move(model: StageModel, from_stage_id: int | None, from_status: str
         return t("marked Lost")
     if from_status in (WON, LOST):
         return t("reopened in {stage}", stage=model.name_of(to_stage_id))
+    if from_stage_id is not None and (to := model.of_stage(to_stage_id)) is not model.of_stage(from_stage_id):
+        return t("moved from the {before} pipeline ({stage_before}) to {after} ({stage_after})", before=model.of_stage(from_stage_id).name,
+                 stage_before=model.name_of(from_stage_id), after=to.name, stage_after=model.name_of(to_stage_id))
     return f"{model.name_of(from_stage_id)} → {model.name_of(to_stage_id)}"

@@ -30,6 +30,9 @@ TAG_CHOICES = {"found": FOUND, "reach": REACH, "visibility": VISIBILITY, "change
 
 # What a stage may be: the configuration file and the /opp config form check the same limits.
 MAX_STAGES = 20
+MAX_PIPELINES = 20
+PIPELINE_NAME_MAX = 40
+PIPELINE_DESCRIPTION_MAX = 300
 STAGE_NAME_MAX = 40
 PROBABILITY_RANGE = (0, 100)  # percent
 MAX_DAYS_RANGE = (1, 3650)  # days in a stage before the deal counts as stalled
@@ -48,11 +51,22 @@ class StageInfo:
 
 
 @dataclass(frozen=True)
-class StageModel:
-    """A workspace's open stages in order. Won and Lost are outcomes, not stages."""
+class Pipeline:
+    """One pipeline of a workspace (new business, renewals, partners…): its open stages in order, its
+    won/lost announcement channels. Won and Lost are outcomes, not stages. Retired stages (and a retired
+    pipeline) stay readable so history keeps its names."""
 
     stages: tuple[StageInfo, ...]
     retired: tuple[StageInfo, ...] = ()
+    id: int = 0
+    name: str = ""
+    description: str = ""
+    position: int = 0
+    won_channel: str | None = None
+    won_channel_id: str | None = None
+    lost_channel: str | None = None
+    lost_channel_id: str | None = None
+    active: bool = True
 
     def by_id(self, stage_id: int) -> StageInfo | None:
         for stage in self.stages + self.retired:
@@ -73,6 +87,56 @@ class StageModel:
             if stage.id == stage_id:
                 return i
         return None
+
+    @property
+    def stage_ids(self) -> tuple[int, ...]:
+        """Every stage of the pipeline, retired ones included: what puts a deal or a visit in it."""
+        return tuple(s.id for s in self.stages + self.retired)
+
+
+@dataclass(frozen=True)
+class Pipelines:
+    """A workspace's pipelines: active ones in order, then retired ones. A stage belongs to one pipeline,
+    so a deal's pipeline is its stage's; stage lookups by id work across all of them."""
+
+    all: tuple[Pipeline, ...]
+
+    @property
+    def active(self) -> tuple[Pipeline, ...]:
+        return tuple(p for p in self.all if p.active)
+
+    @property
+    def default(self) -> Pipeline:
+        """The workspace's first active pipeline: a team without a pipeline of its own uses it."""
+        return (self.active or self.all)[0]
+
+    @property
+    def several(self) -> bool:
+        """Whether readers need to be told which pipeline they are looking at."""
+        return len(self.all) > 1
+
+    def get(self, pipeline_id: int | None) -> Pipeline | None:
+        return next((p for p in self.all if p.id == pipeline_id), None)
+
+    def of_team(self, pipeline_id: int | None) -> Pipeline:
+        """A sales team's pipeline (its `pipeline_id`), else the default; a retired one stays its team's."""
+        return self.get(pipeline_id) or self.default
+
+    def of_stage(self, stage_id: int) -> Pipeline:
+        for pipeline in self.all:
+            if pipeline.by_id(stage_id) is not None:
+                return pipeline
+        return self.default
+
+    def by_id(self, stage_id: int) -> StageInfo | None:
+        for pipeline in self.all:
+            if (stage := pipeline.by_id(stage_id)) is not None:
+                return stage
+        return None
+
+    def name_of(self, stage_id: int | None) -> str:
+        stage = self.by_id(stage_id) if stage_id is not None else None
+        return stage.name if stage else "?"
 
 
 @dataclass(frozen=True)
@@ -231,10 +295,6 @@ class WorkspaceView:
     industries: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
     company_sizes: tuple[str, ...] = ()
-    won_channel: str | None = None
-    won_channel_id: str | None = None
-    lost_channel: str | None = None
-    lost_channel_id: str | None = None
     assignment: dict = field(default_factory=dict)
     exchange_rates: tuple[ExchangeRate, ...] = ()  # into `currency`, by currency code
 
@@ -267,13 +327,19 @@ class Installation:
 
 @dataclass(frozen=True)
 class Context:
-    """Who is asking, in which workspace, with its stage model: loaded once per request, in one read."""
+    """Who is asking, in which workspace, with its pipelines: loaded once per request, in one read."""
 
     actor: Actor
     workspace: WorkspaceView
-    stages: StageModel
+    pipelines: Pipelines
     timezone: str  # the actor's Slack time zone, else the workspace's
     language: str = "en"  # the actor's Slack locale's language, else the workspace's (bot.i18n.language_of)
+    team_pipeline_id: int | None = None  # the pipeline of the actor's sales team (None: the workspace's first)
+
+    @property
+    def home_pipeline(self) -> Pipeline:
+        """Where the actor's new deals and figures go unless they name another pipeline: their team's, else the first."""
+        return self.pipelines.of_team(self.team_pipeline_id)
 
     @property
     def team_id(self) -> str:
@@ -307,3 +373,4 @@ class TeamView:
     timezone: str | None
     auto_assign: bool = False
     routing_channel: str | None = None
+    pipeline_id: int | None = None  # the team's pipeline (`pipeline = "…"` in its [[teams]]); None: the workspace's first

@@ -19,7 +19,7 @@ from bot.domain.values import (
     Invalid,
     NotFound,
     OpportunityView,
-    StageModel,
+    Pipeline,
     no_such_deal,
 )
 from bot.domain.when import WhenError, next_local, parse_when
@@ -62,7 +62,7 @@ def schedule_reminder(uow: UnitOfWork, row: FollowUp, now: datetime) -> None:
                         due_at=row.due_at, now=now, payload={"due": int(row.due_at.timestamp())})
 
 
-def schedule_stalled_check(uow: UnitOfWork, opp: Opportunity, stages: StageModel, now: datetime) -> None:
+def schedule_stalled_check(uow: UnitOfWork, opp: Opportunity, stages: Pipeline, now: datetime) -> None:
     """One nudge per stage entry, due when the deal outstays the stage's max days (the stalled rule's max_days
     part, `storage.analytics.stalled`: a whole day more than max_days)."""
     stage = stages.by_id(opp.stage_id)
@@ -277,7 +277,7 @@ class FollowUpSenders:
     def send_stalled(self, delivery: Delivery, now: datetime) -> Sent | Skip | RetryLater:
         with self.uow() as uow:
             opp = uow.deals.view(delivery.team_id, delivery.subject_id)
-            stages = uow.workspaces.stage_model(delivery.team_id)
+            stages = uow.workspaces.pipelines(delivery.team_id)
             language = uow.workspaces.reader_language(delivery.team_id, opp.owner_id) if opp is not None else None
         if opp is None or language is None:
             return Skip("opportunity is gone")

@@ -10,7 +10,7 @@ from bot.domain.values import (
     N_,
     FollowUpView,
     OpportunityView,
-    StageModel,
+    Pipelines,
 )
 from bot.i18n import Translator
 from bot.slack.blocks import (
@@ -99,7 +99,7 @@ def reminder_closed_message(follow_up: FollowUpView, opp: OpportunityView, outco
     ]
 
 
-def stalled_message(opp: OpportunityView, stalled: StalledDeal, stages: StageModel, *, t: Translator) -> tuple[str, list[dict]]:
+def stalled_message(opp: OpportunityView, stalled: StalledDeal, stages: Pipelines, *, t: Translator) -> tuple[str, list[dict]]:
     """The stalled-deal DM to the owner; `stalled` says which rule flagged it (storage.analytics.stalled)."""
     why = stalled_why(stalled, stages, t=t)
     text = t("{ref} {name} has stalled: {why}", ref=opp.ref, name=escape(opp.name), why=why)

@@ -58,21 +58,20 @@ class Home:
 
     def page(self, ctx: Context) -> HomePage:
         now = self.clock.now()
-        stages = ctx.stages
         actor = ctx.actor
         with self.uow() as uow:
             due = self.follow_ups.due_today(ctx, uow)
             rows, total = uow.deals.open_opportunities(ctx.team_id, actor.user_id, stage_id=None, offset=0, limit=HOME_ITEMS)
             items = [to_view(r) for r in rows]
             follow_ups = {k: follow_up_view(v) for k, v in uow.follow_ups.next_follow_ups(ctx.team_id, [o.id for o in items]).items()}
-            max_days = {s.id: s.max_days for s in stages.stages + stages.retired}
+            max_days = {s.id: s.max_days for p in ctx.pipelines.all for s in p.stages + p.retired}
             mine = Scope(ctx.team_id, owner_ids=(actor.user_id,))
             figures = uow.figures
             pipeline = figures.pipeline_by_stage(mine, ctx.workspace.rates)
             team = None
             team_figures = None
             if actor.is_manager:
-                scope = Scope(ctx.team_id, owner_ids=tuple(sorted(actor.managed_user_ids)))
+                scope = Scope(ctx.team_id, owner_ids=tuple(sorted(actor.managed_user_ids)), pipeline_id=ctx.home_pipeline.id)
                 # the team's funnel and medians: one pass over its stage visits, one over its deals
                 team_figures = self._cached(("stage figures", scope), now, lambda f: f.stage_figures(scope, now), figures)
                 team = (team_figures.funnel, figures.stalled(scope, now, limit=5, max_days=max_days,

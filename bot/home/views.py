@@ -10,7 +10,7 @@ from bot.domain.money import Rates, sum_money
 from bot.domain.values import (
     FollowUpView,
     OpportunityView,
-    StageModel,
+    Pipelines,
 )
 from bot.home.service import HomePage
 from bot.i18n import Translator
@@ -29,7 +29,7 @@ from storage.analytics import StagePipeline
 HOME_FOLLOW_UPS = 10
 
 
-def stalled_lines(stalled, stages: StageModel, *, top: int, owners: bool, t: Translator) -> str:
+def stalled_lines(stalled, stages: Pipelines, *, top: int, owners: bool, t: Translator) -> str:
     lines = []
     for deal in stalled.deals[:top]:
         said = {"ref": f"OPP-{deal.number}", "name": escape(clip(deal.name, 60)), "why": stalled_why(deal, stages, t=t)}
@@ -38,7 +38,7 @@ def stalled_lines(stalled, stages: StageModel, *, top: int, owners: bool, t: Tra
     return "\n".join(lines) + more
 
 
-def home_view(owner_id: str, pipeline: Sequence[StagePipeline], items: Sequence[OpportunityView], total: int, stages: StageModel, now: datetime,
+def home_view(owner_id: str, pipeline: Sequence[StagePipeline], items: Sequence[OpportunityView], total: int, stages: Pipelines, now: datetime,
               *, rates: Rates, due: Sequence[tuple[FollowUpView, OpportunityView]] = (), follow_ups: dict[int, FollowUpView] | None = None,
               my_stalled=None, team=None, t: Translator) -> dict:
     """The App Home: "my day" (follow-ups, stalled deals, my pipeline); for a manager also the team's funnel and stalled list.
@@ -77,7 +77,7 @@ def home_view(owner_id: str, pipeline: Sequence[StagePipeline], items: Sequence[
         blocks.append({"type": "section", "text": mrkdwn(t("You have no open opportunities. Create one with the button above or `/opp new`."))})
         return {"type": "home", "blocks": blocks}
     by_stage = {s.stage_id: s for s in pipeline if s.count}
-    present = [stage for stage in stages.stages if stage.id in by_stage]
+    present = [stage for pipeline in stages.all for stage in pipeline.stages if stage.id in by_stage]
     amount = sum_money((s.amount for s in by_stage.values()), rates.base)
     weighted = sum_money((s.weighted_amount for s in by_stage.values()), rates.base)
     note = rates_note(rates, [amount], t)
@@ -106,6 +106,6 @@ def home_view(owner_id: str, pipeline: Sequence[StagePipeline], items: Sequence[
     return {"type": "home", "blocks": blocks}
 
 
-def home_page_view(page: HomePage, stages: StageModel, *, t: Translator) -> dict:
+def home_page_view(page: HomePage, stages: Pipelines, *, t: Translator) -> dict:
     return home_view(page.owner_id, page.pipeline, page.items, page.total, stages, page.now, rates=page.rates, due=page.due, follow_ups=page.follow_ups,
                      my_stalled=page.my_stalled, team=page.team, t=t)

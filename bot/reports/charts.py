@@ -44,7 +44,7 @@ from typing import cast
 
 from PIL import Image, ImageDraw, ImageFont
 
-from bot.domain.values import N_, StageModel
+from bot.domain.values import N_, Pipeline
 from bot.i18n import Translator
 from storage.analytics import Funnel
 
@@ -317,7 +317,7 @@ def funnel_chart_png(title: str, steps: Sequence[tuple[str, int]], *, rates: Seq
     return buffer.getvalue()
 
 
-def funnel_chart_data(funnel: Funnel, stages: StageModel) -> dict:
+def funnel_chart_data(funnel: Funnel, stages: Pipeline) -> dict:
     """What the chart draws of a funnel, as JSON-able values (an outbox row's payload): `steps`, the
     open stages with the deals that reached each; `rates`, each step's conversion (the last into
     Won); `outcomes`, Won and Lost with their counts (named in English, the catalogue's msgids: the
@@ -358,7 +358,7 @@ def chart_title(who: str, *, t: Translator) -> str:
     return funnel_title(who, t=t).replace("<@", "@").replace(">", "")
 
 
-def funnel_chart(who: str, funnel: Funnel, stages: StageModel, *, t: Translator) -> tuple[str, bytes]:
+def funnel_chart(who: str, funnel: Funnel, stages: Pipeline, *, t: Translator) -> tuple[str, bytes]:
     """The chart's title and PNG."""
     title = chart_title(who, t=t)
     return title, chart_from_data(title, funnel_chart_data(funnel, stages), t=t)

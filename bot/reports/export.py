@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from bot.domain.money import Rates
 from bot.domain.stages import resolve_stage
 from bot.domain.timezones import zone
-from bot.domain.values import LOST, N_, OPEN, STATUSES, TAG_CHOICES, Actor, Forbidden, Invalid, StageModel
+from bot.domain.values import LOST, N_, OPEN, STATUSES, TAG_CHOICES, Actor, Forbidden, Invalid, Pipeline
 from bot.i18n import ENGLISH, Translator
 from storage.db import UnitOfWorkFactory
 
@@ -73,7 +73,7 @@ def filter_of(payload: dict) -> ExportFilter:
                         bom=payload.get("bom", True))
 
 
-def build_filter(actor: Actor, pairs: tuple[tuple[str, str], ...], stages: StageModel) -> ExportFilter:
+def build_filter(actor: Actor, pairs: tuple[tuple[str, str], ...], stages: Pipeline) -> ExportFilter:
     """Turn `/opp export key:value …` into a filter, limited to what the actor may see."""
     values: dict = {}
     for key, value in pairs:
@@ -153,7 +153,7 @@ class _Names:
         return self.known.get(user_id, user_id)
 
 
-def write_csv(uow_factory: UnitOfWorkFactory, team_id: str, wanted: ExportFilter, stages: StageModel, *, t: Translator) -> ExportFile:
+def write_csv(uow_factory: UnitOfWorkFactory, team_id: str, wanted: ExportFilter, stages: Pipeline, *, t: Translator) -> ExportFile:
     """Write the CSV a batch of opportunities at a time, so a large export never sits in memory whole;
     in t's language (the headers, statuses, tags and the history's words)."""
     file = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 - it outlives this call: ExportFile.close closes it

@@ -7,7 +7,7 @@ lane, a batch of deals at a time, however large it is)."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from slack_sdk.errors import SlackApiError
@@ -76,6 +76,7 @@ class Reports:
     def funnel(self, ctx: Context, *, user_id: str | None = None, team_name: str | None = None) -> FunnelFigures:
         """The figures, and the chart for the actor's DM recorded in the same transaction."""
         scope, who = self.scope_for(ctx.actor, user_id=user_id, team_name=team_name)
+        scope = replace(scope, pipeline_id=ctx.home_pipeline.id)
         now = self.clock.now()
         rates = ctx.workspace.rates
         with self.uow(write=True) as uow:
@@ -84,7 +85,7 @@ class Reports:
             pipeline = uow.figures.pipeline_by_stage(scope, rates)
             uow.outbox.schedule(team_id=ctx.team_id, kind=FUNNEL_CHART, subject_id=0, dedupe_key=f"funnel-chart:{uuid.uuid4().hex}",
                                 due_at=now, now=now, payload={"user": ctx.user_id, "who": who,
-                                                              "chart": funnel_chart_data(funnel, ctx.stages)})
+                                                              "chart": funnel_chart_data(funnel, ctx.home_pipeline)})
             uow.commit()
         self.wake()
         return FunnelFigures(who, rates, funnel, rate, list(pipeline))
@@ -101,6 +102,7 @@ class Reports:
             scope, who = Scope(ctx.team_id), THE_WORKSPACE
         else:
             scope, who = self.scope_for(ctx.actor)
+        scope = replace(scope, pipeline_id=ctx.home_pipeline.id)
         rates = ctx.workspace.rates
         with self.uow() as uow:
             if dimension == BY_REASON:
@@ -110,7 +112,7 @@ class Reports:
 
     def export(self, ctx: Context, filters: tuple[tuple[str, str], ...]) -> ExportFilter:
         """Check the filters (limited to what the actor may see) and record the export for their DM."""
-        wanted = build_filter(ctx.actor, filters, ctx.stages)
+        wanted = build_filter(ctx.actor, filters, ctx.home_pipeline)
         now = self.clock.now()
         with self.uow(write=True) as uow:
             uow.outbox.schedule(team_id=ctx.team_id, kind=EXPORT, subject_id=0, dedupe_key=f"export:{uuid.uuid4().hex}", due_at=now, now=now,
@@ -122,7 +124,7 @@ class Reports:
     def export_all(self, team_id: str) -> ExportFile:
         """Every opportunity of a workspace (`oppbot export`)."""
         with self.uow() as uow:
-            stages = uow.workspaces.stage_model(team_id)
+            stages = uow.workspaces.pipelines(team_id).default
         # for scripts: plain UTF-8, the columns' English names (the workspace's time zone, as every export)
         wanted = build_filter(Actor(team_id=team_id, user_id="oppbot-cli", is_admin=True), (("bom", "no"),), stages)
         return write_csv(self.uow, team_id, wanted, stages, t=translator(ENGLISH))
@@ -172,7 +174,7 @@ class ReportSenders:
         user = delivery.payload["user"]
         with self.uow() as uow:
             t = translator(uow.workspaces.reader_language(delivery.team_id, user))
-            stages = uow.workspaces.stage_model(delivery.team_id) if "chart" not in delivery.payload else None
+            stages = uow.workspaces.pipelines(delivery.team_id).default if "chart" not in delivery.payload else None
         title = chart_title(delivery.payload["who"], t=t)
         if stages is None:
             png = chart_from_data(title, delivery.payload["chart"], t=t)
@@ -185,7 +187,7 @@ class ReportSenders:
     def send_export(self, delivery: Delivery, now: datetime) -> Sent:
         user = delivery.payload["user"]
         with self.uow() as uow:
-            stages = uow.workspaces.stage_model(delivery.team_id)
+            stages = uow.workspaces.pipelines(delivery.team_id).default
             t = translator(uow.workspaces.reader_language(delivery.team_id, user))
             workspace = uow.workspaces.view(delivery.team_id)
         exported = write_csv(self.uow, delivery.team_id, filter_of(delivery.payload["filter"]), stages, t=t)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from bot.deals.views import _chunk_lines
 from bot.domain.money import Rates, sum_money
-from bot.domain.values import N_, TAG_CHOICES, StageModel
+from bot.domain.values import N_, TAG_CHOICES, Pipeline
 from bot.i18n import ENGLISH, Translator
 from bot.reports.charts import funnel_title, who_text
 from bot.reports.service import FunnelFigures, Report
@@ -104,7 +104,7 @@ def report_message(dimension: str, period_label: str, who: str, rows, rates: Rat
     return title, message
 
 
-def funnel_message(figures: FunnelFigures, stages: StageModel, *, t: Translator) -> tuple[str, list[dict]]:
+def funnel_message(figures: FunnelFigures, stages: Pipeline, *, t: Translator) -> tuple[str, list[dict]]:
     """`/opp funnel`: conversion step by step (the last into Won), the lost deals, what is open, the win rate."""
     lines = [f"*{funnel_title(figures.who, t=t)}*"]
     for step in figures.funnel.steps:

@@ -1,4 +1,4 @@
-"""Workspace configuration (OPPBOT_CONFIG, TOML): stage model, outcomes, teams, admins, lists.
+"""Workspace configuration (OPPBOT_CONFIG, TOML): pipelines and their stages, outcomes, teams, admins, lists.
 
 Every key is optional and unknown keys are errors. A problem is reported with the file, the
 line (when it can be located) and the key, e.g. ``oppbot.toml:14: stages[2].probability: must be
@@ -19,7 +19,15 @@ from bot.domain.cron import trigger as cron_trigger
 from bot.domain.languages import LANGUAGES
 from bot.domain.money import MAX_RATE, RATE_DECIMALS, ExchangeRate, read_rate
 from bot.domain.timezones import is_zone
-from bot.domain.values import MAX_DAYS_RANGE, MAX_STAGES, PROBABILITY_RANGE, STAGE_NAME_MAX
+from bot.domain.values import (
+    MAX_DAYS_RANGE,
+    MAX_PIPELINES,
+    MAX_STAGES,
+    PIPELINE_DESCRIPTION_MAX,
+    PIPELINE_NAME_MAX,
+    PROBABILITY_RANGE,
+    STAGE_NAME_MAX,
+)
 
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 CHANNEL_NAME = re.compile(r"^#[a-z0-9][a-z0-9._-]{0,79}$")
@@ -58,6 +66,15 @@ class StageConfig:
 
 
 @dataclass(frozen=True)
+class PipelineConfig:
+    name: str
+    stages: tuple[StageConfig, ...]
+    description: str = ""
+    won_channel: str | None = None
+    lost_channel: str | None = None
+
+
+@dataclass(frozen=True)
 class TeamConfig:
     name: str
     manager: str
@@ -67,6 +84,7 @@ class TeamConfig:
     timezone: str | None = None
     auto_assign: bool = False
     routing_channel: str | None = None
+    pipeline: str | None = None  # the name of the team's default pipeline; None: the first
 
 
 @dataclass(frozen=True)
@@ -79,6 +97,10 @@ class AssignmentConfig:
     load: float = 0.3
 
 
+# The name of the one pipeline a file with top-level [[stages]] (or none) describes, by the workspace's language.
+DEFAULT_PIPELINE_NAMES = {"en": "Sales", "zh-CN": "销售"}
+
+
 @dataclass(frozen=True)
 class WorkspaceConfig:
     currency: str = "USD"
@@ -88,9 +110,7 @@ class WorkspaceConfig:
     industries: tuple[str, ...] = ("Healthcare", "Finance", "Manufacturing", "Retail", "Technology", "Public sector", "Other")
     regions: tuple[str, ...] = ("North", "South", "East", "West")
     company_sizes: tuple[str, ...] = ("1-50", "51-500", "501-5000", "5000+")
-    stages: tuple[StageConfig, ...] = field(default_factory=lambda: DEFAULT_STAGES)
-    won_channel: str | None = None
-    lost_channel: str | None = None
+    pipelines: tuple[PipelineConfig, ...] = field(default_factory=lambda: (PipelineConfig(DEFAULT_PIPELINE_NAMES["en"], DEFAULT_STAGES),))
     teams: tuple[TeamConfig, ...] = ()
     assignment: AssignmentConfig = field(default_factory=AssignmentConfig)
     exchange_rates: tuple[ExchangeRate, ...] = ()  # into `currency`
@@ -112,6 +132,7 @@ DEFAULT_STAGES_ZH: tuple[StageConfig, ...] = (
     StageConfig("商务谈判", 80, 21),
 )
 DEFAULT_STAGES_BY_LANGUAGE = {"en": DEFAULT_STAGES, "zh-CN": DEFAULT_STAGES_ZH}
+
 # The form's built-in choices for a workspace in Chinese (the English ones are WorkspaceConfig's defaults).
 DEFAULT_CHOICES_ZH = {
     "industries": ("医疗", "金融", "制造业", "零售", "科技", "政府及公共事业", "其他"),
@@ -122,10 +143,11 @@ DEFAULT_CHOICES_ZH = {
 _WORKSPACE_KEYS = {"currency", "timezone", "language", "admins", "industries", "regions", "company_sizes"}
 _STAGE_KEYS = {"name", "probability", "max_days", "alert_channel", "alert_usergroup"}
 _OUTCOME_KEYS = {"won_channel", "lost_channel"}
-_TEAM_KEYS = {"name", "manager", "members", "channel", "digest", "timezone", "auto_assign", "routing_channel"}
+_TEAM_KEYS = {"name", "manager", "members", "channel", "digest", "timezone", "auto_assign", "routing_channel", "pipeline"}
+_PIPELINE_KEYS = {"name", "description", "won_channel", "lost_channel", "stages"}
 _ASSIGNMENT_KEYS = {"window_days", "win_rate", "cycle", "load"}
 _RATE_KEYS = {"rate", "set_on"}
-_TOP_KEYS = {"workspace", "stages", "outcomes", "teams", "assignment", "exchange_rates"}
+_TOP_KEYS = {"workspace", "pipelines", "stages", "outcomes", "teams", "assignment", "exchange_rates"}
 MAX_RATES = 50
 
 
@@ -287,37 +309,7 @@ def parse_config(text: str, source: str = "<config>") -> WorkspaceConfig:
                 raise reader.fail("must not be empty (leave the key out for the defaults)", "workspace", None, key)
             values[key] = items
 
-    stages_data = data.get("stages")
-    if stages_data is not None:
-        if not isinstance(stages_data, list) or not all(isinstance(s, dict) for s in stages_data):
-            raise reader.fail("must be an array of tables ([[stages]])", None, None, "stages")
-        if not stages_data:
-            raise reader.fail("needs at least one stage", None, None, "stages")
-        if len(stages_data) > MAX_STAGES:
-            raise reader.fail(f"at most {MAX_STAGES} stages are supported", None, None, "stages")
-        stages = []
-        seen_names: set[str] = set()
-        for i, stage in enumerate(stages_data):
-            reader.check_keys(stage, _STAGE_KEYS, "stages", i)
-            name = reader.string(stage, "name", "stages", i, required=True, max_len=STAGE_NAME_MAX)
-            assert name is not None
-            if name.lower() in ("won", "lost"):
-                raise reader.fail("Won and Lost are outcomes, not stages; leave them out", "stages", i, "name")
-            if re.fullmatch(r"[0-9]+", name):
-                raise reader.fail("a stage name can't be only digits (digits select stages by number)", "stages", i, "name")
-            if name.lower() in seen_names:
-                raise reader.fail(f"duplicate stage {name!r}", "stages", i, "name")
-            seen_names.add(name.lower())
-            stages.append(StageConfig(
-                name=name,
-                probability=reader.integer(stage, "probability", "stages", i, *PROBABILITY_RANGE, default=min(90, 10 * (i + 1))),
-                max_days=reader.integer(stage, "max_days", "stages", i, *MAX_DAYS_RANGE, default=30),
-                alert_channel=reader.string(stage, "alert_channel", "stages", i, pattern=_CHANNEL, what=CHANNEL_WHAT),
-                alert_usergroup=reader.string(stage, "alert_usergroup", "stages", i, pattern=USERGROUP_ID, what="a user group id like S0123ABCD"),
-            ))
-        values["stages"] = tuple(stages)
-    elif "language" in values:
-        values["stages"] = DEFAULT_STAGES_BY_LANGUAGE[values["language"]]  # the built-in model, named in the workspace's language
+    language_now = values.get("language", WorkspaceConfig.language)
     if values.get("language") == "zh-CN":
         for key, choices in DEFAULT_CHOICES_ZH.items():
             values.setdefault(key, choices)
@@ -326,10 +318,43 @@ def parse_config(text: str, source: str = "<config>") -> WorkspaceConfig:
     if not isinstance(outcomes, dict):
         raise reader.fail("must be a table ([outcomes])", None, None, "outcomes")
     reader.check_keys(outcomes, _OUTCOME_KEYS, "outcomes")
-    for key in ("won_channel", "lost_channel"):
-        value = reader.string(outcomes, key, "outcomes", pattern=_CHANNEL, what=CHANNEL_WHAT)
-        if value:
-            values[key] = value
+    announce = {key: reader.string(outcomes, key, "outcomes", pattern=_CHANNEL, what=CHANNEL_WHAT) for key in ("won_channel", "lost_channel")}
+
+    pipelines_data = data.get("pipelines")
+    if pipelines_data is not None:
+        if "stages" in data:
+            raise reader.fail("give the stages inside each [[pipelines]] ([[pipelines.stages]]), not also at the top level", None, None, "stages")
+        if not isinstance(pipelines_data, list) or not all(isinstance(p, dict) for p in pipelines_data):
+            raise reader.fail("must be an array of tables ([[pipelines]])", None, None, "pipelines")
+        if not pipelines_data:
+            raise reader.fail("needs at least one pipeline", None, None, "pipelines")
+        if len(pipelines_data) > MAX_PIPELINES:
+            raise reader.fail(f"at most {MAX_PIPELINES} pipelines are supported", None, None, "pipelines")
+        pipelines = []
+        pipeline_names: set[str] = set()
+        for i, pipeline in enumerate(pipelines_data):
+            reader.check_keys(pipeline, _PIPELINE_KEYS, "pipelines", i)
+            name = reader.string(pipeline, "name", "pipelines", i, required=True, max_len=PIPELINE_NAME_MAX)
+            assert name is not None
+            if name.casefold() in pipeline_names:
+                raise reader.fail(f"duplicate pipeline {name!r}", "pipelines", i, "name")
+            pipeline_names.add(name.casefold())
+            if "stages" not in pipeline:
+                raise reader.fail("needs its stages ([[pipelines.stages]] tables after it)", "pipelines", i, "stages")
+            pipelines.append(PipelineConfig(
+                name=name,
+                description=reader.string(pipeline, "description", "pipelines", i, max_len=PIPELINE_DESCRIPTION_MAX) or "",
+                stages=_stages(reader, pipeline["stages"], i),
+                won_channel=reader.string(pipeline, "won_channel", "pipelines", i, pattern=_CHANNEL, what=CHANNEL_WHAT) or announce["won_channel"],
+                lost_channel=reader.string(pipeline, "lost_channel", "pipelines", i, pattern=_CHANNEL, what=CHANNEL_WHAT) or announce["lost_channel"],
+            ))
+        values["pipelines"] = tuple(pipelines)
+    else:
+        # today's form: top-level [[stages]] (or the built-in ones) and [outcomes] are the one pipeline
+        stages_data = data.get("stages")
+        stages = DEFAULT_STAGES_BY_LANGUAGE[language_now] if stages_data is None else _stages(reader, stages_data, None)
+        values["pipelines"] = (PipelineConfig(DEFAULT_PIPELINE_NAMES[language_now], stages, won_channel=announce["won_channel"],
+                                              lost_channel=announce["lost_channel"]),)
 
     teams_data = data.get("teams")
     if teams_data is not None:
@@ -366,6 +391,7 @@ def parse_config(text: str, source: str = "<config>") -> WorkspaceConfig:
                 timezone=reader.timezone(team, "timezone", "teams", i),
                 auto_assign=reader.boolean(team, "auto_assign", "teams", i),
                 routing_channel=reader.string(team, "routing_channel", "teams", i, pattern=_CHANNEL, what=CHANNEL_WHAT),
+                pipeline=_team_pipeline(reader, team, i, values["pipelines"]),
             ))
         values["teams"] = tuple(teams)
 
@@ -381,6 +407,83 @@ def parse_config(text: str, source: str = "<config>") -> WorkspaceConfig:
 
     values["exchange_rates"] = _exchange_rates(reader, data.get("exchange_rates", {}), values.get("currency", WorkspaceConfig.currency))
     return WorkspaceConfig(**values)
+
+
+def _stages(reader: _Reader, stages_data: object, pipeline_index: int | None) -> tuple[StageConfig, ...]:
+    """A pipeline's open stages: the top-level [[stages]] (pipeline_index None), or a [[pipelines]]'s
+    [[pipelines.stages]]; errors name the stage as `stages[n]` or `pipelines[m].stages[n]`, with its line."""
+    if pipeline_index is None:
+        reader_of, table, outer = reader, "stages", None
+    else:
+        reader_of, table, outer = _NestedReader(reader, pipeline_index), "pipelines.stages", "pipelines"
+    if not isinstance(stages_data, list) or not all(isinstance(s, dict) for s in stages_data):
+        raise reader.fail(f"must be an array of tables ([[{table}]])", outer, pipeline_index, "stages")
+    if not stages_data:
+        raise reader.fail("needs at least one stage", outer, pipeline_index, "stages")
+    if len(stages_data) > MAX_STAGES:
+        raise reader.fail(f"at most {MAX_STAGES} stages are supported", outer, pipeline_index, "stages")
+    stages = []
+    seen_names: set[str] = set()
+    for i, stage in enumerate(stages_data):
+        reader_of.check_keys(stage, _STAGE_KEYS, table, i)
+        name = reader_of.string(stage, "name", table, i, required=True, max_len=STAGE_NAME_MAX)
+        assert name is not None
+        if name.lower() in ("won", "lost"):
+            raise reader_of.fail("Won and Lost are outcomes, not stages; leave them out", table, i, "name")
+        if re.fullmatch(r"[0-9]+", name):
+            raise reader_of.fail("a stage name can't be only digits (digits select stages by number)", table, i, "name")
+        if name.lower() in seen_names:
+            raise reader_of.fail(f"duplicate stage {name!r}", table, i, "name")
+        seen_names.add(name.lower())
+        stages.append(StageConfig(
+            name=name,
+            probability=reader_of.integer(stage, "probability", table, i, *PROBABILITY_RANGE, default=min(90, 10 * (i + 1))),
+            max_days=reader_of.integer(stage, "max_days", table, i, *MAX_DAYS_RANGE, default=30),
+            alert_channel=reader_of.string(stage, "alert_channel", table, i, pattern=_CHANNEL, what=CHANNEL_WHAT),
+            alert_usergroup=reader_of.string(stage, "alert_usergroup", table, i, pattern=USERGROUP_ID, what="a user group id like S0123ABCD"),
+        ))
+    return tuple(stages)
+
+
+class _NestedReader(_Reader):
+    """Reads one pipeline's [[pipelines.stages]]: stage i of pipeline m is the file's k-th such header for
+    finding its line, and is named `pipelines[m].stages[i]` in errors."""
+
+    def __init__(self, outer: _Reader, pipeline_index: int) -> None:
+        self.source = outer.source
+        self.locator = outer.locator
+        self.pipeline_index = pipeline_index
+
+    def fail(self, message: str, table: str | None = None, index: int | None = None, key: str | None = None) -> ConfigError:
+        line = self.locator.line_of("pipelines.stages", _nested_index(self.locator.lines, self.pipeline_index, index or 0), key)
+        where = f"{self.source}:{line}" if line else self.source
+        path = f"pipelines[{self.pipeline_index + 1}].stages[{(index or 0) + 1}]" + (f".{key}" if key else "")
+        return ConfigError(f"{where}: {path}: {message}")
+
+
+def _nested_index(lines: list[str], pipeline_index: int, stage_index: int) -> int:
+    """Which `[[pipelines.stages]]` header of the file, counted from 0, opens stage `stage_index` of pipeline `pipeline_index`."""
+    pipeline_seen, nested_seen, in_pipeline = -1, 0, 0
+    for line in lines:
+        if re.match(r"^\s*\[\[\s*pipelines\s*\]\]", line):
+            pipeline_seen += 1
+        elif re.match(r"^\s*\[\[\s*pipelines\.stages\s*\]\]", line):
+            if pipeline_seen == pipeline_index:
+                if in_pipeline == stage_index:
+                    return nested_seen
+                in_pipeline += 1
+            nested_seen += 1
+    return nested_seen
+
+
+def _team_pipeline(reader: _Reader, team: dict, i: int, pipelines: tuple[PipelineConfig, ...]) -> str | None:
+    name = reader.string(team, "pipeline", "teams", i, max_len=PIPELINE_NAME_MAX)
+    if name is None:
+        return None
+    for pipeline in pipelines:
+        if pipeline.name.casefold() == name.casefold():
+            return pipeline.name
+    raise reader.fail(f"no pipeline is named {name!r} (pipelines: {', '.join(p.name for p in pipelines)})", "teams", i, "pipeline")
 
 
 def _exchange_rates(reader: _Reader, table: object, base: str) -> tuple[ExchangeRate, ...]:
@@ -449,18 +552,21 @@ def to_toml(config: WorkspaceConfig) -> str:
     lines = ["# oppbot workspace configuration, exported with `oppbot config --export`.", "", "[workspace]"]
     for key in ("currency", "timezone", "language", "admins", "industries", "regions", "company_sizes"):
         lines.append(f"{key} = {_toml_value(getattr(config, key))}")
-    for stage in config.stages:
-        lines += ["", "[[stages]]", f"name = {_toml_value(stage.name)}", f"probability = {stage.probability}", f"max_days = {stage.max_days}"]
-        if stage.alert_channel:
-            lines.append(f"alert_channel = {_toml_value(stage.alert_channel)}")
-        if stage.alert_usergroup:
-            lines.append(f"alert_usergroup = {_toml_value(stage.alert_usergroup)}")
-    if config.won_channel or config.lost_channel:
-        lines += ["", "[outcomes]"]
-        if config.won_channel:
-            lines.append(f"won_channel = {_toml_value(config.won_channel)}")
-        if config.lost_channel:
-            lines.append(f"lost_channel = {_toml_value(config.lost_channel)}")
+    for pipeline in config.pipelines:
+        lines += ["", "[[pipelines]]", f"name = {_toml_value(pipeline.name)}"]
+        if pipeline.description:
+            lines.append(f"description = {_toml_value(pipeline.description)}")
+        if pipeline.won_channel:
+            lines.append(f"won_channel = {_toml_value(pipeline.won_channel)}")
+        if pipeline.lost_channel:
+            lines.append(f"lost_channel = {_toml_value(pipeline.lost_channel)}")
+        for stage in pipeline.stages:
+            lines += ["", "[[pipelines.stages]]", f"name = {_toml_value(stage.name)}", f"probability = {stage.probability}",
+                      f"max_days = {stage.max_days}"]
+            if stage.alert_channel:
+                lines.append(f"alert_channel = {_toml_value(stage.alert_channel)}")
+            if stage.alert_usergroup:
+                lines.append(f"alert_usergroup = {_toml_value(stage.alert_usergroup)}")
     for team in config.teams:
         lines += ["", "[[teams]]", f"name = {_toml_value(team.name)}", f"manager = {_toml_value(team.manager)}",
                   f"members = {_toml_value(list(team.members))}", f"digest = {_toml_value(team.digest)}"]
@@ -472,6 +578,8 @@ def to_toml(config: WorkspaceConfig) -> str:
             lines.append("auto_assign = true")
         if team.routing_channel:
             lines.append(f"routing_channel = {_toml_value(team.routing_channel)}")
+        if team.pipeline:
+            lines.append(f"pipeline = {_toml_value(team.pipeline)}")
     a = config.assignment
     lines += ["", "[assignment]", f"window_days = {a.window_days}", f"win_rate = {a.win_rate}", f"cycle = {a.cycle}", f"load = {a.load}"]
     if config.exchange_rates:

@@ -10,7 +10,7 @@ from decimal import Decimal
 from bot.deals.forms import _text
 from bot.domain.languages import ENGLISH
 from bot.domain.money import MAX_RATE, RATE_DECIMALS, read_rate
-from bot.domain.values import MAX_DAYS_RANGE, N_, PROBABILITY_RANGE, StageModel
+from bot.domain.values import MAX_DAYS_RANGE, N_, PROBABILITY_RANGE, Pipeline
 from bot.i18n import Translator, translator
 
 
@@ -25,6 +25,7 @@ class StageSettings:
 
 @dataclass(frozen=True)
 class WorkspaceSettings:
+    pipeline_id: int  # the pipeline whose stages and announcement channels these are
     stages: tuple[StageSettings, ...]
     won_channel: str | None
     lost_channel: str | None
@@ -84,7 +85,7 @@ def _whole_number(raw: str, low: int, high: int, problems: tuple[str, str], t: T
     return value, None
 
 
-def validate_workspace_settings(values: Mapping[str, object], stages: StageModel, base_currency: str,
+def validate_workspace_settings(values: Mapping[str, object], stages: Pipeline, base_currency: str,
                                 *, t: Translator) -> tuple[WorkspaceSettings | None, dict[str, str]]:
     """The /opp config modal; errors are keyed by block id (`stage:<id>:probability`, …), in the reader's language."""
     errors: dict[str, str] = {}
@@ -116,4 +117,4 @@ def validate_workspace_settings(values: Mapping[str, object], stages: StageModel
         errors["exchange_rates"] = problem
     if errors:
         return None, errors
-    return WorkspaceSettings(tuple(settings), outcome["won_channel"], outcome["lost_channel"], rates), {}
+    return WorkspaceSettings(stages.id, tuple(settings), outcome["won_channel"], outcome["lost_channel"], rates), {}

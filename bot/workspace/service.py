@@ -27,12 +27,14 @@ from bot.domain.values import (
     Installation,
     Invalid,
     NotFound,
-    StageModel,
+    Pipeline,
+    Pipelines,
     WorkspaceView,
 )
 from bot.slack.gateway import SLACK_UNREACHABLE, SlackGateway, slack_error
 from bot.workspace.config import (
     AssignmentConfig,
+    PipelineConfig,
     StageConfig,
     TeamConfig,
     WorkspaceConfig,
@@ -136,17 +138,18 @@ class Workspaces:
         self.ensure_workspace(team_id)
         with self.uow() as uow:
             workspace = uow.workspaces.view(team_id)
-            stages = uow.workspaces.stage_model(team_id)
+            pipelines = uow.workspaces.pipelines(team_id)
             profile = uow.workspaces.member(team_id, user_id)
             managed = uow.teams.managed_user_ids(team_id, user_id)
+            team_pipeline_id = uow.teams.pipeline_of(team_id, user_id)
         assert workspace is not None
         if not within_ack and not profile_is_fresh(profile, self.clock.now()):
             refreshed = self._refresh_profile(team_id, user_id, profile)
             profile = refreshed if isinstance(refreshed, Member) else None
         is_admin = user_id in workspace.admins or bool(profile and profile.is_slack_admin)
         actor = Actor(team_id=team_id, user_id=user_id, is_admin=is_admin, managed_user_ids=frozenset(managed))
-        return Context(actor=actor, workspace=workspace, stages=stages, timezone=(profile.tz if profile and profile.tz else workspace.timezone),
-                       language=language_of(profile.locale if profile else None, workspace.language))
+        return Context(actor=actor, workspace=workspace, pipelines=pipelines, timezone=(profile.tz if profile and profile.tz else workspace.timezone),
+                       language=language_of(profile.locale if profile else None, workspace.language), team_pipeline_id=team_pipeline_id)
 
     def profile(self, team_id: str, user_id: str, *, quick: bool = False) -> Member | None | Unknown:
         """The user's cached Slack profile, refreshed from users.info once a day; None if Slack has no such
@@ -206,17 +209,17 @@ class Workspaces:
 
     @staticmethod
     def form_choices(ctx: Context) -> FormChoices:
-        return FormChoices(stages=ctx.stages, currencies=currencies_for(ctx.workspace.currency), industries=ctx.workspace.industries,
+        return FormChoices(stages=ctx.home_pipeline, currencies=currencies_for(ctx.workspace.currency), industries=ctx.workspace.industries,
                            regions=ctx.workspace.regions, company_sizes=ctx.workspace.company_sizes)
 
     # ----- /opp config ----------------------------------------------------------------------------
 
     @staticmethod
-    def settings_form(ctx: Context) -> tuple[StageModel, WorkspaceView]:
+    def settings_form(ctx: Context) -> tuple[Pipeline, WorkspaceView]:
         """What the /opp config modal shows: admins only."""
         if not ctx.actor.is_admin:
             raise Forbidden(ADMINS_ONLY)
-        return ctx.stages, ctx.workspace
+        return ctx.home_pipeline, ctx.workspace
 
     def update_settings(self, ctx: Context, settings: WorkspaceSettings) -> None:
         """/opp config: admins only; the database holds the live settings from now on."""
@@ -236,21 +239,24 @@ class Workspaces:
             view = uow.workspaces.view(team_id)
             if workspace is None or view is None:
                 raise NotFound(N_("oppbot has no workspace {team_id} in this database."), team_id=team_id)
-            stages = [s for s in uow.workspaces.stages(team_id) if s.active]
+            pipelines = uow.workspaces.pipelines(team_id)
             members_of = uow.teams.members_by_sales_team(team_id)
             teams = [TeamConfig(team.name, team.manager_id, tuple(sorted(members_of.get(team.id or 0, ()))), team.channel, team.digest_cron,
-                                team.timezone, team.auto_assign, team.routing_channel)
+                                team.timezone, team.auto_assign, team.routing_channel,
+                                pipeline=p.name if (p := pipelines.get(team.pipeline_id)) is not None and p.active else None)
                      for team in uow.teams.sales_teams(team_id)]
         return WorkspaceConfig(
             currency=workspace.currency, timezone=workspace.timezone, language=workspace.language, admins=tuple(workspace.admins),
             industries=tuple(workspace.industries), regions=tuple(workspace.regions), company_sizes=tuple(workspace.company_sizes),
-            stages=tuple(StageConfig(s.name, s.probability, s.max_days, s.alert_channel, s.alert_usergroup) for s in stages),
-            won_channel=workspace.won_channel, lost_channel=workspace.lost_channel, teams=tuple(teams),
+            pipelines=tuple(PipelineConfig(p.name, tuple(StageConfig(s.name, s.probability, s.max_days, s.alert_channel, s.alert_usergroup)
+                                                         for s in p.stages), p.description, p.won_channel, p.lost_channel)
+                            for p in pipelines.active),
+            teams=tuple(teams),
             assignment=AssignmentConfig(**workspace.assignment) if workspace.assignment else AssignmentConfig(),
             exchange_rates=view.exchange_rates, source=f"workspace {team_id}",
         )
 
-    def stage_model(self, team_id: str) -> StageModel:
+    def pipelines(self, team_id: str) -> Pipelines:
         self.ensure_workspace(team_id)
         with self.uow() as uow:
-            return uow.workspaces.stage_model(team_id)
+            return uow.workspaces.pipelines(team_id)

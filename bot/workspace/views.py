@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from bot.domain.money import Rates
 from bot.domain.values import (
-    StageModel,
+    Pipeline,
 )
 from bot.i18n import Translator
 from bot.slack.blocks import VIEW_BLOCKS, VIEW_TITLE, _input, _text_input, clip, plain
 from bot.slack.ids import CONFIG_MODAL
 
 
-def config_modal(stages: StageModel, *, won_channel: str | None, lost_channel: str | None, rates: Rates, t: Translator) -> dict:
+def config_modal(stages: Pipeline, *, won_channel: str | None, lost_channel: str | None, rates: Rates, t: Translator) -> dict:
     """/opp config: per stage its alert channel, user group, win probability and max days; won / lost channels;
     the exchange rates into the workspace currency."""
 

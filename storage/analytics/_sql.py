@@ -129,6 +129,8 @@ def _rows(session: Session, name: str, columns: Sequence[tuple[str, Any]], rows:
 def _deal_filters(scope: Scope, *, by_owner: bool = True) -> list[Any]:
     """WHERE clauses putting `Opportunity` rows in one scope (by current owner unless by_owner=False)."""
     where = [Opportunity.team_id == scope.team_id]
+    if scope.pipeline_id is not None:
+        where.append(Opportunity.stage_id.in_(_pipeline_stage_ids(scope)))
     if by_owner and scope.owner_ids is not None:
         where.append(Opportunity.owner_id.in_(scope.owner_ids))
     for col, value in ((Opportunity.industry, scope.industry), (Opportunity.region, scope.region),
@@ -136,6 +138,11 @@ def _deal_filters(scope: Scope, *, by_owner: bool = True) -> list[Any]:
         if value is not None:
             where.append(col == value)
     return where
+
+
+def _pipeline_stage_ids(scope: Scope) -> Any:
+    """The ids of the scope's pipeline's stages, retired ones included, as a subquery (the stage table is small)."""
+    return select(Stage.id).where(Stage.team_id == scope.team_id, Stage.pipeline_id == scope.pipeline_id).scalar_subquery()
 
 
 def _deal_of_change(change: Any = StageChange) -> Any:
@@ -172,23 +179,24 @@ def _per_team_and_stage(session: Session, group: _Scopes, figures: dict[tuple[in
                         line: Callable[[Any, Any], T], stages: list[Any] | None = None) -> list[list[T]]:
     """Each team's lines, one per stage: every active stage in position order (`line(stage, None)`
     when the team has no row for it), then the retired stages the team still has a row for.
-    `stages`: the workspace's `_stages`, when the caller has them already."""
-    stages = _stages(session, group.team_id) if stages is None else stages
+    `stages`: the scopes' pipeline's `_stages`, when the caller has them already."""
+    stages = _stages(session, group.team_id, group.first.pipeline_id) if stages is None else stages
     return [[line(stage, figures.get((grp, stage.id))) for stage in stages if stage.active or (grp, stage.id) in figures]
             for grp in range(len(group))]
 
 
-def _stages(session: Session, team_id: str) -> list[Any]:
-    """Every stage of the workspace: active ones in position order, then retired ones."""
+def _stages(session: Session, team_id: str, pipeline_id: int | None) -> list[Any]:
+    """Every stage of the pipeline (None: of every pipeline): active ones in position order, then retired ones."""
+    where = [Stage.team_id == team_id] if pipeline_id is None else [Stage.team_id == team_id, Stage.pipeline_id == pipeline_id]
     return list(session.execute(
         select(Stage.id, Stage.active, Stage.probability, Stage.position)
-        .where(Stage.team_id == team_id)
+        .where(*where)
         .order_by(Stage.active.desc(), Stage.position, Stage.id)
     ))
 
 
-def _active_stages(session: Session, team_id: str) -> list[int]:
-    return [s.id for s in _stages(session, team_id) if s.active]
+def _active_stages(session: Session, team_id: str, pipeline_id: int | None) -> list[int]:
+    return [s.id for s in _stages(session, team_id, pipeline_id) if s.active]
 
 
 # ----- several scopes at once --------------------------------------------------------------------
@@ -214,9 +222,9 @@ class _Scopes:
         if not scopes:
             raise ValueError("no scope given")
         first = scopes[0]
-        shared = (first.team_id, first.industry, first.region, first.company_size)
-        if any((s.team_id, s.industry, s.region, s.company_size) != shared for s in scopes):
-            raise ValueError("scopes computed together share the workspace and the industry, region and size filters")
+        shared = (first.team_id, first.industry, first.region, first.company_size, first.pipeline_id)
+        if any((s.team_id, s.industry, s.region, s.company_size, s.pipeline_id) != shared for s in scopes):
+            raise ValueError("scopes computed together share the workspace, the pipeline and the industry, region and size filters")
         self.everyone = first.owner_ids is None
         if any(s.owner_ids is None for s in scopes) and len(scopes) > 1:
             raise ValueError("a scope of everyone is computed on its own")
@@ -293,6 +301,8 @@ def _visits(session: Session, scopes: _Scopes, now: datetime | None, *, attribut
     window over the deals' histories.
     """
     where = [StageChange.team_id == scopes.team_id, StageChange.to_status == OPEN]
+    if scopes.first.pipeline_id is not None:  # a deal moved from another pipeline brings no visit of it
+        where.append(StageChange.to_stage_id.in_(_pipeline_stage_ids(scopes.first)))
     members = scopes.members()
     columns = [
         members.c.grp,
@@ -313,7 +323,7 @@ def _visits(session: Session, scopes: _Scopes, now: datetime | None, *, attribut
         if not scopes.everyone and len(scopes.owners) <= SMALL_OWNER_SET:
             where.append(StageChange.owner_id.in_(scopes.owners))  # redundant with the join; starts from ix_stage_change_owner
         deal_filters = scopes.deal_filters(by_owner=False)
-        if len(deal_filters) > 1 or created_since is not None:  # more than the workspace: the deal's attributes count
+        if len(deal_filters) > 1 or created_since is not None:  # more than the workspace: the deal's attributes (and pipeline) count
             query = query.join(Opportunity, _deal_of_change())
             where.extend(deal_filters)
     else:

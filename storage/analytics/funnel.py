@@ -98,7 +98,7 @@ class FunnelFigures:
 
     def stage_conversion_each(self, scopes: Sequence[Scope], since: datetime | None = None) -> list[Funnel]:
         group = _Scopes(self.session, scopes)
-        return _funnels(self.session, group, _stages(self.session, group.team_id), since)
+        return _funnels(self.session, group, _stages(self.session, group.team_id, group.first.pipeline_id), since)
 
     # ----- 5. time in stage ----------------------------------------------------------------------
 
@@ -112,7 +112,7 @@ class FunnelFigures:
 
     def stage_dwell_each(self, scopes: Sequence[Scope], now: datetime) -> list[list[StageDwell]]:
         group = _Scopes(self.session, scopes)
-        return _dwell(self.session, group, now, _stages(self.session, group.team_id))
+        return _dwell(self.session, group, now, _stages(self.session, group.team_id, group.first.pipeline_id))
 
     def stage_figures(self, scope: Scope, now: datetime) -> StageFigures:
         """`stage_dwell` and `stage_conversion` (of every deal: no `since`) of one scope: one pass over
@@ -121,7 +121,7 @@ class FunnelFigures:
 
     def stage_figures_each(self, scopes: Sequence[Scope], now: datetime) -> list[StageFigures]:
         group = _Scopes(self.session, scopes)
-        stages = _stages(self.session, group.team_id)
+        stages = _stages(self.session, group.team_id, group.first.pipeline_id)
         figures = _stage_rows(self.session, group, now)
         dwell = _dwell(self.session, group, now, stages, figures)
         funnels = _funnels(self.session, group, stages, furthest=figures)
@@ -145,7 +145,7 @@ class FunnelFigures:
 
     def rep_funnels_each(self, scopes: Sequence[Scope], now: datetime) -> list[RepFunnels]:
         group = _Scopes(self.session, scopes)
-        stage_ids = _active_stages(self.session, group.team_id)
+        stage_ids = _active_stages(self.session, group.team_id, group.first.pipeline_id)
         visits = _visits(self.session, group, now, attribute_to_change_owner=True)
         per_rep = (select(*_funnel_figures(visits, visits.c.grp, visits.c.owner_id, per_owner=True))
                    .group_by(visits.c.grp, visits.c.owner_id, visits.c.stage_id))

@@ -29,13 +29,19 @@ from bot.domain.money import Money
 
 @dataclass(frozen=True)
 class Scope:
-    """Whose deals a figure covers: one workspace, optionally narrowed. owner_ids None = everyone."""
+    """Whose deals a figure covers: one workspace, optionally narrowed. owner_ids None = everyone.
+
+    `pipeline_id`: the deals now in that pipeline, and of their history only the visits to its stages. Every
+    figure that follows deals through stages (funnel, conversion, time in stage, stalled norms, win rate,
+    cycle, pipeline by stage, forecast, reports) is computed per pipeline, never across them; None (every
+    pipeline) is for what has no stages in it (follow-ups, a rep's load)."""
 
     team_id: str
     owner_ids: tuple[str, ...] | None = None
     industry: str | None = None
     region: str | None = None
     company_size: str | None = None
+    pipeline_id: int | None = None
 
 
 @dataclass(frozen=True)

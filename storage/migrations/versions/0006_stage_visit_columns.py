@@ -23,7 +23,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('first_visit', sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.add_column(sa.Column('first_visit_of_owner', sa.Boolean(), nullable=False, server_default=sa.false()))
     # Existing histories get their derived columns in one pass; from now on each change keeps them.
-    visits.derive(op.get_bind(), columns=('left_at', 'advanced', 'first_visit', 'first_visit_of_owner'))
+    visits.derive(op.get_bind(), columns=('left_at', 'advanced', 'first_visit', 'first_visit_of_owner'), by_pipeline=False)
 
 
 def downgrade() -> None:

@@ -19,7 +19,7 @@ def upgrade() -> None:
     with op.batch_alter_table('stage_change', schema=None) as batch_op:
         batch_op.add_column(sa.Column('furthest_visit', sa.Boolean(), nullable=False, server_default=sa.false()))
     # Existing histories get the column in one pass; from now on each change keeps it.
-    visits.derive(op.get_bind(), columns=('furthest_visit',))
+    visits.derive(op.get_bind(), columns=('furthest_visit',), by_pipeline=False)
 
 
 def downgrade() -> None:
