@@ -154,8 +154,43 @@ class SlackDriver:
                 payload["message"] = {"ts": message_ts, "text": "card"}
         return self.interact(payload, **kwargs)
 
+    def open_modal(self) -> dict:
+        """The modal the app opened or updated last, as the fake Slack stores it (with its id and hash)."""
+        view = self.fake.latest_modal()
+        assert view is not None, "the app opened no modal"
+        return view
+
+    def choose_in_modal(self, block_id: str, selected: str, values: dict[str, Any] | None = None, *, user: str = "U0REP1",
+                        **kwargs: Any) -> Reply:
+        """Pick `selected` in the select of input block `block_id` of the open modal (a dispatch_action select), with
+        the other inputs filled as `values` ({block_id: value}): the block_actions payload Slack sends from a modal."""
+        view = self.open_modal()
+        block = next(b for b in view["blocks"] if b.get("block_id") == block_id)
+        action_id = block["element"]["action_id"]
+        state = self._state(view, {**(values or {}), block_id: selected})
+        payload = {
+            "type": "block_actions", "team": {"id": TEAM}, "user": {"id": user}, "api_app_id": "A0OPPBOT",
+            "trigger_id": f"trigger-act-{next(_ids)}", "container": {"type": "view", "view_id": view["id"]},
+            "view": {"id": view["id"], "hash": view["hash"], "type": "modal", "callback_id": view.get("callback_id"),
+                     "private_metadata": view.get("private_metadata", ""), "state": {"values": state}},
+            "actions": [{"action_id": action_id, "block_id": block_id, "type": block["element"]["type"], "action_ts": "1",
+                         "selected_option": {"text": {"type": "plain_text", "text": selected}, "value": selected}}],
+        }
+        return self.interact(payload, **kwargs)
+
     def submit(self, view: dict, values: dict[str, Any], *, user: str = "U0REP1", **kwargs: Any) -> Reply:
         """Submit a modal the app opened, with {block_id: value} filled in as Slack's client would."""
+        state = self._state(view, values)
+        payload = {
+            "type": "view_submission", "team": {"id": TEAM}, "user": {"id": user}, "api_app_id": "A0OPPBOT",
+            "trigger_id": f"trigger-view-{next(_ids)}",
+            "view": {"id": view.get("id", "V0MODAL"), "type": "modal", "callback_id": view.get("callback_id"),
+                     "private_metadata": view.get("private_metadata", ""), "state": {"values": state}},
+        }
+        return self.interact(payload, **kwargs)
+
+    @staticmethod
+    def _state(view: dict, values: dict[str, Any]) -> dict[str, dict]:
         state: dict[str, dict] = {}
         for block in view.get("blocks", []):
             if block.get("type") != "input" or block["block_id"] not in values:
@@ -176,13 +211,7 @@ class SlackDriver:
             else:
                 raise ValueError(f"unsupported element {kind}")
             state[block["block_id"]] = {element["action_id"]: entry}
-        payload = {
-            "type": "view_submission", "team": {"id": TEAM}, "user": {"id": user}, "api_app_id": "A0OPPBOT",
-            "trigger_id": f"trigger-view-{next(_ids)}",
-            "view": {"id": "V0MODAL", "type": "modal", "callback_id": view.get("callback_id"),
-                     "private_metadata": view.get("private_metadata", ""), "state": {"values": state}},
-        }
-        return self.interact(payload, **kwargs)
+        return state
 
     def shortcut(self, callback_id: str, *, user: str = "U0REP1", message: dict | None = None, channel: str | None = None) -> Reply:
         n = next(_ids)

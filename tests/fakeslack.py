@@ -561,6 +561,13 @@ class FakeSlack:
         with self._lock:
             return self._views.get(view_id)
 
+    def latest_modal(self) -> dict | None:
+        """The modal opened or updated last (views.update keeps its id, gives it a new hash)."""
+        with self._lock:
+            modals = [v for v in self._views.values() if v.get("type") == "modal"]
+            latest = max(modals, key=lambda v: v["hash"].split(".")[-1].lstrip("h").zfill(12), default=None) if modals else None
+            return dict(latest) if latest else None
+
     def uploaded(self, file_id: str) -> bytes | None:
         with self._lock:
             return self._uploads[file_id]["data"]
