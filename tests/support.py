@@ -116,6 +116,122 @@ members = ["U0REP1", "U0REP2"]
 """
 
 
+# A workspace with three pipelines, as the pipelines issue describes it: New business (5 stages, the East team's by
+# default, the first), Renewals (3, the Accounts team's), Partners (4, nobody's default). Stage names repeat across
+# pipelines (Negotiation). Channels: add them to the fake Slack with `add_three_pipeline_channels`.
+THREE_PIPELINES_CONFIG = """
+[workspace]
+currency = "USD"
+timezone = "Asia/Shanghai"
+admins = ["U0ADMIN"]
+
+[[pipelines]]
+name = "New business"
+description = "New customers, from first contact to signature"
+won_channel = "#wins"
+lost_channel = "#wins"
+
+[[pipelines.stages]]
+name = "Prospect"
+probability = 10
+max_days = 14
+
+[[pipelines.stages]]
+name = "Solution design"
+probability = 30
+max_days = 21
+alert_channel = "#solutions"
+
+[[pipelines.stages]]
+name = "Technical evaluation"
+probability = 50
+max_days = 30
+alert_channel = "#engineering"
+
+[[pipelines.stages]]
+name = "Proposal"
+probability = 65
+max_days = 14
+
+[[pipelines.stages]]
+name = "Negotiation"
+probability = 80
+max_days = 21
+
+[[pipelines]]
+name = "Renewals"
+description = "Existing customers renewing"
+won_channel = "#renewals"
+
+[[pipelines.stages]]
+name = "Renewal due"
+probability = 40
+max_days = 30
+
+[[pipelines.stages]]
+name = "Quote sent"
+probability = 70
+max_days = 14
+alert_channel = "#renewals"
+
+[[pipelines.stages]]
+name = "Negotiation"
+probability = 90
+max_days = 10
+
+[[pipelines]]
+name = "Partners"
+description = "Deals brought by resellers"
+
+[[pipelines.stages]]
+name = "Registered"
+probability = 10
+max_days = 30
+
+[[pipelines.stages]]
+name = "Qualified"
+probability = 30
+max_days = 21
+alert_channel = "#partners"
+
+[[pipelines.stages]]
+name = "Joint proposal"
+probability = 60
+max_days = 21
+
+[[pipelines.stages]]
+name = "Commit"
+probability = 85
+max_days = 14
+
+[[teams]]
+name = "East"
+manager = "U0MGR"
+members = ["U0REP1", "U0REP2"]
+
+[[teams]]
+name = "Accounts"
+manager = "U0ADMIN"
+members = ["U0OTHER"]
+pipeline = "Renewals"
+"""
+
+THREE_PIPELINE_CHANNELS = (("C0SOLUTIONS", "solutions"), ("C0ENGINEERING", "engineering"), ("C0WINS", "wins"),
+                           ("C0RENEWALS", "renewals"), ("C0PARTNERS", "partners"))
+
+
+def add_three_pipeline_channels(fake: Any) -> None:
+    for channel_id, name in THREE_PIPELINE_CHANNELS:
+        fake.add_channel(channel_id, name)
+
+
+def pipeline_stage_ids(slack: Any, pipeline: str, team: str = TEAM) -> dict[str, int]:
+    """{stage name: id} of one pipeline, by the pipeline's name."""
+    pipelines = slack.oppbot.services.workspaces.pipelines(team)
+    found = next(p for p in pipelines.all if p.name == pipeline)
+    return {s.name: s.id for s in found.stages}
+
+
 def make_services(engine: Engine, clock: FakeClock, config: str = TEST_CONFIG, gateway: FakeGateway | None = None) -> tuple[Services, FakeGateway]:
     """The app's services on a real database, both Slack gateways one fake (no HTTP, no pacing)."""
     gateway = gateway or FakeGateway()
