@@ -49,7 +49,7 @@ from common import ADMIN_ID, TEAM_ID, database_url, is_postgres
 from slack_sdk import WebClient
 from sqlalchemy import event, func, select
 
-from bot.deals.views import card_message, list_blocks
+from bot.deals.views import EN, card_message, list_blocks
 from bot.domain.clock import SystemClock
 from bot.domain.values import Actor, Context
 from bot.home.views import home_page_view
@@ -192,7 +192,7 @@ def bench_database(url: str, args: argparse.Namespace) -> list[Result]:
         rng = random.Random(7)
         numbers = rng.sample(range(1, total + 1), min(50, total))
         some = next(iter(contexts.values()))
-        admin = Context(actor=Actor(team_id=TEAM_ID, user_id=ADMIN_ID, is_admin=True), workspace=some.workspace, stages=some.stages,
+        admin = Context(actor=Actor(team_id=TEAM_ID, user_id=ADMIN_ID, is_admin=True), workspace=some.workspace, pipelines=some.pipelines,
                         timezone=some.workspace.timezone)
         views = [deals.find(admin, number=n) for n in numbers]
         owner_context = {v.number: workspaces.context(TEAM_ID, v.owner_id) for v in views}
@@ -215,7 +215,7 @@ def bench_database(url: str, args: argparse.Namespace) -> list[Result]:
 
             def run():
                 page = deals.list_open(ctx)
-                return list_blocks(page, ctx.pipelines, clock.now(), viewer_id=ctx.user_id)
+                return list_blocks(page, ctx.pipelines, clock.now(), viewer_id=ctx.user_id, t=EN)
             return run
 
         def list_base(user: str, limit: int = 25):
@@ -230,7 +230,7 @@ def bench_database(url: str, args: argparse.Namespace) -> list[Result]:
             cycle["show"] += 1
             ctx = owner_context[number]
             card = deals.card(ctx, number=number, with_history=True)
-            return card_message(card, ctx.pipelines, clock.now(), with_history=True)
+            return card_message(card, ctx.pipelines, clock.now(), with_history=True, t=EN)
 
         def show_base():
             number = numbers[(cycle["show"] - 1) % len(numbers)]
@@ -254,7 +254,7 @@ def bench_database(url: str, args: argparse.Namespace) -> list[Result]:
             def run():
                 if cold:
                     services.home.__dict__.get("_stats", {}).clear()  # the App Home's 15-minute cache
-                return home_page_view(services.home.page(ctx), ctx.pipelines)
+                return home_page_view(services.home.page(ctx), ctx.pipelines, t=EN)
             return run
 
         def home_base(user: str, team: list[str] | None = None):

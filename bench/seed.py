@@ -15,7 +15,9 @@ Deals: created uniformly over the last 18 months in stage 1, owners drawn with l
 (stays open, stalled) 4 %, otherwise is lost with a reason; time in a stage is log-normal around
 a median under the stage's max_days. A deal whose next move would fall after "now" is open in
 its stage. Open deals mostly have one pending follow-up (a third overdue), every deal has some
-done ones.
+done ones. With --pipelines 3 the workspace has New business (5 stages), Renewals (3) and Partners
+(4); team t works in pipeline t mod 3 and a fifth of a rep's deals are in one of the other two
+(with one pipeline nothing is drawn for it, so the data is what it was before pipelines).
 
 PostgreSQL is loaded with COPY (session_replication_role=replica skips the FK triggers: the
 generated rows are consistent by construction), SQLite with SQLAlchemy Core executemany in
@@ -49,7 +51,7 @@ from sqlalchemy import insert, text, update
 from bot.domain.clock import FakeClock
 from bot.services import build_services
 from bot.slack.gateway import SlackGateway
-from bot.workspace.config import TeamConfig, WorkspaceConfig
+from bot.workspace.config import PipelineConfig, StageConfig, TeamConfig, WorkspaceConfig
 from storage import visits
 from storage.db import UnitOfWork, make_engine, upgrade
 from storage.models import FollowUp, Member, Opportunity, StageChange, Workspace
@@ -88,6 +90,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--opportunities", type=int, required=True)
     parser.add_argument("--reps", type=int, required=True)
     parser.add_argument("--teams", type=int, default=0, help="0: the default configuration (no teams)")
+    parser.add_argument("--pipelines", type=int, choices=(1, 3), default=1,
+                        help="3: New business (5 stages), Renewals (3), Partners (4); team t works in pipeline t mod 3, "
+                             "and a fifth of each rep's deals are in another pipeline")
     parser.add_argument("--database-url", help="default: $DATABASE_URL")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--now", help="ISO time the history ends at (UTC); default: the start of this hour")
@@ -97,14 +102,27 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def build_config(reps: int, teams: int) -> WorkspaceConfig:
+THREE_PIPELINES = (
+    PipelineConfig("New business", (StageConfig("Prospect", 10, 14), StageConfig("Solution design", 30, 21),
+                                    StageConfig("Technical evaluation", 50, 30), StageConfig("Proposal", 65, 14),
+                                    StageConfig("Negotiation", 80, 21))),
+    PipelineConfig("Renewals", (StageConfig("Renewal due", 40, 30), StageConfig("Quote sent", 70, 14), StageConfig("Negotiation", 90, 10))),
+    PipelineConfig("Partners", (StageConfig("Registered", 10, 30), StageConfig("Qualified", 30, 21), StageConfig("Joint proposal", 60, 21),
+                                StageConfig("Commit", 85, 14))),
+)
+OTHER_PIPELINE = 0.2  # with --pipelines 3: the share of a rep's deals outside their team's pipeline
+
+
+def build_config(reps: int, teams: int, pipelines: int = 1) -> WorkspaceConfig:
+    extra = {"pipelines": THREE_PIPELINES} if pipelines == 3 else {}
     if teams <= 0:
-        return WorkspaceConfig(admins=(ADMIN_ID,), source="bench seed")
+        return WorkspaceConfig(admins=(ADMIN_ID,), source="bench seed", **extra)
     team_configs = []
     for t in range(teams):
         members = tuple(rep_id(i) for i in range(reps) if i % teams == t)
-        team_configs.append(TeamConfig(name=f"Team {t + 1:02d}", manager=manager_id(t), members=members))
-    return WorkspaceConfig(admins=(ADMIN_ID,), teams=tuple(team_configs), source="bench seed")
+        pipeline = THREE_PIPELINES[t % 3].name if pipelines == 3 else None
+        team_configs.append(TeamConfig(name=f"Team {t + 1:02d}", manager=manager_id(t), members=members, pipeline=pipeline))
+    return WorkspaceConfig(admins=(ADMIN_ID,), teams=tuple(team_configs), source="bench seed", **extra)
 
 
 class NoSlack(SlackGateway):
@@ -115,15 +133,17 @@ class NoSlack(SlackGateway):
 # ----- generation ---------------------------------------------------------------------------------
 
 class Generator:
-    def __init__(self, rng: random.Random, now: datetime, stage_ids: list[int], max_days: list[int], reps: int, teams: int,
+    def __init__(self, rng: random.Random, now: datetime, pipelines: list[tuple[list[int], list[int]]], reps: int, teams: int,
                  config: WorkspaceConfig, currency: str) -> None:
+        """`pipelines`: per pipeline in order, (its active stage ids, their max_days)."""
         self.rng = rng
         self.now = now
         self.now_ts = now.timestamp()
-        self.stage_ids = stage_ids
-        self.median_days = [max(1.0, d * MEDIAN_DAYS_FACTOR) for d in max_days]
+        self.pipelines = [(stage_ids, [max(1.0, d * MEDIAN_DAYS_FACTOR) for d in max_days]) for stage_ids, max_days in pipelines]
+        self.stage_ids, self.median_days = self.pipelines[0]
         self.reps = [rep_id(i) for i in range(reps)]
         self.manager_of = {rep_id(i): manager_id(i % teams) for i in range(reps)} if teams else {}
+        self.pipeline_of = {rep_id(i): (i % teams) % len(pipelines) for i in range(reps)} if teams else {}
         weights = [rng.lognormvariate(0, 0.6) for _ in range(reps)]
         total = 0.0
         self.cum_weights = []
@@ -155,16 +175,16 @@ class Generator:
             if t_next >= self.now_ts:
                 return changes, "open", stage
             r = rng.random()
-            if r < P_ADVANCE[stage]:
+            if r < P_ADVANCE[min(stage, len(P_ADVANCE) - 1)]:
                 if stage == len(self.stage_ids) - 1:
                     changes.append((stage, "open", stage, "won", t_next))
                     return changes, "won", stage
                 changes.append((stage, "open", stage + 1, "open", t_next))
                 stage += 1
-            elif stage > 0 and r < P_ADVANCE[stage] + P_BACK:
+            elif stage > 0 and r < P_ADVANCE[min(stage, len(P_ADVANCE) - 1)] + P_BACK:
                 changes.append((stage, "open", stage - 1, "open", t_next))
                 stage -= 1
-            elif r < P_ADVANCE[stage] + P_BACK + P_ABANDON:
+            elif r < P_ADVANCE[min(stage, len(P_ADVANCE) - 1)] + P_BACK + P_ABANDON:
                 return changes, "open", stage
             else:
                 changes.append((stage, "open", stage, "lost", t_next))
@@ -195,6 +215,10 @@ class Generator:
         rng = self.rng
         owner = self.owner()
         manager = self.manager_of.get(owner)
+        if len(self.pipelines) > 1:  # one pipeline draws nothing here: its data stays what it was before pipelines
+            home = self.pipeline_of.get(owner, 0)
+            pipeline = home if rng.random() >= OTHER_PIPELINE else rng.choice([p for p in range(len(self.pipelines)) if p != home])
+            self.stage_ids, self.median_days = self.pipelines[pipeline]
         changes, status, stage = self.history(created)
         last_ts = changes[-1][4]
         customer = rng.choice(self.customers)
@@ -312,14 +336,12 @@ def main() -> None:
     recreate_database(url)
     engine = make_engine(url)
     upgrade(engine)
-    config = build_config(args.reps, args.teams)
+    config = build_config(args.reps, args.teams, args.pipelines)
     services = build_services(engine, FakeClock(now - timedelta(days=HISTORY_DAYS + 1)), config, NoSlack(), NoSlack())
     services.workspaces.ensure_workspace(TEAM_ID)
     with UnitOfWork(engine) as uow:
         workspace = uow.workspaces.get_workspace(TEAM_ID)
-        stages = [s for s in uow.workspaces.stages(TEAM_ID) if s.active]
-    stage_ids = [s.id for s in stages]
-    max_days = [s.max_days for s in stages]
+        pipelines = [([s.id for s in p.stages], [s.max_days for s in p.stages]) for p in uow.workspaces.pipelines(TEAM_ID).active]
 
     rng = random.Random(args.seed)
     people = [rep_id(i) for i in range(args.reps)] + [manager_id(t) for t in range(args.teams)] + [ADMIN_ID]
@@ -328,7 +350,7 @@ def main() -> None:
             uow.session.add(Member(team_id=TEAM_ID, user_id=user, name=user.lower(), tz=rng.choice(TIMEZONES), fetched_at=now))
         uow.commit()
 
-    generator = Generator(rng, now, stage_ids, max_days, args.reps, args.teams, config, workspace.currency)
+    generator = Generator(rng, now, pipelines, args.reps, args.teams, config, workspace.currency)
     span = HISTORY_DAYS * DAY
     created = sorted(now.timestamp() - rng.random() * span for _ in range(args.opportunities))
 
@@ -373,7 +395,7 @@ def main() -> None:
     analyze_seconds = time.perf_counter() - analyze_started
 
     with engine.connect() as connection:
-        tables = ["workspace", "stage", "sales_team", "sales_team_member", "member", "opportunity", "stage_change", "follow_up"]
+        tables = ["workspace", "pipeline", "stage", "sales_team", "sales_team_member", "member", "opportunity", "stage_change", "follow_up"]
         rows = {t: connection.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tables}
     total = time.perf_counter() - started
     print(f"seeded {url.split('@')[-1]} ({'COPY' if method == 'copy' else 'Core insert executemany'}), now={now.isoformat()}, seed={args.seed}")
