@@ -236,11 +236,14 @@ def describe_config(config: WorkspaceConfig, now: datetime | None = None) -> lis
              f"  regions: {', '.join(config.regions)}",
              f"  company sizes: {', '.join(config.company_sizes)}",
              ]
-    for pipeline in config.pipelines:
-        used_by = [team.name for team in config.teams if (team.pipeline or config.pipelines[0].name) == pipeline.name]
+    for position, pipeline in enumerate(config.pipelines):
+        used_by = [team.name + ("" if team.pipeline else " (by default)") for team in config.teams
+                   if (team.pipeline or config.pipelines[0].name) == pipeline.name]
         lines += ["", f"Pipeline {pipeline.name}" + (f": {pipeline.description}" if pipeline.description else ""),
-                  f"  default of: {', '.join(used_by) or 'no team'}",
-                  "  stages (Won and Lost are the outcomes):"]
+                  f"  teams using it: {', '.join(used_by) or 'none'}"]
+        if position == 0 and len(config.pipelines) > 1:
+            lines.append("  the first pipeline: teams that name none, and people in no team, use it")
+        lines.append("  stages (Won and Lost are the outcomes):")
         for number, stage in enumerate(pipeline.stages, start=1):
             alerts = [f"alerts {stage.alert_channel}"] if stage.alert_channel else []
             alerts += [f"mentions {stage.alert_usergroup}"] if stage.alert_usergroup else []

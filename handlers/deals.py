@@ -1,20 +1,24 @@
-"""Opportunities: /opp new · list · show · stage · won · lost, the New and Lost modals, the card's controls, the shortcuts."""
+"""Opportunities: /opp new · list · show · stage · move · won · lost, the New, Lost and Move to another pipeline modals, the
+card's controls, the shortcuts."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import logging
+from dataclasses import dataclass, replace
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
-from bot.deals.forms import notes_from_message, validate_lost_reason, validate_new_opportunity
+from bot.deals.forms import notes_from_message, stage_key, validate_lost_reason, validate_new_opportunity, validate_pipeline_move
 from bot.deals.service import ChangeResult
 from bot.deals.views import (
     card_details_modal,
     card_message,
     list_blocks,
     lost_reason_modal,
+    move_pipeline_modal,
     new_opportunity_modal,
     next_step_offer,
     read_page_button,
@@ -24,6 +28,7 @@ from bot.i18n import Translator, translator
 from bot.services import Services
 from bot.slack import requests
 from bot.slack.commands import Command
+from bot.slack.gateway import SLACK_UNREACHABLE, slack_error
 from bot.slack.ids import (
     ADD_FOLLOW_UP_BUTTON,
     CARD_MORE,
@@ -33,8 +38,12 @@ from bot.slack.ids import (
     LIST_PAGE_BUTTON,
     LOST_BUTTON,
     LOST_MODAL,
+    MOVE_PIPELINE_BUTTON,
+    MOVE_PIPELINE_MODAL,
+    MOVE_PIPELINE_SELECT,
     NEEDS_OWNER_BUTTON,
     NEW_MODAL,
+    NEW_PIPELINE_SELECT,
     NEW_SHORTCUT,
     STAGE_SELECT,
     WON_BUTTON,
@@ -52,9 +61,39 @@ from handlers.listener import (
     open_view,
 )
 
+log = logging.getLogger(__name__)
+
 FORM_EXPIRED = N_("Slack didn't let me open the form in time. Please run `/opp new` again.")
 # What the card's More menu stands for: its options carry the action they are (`add_follow_up:7`).
-MORE_ACTIONS = (ADD_FOLLOW_UP_BUTTON, NEEDS_OWNER_BUTTON, DETAILS_BUTTON)
+MORE_ACTIONS = (ADD_FOLLOW_UP_BUTTON, NEEDS_OWNER_BUTTON, MOVE_PIPELINE_BUTTON, DETAILS_BUTTON)
+
+
+@dataclass(frozen=True)
+class ShownView:
+    """The open modal a select inside it was changed in: what redrawing it needs."""
+
+    view_id: str
+    hash: str
+    values: dict[str, str | None]
+    metadata: dict
+
+
+def shown_view(body: dict) -> ShownView | None:
+    view = body.get("view")
+    if not isinstance(view, dict) or not isinstance(view.get("id"), str) or not view["id"]:
+        return None
+    shown_hash = view.get("hash")
+    return ShownView(view["id"], shown_hash if isinstance(shown_hash, str) else "", requests.form_values(view), requests.metadata(view))
+
+
+def redraw(client: WebClient, shown: ShownView, view: dict) -> None:
+    """Replace the open modal; a newer version of it (its hash changed: another redraw came first) is left as it is."""
+    try:
+        client.views_update(view_id=shown.view_id, hash=shown.hash or None, view=view)
+    except SlackApiError as exc:
+        log.info("views.update of %s refused: %s", shown.view_id, slack_error(exc))
+    except SLACK_UNREACHABLE as exc:
+        log.warning("views.update: Slack didn't answer (%s)", exc.__class__.__name__)
 
 
 def change_reply(result: ChangeResult, t: Translator) -> tuple[str, list[dict] | None]:
@@ -100,6 +139,12 @@ def stage(services: Services, ctx: Context, parsed: Command, request: requests.C
     reply.say(*change_reply(services.deals.move(ctx, number=parsed.ref, stage_query=parsed.stage), translator(ctx.language)))
 
 
+@handles("move")
+def move(services: Services, ctx: Context, parsed: Command, request: requests.CommandRequest, reply: Replier, client: WebClient) -> None:
+    result = services.deals.change_pipeline(ctx, number=parsed.ref, pipeline_query=parsed.text or "")
+    reply.say(*change_reply(result, translator(ctx.language)))
+
+
 @handles("won")
 def won(services: Services, ctx: Context, parsed: Command, request: requests.CommandRequest, reply: Replier, client: WebClient) -> None:
     reply.say(*change_reply(services.deals.win(ctx, number=parsed.ref), translator(ctx.language)))
@@ -123,7 +168,8 @@ def register(app: App, services: Services) -> None:
         try:
             ctx = services.workspaces.context(request.team_id, request.user_id, within_ack=True)
             t = translator(ctx.language)
-            draft, errors = validate_new_opportunity(request.values, services.workspaces.form_choices(ctx), default_owner=ctx.user_id, t=t)
+            choices = services.workspaces.form_choices(ctx, pipeline_id=parse_id(request.values.get("pipeline")))
+            draft, errors = validate_new_opportunity(request.values, choices, default_owner=ctx.user_id, t=t)
             if draft is not None and (problem := deals.owner_problem(ctx, draft.owner_id)):
                 errors = {"owner": problem}
             if draft is None or errors:
@@ -131,9 +177,22 @@ def register(app: App, services: Services) -> None:
                 return
             deals.create(ctx, draft, channel_id=requests.conversation_id(request.metadata.get("channel")))
         except OppError as exc:
-            ack(response_action="errors", errors={"stage": exc.text(t)})
+            ack(response_action="errors", errors={stage_key(request.values): exc.text(t)})
             return
         ack()
+
+    @after_ack(app.action(NEW_PIPELINE_SELECT))
+    def new_form_pipeline_chosen(body: dict, client: WebClient) -> None:
+        """Another pipeline picked in the New opportunity form: the form is redrawn with its stages (the other fields keep
+        what was typed: their block ids stay, the stage's changes)."""
+        shown = shown_view(body)
+        if shown is None:
+            return
+        request = requests.action(body)
+        ctx = services.workspaces.context(request.team_id, request.user_id)
+        choices = services.workspaces.form_choices(ctx, pipeline_id=parse_id(request.value))
+        redraw(client, shown, new_opportunity_modal(choices, owner_id=ctx.user_id, metadata=shown.metadata, name=shown.values.get("name"),
+                                                    notes=shown.values.get("notes"), t=translator(ctx.language)))
 
     def lost_submitted(body: dict, context: BoltContext) -> None:
         """An ephemeral card can't be chat.update'd: it is replaced through the response_url it came with."""
@@ -223,6 +282,66 @@ def register(app: App, services: Services) -> None:
             listener(chosen, reply, client)
         else:
             raise Invalid(N_("That choice is not valid."))
+
+    @on_action(app.action(MOVE_PIPELINE_BUTTON))
+    def move_pipeline_clicked(request: requests.ActionRequest, reply: Replier, client: WebClient) -> None:
+        ctx = services.workspaces.context(request.team_id, request.user_id)
+        reply.t = t = translator(ctx.language)
+        opp, target, stage = deals.pipeline_move_form(ctx, named_id(request.value, "an opportunity"))  # refuse before the form
+        metadata = {"opp": opp.id, "response_url": request.response_url, "ephemeral": request.is_ephemeral}
+        open_view(client, request.trigger_id, move_pipeline_modal(opp, ctx.pipelines, target, stage.id, metadata, t=t))
+
+    @after_ack(app.action(MOVE_PIPELINE_SELECT))
+    def move_form_pipeline_chosen(body: dict, client: WebClient) -> None:
+        shown = shown_view(body)
+        opp_id = requests.metadata_id(shown.metadata.get("opp")) if shown is not None else None
+        if shown is None or opp_id is None:
+            return
+        request = requests.action(body)
+        ctx = services.workspaces.context(request.team_id, request.user_id)
+        try:
+            opp, target, stage = deals.landing_stage(ctx, opp_id, parse_id(request.value))
+        except OppError as exc:
+            log.info("the Move to another pipeline form can't be redrawn: %s", exc)
+            return
+        redraw(client, shown, move_pipeline_modal(opp, ctx.pipelines, target, stage.id, shown.metadata, t=translator(ctx.language)))
+
+    def moved_told(body: dict, context: BoltContext) -> None:
+        """The answer to the mover, through the response_url of the card they chose it on (an ephemeral card is replaced too)."""
+        moved = context.get("moved_pipeline")
+        metadata = requests.submission(body).metadata
+        response_url = requests.web_url(metadata.get("response_url"))
+        if moved is None or not response_url:
+            return
+        result, pipelines, language = moved
+        t = translator(language)
+        webhook = WebhookClient(response_url)
+        if metadata.get("ephemeral") is True:
+            text, blocks = card_message(result.card, pipelines, services.clock.now(), t=t)
+            webhook.send(replace_original=True, text=text, blocks=blocks)
+        text, offer = change_reply(result, t)
+        webhook.send(response_type="ephemeral", replace_original=False, text=text, blocks=offer)
+
+    @on_submission(app.view(MOVE_PIPELINE_MODAL), then=moved_told)
+    def move_pipeline_submitted(ack: Ack, request: requests.SubmissionRequest, context: BoltContext) -> None:
+        t = READERS.configured()  # until the context says whose language
+        opp_id = requests.metadata_id(request.metadata.get("opp"))
+        try:
+            ctx = services.workspaces.context(request.team_id, request.user_id, within_ack=True)
+            t = translator(ctx.language)
+            picked, errors = validate_pipeline_move(request.values, ctx.pipelines.active, t=t)
+            if picked is None:
+                ack(response_action="errors", errors=errors)
+                return
+            if opp_id is None:
+                raise Invalid(N_("This form doesn't name an opportunity any more; choose Move to another pipeline on the card again."))
+            pipeline, stage_id = picked
+            result = deals.change_pipeline(ctx, opp_id=opp_id, pipeline_id=pipeline.id, stage_id=stage_id)
+        except OppError as exc:
+            ack(response_action="errors", errors={"pipeline": exc.text(t)})
+            return
+        context["moved_pipeline"] = (result, ctx.pipelines, ctx.language)
+        ack()
 
     @on_action(app.action(LIST_PAGE_BUTTON))
     def next_page(request: requests.ActionRequest, reply: Replier, client: WebClient) -> None:

@@ -22,7 +22,7 @@ def register(app: App, services: Services) -> None:
         try:
             ctx = services.workspaces.context(request.team_id, request.user_id)
             t = translator(ctx.language)
-            view = digest_modal(*services.digests.full_report(ctx.actor, parse_id(request.value)), ctx.pipelines.default, t=t)
+            view = digest_modal(*services.digests.full_report(ctx.actor, parse_id(request.value)), ctx.pipelines, t=t)
         except OppError as exc:
             open_view(client, request.trigger_id, notice_modal("oppbot", f":warning: {exc.text(t)}", t=t))
             return

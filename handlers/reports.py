@@ -16,12 +16,13 @@ from handlers.listener import Replier
 
 @handles("funnel")
 def funnel(services: Services, ctx: Context, parsed: Command, request: requests.CommandRequest, reply: Replier, client: WebClient) -> None:
-    reply.say(*funnel_message(services.reports.funnel(ctx, user_id=parsed.user_id, team_name=parsed.team), ctx.home_pipeline, t=translator(ctx.language)))
+    figures = services.reports.funnel(ctx, user_id=parsed.user_id, team_name=parsed.team, filters=parsed.filters)
+    reply.say(*funnel_message(figures, t=translator(ctx.language)))
 
 
 @handles("report")
 def report(services: Services, ctx: Context, parsed: Command, request: requests.CommandRequest, reply: Replier, client: WebClient) -> None:
-    reply.say(*report_view(services.reports.report(ctx, parsed.action or "", parsed.text), t=translator(ctx.language)))
+    reply.say(*report_view(services.reports.report(ctx, parsed.action or "", parsed.text, parsed.filters), t=translator(ctx.language)))
 
 
 @handles("export")

@@ -24,6 +24,7 @@ from storage.models import (
     FollowUp,
     Opportunity,
     OwnerChange,
+    Pipeline,
     PostedCard,
     Stage,
     StageChange,
@@ -178,7 +179,8 @@ class DealRepository:
 
 
     def open_opportunities(self, team_id: str, owner_id: str, *, stage_id: int | None, offset: int, limit: int) -> tuple[list[Opportunity], int]:
-        """An owner's open deals, by stage order, oldest in stage first; and how many there are.
+        """An owner's open deals, by pipeline then stage order (retired ones last, as `Pipelines` orders them), oldest in
+        stage first; and how many there are.
 
         Both statements read the owner's open deals on ix_opportunity_owner_open; the page sorts them
         (a top-N sort: a few ms for a rep with thousands of open deals).
@@ -190,8 +192,9 @@ class DealRepository:
         if not total or offset >= total:
             return [], total
         rows = self.session.scalars(
-            select(Opportunity).join(Stage, Stage.id == Opportunity.stage_id).where(*where)
-            .order_by(Stage.position, Opportunity.stage_entered_at, Opportunity.number)
+            select(Opportunity).join(Stage, Stage.id == Opportunity.stage_id).join(Pipeline, Pipeline.id == Stage.pipeline_id).where(*where)
+            .order_by(Pipeline.active.desc(), Pipeline.position, Stage.active.desc(), Stage.position, Opportunity.stage_entered_at,
+                      Opportunity.number)
             .offset(offset).limit(limit)
         )
         return list(rows), total

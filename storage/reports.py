@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from storage.models import (
     Opportunity,
+    Stage,
     StageChange,
 )
 
@@ -18,9 +19,13 @@ class ReportRepository:
         self.session = session
 
     def export_batch(self, team_id: str, *, after_id: int, limit: int, status: str | None, stage_id: int | None,
-                     owner_ids: tuple[str, ...] | None, industry: str | None, region: str | None, since: datetime | None) -> list[Opportunity]:
-        """Keyset pagination by id, so each batch is one indexed range scan however far the export has got."""
+                     owner_ids: tuple[str, ...] | None, industry: str | None, region: str | None, since: datetime | None,
+                     pipeline_id: int | None = None) -> list[Opportunity]:
+        """Keyset pagination by id, so each batch is one indexed range scan however far the export has got.
+        `pipeline_id`: the deals now in that pipeline (their stage's); None: every pipeline."""
         query = select(Opportunity).where(Opportunity.team_id == team_id, Opportunity.id > after_id)
+        if pipeline_id is not None:
+            query = query.where(Opportunity.stage_id.in_(select(Stage.id).where(Stage.team_id == team_id, Stage.pipeline_id == pipeline_id)))
         if status:
             query = query.where(Opportunity.status == status)
         if stage_id is not None:

@@ -6,19 +6,19 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, or_, select
 from sqlmodel import Session
 
 from bot.domain.languages import ENGLISH, language_of
 from bot.domain.money import ExchangeRate, read_rate
-from bot.domain.values import Pipeline, Pipelines, StageInfo, WorkspaceView
+from bot.domain.values import OPEN, Pipeline, Pipelines, StageInfo, WorkspaceView
 from storage import visits
-from storage.models import Member, SalesTeam, SalesTeamMember, Stage, Workspace
+from storage.models import Member, Opportunity, SalesTeam, SalesTeamMember, Stage, Workspace
 from storage.models import Pipeline as PipelineRow
 
 if TYPE_CHECKING:
     from bot.workspace.config import StageConfig, WorkspaceConfig
-    from bot.workspace.forms import WorkspaceSettings
+    from bot.workspace.forms import NewPipeline, WorkspaceSettings
 
 
 def channel_id_of(configured: str | None, previous_configured: str | None, previous_id: str | None) -> str | None:
@@ -153,6 +153,16 @@ class WorkspaceRepository:
             self.session.add(stage)
         pipeline.won_channel = pipeline.won_channel_id = settings.won_channel
         pipeline.lost_channel = pipeline.lost_channel_id = settings.lost_channel
+        if settings.name is not None:
+            pipeline.name = settings.name
+        if settings.description is not None:
+            pipeline.description = settings.description
+        if settings.retire:
+            # retired with its stages, never deleted: its deals and their history stay readable
+            pipeline.active = False
+            for stage in stages.values():
+                stage.active = False
+                self.session.add(stage)
         self.session.add(pipeline)
         workspace = self.get_workspace(team_id)
         assert workspace is not None
@@ -170,6 +180,46 @@ class WorkspaceRepository:
         workspace.exchange_rates = stored_rates(tuple(rates), set_by)
         self.session.add(workspace)
         return True
+
+    def add_pipeline(self, team_id: str, new: NewPipeline, *, reactivate: int | None = None) -> int:
+        """"Add a pipeline": positioned after the active ones, its stages as given; `reactivate`, a retired pipeline
+        of the same name, comes back instead (its stages matched by name, as a configuration file would)."""
+        rows = self.pipeline_rows(team_id)
+        position = max((p.position for p in rows if p.active), default=-1) + 1
+        row = next((p for p in rows if p.id == reactivate), None) if reactivate is not None else None
+        if row is None:
+            row = PipelineRow(team_id=team_id, name=new.name, position=position)
+        else:
+            for other in rows:  # a retired pipeline may still hold the position
+                if other.position == position and other.id != row.id and not other.active:
+                    other.position += 1000
+                    self.session.add(other)
+        row.name = new.name
+        row.position = position
+        row.description = new.description
+        row.won_channel = row.won_channel_id = new.won_channel
+        row.lost_channel = row.lost_channel_id = new.lost_channel
+        row.active = True
+        self.session.add(row)
+        self.session.flush()
+        assert row.id is not None
+        self._apply_stages(team_id, row.id, new.stages)
+        return row.id
+
+    def teams_of_pipeline(self, team_id: str, pipeline_id: int, *, is_default: bool) -> list[str]:
+        """The sales teams whose pipeline this is (theirs by name, or by default when it is the workspace's first)."""
+        query = select(SalesTeam.name).where(SalesTeam.team_id == team_id)
+        team: Any = SalesTeam
+        query = query.where(or_(team.pipeline_id == pipeline_id, team.pipeline_id.is_(None)) if is_default else team.pipeline_id == pipeline_id)
+        return sorted(self.session.scalars(query.order_by(SalesTeam.name)))
+
+    def open_deals_in(self, team_id: str, stage_ids: tuple[int, ...]) -> int:
+        """How many open deals sit in these stages."""
+        if not stage_ids:
+            return 0
+        deal: Any = Opportunity
+        return int(self.session.scalar(select(func.count()).select_from(Opportunity)
+                                       .where(deal.team_id == team_id, deal.status == OPEN, deal.stage_id.in_(stage_ids))) or 0)
 
     def resolve_channels(self, team_id: str, found: dict[str, str]) -> None:
         """Record the ids that #names in the alert rules and outcomes were resolved to."""

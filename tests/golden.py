@@ -8,10 +8,24 @@ report ... last 90 days` (for people in UTC) is [2026-09-02 00:00, 2026-12-01 00
 so no change falls between d89.5 and d90: both windows hold the same closes.
 
 Workspace T0TEST, currency CNY, time zone UTC; USD has a rate of 7.2 (set 2026-11-30, in CONFIG), EUR none.
-Stages (position, win probability, max_days): Prospect P (0, 10 %, 14), Solution design S (1, 30 %, 21),
-Technical evaluation T (2, 50 %, 30), Negotiation N (3, 80 %, 21).
+Two pipelines. Sales, the first (everyone's home pipeline but the Accounts team's), stages (position, win probability,
+max_days): Prospect P (0, 10 %, 14), Solution design S (1, 30 %, 21), Technical evaluation T (2, 50 %, 30), Negotiation N
+(3, 80 %, 21). Renewals: Renewal due RD (0, 40 %, 30), Quote sent Q (1, 70 %, 14), Negotiation RN (2, 90 %, 10) — the
+same name as Sales' N on purpose.
 Sales teams: North (manager U0MGRN; reps A = U0REPA, B = U0REPB), South (manager U0MGRS; rep C = U0REPC,
-who has no closed deal). U0ADMIN is an oppbot admin.
+who has no closed deal), Accounts (manager U0MGRA; reps REP_D = U0REPD, REP_E = U0REPE; its pipeline is Renewals).
+U0ADMIN is an oppbot admin.
+
+#1-#40 are Sales deals of A, B and C; #41-#53 are Renewals deals of D and E, one of them (#47) made in Sales and moved
+into Renewals. Why the Renewals deals have reps of their own rather than A, B and C: the Slack surfaces the golden
+tests read (the digest, the App Home, `/opp report`, `/opp funnel`) are being reworked for several pipelines as this
+is written: the digest and a manager's App Home add a section for each other pipeline the team's reps have deals in,
+and a rep's App Home sums their open deals across pipelines; with Renewals deals on A, B or C the North and South
+expectations would depend on that work in progress. On reps of their own, no North or South surface can see them,
+and the storage checks still test the pipeline filter itself: the first pipeline's figures of the whole
+workspace (no owner filter, `Scope(pipeline_id=Sales)`) must leave out every Renewals deal, #47 included, although
+it was created in Sales and still has its Sales visits (see SALES_WORKSPACE). `/opp export` is of the asker's
+pipeline too: the admin's has the 40 Sales deals.
 
 History entries: ("new", d, stage) creation in a stage; ("move", d, stage); ("won", d); ("lost", d, reason);
 ("reopen", d, stage). The changes are by the owner.
@@ -28,14 +42,18 @@ from sqlmodel import Session, select
 
 from bot.domain.values import LOST, OPEN, WON
 from storage import visits
-from storage.models import Opportunity, Stage, StageChange, Workspace
+from storage.models import Opportunity, Pipeline, Stage, StageChange, Workspace
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
 TEAM = "T0TEST"
 A, B, C = "U0REPA", "U0REPB", "U0REPC"
-MGR_NORTH, MGR_SOUTH, ADMIN = "U0MGRN", "U0MGRS", "U0ADMIN"
-USERS = (A, B, C, MGR_NORTH, MGR_SOUTH, ADMIN)
+REP_D, REP_E = "U0REPD", "U0REPE"  # the Accounts team's reps: their deals are in Renewals (one came from Sales)
+MGR_NORTH, MGR_SOUTH, MGR_ACCOUNTS, ADMIN = "U0MGRN", "U0MGRS", "U0MGRA", "U0ADMIN"
+USERS = (A, B, C, REP_D, REP_E, MGR_NORTH, MGR_SOUTH, MGR_ACCOUNTS, ADMIN)
+SALES, RENEWALS = "Sales", "Renewals"  # the two pipelines, in this order
 P, S, T, N = "Prospect", "Solution design", "Technical evaluation", "Negotiation"
+# Renewals' stages, as DEALS name them ("Renewals/…": Renewals' Negotiation has the name of Sales' on purpose)
+RD, Q, RN = "Renewals/Renewal due", "Renewals/Quote sent", "Renewals/Negotiation"
 H23 = 23 / 24  # 23 hours, in days
 USD_RATE = "7.2"
 
@@ -45,25 +63,46 @@ currency = "CNY"
 timezone = "UTC"
 admins = ["U0ADMIN"]
 
-[[stages]]
+[[pipelines]]
+name = "Sales"
+
+[[pipelines.stages]]
 name = "Prospect"
 probability = 10
 max_days = 14
 
-[[stages]]
+[[pipelines.stages]]
 name = "Solution design"
 probability = 30
 max_days = 21
 
-[[stages]]
+[[pipelines.stages]]
 name = "Technical evaluation"
 probability = 50
 max_days = 30
 
-[[stages]]
+[[pipelines.stages]]
 name = "Negotiation"
 probability = 80
 max_days = 21
+
+[[pipelines]]
+name = "Renewals"
+
+[[pipelines.stages]]
+name = "Renewal due"
+probability = 40
+max_days = 30
+
+[[pipelines.stages]]
+name = "Quote sent"
+probability = 70
+max_days = 14
+
+[[pipelines.stages]]
+name = "Negotiation"
+probability = 90
+max_days = 10
 
 [exchange_rates]
 USD = { rate = 7.2, set_on = 2026-11-30 }
@@ -81,6 +120,13 @@ manager = "U0MGRS"
 members = ["U0REPC"]
 channel = "C0SOUTH"
 timezone = "UTC"
+
+[[teams]]
+name = "Accounts"
+manager = "U0MGRA"
+members = ["U0REPD", "U0REPE"]
+timezone = "UTC"
+pipeline = "Renewals"
 """
 
 
@@ -183,11 +229,41 @@ DEALS = (
     _deal(39, C, "1500",  "USD", ("new", 60, P), ("move", 58, S),
           note="58 days in S"),
     _deal(40, C, "2000",  "CNY", ("new", 1, P)),
+    # --- Renewals: Accounts, rep D --------------------------------------------------------------------------------------------
+    _deal(41, REP_D, "10000", "CNY", ("new", 40, RD), ("move", 30, Q), ("move", 20, RN), ("won", 10),
+          note="won through every Renewals stage"),
+    _deal(42, REP_D, "20000", "CNY", ("new", 50, RD), ("move", 45, RN), ("won", 35),
+          note="skipped Q"),
+    _deal(43, REP_D, "5000",  "USD", ("new", 60, RD), ("move", 50, Q), ("lost", 40, "Price"),
+          note="lost in the window, USD"),
+    _deal(44, REP_D, "8000",  "CNY", ("new", 150, RD), ("move", 140, Q), ("won", 120),
+          note="won before the window"),
+    _deal(45, REP_D, "6000",  "CNY", ("new", 130, RD), ("lost", 100, "Price"),
+          note="lost before the window"),
+    _deal(46, REP_D, "30000", "CNY", ("new", 30, RD), ("move", 25, Q), ("move", 12, RN), close=date(2026, 12, 10),
+          note="12 days in Renewals' Negotiation > 10: stalled (Sales' Negotiation, 21, would not flag it)"),
+    _deal(52, REP_D, "3000",  "CNY", ("new", 30, RD), close=date(2027, 1, 5),
+          note="exactly 30 days in RD (max_days 30): not stalled; expected after next month"),
+    _deal(53, REP_D, None,    "CNY", ("new", 5, Q),
+          note="no amount, created in Q"),
+    # --- Renewals: Accounts, rep E --------------------------------------------------------------------------------------------
+    _deal(47, REP_E, "15000", "CNY", ("new", 40, P), ("move", 35, S), ("move", 20, T), ("move", 9, Q), close=date(2026, 11, 25),
+          note="made in Sales, moved T -> Renewals' Q at d9: a Renewals deal, and no longer one of Sales; its Sales T (position 2) "
+               "ranks above Q (1), which must not make its Q visit less than its furthest in Renewals"),
+    _deal(48, REP_E, "12000", "CNY", ("new", 35, RD), ("move", 30, Q), ("move", 25, RN), ("move", 8, Q), close=date(2026, 12, 20),
+          note="moved back RN -> Q"),
+    _deal(49, REP_E, "4000",  "CNY", ("new", 20, RD), ("won", 18), close=date(2026, 11, 20),
+          note="won straight from RD; its close date no longer counts (won)"),
+    _deal(50, REP_E, "9000",  "CNY", ("new", 25, Q), ("lost", 5, "No budget"),
+          note="created in Q, lost"),
+    _deal(51, REP_E, "7000",  "CNY", ("new", 31, RD), close=date(2026, 11, 15),
+          note="31 days in RD > 30: stalled"),
 )
 # fmt: on
 
 NORTH_DEALS = tuple(range(1, 28))
 SOUTH_DEALS = tuple(range(28, 41))
+ACCOUNTS_DEALS = tuple(range(41, 54))  # Renewals
 CHANGES = sum(len(deal.history) for deal in DEALS)  # the fixture's size, for the report (not an expectation)
 
 
@@ -198,7 +274,10 @@ def at(days_before: float) -> datetime:
 def seed(session: Session, team_id: str = TEAM) -> dict[int, int]:
     """Write DEALS into the database as the app would have left them (opportunity rows, their stage_change history,
     the derived visit columns), on the stages the configuration created. Returns {OPP number: opportunity id}."""
-    stage_id = {s.name: s.id for s in session.exec(select(Stage).where(Stage.team_id == team_id))}
+    pipelines = {p.id: p.name for p in session.exec(select(Pipeline).where(Pipeline.team_id == team_id))}
+    # Sales' stages by their names, Renewals' as "Renewals/<name>" (RD, Q, RN)
+    stage_id = {(s.name if pipelines[s.pipeline_id] == SALES else f"{pipelines[s.pipeline_id]}/{s.name}"): s.id
+                for s in session.exec(select(Stage).where(Stage.team_id == team_id))}
     ids = {}
     for deal in DEALS:
         changes, stage, status, created, entered, closed, reason = [], None, None, None, None, None, None
@@ -580,3 +659,93 @@ DIGEST_REPS = {
               "• <@U0REPC>: keeps the team's pace in every stage; entered Prospect 11 · Solution design 7 · Technical evaluation 4 · "
               "Negotiation 2"],
 }
+
+# =============================================================================================================================
+# RENEWALS: the second pipeline (#41-#53, reps D and E of Accounts), worked out by hand from the table above, with
+# `Scope(pipeline_id=Renewals)`: the deals now in Renewals and, of their history, only the visits to its stages. RD, Q, RN
+# as above. #47 counts here from its move (d9, into Q) on: its Sales visits (P d40-d35, S d35-d20, T d20-d9) are not
+# Renewals'; in Renewals its furthest stage is Q (T, ranked higher in Sales, is another pipeline's).
+# =============================================================================================================================
+
+# ----- the funnel --------------------------------------------------------------------------------------------------------------
+# Furthest Renewals stage / ever won, of the 13:
+#   ever won (all three stages): #41 #42 (skipped Q) #44 #49 (won from RD);  furthest RN: #46, #48 (back in Q now);
+#   furthest Q: #43 #47 (moved in at Q) #50 (created in Q) #53 (created in Q);  RD only: #45 #51 #52.
+#   reached RD = 13 (#47 #50 #53 reached a later stage: RD too); Q = 13 - 3 (RD only) = 10; RN = 10 - 4 (Q only) = 6 (4 won + 2).
+#   won now: #41 #42 #44 #49 = 4;  lost now: #43 #45 #50 = 3;  open: #46 #47 #48 #51 #52 #53 = 6.  4 + 3 + 6 = 13.
+# D (#41-#46, #52, #53 = 8): won #41 #42 #44, RN #46, Q #43 #53, RD only #45 #52 -> RD 8, Q 8 - 2 = 6, RN 6 - 2 = 4; won 3;
+#   lost #43 #45 = 2.
+# E (#47-#51 = 5): won #49, RN #48, Q #47 #50, RD only #51 -> RD 5, Q 5 - 1 = 4, RN 4 - 2 = 2; won 1; lost #50 = 1.
+#   (D + E: 13, 10, 6, won 4, lost 3.)
+# Conversions: RD -> Q 10/13 = 76.9 %; Q -> RN 6/10 = 60 %; RN -> Won 4/6 = 66.7 %.
+RENEWALS_FUNNEL = {
+    "Accounts": dict(reached=[13, 10, 6], won=4, lost=3, rates=[10 / 13, 6 / 10, 4 / 6]),
+    REP_D: dict(reached=[8, 6, 4], won=3, lost=2, rates=[6 / 8, 4 / 6, 3 / 4]),
+    REP_E: dict(reached=[5, 4, 2], won=1, lost=1, rates=[4 / 5, 2 / 4, 1 / 2]),
+}
+
+# ----- win rate, last 90 days [d90, d0): deals whose latest change is a win or a loss in it ------------------------------------
+# won #41 (d10) #42 (d35) #49 (d18) = 3 (#44, won d120, is before the window); lost #43 (d40) #50 (d5) = 2 (#45: d100).
+# 3 / (3 + 2) = 3/5 = 60 %.  D: won #41 #42, lost #43 -> 2/3.  E: won #49, lost #50 -> 1/2.
+# By amount: won CNY #41 10000 + #42 20000 + #49 4000 = 34000; lost #43 USD 5000 x 7.2 = 36000 + #50 CNY 9000 = 45000;
+#   34000 / (34000 + 45000) = 34000 / 79000 = 43.04 %.
+# Cycle (creation to the win, over the same wins): #41 40 - 10 = 30; #42 50 - 35 = 15; #49 20 - 18 = 2 -> 47 / 3 = 15.667;
+#   D (30 + 15) / 2 = 22.5; E 2 / 1 = 2.
+# Lost reasons (every change to Lost in the window): No budget #50 = 1, Price #43 = 1 (#45's Price, d100, is before it);
+#   ties by reason.
+RENEWALS_WIN_RATE = {
+    "Accounts": dict(won=3, lost=2, rate=3 / 5, won_amount=Decimal("34000.00"),
+                     lost_amount=Decimal("45000.00"), by_amount=34000 / 79000, cycle=(3, 47 / 3),
+                     reasons=[("No budget", 1), ("Price", 1)]),
+    REP_D: dict(won=2, lost=1, rate=2 / 3, cycle=(2, 45 / 2)),
+    REP_E: dict(won=1, lost=1, rate=1 / 2, cycle=(1, 2.0)),
+}
+
+# ----- time in stage (visits to Renewals' stages; ongoing ones until NOW) --------------------------------------------------------
+# RD: finished #41 40-30 = 10, #42 50-45 = 5, #43 60-50 = 10, #44 150-140 = 10, #45 130-100 = 30, #46 30-25 = 5, #48 35-30 = 5,
+#   #49 20-18 = 2 -> 8 finished, sum 77, average 77/8 = 9.625; sorted 2 5 5 [5 10] 10 10 30: median (5 + 10)/2 = 7.5.
+#   Ongoing #51 31, #52 30 -> 10 visits, sum 77 + 61 = 138, average 13.8; sorted 2 5 5 5 [10 10] 10 30 30 31: median 10.
+# Q: finished #41 30-20 = 10, #43 50-40 = 10, #44 140-120 = 20, #46 25-12 = 13, #48 30-25 = 5 (its first visit), #50 25-5 = 20
+#   -> 6 finished, sum 78, average 13; sorted 5 10 [10 13] 20 20: median 11.5.
+#   Ongoing #47 9 (since the move), #48 8 (its second visit, since d8), #53 5 -> 9 visits, sum 78 + 22 = 100, average 100/9 =
+#   11.111; sorted 5 5 8 9 [10] 10 13 20 20: median 10.
+# RN: finished #41 20-10 = 10, #42 45-35 = 10, #48 25-8 = 17 -> 3, sum 37, average 37/3 = 12.333, median 10.
+#   Ongoing #46 12 -> 4 visits, sum 49, average 12.25; sorted 10 [10 12] 17: median 11.
+# Norms: 8, 6 and 3 finished visits, fewer than 10 each: none usable, so only max_days flags a Renewals deal.
+RENEWALS_DWELL = {  # stage: (visits, average, median, finished visits, finished average, finished median)
+    RD: (10, 138 / 10, 10.0, 8, 77 / 8, 7.5),
+    Q: (9, 100 / 9, 10.0, 6, 78 / 6, 11.5),
+    RN: (4, 49 / 4, 11.0, 3, 37 / 3, 10.0),
+}
+RENEWALS_NORMS = {RD: (8, 7.5), Q: (6, 11.5), RN: (3, 10.0)}  # (finished visits, their median): none usable (< 10 visits)
+
+# ----- stalled: whole days in the current stage > max_days (no usable norm); the longest first ---------------------------------
+# #51 RD 31 > 30; #46 RN 12 > 10 (in Sales' Negotiation, max_days 21, 12 days would not be stalled).
+# Not stalled: #52 RD 30 (= max_days); #47 Q 9 (entered at its move, d9); #48 Q 8 (back in Q at d8); #53 Q 5.
+RENEWALS_STALLED = [(51, 31, "max_days"), (46, 12, "max_days")]
+
+# ----- open pipeline per stage, weighted by Renewals' probabilities; expected closes ---------------------------------------------
+# RD: #51 7000 + #52 3000 -> 2 deals, 10000; weighted 40 %: 4000.
+# Q: #47 15000 + #48 12000 + #53 (none) -> 3 deals, 27000; weighted 70 %: 18900.
+# RN: #46 30000 -> 1 deal, 30000; weighted 90 %: 27000.   Total 6 deals, 67000; weighted 49900.
+# This month, November: #47 Q 15000 (11-25), #51 RD 7000 (11-15) -> 2, 22000; weighted 10500 + 2800 = 13300 (#49, 11-20: won).
+# Next month, December: #46 RN 30000 (12-10), #48 Q 12000 (12-20) -> 2, 42000; weighted 27000 + 8400 = 35400.
+#   (#52's 2027-01-05 is after next month.)
+RENEWALS_MONEY = {
+    "pipeline": {RD: (2, Decimal("10000.00"), Decimal("4000.00")), Q: (3, Decimal("27000.00"), Decimal("18900.00")), RN: (1, Decimal("30000.00"), Decimal("27000.00"))},
+    "this_month": (2, Decimal("22000.00"), Decimal("13300.00")),
+    "next_month": (2, Decimal("42000.00"), Decimal("35400.00")),
+}
+
+# ----- `/opp report by rep last 90 days`, Renewals ([d89.5, d-0.5)) -----------------------------------------------------------
+# Created in the period: D #41 (d40) #42 (d50) #43 (d60) #46 (d30) #52 (d30) #53 (d5) = 6 (#44 d150, #45 d130: before);
+#   E #47 (d40, created in Sales but a Renewals deal now) #48 #49 #50 #51 = 5.  Order: D (6), E (5).
+# Final closes in the period: D won #41 #42, lost #43 -> 2 of 3; E won #49, lost #50 -> 1 of 2.
+RENEWALS_REPORT = [(REP_D, 6, 2, 1), (REP_E, 5, 1, 1)]  # (rep, created, won, lost)
+
+# ----- Sales, the whole workspace (no owner filter): North + South, and not one Renewals deal --------------------------------------
+# Every Sales deal is North's or South's, so each figure is the sum of theirs above: reached P 27 + 13 = 40, S 22 + 7 = 29,
+# T 18 + 4 = 22, N 14 + 2 = 16; won 8 + 0, lost 8 + 0; win rate 7 + 0 won, 6 + 0 lost; open per stage P 3 + 7 = 10, S 4 + 2 = 6,
+# T 1 + 2 = 3, N 3 + 2 = 5; visits per stage P 26 + 12 = 38, S 22 + 7 = 29, T 12 + 4 = 16, N 7 + 2 = 9.
+# #47 would make P 41, S 30 and T 23 (reached, and visits P 39, S 30, T 17) if a deal that left Sales still counted there.
+SALES_WORKSPACE = dict(reached=[40, 29, 22, 16], won=8, lost=8, win_rate=(7, 6), open=[10, 6, 3, 5], visits=[38, 29, 16, 9])

@@ -239,10 +239,10 @@ def test_config_is_for_admins_only(slack):
 def config_values(view, **overrides):
     values = {}
     for block in view["blocks"]:
-        element = block["element"]
-        if element["type"] == "plain_text_input":
+        element = block.get("element", {})  # the actions block (Add a pipeline) has none
+        if element.get("type") == "plain_text_input":
             values[block["block_id"]] = element.get("initial_value", "")
-        elif element["type"] == "conversations_select" and element.get("initial_conversation"):
+        elif element.get("type") == "conversations_select" and element.get("initial_conversation"):
             values[block["block_id"]] = element["initial_conversation"]
     values.update(overrides)
     return values
@@ -266,12 +266,14 @@ def test_an_admin_edits_the_stage_rules_and_export_writes_them_back(slack, chann
     slack.oppbot.services.alert_senders.resolve_channels("T0TEST")
     slack.command("config", user="U0ADMIN")
     view = slack.last_view()
-    assert view["callback_id"] == "workspace_config" and len(view["blocks"]) == 4 * 4 + 3
+    # the Add a pipeline button, the pipeline's name and description, 4 fields a stage, won, lost, rates
+    assert view["callback_id"] == "workspace_config" and len(view["blocks"]) == 3 + 4 * 4 + 3
     ids = stage_ids(slack)
+    pipeline_id = slack.oppbot.services.workspaces.pipelines("T0TEST").default.id
     design = f"stage:{ids['Solution design']}"
     assert next(b for b in view["blocks"] if b["block_id"] == f"{design}:channel")["element"]["initial_conversation"] == "C0SOLUTIONS"
     values = config_values(view, **{f"{design}:channel": "C0ENGINEERING", f"{design}:probability": "35", f"{design}:group": "s0archs",
-                                    f"stage:{ids['Negotiation']}:max_days": "10", "lost_channel": "C0WINS",
+                                    f"stage:{ids['Negotiation']}:max_days": "10", f"pipeline:{pipeline_id}:lost_channel": "C0WINS",
                                     "exchange_rates": "eur 7.82\n\nGBP = 9.1"})
     reply = submit_config(slack, view, values)
     assert reply.status == 200 and reply.body == ""

@@ -276,6 +276,14 @@ def test_check_config_needs_no_slack_credentials_and_prints_the_whole_model(tmp_
         assert expected in out
     assert out.rstrip().endswith("\nOK")
     assert not list(tmp_path.iterdir()), "check-config creates nothing"
+    # each pipeline with its stages, its announcement channels and the teams that use it
+    renewals = out[out.index("Pipeline Renewals"):out.index("Pipeline Partners")]
+    assert renewals.splitlines() == ["Pipeline Renewals: Existing customers renewing their contracts", "  teams using it: Accounts",
+                                     "  stages (Won and Lost are the outcomes):", "    1. Renewal due: 40%, stalled after 30 days",
+                                     "    2. Quote sent: 70%, stalled after 14 days, alerts C0RENEWALS", "    3. Negotiation: 90%, stalled after 10 days",
+                                     "  won announced in: #wins", "  lost announced in: C0RENEWALS", ""]
+    assert ("  teams using it: East (by default)\n  the first pipeline: teams that name none, and people in no team, use it\n" in out
+            and "Pipeline Partners: Deals brought by resellers\n  teams using it: none\n" in out)
 
 
 def test_check_config_takes_a_file_argument_and_defaults_to_the_built_in_model(tmp_path, capsys):

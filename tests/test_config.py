@@ -610,3 +610,120 @@ def test_the_built_in_stage_model_is_named_in_the_workspace_language():
     assert [p.name for p in chinese.pipelines] == ["销售"]
     # stages the file names are kept as they are, whatever the language
     assert [s.name for s in parse_config('[workspace]\nlanguage = "zh-CN"\n[[stages]]\nname = "Prospect"\n', "x.toml").pipelines[0].stages] == ["Prospect"]
+
+
+# ----- several pipelines ------------------------------------------------------------------------------
+
+def test_three_pipelines_with_their_stages_channels_and_teams():
+    from tests.support import THREE_PIPELINES_CONFIG
+
+    config = parse_config(THREE_PIPELINES_CONFIG, "three.toml")
+    assert [(p.name, len(p.stages)) for p in config.pipelines] == [("New business", 5), ("Renewals", 3), ("Partners", 4)]
+    assert config.pipelines[1].description == "Existing customers renewing" and config.pipelines[1].won_channel == "#renewals"
+    assert [(t.name, t.pipeline) for t in config.teams] == [("East", None), ("Accounts", "Renewals")]
+
+
+def test_outcomes_are_the_channels_of_the_pipelines_that_name_none():
+    config = parse_config("""
+[outcomes]
+won_channel = "#wins"
+lost_channel = "C0LOST"
+
+[[pipelines]]
+name = "A"
+lost_channel = "#a-lost"
+[[pipelines.stages]]
+name = "One"
+
+[[pipelines]]
+name = "B"
+[[pipelines.stages]]
+name = "One"
+""", "x.toml")
+    assert [(p.won_channel, p.lost_channel) for p in config.pipelines] == [("#wins", "#a-lost"), ("#wins", "C0LOST")]
+
+
+def test_a_team_names_its_pipeline_ignoring_case():
+    config = parse_config("""
+[[pipelines]]
+name = "New business"
+[[pipelines.stages]]
+name = "One"
+[[pipelines]]
+name = "Renewals"
+[[pipelines.stages]]
+name = "Due"
+[[teams]]
+name = "Accounts"
+manager = "U0MGR"
+pipeline = "renewals"
+""", "x.toml")
+    assert config.teams[0].pipeline == "Renewals"
+
+
+PIPELINES_WITH_A_BAD_STAGE = """\
+[workspace]
+currency = "USD"
+
+[[pipelines]]
+name = "New business"
+
+[[pipelines.stages]]
+name = "Prospect"
+
+[[pipelines]]
+name = "Renewals"
+
+[[pipelines.stages]]
+name = "Due"
+
+[[pipelines.stages]]
+name = "Quote"
+
+[[pipelines.stages]]
+name = "Negotiation"
+probability = 150
+"""
+
+
+@pytest.mark.parametrize("text, message", [
+    (PIPELINES_WITH_A_BAD_STAGE, "x.toml:21: pipelines[2].stages[3].probability: must be between 0 and 100, got 150"),
+    (PIPELINES_WITH_A_BAD_STAGE.replace('name = "Quote"', 'name = "due"'), "x.toml:17: pipelines[2].stages[2].name: duplicate stage 'due'"),
+    (PIPELINES_WITH_A_BAD_STAGE.replace('name = "Quote"', 'name = "Won"'),
+     "x.toml:17: pipelines[2].stages[2].name: Won and Lost are outcomes, not stages; leave them out"),
+    (PIPELINES_WITH_A_BAD_STAGE.replace('name = "Renewals"', 'name = "new BUSINESS"'),
+     "x.toml:11: pipelines[2].name: duplicate pipeline 'new BUSINESS'"),
+    (PIPELINES_WITH_A_BAD_STAGE.replace('[[pipelines]]\nname = "Renewals"', '[[pipelines]]\nname = "Renewals"\ncolour = "red"'),
+     "x.toml:12: pipelines[2].colour: unknown key (allowed: description, lost_channel, name, stages, won_channel)"),
+    (PIPELINES_WITH_A_BAD_STAGE.replace('[[pipelines.stages]]\nname = "Prospect"\n', ''),
+     "x.toml:4: pipelines[1].stages: needs its stages ([[pipelines.stages]] tables after it)"),
+    ('[[pipelines]]\nname = "A"\n[[pipelines.stages]]\nname = "One"\n[[stages]]\nname = "Two"\n',
+     "x.toml:5: stages: give the stages inside each [[pipelines]] ([[pipelines.stages]]), not also at the top level"),
+    ('[[pipelines]]\nname = "A"\n[[pipelines.stages]]\nname = "One"\n[[teams]]\nname = "East"\nmanager = "U0MGR"\npipeline = "Renewals"\n',
+     "x.toml:8: teams[1].pipeline: no pipeline is named 'Renewals' (pipelines: A)"),
+    ('[[pipelines]]\ndescription = "no name"\n[[pipelines.stages]]\nname = "One"\n', "x.toml:1: pipelines[1].name: is required"),
+    ('[[pipelines]]\nname = "' + "x" * 41 + '"\n[[pipelines.stages]]\nname = "One"\n', "x.toml:2: pipelines[1].name: must be at most 40 characters"),
+    ("".join(f'[[pipelines]]\nname = "P{i}"\n[[pipelines.stages]]\nname = "One"\n' for i in range(21)),
+     "x.toml:1: pipelines: at most 20 pipelines are supported"),
+])
+def test_pipeline_errors_name_the_pipeline_the_stage_and_the_line(text, message):
+    with pytest.raises(ConfigError) as raised:
+        parse_config(text, "x.toml")
+    assert str(raised.value) == message
+
+
+def test_export_round_trips_several_pipelines():
+    from bot.workspace.config import to_toml
+    from tests.support import THREE_PIPELINES_CONFIG
+
+    config = parse_config(THREE_PIPELINES_CONFIG, "three.toml")
+    config = dataclasses.replace(config, pipelines=(
+        dataclasses.replace(config.pipelines[0], description='Quotes "and" lines\\ too', lost_channel="C0LOST"), *config.pipelines[1:]))
+    written = to_toml(config)
+    assert written.count("[[pipelines]]") == 3 and written.count("[[pipelines.stages]]") == 12 and "[[stages]]" not in written
+    again = parse_config(written, "three.toml")
+    assert again == config
+    assert parse_config(to_toml(again), "three.toml") == again
+    # the old form reads as one pipeline, and is written in the new form
+    old = parse_config('[[stages]]\nname = "Prospect"\n[outcomes]\nwon_channel = "#wins"\n', "old.toml")
+    assert parse_config(to_toml(old), "old.toml") == old and "[[pipelines]]\nname = \"Sales\"" in to_toml(old)

@@ -38,6 +38,11 @@ def posts_in(fake, channel: str) -> list:
     return [c for c in fake.calls("chat.postMessage") if c.params["channel"] == channel and c.response.get("ok")]
 
 
+def first_pipeline(slack) -> str:
+    """The New opportunity form's pipeline choice (the example has three): New business's."""
+    return str(slack.oppbot.services.workspaces.pipelines(TEAM).default.id)
+
+
 def start(slack) -> list[str]:
     """What `oppbot run` does once signed in (bot/cli.py: run)."""
     return slack.oppbot.services.alert_senders.check_channels(TEAM, slack.clock.now())
@@ -46,8 +51,15 @@ def start(slack) -> list[str]:
 def test_the_example_config_parses_and_is_complete():
     config = load_config(EXAMPLE)  # what check-config and `oppbot run` read
     assert config == example()
+    assert [p.name for p in config.pipelines] == ["New business", "Renewals", "Partners"]
     assert [s.name for s in config.pipelines[0].stages] == ["Prospect", "Solution design", "Technical evaluation", "Negotiation"]
+    assert [s.name for s in config.pipelines[1].stages] == ["Renewal due", "Quote sent", "Negotiation"]
+    assert [(s.probability, s.max_days) for s in config.pipelines[2].stages] == [(10, 30), (50, 21)]  # the defaults, then given
     assert config.admins == ("U0ADMIN",) and config.pipelines[0].won_channel == "#wins" and config.teams and config.exchange_rates
+    # [outcomes] gives the channels a pipeline doesn't name
+    assert [(p.won_channel, p.lost_channel) for p in config.pipelines] == [("#wins", "C0SALESOPS"), ("#wins", "C0RENEWALS"),
+                                                                          ("#wins", "C0SALESOPS")]
+    assert [(t.name, t.pipeline) for t in config.teams] == [("East", None), ("Accounts", "Renewals")]
 
 
 def test_oppbot_run_with_the_example_config_starts_in_a_workspace_without_its_channels(tmp_path, fake_slack, monkeypatch, caplog):
@@ -88,10 +100,11 @@ def test_an_alert_for_a_missing_channel_waits_and_goes_out_once_it_exists(engine
             "oppbot can't post the alerts of stage Technical evaluation in #engineering: this workspace has no channel by that name "
             "(or oppbot can't see it). Create it and invite oppbot there with `/invite @oppbot`, or pick another channel in "
             "`/opp config`; the waiting alerts are sent once it can.",
-            "oppbot can't post the won announcements in #wins: this workspace has no channel by that name (or oppbot can't see it). "
+            "oppbot can't post the won announcements of New business, the won announcements of Renewals, the won announcements "
+            "of Partners in #wins: this workspace has no channel by that name (or oppbot can't see it). "
             "Create it and invite oppbot there with `/invite @oppbot`, or pick another channel in `/opp config`; "
             "the waiting alerts are sent once it can."]
-        slack.create("Acme")
+        slack.create("Acme", pipeline=first_pipeline(slack))
         slack.click(STAGE_SELECT, selected=f"{opp(slack).id}:{stage_ids(slack)['Technical evaluation']}")
         for _ in range(3):
             slack.deliver()
@@ -113,7 +126,7 @@ def test_an_alert_for_a_missing_channel_waits_and_goes_out_once_it_exists(engine
 def test_a_waiting_announcement_goes_out_at_its_next_try_once_the_channel_exists(engine, fake_slack, clock):
     with running_app(engine=engine, fake=fake_slack, clock=clock, config=example()) as slack:
         start(slack)
-        slack.create("Acme")
+        slack.create("Acme", pipeline=first_pipeline(slack))
         slack.command("won OPP-1")
         slack.deliver()
         [announcement] = deliveries(engine, "outcome_alert")

@@ -221,6 +221,8 @@ def command_text(rng: random.Random, numbers: int, stages: list[str]) -> str:
         "list": lambda: f"{name} {rng.choice(['', stage()])} {rng.choice(['', mention(rng)])}",
         "show": lambda: f"{name} {refs(rng, numbers)}",
         "stage": lambda: f"{name} {refs(rng, numbers)} {stage()}",
+        "move": lambda: f"{name} {refs(rng, numbers)} {rng.choice(['renewals', 'new business', 'partners:commit', free_text()])} "
+                        f"{rng.choice(['', stage()])}",
         "followup": lambda: f"{name} {refs(rng, numbers)} {when()} {free_text()}",
         "won": lambda: f"{name} {refs(rng, numbers)}",
         "lost": lambda: f"{name} {refs(rng, numbers)} {free_text()}",

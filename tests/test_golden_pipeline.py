@@ -5,6 +5,10 @@ each, so a disagreement between surfaces points at the surface.
 
 Seeded once per database (module scope); the app runs on a fake clock stopped at golden.NOW.
 
+Two pipelines (golden.py): Sales (#1-#40, A, B, C) and Renewals (#41-#53, the Accounts team's D and E). Every figure
+of Sales is asked for with `pipeline_id` = Sales and is exactly what it was with one pipeline; Renewals' figures are
+checked in storage only (section 10), the Slack surfaces being about Sales, everyone's home pipeline here but Accounts'.
+
 Money: the workspace is in CNY, USD has a rate of 7.2 from the configuration's [exchange_rates], EUR has none, so
 every amount is a `Money` with USD converted and EUR shown apart.
 """
@@ -34,7 +38,7 @@ from storage.workspace import workspace_view
 from tests import golden
 from tests.conftest import TABLES
 from tests.driver import running_app
-from tests.golden import ADMIN, MGR_NORTH, MGR_SOUTH, NOW, TEAM, A, B, C, N, P, S, T
+from tests.golden import ADMIN, MGR_NORTH, MGR_SOUTH, NOW, RD, RENEWALS, REP_D, REP_E, RN, SALES, TEAM, A, B, C, N, P, Q, S, T
 from tests.support import rows
 
 NINETY = timedelta(days=90)
@@ -44,9 +48,16 @@ SCOPES = {"North": (A, B), "South": (C,), A: (A,), B: (B,), C: (C,)}
 MANAGER = {"North": MGR_NORTH, "South": MGR_SOUTH}
 TEAM_CHANNEL = {"North": "C0NORTH", "South": "C0SOUTH"}
 approx = pytest.approx
+PIPELINE_ID: dict[str, int] = {}  # {pipeline name: id} of the seeded database (the app fixture fills it)
+
 
 def scope(who: str) -> Scope:
-    return Scope(TEAM, owner_ids=SCOPES[who])
+    """Whose deals, in the Sales pipeline (the figures golden.py works out for #1-#40)."""
+    return Scope(TEAM, owner_ids=SCOPES[who], pipeline_id=PIPELINE_ID[SALES])
+
+
+def workspace_scope(pipeline: str = SALES) -> Scope:
+    return Scope(TEAM, pipeline_id=PIPELINE_ID[pipeline])
 
 
 # ----- the fixture: seeded once per database ----------------------------------------------------------------------------
@@ -82,7 +93,12 @@ def app(golden_engine, fake_slack_server):
             driver.has_rates = golden.usd_rate_stored(session)
             seed_edge_workspace(session)
             session.commit()
-        driver.stage_id = {s.name: s.id for s in rows(golden_engine, Stage, team_id=TEAM)}
+        PIPELINE_ID.clear()
+        PIPELINE_ID.update({p.name: p.id for p in rows(golden_engine, Pipeline, team_id=TEAM)})
+        assert list(PIPELINE_ID) == [SALES, RENEWALS]
+        stages = rows(golden_engine, Stage, team_id=TEAM)
+        driver.stage_id = {s.name: s.id for s in stages if s.pipeline_id == PIPELINE_ID[SALES]}  # Sales' stages
+        driver.renewal_stage_id = {f"{RENEWALS}/{s.name}": s.id for s in stages if s.pipeline_id == PIPELINE_ID[RENEWALS]}  # RD, Q, RN
         yield driver
 
 
@@ -197,7 +213,7 @@ def test_storage_open_counts_and_expected_close_counts(figures, money):
 
 def test_storage_report_by_rep_counts_the_deals_created_in_the_period(figures, money):
     # "last 90 days" for a person in UTC on 2026-11-30: [2026-09-02, 2026-12-01)
-    report = figures.report(Scope(TEAM), "rep", datetime(2026, 9, 2, tzinfo=timezone.utc), datetime(2026, 12, 1, tzinfo=timezone.utc), money)
+    report = figures.report(workspace_scope(), "rep", datetime(2026, 9, 2, tzinfo=timezone.utc), datetime(2026, 12, 1, tzinfo=timezone.utc), money)
     assert [(row.key, row.count) for row in report] == [(rep, golden.REPORT[rep]["count"]) for rep in golden.REPORT_ORDER]
     # A's closes are the same under either definition (no deal of A created before the period closed in it)
     [a] = [row for row in report if row.key == A]
@@ -360,7 +376,7 @@ def test_opp_report_win_rate_is_over_the_final_closes_in_the_period(slack, figur
     lines = report_lines(slack)
     for words in golden.REPORT[B]["words"]:
         assert words in lines[B], words
-    report = figures.report(Scope(TEAM), "rep", datetime(2026, 9, 2, tzinfo=timezone.utc), datetime(2026, 12, 1, tzinfo=timezone.utc), money)
+    report = figures.report(workspace_scope(), "rep", datetime(2026, 9, 2, tzinfo=timezone.utc), datetime(2026, 12, 1, tzinfo=timezone.utc), money)
     for row in report:
         expected = golden.REPORT[row.key]
         assert (row.won_count, row.lost_count) == (expected["won"], expected["lost"]), row.key
@@ -412,7 +428,8 @@ def test_opp_export(slack):
     #  = A 51;  #16 4, #17 4, #18 3, #19 3, #20 2, #21 5, #22 2, #23 1, #24 2, #25 3, #26 3, #27 3 = B 35) = 86
     assert sum(len(row["history"].split("; ")) for row in table.values()) == 86
     whole = {row["id"]: row for row in export(slack, ADMIN)}
-    assert len(whole) == 40 and whole["OPP-31"]["history"] == golden.EXPORT_31
+    # the admin's export is of their home pipeline, Sales: its 40 deals, none of Renewals' 13 (#47 made in Sales included)
+    assert set(whole) == {f"OPP-{n}" for n in (*golden.NORTH_DEALS, *golden.SOUTH_DEALS)} and whole["OPP-31"]["history"] == golden.EXPORT_31
 
 
 # ----- 7. one fixture, one answer on every surface ---------------------------------------------------------------------------
@@ -472,7 +489,7 @@ def test_money_figures_convert_usd_and_keep_eur_apart(slack, figures, money):
         assert as_money(rate.lost_amount) == expected["lost_amount"], team
         expected_rate = golden.MONEY["rate_by_amount"][team]
         assert rate.rate_by_amount == (approx(expected_rate) if expected_rate is not None else None), team
-    report = figures.report(Scope(TEAM), "rep", datetime(2026, 9, 2, tzinfo=timezone.utc), datetime(2026, 12, 1, tzinfo=timezone.utc), money)
+    report = figures.report(workspace_scope(), "rep", datetime(2026, 9, 2, tzinfo=timezone.utc), datetime(2026, 12, 1, tzinfo=timezone.utc), money)
     for row in report:
         amount, apart, weighted, weighted_apart = golden.MONEY["report"][row.key]
         assert as_money(row.amount) == (amount, apart), row.key
@@ -617,3 +634,109 @@ def test_edge_zero_amount_deals(figures, money):
     assert p.count == 1 and as_money(p.amount)[0] == Decimal("0.00") and as_money(p.weighted_amount)[0] == Decimal("0.00")
     closes = figures.expected_closes(who, money, date(2026, 11, 1), date(2026, 12, 1))
     assert closes.count == 1 and as_money(closes.amount)[0] == Decimal("0.00")
+
+
+# ----- 10. a second pipeline: Renewals (golden.py: #41-#53), in storage ------------------------------------------------------
+# Each figure with `pipeline_id` = Renewals against golden.RENEWALS_* (worked out by hand there); the Accounts team (D, E)
+# owns every Renewals deal, so its scope and the whole workspace's in Renewals are the same deals.
+RENEWAL_STAGES = (RD, Q, RN)
+ACCOUNTS = (REP_D, REP_E)
+
+
+def renewals(owners: tuple[str, ...] | None = ACCOUNTS) -> Scope:
+    return Scope(TEAM, owner_ids=owners, pipeline_id=PIPELINE_ID[RENEWALS])
+
+
+RENEWAL_SCOPES = {"Accounts": ACCOUNTS, REP_D: (REP_D,), REP_E: (REP_E,)}
+
+
+def test_renewals_has_its_own_stages(app):
+    # three stages, in their order; "Negotiation" is a stage of each pipeline, two stages with one name
+    assert list(app.renewal_stage_id) == list(RENEWAL_STAGES)
+    assert app.renewal_stage_id[RN] != app.stage_id[N]
+
+
+@pytest.mark.parametrize("who", ["Accounts", REP_D, REP_E])
+def test_renewals_funnel(app, figures, who):
+    funnel = figures.stage_conversion(renewals(RENEWAL_SCOPES[who]))
+    expected = golden.RENEWALS_FUNNEL[who]
+    assert [step.stage_id for step in funnel.steps] == [app.renewal_stage_id[s] for s in RENEWAL_STAGES]
+    assert reached(funnel) == expected["reached"]
+    assert (funnel.won, funnel.lost) == (expected["won"], expected["lost"])
+    assert [s.converted for s in funnel.steps] == [*expected["reached"][1:], expected["won"]]
+    assert [s.rate for s in funnel.steps] == approx(expected["rates"])
+
+
+def test_renewals_of_the_whole_workspace_are_the_accounts_teams(figures):
+    assert reached(figures.stage_conversion(renewals(None))) == golden.RENEWALS_FUNNEL["Accounts"]["reached"]
+
+
+@pytest.mark.parametrize("who", ["Accounts", REP_D, REP_E])
+def test_renewals_win_rate_and_cycle(figures, money, who):
+    expected = golden.RENEWALS_WIN_RATE[who]
+    rate = figures.win_rate(renewals(RENEWAL_SCOPES[who]), *WINDOW, money)
+    assert (rate.won_count, rate.lost_count) == (expected["won"], expected["lost"])
+    assert rate.rate_by_count == approx(expected["rate"])
+    cycle = figures.cycle_length(renewals(RENEWAL_SCOPES[who]), *WINDOW)
+    assert (cycle.count, cycle.avg_days) == (expected["cycle"][0], approx(expected["cycle"][1]))
+    if who == "Accounts":
+        assert as_money(rate.won_amount) == (expected["won_amount"], {})
+        assert as_money(rate.lost_amount) == (expected["lost_amount"], {})
+        assert rate.rate_by_amount == approx(expected["by_amount"])
+        assert [(r.reason, r.count) for r in figures.lost_reasons(renewals(), *WINDOW)] == expected["reasons"]
+
+
+def test_renewals_time_in_stage_and_norms(app, figures):
+    names = {v: k for k, v in app.renewal_stage_id.items()}
+    dwell = {names[d.stage_id]: d for d in figures.stage_dwell(renewals(), NOW)}
+    assert list(dwell) == list(RENEWAL_STAGES)
+    for stage, (count, avg, median, finished, finished_avg, finished_median) in golden.RENEWALS_DWELL.items():
+        d = dwell[stage]
+        assert (d.visits, d.finished_visits) == (count, finished), stage
+        assert (d.avg_days, d.median_days) == (approx(avg), approx(median)), stage
+        assert (d.finished_avg_days, d.finished_median_days) == (approx(finished_avg), approx(finished_median)), stage
+    norms = {names[k]: v for k, v in figures.stage_medians(renewals(), NOW).items()}
+    assert {stage: (count, approx(median)) for stage, (count, median) in golden.RENEWALS_NORMS.items()} == norms
+    assert {stage: typical_days(norm) for stage, norm in norms.items()} == dict.fromkeys(RENEWAL_STAGES)  # none usable
+
+
+def test_renewals_stalled_by_its_own_max_days(app, figures):
+    stalled = figures.stalled(renewals(), NOW)
+    assert [(d.number, d.days_in_stage, d.rule) for d in stalled.deals] == golden.RENEWALS_STALLED
+    assert stalled.total == 2  # #51 and #46, no more
+    # #46 is in Renewals' Negotiation (max_days 10), not Sales' (21)
+    [deal_46] = [d for d in stalled.deals if d.number == 46]
+    assert (deal_46.stage_id, deal_46.max_days, deal_46.threshold_days) == (app.renewal_stage_id[RN], 10, approx(10))
+
+
+def test_renewals_open_pipeline_and_forecast(app, figures, money):
+    lines = figures.pipeline_by_stage(renewals(), money)
+    assert [line.stage_id for line in lines] == [app.renewal_stage_id[s] for s in RENEWAL_STAGES]
+    for line, stage in zip(lines, RENEWAL_STAGES):
+        count, amount, weighted = golden.RENEWALS_MONEY["pipeline"][stage]
+        assert (line.count, as_money(line.amount), as_money(line.weighted_amount)) == (count, (amount, {}), (weighted, {})), stage
+    for key, start, end in (("this_month", date(2026, 11, 1), date(2026, 12, 1)), ("next_month", date(2026, 12, 1), date(2027, 1, 1))):
+        closes = figures.expected_closes(renewals(), money, start, end)
+        count, amount, weighted = golden.RENEWALS_MONEY[key]
+        assert (closes.count, as_money(closes.amount), as_money(closes.weighted_amount)) == (count, (amount, {}), (weighted, {})), key
+
+
+def test_renewals_report_by_rep(figures, money):
+    report = figures.report(workspace_scope(RENEWALS), "rep", datetime(2026, 9, 2, tzinfo=timezone.utc),
+                            datetime(2026, 12, 1, tzinfo=timezone.utc), money)
+    assert [(row.key, row.count, row.won_count, row.lost_count) for row in report] == golden.RENEWALS_REPORT
+
+
+def test_sales_of_the_whole_workspace_leaves_out_every_renewals_deal(figures, money):
+    """No owner filter: only the pipeline keeps #41-#53 out of Sales' figures, #47 (made in Sales, moved out) included."""
+    expected = golden.SALES_WORKSPACE
+    funnel = figures.stage_conversion(workspace_scope())
+    assert (reached(funnel), funnel.won, funnel.lost) == (expected["reached"], expected["won"], expected["lost"])
+    rate = figures.win_rate(workspace_scope(), *WINDOW, money)
+    assert (rate.won_count, rate.lost_count) == expected["win_rate"]
+    assert [line.count for line in figures.pipeline_by_stage(workspace_scope(), money)] == expected["open"]
+    assert [d.visits for d in figures.stage_dwell(workspace_scope(), NOW)] == expected["visits"]
+    assert 47 not in [d.number for d in figures.stalled(workspace_scope(), NOW).deals]
+    # E's one deal made in Sales (#47) is Renewals' now: E has nothing in Sales, though #47's Sales visits are E's
+    of_e = Scope(TEAM, owner_ids=(REP_E,), pipeline_id=PIPELINE_ID[SALES])
+    assert (reached(figures.stage_conversion(of_e)), [d.visits for d in figures.stage_dwell(of_e, NOW)]) == ([0, 0, 0, 0], [0, 0, 0, 0])

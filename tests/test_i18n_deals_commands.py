@@ -182,7 +182,7 @@ def test_the_help_in_chinese_lists_the_aliases_with_chinese_examples():
     no_english(section)
     # the English help is the registry's, as it was
     assert "`/opp new [name]` — open the New opportunity form" in help_blocks(t=EN)[0]["text"]["text"]
-    assert REGISTRY["report"].usage == f"/opp report by {'|'.join(REPORT_BY)} [period]"
+    assert REGISTRY["report"].usage == f"/opp report by {'|'.join(REPORT_BY)} [period] [pipeline:<name>]"
 
 
 def test_errors_of_chinese_input_are_in_chinese():

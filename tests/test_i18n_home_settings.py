@@ -57,19 +57,20 @@ def test_the_config_modal_for_a_chinese_admin():
     view = config_modal(STAGES, won_channel=None, lost_channel=None, rates=CNY, t=ZH)
     assert check_view(view) == []
     assert (view["title"]["text"], view["submit"]["text"], view["close"]["text"]) == ("销售管道设置", "保存", "取消")
-    labels = [b["label"]["text"] for b in view["blocks"]]
-    assert labels[:4] == ["1. Prospect · 通知频道", "1. Prospect · 要 @ 的用户组", "1. Prospect · 赢单概率（%）", "1. Prospect · 停留超过多少天算停滞"]
+    labels = [b["label"]["text"] for b in view["blocks"] if b["type"] == "input"]
+    assert labels[:2] == ["管道名称", "说明"]
+    assert labels[2:6] == ["1. Prospect · 通知频道", "1. Prospect · 要 @ 的用户组", "1. Prospect · 赢单概率（%）", "1. Prospect · 停留超过多少天算停滞"]
     assert labels[-3:] == ["赢单通知发到", "输单通知发到", "折算为 CNY 的汇率"]
     assert view["blocks"][-1]["hint"]["text"] == ("每行一个：币种代码，以及 1 单位该币种折合多少 CNY。合计金额按这些汇率折算；没有汇率的币种单独列出。"
                                                   "设定日期：USD（2026-11-30）。")
-    assert view["blocks"][0]["element"]["placeholder"]["text"] == "不发通知"
+    assert next(b for b in view["blocks"] if b["block_id"].endswith(":channel"))["element"]["placeholder"]["text"] == "不发通知"
     assert english_words(text_of(view), allowed={"Prospect", "Negotiation"}) == []
 
 
 def test_the_config_modal_in_english_is_unchanged():
     view = config_modal(STAGES, won_channel=None, lost_channel=None, rates=CNY, t=EN)
     assert (view["title"]["text"], view["submit"]["text"], view["close"]["text"]) == ("Pipeline settings", "Save", "Cancel")
-    assert [b["label"]["text"] for b in view["blocks"]][-3:] == ["Announce won deals in", "Announce lost deals in", "Exchange rates into CNY"]
+    assert [b["label"]["text"] for b in view["blocks"] if b["type"] == "input"][-3:] == ["Announce won deals in", "Announce lost deals in", "Exchange rates into CNY"]
     assert view["blocks"][-1]["hint"]["text"] == ("One a line: a currency and what one unit is worth in CNY. Totals convert with these; "
                                                   "a currency without a rate is shown apart. Set: USD on 2026-11-30.")
 
@@ -215,14 +216,16 @@ def test_opp_config_for_a_chinese_admin_and_its_errors(chinese_users, slack):
     slack.command("config", user="U0ADMIN")
     view = slack.last_view()
     assert view["title"]["text"] == "销售管道设置"
-    labels = [b["label"]["text"] for b in view["blocks"]]
+    inputs = [b for b in view["blocks"] if b["type"] == "input"]
+    labels = [b["label"]["text"] for b in inputs]
     assert "1. Prospect · 赢单概率（%）" in labels and "折算为 USD 的汇率" in labels
-    values = {b["block_id"]: b["element"].get("initial_value", "") for b in view["blocks"] if b["element"]["type"] == "plain_text_input"}
-    values[view["blocks"][2]["block_id"]] = "一百"
+    values = {b["block_id"]: b["element"].get("initial_value", "") for b in inputs if b["element"]["type"] == "plain_text_input"}
+    probability = next(b["block_id"] for b in inputs if b["block_id"].endswith(":probability"))
+    values[probability] = "一百"
     values["exchange_rates"] = "CNY 0.14\nCNY 0.15"
     reply = slack.submit(view, values, user="U0ADMIN")
     errors = reply.json["errors"]
-    assert errors[view["blocks"][2]["block_id"]] == "赢单概率必须是 0 到 100 之间的整数。"
+    assert errors[probability] == "赢单概率必须是 0 到 100 之间的整数。"
     assert errors["exchange_rates"] == "CNY 填了两次，请只保留一行。"
 
 
@@ -230,7 +233,7 @@ def test_opp_config_in_english_is_unchanged(slack):
     slack.command("config", user="U0ADMIN")
     view = slack.last_view()
     assert (view["title"]["text"], view["submit"]["text"]) == ("Pipeline settings", "Save")
-    assert "1. Prospect · win probability (%)" in [b["label"]["text"] for b in view["blocks"]]
+    assert "1. Prospect · win probability (%)" in [b["label"]["text"] for b in view["blocks"] if b["type"] == "input"]
 
 
 ZH_WORKSPACE = TEST_CONFIG.replace('timezone = "Asia/Shanghai"', 'timezone = "Asia/Shanghai"\nlanguage = "zh-CN"')

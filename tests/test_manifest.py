@@ -30,6 +30,7 @@ SCOPES: dict[str, str | None] = {
     "chat_getPermalink": None,
     "views_open": None,
     "views_update": None,
+    "views_push": None,
     "views_publish": None,
     "auth_test": None,
     "apps_connections_open": None,  # with the app-level token and its connections:write (manifest.yml's header), no bot scope

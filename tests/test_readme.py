@@ -56,14 +56,15 @@ def test_the_environment_table_is_what_settings_reads():
 
 
 def documented_config() -> dict[str, set[str]]:
-    """`[table]` / `[[table]]` -> the keys the configuration table documents for it (`[[stages]]` as "stages")."""
+    """`[table]` / `[[table]]` -> the keys the configuration table documents for it (`[[stages]]` as "stages",
+    `[[pipelines.stages]]` as "pipelines.stages")."""
     tables: dict[str, set[str]] = {}
     for cell in first_cells(section("### Workspace configuration file (`OPPBOT_CONFIG`)")):
         spans = re.findall(r"`([^`]*)`", cell)
-        head = re.fullmatch(r"(\[\[?)(\w+)(\]\]?) ?(.*)", spans[0]) if spans else None
+        head = re.fullmatch(r"(\[\[?)([\w.]+)(\]\]?) ?(.*)", spans[0]) if spans else None
         assert head, f"a row of the configuration table doesn't start with `[table] key`: {cell}"
         brackets, table, closing, first = head.groups()
-        arrays = {"stages", "teams"}
+        arrays = {"stages", "teams", "pipelines", "pipelines.stages"}
         assert (brackets, closing) == (("[[", "]]") if table in arrays else ("[", "]")), f"{cell}: {table} is written wrong"
         keys = tables.setdefault(table, set())
         if table == "exchange_rates":  # `[exchange_rates] EUR = { rate = 7.82, set_on = 2026-11-30 }`
@@ -79,12 +80,14 @@ def test_the_configuration_table_is_the_config_schema():
     schema = {
         "workspace": config._WORKSPACE_KEYS,
         "stages": config._STAGE_KEYS,
+        "pipelines": config._PIPELINE_KEYS - {"stages"},  # its stages are the [[pipelines.stages]] rows
+        "pipelines.stages": config._STAGE_KEYS,
         "outcomes": config._OUTCOME_KEYS,
         "teams": config._TEAM_KEYS,
         "assignment": config._ASSIGNMENT_KEYS,
         "exchange_rates": config._RATE_KEYS,  # the keys of each currency's inline table
     }
-    assert set(schema) == config._TOP_KEYS, "a top-level table of bot/workspace/config.py is missing from this test"
+    assert {table.split(".")[0] for table in schema} == config._TOP_KEYS, "a top-level table of bot/workspace/config.py is missing from this test"
     documented = documented_config()
     assert set(documented) == set(schema), "the configuration table's tables are not the file's"
     for table, keys in schema.items():

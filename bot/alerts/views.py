@@ -8,30 +8,39 @@ from bot.domain.values import (
     WON,
     OpportunityView,
     Pipelines,
+    StageInfo,
 )
 from bot.i18n import Translator
 from bot.slack.blocks import FIELD_TEXT, escape, mrkdwn, plain
 from bot.slack.ids import ALERT_OPEN_LINK, RELEASE_BUTTON, TAKE_BUTTON
 
 
-def stage_alert_message(opp: OpportunityView, stages: Pipelines, change_id: int, mover_id: str, stage, path: Sequence[int],
+def stage_alert_message(opp: OpportunityView, stages: Pipelines, change_id: int, mover_id: str, stage: StageInfo, path: Sequence[int],
                         permalink: str | None, *, holder: str | None, t: Translator) -> tuple[str, list[dict]]:
     """The alert posted to a stage's channel (in the workspace's language); `holder` is who took it, if anyone."""
     mention = f"<!subteam^{stage.alert_usergroup}> " if stage.alert_usergroup else ""
     ref, name, customer, stage_name = opp.ref, escape(opp.name), escape(opp.customer), escape(stage.name)
-    text = t("{ref} {name} ({customer}) entered {stage}", ref=ref, name=name, customer=customer, stage=stage_name)
-    route = " › ".join(escape(stages.name_of(s)) for s in list(dict.fromkeys(path))[-8:])
+    pipeline = stages.of_stage(stage.id)
+    # the path so far within the pipeline the deal is in now: a deal moved from another pipeline starts its path again
+    route = " › ".join(escape(stages.name_of(s)) for s in list(dict.fromkeys(s for s in path if pipeline.by_id(s) is not None))[-8:])
+    if stages.several:
+        text = t("{ref} {name} ({customer}) entered {stage} ({pipeline})", ref=ref, name=name, customer=customer, stage=stage_name,
+                 pipeline=escape(pipeline.name))
+        headline = t(":rotating_light: <@{mover}> moved *{ref} · {name}* into *{stage}* of the {pipeline} pipeline.", mover=mover_id, ref=ref,
+                     name=name, stage=stage_name, pipeline=escape(pipeline.name))
+    else:
+        text = t("{ref} {name} ({customer}) entered {stage}", ref=ref, name=name, customer=customer, stage=stage_name)
+        headline = t(":rotating_light: <@{mover}> moved *{ref} · {name}* into *{stage}*.", mover=mover_id, ref=ref, name=name, stage=stage_name)
     fields = [
         t("*Customer*") + f"\n{customer}",
         t("*Amount*") + f"\n{t.amount(opp.amount, opp.currency)}",
         t("*Owner*") + f"\n<@{opp.owner_id}>",
         t("*Expected close*") + f"\n{t.date(opp.close_date) if opp.close_date else '—'}",
-        t("*Stage*") + f"\n{stage_name}",
+        t("*Stage*") + f"\n{escape(pipeline.name) + ' › ' if stages.several else ''}{stage_name}",
         t("*Path so far*") + f"\n{route or stage_name}",
     ]
     message: list[dict] = [
-        {"type": "section", "text": mrkdwn(mention + t(":rotating_light: <@{mover}> moved *{ref} · {name}* into *{stage}*.",
-                                                       mover=mover_id, ref=ref, name=name, stage=stage_name))},
+        {"type": "section", "text": mrkdwn(mention + headline)},
         {"type": "section", "fields": [mrkdwn(f, FIELD_TEXT) for f in fields]},
     ]
     if opp.next_step:

@@ -117,14 +117,29 @@ def confident_rate(wins: float, closed: float, z: float = CONFIDENCE_Z) -> float
     return max(0.0, (centre - spread) / (1 + z2 / closed))
 
 
-def record_reason(record: analytics.RepRecord | None, team_rate: float, similar_label: str) -> Reason:
+def record_reason(record: analytics.RepRecord | None, team_rate: float, similar_label: str, pipeline: str = "") -> Reason:
     """The rep's record, as a manager would say it: "won 3 of 4 deals like this one (Manufacturing · APAC)".
 
     `similar_label` names what "like this one" means (the deal's known attributes, "" when none is known:
-    then every closed deal counts as similar and the sentence says just "deals").
+    then every closed deal counts as similar and the sentence says just "deals"). `pipeline`: the deal's pipeline
+    when the workspace has several, an attribute of similar deals too: "won 4 of 5 Renewals deals like this one (APAC)".
     """
     if record is None or not record.closed:
         return Reason.of(N_("no closed deals yet, so counted at the team's {rate} win rate"), rate=Rate(team_rate))
+    if pipeline and record.similar_closed:
+        won, closed = record.similar_won, record.similar_closed
+        if not similar_label:
+            if closed == 1:
+                return (Reason.of(N_("won their only {pipeline} deal"), pipeline=pipeline) if won
+                        else Reason.of(N_("lost their only {pipeline} deal"), pipeline=pipeline))
+            return Reason.of(N_("won {won} of {closed} {pipeline} deals"), won=won, closed=closed, pipeline=pipeline)
+        if closed == 1:
+            return (Reason.of(N_("won the only {pipeline} deal like this one ({similar})"), pipeline=pipeline, similar=similar_label) if won
+                    else Reason.of(N_("lost the only {pipeline} deal like this one ({similar})"), pipeline=pipeline, similar=similar_label))
+        return Reason.of(N_("won {won} of {closed} {pipeline} deals like this one ({similar})"), won=won, closed=closed, pipeline=pipeline,
+                         similar=similar_label)
+    if pipeline:  # none similar in every respect: what "like this one" meant, the pipeline first
+        similar_label = " · ".join(x for x in (pipeline, similar_label) if x)
     if not similar_label:
         if record.closed == 1:
             return Reason.of(N_("won their only closed deal")) if record.won else Reason.of(N_("lost their only closed deal"))
@@ -167,7 +182,8 @@ def speed_reason(rep_days: float, team_days: float) -> Reason:
     return Reason.of(N_("wins in {rep} on average, the team in {team}"), rep=in_days(rep_days), team=in_days(team_days))
 
 
-def rank(candidates: Sequence[Candidate], weights: AssignmentConfig, now: datetime, *, similar_label: str, currency: str) -> list[Suggestion]:
+def rank(candidates: Sequence[Candidate], weights: AssignmentConfig, now: datetime, *, similar_label: str, currency: str,
+         pipeline: str = "") -> list[Suggestion]:
     """Available reps, best first. Pure: the numbers come in, the order and the reasons come out."""
     available = [c for c in candidates if c.away_until is None or c.away_until <= now]
     if not available:
@@ -198,7 +214,7 @@ def rank(candidates: Sequence[Candidate], weights: AssignmentConfig, now: dateti
         lightness = 1 / (1 + load_ratio)
         score = (weights.win_rate * trusted_rate + weights.cycle * speed + weights.load * lightness) / total_weight if total_weight else 0.0
 
-        reasons = [record_reason(record, prior, similar_label),
+        reasons = [record_reason(record, prior, similar_label, pipeline),
                    load_reason(load.open_count, average_open)]
         if load.overdue_follow_ups:
             reasons.append(Reason.plural("{n} overdue follow-up", "{n} overdue follow-ups", load.overdue_follow_ups))

@@ -76,7 +76,10 @@ class Assignments:
         currency = rates.base
         rate = rates.rate_of(opp.currency)
         band = amount_band(opp.amount * rate) if opp.amount is not None and rate is not None else None
-        similar = Similar(opp.industry, opp.region, opp.company_size, band)
+        pipelines = uow.workspaces.pipelines(opp.team_id)
+        pipeline = pipelines.of_stage(opp.stage_id)
+        # the deal's pipeline counts as an attribute of similar deals when the workspace has several
+        similar = Similar(opp.industry, opp.region, opp.company_size, band, pipeline.id if pipelines.several else None)
         reps = tuple(team.member_ids)
         records = {r.owner_id: r for r in uow.figures.rep_records(opp.team_id, reps, now - timedelta(days=weights.window_days), now, similar, rates)}
         loads = {load.owner_id: load for load in uow.figures.rep_loads(opp.team_id, reps, now, rates)}
@@ -84,7 +87,7 @@ class Assignments:
         last = uow.assignment.last_assigned(opp.team_id, reps)
         label = " · ".join(x for x in (opp.industry, opp.region, opp.company_size, _band_label(band, currency)) if x)
         candidates = [Candidate(rep, records.get(rep), loads[rep], away.get(rep), last.get(rep)) for rep in reps]
-        return rank(candidates, weights, now, similar_label=label, currency=currency)
+        return rank(candidates, weights, now, similar_label=label, currency=currency, pipeline=pipeline.name if pipelines.several else "")
 
     def suggest(self, ctx: Context, number: int) -> tuple[OpportunityView, list[Suggestion]]:
         with self.uow() as uow:

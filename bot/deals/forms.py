@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -56,11 +56,33 @@ _USER = re.compile(r"^[UW][A-Z0-9]{2,31}$")
 class FormChoices:
     """What the workspace allows in the select fields."""
 
-    stages: Pipeline
+    stages: Pipeline  # the pipeline whose stages the form offers
     currencies: tuple[str, ...]
     industries: tuple[str, ...]
     regions: tuple[str, ...]
     company_sizes: tuple[str, ...]
+    # the workspace's active pipelines when it has more than one (the form then asks which); () otherwise
+    pipelines: tuple[Pipeline, ...] = ()
+
+
+STAGE_BLOCK = "stage"
+
+
+def stage_block_id(pipeline: Pipeline, *, several: bool) -> str:
+    """The Stage input's block id: with several pipelines it names the pipeline, so that Slack forgets the stage
+    picked when the form is redrawn for another pipeline (it keeps a block's value while its block id stays)."""
+    return f"{STAGE_BLOCK}:{pipeline.id}" if several else STAGE_BLOCK
+
+
+def stage_key(values: Mapping[str, object]) -> str:
+    """The block id the submitted form's stage is under (`stage`, or `stage:<pipeline id>`)."""
+    return next((key for key in values if key == STAGE_BLOCK or key.startswith(STAGE_BLOCK + ":")), STAGE_BLOCK)
+
+
+def chosen_pipeline(values: Mapping[str, object], pipelines: Sequence[Pipeline]) -> Pipeline | None:
+    """The pipeline picked in a form's Pipeline select, when it is one of `pipelines`."""
+    picked = parse_id(values.get("pipeline"))
+    return next((p for p in pipelines if p.id == picked), None)
 
 
 def currencies_for(default: str) -> tuple[str, ...]:
@@ -180,13 +202,23 @@ def validate_new_opportunity(values: Mapping[str, object], choices: FormChoices,
         except FieldError as exc:
             errors["close_date"] = exc.text(t)
 
-    stage_id = choices.stages.first.id
-    if raw_stage := _text(values, "stage"):
-        picked_stage = parse_id(raw_stage)
-        if picked_stage is None or choices.stages.index_of(picked_stage) is None:
-            errors["stage"] = t("Pick one of the workspace's stages.")
+    pipeline = choices.stages
+    if choices.pipelines:
+        picked_pipeline = chosen_pipeline(values, choices.pipelines)
+        if picked_pipeline is None:
+            errors["pipeline"] = t("Pick one of the pipelines in the list.")
         else:
+            pipeline = picked_pipeline
+    stage_id = pipeline.first.id
+    key = stage_key(values)
+    if raw_stage := _text(values, key):
+        picked_stage = parse_id(raw_stage)
+        if picked_stage is not None and pipeline.index_of(picked_stage) is not None:
             stage_id = picked_stage
+        elif choices.pipelines:
+            errors[key] = t("Pick one of the {pipeline} pipeline's stages.", pipeline=pipeline.name)
+        else:
+            errors[key] = t("Pick one of the workspace's stages.")
 
     # No owner picked: the submitter holds the deal while the team's manager assigns it.
     needs_owner = not _text(values, "owner") and "owner" in values
@@ -222,6 +254,19 @@ def validate_new_opportunity(values: Mapping[str, object], choices: FormChoices,
         name=name, customer=customer, owner_id=owner, stage_id=stage_id, currency=currency, amount=amount,
         close_date=close_date, source=source, next_step=next_step, notes=notes, needs_owner=needs_owner, **picked,
     ), {}
+
+
+def validate_pipeline_move(values: Mapping[str, object], pipelines: Sequence[Pipeline], *,
+                           t: Callable[..., str]) -> tuple[tuple[Pipeline, int] | None, dict[str, str]]:
+    """The Move to another pipeline modal: (the pipeline, a stage of it), or errors keyed by its block ids."""
+    pipeline = chosen_pipeline(values, pipelines)
+    if pipeline is None:
+        return None, {"pipeline": t("Pick one of the pipelines in the list.")}
+    key = stage_key(values)
+    stage_id = parse_id(values.get(key))
+    if stage_id is None or pipeline.index_of(stage_id) is None:
+        return None, {key: t("Pick one of the {pipeline} pipeline's stages.", pipeline=pipeline.name)}
+    return (pipeline, stage_id), {}
 
 
 def validate_lost_reason(raw: object, *, t: Callable[..., str]) -> tuple[str | None, str | None]:

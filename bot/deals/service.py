@@ -15,7 +15,17 @@ from bot.alerts.service import schedule_alerts
 from bot.deals.cards import schedule_card_post, schedule_card_refreshes
 from bot.deals.views import LIST_PAGE_SIZE, ListPage
 from bot.domain.clock import Clock
-from bot.domain.stages import can_view, check_change, resolve_stage
+from bot.domain.stages import (
+    can_change_pipeline,
+    can_view,
+    check_change,
+    map_stage,
+    name_matches,
+    resolve_listed_stage,
+    resolve_stage,
+    split_move,
+    valid_stages_text,
+)
 from bot.domain.values import (
     LOST,
     N_,
@@ -28,6 +38,7 @@ from bot.domain.values import (
     OpportunityDraft,
     OpportunityView,
     Pipeline,
+    StageInfo,
     no_such_deal,
 )
 from bot.followups.service import schedule_stalled_check
@@ -141,14 +152,27 @@ class Deals:
     def move(self, ctx: Context, *, opp_id: int | None = None, number: int | None = None, stage_id: int | None = None,
              stage_query: str | None = None) -> ChangeResult:
         """To a stage of the deal's own pipeline: typed (`stage_query`, resolved within that pipeline) or picked (`stage_id`)."""
-        def target(pipeline: Pipeline) -> int:
+        def target(pipeline: Pipeline, ref: str) -> int:
             if stage_query is not None:
-                return resolve_stage(stage_query, pipeline).id
+                return self._typed_stage(ctx, stage_query, pipeline, ref).id
             if stage_id is None or pipeline.index_of(stage_id) is None:
                 raise Invalid(N_("That stage is not one of the {pipeline} pipeline's stages."), pipeline=pipeline.name)
             return stage_id
 
         return self._transition(ctx, opp_id, number, target, OPEN)
+
+    @staticmethod
+    def _typed_stage(ctx: Context, query: str, pipeline: Pipeline, ref: str) -> StageInfo:
+        """A stage typed for a deal, within the deal's pipeline; a stage only another pipeline has is named as such."""
+        try:
+            return resolve_stage(query, pipeline)
+        except Invalid:
+            elsewhere = [p for p in ctx.pipelines.active if p.id != pipeline.id and name_matches(query, [(s, s.name) for s in p.stages])]
+            if not elsewhere or name_matches(query, [(s, s.name) for s in pipeline.stages]):
+                raise
+            raise Invalid(N_("“{query}” is a stage of the {other} pipeline, and this deal is in the {pipeline} pipeline: {stages}. "
+                             "To move it to another pipeline: `/opp move {ref} <pipeline> [stage]`."), ref=ref, query=" ".join(query.split()),
+                          other=elsewhere[0].name, pipeline=pipeline.name, stages=valid_stages_text(pipeline)) from None
 
     def win(self, ctx: Context, *, opp_id: int | None = None, number: int | None = None) -> ChangeResult:
         return self._transition(ctx, opp_id, number, None, WON)
@@ -156,7 +180,7 @@ class Deals:
     def lose(self, ctx: Context, reason: str, *, opp_id: int | None = None, number: int | None = None) -> ChangeResult:
         return self._transition(ctx, opp_id, number, None, LOST, reason=reason)
 
-    def _transition(self, ctx: Context, opp_id: int | None, number: int | None, to_stage: Callable[[Pipeline], int] | None, to_status: str, *,
+    def _transition(self, ctx: Context, opp_id: int | None, number: int | None, to_stage: Callable[[Pipeline, str], int] | None, to_status: str, *,
                     reason: str | None = None) -> ChangeResult:
         """`to_stage` picks the stage within the deal's pipeline; None keeps the deal's stage (a win or a loss)."""
         now = self.clock.now()
@@ -167,7 +191,7 @@ class Deals:
             before = to_view(opp)
             check_change(ctx.actor, before)
             stages = ctx.pipelines.of_stage(opp.stage_id)
-            target_stage = to_stage(stages) if to_stage is not None else opp.stage_id
+            target_stage = to_stage(stages, before.ref) if to_stage is not None else opp.stage_id
             if opp.status == to_status and opp.stage_id == target_stage:
                 if to_status == LOST and reason and reason != opp.lost_reason:
                     uow.deals.set_lost_reason(opp, reason, now)
@@ -208,6 +232,99 @@ class Deals:
         log.info("%s: %s -> %s by %s", ctx.team_id, after.ref, after.status if after.status != OPEN else stages.name_of(target_stage), ctx.user_id)
         return result
 
+    def pipeline_move_form(self, ctx: Context, opp_id: int) -> tuple[OpportunityView, Pipeline, StageInfo]:
+        """What the Move to another pipeline form starts with: the deal (when the actor may move it), the first other
+        active pipeline and the stage the deal would land in there."""
+        opp = self.find(ctx, opp_id=opp_id)
+        self._check_pipeline_move(ctx, opp)
+        current = ctx.pipelines.of_stage(opp.stage_id)
+        others = [p for p in ctx.pipelines.active if p.id != current.id]
+        if not others:
+            raise Invalid(N_("This workspace has no other active pipeline to move {ref} to."), ref=opp.ref)
+        return opp, others[0], map_stage(opp.stage_id, current, others[0])
+
+    def landing_stage(self, ctx: Context, opp_id: int, pipeline_id: int | None) -> tuple[OpportunityView, Pipeline, StageInfo]:
+        """The form redrawn for another pipeline: that pipeline and the stage the deal would land in there."""
+        opp = self.find(ctx, opp_id=opp_id)
+        current = ctx.pipelines.of_stage(opp.stage_id)
+        target = next((p for p in ctx.pipelines.active if p.id == pipeline_id and p.id != current.id), None)
+        if target is None:
+            raise Invalid(N_("Pick one of the pipelines in the list."))
+        return opp, target, map_stage(opp.stage_id, current, target)
+
+    def _check_pipeline_move(self, ctx: Context, opp: OpportunityView, uow: UnitOfWork | None = None) -> None:
+        if not can_change_pipeline(ctx.actor, opp):
+            if uow is None:
+                with self.uow() as reading:
+                    managers = self._managers_of(reading, opp)
+            else:
+                managers = self._managers_of(uow, opp)
+            if managers:
+                raise Forbidden(N_("You can't move {ref} to another pipeline: only {owner}'s manager ({managers}) or an oppbot admin can."),
+                                ref=opp.ref, owner=f"<@{opp.owner_id}>", managers=", ".join(f"<@{m}>" for m in managers))
+            raise Forbidden(N_("You can't move {ref} to another pipeline: only {owner}'s manager or an oppbot admin can."),
+                            ref=opp.ref, owner=f"<@{opp.owner_id}>")
+        if not opp.is_open:
+            raise Invalid(N_("{ref} is closed: reopen it first (pick a stage on its card, or `/opp stage {ref} <stage>`), then move it."),
+                          ref=opp.ref)
+
+    @staticmethod
+    def _managers_of(uow: UnitOfWork, opp: OpportunityView) -> list[str]:
+        return sorted({team.manager_id for team in uow.teams.views(opp.team_id) if opp.owner_id in team.member_ids})
+
+    def change_pipeline(self, ctx: Context, *, opp_id: int | None = None, number: int | None = None, pipeline_id: int | None = None,
+                        pipeline_query: str | None = None, stage_id: int | None = None, stage_query: str | None = None) -> ChangeResult:
+        """Move an open deal to another active pipeline (its owner's manager or an admin): into the stage asked for
+        (typed, or picked by id), else the one of the same name, else the one at the same place in the order. Recorded
+        as a stage change with its card refreshes, stalled check and the new stage's alert, in one transaction.
+        `pipeline_query` is what `/opp move` typed after the deal: the pipeline, and maybe the stage after it."""
+        active = ctx.pipelines.active
+        if len(active) < 2:
+            raise Invalid(N_("This workspace has one pipeline only; there is no other pipeline to move a deal to."))
+        if pipeline_query is not None:
+            target, typed_stage = split_move(pipeline_query, active)
+            stage_query = typed_stage if typed_stage is not None else stage_query
+        else:
+            found = ctx.pipelines.get(pipeline_id)
+            if found is None or not found.active:
+                raise Invalid(N_("That pipeline is not one of the workspace's active pipelines: {pipelines}."),
+                              pipelines=", ".join(p.name for p in active))
+            target = found
+        now = self.clock.now()
+        with self.uow(write=True) as uow:
+            opp = uow.deals.locked(ctx.team_id, opp_id=opp_id, number=number)
+            if opp is None:
+                raise no_such_deal(number)
+            before = to_view(opp)
+            if not can_view(ctx.actor, before):
+                raise Forbidden(N_("You can't see {ref}: it belongs to {owner}; only they, their manager or an admin can."),
+                                ref=before.ref, owner=f"<@{before.owner_id}>")
+            self._check_pipeline_move(ctx, before, uow)
+            current = ctx.pipelines.of_stage(opp.stage_id)
+            if target.id == current.id:
+                raise Invalid(N_("{ref} is already in the {pipeline} pipeline; to change its stage, use `/opp stage {ref} <stage>`."),
+                              ref=before.ref, pipeline=target.name)
+            if stage_query:
+                landing = resolve_stage(stage_query, target)
+            elif stage_id is not None:
+                picked = next((s for s in target.stages if s.id == stage_id), None)
+                if picked is None:
+                    raise Invalid(N_("That stage is not one of the {pipeline} pipeline's stages."), pipeline=target.name)
+                landing = picked
+            else:
+                landing = map_stage(opp.stage_id, current, target)
+            change = uow.deals.change_stage(opp, to_stage_id=landing.id, to_status=OPEN, changed_by=ctx.user_id, now=now)
+            schedule_stalled_check(uow, opp, target, now)
+            schedule_alerts(uow, opp, change, target, now)
+            schedule_card_refreshes(uow, ctx.team_id, before.id, now)
+            after = to_view(opp)
+            card = uow.deals.card(after)
+            uow.commit()
+        self.wake()
+        log.info("%s: %s moved from pipeline %s to %s (%s) by %s", ctx.team_id, after.ref, current.id, target.id, landing.id, ctx.user_id)
+        return ChangeResult(card, True, N_("{ref} moved to the {pipeline} pipeline, in {stage}."), has_pending_follow_up=card.next_follow_up is not None,
+                            values={"ref": after.ref, "pipeline": escape(target.name), "stage": escape(landing.name)})
+
     def list_open(self, ctx: Context, *, owner_id: str | None = None, stage_query: str | None = None, stage_id: int | None = None,
                   offset: int = 0) -> ListPage:
         actor = ctx.actor
@@ -216,7 +333,7 @@ class Deals:
             raise Forbidden(N_("You can't see {owner}'s opportunities: only they, their manager or an admin can."),
                             owner=f"<@{owner_id}>")
         if stage_query:
-            stage_id = resolve_stage(stage_query, ctx.home_pipeline).id
+            stage_id = resolve_listed_stage(stage_query, ctx.pipelines, ctx.home_pipeline).id
         elif stage_id is not None and ctx.pipelines.by_id(stage_id) is None:
             stage_id = None
         offset = min(max(0, offset), 10**6)

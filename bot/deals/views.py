@@ -16,6 +16,7 @@ from bot.deals.forms import (
     NOTES_MAX,
     SOURCE_MAX,
     FormChoices,
+    stage_block_id,
 )
 from bot.domain.stages import describe_move
 from bot.domain.values import (
@@ -41,6 +42,7 @@ from bot.slack.blocks import (
     HEADER_TEXT,
     MAX_OPTIONS,
     MESSAGE_BLOCKS,
+    OPTION_TEXT,
     SECTION_TEXT,
     VIEW_BLOCKS,
     VIEW_TITLE,
@@ -64,8 +66,12 @@ from bot.slack.ids import (
     LIST_PAGE_BUTTON,
     LOST_BUTTON,
     LOST_MODAL,
+    MOVE_PIPELINE_BUTTON,
+    MOVE_PIPELINE_MODAL,
+    MOVE_PIPELINE_SELECT,
     NEEDS_OWNER_BUTTON,
     NEW_MODAL,
+    NEW_PIPELINE_SELECT,
     STAGE_SELECT,
     WON_BUTTON,
 )
@@ -206,6 +212,8 @@ def card_controls(opp: OpportunityView, pipelines: Pipelines, *, t: Translator) 
     more = [option(t("Add follow-up"), f"{ADD_FOLLOW_UP_BUTTON}:{value}")]
     if not opp.needs_owner:
         more.append(option(t("Needs an owner"), f"{NEEDS_OWNER_BUTTON}:{value}"))
+    if len(pipelines.active) > 1:
+        more.append(option(t("Move to another pipeline…"), f"{MOVE_PIPELINE_BUTTON}:{value}"))
     more.append(option(t("Details"), f"{DETAILS_BUTTON}:{value}"))
     elements.append({"type": "overflow", "action_id": CARD_MORE, "options": more})
     return elements
@@ -275,6 +283,7 @@ def new_opportunity_modal(choices: FormChoices, *, owner_id: str, metadata: dict
                           t: Translator) -> dict:
     stage_choices = [(f"{i}. {s.name}", str(s.id)) for i, s in enumerate(choices.stages.stages, start=1)]
     choose = t("Choose…")
+    several = bool(choices.pipelines)
 
     def select(pairs: Sequence[tuple[str, str]], initial: str | None = None) -> dict:
         return _select("value", pairs, initial=initial, placeholder=choose)
@@ -288,7 +297,7 @@ def new_opportunity_modal(choices: FormChoices, *, owner_id: str, metadata: dict
         _input("amount", t("Amount"), _text_input("value", max_length=30, placeholder=t("e.g. 12,500.00")), optional=True),
         _input("currency", t("Currency"), select([(c, c) for c in choices.currencies], initial=choices.currencies[0])),
         _input("close_date", t("Expected close date"), {"type": "datepicker", "action_id": "value"}, optional=True),
-        _input("stage", t("Stage"), select(stage_choices, initial=str(choices.stages.first.id))),
+        _input(stage_block_id(choices.stages, several=several), t("Stage"), select(stage_choices, initial=str(choices.stages.first.id))),
         _input("owner", t("Owner"), {"type": "users_select", "action_id": "value", "initial_user": owner_id}, optional=True,
                hint=t("Clear it to have the team's manager assign the deal, with suggestions.")),
         _input("industry", t("Industry"), select([(v, v) for v in choices.industries]), optional=True),
@@ -302,6 +311,8 @@ def new_opportunity_modal(choices: FormChoices, *, owner_id: str, metadata: dict
         _input("next_step", t("Next step"), _text_input("value", max_length=NEXT_STEP_MAX), optional=True),
         _input("notes", t("Notes"), _text_input("value", max_length=NOTES_MAX, initial=notes, multiline=True), optional=True),
     ]
+    if several:
+        blocks.insert(0, pipeline_input(choices.pipelines, choices.stages, NEW_PIPELINE_SELECT, t=t))
     return {
         "type": "modal",
         "callback_id": NEW_MODAL,
@@ -310,6 +321,36 @@ def new_opportunity_modal(choices: FormChoices, *, owner_id: str, metadata: dict
         "close": plain(t("Cancel")),
         "private_metadata": json.dumps(metadata),
         "blocks": blocks,
+    }
+
+
+def pipeline_input(pipelines: Sequence[Pipeline], chosen: Pipeline, action_id: str, *, t: Translator) -> dict:
+    """The Pipeline select of a form: choosing one redraws the form with that pipeline's stages (dispatch_action)."""
+    element = _select(action_id, [(clip(p.name, OPTION_TEXT), str(p.id)) for p in pipelines], initial=str(chosen.id), placeholder=t("Choose…"))
+    block = _input("pipeline", t("Pipeline"), element, hint=clip(chosen.description, 150) if chosen.description else None)
+    block["dispatch_action"] = True
+    return block
+
+
+def move_pipeline_modal(opp: OpportunityView, pipelines: Pipelines, target: Pipeline, stage_id: int, metadata: dict, *, t: Translator) -> dict:
+    """Move a deal to another pipeline: the pipeline (the deal's own left out), and a stage of it (`stage_id` first)."""
+    current = pipelines.of_stage(opp.stage_id)
+    choices = [p for p in pipelines.active if p.id != current.id]
+    stages = [(clip(f"{i}. {s.name}", OPTION_TEXT), str(s.id)) for i, s in enumerate(target.stages[:MAX_OPTIONS], start=1)]
+    return {
+        "type": "modal",
+        "callback_id": MOVE_PIPELINE_MODAL,
+        "title": plain(clip(t("Move to a pipeline"), VIEW_TITLE)),
+        "submit": plain(t("Move")),
+        "close": plain(t("Cancel")),
+        "private_metadata": json.dumps(metadata),
+        "blocks": [
+            {"type": "section", "text": mrkdwn(t("*{ref} · {name}* ({customer}) is in the {pipeline} pipeline, in {stage}.", ref=opp.ref,
+                                                 name=escape(opp.name), customer=escape(opp.customer), pipeline=escape(current.name),
+                                                 stage=escape(current.name_of(opp.stage_id))))},
+            pipeline_input(choices, target, MOVE_PIPELINE_SELECT, t=t),
+            _input(stage_block_id(target, several=True), t("Stage"), _select("value", stages, initial=str(stage_id), placeholder=t("Choose…"))),
+        ],
     }
 
 
@@ -367,10 +408,17 @@ def overdue_first(items: Sequence[OpportunityView], follow_ups: dict[int, Follow
     return sorted(items, key=lambda o: (0 if (f := follow_ups.get(o.id)) is not None and f.due_at < now else 1))
 
 
+def filter_name(stage_id: int, pipelines: Pipelines) -> str:
+    """A stage as a list's filter names it: with its pipeline when the workspace has several (`Renewals › Negotiation`)."""
+    if not pipelines.several:
+        return pipelines.name_of(stage_id)
+    return f"{pipelines.of_stage(stage_id).name} › {pipelines.name_of(stage_id)}"
+
+
 def _list_title(page: ListPage, pipelines: Pipelines, viewer_id: str, t: Translator, *, first: int, last: int) -> str:
     """The list's title, or (no deals) the whole answer: whose list, which stage, which page, as one sentence each."""
     mine, owner = page.owner_id == viewer_id, f"<@{page.owner_id}>"
-    stage = escape(pipelines.name_of(page.stage_filter)) if page.stage_filter else None
+    stage = escape(filter_name(page.stage_filter, pipelines)) if page.stage_filter else None
     if not page.total:
         if mine:
             return (t("Your open opportunities in {stage}: none. Create one with `/opp new`.", stage=stage) if stage
@@ -396,26 +444,53 @@ def list_blocks(page: ListPage, pipelines: Pipelines, now: datetime, *, viewer_i
         blocks.append({"type": "context", "elements": [mrkdwn(t.plural(
             ":alarm_clock: {n} on this page with an overdue follow-up, shown first in each stage",
             ":alarm_clock: {n} on this page with an overdue follow-up, shown first in each stage", overdue))]})
-    current_pipeline, current_stage = None, None
     ordered = sorted(page.items, key=lambda o: _list_place(pipelines, o.stage_id))
     grouped: list[OpportunityView] = []
     for stage_id in dict.fromkeys(o.stage_id for o in ordered):
         grouped.extend(overdue_first([o for o in ordered if o.stage_id == stage_id], page.follow_ups, now))
-    for opp in grouped:
-        pipeline = pipelines.of_stage(opp.stage_id)
-        if pipelines.several and pipeline.id != current_pipeline:
-            current_pipeline = pipeline.id
-            blocks.append({"type": "header", "text": plain(pipeline.name, HEADER_TEXT)})
-        if opp.stage_id != current_stage:
-            current_stage = opp.stage_id
-            blocks.append({"type": "context", "elements": [mrkdwn(f"*{escape(pipelines.name_of(opp.stage_id))}*")]})
-        blocks.append({"type": "section", "text": mrkdwn(opportunity_line(opp, now, page.follow_ups.get(opp.id), t=t)),
-                       "accessory": {"type": "button", "action_id": DETAILS_BUTTON, "text": plain(t("Open")), "value": str(opp.id)}})
+    room = MESSAGE_BLOCKS - len(blocks) - (1 if last < page.total else 0)
+    blocks.extend(_grouped_lines(grouped, pipelines, page.follow_ups, now, room=room, t=t))
     if last < page.total:
         state = json.dumps({"o": page.owner_id, "s": page.stage_filter, "n": last})
         blocks.append({"type": "actions", "elements": [
             {"type": "button", "action_id": LIST_PAGE_BUTTON, "text": plain(t("Next page ({first}–{last})", first=last + 1,
                                                                                last=min(last + LIST_PAGE_SIZE, page.total))), "value": state}]})
+    return blocks
+
+
+def _grouped_lines(grouped: Sequence[OpportunityView], pipelines: Pipelines, follow_ups: dict[int, FollowUpView], now: datetime, *, room: int,
+                   t: Translator) -> list[dict]:
+    """The page's deals under a header per pipeline (when there are several) and a label per stage; when those labels
+    would take the page over Slack's blocks a message, each label goes into the first deal line under it instead."""
+    def line(opp: OpportunityView, label: str | None = None) -> dict:
+        text = opportunity_line(opp, now, follow_ups.get(opp.id), t=t)
+        return {"type": "section", "text": mrkdwn(clip(f"{label}\n{text}", SECTION_TEXT) if label else text),
+                "accessory": {"type": "button", "action_id": DETAILS_BUTTON, "text": plain(t("Open")), "value": str(opp.id)}}
+
+    def layout(*, headers: bool, stage_blocks: bool) -> list[dict]:
+        blocks: list[dict] = []
+        current_pipeline, current_stage = None, None
+        for opp in grouped:
+            pipeline = pipelines.of_stage(opp.stage_id)
+            if headers and pipeline.id != current_pipeline:
+                current_pipeline = pipeline.id
+                blocks.append({"type": "header", "text": plain(pipeline.name, HEADER_TEXT)})
+            label = None
+            if opp.stage_id != current_stage:
+                current_stage = opp.stage_id
+                name = pipelines.name_of(opp.stage_id) if headers or not pipelines.several else filter_name(opp.stage_id, pipelines)
+                label = f"*{escape(name)}*"
+                if stage_blocks:
+                    blocks.append({"type": "context", "elements": [mrkdwn(label)]})
+                    label = None
+            blocks.append(line(opp, label))
+        return blocks
+
+    several = pipelines.several
+    for headers, stage_blocks in ((several, True), (several, False), (False, False)):
+        blocks = layout(headers=headers, stage_blocks=stage_blocks)
+        if len(blocks) <= room:
+            break
     return blocks
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -20,7 +20,7 @@ from bot.domain.clock import Clock
 from bot.domain.cron import last_fire_time
 from bot.domain.money import Rates
 from bot.domain.timezones import zone
-from bot.domain.values import N_, Actor, Forbidden, NotFound, Pipeline, TeamView
+from bot.domain.values import N_, Actor, Forbidden, NotFound, Pipeline, Pipelines, TeamView
 from bot.i18n import ENGLISH, Translator, translator
 from bot.outbox.dispatcher import Dispatcher, Sent, Skip
 from bot.reports.charts import chart_from_data, funnel_chart_data
@@ -41,7 +41,38 @@ DIGEST_WRITE_CHUNK = 100  # digests rendered and recorded per transaction
 
 
 @dataclass(frozen=True)
+class DigestSection:
+    """One pipeline's part of a digest: every figure that follows deals through stages, for the team's deals
+    now in that pipeline and only their visits to its stages (storage.analytics.Scope.pipeline_id)."""
+
+    pipeline_id: int
+    pipeline: tuple[analytics.StagePipeline, ...]
+    changes: analytics.Changes
+    stalled: analytics.Stalled
+    win_rate: analytics.WinRate
+    lost_reasons: tuple[analytics.LostReason, ...]  # every close to Lost in the win rate's window, by its own reason
+    funnel: analytics.Funnel  # reached, stage-to-stage conversion, won and lost: the message and the chart show this one
+    dwell: tuple[analytics.StageDwell, ...]
+    cycle: analytics.CycleLength
+    reps: analytics.RepFunnels
+    closes_this_month: analytics.ExpectedCloses
+    closes_next_month: analytics.ExpectedCloses
+
+
+_SECTION_FIELDS = ("pipeline", "changes", "stalled", "win_rate", "lost_reasons", "funnel", "dwell", "cycle", "reps",
+                   "closes_this_month", "closes_next_month")
+
+
+@dataclass(frozen=True)
 class DigestData:
+    """A team's digest: a section per pipeline the team uses — its own pipeline (TeamView.pipeline_id, else the
+    workspace's first) first and always, then, in the workspace's order, any other pipeline in which the team's
+    reps have deals open now or changed in the period (`others`) — and the team-wide lines that have no stages
+    (overdue follow-ups, open deals without one) once.
+
+    The own pipeline's figures are fields of the digest itself (`pipeline`, `funnel`…, in `pipeline_id`), as a
+    digest of one pipeline has them; `sections` is every section, the own one first."""
+
     team: TeamView
     rates: Rates
     since: datetime
@@ -59,6 +90,16 @@ class DigestData:
     reps: analytics.RepFunnels
     closes_this_month: analytics.ExpectedCloses
     closes_next_month: analytics.ExpectedCloses
+    pipeline_id: int = 0  # the team's own pipeline (0: the workspace's first)
+    others: tuple[DigestSection, ...] = ()
+
+    @property
+    def own(self) -> DigestSection:
+        return DigestSection(pipeline_id=self.pipeline_id, **{name: getattr(self, name) for name in _SECTION_FIELDS})
+
+    @property
+    def sections(self) -> tuple[DigestSection, ...]:
+        return (self.own, *self.others)
 
 
 def _month_bounds(now: datetime, tz_name: str | None) -> tuple[date, date, date]:
@@ -69,7 +110,7 @@ def _month_bounds(now: datetime, tz_name: str | None) -> tuple[date, date, date]
     return this_month, next_month, after_next
 
 
-_TUPLES = ("pipeline", "overdue", "dwell", "lost_reasons")
+_TUPLES = ("pipeline", "dwell", "lost_reasons")
 
 
 def _figures_of(columns: dict[str, list], i: int) -> dict[str, Any]:
@@ -117,38 +158,64 @@ class Digests:
         with self.uow() as uow:
             figures = uow.figures
             workspace = uow.workspaces.view(team_id)
+            pipelines = uow.workspaces.pipelines(team_id)
             rates = workspace.rates if workspace else Rates("USD")
             teams = [team for team, _ in requests]
+            sinces = [since for _, since in requests]
             scopes = [analytics.Scope(team_id=team_id, owner_ids=team.member_ids or ("",)) for team in teams]
             months = [_month_bounds(now, team.timezone or (workspace.timezone if workspace else None)) for team in teams]
-            stage_figures = figures.stage_figures_each(scopes, now)  # dwell (one pass over the visits) and the funnel
-            changes = _by_window(scopes, [since for _, since in requests],
-                                 lambda subset, since: figures.changes_between_each(subset, since, now, limit=DIGEST_FULL_TOP))
-            closes_this_month = _by_window(scopes, [(m[0], m[1]) for m in months],
-                                           lambda subset, window: figures.expected_closes_each(subset, rates, *window))
-            closes_next_month = _by_window(scopes, [(m[1], m[2]) for m in months],
-                                           lambda subset, window: figures.expected_closes_each(subset, rates, *window))
-            columns = dict(
-                pipeline=figures.pipeline_by_stage_each(scopes, rates),
-                changes=changes,
-                overdue=figures.overdue_follow_ups_each(scopes, now),
-                without_follow_up=figures.open_without_follow_up_each(scopes, limit=DIGEST_FULL_TOP),
-                # the medians stalled deals are measured against are those of the dwell figures (the same visits)
-                stalled=figures.stalled_each(scopes, now, limit=DIGEST_FULL_TOP,
-                                               medians=[analytics.medians_of(f.dwell) for f in stage_figures]),
-                win_rate=figures.win_rate_each(scopes, now - WIN_RATE_WINDOW, now, rates),
-                lost_reasons=figures.lost_reasons_each(scopes, now - WIN_RATE_WINDOW, now),
-                funnel=[f.funnel for f in stage_figures],
-                dwell=[f.dwell for f in stage_figures],
-                cycle=figures.cycle_length_each(scopes, now - WIN_RATE_WINDOW, now),
-                reps=figures.rep_funnels_each(scopes, now),
-                closes_this_month=closes_this_month,
-                closes_next_month=closes_next_month,
-            )
-        built = [DigestData(team=team, rates=rates, since=since, now=now, **_figures_of(columns, i)) for i, (team, since) in enumerate(requests)]
+            # Which pipelines each team's digest has a section for: its own, then those its reps' deals are in
+            # (one statement for the whole batch; none in a workspace of one pipeline).
+            used = figures.pipelines_in_use_each(scopes, sinces) if pipelines.several else [set() for _ in teams]
+            own = [pipelines.of_team(team.pipeline_id).id for team in teams]
+            sections_of: list[list[int]] = [[own[i]] + [p.id for p in pipelines.all if p.id in used[i] and p.id != own[i]]
+                                            for i in range(len(teams))]
+            # Every figure of a pipeline once for all the teams that have a section of it: a batch costs one
+            # digest's statements per pipeline in use, whatever the number of teams.
+            sections: dict[tuple[int, int], DigestSection] = {}
+            for pipeline in pipelines.all:
+                chosen = [i for i in range(len(teams)) if pipeline.id in sections_of[i]]
+                if chosen:
+                    for i, section in zip(chosen, self._sections(figures, pipeline.id, [scopes[i] for i in chosen],
+                                                                 [sinces[i] for i in chosen], [months[i] for i in chosen], rates, now)):
+                        sections[(i, pipeline.id)] = section
+            overdue = figures.overdue_follow_ups_each(scopes, now)  # follow-ups and deals without one: team-wide, every pipeline
+            without_follow_up = figures.open_without_follow_up_each(scopes, limit=DIGEST_FULL_TOP)
+        built = [DigestData(team=team, rates=rates, since=since, now=now, overdue=tuple(overdue[i]), without_follow_up=without_follow_up[i],
+                            pipeline_id=own[i], others=tuple(sections[(i, pipeline_id)] for pipeline_id in sections_of[i][1:]),
+                            **{name: getattr(sections[(i, own[i])], name) for name in _SECTION_FIELDS})
+                 for i, (team, since) in enumerate(requests)]
         if self.on_built is not None:
             self.on_built(time.perf_counter() - started)
         return built
+
+    @staticmethod
+    def _sections(figures: analytics.Figures, pipeline_id: int, scopes: list[analytics.Scope], sinces: list[datetime],
+                  months: list[tuple[date, date, date]], rates: Rates, now: datetime) -> list[DigestSection]:
+        """One pipeline's section of several teams' digests: each figure one statement for all of them (the
+        figures with a window of their own, one per distinct window)."""
+        scopes = [replace(scope, pipeline_id=pipeline_id) for scope in scopes]
+        stage_figures = figures.stage_figures_each(scopes, now)  # dwell (one pass over the visits) and the funnel
+        changes = _by_window(scopes, sinces, lambda subset, since: figures.changes_between_each(subset, since, now, limit=DIGEST_FULL_TOP))
+        closes_this_month = _by_window(scopes, [(m[0], m[1]) for m in months],
+                                       lambda subset, window: figures.expected_closes_each(subset, rates, *window))
+        closes_next_month = _by_window(scopes, [(m[1], m[2]) for m in months],
+                                       lambda subset, window: figures.expected_closes_each(subset, rates, *window))
+        columns = dict(
+            pipeline=figures.pipeline_by_stage_each(scopes, rates),
+            changes=changes,
+            # the medians stalled deals are measured against are those of the dwell figures (the same visits)
+            stalled=figures.stalled_each(scopes, now, limit=DIGEST_FULL_TOP, medians=[analytics.medians_of(f.dwell) for f in stage_figures]),
+            win_rate=figures.win_rate_each(scopes, now - WIN_RATE_WINDOW, now, rates),
+            lost_reasons=figures.lost_reasons_each(scopes, now - WIN_RATE_WINDOW, now),
+            funnel=[f.funnel for f in stage_figures],
+            dwell=[f.dwell for f in stage_figures],
+            cycle=figures.cycle_length_each(scopes, now - WIN_RATE_WINDOW, now),
+            reps=figures.rep_funnels_each(scopes, now),
+            closes_this_month=closes_this_month,
+            closes_next_month=closes_next_month,
+        )
+        return [DigestSection(pipeline_id=pipeline_id, **_figures_of(columns, i)) for i in range(len(scopes))]
 
     def full_report(self, actor: Actor, sales_team_id: int | None) -> tuple[DigestData]:
         """The digest's "Full report" modal: for the team's manager and admins."""
@@ -163,12 +230,15 @@ class Digests:
     def render(self, data: DigestData, team_id: str) -> tuple[str, list[dict]]:
         """The digest as its team's channel reads it (the workspace's language)."""
         with self.uow() as uow:
-            stages = uow.workspaces.pipelines(team_id).default
+            pipelines = uow.workspaces.pipelines(team_id)
             workspace = uow.workspaces.view(team_id)
-        return digest_message(data, stages, t=translator(workspace.language if workspace else ENGLISH))
+        return digest_message(data, pipelines, t=translator(workspace.language if workspace else ENGLISH))
 
-    def chart(self, data: DigestData, stages: Pipeline, *, t: Translator) -> bytes:
-        return chart_from_data(chart_title_of(data.team, t), funnel_chart_data(data.funnel, stages), t=t)
+    def chart(self, data: DigestData, pipelines: Pipelines, *, t: Translator) -> bytes:
+        """The chart of the team's own pipeline (see `_outbox_rows`)."""
+        pipeline = pipelines.of_team(data.own.pipeline_id)
+        return chart_from_data(chart_title_of(data.team, t, pipeline if pipelines.several else None),
+                               funnel_chart_data(data.own.funnel, pipeline), t=t)
 
     def preview(self, team_id: str, team: TeamView) -> str:
         """The digest as terminal text (oppbot digest --preview): no Slack involved."""
@@ -296,21 +366,28 @@ class Digests:
         # every slot is filled above (Skip, Sent or the exception that stopped the row); mypy cannot see that none is left None
         return outcomes  # type: ignore[return-value]
 
-    def _readers(self, team_id: str, teams: Sequence[TeamView]) -> tuple[Pipeline, dict[str, str]]:
-        """The workspace's stages, and the language of each destination: a manager's DM in the manager's
+    def _readers(self, team_id: str, teams: Sequence[TeamView]) -> tuple[Pipelines, dict[str, str]]:
+        """The workspace's pipelines, and the language of each destination: a manager's DM in the manager's
         language (their Slack locale, else the workspace's), a channel ("#channel") in the workspace's."""
         with self.uow() as uow:
-            stages = uow.workspaces.pipelines(team_id).default
+            stages = uow.workspaces.pipelines(team_id)
             workspace = uow.workspaces.view(team_id)
             languages = {"#channel": workspace.language if workspace else ENGLISH}
             for manager_id in {team.manager_id for team in teams}:
                 languages[manager_id] = uow.workspaces.reader_language(team_id, manager_id)
         return stages, languages
 
-    def _outbox_rows(self, delivery: Delivery, team: TeamView, data: DigestData, stages: Pipeline, now: datetime,
+    def _outbox_rows(self, delivery: Delivery, team: TeamView, data: DigestData, stages: Pipelines, now: datetime,
                      languages: dict[str, str]) -> list[dict]:
-        """One message and one chart per destination (the manager's DM, the team's channel), each in its reader's language."""
-        chart = funnel_chart_data(data.funnel, stages)
+        """One message and one chart per destination (the manager's DM, the team's channel), each in its reader's language.
+
+        The chart is the team's own pipeline's only (the first section), not one per section: files are the
+        slowest and most rate-limited thing the bot sends (files.upload is Slack's tier 2), a second chart per
+        pipeline would multiply the uploads of every batch, and the other sections are usually a rep's few
+        stray deals, whose conversion the message's text says already."""
+        pipeline = stages.of_team(data.own.pipeline_id)
+        named = pipeline if stages.several else None
+        chart = funnel_chart_data(data.own.funnel, pipeline)
         destinations = [("user", team.manager_id)] + ([("channel", team.channel)] if team.channel else [])
         rendered: dict[str, tuple[str, list[dict]]] = {}
         rows = []
@@ -325,7 +402,7 @@ class Digests:
             rows.append(dict(common, kind=DIGEST_POST, dedupe_key=f"{base}:post",
                              payload={"kind": kind, "target": target, "text": text, "blocks": message}))
             rows.append(dict(common, kind=DIGEST_CHART, dedupe_key=f"{base}:chart",
-                             payload={"kind": kind, "target": target, "title": chart_title_of(team, t), "language": language, **chart}))
+                             payload={"kind": kind, "target": target, "title": chart_title_of(team, t, named), "language": language, **chart}))
         return rows
 
     def _channel(self, payload: dict) -> str:
@@ -343,7 +420,10 @@ class Digests:
         return Sent(channel)
 
 
-def chart_title_of(team: TeamView, t: Translator) -> str:
+def chart_title_of(team: TeamView, t: Translator, pipeline: Pipeline | None = None) -> str:
+    """The digest chart's title; the pipeline named when the workspace has several."""
+    if pipeline is not None:
+        return t("{team} · {pipeline}: funnel", team=team.name, pipeline=pipeline.name)
     return t("{team}: funnel", team=team.name)
 
 

@@ -103,10 +103,13 @@ def stalled_message(opp: OpportunityView, stalled: StalledDeal, stages: Pipeline
     """The stalled-deal DM to the owner; `stalled` says which rule flagged it (storage.analytics.stalled)."""
     why = stalled_why(stalled, stages, t=t)
     text = t("{ref} {name} has stalled: {why}", ref=opp.ref, name=escape(opp.name), why=why)
-    select = card_controls(opp, stages, t=t)[0]
+    select = card_controls(opp, stages, t=t)[0]  # the deal's own pipeline's stages
+    where = ([{"type": "context", "elements": [mrkdwn(t("In the {pipeline} pipeline.", pipeline=escape(stages.of_stage(opp.stage_id).name)))]}]
+             if stages.several else [])
     return text, [
         {"type": "section", "text": mrkdwn(t(":hourglass: *{ref} · {name}* ({customer}) has stalled: {why}. Move it on, or plan the next step.",
                                              ref=opp.ref, name=escape(opp.name), customer=escape(opp.customer), why=why))},
+        *where,
         {"type": "actions", "elements": [
             select,
             {"type": "button", "action_id": ADD_FOLLOW_UP_BUTTON, "text": plain(t("Add follow-up")), "style": "primary", "value": str(opp.id)},

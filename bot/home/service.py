@@ -10,7 +10,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.domain.clock import Clock
@@ -32,6 +32,18 @@ HOME_STATS_STALE_LIMIT = timedelta(days=7)
 HOME_ITEMS = 40
 
 
+HOME_CHANGED_WINDOW = timedelta(days=7)  # a manager's team funnel of another pipeline: its reps' deals changed in it this recently (or open)
+
+
+@dataclass(frozen=True)
+class TeamFunnel:
+    """A manager's team in one pipeline: its funnel and stalled deals (the deals now in it, their visits to its stages)."""
+
+    pipeline_id: int
+    funnel: Funnel
+    stalled: Stalled
+
+
 @dataclass(frozen=True)
 class HomePage:
     owner_id: str
@@ -43,7 +55,8 @@ class HomePage:
     due: list[tuple[FollowUpView, OpportunityView]]
     follow_ups: dict[int, FollowUpView]
     my_stalled: Stalled
-    team: tuple[Funnel, Stalled] | None
+    team: tuple[Funnel, Stalled] | None  # the team's own pipeline's (teams[0])
+    teams: tuple[TeamFunnel, ...] = ()  # a manager's: the team's pipeline first, then each other one its reps' deals are in
 
 
 class Home:
@@ -69,22 +82,29 @@ class Home:
             figures = uow.figures
             pipeline = figures.pipeline_by_stage(mine, ctx.workspace.rates)
             team = None
-            team_figures = None
+            teams: list[TeamFunnel] = []
             if actor.is_manager:
-                scope = Scope(ctx.team_id, owner_ids=tuple(sorted(actor.managed_user_ids)), pipeline_id=ctx.home_pipeline.id)
-                # the team's funnel and medians: one pass over its stage visits, one over its deals
-                team_figures = self._cached(("stage figures", scope), now, lambda f: f.stage_figures(scope, now), figures)
-                team = (team_figures.funnel, figures.stalled(scope, now, limit=5, max_days=max_days,
-                                                             medians=medians_of(team_figures.dwell)))
-            # a rep's own deals are measured against the team's typical times (storage.analytics.stalled: norm_scope);
-            # a manager on no sales team is measured against the reps they manage, whose medians are at hand
+                # as the digest decides it: the team's pipeline, then each other pipeline its reps have deals open in or
+                # changed in lately (one statement, none in a workspace of one pipeline), each with its funnel and stalled deals
+                reps = Scope(ctx.team_id, owner_ids=tuple(sorted(actor.managed_user_ids)))
+                own = ctx.home_pipeline.id
+                used = figures.pipelines_in_use_each([reps], [now - HOME_CHANGED_WINDOW])[0] if ctx.pipelines.several else set()
+                for pipeline_id in [own] + [p.id for p in ctx.pipelines.all if p.id in used and p.id != own]:
+                    scope = replace(reps, pipeline_id=pipeline_id)
+                    # the team's funnel and medians in the pipeline: one pass over its stage visits, one over its deals
+                    # (cached by scope, so per pipeline)
+                    team_figures = self._cached(("stage figures", scope), now, lambda f, scope=scope: f.stage_figures(scope, now), figures)
+                    teams.append(TeamFunnel(pipeline_id, team_figures.funnel,
+                                            figures.stalled(scope, now, limit=5, max_days=max_days, medians=medians_of(team_figures.dwell))))
+                team = (teams[0].funnel, teams[0].stalled)
+            # a rep's own deals are measured against the team's typical times (storage.analytics.stalled: norm_scope),
+            # each deal against its own stage's (the medians are per stage, so per pipeline); a manager on no sales team
+            # is measured against the reps they manage
             norms = figures.norm_scope(ctx.team_id, actor.user_id, actor.managed_user_ids)
-            if team_figures is not None and norms == scope:
-                my_medians = medians_of(team_figures.dwell)
-            else:
-                my_medians = self._cached(("norms", norms), now, lambda f: f.stage_medians(norms, now), figures)
+            my_medians = self._cached(("norms", norms), now, lambda f: f.stage_medians(norms, now), figures)
             my_stalled = figures.stalled(mine, now, limit=5, max_days=max_days, medians=my_medians)
-        return HomePage(actor.user_id, [p for p in pipeline if p.count], ctx.workspace.rates, items, total, now, due, follow_ups, my_stalled, team)
+        return HomePage(actor.user_id, [p for p in pipeline if p.count], ctx.workspace.rates, items, total, now, due, follow_ups, my_stalled, team,
+                        tuple(teams))
 
     def _cached(self, key: tuple, now: datetime, compute: Callable, figures):
         """A statistic over whole stage histories (O(history): 30-100 ms for a team at 10^6 deals on

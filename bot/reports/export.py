@@ -20,9 +20,10 @@ from typing import IO
 from zoneinfo import ZoneInfo
 
 from bot.domain.money import Rates
-from bot.domain.stages import resolve_stage
+from bot.domain.normalize import for_parsing
+from bot.domain.stages import resolve_listed_stage, resolve_pipeline, resolve_stage
 from bot.domain.timezones import zone
-from bot.domain.values import LOST, N_, OPEN, STATUSES, TAG_CHOICES, Actor, Forbidden, Invalid, Pipeline
+from bot.domain.values import LOST, N_, OPEN, STATUSES, TAG_CHOICES, Actor, Forbidden, Invalid, Pipeline, Pipelines
 from bot.i18n import ENGLISH, Translator
 from storage.db import UnitOfWorkFactory
 
@@ -34,7 +35,7 @@ HEADERS = {
     "stage_entered_at": N_("stage_entered_at"), "expected_close": N_("expected_close"), "closed_at": N_("closed_at"),
     "lost_reason": N_("lost_reason"), "industry": N_("industry"), "region": N_("region"), "company_size": N_("company_size"),
     "source": N_("source"), "found": N_("found"), "reach": N_("reach"), "visibility": N_("visibility"),
-    "change_kind": N_("change_kind"), "next_step": N_("next_step"), "history": N_("history"),
+    "change_kind": N_("change_kind"), "next_step": N_("next_step"), "pipeline": N_("pipeline"), "history": N_("history"),
 }
 COLUMNS = list(HEADERS)
 TIMED = ("created_at", "updated_at", "stage_entered_at", "closed_at", "history")  # their header names the time zone
@@ -43,7 +44,9 @@ TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 BOM = "\ufeff"
 BATCH = 500
 # The one list of `/opp export` filters (key:value); `bom:no` is a flag: plain UTF-8, no byte order mark.
-EXPORT_FILTERS = ("status", "stage", "owner", "industry", "region", "since", "bom")
+# `pipeline:<name>|all` (the grammar reads it first): the team's pipeline unless named; `all` every pipeline.
+EXPORT_FILTERS = ("pipeline", "status", "stage", "owner", "industry", "region", "since", "bom")
+ALL_PIPELINES = ("all", "全部", "所有")  # `pipeline:all`
 SPOOL_IN_MEMORY = 4 * 1024 * 1024  # bytes; a larger export goes on to disk
 
 
@@ -56,13 +59,14 @@ class ExportFilter:
     region: str | None = None
     since: datetime | None = None
     bom: bool = True  # UTF-8 with a byte order mark, as Excel needs it to read UTF-8
+    pipeline_id: int | None = None  # the deals now in this pipeline; None: every pipeline
 
 
 def filter_payload(wanted: ExportFilter) -> dict:
     """The filter as an outbox row's payload (JSON)."""
     return {"status": wanted.status, "stage_id": wanted.stage_id, "owner_ids": list(wanted.owner_ids) if wanted.owner_ids is not None else None,
             "industry": wanted.industry, "region": wanted.region, "since": wanted.since.isoformat() if wanted.since else None,
-            "bom": wanted.bom}
+            "bom": wanted.bom, "pipeline_id": wanted.pipeline_id}
 
 
 def filter_of(payload: dict) -> ExportFilter:
@@ -70,19 +74,30 @@ def filter_of(payload: dict) -> ExportFilter:
     since = payload.get("since")
     return ExportFilter(status=payload.get("status"), stage_id=payload.get("stage_id"), owner_ids=tuple(owners) if owners is not None else None,
                         industry=payload.get("industry"), region=payload.get("region"), since=datetime.fromisoformat(since) if since else None,
-                        bom=payload.get("bom", True))
+                        bom=payload.get("bom", True), pipeline_id=payload.get("pipeline_id"))  # none recorded (older rows): every pipeline
 
 
-def build_filter(actor: Actor, pairs: tuple[tuple[str, str], ...], stages: Pipeline) -> ExportFilter:
-    """Turn `/opp export key:value …` into a filter, limited to what the actor may see."""
-    values: dict = {}
+def build_filter(actor: Actor, pairs: tuple[tuple[str, str], ...], stages: Pipeline | Pipelines, home: Pipeline | None = None) -> ExportFilter:
+    """Turn `/opp export key:value …` into a filter, limited to what the actor may see: the deals of `home` (the
+    reader's team's pipeline) unless `pipeline:<name>` names another or `pipeline:all` asks for every one; `stage:`
+    is a stage of the chosen pipeline (with `all`, of the home pipeline first, else of another: `renewals:quote`)."""
+    pipelines = stages if isinstance(stages, Pipelines) else Pipelines((stages,))
+    home = home or (stages if isinstance(stages, Pipeline) else pipelines.default)
+    named = dict(pairs).get("pipeline")
+    chosen: Pipeline | None = home
+    if named is not None:
+        chosen = None if for_parsing(named).strip().casefold() in ALL_PIPELINES else resolve_pipeline(named, pipelines.all)
+    values: dict = {"pipeline_id": chosen.id if chosen is not None else None}
     for key, value in pairs:
+        if key == "pipeline":
+            continue
         if key == "status":
             if value.lower() not in STATUSES:
                 raise Invalid(N_("status: is open, won or lost."))
             values["status"] = value.lower()
         elif key == "stage":
-            values["stage_id"] = resolve_stage(value.replace("_", " "), stages).id
+            stage = value.replace("_", " ")
+            values["stage_id"] = (resolve_stage(stage, chosen) if chosen is not None else resolve_listed_stage(stage, pipelines, home)).id
         elif key == "owner":
             values["owner_ids"] = (value,)
         elif key in ("industry", "region"):
@@ -153,9 +168,11 @@ class _Names:
         return self.known.get(user_id, user_id)
 
 
-def write_csv(uow_factory: UnitOfWorkFactory, team_id: str, wanted: ExportFilter, stages: Pipeline, *, t: Translator) -> ExportFile:
+def write_csv(uow_factory: UnitOfWorkFactory, team_id: str, wanted: ExportFilter, stages: Pipeline | Pipelines, *, t: Translator) -> ExportFile:
     """Write the CSV a batch of opportunities at a time, so a large export never sits in memory whole;
-    in t's language (the headers, statuses, tags and the history's words)."""
+    in t's language (the headers, statuses, tags and the history's words). Stages are named across every
+    pipeline (a deal's history may have visits in another), and each deal's pipeline has its column."""
+    pipelines = stages if isinstance(stages, Pipelines) else Pipelines((stages,))
     file = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 - it outlives this call: ExportFile.close closes it
     text = io.TextIOWrapper(file, encoding="utf-8", newline="")
     with uow_factory() as uow:
@@ -180,10 +197,10 @@ def write_csv(uow_factory: UnitOfWorkFactory, team_id: str, wanted: ExportFilter
         return value if english or label is None else t(label)
 
     def step(c) -> str:
-        source = stages.name_of(c.from_stage_id) if c.from_status else t("created")
+        source = pipelines.name_of(c.from_stage_id) if c.from_status else t("created")
         if c.from_status not in (None, OPEN):
             source = t("{stage} ({status})", stage=source, status=status(c.from_status))
-        target = status(c.to_status) if c.to_status != OPEN else stages.name_of(c.to_stage_id)
+        target = status(c.to_status) if c.to_status != OPEN else pipelines.name_of(c.to_stage_id)
         if c.to_status == LOST and c.lost_reason:
             target = t("{status} ({reason})", status=target, reason=c.lost_reason)
         # who made the change by Slack id: stable whatever the profile cache holds (the owner's name has its column)
@@ -194,7 +211,8 @@ def write_csv(uow_factory: UnitOfWorkFactory, team_id: str, wanted: ExportFilter
     while True:
         with uow_factory() as uow:
             batch = uow.reports.export_batch(team_id, after_id=after_id, limit=BATCH, status=wanted.status, stage_id=wanted.stage_id,
-                                             owner_ids=wanted.owner_ids, industry=wanted.industry, region=wanted.region, since=wanted.since)
+                                             owner_ids=wanted.owner_ids, industry=wanted.industry, region=wanted.region, since=wanted.since,
+                                             pipeline_id=wanted.pipeline_id)
             if not batch:
                 break
             changes = uow.reports.history_of_many(team_id, [o.id for o in batch if o.id is not None])
@@ -204,11 +222,12 @@ def write_csv(uow_factory: UnitOfWorkFactory, team_id: str, wanted: ExportFilter
             writer.writerow([
                 f"OPP-{opp.number}", opp.name, opp.customer, opp.amount if opp.amount is not None else "", opp.currency,
                 converted(opp.amount, opp.currency, rates), status(opp.status),
-                stages.name_of(opp.stage_id), names[opp.owner_id], opp.owner_id,
+                pipelines.name_of(opp.stage_id), names[opp.owner_id], opp.owner_id,
                 _time(opp.created_at, tz), _time(opp.updated_at, tz), _time(opp.stage_entered_at, tz),
                 opp.close_date.isoformat() if opp.close_date else "", _time(opp.closed_at, tz), opp.lost_reason or "",
                 opp.industry or "", opp.region or "", opp.company_size or "", opp.source or "", tag("found", opp.found),
-                tag("reach", opp.reach), tag("visibility", opp.visibility), tag("change_kind", opp.change_kind), opp.next_step or "", steps,
+                tag("reach", opp.reach), tag("visibility", opp.visibility), tag("change_kind", opp.change_kind), opp.next_step or "",
+                pipelines.of_stage(opp.stage_id).name, steps,
             ])
             rows += 1
         after_id = batch[-1].id or 0

@@ -15,8 +15,9 @@ from slack_sdk.errors import SlackApiError
 from bot.domain.clock import Clock
 from bot.domain.money import Rates
 from bot.domain.periods import PeriodError, parse_period
+from bot.domain.stages import resolve_pipeline
 from bot.domain.timezones import zone
-from bot.domain.values import N_, Actor, Context, Forbidden, Invalid
+from bot.domain.values import N_, Actor, Context, Forbidden, Invalid, Pipeline
 from bot.i18n import ENGLISH, Translator, translator
 from bot.outbox.dispatcher import PERMANENT_ERRORS, Dispatcher, Sent, Wake, WakeUp
 from bot.reports.charts import THE_WORKSPACE, YOU, chart_from_data, chart_title, funnel_chart_data
@@ -37,6 +38,8 @@ class FunnelFigures:
     funnel: Funnel  # the text and the chart show this one result
     win_rate: WinRate
     pipeline: list[StagePipeline]
+    of: Pipeline | None = None  # the pipeline the figures are of
+    named: bool = False  # the workspace has several pipelines: the answer names this one
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class Report:
     rates: Rates
     rows: list[ReportRow]
     lost_reasons: tuple[LostReason, ...] = ()  # `by reason`: every close to Lost in the period, by the reason kept with it
+    pipeline_name: str | None = None  # the pipeline reported on, when the workspace has several
 
 
 class Reports:
@@ -55,6 +59,27 @@ class Reports:
         self.clock = clock
         self.teams = teams
         self.wake = wake or WakeUp()
+
+    def pipeline_for(self, ctx: Context, filters: tuple[tuple[str, str], ...] = (), *, user_id: str | None = None,
+                     team_name: str | None = None) -> Pipeline:
+        """The pipeline a figure is of: `pipeline:<name>` when given (exact name, unique prefix or unique part, any
+        pipeline of the workspace), else the pipeline of the team asked about — a team by name, the team of the
+        rep asked about, the team the manager asking manages — else the asker's team's (`ctx.home_pipeline`)."""
+        named = dict(filters).get("pipeline")
+        if named is not None:
+            return resolve_pipeline(named, ctx.pipelines.all)
+        teams = self.teams.all(ctx.team_id)
+        team = None
+        if user_id:
+            team = next((t for t in teams if user_id in t.member_ids), None)
+        elif team_name not in (None, "team"):
+            wanted = (team_name or "").strip().lower()
+            matches = [t for t in teams if t.name.lower() == wanted] or [t for t in teams if t.name.lower().startswith(wanted)]
+            team = matches[0] if len(matches) == 1 else None
+        elif ctx.actor.is_manager:
+            managed = [t for t in teams if t.manager_id == ctx.user_id]
+            team = managed[0] if len(managed) == 1 else None
+        return ctx.pipelines.of_team(team.pipeline_id) if team is not None else ctx.home_pipeline
 
     def scope_for(self, actor: Actor, *, user_id: str | None = None, team_name: str | None = None) -> tuple[Scope, str]:
         """Whose deals: a person (self, a managed rep, anyone for admins), a team, or by default one's own team or self."""
@@ -73,10 +98,12 @@ class Reports:
             return Scope(actor.team_id, owner_ids=team.member_ids or ("",)), team.name
         return Scope(actor.team_id, owner_ids=(actor.user_id,)), YOU
 
-    def funnel(self, ctx: Context, *, user_id: str | None = None, team_name: str | None = None) -> FunnelFigures:
-        """The figures, and the chart for the actor's DM recorded in the same transaction."""
+    def funnel(self, ctx: Context, *, user_id: str | None = None, team_name: str | None = None,
+               filters: tuple[tuple[str, str], ...] = ()) -> FunnelFigures:
+        """The figures of one pipeline (`pipeline_for`), and its chart for the actor's DM recorded in the same transaction."""
         scope, who = self.scope_for(ctx.actor, user_id=user_id, team_name=team_name)
-        scope = replace(scope, pipeline_id=ctx.home_pipeline.id)
+        chosen = self.pipeline_for(ctx, filters, user_id=user_id, team_name=team_name)
+        scope = replace(scope, pipeline_id=chosen.id)
         now = self.clock.now()
         rates = ctx.workspace.rates
         with self.uow(write=True) as uow:
@@ -85,12 +112,13 @@ class Reports:
             pipeline = uow.figures.pipeline_by_stage(scope, rates)
             uow.outbox.schedule(team_id=ctx.team_id, kind=FUNNEL_CHART, subject_id=0, dedupe_key=f"funnel-chart:{uuid.uuid4().hex}",
                                 due_at=now, now=now, payload={"user": ctx.user_id, "who": who,
-                                                              "chart": funnel_chart_data(funnel, ctx.home_pipeline)})
+                                                              "chart": funnel_chart_data(funnel, chosen),
+                                                              **({"pipeline": chosen.name} if ctx.pipelines.several else {})})
             uow.commit()
         self.wake()
-        return FunnelFigures(who, rates, funnel, rate, list(pipeline))
+        return FunnelFigures(who, rates, funnel, rate, list(pipeline), chosen, ctx.pipelines.several)
 
-    def report(self, ctx: Context, dimension: str, period_text: str | None) -> Report:
+    def report(self, ctx: Context, dimension: str, period_text: str | None, filters: tuple[tuple[str, str], ...] = ()) -> Report:
         if dimension not in REPORT_BY:
             raise Invalid(N_("Report by {choices} or {last}."), choices=", ".join(REPORT_BY[:-1]), last=REPORT_BY[-1])
         try:
@@ -100,19 +128,22 @@ class Reports:
             raise Invalid(getattr(exc, "message", str(exc)), **getattr(exc, "values", {})) from None
         if ctx.actor.is_admin:
             scope, who = Scope(ctx.team_id), THE_WORKSPACE
+            chosen = self.pipeline_for(ctx, filters, team_name="team")  # an admin's: the named one, else their own team's
         else:
             scope, who = self.scope_for(ctx.actor)
-        scope = replace(scope, pipeline_id=ctx.home_pipeline.id)
+            chosen = self.pipeline_for(ctx, filters)
+        scope = replace(scope, pipeline_id=chosen.id)
         rates = ctx.workspace.rates
+        name = chosen.name if ctx.pipelines.several else None
         with self.uow() as uow:
             if dimension == BY_REASON:
-                return Report(dimension, period.label, who, rates, [], uow.figures.lost_reasons(scope, period.start, period.end))
+                return Report(dimension, period.label, who, rates, [], uow.figures.lost_reasons(scope, period.start, period.end), name)
             rows = uow.figures.report(scope, dimension, period.start, period.end, rates)
-        return Report(dimension, period.label, who, rates, list(rows))
+        return Report(dimension, period.label, who, rates, list(rows), pipeline_name=name)
 
     def export(self, ctx: Context, filters: tuple[tuple[str, str], ...]) -> ExportFilter:
         """Check the filters (limited to what the actor may see) and record the export for their DM."""
-        wanted = build_filter(ctx.actor, filters, ctx.home_pipeline)
+        wanted = build_filter(ctx.actor, filters, ctx.pipelines, self.pipeline_for(ctx))
         now = self.clock.now()
         with self.uow(write=True) as uow:
             uow.outbox.schedule(team_id=ctx.team_id, kind=EXPORT, subject_id=0, dedupe_key=f"export:{uuid.uuid4().hex}", due_at=now, now=now,
@@ -122,11 +153,11 @@ class Reports:
         return wanted
 
     def export_all(self, team_id: str) -> ExportFile:
-        """Every opportunity of a workspace (`oppbot export`)."""
+        """Every opportunity of a workspace, of every pipeline (`oppbot export`)."""
         with self.uow() as uow:
-            stages = uow.workspaces.pipelines(team_id).default
+            stages = uow.workspaces.pipelines(team_id)
         # for scripts: plain UTF-8, the columns' English names (the workspace's time zone, as every export)
-        wanted = build_filter(Actor(team_id=team_id, user_id="oppbot-cli", is_admin=True), (("bom", "no"),), stages)
+        wanted = build_filter(Actor(team_id=team_id, user_id="oppbot-cli", is_admin=True), (("pipeline", "all"), ("bom", "no")), stages)
         return write_csv(self.uow, team_id, wanted, stages, t=translator(ENGLISH))
 
 
@@ -176,6 +207,8 @@ class ReportSenders:
             t = translator(uow.workspaces.reader_language(delivery.team_id, user))
             stages = uow.workspaces.pipelines(delivery.team_id).default if "chart" not in delivery.payload else None
         title = chart_title(delivery.payload["who"], t=t)
+        if "pipeline" in delivery.payload:  # a workspace of several pipelines: the chart says whose
+            title = t("{title} · {pipeline}", title=title, pipeline=delivery.payload["pipeline"])
         if stages is None:
             png = chart_from_data(title, delivery.payload["chart"], t=t)
         else:  # recorded before the chart's data was: the steps as they were counted then, without outcomes
@@ -187,7 +220,7 @@ class ReportSenders:
     def send_export(self, delivery: Delivery, now: datetime) -> Sent:
         user = delivery.payload["user"]
         with self.uow() as uow:
-            stages = uow.workspaces.pipelines(delivery.team_id).default
+            stages = uow.workspaces.pipelines(delivery.team_id)
             t = translator(uow.workspaces.reader_language(delivery.team_id, user))
             workspace = uow.workspaces.view(delivery.team_id)
         exported = write_csv(self.uow, delivery.team_id, filter_of(delivery.payload["filter"]), stages, t=t)

@@ -104,9 +104,15 @@ def report_message(dimension: str, period_label: str, who: str, rows, rates: Rat
     return title, message
 
 
-def funnel_message(figures: FunnelFigures, stages: Pipeline, *, t: Translator) -> tuple[str, list[dict]]:
-    """`/opp funnel`: conversion step by step (the last into Won), the lost deals, what is open, the win rate."""
-    lines = [f"*{funnel_title(figures.who, t=t)}*"]
+def funnel_message(figures: FunnelFigures, stages: Pipeline | None = None, *, t: Translator) -> tuple[str, list[dict]]:
+    """`/opp funnel`: conversion step by step (the last into Won), the lost deals, what is open, the win rate; of one
+    pipeline (`figures.of`), named when the workspace has several."""
+    stages = figures.of or stages
+    assert stages is not None, "the funnel's pipeline"
+    title = funnel_title(figures.who, t=t)
+    if figures.named:
+        title = t("{title} · {pipeline} pipeline", title=title, pipeline=escape(stages.name))
+    lines = [f"*{title}*"]
     for step in figures.funnel.steps:
         target = stages.name_of(step.next_stage_id) if step.next_stage_id else t("Won")
         lines.append(t("{stage} → {next}: {converted} of {reached} ({rate})", stage=escape(stages.name_of(step.stage_id)), next=escape(target),
@@ -130,8 +136,14 @@ def funnel_message(figures: FunnelFigures, stages: Pipeline, *, t: Translator) -
 
 def report_view(report: Report, *, t: Translator) -> tuple[str, list[dict]]:
     if report.dimension == BY_REASON:
-        return lost_reasons_message(report.period_label, report.who, report.lost_reasons, t=t)
-    return report_message(report.dimension, report.period_label, report.who, report.rows, report.rates, t=t)
+        title, blocks = lost_reasons_message(report.period_label, report.who, report.lost_reasons, t=t)
+    else:
+        title, blocks = report_message(report.dimension, report.period_label, report.who, report.rows, report.rates, t=t)
+    if report.pipeline_name is not None:  # a workspace of several pipelines: say which one this is
+        title = t("{title} · {pipeline} pipeline", title=title, pipeline=report.pipeline_name)
+        blocks = [{"type": "context", "elements": [mrkdwn(t("In the *{pipeline}* pipeline (`pipeline:<name>` for another).",
+                                                            pipeline=escape(report.pipeline_name)))]}, *blocks]
+    return title, blocks
 
 
 def lost_reasons_message(period_label: str, who: str, reasons: Sequence[LostReason], *, t: Translator) -> tuple[str, list[dict]]:

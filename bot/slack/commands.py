@@ -145,7 +145,9 @@ def _new(args: list[str], rest: str) -> Command:
     return Command("new", text=rest or None)
 
 
-@subcommand("list", N_("/opp list [stage] [@user]"), N_("open opportunities by stage, oldest in stage first"), aliases=("列表",))
+@subcommand("list", N_("/opp list [stage] [@user]"),
+            N_("open opportunities by stage, oldest in stage first; another pipeline's stage as pipeline:stage, e.g. renewals:negotiation"),
+            aliases=("列表",))
 def _list(args: list[str], rest: str) -> Command:
     user_id = None
     stage_words = []
@@ -185,6 +187,15 @@ def _stage(args: list[str], rest: str) -> Command:
     return Command("stage", ref=parse_ref(args[0]), stage=" ".join(args[1:]))
 
 
+@subcommand("move", N_("/opp move OPP-12 <pipeline> [stage]"),
+            N_("managers and admins: move a deal to another pipeline, into the stage named, else the one of the same name or place"),
+            aliases=("转移",))
+def _move(args: list[str], rest: str) -> Command:
+    if len(args) < 2:
+        raise CommandError(N_("Usage: /opp move OPP-12 <pipeline> [stage]."))
+    return Command("move", ref=parse_ref(args[0]), text=_rest_after(rest, args[0]))
+
+
 @subcommand("followup", N_("/opp followup OPP-12 <when> <what>"),
             N_("plan a follow-up: “in 3 days call back”, “tomorrow 9am send quote”, “friday demo”, “2026-12-03 14:00 review”"),
             aliases=("follow-up", "fu", "跟进"))
@@ -219,16 +230,40 @@ def _team(args: list[str], rest: str) -> Command:
     return Command("team", action="show", team=rest or None)
 
 
-@subcommand("funnel", N_("/opp funnel [@user|team|<team name>]"), N_("funnel chart, conversion and win rate"), aliases=("漏斗",))
+_PIPELINE_KEYS = ("pipeline", "管道")  # `pipeline:renewals`, `管道：续约`
+
+
+def _pipeline_words(args: list[str]) -> tuple[list[str], tuple[tuple[str, str], ...]]:
+    """The words other than `pipeline:<name>`, and that filter (("pipeline", name),) when given: "_" stands for a space
+    (`pipeline:new_business`); the name is resolved against the workspace's pipelines by the service."""
+    kept, found = [], []
+    for word in args:
+        key, sep, value = re.split("([:：])", word, maxsplit=1) if re.search("[:：]", word) else (word, "", "")
+        if sep and for_parsing(key).lower() in _PIPELINE_KEYS:
+            if not value.strip():
+                raise CommandError(N_("pipeline: needs a pipeline's name, e.g. pipeline:renewals."))
+            found.append(("pipeline", value.replace("_", " ")))
+        else:
+            kept.append(word)
+    if len(found) > 1:
+        raise CommandError(N_("Name one pipeline: pipeline:<name>."))
+    return kept, tuple(found)
+
+
+@subcommand("funnel", N_("/opp funnel [@user|team|<team name>] [pipeline:<name>]"),
+            N_("funnel chart, conversion and win rate (of your team's pipeline unless you name one)"), aliases=("漏斗",))
 def _funnel(args: list[str], rest: str) -> Command:
+    args, pipeline = _pipeline_words(args)
+    if pipeline:
+        rest = " ".join(args)
     if len(args) > 1 and not args[0].startswith("<@"):
-        return Command("funnel", team=rest)
+        return Command("funnel", team=rest, filters=pipeline)
     if args and args[0].startswith(("<@", "@")):
         user_id = parse_mention(args[0])
         if user_id is None or len(args) > 1:
-            raise CommandError(N_("Usage: /opp funnel [@user|team|<team name>] — pick the person from the @ menu."))
-        return Command("funnel", user_id=user_id)
-    return Command("funnel", team=rest or None)
+            raise CommandError(N_("Usage: /opp funnel [@user|team|<team name>] [pipeline:<name>] — pick the person from the @ menu."))
+        return Command("funnel", user_id=user_id, filters=pipeline)
+    return Command("funnel", team=rest or None, filters=pipeline)
 
 
 _DIMENSION_CHOICES = f"{', '.join(REPORT_BY[:-1])} or {REPORT_BY[-1]}"
@@ -237,10 +272,11 @@ _ZH_DIMENSIONS = {"行业": "industry", "地区": "region", "区域": "region", 
                   "月份": "month", "月": "month", "销售": "rep", "负责人": "rep", "原因": "reason", "输单原因": "reason"}
 
 
-@subcommand("report", N_("/opp report by industry|region|size|tag|month|rep|reason [period]"),
-            N_("per group, the deals created and the deals won or lost in the period; by reason: why deals were lost. "
-               "Period: this month, last quarter, last 90 days, 2026, 2026-11, 2026-Q3…"), aliases=("报表",))
+@subcommand("report", N_("/opp report by industry|region|size|tag|month|rep|reason [period] [pipeline:<name>]"),
+            N_("per group, the deals created and the deals won or lost in the period, in your team's pipeline unless you name one; "
+               "by reason: why deals were lost. Period: this month, last quarter, last 90 days, 2026, 2026-11, 2026-Q3…"), aliases=("报表",))
 def _report(args: list[str], rest: str) -> Command:
+    args, pipeline = _pipeline_words(args)
     if args and for_parsing(args[0]).startswith("按"):  # 按行业 / 按 行业: "by industry"
         args = ["by", *([args[0][1:]] if len(args[0]) > 1 else []), *args[1:]]
     if len(args) < 2 or for_parsing(args[0]).lower() != "by":
@@ -248,13 +284,16 @@ def _report(args: list[str], rest: str) -> Command:
     dimension = _ZH_DIMENSIONS.get(for_parsing(args[1]), for_parsing(args[1]).lower())
     if dimension not in REPORT_BY:
         raise CommandError(N_("I can't report by “{word}”; choose {choices}."), word=args[1][:30], choices=_DIMENSION_CHOICES)
-    return Command("report", action=dimension, text=" ".join(args[2:]) or None)
+    return Command("report", action=dimension, text=" ".join(args[2:]) or None, filters=pipeline)
 
 
-@subcommand("export", N_("/opp export [status:open|won|lost] [stage:<name>] [owner:@user] [industry:<x>] [region:<x>] [since:2026-01-01]"),
-            N_("a CSV of opportunities and their stage history, by DM"), aliases=("导出",))
+@subcommand("export", N_("/opp export [pipeline:<name>|all] [status:open|won|lost] [stage:<name>] [owner:@user] [industry:<x>] [region:<x>] "
+                          "[since:2026-01-01]"),
+            N_("a CSV of opportunities and their stage history, by DM: your team's pipeline unless you name one (all: every pipeline)"),
+            aliases=("导出",))
 def _export(args: list[str], rest: str) -> Command:
-    filters = []
+    args, pipeline = _pipeline_words(args)
+    filters = list(pipeline)
     for word in args:
         key, sep, value = re.split("([:：])", word, maxsplit=1) if re.search("[:：]", word) else (word, "", "")
         key = for_parsing(key).lower()  # stage：方案 as typed with a Chinese colon; the value is read by its own parser
@@ -294,9 +333,7 @@ def _away(args: list[str], rest: str) -> Command:
 
 @subcommand("config", N_("/opp config"), N_("pipeline settings: stage alerts, probabilities, stalled days (admins)"), permission=ADMINS)
 def _config(args: list[str], rest: str) -> Command:
-    if args:
-        raise CommandError(N_("Usage: /opp config (it takes no arguments)."))
-    return Command("config")
+    return Command("config", text=rest.strip() or None)  # the pipeline to edit (`/opp config Renewals`); none: the admin's own
 
 
 @subcommand("help", N_("/opp help"), N_("this help"), aliases=("帮助",), in_ack=True)

@@ -437,12 +437,20 @@ def _stages(reader: _Reader, stages_data: object, pipeline_index: int | None) ->
         seen_names.add(name.lower())
         stages.append(StageConfig(
             name=name,
-            probability=reader_of.integer(stage, "probability", table, i, *PROBABILITY_RANGE, default=min(90, 10 * (i + 1))),
-            max_days=reader_of.integer(stage, "max_days", table, i, *MAX_DAYS_RANGE, default=30),
+            probability=reader_of.integer(stage, "probability", table, i, *PROBABILITY_RANGE, default=default_probability(i)),
+            max_days=reader_of.integer(stage, "max_days", table, i, *MAX_DAYS_RANGE, default=DEFAULT_MAX_DAYS),
             alert_channel=reader_of.string(stage, "alert_channel", table, i, pattern=_CHANNEL, what=CHANNEL_WHAT),
             alert_usergroup=reader_of.string(stage, "alert_usergroup", table, i, pattern=USERGROUP_ID, what="a user group id like S0123ABCD"),
         ))
     return tuple(stages)
+
+
+DEFAULT_MAX_DAYS = 30
+
+
+def default_probability(index: int) -> int:
+    """The win probability of the stage at `index` (from 0) that gives none: 10 %, 20 %, … up to 90 %."""
+    return min(90, 10 * (index + 1))
 
 
 class _NestedReader(_Reader):

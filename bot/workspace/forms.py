@@ -1,4 +1,4 @@
-"""Validating the /opp config modal."""
+"""Validating the /opp config modal (one pipeline's settings, the workspace's rates) and the "Add a pipeline" modal."""
 
 from __future__ import annotations
 
@@ -10,8 +10,19 @@ from decimal import Decimal
 from bot.deals.forms import _text
 from bot.domain.languages import ENGLISH
 from bot.domain.money import MAX_RATE, RATE_DECIMALS, read_rate
-from bot.domain.values import MAX_DAYS_RANGE, N_, PROBABILITY_RANGE, Pipeline
+from bot.domain.values import (
+    MAX_DAYS_RANGE,
+    MAX_STAGES,
+    N_,
+    PIPELINE_DESCRIPTION_MAX,
+    PIPELINE_NAME_MAX,
+    PROBABILITY_RANGE,
+    STAGE_NAME_MAX,
+    Invalid,
+    Pipeline,
+)
 from bot.i18n import Translator, translator
+from bot.workspace.config import DEFAULT_MAX_DAYS, StageConfig, default_probability
 
 
 @dataclass(frozen=True)
@@ -30,6 +41,38 @@ class WorkspaceSettings:
     won_channel: str | None
     lost_channel: str | None
     exchange_rates: tuple[tuple[str, Decimal], ...] = ()  # (currency, one unit in the workspace currency), by code
+    name: str | None = None  # the pipeline's new name (None: kept)
+    description: str | None = None  # its new description (None: kept)
+    retire: bool = False  # retire the pipeline (its stages too; its deals and history stay readable)
+
+
+@dataclass(frozen=True)
+class NewPipeline:
+    """The "Add a pipeline" modal: a pipeline with its stages, positioned last."""
+
+    name: str
+    description: str
+    stages: tuple[StageConfig, ...]
+    won_channel: str | None = None
+    lost_channel: str | None = None
+
+
+class SettingsProblem(Invalid):
+    """A refused /opp config change, shown under one field of the form (`field`: name, retire, …)."""
+
+    def __init__(self, field: str, message: str, /, **values: object) -> None:
+        super().__init__(message, **values)
+        self.field = field
+
+
+def pipeline_block(pipeline_id: int, field: str) -> str:
+    """The block id of one of a pipeline's own fields in the config modal: it names the pipeline, so that Slack
+    doesn't carry what was typed for one pipeline over to another when the modal is redrawn."""
+    return f"pipeline:{pipeline_id}:{field}"
+
+
+RETIRE = "retire"
+KEEP = "keep"
 
 
 MAX_RATE_LINES = 50
@@ -108,13 +151,117 @@ def validate_workspace_settings(values: Mapping[str, object], stages: Pipeline, 
             settings.append(StageSettings(stage.id, channel, group, probability, max_days))
     outcome = {}
     for key in ("won_channel", "lost_channel"):
-        channel = _text(values, key) or None
+        block = pipeline_block(stages.id, key)
+        channel = _text(values, block) or None
         if channel is not None and not _CHANNEL.match(channel):
-            errors[key] = t("Pick a channel from the list.")
+            errors[block] = t("Pick a channel from the list.")
         outcome[key] = channel
+    name = description = None
+    if (block := pipeline_block(stages.id, "name")) in values:
+        name, problem = read_pipeline_name(_text(values, block), t=t)
+        if problem:
+            errors[block] = problem
+    if (block := pipeline_block(stages.id, "description")) in values:
+        description = " ".join(_text(values, block).split())
+        if len(description) > PIPELINE_DESCRIPTION_MAX:
+            errors[block] = t("At most {n} characters.", n=PIPELINE_DESCRIPTION_MAX)
+    retire = _text(values, pipeline_block(stages.id, "retire")) == RETIRE
     rates, problem = read_rate_lines(_text(values, "exchange_rates"), base_currency, t=t)
     if problem:
         errors["exchange_rates"] = problem
     if errors:
         return None, errors
-    return WorkspaceSettings(stages.id, tuple(settings), outcome["won_channel"], outcome["lost_channel"], rates), {}
+    return WorkspaceSettings(stages.id, tuple(settings), outcome["won_channel"], outcome["lost_channel"], rates,
+                             name=name, description=description, retire=retire), {}
+
+
+def read_pipeline_name(raw: str, *, t: Translator) -> tuple[str, str | None]:
+    name = " ".join(raw.split())
+    if not name:
+        return name, t("Give the pipeline a name.")
+    if len(name) > PIPELINE_NAME_MAX:
+        return name, t("A pipeline's name is at most {n} characters.", n=PIPELINE_NAME_MAX)
+    return name, None
+
+
+NEW_PIPELINE_BLOCKS = ("new_pipeline:name", "new_pipeline:description", "new_pipeline:stages", "new_pipeline:won_channel",
+                       "new_pipeline:lost_channel")
+_NUMBER = re.compile(r"-?[0-9]{1,6}")
+
+
+def read_stage_lines(raw: str, *, t: Translator) -> tuple[tuple[StageConfig, ...], str | None]:
+    """The stages box of "Add a pipeline": one stage a line, `Name, probability, max days` (`Renewal due, 40, 30`);
+    the probability and the days may be left out, with the configuration file's defaults. An error names the line."""
+    lines = [line for line in raw.replace("，", ",").splitlines() if line.strip()]
+    if not lines:
+        return (), t("Give at least one stage, one a line: “Name, probability, max days”.")
+    if len(lines) > MAX_STAGES:
+        return (), t("At most {n} stages, one a line.", n=MAX_STAGES)
+    stages: list[StageConfig] = []
+    seen: set[str] = set()
+    for number, line in enumerate(lines, start=1):
+        shown = clip_line(line)
+        parts = [part.strip() for part in line.split(",")]
+        if len(parts) > 3:
+            return (), t("Line {number} (“{line}”): write “Name, probability, max days”, like “Renewal due, 40, 30”.", number=number, line=shown)
+        name = " ".join(parts[0].split())
+        if not name:
+            return (), t("Line {number} (“{line}”): the stage needs a name.", number=number, line=shown)
+        if len(name) > STAGE_NAME_MAX:
+            return (), t("Line {number}: a stage name is at most {n} characters.", number=number, n=STAGE_NAME_MAX)
+        if name.lower() in ("won", "lost"):
+            return (), t("Line {number}: Won and Lost are outcomes, not stages; leave them out.", number=number)
+        if re.fullmatch(r"[0-9]+", name):
+            return (), t("Line {number}: a stage name can't be only digits (digits select stages by number).", number=number)
+        if name.lower() in seen:
+            return (), t("Line {number}: the stage “{name}” is given twice.", number=number, name=name)
+        seen.add(name.lower())
+        probability, max_days = default_probability(len(stages)), DEFAULT_MAX_DAYS
+        if len(parts) > 1 and parts[1]:
+            value, problem = _line_number(parts[1], PROBABILITY_RANGE, PROBABILITY_PROBLEMS, t)
+            if problem:
+                return (), t("Line {number} (“{line}”): {problem}", number=number, line=shown, problem=problem)
+            assert value is not None
+            probability = value
+        if len(parts) > 2 and parts[2]:
+            value, problem = _line_number(parts[2], MAX_DAYS_RANGE, MAX_DAYS_PROBLEMS, t)
+            if problem:
+                return (), t("Line {number} (“{line}”): {problem}", number=number, line=shown, problem=problem)
+            assert value is not None
+            max_days = value
+        stages.append(StageConfig(name, probability, max_days))
+    return tuple(stages), None
+
+
+def clip_line(line: str) -> str:
+    line = line.strip()
+    return line if len(line) <= 60 else line[:59] + "…"
+
+
+def _line_number(raw: str, bounds: tuple[int, int], problems: tuple[str, str], t: Translator) -> tuple[int | None, str | None]:
+    raw = raw.removesuffix("%").strip()
+    return _whole_number(raw, bounds[0], bounds[1], problems, t)
+
+
+def validate_new_pipeline(values: Mapping[str, object], *, t: Translator) -> tuple[NewPipeline | None, dict[str, str]]:
+    """The "Add a pipeline" modal; errors keyed by its block ids (NEW_PIPELINE_BLOCKS), in the reader's language."""
+    errors: dict[str, str] = {}
+    name_block, description_block, stages_block, won_block, lost_block = NEW_PIPELINE_BLOCKS
+    name, problem = read_pipeline_name(_text(values, name_block), t=t)
+    if problem:
+        errors[name_block] = problem
+    description = " ".join(_text(values, description_block).split())
+    if len(description) > PIPELINE_DESCRIPTION_MAX:
+        errors[description_block] = t("At most {n} characters.", n=PIPELINE_DESCRIPTION_MAX)
+    stages, problem = read_stage_lines(_text(values, stages_block), t=t)
+    if problem:
+        errors[stages_block] = problem
+    channels = {}
+    for block in (won_block, lost_block):
+        channel = _text(values, block) or None
+        if channel is not None and not _CHANNEL.match(channel):
+            errors[block] = t("Pick a channel from the list.")
+        channels[block] = channel
+    if errors:
+        return None, errors
+    return NewPipeline(name, description, stages, channels[won_block], channels[lost_block]), {}

@@ -8,7 +8,7 @@ import hashlib
 import json
 import logging
 import threading
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
@@ -20,6 +20,7 @@ from bot.domain.languages import language_of
 from bot.domain.stages import ADMINS_ONLY
 from bot.domain.timezones import zone
 from bot.domain.values import (
+    MAX_PIPELINES,
     N_,
     Actor,
     Context,
@@ -39,8 +40,8 @@ from bot.workspace.config import (
     TeamConfig,
     WorkspaceConfig,
 )
-from bot.workspace.forms import WorkspaceSettings
-from storage.db import UnitOfWorkFactory
+from bot.workspace.forms import NewPipeline, SettingsProblem, WorkspaceSettings
+from storage.db import UnitOfWork, UnitOfWorkFactory
 from storage.models import Member
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,30 @@ class Unknown(enum.Enum):
 
 UNKNOWN = Unknown.UNKNOWN
 NOT_SERVED = N_("oppbot serves its own workspace only; nothing was changed.")
+CHANGED_WHILE_OPEN = N_("The stage model changed while the form was open; run /opp config again.")
+
+
+@dataclass(frozen=True)
+class ConfigForm:
+    """What /opp config shows: one pipeline's settings, the active pipelines to pick from, the workspace (its rates)."""
+
+    pipeline: Pipeline
+    choices: tuple[Pipeline, ...]
+    workspace: WorkspaceView
+
+
+def pipeline_named(pipelines: tuple[Pipeline, ...], name: str) -> Pipeline:
+    """The pipeline a person named: its whole name ignoring case, else the one whose name starts so, else the one whose
+    name holds it; a clear refusal when none or several do."""
+    wanted = " ".join(name.split()).casefold()
+    for matches in ([p for p in pipelines if p.name.casefold() == wanted], [p for p in pipelines if p.name.casefold().startswith(wanted)],
+                    [p for p in pipelines if wanted in p.name.casefold()]):
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise Invalid(N_("“{name}” matches several pipelines: {names}. Give more of the name."), name=name.strip(),
+                          names=", ".join(p.name for p in matches))
+    raise Invalid(N_("No pipeline is named “{name}”. The pipelines: {names}."), name=name.strip(), names=", ".join(p.name for p in pipelines))
 
 
 def config_digest(config: WorkspaceConfig) -> str:
@@ -208,29 +233,96 @@ class Workspaces:
         return None
 
     @staticmethod
-    def form_choices(ctx: Context) -> FormChoices:
-        return FormChoices(stages=ctx.home_pipeline, currencies=currencies_for(ctx.workspace.currency), industries=ctx.workspace.industries,
-                           regions=ctx.workspace.regions, company_sizes=ctx.workspace.company_sizes)
+    def form_choices(ctx: Context, pipeline_id: int | None = None) -> FormChoices:
+        """The New opportunity form's choices: the stages of the pipeline picked in it (`pipeline_id`, when it is an
+        active one), else of the actor's home pipeline (else the first active); the pipelines to pick from when there are several."""
+        active = ctx.pipelines.active
+        home = ctx.home_pipeline if ctx.home_pipeline.active else ctx.pipelines.default
+        pipeline = next((p for p in active if p.id == pipeline_id), home)
+        return FormChoices(stages=pipeline, currencies=currencies_for(ctx.workspace.currency), industries=ctx.workspace.industries,
+                           regions=ctx.workspace.regions, company_sizes=ctx.workspace.company_sizes,
+                           pipelines=active if len(active) > 1 else ())
 
     # ----- /opp config ----------------------------------------------------------------------------
 
     @staticmethod
-    def settings_form(ctx: Context) -> tuple[Pipeline, WorkspaceView]:
-        """What the /opp config modal shows: admins only."""
+    def settings_form(ctx: Context, name: str | None = None, *, pipeline_id: int | None = None) -> ConfigForm:
+        """What the /opp config modal shows: admins only. The pipeline picked in the form (`pipeline_id`), else the one
+        named (`/opp config Renewals`: its name ignoring case, else a unique start or part of it), else the admin's own."""
         if not ctx.actor.is_admin:
             raise Forbidden(ADMINS_ONLY)
-        return ctx.home_pipeline, ctx.workspace
+        choices = ctx.pipelines.active
+        if pipeline_id is not None:
+            chosen = ctx.pipelines.get(pipeline_id)
+            if chosen is None or not chosen.active:
+                raise Invalid(CHANGED_WHILE_OPEN)
+        elif name and name.strip():
+            chosen = pipeline_named(choices, name)
+        else:
+            chosen = ctx.home_pipeline if ctx.home_pipeline.active else ctx.pipelines.default
+        return ConfigForm(chosen, choices, ctx.workspace)
 
-    def update_settings(self, ctx: Context, settings: WorkspaceSettings) -> None:
-        """/opp config: admins only; the database holds the live settings from now on."""
+    def update_settings(self, ctx: Context, settings: WorkspaceSettings, *, shown_stages: tuple[int, ...] | None = None) -> None:
+        """/opp config for one pipeline: admins only; the database holds the live settings from now on. Checks and writes
+        in one transaction: the pipeline still as the form showed it (`shown_stages`), its new name no other pipeline's,
+        and a retirement refused while a sales team uses the pipeline or it holds open deals."""
         if not ctx.actor.is_admin:
             raise Forbidden(ADMINS_ONLY)
         with self.uow(write=True) as uow:
+            pipelines = uow.workspaces.pipelines(ctx.team_id)
+            pipeline = pipelines.get(settings.pipeline_id)
+            if pipeline is None or not pipeline.active or (shown_stages is not None and shown_stages != tuple(s.id for s in pipeline.stages)):
+                raise Invalid(CHANGED_WHILE_OPEN)
+            if settings.name is not None:
+                taken = next((p for p in pipelines.all if p.id != pipeline.id and p.name.casefold() == settings.name.casefold()), None)
+                if taken is not None:
+                    raise SettingsProblem("name", N_("Another pipeline is already named “{name}”; pick another name.") if taken.active else
+                                          N_("A retired pipeline is named “{name}”; pick another name (adding a pipeline of that name brings it back)."),
+                                          name=taken.name)
+            if settings.retire:
+                self._check_retirement(uow, ctx.team_id, pipeline, pipelines)
             today = self.clock.now().astimezone(zone(ctx.workspace.timezone)).date()
             if not uow.workspaces.update_settings(ctx.team_id, settings, ctx.user_id, today):
-                raise Invalid(N_("The stage model changed while the form was open; run /opp config again."))
+                raise Invalid(CHANGED_WHILE_OPEN)
             uow.commit()
-        log.info("%s changed the pipeline settings of %s", ctx.user_id, ctx.team_id)
+        if settings.retire:
+            log.info("%s retired pipeline %s (%s) of %s", ctx.user_id, pipeline.id, pipeline.name, ctx.team_id)
+        else:
+            log.info("%s changed the settings of pipeline %s (%s) of %s", ctx.user_id, pipeline.id, settings.name or pipeline.name, ctx.team_id)
+
+    @staticmethod
+    def _check_retirement(uow: UnitOfWork, team_id: str, pipeline: Pipeline, pipelines: Pipelines) -> None:
+        if len(pipelines.active) <= 1:
+            raise SettingsProblem("retire", N_("“{name}” is the only pipeline left; it can't be retired."), name=pipeline.name)
+        teams = uow.workspaces.teams_of_pipeline(team_id, pipeline.id, is_default=pipeline.id == pipelines.default.id)
+        if teams:
+            raise SettingsProblem("retire", N_("“{name}” is the pipeline of these sales teams: {teams}. Give them another first "
+                                               "(`pipeline = \"…\"` in their [[teams]] of the configuration file), then retire it."),
+                                  name=pipeline.name, teams=", ".join(teams))
+        open_deals = uow.workspaces.open_deals_in(team_id, pipeline.stage_ids)
+        if open_deals:
+            raise SettingsProblem("retire", N_("“{name}” still holds open deals ({n}). Close them or move them to another pipeline "
+                                               "(`/opp move OPP-12 <pipeline>`) first."), name=pipeline.name, n=open_deals)
+
+    def add_pipeline(self, ctx: Context, new: NewPipeline) -> tuple[Pipeline, bool]:
+        """"Add a pipeline": admins only; saved in one transaction, positioned last. A retired pipeline of the same name
+        comes back (with its stages, matched by name; new ones added). Returns it, and whether it was a retired one."""
+        if not ctx.actor.is_admin:
+            raise Forbidden(ADMINS_ONLY)
+        with self.uow(write=True) as uow:
+            pipelines = uow.workspaces.pipelines(ctx.team_id)
+            same = next((p for p in pipelines.all if p.name.casefold() == new.name.casefold()), None)
+            if same is not None and same.active:
+                raise SettingsProblem("name", N_("A pipeline is already named “{name}”; pick another name."), name=same.name)
+            if len(pipelines.active) >= MAX_PIPELINES:
+                raise SettingsProblem("name", N_("A workspace has at most {n} pipelines; retire one first."), n=MAX_PIPELINES)
+            pipeline_id = uow.workspaces.add_pipeline(ctx.team_id, new, reactivate=same.id if same is not None else None)
+            uow.commit()
+            added = uow.workspaces.pipelines(ctx.team_id).get(pipeline_id)
+        assert added is not None
+        log.info("%s %s pipeline %s (%s, %d stages) of %s", ctx.user_id, "brought back" if same is not None else "added", added.id, added.name,
+                 len(added.stages), ctx.team_id)
+        return added, same is not None
 
     def current_config(self, team_id: str) -> WorkspaceConfig:
         """The live settings of a workspace (the database's, after any /opp config edits) as a configuration."""

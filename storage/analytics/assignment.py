@@ -43,10 +43,11 @@ class AssignmentFigures:
     def rep_records(self, team_id: str, owner_ids: tuple[str, ...], since: datetime, until: datetime, similar: Similar,
                     rates: Rates) -> list[RepRecord]:
         """Each rep's closes in [since, until) — the win rate's final closes (`final_closes`): deals now won or
-        lost whose close fell in the window — each weighted by how similar it is to the deal being assigned;
+        lost whose close fell in the window, of every pipeline — each weighted by how similar it is to the deal being
+        assigned (the share of its known attributes a close shares: industry, region, size, amount band and pipeline);
         their cycle is the sales cycle's (`cycle_days`)."""
         closes = final_closes(_Scopes(self.session, [Scope(team_id, owner_ids=owner_ids)]), since, until,
-                              Opportunity.owner_id, Opportunity.industry, Opportunity.region, Opportunity.company_size)
+                              Opportunity.owner_id, Opportunity.industry, Opportunity.region, Opportunity.company_size, Opportunity.stage_id)
         matches = []
         if similar.industry:
             matches.append(case((closes.c.industry == similar.industry, 1.0), else_=0.0))
@@ -56,6 +57,9 @@ class AssignmentFigures:
             matches.append(case((closes.c.company_size == similar.company_size, 1.0), else_=0.0))
         if similar.amount_band is not None:
             matches.append(case((_in_band(closes, similar.amount_band, rates), 1.0), else_=0.0))
+        if similar.pipeline_id is not None:  # a close now in the deal's pipeline (its stage's), like the other attributes
+            in_pipeline = select(Stage.id).where(Stage.team_id == team_id, Stage.pipeline_id == similar.pipeline_id).scalar_subquery()
+            matches.append(case((closes.c.stage_id.in_(in_pipeline), 1.0), else_=0.0))
         weight = (sum(matches[1:], matches[0]) / float(len(matches))) if matches else literal(1.0)
         exact = case((weight >= 0.999, 1), else_=0)
         won = case((closes.c.outcome == WON, 1), else_=0)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     and_,
+    case,
     func,
+    or_,
     select,
 )
 from sqlmodel import Session
@@ -16,6 +18,7 @@ from sqlmodel import Session
 from bot.domain.money import Rates
 from bot.domain.values import OPEN
 from storage.analytics._sql import (
+    _at,
     _cents,
     _per_team_and_stage,
     _Scopes,
@@ -111,3 +114,32 @@ class PipelineFigures:
                 weighted.add(r.grp, r.currency, _summed_cent_percents(r.cent_percent))
         return [ExpectedCloses(count=counts.get(grp, 0), amount=amounts.money(grp), weighted_amount=weighted.money(grp))
                 for grp in range(len(group))]
+
+    # ----- the pipelines a team works in ----------------------------------------------------------
+
+    def pipelines_in_use_each(self, scopes: Sequence[Scope], sinces: Sequence[datetime]) -> list[set[int]]:
+        """Per scope, the pipelines in which its deals are open now or changed stage (or closed) since that
+        scope's `since`: the pipeline a deal is now in (its stage's). One statement for every scope, whatever
+        their windows: the latest change per scope and pipeline is compared with each scope's `since` here."""
+        if len(sinces) != len(scopes):
+            raise ValueError("one since per scope")
+        group = _Scopes(self.session, scopes)
+        members = group.members()
+        used: list[set[int]] = [set() for _ in scopes]
+        for r in group.execute(
+            select(
+                members.c.grp,
+                Stage.pipeline_id,
+                func.count(case((Opportunity.status == OPEN, 1))).label("open"),
+                func.max(Opportunity.stage_entered_at).label("changed_at"),
+            )
+            .select_from(Opportunity)
+            .join(members, group.on(members, Opportunity.owner_id))
+            .join(Stage, and_(Stage.id == Opportunity.stage_id, Stage.team_id == Opportunity.team_id))
+            .where(*group.deal_filters(), or_(Opportunity.status == OPEN, Opportunity.stage_entered_at >= _at(min(sinces))))
+            .group_by(members.c.grp, Stage.pipeline_id)
+        ):
+            changed_at = r.changed_at  # MAX keeps the column's type: an aware UTC datetime on both databases
+            if r.open or (changed_at is not None and changed_at >= sinces[r.grp]):
+                used[r.grp].add(r.pipeline_id)
+        return used

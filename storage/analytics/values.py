@@ -256,6 +256,7 @@ class Similar:
     region: str | None = None
     company_size: str | None = None
     amount_band: tuple[Decimal, Decimal] | None = None  # [low, high) in the workspace currency
+    pipeline_id: int | None = None  # the deal's pipeline: a close now in it is similar in that respect
 
 
 @dataclass(frozen=True)
