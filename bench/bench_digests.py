@@ -73,7 +73,7 @@ def main() -> None:
         baseline.append(time.perf_counter() - started)
     baseline_s = statistics.median(baseline)
 
-    stages = services.workspaces.pipelines(TEAM_ID).default
+    pipelines = services.workspaces.pipelines(TEAM_ID)
     since = clock.now() - timedelta(days=1)
     statements: list[tuple[float, str]] = []
 
@@ -88,8 +88,8 @@ def main() -> None:
     def batch() -> float:
         started = time.perf_counter()
         for data in services.digests.build_many(TEAM_ID, [(team, since) for team in teams]):
-            digest_message(data, stages, t=EN)
-            funnel_chart_data(data.funnel, stages)
+            digest_message(data, pipelines, t=EN)
+            funnel_chart_data(data.own.funnel, pipelines.of_team(data.own.pipeline_id))
         return time.perf_counter() - started
 
     runs = []
@@ -121,8 +121,8 @@ def main() -> None:
         def one(team) -> float:
             started = time.perf_counter()
             data = services.digests.build(TEAM_ID, team, since)
-            digest_message(data, stages, t=EN)
-            funnel_chart_data(data.funnel, stages)
+            digest_message(data, pipelines, t=EN)
+            funnel_chart_data(data.own.funnel, pipelines.of_team(data.own.pipeline_id))
             return time.perf_counter() - started
 
         durations = sorted(one(team) for team in chosen)

@@ -87,17 +87,17 @@ def test_digest_numbers_match_what_happened(slack):
     pipeline.deals.lose(manager, "budget cut", opp_id=d.id)                # lost
     clock.advance(minutes=1)  # the digest's window is [since, now): a change at `now` belongs to the next one
     data = slack.oppbot.services.digests.build("T0TEST", team(slack), since)
-    by_stage = {row.stage_id: row for row in data.pipeline}
+    by_stage = {row.stage_id: row for row in data.own.pipeline}
     # open: Alpha 10000 in Technical evaluation (50%), Beta 20000 in Prospect (10%)
     assert (by_stage[stages[2].id].count, by_stage[stages[2].id].amount, by_stage[stages[2].id].weighted_amount) == (1, usd("10000.00"), usd("5000.00"))
     assert (by_stage[stages[0].id].count, by_stage[stages[0].id].amount, by_stage[stages[0].id].weighted_amount) == (1, usd("20000.00"), usd("2000.00"))
-    assert sorted(d.name for d in data.changes.advanced.deals) == ["Alpha", "Beta"]  # Beta went forward, then back
-    assert [d.name for d in data.changes.moved_back.deals] == ["Beta"]
-    assert [d.name for d in data.changes.won.deals] == ["Gamma"]
-    assert [(d.name, d.lost_reason) for d in data.changes.lost.deals] == [("Delta", "budget cut")]
-    assert [d.name for d in data.changes.new.deals] == ["Delta"]
-    assert (data.win_rate.won_count, data.win_rate.lost_count, data.win_rate.rate_by_count) == (1, 1, 0.5)
-    assert data.win_rate.rate_by_amount == pytest.approx(5000 / 12000)
+    assert sorted(d.name for d in data.own.changes.advanced.deals) == ["Alpha", "Beta"]  # Beta went forward, then back
+    assert [d.name for d in data.own.changes.moved_back.deals] == ["Beta"]
+    assert [d.name for d in data.own.changes.won.deals] == ["Gamma"]
+    assert [(d.name, d.lost_reason) for d in data.own.changes.lost.deals] == [("Delta", "budget cut")]
+    assert [d.name for d in data.own.changes.new.deals] == ["Delta"]
+    assert (data.own.win_rate.won_count, data.own.win_rate.lost_count, data.own.win_rate.rate_by_count) == (1, 1, 0.5)
+    assert data.own.win_rate.rate_by_amount == pytest.approx(5000 / 12000)
     text, message = digest_message(data, pipeline.workspaces.pipelines("T0TEST").default, t=EN)
     assert check_blocks(message, "message") == []
     rendered = str(message)
@@ -142,11 +142,11 @@ def test_the_rep_comparison_reads_a_line_per_rep_with_a_150_character_stage_name
     assert len(long_name) == 150
     stages = long_stage_model(slack, [long_name, "Solution design", "Technical evaluation", "Negotiation"])
     data = slack.oppbot.services.digests.build("T0TEST", team(slack), START - timedelta(days=1))
-    data = dataclasses.replace(data, reps=analytics.RepFunnels(
+    data = dataclasses.replace(data, sections=(dataclasses.replace(data.own, reps=analytics.RepFunnels(
         team=rep_funnel(None, stages.stages, [12, 7, 4, 2]),
         reps=(rep_funnel("U0RAY", stages.stages, [8, 5, 3, 1], stall=stages.stages[0].id, ratio=1.3),
               rep_funnel("U0ANN", stages.stages, [4, 2, 1, 1]),
-              rep_funnel("U0NEW", stages.stages, [0, 0, 0, 0], finished=False))))
+              rep_funnel("U0NEW", stages.stages, [0, 0, 0, 0], finished=False)))),))
     _, message = digest_message(data, stages, t=EN)
     assert check_blocks(message, "message") == []
     assert reps_section(message) == (
@@ -163,7 +163,8 @@ def test_when_the_rep_comparison_runs_out_of_room_whole_stages_and_whole_reps_ar
     stages = long_stage_model(slack, names)
     data = slack.oppbot.services.digests.build("T0TEST", team(slack), START - timedelta(days=1))
     reps = tuple(rep_funnel(f"U0REP{i}", stages.stages, [9, 8, 7, 6], stall=stages.stages[3].id, ratio=2.0) for i in range(10))
-    data = dataclasses.replace(data, reps=analytics.RepFunnels(team=rep_funnel(None, stages.stages, [90, 80, 70, 60]), reps=reps))
+    data = dataclasses.replace(data, sections=(dataclasses.replace(data.own, reps=analytics.RepFunnels(
+        team=rep_funnel(None, stages.stages, [90, 80, 70, 60]), reps=reps)),))
     _, message = digest_message(data, stages, t=EN)
     assert check_blocks(message, "message") == []
     text = reps_section(message)

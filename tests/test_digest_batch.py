@@ -135,14 +135,14 @@ def test_batched_digests_equal_the_per_team_digests(services, engine):
     # the figures are not trivially equal: every populated team has some of each
     for data in batch:
         if data.team.member_ids:
-            assert sum(p.count for p in data.pipeline) > 0 and data.changes.new.total > 0
-            assert data.win_rate.won_count + data.win_rate.lost_count > 0 and data.stalled.total > 0 and data.overdue
-            assert any(s.reached for s in data.funnel.steps) and any(r.stages[0].visits for r in data.reps.reps)
+            assert sum(p.count for p in data.own.pipeline) > 0 and data.own.changes.new.total > 0
+            assert data.own.win_rate.won_count + data.own.win_rate.lost_count > 0 and data.own.stalled.total > 0 and data.overdue
+            assert any(s.reached for s in data.own.funnel.steps) and any(r.stages[0].visits for r in data.own.reps.reps)
         else:
-            assert sum(p.count for p in data.pipeline) == 0 and data.reps.team.stages[0].visits == 0
+            assert sum(p.count for p in data.own.pipeline) == 0 and data.own.reps.team.stages[0].visits == 0
     # hand-overs: some team's rep funnel counts visits that are not on its current deals
-    assert any(sum(s.visits for s in d.reps.team.stages) != sum(s.visits for s in d.dwell) for d in batch if d.team.member_ids)
-    assert {d.closes_this_month for d in batch} != {batch[0].closes_this_month} or batch[1].closes_this_month.count == 0
+    assert any(sum(s.visits for s in d.own.reps.team.stages) != sum(s.visits for s in d.own.dwell) for d in batch if d.team.member_ids)
+    assert {d.own.closes_this_month for d in batch} != {batch[0].own.closes_this_month} or batch[1].own.closes_this_month.count == 0
 
 
 def test_a_batch_costs_the_statements_of_one_digest(services, engine):

@@ -176,11 +176,11 @@ def test_funnel_text_chart_digest_and_app_home_agree(slack):
 
     # the digest: the same funnel in its message and its chart
     digest = pipeline.digests.build("T0TEST", team(slack), slack.clock.now() - timedelta(days=1))
-    assert digest.funnel == funnel
+    assert digest.own.funnel == funnel
     digest_text = str(digest_message(digest, stages, t=EN)[1])
     assert ("Prospect → Solution design 80% (4 of 5) · Solution design → Technical evaluation 75% (3 of 4) · "
             "Technical evaluation → Negotiation 67% (2 of 3) · Negotiation → Won 100% (2 of 2) · Lost: 1") in digest_text
-    assert funnel_chart_data(digest.funnel, stages) == data
+    assert funnel_chart_data(digest.own.funnel, stages) == data
 
     # the App Home's team funnel
     page = pipeline.home.page(pipeline.workspaces.context("T0TEST", "U0MGR"))

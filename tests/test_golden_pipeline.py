@@ -305,14 +305,14 @@ def test_digest_data(slack, team):
     [sales_team] = [t for t in slack.oppbot.services.teams.all(TEAM) if t.name == team]
     data = slack.oppbot.services.digests.build(TEAM, sales_team, NOW - timedelta(days=1))
     expected = golden.FUNNEL[team]
-    assert reached(data.funnel) == expected["reached"] and (data.funnel.won, data.funnel.lost) == (expected["won"], expected["lost"])
-    assert (data.win_rate.won_count, data.win_rate.lost_count) == (golden.WIN_RATE[team]["won"], golden.WIN_RATE[team]["lost"])
-    assert data.cycle.count == golden.CYCLE[team]["count"]
-    assert [(r.reason, r.count) for r in data.lost_reasons] == golden.LOST_REASONS[team]
-    assert [(d.number, d.days_in_stage, d.rule) for d in data.stalled.deals] == [(n, days, rule) for n, days, rule, _ in golden.STALLED[team]]
-    assert [d.visits for d in data.dwell] == [golden.DWELL[team][s][0] for s in STAGES]
-    assert [d.avg_days for d in data.dwell] == approx([golden.DWELL[team][s][1] for s in STAGES])
-    assert (data.closes_this_month.count, data.closes_next_month.count) == (golden.MONEY[team]["this_month"][0],
+    assert reached(data.own.funnel) == expected["reached"] and (data.own.funnel.won, data.own.funnel.lost) == (expected["won"], expected["lost"])
+    assert (data.own.win_rate.won_count, data.own.win_rate.lost_count) == (golden.WIN_RATE[team]["won"], golden.WIN_RATE[team]["lost"])
+    assert data.own.cycle.count == golden.CYCLE[team]["count"]
+    assert [(r.reason, r.count) for r in data.own.lost_reasons] == golden.LOST_REASONS[team]
+    assert [(d.number, d.days_in_stage, d.rule) for d in data.own.stalled.deals] == [(n, days, rule) for n, days, rule, _ in golden.STALLED[team]]
+    assert [d.visits for d in data.own.dwell] == [golden.DWELL[team][s][0] for s in STAGES]
+    assert [d.avg_days for d in data.own.dwell] == approx([golden.DWELL[team][s][1] for s in STAGES])
+    assert (data.own.closes_this_month.count, data.own.closes_next_month.count) == (golden.MONEY[team]["this_month"][0],
                                                                             golden.MONEY[team]["next_month"][0])
 
 
@@ -444,18 +444,18 @@ def test_every_surface_shows_the_same_funnel_and_stalled_deals(slack, figures, m
         page = slack.oppbot.services.home.page(slack.oppbot.services.workspaces.context(TEAM, MANAGER[team]))
         assert page.team is not None
         on_home, stalled_home = page.team
-        counts = {"storage": reached(stored), "chart": [n for _, n in chart["steps"]], "digest": reached(digest.funnel),
+        counts = {"storage": reached(stored), "chart": [n for _, n in chart["steps"]], "digest": reached(digest.own.funnel),
                   "home": reached(on_home)}
         assert counts == dict.fromkeys(counts, golden.FUNNEL[team]["reached"]), team
-        assert digest.funnel == stored == on_home
+        assert digest.own.funnel == stored == on_home
         drawn = funnel_chart_data(stored, slack.oppbot.services.workspaces.pipelines(TEAM).default)
         assert chart["steps"] == [list(step) for step in drawn["steps"]] and chart["rates"] == drawn["rates"]
         assert chart["outcomes"] == [list(outcome) for outcome in drawn["outcomes"]]
         stalled_storage = figures.stalled(scope(team), NOW)
-        assert [d.number for d in digest.stalled.deals] == [d.number for d in stalled_home.deals] == [d.number for d in stalled_storage.deals]
-        assert digest.stalled.deals == stalled_home.deals
+        assert [d.number for d in digest.own.stalled.deals] == [d.number for d in stalled_home.deals] == [d.number for d in stalled_storage.deals]
+        assert digest.own.stalled.deals == stalled_home.deals
         rate = figures.win_rate(scope(team), *WINDOW, money)
-        assert (digest.win_rate.won_count, digest.win_rate.lost_count) == (rate.won_count, rate.lost_count)
+        assert (digest.own.win_rate.won_count, digest.own.win_rate.lost_count) == (rate.won_count, rate.lost_count)
 
 
 # ----- 8. money -------------------------------------------------------------------------------------------------------------

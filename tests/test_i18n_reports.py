@@ -400,7 +400,7 @@ def test_an_empty_digest_reads_chinese(chinese):
                      "*在途商机：* 0 个商机 · ¥0.00 · 加权 ¥0.00"):
         assert sentence in body, (sentence, body)
     assert english_words(body) == []
-    assert funnel_chart_data(data.funnel, services.workspaces.pipelines(TEAM).default)["outcomes"] == [("Won", 0), ("Lost", 0)]
+    assert funnel_chart_data(data.own.funnel, services.workspaces.pipelines(TEAM).default)["outcomes"] == [("Won", 0), ("Lost", 0)]
 
 
 def test_the_rates_note_under_the_figures_in_chinese():

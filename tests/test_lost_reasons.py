@@ -52,9 +52,9 @@ def test_a_deal_lost_reopened_and_lost_again_keeps_both_reasons_and_each_close_c
     assert reasons == (LostReason("Budget cut", 1), LostReason("Price too high", 1))
 
     data = slack.oppbot.services.digests.build(TEAM, team(slack), since)
-    assert data.lost_reasons == (LostReason("Budget cut", 1), LostReason("Price too high", 1))
+    assert data.own.lost_reasons == (LostReason("Budget cut", 1), LostReason("Price too high", 1))
     # the list of lost deals has the deal once, with the reason of its latest loss
-    assert [(d.number, d.lost_reason) for d in data.changes.lost.deals] == [(1, "Budget cut")]
+    assert [(d.number, d.lost_reason) for d in data.own.changes.lost.deals] == [(1, "Budget cut")]
     _, blocks = digest_message(data, slack.oppbot.services.workspaces.pipelines(TEAM).default, t=EN)
     assert "*Why deals were lost, last 90 days:* Budget cut ×1 · Price too high ×1" in text_of(blocks)
 
@@ -79,10 +79,10 @@ def test_a_loss_reopened_since_still_counts_with_its_reason(slack, clock):
     clock.advance(minutes=1)
 
     data = slack.oppbot.services.digests.build(TEAM, team(slack), since)
-    assert data.lost_reasons == (LostReason("No budget", 2),)
-    assert sorted((d.number, d.lost_reason) for d in data.changes.lost.deals) == [(1, "No budget"), (2, "No budget")]
+    assert data.own.lost_reasons == (LostReason("No budget", 2),)
+    assert sorted((d.number, d.lost_reason) for d in data.own.changes.lost.deals) == [(1, "No budget"), (2, "No budget")]
     # the win rate counts final outcomes only: OPP-2 lost, OPP-1 open again
-    assert (data.win_rate.won_count, data.win_rate.lost_count) == (0, 1)
+    assert (data.own.win_rate.won_count, data.own.win_rate.lost_count) == (0, 1)
 
 
 def test_a_new_reason_for_a_deal_still_lost_corrects_that_close(slack, clock):

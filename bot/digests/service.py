@@ -59,47 +59,28 @@ class DigestSection:
     closes_next_month: analytics.ExpectedCloses
 
 
-_SECTION_FIELDS = ("pipeline", "changes", "stalled", "win_rate", "lost_reasons", "funnel", "dwell", "cycle", "reps",
-                   "closes_this_month", "closes_next_month")
-
-
 @dataclass(frozen=True)
 class DigestData:
     """A team's digest: a section per pipeline the team uses — its own pipeline (TeamView.pipeline_id, else the
     workspace's first) first and always, then, in the workspace's order, any other pipeline in which the team's
-    reps have deals open now or changed in the period (`others`) — and the team-wide lines that have no stages
-    (overdue follow-ups, open deals without one) once.
-
-    The own pipeline's figures are fields of the digest itself (`pipeline`, `funnel`…, in `pipeline_id`), as a
-    digest of one pipeline has them; `sections` is every section, the own one first."""
+    reps have deals open now or changed in the period — and the team-wide lines that have no stages (overdue
+    follow-ups, open deals without one) once."""
 
     team: TeamView
     rates: Rates
     since: datetime
     now: datetime
-    pipeline: tuple[analytics.StagePipeline, ...]
-    changes: analytics.Changes
     overdue: tuple[analytics.OverdueFollowUps, ...]
     without_follow_up: analytics.OpenWithoutFollowUp
-    stalled: analytics.Stalled
-    win_rate: analytics.WinRate
-    lost_reasons: tuple[analytics.LostReason, ...]  # every close to Lost in the win rate's window, by its own reason
-    funnel: analytics.Funnel  # reached, stage-to-stage conversion, won and lost: the message and the chart show this one
-    dwell: tuple[analytics.StageDwell, ...]
-    cycle: analytics.CycleLength
-    reps: analytics.RepFunnels
-    closes_this_month: analytics.ExpectedCloses
-    closes_next_month: analytics.ExpectedCloses
-    pipeline_id: int = 0  # the team's own pipeline (0: the workspace's first)
-    others: tuple[DigestSection, ...] = ()
+    sections: tuple[DigestSection, ...]  # the team's own pipeline's first
 
     @property
     def own(self) -> DigestSection:
-        return DigestSection(pipeline_id=self.pipeline_id, **{name: getattr(self, name) for name in _SECTION_FIELDS})
+        return self.sections[0]
 
     @property
-    def sections(self) -> tuple[DigestSection, ...]:
-        return (self.own, *self.others)
+    def others(self) -> tuple[DigestSection, ...]:
+        return self.sections[1:]
 
 
 def _month_bounds(now: datetime, tz_name: str | None) -> tuple[date, date, date]:
@@ -114,7 +95,7 @@ _TUPLES = ("pipeline", "dwell", "lost_reasons")
 
 
 def _figures_of(columns: dict[str, list], i: int) -> dict[str, Any]:
-    """The i-th scope's value of every figure, as DigestData's fields (its lists of lines as tuples)."""
+    """The i-th scope's value of every figure, as a DigestSection's fields (its lists of lines as tuples)."""
     return {name: tuple(values[i]) if name in _TUPLES else values[i] for name, values in columns.items()}
 
 
@@ -182,8 +163,7 @@ class Digests:
             overdue = figures.overdue_follow_ups_each(scopes, now)  # follow-ups and deals without one: team-wide, every pipeline
             without_follow_up = figures.open_without_follow_up_each(scopes, limit=DIGEST_FULL_TOP)
         built = [DigestData(team=team, rates=rates, since=since, now=now, overdue=tuple(overdue[i]), without_follow_up=without_follow_up[i],
-                            pipeline_id=own[i], others=tuple(sections[(i, pipeline_id)] for pipeline_id in sections_of[i][1:]),
-                            **{name: getattr(sections[(i, own[i])], name) for name in _SECTION_FIELDS})
+                            sections=tuple(sections[(i, pipeline_id)] for pipeline_id in sections_of[i]))
                  for i, (team, since) in enumerate(requests)]
         if self.on_built is not None:
             self.on_built(time.perf_counter() - started)

@@ -56,7 +56,8 @@ class HomePage:
     follow_ups: dict[int, FollowUpView]
     my_stalled: Stalled
     team: tuple[Funnel, Stalled] | None  # the team's own pipeline's (teams[0])
-    teams: tuple[TeamFunnel, ...] = ()  # a manager's: the team's pipeline first, then each other one its reps' deals are in
+    teams: tuple[TeamFunnel, ...] = ()  # a manager's: the team's pipeline's
+    other_pipelines: tuple[int, ...] = ()  # a manager's: the other pipelines its reps' deals are in (named, with a pointer)
 
 
 class Home:
@@ -83,19 +84,21 @@ class Home:
             pipeline = figures.pipeline_by_stage(mine, ctx.workspace.rates)
             team = None
             teams: list[TeamFunnel] = []
+            other_pipelines: tuple[int, ...] = ()
             if actor.is_manager:
-                # as the digest decides it: the team's pipeline, then each other pipeline its reps have deals open in or
-                # changed in lately (one statement, none in a workspace of one pipeline), each with its funnel and stalled deals
+                # the team's pipeline with its funnel and stalled deals; the other pipelines its reps have deals open in
+                # or changed in lately (one statement, none in a workspace of one pipeline) are named with a pointer to
+                # their funnel: a funnel each would make the first App Home of a manager cost a pass over every
+                # pipeline's visits, and the digest has their sections
                 reps = Scope(ctx.team_id, owner_ids=tuple(sorted(actor.managed_user_ids)))
                 own = ctx.home_pipeline.id
                 used = figures.pipelines_in_use_each([reps], [now - HOME_CHANGED_WINDOW])[0] if ctx.pipelines.several else set()
-                for pipeline_id in [own] + [p.id for p in ctx.pipelines.all if p.id in used and p.id != own]:
-                    scope = replace(reps, pipeline_id=pipeline_id)
-                    # the team's funnel and medians in the pipeline: one pass over its stage visits, one over its deals
-                    # (cached by scope, so per pipeline)
-                    team_figures = self._cached(("stage figures", scope), now, lambda f, scope=scope: f.stage_figures(scope, now), figures)
-                    teams.append(TeamFunnel(pipeline_id, team_figures.funnel,
-                                            figures.stalled(scope, now, limit=5, max_days=max_days, medians=medians_of(team_figures.dwell))))
+                other_pipelines = tuple(p.id for p in ctx.pipelines.all if p.id in used and p.id != own)
+                scope = replace(reps, pipeline_id=own)
+                # the team's funnel and medians in its pipeline: one pass over its stage visits, one over its deals (cached by scope)
+                team_figures = self._cached(("stage figures", scope), now, lambda f: f.stage_figures(scope, now), figures)
+                teams.append(TeamFunnel(own, team_figures.funnel,
+                                        figures.stalled(scope, now, limit=5, max_days=max_days, medians=medians_of(team_figures.dwell))))
                 team = (teams[0].funnel, teams[0].stalled)
             # a rep's own deals are measured against the team's typical times (storage.analytics.stalled: norm_scope),
             # each deal against its own stage's (the medians are per stage, so per pipeline); a manager on no sales team
@@ -104,7 +107,7 @@ class Home:
             my_medians = self._cached(("norms", norms), now, lambda f: f.stage_medians(norms, now), figures)
             my_stalled = figures.stalled(mine, now, limit=5, max_days=max_days, medians=my_medians)
         return HomePage(actor.user_id, [p for p in pipeline if p.count], ctx.workspace.rates, items, total, now, due, follow_ups, my_stalled, team,
-                        tuple(teams))
+                        tuple(teams), other_pipelines)
 
     def _cached(self, key: tuple, now: datetime, compute: Callable, figures):
         """A statistic over whole stage histories (O(history): 30-100 ms for a team at 10^6 deals on

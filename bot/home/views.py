@@ -42,7 +42,7 @@ def stalled_lines(stalled, stages: Pipelines, *, top: int, owners: bool, t: Tran
 
 def home_view(owner_id: str, pipeline: Sequence[StagePipeline], items: Sequence[OpportunityView], total: int, stages: Pipelines | Pipeline, now: datetime,
               *, rates: Rates, due: Sequence[tuple[FollowUpView, OpportunityView]] = (), follow_ups: dict[int, FollowUpView] | None = None,
-              my_stalled=None, team=None, teams: Sequence[TeamFunnel] = (), t: Translator) -> dict:
+              my_stalled=None, team=None, teams: Sequence[TeamFunnel] = (), other_pipelines: Sequence[int] = (), t: Translator) -> dict:
     """The App Home: "my day" (follow-ups, stalled deals, my pipeline); for a manager also the team's funnel and stalled list.
 
     `team` is (the funnel, stalled) of the deals of the reps the viewer manages, or None; `teams` the same per
@@ -85,6 +85,13 @@ def home_view(owner_id: str, pipeline: Sequence[StagePipeline], items: Sequence[
             text += "\n" + t("*Team's stalled deals ({n})*", n=team_stalled.total) + "\n" + stalled_lines(team_stalled, stages, top=5, owners=True, t=t)
         blocks.append({"type": "divider"})
         blocks.append({"type": "section", "text": mrkdwn(clip(text, SECTION_TEXT))})
+    if other_pipelines:
+        names = [stages.get(pipeline_id) for pipeline_id in other_pipelines]
+        listed = [p for p in names if p is not None]
+        if listed:
+            blocks.append({"type": "context", "elements": [mrkdwn(clip(t(
+                "Your team also has deals in {pipelines}: `/opp funnel team pipeline:{name}` shows a pipeline's funnel.",
+                pipelines=", ".join(escape(p.name) for p in listed), name=escape(listed[0].name.split()[0].lower())), SECTION_TEXT))]})
     if not total:
         blocks.append({"type": "section", "text": mrkdwn(t("You have no open opportunities. Create one with the button above or `/opp new`."))})
         return {"type": "home", "blocks": blocks}
@@ -136,4 +143,5 @@ def home_view(owner_id: str, pipeline: Sequence[StagePipeline], items: Sequence[
 
 def home_page_view(page: HomePage, stages: Pipelines | Pipeline, *, t: Translator) -> dict:
     return home_view(page.owner_id, page.pipeline, page.items, page.total, stages, page.now, rates=page.rates, due=page.due, follow_ups=page.follow_ups,
-                     my_stalled=page.my_stalled, team=page.team, teams=page.teams, t=t)
+                     my_stalled=page.my_stalled, team=page.team, teams=page.teams,
+                     other_pipelines=page.other_pipelines, t=t)
