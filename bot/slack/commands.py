@@ -331,7 +331,8 @@ def _away(args: list[str], rest: str) -> Command:
     raise CommandError(N_("Usage: /opp away [@rep] until 2026-12-24, or /opp away [@rep] off."))
 
 
-@subcommand("config", N_("/opp config"), N_("pipeline settings: stage alerts, probabilities, stalled days (admins)"), permission=ADMINS)
+@subcommand("config", N_("/opp config [pipeline]"),
+            N_("a pipeline's settings: its stages' alerts, probabilities and stalled days; add or retire a pipeline (admins)"), permission=ADMINS)
 def _config(args: list[str], rest: str) -> Command:
     return Command("config", text=rest.strip() or None)  # the pipeline to edit (`/opp config Renewals`); none: the admin's own
 
