@@ -143,9 +143,9 @@ def test_opp_config_names_a_pipeline_by_name_start_or_part(slack):
     assert json.loads(open_config(slack, "ne")["private_metadata"])["pipeline_id"] == pipeline_id(slack, "New business")  # a start first
     opened = len(slack.fake.calls("views.open"))
     slack.command("config w", user="U0ADMIN")  # neW business, reneWals
-    assert "“w” matches several pipelines: New business, Renewals. Give more of the name." in slack.last_response()["text"]
+    assert "“w” matches several pipelines (New business, Renewals); type more of the name." in slack.last_response()["text"]
     slack.command("config upsell", user="U0ADMIN")
-    assert "No pipeline is named “upsell”. The pipelines: New business, Renewals, Partners." in slack.last_response()["text"]
+    assert "Unknown pipeline “upsell”. Pipelines: New business, Renewals, Partners." in slack.last_response()["text"]
     assert len(slack.fake.calls("views.open")) == opened
 
 

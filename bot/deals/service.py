@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from bot.alerts.service import schedule_alerts
 from bot.deals.cards import schedule_card_post, schedule_card_refreshes
@@ -47,6 +48,7 @@ from bot.outbox.messages import schedule_message
 from bot.slack.blocks import escape
 from storage.db import UnitOfWork, UnitOfWorkFactory
 from storage.deals import follow_up_view, to_view
+from storage.models import Opportunity
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +182,20 @@ class Deals:
     def lose(self, ctx: Context, reason: str, *, opp_id: int | None = None, number: int | None = None) -> ChangeResult:
         return self._transition(ctx, opp_id, number, None, LOST, reason=reason)
 
+    @staticmethod
+    def _record_change(uow: UnitOfWork, ctx: Context, opp: Opportunity, pipeline: Pipeline, to_stage_id: int, to_status: str, now: datetime, *,
+                       reason: str | None = None) -> tuple[OpportunityView, Card]:
+        """A stage change and what it causes, in the caller's transaction, committed: the stalled check and the alerts
+        of `pipeline` (the one the change leads into), the card refreshes. Returns the deal and its card after it."""
+        change = uow.deals.change_stage(opp, to_stage_id=to_stage_id, to_status=to_status, changed_by=ctx.user_id, now=now, lost_reason=reason)
+        schedule_stalled_check(uow, opp, pipeline, now)
+        schedule_alerts(uow, opp, change, pipeline, now)
+        after = to_view(opp)
+        schedule_card_refreshes(uow, ctx.team_id, after.id, now)
+        card = uow.deals.card(after)
+        uow.commit()
+        return after, card
+
     def _transition(self, ctx: Context, opp_id: int | None, number: int | None, to_stage: Callable[[Pipeline, str], int] | None, to_status: str, *,
                     reason: str | None = None) -> ChangeResult:
         """`to_stage` picks the stage within the deal's pipeline; None keeps the deal's stage (a win or a loss)."""
@@ -209,14 +225,7 @@ class Deals:
                 else:
                     already, where = N_("{ref} is already in {stage}; nothing changed."), {"stage": escape(stages.name_of(target_stage))}
                 return ChangeResult(uow.deals.card(before), False, already, values={"ref": before.ref, **where})
-            change = uow.deals.change_stage(opp, to_stage_id=target_stage, to_status=to_status, changed_by=ctx.user_id, now=now,
-                                            lost_reason=reason)
-            schedule_stalled_check(uow, opp, stages, now)
-            schedule_alerts(uow, opp, change, stages, now)
-            schedule_card_refreshes(uow, ctx.team_id, before.id, now)
-            after = to_view(opp)
-            card = uow.deals.card(after)
-            uow.commit()
+            after, card = self._record_change(uow, ctx, opp, stages, target_stage, to_status, now, reason=reason)
         self.wake()
         values: dict[str, object] = {"ref": after.ref}
         if to_status == WON:
@@ -313,13 +322,7 @@ class Deals:
                 landing = picked
             else:
                 landing = map_stage(opp.stage_id, current, target)
-            change = uow.deals.change_stage(opp, to_stage_id=landing.id, to_status=OPEN, changed_by=ctx.user_id, now=now)
-            schedule_stalled_check(uow, opp, target, now)
-            schedule_alerts(uow, opp, change, target, now)
-            schedule_card_refreshes(uow, ctx.team_id, before.id, now)
-            after = to_view(opp)
-            card = uow.deals.card(after)
-            uow.commit()
+            after, card = self._record_change(uow, ctx, opp, target, landing.id, OPEN, now)
         self.wake()
         log.info("%s: %s moved from pipeline %s to %s (%s) by %s", ctx.team_id, after.ref, current.id, target.id, landing.id, ctx.user_id)
         return ChangeResult(card, True, N_("{ref} moved to the {pipeline} pipeline, in {stage}."), has_pending_follow_up=card.next_follow_up is not None,

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.deals.forms import FormChoices, currencies_for
 from bot.domain.clock import Clock
 from bot.domain.languages import language_of
-from bot.domain.stages import ADMINS_ONLY
+from bot.domain.stages import ADMINS_ONLY, resolve_pipeline
 from bot.domain.timezones import zone
 from bot.domain.values import (
     MAX_PIPELINES,
@@ -67,20 +67,6 @@ class ConfigForm:
     pipeline: Pipeline
     choices: tuple[Pipeline, ...]
     workspace: WorkspaceView
-
-
-def pipeline_named(pipelines: tuple[Pipeline, ...], name: str) -> Pipeline:
-    """The pipeline a person named: its whole name ignoring case, else the one whose name starts so, else the one whose
-    name holds it; a clear refusal when none or several do."""
-    wanted = " ".join(name.split()).casefold()
-    for matches in ([p for p in pipelines if p.name.casefold() == wanted], [p for p in pipelines if p.name.casefold().startswith(wanted)],
-                    [p for p in pipelines if wanted in p.name.casefold()]):
-        if len(matches) == 1:
-            return matches[0]
-        if matches:
-            raise Invalid(N_("“{name}” matches several pipelines: {names}. Give more of the name."), name=name.strip(),
-                          names=", ".join(p.name for p in matches))
-    raise Invalid(N_("No pipeline is named “{name}”. The pipelines: {names}."), name=name.strip(), names=", ".join(p.name for p in pipelines))
 
 
 def config_digest(config: WorkspaceConfig) -> str:
@@ -257,7 +243,7 @@ class Workspaces:
             if chosen is None or not chosen.active:
                 raise Invalid(CHANGED_WHILE_OPEN)
         elif name and name.strip():
-            chosen = pipeline_named(choices, name)
+            chosen = resolve_pipeline(name, choices)
         else:
             chosen = ctx.home_pipeline if ctx.home_pipeline.active else ctx.pipelines.default
         return ConfigForm(chosen, choices, ctx.workspace)
