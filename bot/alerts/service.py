@@ -241,6 +241,17 @@ class AlertSenders:
                 uses.append(t("the lost announcements of {pipeline}", pipeline=pipeline.name) if several else t("the lost announcements"))
         return ", ".join(uses) or t("alerts")
 
+    def _resolve_for(self, delivery: Delivery, name: str, now: datetime) -> RetryLater:
+        """A due alert whose #name had no id when it was loaded: resolve the workspace's names. It goes now when its name
+        has an id — resolved here, or meanwhile by another delivery (which then has nothing left to find) — and waits
+        only when the workspace really has no such channel."""
+        found, unresolved = self._resolve(delivery.team_id)
+        if name in unresolved:
+            return self._unresolved(delivery, name, now)
+        if found:
+            self._wake_waiting(delivery.team_id, now)  # the others that waited for it
+        return RetryLater(now, "channel resolved")
+
     def _unresolved(self, delivery: Delivery, name: str, now: datetime) -> RetryLater:
         """A due alert whose #name still has no channel: it waits (its admins were told, once)."""
         self._tell_admins_once(delivery.team_id, name, NO_SUCH_CHANNEL, now)
@@ -336,11 +347,7 @@ class AlertSenders:
         try:
             channel = self._channel(stage.alert_channel, stage.alert_channel_id)
         except ChannelUnresolved:
-            name = stage.alert_channel
-            if not self._resolve(delivery.team_id)[0]:
-                return self._unresolved(delivery, name, now)
-            self._wake_waiting(delivery.team_id, now)  # the others that waited for it
-            return RetryLater(now, "channel resolved")
+            return self._resolve_for(delivery, stage.alert_channel, now)
         permalink = self.slack.permalink(*card) if card else None
         text, message = stage_alert_message(opp, stages, change.id, change.changed_by, stage, path, permalink, holder=holder,
                                             t=translator(workspace.language if workspace else ENGLISH))
@@ -365,10 +372,7 @@ class AlertSenders:
         try:
             channel = self._channel(configured, resolved)
         except ChannelUnresolved:
-            if not self._resolve(delivery.team_id)[0]:
-                return self._unresolved(delivery, configured, now)
-            self._wake_waiting(delivery.team_id, now)  # the others that waited for it
-            return RetryLater(now, "channel resolved")
+            return self._resolve_for(delivery, configured, now)
         text, message = outcome_message(opp, change.to_status, change.changed_by, self.slack.permalink(*card) if card else None,
                                         change.lost_reason, t=translator(workspace.language))
         return self._post(delivery, channel, text, message, now)
