@@ -4,11 +4,10 @@ card's controls, the shortcuts."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from bot.deals.forms import notes_from_message, stage_key, validate_lost_reason, validate_new_opportunity, validate_pipeline_move
@@ -28,7 +27,6 @@ from bot.i18n import Translator, translator
 from bot.services import Services
 from bot.slack import requests
 from bot.slack.commands import Command
-from bot.slack.gateway import SLACK_UNREACHABLE, slack_error
 from bot.slack.ids import (
     ADD_FOLLOW_UP_BUTTON,
     CARD_MORE,
@@ -59,6 +57,7 @@ from handlers.listener import (
     on_action,
     on_submission,
     open_view,
+    redraw,
 )
 
 log = logging.getLogger(__name__)
@@ -66,34 +65,6 @@ log = logging.getLogger(__name__)
 FORM_EXPIRED = N_("Slack didn't let me open the form in time. Please run `/opp new` again.")
 # What the card's More menu stands for: its options carry the action they are (`add_follow_up:7`).
 MORE_ACTIONS = (ADD_FOLLOW_UP_BUTTON, NEEDS_OWNER_BUTTON, MOVE_PIPELINE_BUTTON, DETAILS_BUTTON)
-
-
-@dataclass(frozen=True)
-class ShownView:
-    """The open modal a select inside it was changed in: what redrawing it needs."""
-
-    view_id: str
-    hash: str
-    values: dict[str, str | None]
-    metadata: dict
-
-
-def shown_view(body: dict) -> ShownView | None:
-    view = body.get("view")
-    if not isinstance(view, dict) or not isinstance(view.get("id"), str) or not view["id"]:
-        return None
-    shown_hash = view.get("hash")
-    return ShownView(view["id"], shown_hash if isinstance(shown_hash, str) else "", requests.form_values(view), requests.metadata(view))
-
-
-def redraw(client: WebClient, shown: ShownView, view: dict) -> None:
-    """Replace the open modal; a newer version of it (its hash changed: another redraw came first) is left as it is."""
-    try:
-        client.views_update(view_id=shown.view_id, hash=shown.hash or None, view=view)
-    except SlackApiError as exc:
-        log.info("views.update of %s refused: %s", shown.view_id, slack_error(exc))
-    except SLACK_UNREACHABLE as exc:
-        log.warning("views.update: Slack didn't answer (%s)", exc.__class__.__name__)
 
 
 def change_reply(result: ChangeResult, t: Translator) -> tuple[str, list[dict] | None]:
@@ -185,7 +156,7 @@ def register(app: App, services: Services) -> None:
     def new_form_pipeline_chosen(body: dict, client: WebClient) -> None:
         """Another pipeline picked in the New opportunity form: the form is redrawn with its stages (the other fields keep
         what was typed: their block ids stay, the stage's changes)."""
-        shown = shown_view(body)
+        shown = requests.shown_view(body)
         if shown is None:
             return
         request = requests.action(body)
@@ -293,7 +264,7 @@ def register(app: App, services: Services) -> None:
 
     @after_ack(app.action(MOVE_PIPELINE_SELECT))
     def move_form_pipeline_chosen(body: dict, client: WebClient) -> None:
-        shown = shown_view(body)
+        shown = requests.shown_view(body)
         opp_id = requests.metadata_id(shown.metadata.get("opp")) if shown is not None else None
         if shown is None or opp_id is None:
             return

@@ -202,6 +202,18 @@ def notice_modal(title: str, text: str, *, t: Translator) -> dict:
     return {"type": "modal", "title": plain(title[:24]), "close": plain(t("Close")), "blocks": [{"type": "section", "text": mrkdwn(text)}]}
 
 
+def redraw(client: WebClient, shown: requests.ShownView, view: dict) -> None:
+    """Replace the open modal (a select in it changed what it shows). A newer version of it (its hash changed: another
+    redraw came first) is left as it is; when Slack refuses or doesn't answer the modal stays as it was, and its
+    submission is checked against what it shows all the same."""
+    try:
+        client.views_update(view_id=shown.view_id, hash=shown.hash or None, view=view)
+    except SlackApiError as exc:
+        log.info("views.update of %s refused: %s", shown.view_id, slack_error(exc))
+    except SLACK_UNREACHABLE as exc:
+        log.warning("views.update: Slack didn't answer (%s)", exc.__class__.__name__)
+
+
 def open_view(client: WebClient, trigger_id: str | None, view: dict) -> bool:
     if not trigger_id:
         return False

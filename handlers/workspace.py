@@ -9,8 +9,7 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.domain.languages import ENGLISH
-from bot.domain.values import Context, Invalid, OppError
+from bot.domain.values import Context, Invalid, OppError, parse_id
 from bot.i18n import Translator, translator
 from bot.services import Services
 from bot.slack import requests
@@ -21,7 +20,7 @@ from bot.workspace.forms import NEW_PIPELINE_BLOCKS, SettingsProblem, pipeline_b
 from bot.workspace.service import CHANGED_WHILE_OPEN, ConfigForm
 from bot.workspace.views import added_modal, config_modal, new_pipeline_modal
 from handlers.commands import handles
-from handlers.listener import Replier, after_ack, notice_modal, on_submission, open_view
+from handlers.listener import READERS, Replier, after_ack, notice_modal, on_submission, open_view, redraw
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +39,6 @@ def config(services: Services, ctx: Context, parsed: Command, request: requests.
         reply.say(t("Slack didn't let me open the form in time. Please run `/opp config` again."))
 
 
-def _view_of(body: dict) -> tuple[str | None, str | None]:
-    """The id and hash of the modal a block action came from (for views.update)."""
-    view = body.get("view")
-    if not isinstance(view, dict):
-        return None, None
-    view_id, view_hash = view.get("id"), view.get("hash")
-    return (view_id if isinstance(view_id, str) else None), (view_hash if isinstance(view_hash, str) else None)
-
-
 def _push_notice(client: WebClient, trigger_id: str | None, text: str, t: Translator) -> None:
     if not trigger_id:
         return
@@ -65,22 +55,18 @@ def register(app: App, services: Services) -> None:
     def pipeline_picked(body: dict, client: WebClient) -> None:
         """Another pipeline picked in the open modal: the modal is redrawn with its settings (the hash guards a newer view)."""
         request = requests.action(body)
-        view_id, view_hash = _view_of(body)
+        shown = requests.shown_view(body)
         ctx = services.workspaces.context(request.team_id, request.user_id)
         t = translator(ctx.language)
         try:
-            picked = requests.metadata_id(int(request.value)) if request.value.isdigit() else None
-            if picked is None or view_id is None:
+            picked = parse_id(request.value)
+            if picked is None or shown is None:
                 raise Invalid(CHANGED_WHILE_OPEN)
             form = services.workspaces.settings_form(ctx, pipeline_id=picked)
         except OppError as exc:
             _push_notice(client, request.trigger_id, t(":warning: {problem}", problem=exc.text(t)), t)
             return
-        try:
-            client.views_update(view_id=view_id, hash=view_hash, view=settings_view(form, t))
-        except SlackApiError as exc:
-            # hash_conflict: the modal changed meanwhile (a second pick); the newer one stands
-            log.warning("views.update of the config modal failed: %s", slack_error(exc))
+        redraw(client, shown, settings_view(form, t))
 
     @after_ack(app.action(CONFIG_ADD_PIPELINE_BUTTON))
     def add_pipeline_clicked(body: dict, client: WebClient) -> None:
@@ -100,27 +86,18 @@ def register(app: App, services: Services) -> None:
 
     @on_submission(app.view(CONFIG_MODAL))
     def settings_submitted(ack: Ack, request: requests.SubmissionRequest, context: BoltContext) -> None:
-        t = translator(ENGLISH)  # until the context says whose language
+        t = READERS.configured()  # until the context says whose language
         first = (request.input_blocks or ("exchange_rates",))[0]
         shown_pipeline = 0
         try:
             ctx = services.workspaces.context(request.team_id, request.user_id, within_ack=True)
             t = translator(ctx.language)
-            pipeline_id = requests.metadata_id(request.metadata.get("pipeline_id"))
             shown = request.metadata.get("stages")
             shown_stages = tuple(shown) if isinstance(shown, list) and all(type(s) is int for s in shown) else None
-            if pipeline_id is None:  # a form opened before pipelines were several: the admin's own
-                pipeline = ctx.home_pipeline
-            else:
-                found = ctx.pipelines.get(pipeline_id)
-                if found is None or not found.active:
-                    raise Invalid(CHANGED_WHILE_OPEN)
-                pipeline = found
+            # admins only, the pipeline as the form showed it (none named: a form from before pipelines, the admin's own)
+            pipeline = services.workspaces.settings_form(ctx, pipeline_id=requests.metadata_id(request.metadata.get("pipeline_id")),
+                                                         shown_stages=shown_stages).pipeline
             shown_pipeline = pipeline.id
-            if shown_stages is not None and shown_stages != tuple(s.id for s in pipeline.stages):
-                raise Invalid(CHANGED_WHILE_OPEN)  # a stage added, retired or reordered since the form was drawn
-            if not ctx.actor.is_admin:
-                services.workspaces.settings_form(ctx)  # the refusal, before anything is read from the form
             settings, errors = validate_workspace_settings(request.values, pipeline, ctx.workspace.currency, t=t)
             if settings is None:
                 ack(response_action="errors", errors=errors)
@@ -137,7 +114,7 @@ def register(app: App, services: Services) -> None:
 
     @on_submission(app.view(NEW_PIPELINE_MODAL))
     def pipeline_added(ack: Ack, request: requests.SubmissionRequest, context: BoltContext) -> None:
-        t = translator(ENGLISH)
+        t = READERS.configured()  # until the context says whose language
         try:
             ctx = services.workspaces.context(request.team_id, request.user_id, within_ack=True)
             t = translator(ctx.language)

@@ -24,6 +24,13 @@ class TeamRepository:
         return set(rows)
 
 
+    def managers_of(self, team_id: str, user_id: str) -> list[str]:
+        """The managers of the sales teams the person is a rep of, by id."""
+        return sorted(set(self.session.scalars(
+            select(SalesTeam.manager_id).join(SalesTeamMember, SalesTeamMember.sales_team_id == SalesTeam.id)
+            .where(SalesTeam.team_id == team_id, SalesTeamMember.team_id == team_id, SalesTeamMember.user_id == user_id)
+        )))
+
     def pipeline_of(self, team_id: str, user_id: str) -> int | None:
         """The pipeline of the person's sales team (as a rep, else as its manager): where their new deals go by default."""
         member = (select(SalesTeam.pipeline_id).join(SalesTeamMember, SalesTeamMember.sales_team_id == SalesTeam.id)

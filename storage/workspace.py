@@ -286,12 +286,12 @@ class WorkspaceRepository:
             self.session.flush()
             assert row.id is not None
             self._apply_stages(team_id, row.id, wanted.stages)
-        for pipeline in existing:
-            if not pipeline.active:
-                for stage in self.stages(team_id):
-                    if stage.pipeline_id == pipeline.id and stage.active:
-                        stage.active = False
-                        self.session.add(stage)
+        retired = {p.id for p in existing if not p.active}
+        if retired:  # a pipeline the file no longer names is retired with its stages
+            for stage in self.stages(team_id):
+                if stage.pipeline_id in retired and stage.active:
+                    stage.active = False
+                    self.session.add(stage)
         self.session.flush()
 
     def _apply_stages(self, team_id: str, pipeline_id: int, wanted_stages: tuple[StageConfig, ...]) -> None:

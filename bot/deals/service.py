@@ -265,9 +265,9 @@ class Deals:
         if not can_change_pipeline(ctx.actor, opp):
             if uow is None:
                 with self.uow() as reading:
-                    managers = self._managers_of(reading, opp)
+                    managers = reading.teams.managers_of(opp.team_id, opp.owner_id)
             else:
-                managers = self._managers_of(uow, opp)
+                managers = uow.teams.managers_of(opp.team_id, opp.owner_id)
             if managers:
                 raise Forbidden(N_("You can't move {ref} to another pipeline: only {owner}'s manager ({managers}) or an oppbot admin can."),
                                 ref=opp.ref, owner=f"<@{opp.owner_id}>", managers=", ".join(f"<@{m}>" for m in managers))
@@ -276,10 +276,6 @@ class Deals:
         if not opp.is_open:
             raise Invalid(N_("{ref} is closed: reopen it first (pick a stage on its card, or `/opp stage {ref} <stage>`), then move it."),
                           ref=opp.ref)
-
-    @staticmethod
-    def _managers_of(uow: UnitOfWork, opp: OpportunityView) -> list[str]:
-        return sorted({team.manager_id for team in uow.teams.views(opp.team_id) if opp.owner_id in team.member_ids})
 
     def change_pipeline(self, ctx: Context, *, opp_id: int | None = None, number: int | None = None, pipeline_id: int | None = None,
                         pipeline_query: str | None = None, stage_id: int | None = None, stage_query: str | None = None) -> ChangeResult:

@@ -190,6 +190,25 @@ def metadata(view: Any) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+@dataclass(frozen=True)
+class ShownView:
+    """The open modal a select inside it was changed in (a block_actions from a view): what redrawing it needs."""
+
+    view_id: str
+    hash: str
+    values: dict[str, str | None]
+    metadata: dict
+
+
+def shown_view(body: dict) -> ShownView | None:
+    """The modal of a block_actions payload, or None when it came from elsewhere (a message, the App Home)."""
+    view = body.get("view")
+    if not isinstance(view, dict) or not isinstance(view.get("id"), str) or not view["id"]:
+        return None
+    shown_hash = view.get("hash")
+    return ShownView(typed_text(view["id"]), typed_text(shown_hash) if isinstance(shown_hash, str) else "", form_values(view), metadata(view))
+
+
 def submission(body: dict) -> SubmissionRequest:
     team, user = who(body)
     view = _dict(body.get("view"))

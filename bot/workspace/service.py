@@ -232,9 +232,12 @@ class Workspaces:
     # ----- /opp config ----------------------------------------------------------------------------
 
     @staticmethod
-    def settings_form(ctx: Context, name: str | None = None, *, pipeline_id: int | None = None) -> ConfigForm:
+    def settings_form(ctx: Context, name: str | None = None, *, pipeline_id: int | None = None,
+                      shown_stages: tuple[int, ...] | None = None) -> ConfigForm:
         """What the /opp config modal shows: admins only. The pipeline picked in the form (`pipeline_id`), else the one
-        named (`/opp config Renewals`: its name ignoring case, else a unique start or part of it), else the admin's own."""
+        named (`/opp config Renewals`: its name ignoring case, else a unique start or part of it), else the admin's own.
+        `shown_stages`: the stages a submitted form showed; a stage added, retired or reordered since is refused
+        (update_settings checks it again in its transaction)."""
         if not ctx.actor.is_admin:
             raise Forbidden(ADMINS_ONLY)
         choices = ctx.pipelines.active
@@ -246,6 +249,8 @@ class Workspaces:
             chosen = resolve_pipeline(name, choices)
         else:
             chosen = ctx.home_pipeline if ctx.home_pipeline.active else ctx.pipelines.default
+        if shown_stages is not None and shown_stages != tuple(s.id for s in chosen.stages):
+            raise Invalid(CHANGED_WHILE_OPEN)
         return ConfigForm(chosen, choices, ctx.workspace)
 
     def update_settings(self, ctx: Context, settings: WorkspaceSettings, *, shown_stages: tuple[int, ...] | None = None) -> None:
