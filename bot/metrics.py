@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -18,11 +18,10 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
-from storage.models import FAILED, PENDING, Delivery
+from storage.db import UnitOfWork
+from storage.models import FAILED
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 REQUEST_KINDS = ("command", "action", "view_submission", "event", "shortcut", "other")
@@ -104,20 +103,9 @@ class Metrics:
 
 
 def outbox_backlog(engine: Engine, now: datetime) -> tuple[dict[tuple[str, str], int], float]:
-    """{(kind, state): rows} of pending and failed deliveries, and the age in seconds of the oldest
-    pending row that is due (0 when none is): one query."""
-    with Session(engine) as session:
-        rows = session.execute(select(Delivery.kind, Delivery.status, func.count(), func.min(Delivery.due_at))
-                               .where(Delivery.status.in_((PENDING, FAILED))).group_by(Delivery.kind, Delivery.status)).all()
-    counts: dict[tuple[str, str], int] = {}
-    oldest = 0.0
-    for kind, status, count, due in rows:
-        counts[(kind, status)] = count
-        if status == PENDING and due is not None:
-            if due.tzinfo is None:
-                due = due.replace(tzinfo=timezone.utc)
-            oldest = max(oldest, (now - due).total_seconds())
-    return counts, oldest
+    """The outbox's backlog (storage.outbox: OutboxRepository.backlog), read at scrape time."""
+    with UnitOfWork(engine) as uow:
+        return uow.outbox.backlog(now)
 
 
 class _OutboxCollector:

@@ -110,6 +110,29 @@ class OutboxRepository:
             due = due.replace(tzinfo=timezone.utc)
         return due
 
+    def backlog(self, now: datetime) -> tuple[dict[tuple[str, str], int], float]:
+        """{(kind, state): rows} of pending and failed deliveries, and the age in seconds of the oldest pending row
+        that is due (0 when none is), in one query: what this instance's /metrics and /healthz report, so over every
+        workspace of its database (an instance serves one)."""
+        rows = self.session.execute(select(Delivery.kind, Delivery.status, func.count(), func.min(Delivery.due_at))
+                                    .where(Delivery.status.in_((PENDING, FAILED))).group_by(Delivery.kind, Delivery.status)).all()
+        counts: dict[tuple[str, str], int] = {}
+        oldest = 0.0
+        for kind, status, count, due in rows:
+            counts[(kind, status)] = count
+            if status == PENDING and due is not None:
+                if due.tzinfo is None:
+                    due = due.replace(tzinfo=timezone.utc)
+                oldest = max(oldest, (now - due).total_seconds())
+        return counts, oldest
+
+    def wake_waiting(self, team_id: str, kinds: tuple[str, ...], error_prefix: str, now: datetime) -> None:
+        """Pending rows of these kinds that wait, with a last error starting so, are due now."""
+        self.session.execute(update(Delivery).where(
+            Delivery.team_id == team_id, Delivery.kind.in_(kinds), Delivery.status == PENDING, Delivery.due_at > now,
+            Delivery.last_error.startswith(error_prefix),
+        ).values(due_at=now))
+
     def failed_count(self, team_id: str) -> int:
         return self.session.scalar(select(func.count()).select_from(Delivery).where(
             Delivery.team_id == team_id, Delivery.status == FAILED)) or 0

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from bot.alerts.views import outcome_message, stage_alert_message
@@ -37,8 +36,7 @@ from bot.slack.blocks import escape, mrkdwn
 from bot.slack.gateway import SlackGateway, slack_error
 from storage.db import UnitOfWork, UnitOfWorkFactory
 from storage.deals import to_view
-from storage.models import PENDING, Delivery, Opportunity, StageChange
-from storage.outbox import DELIVERY
+from storage.models import Delivery, Opportunity, StageChange
 
 log = logging.getLogger(__name__)
 
@@ -222,10 +220,7 @@ class AlertSenders:
     def _wake_waiting(self, team_id: str, now: datetime) -> None:
         """Alerts that were waiting for a #name to be resolved are due now."""
         with self.uow(write=True) as uow:
-            uow.session.execute(update(DELIVERY).where(
-                DELIVERY.c.team_id == team_id, DELIVERY.c.kind.in_((STAGE_ALERT, OUTCOME_ALERT)), DELIVERY.c.status == PENDING,
-                DELIVERY.c.due_at > now, DELIVERY.c.last_error.startswith(NO_CHANNEL_NAMED),
-            ).values(due_at=now))
+            uow.outbox.wake_waiting(team_id, (STAGE_ALERT, OUTCOME_ALERT), NO_CHANNEL_NAMED, now)
             uow.commit()
 
     def _uses_of(self, team_id: str, name: str, t: Translator) -> str:
