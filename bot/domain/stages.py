@@ -11,6 +11,7 @@ from bot.domain.values import (
     LOST,
     N_,
     OPEN,
+    STAGE_NAME_MAX,
     WON,
     Actor,
     Forbidden,
@@ -20,6 +21,22 @@ from bot.domain.values import (
     Pipelines,
     StageInfo,
 )
+
+# What a stage's name may not be, wherever one is named (the configuration file, Add a pipeline): each surface words it.
+TOO_LONG, AN_OUTCOME, ONLY_DIGITS, GIVEN_TWICE = "too_long", "an_outcome", "only_digits", "given_twice"
+
+
+def stage_name_problem(name: str, seen: set[str]) -> str | None:
+    """Why `name` can't be a stage of a pipeline whose other stages' names are `seen` (lower case), or None."""
+    if len(name) > STAGE_NAME_MAX:
+        return TOO_LONG
+    if name.lower() in ("won", "lost"):
+        return AN_OUTCOME  # Won and Lost are outcomes, not stages
+    if re.fullmatch(r"[0-9]+", name):
+        return ONLY_DIGITS  # digits select stages by number
+    if name.lower() in seen:
+        return GIVEN_TWICE
+    return None
 
 
 def valid_stages_text(model: Pipeline) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 from bot.domain.cron import trigger as cron_trigger
 from bot.domain.languages import LANGUAGES
 from bot.domain.money import MAX_RATE, RATE_DECIMALS, ExchangeRate, read_rate
+from bot.domain.stages import AN_OUTCOME, GIVEN_TWICE, ONLY_DIGITS, stage_name_problem
 from bot.domain.timezones import is_zone
 from bot.domain.values import (
     MAX_DAYS_RANGE,
@@ -428,11 +429,12 @@ def _stages(reader: _Reader, stages_data: object, pipeline_index: int | None) ->
         reader_of.check_keys(stage, _STAGE_KEYS, table, i)
         name = reader_of.string(stage, "name", table, i, required=True, max_len=STAGE_NAME_MAX)
         assert name is not None
-        if name.lower() in ("won", "lost"):
+        problem = stage_name_problem(name, seen_names)  # its length was checked as it was read
+        if problem == AN_OUTCOME:
             raise reader_of.fail("Won and Lost are outcomes, not stages; leave them out", table, i, "name")
-        if re.fullmatch(r"[0-9]+", name):
+        if problem == ONLY_DIGITS:
             raise reader_of.fail("a stage name can't be only digits (digits select stages by number)", table, i, "name")
-        if name.lower() in seen_names:
+        if problem == GIVEN_TWICE:
             raise reader_of.fail(f"duplicate stage {name!r}", table, i, "name")
         seen_names.add(name.lower())
         stages.append(StageConfig(

@@ -10,6 +10,7 @@ from decimal import Decimal
 from bot.deals.forms import _text
 from bot.domain.languages import ENGLISH
 from bot.domain.money import MAX_RATE, RATE_DECIMALS, read_rate
+from bot.domain.stages import AN_OUTCOME, GIVEN_TWICE, ONLY_DIGITS, TOO_LONG, stage_name_problem
 from bot.domain.values import (
     MAX_DAYS_RANGE,
     MAX_STAGES,
@@ -207,13 +208,14 @@ def read_stage_lines(raw: str, *, t: Translator) -> tuple[tuple[StageConfig, ...
         name = " ".join(parts[0].split())
         if not name:
             return (), t("Line {number} (“{line}”): the stage needs a name.", number=number, line=shown)
-        if len(name) > STAGE_NAME_MAX:
+        problem = stage_name_problem(name, seen)
+        if problem == TOO_LONG:
             return (), t("Line {number}: a stage name is at most {n} characters.", number=number, n=STAGE_NAME_MAX)
-        if name.lower() in ("won", "lost"):
+        if problem == AN_OUTCOME:
             return (), t("Line {number}: Won and Lost are outcomes, not stages; leave them out.", number=number)
-        if re.fullmatch(r"[0-9]+", name):
+        if problem == ONLY_DIGITS:
             return (), t("Line {number}: a stage name can't be only digits (digits select stages by number).", number=number)
-        if name.lower() in seen:
+        if problem == GIVEN_TWICE:
             return (), t("Line {number}: the stage “{name}” is given twice.", number=number, name=name)
         seen.add(name.lower())
         probability, max_days = default_probability(len(stages)), DEFAULT_MAX_DAYS
